@@ -1,0 +1,7 @@
+// Coverage counts the protocol's contracts only; the test tokens and wallets are test fixtures.
+module.exports = {
+  skipFiles: ["test/"],
+  istanbulReporter: ["text", "json-summary", "lcov"],
+  configureYulOptimizer: true,
+  mocha: { timeout: 600000 },
+};

@@ -1,0 +1,64 @@
+import { subtask, task } from "hardhat/config";
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import type { HardhatUserConfig } from "hardhat/config";
+import "@nomicfoundation/hardhat-toolbox";
+import { usdtNetworks } from "./scripts/lib/networks";
+
+/** The one Solidity version every contract pins; the npm `solc` package must be this exact version. */
+export const SOLC_VERSION = "0.8.30";
+const SOLC_LONG_VERSION = "0.8.30+commit.73712a01";
+
+// No machine of this project can download a compiler: compile with the solc-js
+// build that the npm `solc` package ships (pinned in package.json).
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }, _hre, runSuper) => {
+  if (args.solcVersion !== SOLC_VERSION) return runSuper();
+  return {
+    compilerPath: require.resolve("solc/soljson.js"),
+    isSolcJs: true,
+    version: SOLC_VERSION,
+    longVersion: SOLC_LONG_VERSION,
+  };
+});
+
+task("deploy", "Deploys the protocol and writes deployments/<network>.json")
+  .addFlag("fresh", "Redeploy even if the deployments file records the contracts")
+  .setAction(async (args: { fresh: boolean }, hre) => {
+    const { configFromEnv, deployProtocol } = await import("./scripts/lib/deploy");
+    const [deployer] = await hre.ethers.getSigners();
+    if (!deployer) throw new Error(`no deployer account on ${hre.network.name}: set DEPLOYER_KEY`);
+    const config = configFromEnv(process.env, hre.network.name, deployer.address);
+    await deployProtocol(hre, config, { fresh: args.fresh, dir: process.env.DEPLOYMENTS_DIR });
+  });
+
+const config: HardhatUserConfig = {
+  solidity: {
+    version: SOLC_VERSION,
+    settings: {
+      evmVersion: "cancun",
+      optimizer: { enabled: true, runs: 1_000 },
+      viaIR: true,
+    },
+  },
+  networks: {
+    hardhat: { hardfork: "cancun" },
+    localhost: { url: process.env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545" },
+    ...usdtNetworks(process.env),
+  },
+  // Etherscan's multichain API takes one key for every chain it serves; Sourcify needs none.
+  etherscan: {
+    apiKey: process.env.ETHERSCAN_API_KEY ?? "",
+    customChains: [
+      {
+        network: "optimismSepolia",
+        chainId: 11155420,
+        urls: { apiURL: "https://api.etherscan.io/v2/api", browserURL: "https://sepolia-optimism.etherscan.io" },
+      },
+    ],
+  },
+  sourcify: { enabled: true },
+  typechain: { outDir: "typechain-types", target: "ethers-v6" },
+  mocha: { timeout: 120_000 },
+  gasReporter: { enabled: false },
+};
+
+export default config;

@@ -1,0 +1,381 @@
+/**
+ * The read API: express 5, routes under /v1 (and /metrics), validated with the zod schemas that also make the
+ * OpenAPI document. Errors are problem+json, built in problems.ts. No listening here (see server.ts).
+ *
+ * Cost of a request: GET /v1/deals/{id} is one pipelined Redis round trip (the deal's hash and history). The
+ * indexer's progress (head block, for confirmations and finality) is cached in memory for META_CACHE_MS: the head
+ * moves at most once per block, so a reader sees confirmations at most that much late, and under load the meta
+ * read costs one round trip per META_CACHE_MS instead of one per request. Concurrent readers share one in-flight
+ * meta read.
+ */
+import express, { type NextFunction, type Request, type Response } from "express";
+import { id as keccakId } from "ethers";
+import type { z } from "zod";
+import type { Common } from "../common";
+import type { Hash, HistoryEntry } from "../domain/projection";
+import { acceptorView, dealView, gatewayView, type Progress } from "../domain/views";
+import type { Store } from "../store/store";
+import { decodeCursor, encodeCursor, filterKey, startingAt, type CursorPosition } from "./cursor";
+import { buildOpenApiDocument, ROUTES, SCAN_FACTOR, type RouteId } from "./openapi";
+import { ApiProblem, problemOf, sendProblem, type ParameterError } from "./problems";
+import { AcceptorListQuery, AddressParams, DealListQuery, DealParams, EmptyQuery, LIMIT_DEFAULT } from "./schemas";
+
+/** How long the indexer's progress (head block) is cached in memory. */
+export const META_CACHE_MS = 250;
+/** Longest request target accepted (longer: 414). Node itself refuses request heads over 16 KiB (431). */
+export const MAX_URL_LENGTH = 8192;
+/** Largest JSON request body. */
+export const BODY_LIMIT = "100kb";
+/** Longest parameter name or request path echoed back in a problem. */
+const ECHO_MAX = 128;
+/** Methods kept as such in the request metric's label (others are counted as OTHER). */
+const METRIC_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+const ALLOW = "GET, HEAD, OPTIONS";
+
+export type Readiness = () => Promise<{ ready: boolean; checks: Record<string, boolean | string> }>;
+
+export type ApiDeps = {
+  common: Common;
+  store: Store;
+  readiness: Readiness;
+  /** Cache time of the indexer's progress (tests use 0). */
+  metaCacheMs?: number;
+};
+
+const clip = (s: string) => (s.length > ECHO_MAX ? `${s.slice(0, ECHO_MAX)}…` : s);
+const plural = (n: number, word: string) => `${word}${n === 1 ? "" : "s"}`;
+
+function invalidParameters(errors: ParameterError[]): ApiProblem {
+  const detail = errors.map((e) => `${e.in} parameter "${e.parameter}" ${e.message}`).join("; ");
+  return new ApiProblem("invalid-parameter", `Invalid ${plural(errors.length, "parameter")}: ${detail}.`, { errors });
+}
+
+/** Splits a query string strictly: percent-decoding errors and repeated names are errors, not guesses. */
+function parseQuery(url: string): { values: Record<string, string>; errors: ParameterError[] } {
+  const values = new Map<string, string>();
+  const errors: ParameterError[] = [];
+  const q = url.indexOf("?");
+  if (q >= 0) {
+    const repeated = new Set<string>();
+    for (const part of url.slice(q + 1).split("&")) {
+      if (part === "") continue;
+      const eq = part.indexOf("=");
+      const rawName = eq < 0 ? part : part.slice(0, eq);
+      const rawValue = eq < 0 ? "" : part.slice(eq + 1);
+      let name: string;
+      try {
+        name = decodeURIComponent(rawName.replace(/\+/g, " "));
+      } catch {
+        errors.push({ parameter: clip(rawName), in: "query", message: "has a malformed percent-encoded name" });
+        continue;
+      }
+      let value: string;
+      try {
+        value = decodeURIComponent(rawValue.replace(/\+/g, " "));
+      } catch {
+        errors.push({ parameter: clip(name), in: "query", message: "has a malformed percent-encoded value" });
+        continue;
+      }
+      if (values.has(name)) {
+        if (!repeated.has(name))
+          errors.push({ parameter: clip(name), in: "query", message: "is repeated; give it once" });
+        repeated.add(name);
+        continue;
+      }
+      values.set(name, value);
+    }
+  }
+  return { values: Object.fromEntries(values), errors };
+}
+
+/** Validates input with a schema; every issue becomes a named parameter error. */
+function validate<T extends z.ZodObject>(
+  schema: T,
+  input: Record<string, string>,
+  where: "path" | "query",
+  prior: ParameterError[] = [],
+): z.output<T> {
+  const result = schema.safeParse(input);
+  if (result.success && prior.length === 0) return result.data;
+  const errors = [...prior];
+  if (!result.success) {
+    const allowed = Object.keys(schema.shape);
+    for (const issue of result.error.issues) {
+      if (issue.code === "unrecognized_keys") {
+        const hint = allowed.length === 0 ? "this route takes no query parameters" : `known: ${allowed.join(", ")}`;
+        for (const key of issue.keys) errors.push({ parameter: clip(key), in: where, message: `is unknown (${hint})` });
+      } else {
+        errors.push({ parameter: String(issue.path[0] ?? where), in: where, message: issue.message });
+      }
+    }
+  }
+  throw invalidParameters(errors);
+}
+
+function validateQuery<T extends z.ZodObject>(req: Request, schema: T): z.output<T> {
+  const { values, errors } = parseQuery(req.originalUrl);
+  return validate(schema, values, "query", errors);
+}
+
+export function createApi({ common, store, readiness, metaCacheMs = META_CACHE_MS }: ApiDeps): express.Express {
+  const { logger, metrics } = common;
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+  app.set("query parser", false);
+
+  /* -------------------------------------------- progress cache -------------------------------------------- */
+
+  let cached: { at: number; progress: Promise<Progress> } | undefined;
+  const progressOf = (): Promise<Progress> => {
+    const now = performance.now();
+    if (cached && now - cached.at < metaCacheMs) return cached.progress;
+    const progress = store
+      .getMeta()
+      // The head is recorded after each commit; never report fewer confirmations than the indexed block implies.
+      .then((m) => ({ head: Math.max(m.head ?? 0, m.block ?? 0), confirmations: common.options.confirmations }));
+    const entry = { at: now, progress };
+    cached = entry;
+    progress.catch(() => {
+      if (cached === entry) cached = undefined;
+    });
+    return progress;
+  };
+
+  let openApiJson: string | undefined;
+
+  /* ----------------------------------------------- handlers ----------------------------------------------- */
+
+  const handlers: Record<RouteId, (req: Request, res: Response) => Promise<void> | void> = {
+    async getDeal(req, res) {
+      const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
+      validateQuery(req, EmptyQuery);
+      const [found, progress] = await Promise.all([store.getDeal(dealId), progressOf()]);
+      if (!found) throw new ApiProblem("deal-not-found", `No deal ${dealId} has been indexed.`);
+      res.json(dealView(dealId, found.deal, found.history, progress));
+    },
+
+    async listDeals(req, res) {
+      const query = validateQuery(req, DealListQuery);
+      if (query.party !== undefined && query.gateway !== undefined) {
+        throw invalidParameters([
+          { parameter: "gateway", in: "query", message: "cannot be combined with party; give at most one of them" },
+        ]);
+      }
+      const party = query.party?.toLowerCase();
+      const gateway = query.gateway?.toLowerCase();
+      const status = query.status;
+      const limit = query.limit ?? LIMIT_DEFAULT;
+      const filter = filterKey({ party, gateway, status });
+      let start: CursorPosition | undefined =
+        query.cursor === undefined ? undefined : decodeCursor(query.cursor, filter);
+      const index = party
+        ? `ix:party:${party}`
+        : gateway
+          ? `ix:gw:${gateway}`
+          : status
+            ? `ix:status:${status}`
+            : "ix:updated";
+      // Filtering the party's or gateway's index by status scans at most SCAN_FACTOR × limit entries, in at most
+      // SCAN_FACTOR rounds. Each round asks for exactly the missing number of deals plus one: the extra entry is
+      // where the next round (or page) starts, so cursors always point at a real index entry.
+      const filtering = status !== undefined && index !== `ix:status:${status}`;
+      const budget = filtering ? SCAN_FACTOR * limit : limit;
+      const progressPromise = progressOf();
+      const page: { id: string; deal: Hash; history: HistoryEntry[] }[] = [];
+      let scanned = 0;
+      let rounds = 0;
+      let exhausted = false;
+      while (page.length < limit && scanned < budget && rounds < SCAN_FACTOR) {
+        rounds++;
+        const take = Math.min(limit - page.length, budget - scanned);
+        const { ids, last } = await store.listDealIds(index, take + 1, start ? startingAt(start) : undefined);
+        const chunk = ids.slice(0, take);
+        const deals = await Promise.all(chunk.map((id) => store.getDeal(id)));
+        scanned += chunk.length;
+        chunk.forEach((id, i) => {
+          const found = deals[i];
+          // A deal can vanish (reorg) or change status between the index read and the deal read: skip it.
+          if (!found || (status !== undefined && found.deal.status !== status)) return;
+          page.push({ id, ...found });
+        });
+        if (ids.length <= take || !last) {
+          exhausted = true;
+          break;
+        }
+        start = last;
+      }
+      const progress = await progressPromise;
+      res.json({
+        data: page.map(({ id, deal, history }) => dealView(id, deal, history, progress)),
+        nextCursor: exhausted || !start ? null : encodeCursor(start, filter),
+      });
+    },
+
+    async listGateways(req, res) {
+      validateQuery(req, EmptyQuery);
+      const [addresses, progress] = await Promise.all([store.zrangeAll("gws"), progressOf()]);
+      const hashes = await store.getHashes(addresses.map((a) => `gw:${a}`));
+      const data = addresses.flatMap((a, i) => {
+        const gw = hashes[i];
+        return gw ? [gatewayView(a, gw, progress)] : [];
+      });
+      res.json({ data });
+    },
+
+    async getGateway(req, res) {
+      const address = validate(AddressParams, req.params as Record<string, string>, "path").address.toLowerCase();
+      validateQuery(req, EmptyQuery);
+      const [[gw], progress] = await Promise.all([store.getHashes([`gw:${address}`]), progressOf()]);
+      if (!gw) throw new ApiProblem("gateway-not-found", `No gateway is registered at ${address}.`);
+      res.json(gatewayView(address, gw, progress));
+    },
+
+    async listAcceptors(req, res) {
+      const query = validateQuery(req, AcceptorListQuery);
+      const method =
+        query.method === undefined
+          ? undefined
+          : /^0x/i.test(query.method)
+            ? query.method.toLowerCase()
+            : keccakId(query.method);
+      const token = query.token?.toLowerCase();
+      const [registered, supporting, progress] = await Promise.all([
+        store.zrangeAll("accs"),
+        method === undefined ? undefined : store.smembers(`ix:method:${method}`),
+        progressOf(),
+      ]);
+      const supportingSet = supporting && new Set(supporting);
+      const addresses = supportingSet ? registered.filter((a) => supportingSet.has(a)) : registered;
+      const [hashes, methods] = await Promise.all([
+        store.getHashes(addresses.map((a) => `acc:${a}`)),
+        Promise.all(addresses.map((a) => store.smembers(`accm:${a}`))),
+      ]);
+      const data = addresses.flatMap((a, i) => {
+        const acc = hashes[i];
+        if (!acc) return [];
+        const view = acceptorView(a, acc, methods[i], progress);
+        if (query.status !== undefined && view.status !== query.status) return [];
+        if (token !== undefined && !view.tokens.some((t) => t.token === token)) return [];
+        return [view];
+      });
+      res.json({ data });
+    },
+
+    async getAcceptor(req, res) {
+      const address = validate(AddressParams, req.params as Record<string, string>, "path").address.toLowerCase();
+      validateQuery(req, EmptyQuery);
+      const [[acc], methods, progress] = await Promise.all([
+        store.getHashes([`acc:${address}`]),
+        store.smembers(`accm:${address}`),
+        progressOf(),
+      ]);
+      if (!acc) throw new ApiProblem("acceptor-not-found", `No acceptor is registered at ${address}.`);
+      res.json(acceptorView(address, acc, methods, progress));
+    },
+
+    health(req, res) {
+      validateQuery(req, EmptyQuery);
+      res.json({ status: "ok" });
+    },
+
+    async ready(req, res) {
+      validateQuery(req, EmptyQuery);
+      let result: Awaited<ReturnType<Readiness>>;
+      try {
+        result = await readiness();
+      } catch (error) {
+        logger.warn({ msg: "readiness check failed", err: error });
+        result = { ready: false, checks: { readiness: "the readiness check failed" } };
+      }
+      if (result.ready) {
+        res.json({ ready: true, checks: result.checks });
+        return;
+      }
+      const failing = Object.entries(result.checks)
+        .filter(([, v]) => v !== true)
+        .map(([k]) => k);
+      throw new ApiProblem("not-ready", `Not ready: ${failing.length > 0 ? failing.join(", ") : "starting"}.`, {
+        members: { ready: false, checks: result.checks },
+      });
+    },
+
+    async metrics(req, res) {
+      validateQuery(req, EmptyQuery);
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    },
+
+    openapi(req, res) {
+      validateQuery(req, EmptyQuery);
+      openApiJson ??= JSON.stringify(buildOpenApiDocument());
+      res.type("application/json").send(openApiJson);
+    },
+  };
+
+  /* ---------------------------------------------- middleware ---------------------------------------------- */
+
+  // Request duration (labelled by route pattern, never the raw URL) and a debug log line.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const started = performance.now();
+    res.once("finish", () => {
+      const ms = performance.now() - started;
+      const route = (req.route as { path?: string } | undefined)?.path ?? "unmatched";
+      const method = METRIC_METHODS.has(req.method) ? req.method : "OTHER";
+      metrics.requestDuration.observe({ method, route, status: String(res.statusCode) }, ms / 1000);
+      if (logger.isLevelEnabled("debug")) {
+        logger.debug({
+          msg: "request",
+          method: req.method,
+          url: clip(req.originalUrl),
+          route,
+          status: res.statusCode,
+          ms,
+        });
+      }
+    });
+    next();
+  });
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    if (req.originalUrl.length > MAX_URL_LENGTH) {
+      throw new ApiProblem("uri-too-long", `The request target is longer than ${MAX_URL_LENGTH} characters.`);
+    }
+    next();
+  });
+
+  // No route takes a body yet; parsing JSON bodies here makes a malformed one a 400 everywhere.
+  app.use(express.json({ limit: BODY_LIMIT }));
+
+  for (const route of ROUTES) {
+    const path = route.path.replace(/\{(\w+)\}/g, ":$1");
+    const handler = handlers[route.id];
+    app
+      .route(path)
+      .get(handler)
+      .options((_req: Request, res: Response) => {
+        res.setHeader("Allow", ALLOW);
+        res.status(204).end();
+      })
+      .all((req: Request) => {
+        throw new ApiProblem("method-not-allowed", `${clip(req.method)} is not allowed here; use ${ALLOW}.`, {
+          headers: { Allow: ALLOW },
+        });
+      });
+  }
+
+  app.use((req: Request) => {
+    throw new ApiProblem("not-found", `No route matches ${clip(req.method)} ${clip(req.originalUrl.split("?")[0])}.`);
+  });
+
+  // The one place where failures become responses.
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const { problem, headers, internal } = problemOf(error);
+    if (internal) {
+      logger.error({ msg: "request failed", err: error, method: req.method, url: clip(req.originalUrl) });
+    }
+    problem.instance = clip(req.originalUrl.split("?")[0]);
+    sendProblem(res, problem, headers);
+  });
+
+  return app;
+}

@@ -1,0 +1,57 @@
+/**
+ * Opaque page cursors of GET /v1/deals: base64url of JSON `{ s, id, f }` — the index position (score and deal id)
+ * where the next page STARTS (inclusive), and the filter the cursor was issued for. A cursor is refused with
+ * other filters, so a client cannot mix pages of different lists.
+ */
+import { ApiProblem } from "./problems";
+
+export type CursorPosition = { score: number; id: string };
+
+const DEAL_ID = /^0x[0-9a-f]{64}$/;
+
+/** The filter a cursor is bound to: index kind and value, and the status filter. */
+export function filterKey(query: { party?: string; gateway?: string; status?: string }): string {
+  return `${query.party ? `p:${query.party}` : query.gateway ? `g:${query.gateway}` : "-"}|${query.status ?? "-"}`;
+}
+
+export function encodeCursor(position: CursorPosition, filter: string): string {
+  return Buffer.from(JSON.stringify({ s: position.score, id: position.id, f: filter })).toString("base64url");
+}
+
+const invalid = (message: string) =>
+  new ApiProblem("invalid-parameter", `Invalid query parameter "cursor": ${message}.`, {
+    errors: [{ parameter: "cursor", in: "query", message }],
+  });
+
+/** Decodes a cursor (already checked to be base64url text) made for `filter`; throws a 400 problem otherwise. */
+export function decodeCursor(cursor: string, filter: string): CursorPosition {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw invalid("is not a cursor returned by this API");
+  }
+  const c = parsed as { s?: unknown; id?: unknown; f?: unknown } | null;
+  if (
+    typeof c !== "object" ||
+    c === null ||
+    typeof c.s !== "number" ||
+    !Number.isSafeInteger(c.s) ||
+    c.s < 0 ||
+    typeof c.id !== "string" ||
+    !DEAL_ID.test(c.id) ||
+    typeof c.f !== "string"
+  ) {
+    throw invalid("is not a cursor returned by this API");
+  }
+  if (c.f !== filter) throw invalid("was issued for other filters (party, gateway or status)");
+  return { score: c.s, id: c.id };
+}
+
+/**
+ * The store's "strictly after" position that starts a page AT `position` (inclusive): deal ids all have the same
+ * length, so among equal scores `id + "\0"` sorts just above `id`.
+ */
+export function startingAt(position: CursorPosition): CursorPosition {
+  return { score: position.score, id: `${position.id}\u0000` };
+}

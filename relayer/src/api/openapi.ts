@@ -1,0 +1,245 @@
+/**
+ * The API's routes as data — path, parameters (the zod schemas that validate them), responses and descriptions —
+ * and the OpenAPI 3.1 document generated from them. app.ts serves exactly these routes, so the document cannot
+ * miss one.
+ */
+import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from "@asteasolutions/zod-to-openapi";
+import { z } from "zod";
+import { PROBLEM_CONTENT_TYPE } from "./problems";
+import {
+  AcceptorListQuery,
+  AcceptorListSchema,
+  AcceptorViewSchema,
+  AddressParams,
+  DealListQuery,
+  DealListSchema,
+  DealParams,
+  DealViewSchema,
+  GatewayListSchema,
+  GatewayViewSchema,
+  HealthSchema,
+  LIMIT_DEFAULT,
+  LIMIT_MAX,
+  NotReadySchema,
+  ProblemSchema,
+  ReadySchema,
+} from "./schemas";
+
+/** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
+export const SCAN_FACTOR = 5;
+
+export type RouteId =
+  | "getDeal"
+  | "listDeals"
+  | "listGateways"
+  | "getGateway"
+  | "listAcceptors"
+  | "getAcceptor"
+  | "health"
+  | "ready"
+  | "metrics"
+  | "openapi";
+
+export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" };
+
+const json = (schema: z.ZodType, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const problem = (description: string) => ({
+  description,
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+});
+const invalid = problem("Invalid parameter: the problem's `errors` name each parameter and the reason");
+
+const FINALITY =
+  "Each entity carries `finality`: `pending` while its latest event has fewer confirmations than the relayer's " +
+  "confirmation depth (a chain reorganisation can still undo it), `final` once it has that many (it will not " +
+  "change any more). `confirmations` = head block - block of the event + 1.";
+
+export const ROUTES: Route[] = [
+  {
+    id: "getDeal",
+    method: "get",
+    path: "/v1/deals/{dealId}",
+    operationId: "getDeal",
+    tags: ["deals"],
+    summary: "One deal, with its history",
+    description: `The deal's parameters, status, settlement amounts and every event (block, transaction hash, log index). ${FINALITY}`,
+    request: { params: DealParams },
+    responses: {
+      200: json(DealViewSchema, "The deal"),
+      400: invalid,
+      404: problem("No deal with this id has been indexed (type deal-not-found)"),
+    },
+  },
+  {
+    id: "listDeals",
+    method: "get",
+    path: "/v1/deals",
+    operationId: "listDeals",
+    tags: ["deals"],
+    summary: "Deals, most recently updated first",
+    description:
+      "Lists deals by the time of their latest event, newest first (ties by deal id, descending), in pages of " +
+      `\`limit\` (default ${LIMIT_DEFAULT}, at most ${LIMIT_MAX}). Filters: at most one of \`party\` (payer or ` +
+      "payee) and `gateway` (both is a 400), and optionally `status`. Follow `nextCursor` until it is null; the " +
+      "cursor is opaque and bound to the filters it was issued for.\n\n" +
+      "When `status` is combined with `party` or `gateway`, the party's or gateway's deals are scanned and " +
+      `filtered: one request scans at most ${SCAN_FACTOR}× \`limit\` deals, so a page can hold fewer than \`limit\` ` +
+      "deals (even none) while `nextCursor` is not null — keep following it. A deal updated while you page moves " +
+      "to the front of the list: it does not show up again on later pages (nor at all, if you had not reached it " +
+      `yet: start from the first page to see recent changes). ${FINALITY}`,
+    request: { query: DealListQuery },
+    responses: {
+      200: json(DealListSchema, "A page of deals"),
+      400: invalid,
+    },
+  },
+  {
+    id: "listGateways",
+    method: "get",
+    path: "/v1/gateways",
+    operationId: "listGateways",
+    tags: ["gateways"],
+    summary: "Every gateway, in registration order",
+    description: `Every registered gateway (any status), oldest registration first. ${FINALITY}`,
+    responses: { 200: json(GatewayListSchema, "The gateways"), 400: invalid },
+  },
+  {
+    id: "getGateway",
+    method: "get",
+    path: "/v1/gateways/{address}",
+    operationId: "getGateway",
+    tags: ["gateways"],
+    summary: "One gateway",
+    description: `A gateway's status, bond, fee, cap, exit time and open disputes. ${FINALITY}`,
+    request: { params: AddressParams },
+    responses: {
+      200: json(GatewayViewSchema, "The gateway"),
+      400: invalid,
+      404: problem("No gateway registered at this address (type gateway-not-found)"),
+    },
+  },
+  {
+    id: "listAcceptors",
+    method: "get",
+    path: "/v1/acceptors",
+    operationId: "listAcceptors",
+    tags: ["acceptors"],
+    summary: "Acceptors, in registration order",
+    description:
+      "Every registered acceptor, oldest registration first, optionally only those supporting a payment " +
+      "`method` (given as its bytes32 id, or as its name — e.g. `SEPA:EUR` — hashed with keccak256 like the " +
+      "contracts do), those with order limits or float in `token`, and those in `status`. " +
+      FINALITY,
+    request: { query: AcceptorListQuery },
+    responses: { 200: json(AcceptorListSchema, "The acceptors"), 400: invalid },
+  },
+  {
+    id: "getAcceptor",
+    method: "get",
+    path: "/v1/acceptors/{address}",
+    operationId: "getAcceptor",
+    tags: ["acceptors"],
+    summary: "One acceptor, with limits and float per token",
+    description:
+      "An acceptor's status, gateway, lock delegate, payment methods and, per token, order limits and float " +
+      `(free, and locked in open on-ramp deals). ${FINALITY}`,
+    request: { params: AddressParams },
+    responses: {
+      200: json(AcceptorViewSchema, "The acceptor"),
+      400: invalid,
+      404: problem("No acceptor registered at this address (type acceptor-not-found)"),
+    },
+  },
+  {
+    id: "health",
+    method: "get",
+    path: "/v1/health",
+    operationId: "health",
+    tags: ["operations"],
+    summary: "Liveness",
+    description: "200 while the process is up (it does not touch Redis or the chain).",
+    responses: { 200: json(HealthSchema, "The process is up"), 400: invalid },
+  },
+  {
+    id: "ready",
+    method: "get",
+    path: "/v1/ready",
+    operationId: "ready",
+    tags: ["operations"],
+    summary: "Readiness",
+    description:
+      "200 when the relayer can serve current data (Redis reachable, the projection indexed); 503 with the " +
+      "failing checks otherwise (a problem of type not-ready, with `ready` and `checks` members).",
+    responses: {
+      200: json(ReadySchema, "Ready"),
+      400: invalid,
+      503: { description: "Not ready", content: { [PROBLEM_CONTENT_TYPE]: { schema: NotReadySchema } } },
+    },
+  },
+  {
+    id: "metrics",
+    method: "get",
+    path: "/metrics",
+    operationId: "metrics",
+    tags: ["operations"],
+    summary: "Prometheus metrics",
+    description:
+      "Metrics in the Prometheus text format, among them `relayer_http_request_duration_seconds` labelled by " +
+      "method, route pattern and status.",
+    responses: {
+      200: { description: "Prometheus text exposition", content: { "text/plain": { schema: z.string() } } },
+      400: invalid,
+    },
+  },
+  {
+    id: "openapi",
+    method: "get",
+    path: "/v1/openapi.json",
+    operationId: "openapi",
+    tags: ["operations"],
+    summary: "This document",
+    description: "The OpenAPI 3.1 description of the API.",
+    responses: {
+      200: json(z.record(z.string(), z.unknown()), "The OpenAPI document"),
+      400: invalid,
+    },
+  },
+];
+
+/** Problems every route can answer with, besides its own. */
+const COMMON_RESPONSES = {
+  405: problem("Method not allowed (the Allow header lists the allowed ones)"),
+  500: problem("Internal error (a bug; the detail never carries internals)"),
+};
+
+/** Generates the OpenAPI 3.1 document of {@link ROUTES}. */
+export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGeneratorV31["generateDocument"]> {
+  const registry = new OpenAPIRegistry();
+  registry.register("Problem", ProblemSchema);
+  registry.register("DealView", DealViewSchema);
+  for (const { id: _id, responses, ...route } of ROUTES) {
+    registry.registerPath({ ...route, responses: { ...responses, ...COMMON_RESPONSES } });
+  }
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: "3.1.0",
+    info: {
+      title: "USDT escrow relayer — read API",
+      version,
+      description:
+        "Reads of the indexed escrow and gateway registry. Amounts are decimal strings in the token's base units; " +
+        "addresses and ids are lower-case hex in responses and accepted in any case in requests. Errors are RFC " +
+        "9457 problem details (application/problem+json) with a stable `type` URI per kind of error. Unknown or " +
+        "repeated query parameters are refused (400).",
+    },
+    servers: [{ url: "/" }],
+    tags: [
+      { name: "deals", description: "Deals of the escrow" },
+      { name: "gateways", description: "Gateways of the registry" },
+      { name: "acceptors", description: "Acceptors (float providers) of the registry" },
+      { name: "operations", description: "Health, readiness, metrics" },
+    ],
+  });
+}

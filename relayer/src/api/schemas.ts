@@ -1,0 +1,268 @@
+/**
+ * The API's zod schemas: they validate path parameters and query strings, and the same objects produce the
+ * OpenAPI 3.1 document (openapi.ts). Response schemas mirror the views of domain/views.ts.
+ */
+import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
+import { z } from "zod";
+import { DEAL_KINDS, REFUND_REASONS } from "../domain/events";
+import { ACCEPTOR_STATUSES, DEAL_STATUSES, GATEWAY_STATUSES } from "../domain/projection";
+import { PROBLEM_BASE } from "./problems";
+
+extendZodWithOpenApi(z);
+
+/** Page sizes of GET /v1/deals. */
+export const LIMIT_MIN = 1;
+export const LIMIT_MAX = 100;
+export const LIMIT_DEFAULT = 20;
+/** Longest cursor accepted (a real one is about 200 characters). */
+export const CURSOR_MAX_LENGTH = 512;
+/** Longest payment method name accepted (before hashing). */
+export const METHOD_NAME_MAX_LENGTH = 64;
+
+const HEX32 = /^0x[0-9a-fA-F]{64}$/;
+const HEX20 = /^0x[0-9a-fA-F]{40}$/;
+/** A payment method name: printable ASCII, 1 to METHOD_NAME_MAX_LENGTH characters. */
+const METHOD_NAME = new RegExp(`^[\\x20-\\x7e]{1,${METHOD_NAME_MAX_LENGTH}}$`);
+
+/* ------------------------------------------------ fields ------------------------------------------------ */
+
+const dealIdField = z
+  .string()
+  .regex(HEX32, { error: "must be 0x followed by 64 hex digits" })
+  .openapi({ description: "Deal id (bytes32), any case", example: `0x${"ab".repeat(32)}` });
+
+const addressField = (description: string) =>
+  z
+    .string()
+    .regex(HEX20, { error: "must be an address: 0x followed by 40 hex digits" })
+    .openapi({ description: `${description} (any case)`, example: `0x${"12".repeat(20)}` });
+
+const enumField = <T extends readonly [string, ...string[]]>(values: T, description: string) =>
+  z.enum(values, { error: `must be one of ${values.join(", ")}` }).openapi({ description });
+
+/** A query integer: digits only (no sign, exponent or fraction), then range-checked. */
+const limitField = z
+  .string()
+  .regex(/^[0-9]{1,6}$/, { error: `must be an integer from ${LIMIT_MIN} to ${LIMIT_MAX}` })
+  .transform(Number)
+  .pipe(
+    z
+      .number()
+      .int()
+      .min(LIMIT_MIN, { error: `must be an integer from ${LIMIT_MIN} to ${LIMIT_MAX}` })
+      .max(LIMIT_MAX, { error: `must be an integer from ${LIMIT_MIN} to ${LIMIT_MAX}` }),
+  )
+  .openapi({
+    type: "integer",
+    minimum: LIMIT_MIN,
+    maximum: LIMIT_MAX,
+    default: LIMIT_DEFAULT,
+    description: `Page size, ${LIMIT_MIN}–${LIMIT_MAX} (default ${LIMIT_DEFAULT})`,
+  });
+
+const cursorField = z
+  .string()
+  .max(CURSOR_MAX_LENGTH, { error: `must be at most ${CURSOR_MAX_LENGTH} characters` })
+  .regex(/^[A-Za-z0-9_-]+$/, { error: "must be a cursor returned as nextCursor (base64url)" })
+  .openapi({
+    description:
+      "Opaque cursor from a previous page's nextCursor. It is bound to the filters it was issued for: using it " +
+      "with other party/gateway/status values is a 400.",
+  });
+
+const methodField = z
+  .string()
+  .superRefine((value, ctx) => {
+    if (/^0x/i.test(value)) {
+      if (!HEX32.test(value))
+        ctx.addIssue({ code: "custom", message: "a method id must be 0x followed by 64 hex digits" });
+    } else if (!METHOD_NAME.test(value)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `a method name must be 1 to ${METHOD_NAME_MAX_LENGTH} printable ASCII characters (or pass a bytes32 id)`,
+      });
+    }
+  })
+  .openapi({
+    description:
+      "Payment method: either its on-chain id, a bytes32 hex (0x + 64 hex digits, any case), or its name " +
+      `(printable ASCII, 1–${METHOD_NAME_MAX_LENGTH} characters, e.g. \`SEPA:EUR\`), which is hashed with ` +
+      "keccak256 of its UTF-8 bytes (ethers `id`) — the same id the acceptor registered on chain.",
+    example: "SEPA:EUR",
+  });
+
+/* ------------------------------------------- request schemas -------------------------------------------- */
+
+export const DealParams = z.object({ dealId: dealIdField });
+export const AddressParams = z.object({ address: addressField("Account address") });
+
+export const DealListQuery = z.strictObject({
+  party: addressField("Only deals where this address is the payer or the payee").optional(),
+  gateway: addressField("Only deals naming this gateway").optional(),
+  status: enumField(DEAL_STATUSES, "Only deals in this status").optional(),
+  cursor: cursorField.optional(),
+  limit: limitField.optional(),
+});
+export type DealListQuery = z.infer<typeof DealListQuery>;
+
+export const AcceptorListQuery = z.strictObject({
+  method: methodField.optional(),
+  token: addressField("Only acceptors with order limits or float in this token").optional(),
+  status: enumField(ACCEPTOR_STATUSES, "Only acceptors in this status").optional(),
+});
+export type AcceptorListQuery = z.infer<typeof AcceptorListQuery>;
+
+export const EmptyQuery = z.strictObject({});
+
+/* ------------------------------------------- response schemas ------------------------------------------- */
+
+const FINALITY_DESCRIPTION =
+  "`pending`: the latest event is in a block with fewer confirmations than the relayer's confirmation depth; a " +
+  "chain reorganisation can still undo it (the event stream then carries a retraction). `final`: it has at least " +
+  "that many confirmations and will not change.";
+
+const Finality = z.enum(["pending", "final"]).openapi({ description: FINALITY_DESCRIPTION });
+const address = z.string().openapi({ description: "Lower-case hex address", example: `0x${"12".repeat(20)}` });
+const amount = z.string().openapi({ description: "Decimal string, in the token's base units", example: "1000000" });
+const hex32 = z.string().openapi({ description: "Lower-case bytes32 hex" });
+const block = z.number().int().openapi({ description: "Block number" });
+
+export const HistoryEntrySchema = z
+  .object({
+    event: z.string().openapi({ description: "Event name, e.g. DealOpened, DealReleased" }),
+    blockNumber: block,
+    txHash: hex32.openapi({ description: "Transaction hash (lower-case)" }),
+    logIndex: z.number().int().openapi({ description: "Index of the log in its block" }),
+    args: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).openapi({
+      description: "Event arguments not already in the deal (amounts as decimal strings)",
+    }),
+    confirmations: z.number().int().openapi({ description: "head - blockNumber + 1 (0 when not yet seen)" }),
+    finality: Finality,
+  })
+  .openapi("HistoryEntry");
+
+export const DealViewSchema = z
+  .object({
+    dealId: hex32,
+    status: z.enum(DEAL_STATUSES).openapi({
+      description:
+        "open → performed → released, or refunded, disputed → resolved (released/refunded/resolved are terminal)",
+    }),
+    kind: z.enum(DEAL_KINDS),
+    payer: address,
+    payee: address,
+    gateway: address,
+    token: address,
+    amount,
+    deadline: z.number().int().openapi({ description: "Unix time (seconds) after which the payer may refund" }),
+    releaseWindow: z.number().int().openapi({ description: "Seconds after performance before auto-release" }),
+    feeBps: z.number().int().openapi({ description: "Gateway fee in basis points" }),
+    autoRelease: z.boolean(),
+    salt: hex32,
+    ref: hex32.openapi({ description: "Off-chain reference (bytes32)" }),
+    payerReleased: z.boolean().openapi({ description: "The payer approved the release" }),
+    payeeAmount: amount.optional().openapi({ description: "Paid to the payee at settlement (base units)" }),
+    fee: amount.optional().openapi({ description: "Paid to the gateway at settlement (base units)" }),
+    refund: amount.optional().openapi({ description: "Refunded to the payer at settlement (base units)" }),
+    refundReason: z.enum(REFUND_REASONS).optional(),
+    disputedBy: address.optional(),
+    resolvedBy: address.optional(),
+    openedBlock: block,
+    updatedBlock: block.openapi({ description: "Block of the deal's latest event" }),
+    confirmations: z
+      .number()
+      .int()
+      .openapi({ description: "Confirmations of the latest event: head - updatedBlock + 1" }),
+    finality: Finality,
+    history: z.array(HistoryEntrySchema).openapi({ description: "Every event of the deal, oldest first" }),
+  })
+  .openapi("DealView", { description: "A deal as indexed from the escrow's events" });
+
+export const DealListSchema = z
+  .object({
+    data: z.array(DealViewSchema),
+    nextCursor: z.string().nullable().openapi({ description: "Cursor of the next page; null on the last page" }),
+  })
+  .openapi("DealList");
+
+export const GatewayViewSchema = z
+  .object({
+    address,
+    status: z.enum(GATEWAY_STATUSES),
+    bond: amount.openapi({ description: "Bond in the registry's bond token (base units)" }),
+    feeBps: z.number().int(),
+    feeCapBps: z.number().int(),
+    exitAt: z.number().int().openapi({ description: "Unix time when an exit completes (0 when not exiting)" }),
+    openDisputes: z.number().int(),
+    metadata: hex32,
+    registeredBlock: block,
+    updatedBlock: block,
+    finality: Finality,
+  })
+  .openapi("GatewayView");
+
+export const GatewayListSchema = z.object({ data: z.array(GatewayViewSchema) }).openapi("GatewayList");
+
+export const AcceptorViewSchema = z
+  .object({
+    address,
+    status: z.enum(ACCEPTOR_STATUSES),
+    gateway: address,
+    lockDelegate: address,
+    methods: z.array(hex32).openapi({ description: "Supported payment method ids (bytes32), sorted" }),
+    tokens: z
+      .array(
+        z.object({
+          token: address,
+          minAmount: amount.openapi({ description: "Smallest order (base units); 0 when no limits are set" }),
+          maxAmount: amount.openapi({ description: "Largest order (base units); 0 when no limits are set" }),
+          free: amount.openapi({ description: "Free float: can be locked for orders or withdrawn" }),
+          locked: amount.openapi({ description: "Float locked in open on-ramp deals" }),
+        }),
+      )
+      .openapi({ description: "Per token: order limits and float" }),
+    registeredBlock: block,
+    updatedBlock: block,
+    finality: Finality,
+  })
+  .openapi("AcceptorView");
+
+export const AcceptorListSchema = z.object({ data: z.array(AcceptorViewSchema) }).openapi("AcceptorList");
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({
+      description: `Stable URI of the kind of problem, e.g. ${PROBLEM_BASE}invalid-parameter, ${PROBLEM_BASE}deal-not-found`,
+    }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional().openapi({ description: "Path of the request" }),
+    errors: z
+      .array(
+        z.object({
+          parameter: z.string(),
+          in: z.enum(["path", "query", "header", "body"]),
+          message: z.string(),
+        }),
+      )
+      .optional()
+      .openapi({ description: "Each invalid parameter and why" }),
+  })
+  .openapi("Problem", { description: "RFC 9457 problem details (application/problem+json)" });
+
+export const HealthSchema = z.object({ status: z.literal("ok") }).openapi("Health");
+
+export const ReadySchema = z
+  .object({
+    ready: z.boolean(),
+    checks: z.record(z.string(), z.union([z.boolean(), z.string()])).openapi({
+      description: "Each readiness check: true when it passes, false or a reason when it does not",
+    }),
+  })
+  .openapi("Ready");
+
+export const NotReadySchema = ProblemSchema.extend({
+  ready: z.literal(false),
+  checks: ReadySchema.shape.checks,
+}).openapi("NotReady");

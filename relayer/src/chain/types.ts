@@ -1,0 +1,44 @@
+/**
+ * What the indexer needs from the chain. Implemented over ethers v6 in chain.ts.
+ */
+import type { Log } from "ethers";
+
+/** A block header as the indexer uses it (hashes lower-case). */
+export type BlockHeader = { number: number; hash: string; parentHash: string };
+
+/** A log as the indexer decodes it. */
+export type RawLog = Pick<
+  Log,
+  "address" | "topics" | "data" | "blockNumber" | "blockHash" | "transactionHash" | "index"
+>;
+
+/** A chain update, as a tagged union (for subscribers of the indexer). */
+export type ChainUpdate =
+  | { type: "block"; block: BlockHeader; events: number }
+  | { type: "reorg"; from: number; to: number; retracted: number }
+  | { type: "finalize"; block: number };
+
+export type Chain = {
+  chainId(): Promise<number>;
+  /** The latest block number. */
+  head(): Promise<number>;
+  /** The header of `number` (throws NotFoundError when the node does not have it). */
+  block(number: number): Promise<BlockHeader>;
+  /**
+   * Logs of `addresses` from `from` up to at most `to`, in an adaptive range: returns the logs and the last block
+   * covered (`to` when the range allowed it, less after the provider refused a large range). Ordered by block and
+   * log index.
+   */
+  logsInRange(addresses: string[], from: number, to: number): Promise<{ logs: RawLog[]; to: number }>;
+  /** Logs of `addresses` in the block with `blockHash` (consistent with that exact block). */
+  logsOfBlock(addresses: string[], blockHash: string): Promise<RawLog[]>;
+  /** Stops in-flight retries (shutdown). */
+  close(): void;
+};
+
+/** A failure worth retrying (network, timeout, 5xx, rate limit, transient node error). */
+export class RetryableError extends Error {}
+/** A failure that retrying cannot fix (bad request, method not supported). */
+export class NonRetryableError extends Error {}
+/** The node does not know the block (it may not have it yet, or it was reorged away). */
+export class NotFoundError extends Error {}

@@ -1,0 +1,476 @@
+/**
+ * The projection: how each event changes the indexed state (deals, floats, owed balances, gateways, acceptors and
+ * their indexes). Pure: it reads and writes through a {@link ProjectionView}; the store turns the writes into Redis
+ * operations and their undo log.
+ *
+ * Entity keys are logical names (the store adds the prefix and hash tag):
+ *   deal:<id>            hash  — the deal's fields and status
+ *   hist:<id>            list  — the deal's history (see encodeHistory)
+ *   gw:<address>         hash  — a gateway
+ *   acc:<address>        hash  — an acceptor: registry fields, limits and float per token
+ *   accm:<address>       set   — an acceptor's payment methods
+ *   owed:<address>       hash  — owed per token (deferred payouts and gateway fees)
+ *   tokens               hash  — token → "1" allowed / "0"
+ *   ix:party:<address>   zset  — deals where the address is payer or payee, scored by last update
+ *   ix:gw:<address>      zset  — deals naming the gateway
+ *   ix:status:<status>   zset  — deals by status
+ *   ix:updated           zset  — every deal by last update
+ *   ix:method:<method>   set   — acceptors supporting a method
+ *   gws, accs            zset  — gateways and acceptors by registration order
+ */
+import type { DealKind, ProtocolEvent, RefundReason } from "./events";
+
+export const DEAL_STATUSES = ["open", "performed", "released", "refunded", "disputed", "resolved"] as const;
+export type DealStatus = (typeof DEAL_STATUSES)[number];
+export const FINAL_STATUSES: ReadonlySet<DealStatus> = new Set(["released", "refunded", "resolved"]);
+
+export const GATEWAY_STATUSES = ["pending", "active", "suspended", "exiting", "exited"] as const;
+export type GatewayStatus = (typeof GATEWAY_STATUSES)[number];
+export const ACCEPTOR_STATUSES = ["pending", "active", "suspended"] as const;
+export type AcceptorStatus = (typeof ACCEPTOR_STATUSES)[number];
+
+/** Scores order entities by (block, log index) — exact in a double up to block 9e10. */
+export const LOG_INDEX_SPAN = 100_000;
+export function scoreOf(block: number, logIndex: number): number {
+  return block * LOG_INDEX_SPAN + logIndex;
+}
+
+export type Hash = Record<string, string>;
+
+/** Reads and writes of the projection; implemented over prefetched state by the store. */
+export interface ProjectionView {
+  getHash(key: string): Hash | undefined;
+  setFields(key: string, fields: Hash): void;
+  pushList(key: string, value: string): void;
+  zadd(key: string, score: number, member: string): void;
+  zrem(key: string, member: string): void;
+  sadd(key: string, member: string): void;
+  srem(key: string, member: string): void;
+}
+
+/** A history entry of a deal, as stored (compact) and as served. */
+export type HistoryEntry = {
+  event: string;
+  blockNumber: number;
+  txHash: string;
+  logIndex: number;
+  args: Record<string, string | number | boolean>;
+};
+
+/** Hash keys the projection reads for an event (to prefetch before applying). */
+export function keysRead(event: ProtocolEvent): string[] {
+  switch (event.type) {
+    case "DealOpened":
+      return [`deal:${event.dealId}`, ...(event.deal.kind === "onramp" ? [`acc:${event.deal.payer}`] : [])];
+    case "DealPerformed":
+    case "DealReleaseApproved":
+    case "DealDisputed":
+      return [`deal:${event.dealId}`];
+    case "DealReleased":
+    case "DealRefunded":
+    case "DealResolved":
+      // The deal's gateway and acceptor are known only once the deal is read; the store reads in two rounds.
+      return [`deal:${event.dealId}`];
+    case "PayoutDeferred":
+      return [`deal:${event.dealId}`, `owed:${event.account}`];
+    case "OwedClaimed":
+      return [`owed:${event.account}`];
+    case "FloatDeposited":
+    case "FloatWithdrawn":
+      return [`acc:${event.acceptor}`];
+    case "TokenAllowed":
+      return ["tokens"];
+    default:
+      return "gateway" in event && !("acceptor" in event)
+        ? [`gw:${event.gateway}`]
+        : [`acc:${(event as { acceptor: string }).acceptor}`];
+  }
+}
+
+/** Hash keys a settlement event reads once its deal is known (the payer's float, the gateway's owed balance). */
+export function keysReadAfterDeal(event: ProtocolEvent, deal: Hash | undefined): string[] {
+  if (!deal) return [];
+  if (event.type !== "DealReleased" && event.type !== "DealRefunded" && event.type !== "DealResolved") return [];
+  const keys = [`owed:${deal.gateway}`];
+  if (deal.kind === "onramp") keys.push(`acc:${deal.payer}`);
+  return keys;
+}
+
+const big = (v: string | undefined) => BigInt(v ?? "0");
+const strip0x = (hex: string) => (hex.startsWith("0x") ? hex.slice(2) : hex);
+
+/** Thrown when an event does not fit the projection (a bug, or logs from an unexpected contract). */
+export class ProjectionError extends Error {}
+
+/** Applies one event to the projection. */
+export function applyEvent(view: ProjectionView, event: ProtocolEvent): void {
+  const score = scoreOf(event.block, event.logIndex);
+  switch (event.type) {
+    case "DealOpened":
+      return openDeal(view, event, score);
+    case "DealPerformed":
+      return updateDeal(
+        view,
+        event,
+        score,
+        (d) => ({ ...d, status: "performed", performedBlock: String(event.block) }),
+        {},
+        ["open"],
+      );
+    case "DealReleaseApproved":
+      if (requireDeal(view, event.dealId).payerReleased === "1") {
+        throw new ProjectionError(`DealReleaseApproved twice on deal ${event.dealId}`);
+      }
+      return updateDeal(view, event, score, (d) => ({ ...d, payerReleased: "1" }), {}, ["open"]);
+    case "DealReleased":
+      return settleDeal(view, event, score, ["open", "performed"], "released", event.payeeAmount, event.fee, 0n, {
+        payeeAmount: event.payeeAmount.toString(),
+        fee: event.fee.toString(),
+      });
+    case "DealRefunded": {
+      const deal = requireDeal(view, event.dealId);
+      // After the deadline only a deal the payee never performed refunds; a cancel ends any deal not yet final.
+      const from: DealStatus[] = event.reason === "deadline" ? ["open"] : ["open", "performed", "disputed"];
+      return settleDeal(
+        view,
+        event,
+        score,
+        from,
+        "refunded",
+        0n,
+        0n,
+        big(deal.amount),
+        { reason: event.reason },
+        {
+          refundReason: event.reason,
+        },
+      );
+    }
+    case "DealDisputed":
+      return updateDeal(
+        view,
+        event,
+        score,
+        (d) => ({ ...d, status: "disputed", disputedBy: event.by }),
+        { by: event.by },
+        ["performed"],
+      );
+    case "DealResolved":
+      return settleDeal(
+        view,
+        event,
+        score,
+        ["disputed"],
+        "resolved",
+        event.payeeAmount,
+        event.fee,
+        event.refund,
+        {
+          by: event.by,
+          payeeAmount: event.payeeAmount.toString(),
+          fee: event.fee.toString(),
+          refund: event.refund.toString(),
+        },
+        { resolvedBy: event.by },
+      );
+    case "PayoutDeferred": {
+      requireDeal(view, event.dealId);
+      addOwed(view, event.account, event.token, event.amount);
+      appendHistory(view, event.dealId, event, {
+        token: event.token,
+        account: event.account,
+        amount: event.amount.toString(),
+      });
+      return;
+    }
+    case "OwedClaimed":
+      return addOwed(view, event.account, event.token, -event.amount);
+    case "FloatDeposited":
+      return addFloat(view, event.acceptor, event.token, event.amount, 0n, event.block);
+    case "FloatWithdrawn":
+      return addFloat(view, event.acceptor, event.token, -event.amount, 0n, event.block);
+    case "TokenAllowed":
+      return view.setFields("tokens", { [event.token]: event.allowed ? "1" : "0" });
+    case "GatewayRegistered":
+      view.setFields(`gw:${event.gateway}`, {
+        status: "pending",
+        bond: event.bond.toString(),
+        feeBps: String(event.feeBps),
+        feeCapBps: "0",
+        exitAt: "0",
+        openDisputes: "0",
+        metadata: strip0x(event.metadata),
+        registeredBlock: String(event.block),
+        updatedBlock: String(event.block),
+      });
+      view.zadd("gws", score, event.gateway);
+      return;
+    case "GatewayApproved":
+      return setGateway(view, event.gateway, event.block, { status: "active", feeCapBps: String(event.feeCapBps) });
+    case "GatewayFeeSet":
+      return setGateway(view, event.gateway, event.block, { feeBps: String(event.feeBps) });
+    case "GatewayBondAdded":
+      return setGateway(view, event.gateway, event.block, { bond: event.bond.toString() });
+    case "GatewaySuspended":
+      return setGateway(view, event.gateway, event.block, { status: "suspended", exitAt: "0" });
+    case "GatewayReinstated":
+      return setGateway(view, event.gateway, event.block, { status: "active" });
+    case "GatewaySlashed":
+      return setGateway(view, event.gateway, event.block, { bond: event.bond.toString() });
+    case "GatewayExitRequested":
+      return setGateway(view, event.gateway, event.block, { status: "exiting", exitAt: String(event.exitAt) });
+    case "GatewayExited":
+      return setGateway(view, event.gateway, event.block, { status: "exited", bond: "0" });
+    case "GatewayDisputesChanged":
+      return setGateway(view, event.gateway, event.block, { openDisputes: String(event.openDisputes) });
+    case "AcceptorRegistered":
+      view.setFields(`acc:${event.acceptor}`, {
+        status: "pending",
+        gateway: event.gateway,
+        lockDelegate: event.lockDelegate,
+        registeredBlock: String(event.block),
+        updatedBlock: String(event.block),
+      });
+      view.zadd("accs", score, event.acceptor);
+      return;
+    case "AcceptorApproved":
+    case "AcceptorReinstated":
+      return setAcceptor(view, event.acceptor, event.block, { status: "active" });
+    case "AcceptorSuspended":
+      return setAcceptor(view, event.acceptor, event.block, { status: "suspended" });
+    case "AcceptorLockDelegateSet":
+      return setAcceptor(view, event.acceptor, event.block, { lockDelegate: event.lockDelegate });
+    case "AcceptorMethodSet":
+      setAcceptor(view, event.acceptor, event.block, {});
+      if (event.supported) {
+        view.sadd(`accm:${event.acceptor}`, event.method);
+        view.sadd(`ix:method:${event.method}`, event.acceptor);
+      } else {
+        view.srem(`accm:${event.acceptor}`, event.method);
+        view.srem(`ix:method:${event.method}`, event.acceptor);
+      }
+      return;
+    case "AcceptorLimitsSet":
+      return setAcceptor(view, event.acceptor, event.block, {
+        [`min:${event.token}`]: event.minAmount.toString(),
+        [`max:${event.token}`]: event.maxAmount.toString(),
+      });
+  }
+}
+
+function requireDeal(view: ProjectionView, dealId: string): Hash {
+  const deal = view.getHash(`deal:${dealId}`);
+  if (!deal) throw new ProjectionError(`event for unknown deal ${dealId}`);
+  return deal;
+}
+
+function openDeal(view: ProjectionView, event: Extract<ProtocolEvent, { type: "DealOpened" }>, score: number) {
+  const key = `deal:${event.dealId}`;
+  if (view.getHash(key)) throw new ProjectionError(`deal ${event.dealId} opened twice`);
+  const d = event.deal;
+  const fields: Hash = {
+    status: "open",
+    kind: d.kind,
+    payer: d.payer,
+    payee: d.payee,
+    gateway: d.gateway,
+    token: d.token,
+    amount: d.amount.toString(),
+    deadline: String(d.deadline),
+    releaseWindow: String(d.releaseWindow),
+    feeBps: String(d.feeBps),
+    autoRelease: d.autoRelease ? "1" : "0",
+    salt: strip0x(d.salt),
+    ref: strip0x(event.ref),
+    payerReleased: "0",
+    openedBlock: String(event.block),
+    updatedBlock: String(event.block),
+    updatedLog: String(event.logIndex),
+  };
+  view.setFields(key, fields);
+  if (d.kind === "onramp") addFloat(view, d.payer, d.token, -d.amount, d.amount, event.block);
+  appendHistory(view, event.dealId, event, { ref: event.ref });
+  reindexDeal(view, event.dealId, undefined, fields, score);
+}
+
+function updateDeal(
+  view: ProjectionView,
+  event: ProtocolEvent & { dealId: string },
+  score: number,
+  change: (deal: Hash) => Hash,
+  args: HistoryEntry["args"],
+  expected: DealStatus[] = [],
+) {
+  const before = requireStatus(view, event, expected);
+  const after = {
+    ...change(before),
+    updatedBlock: String(event.block),
+    updatedLog: String(event.logIndex),
+  };
+  view.setFields(`deal:${event.dealId}`, diff(before, after));
+  appendHistory(view, event.dealId, event, args);
+  reindexDeal(view, event.dealId, before, after, score);
+}
+
+function settleDeal(
+  view: ProjectionView,
+  event: ProtocolEvent & { dealId: string },
+  score: number,
+  from: DealStatus[],
+  status: DealStatus,
+  payeeAmount: bigint,
+  fee: bigint,
+  refund: bigint,
+  args: HistoryEntry["args"],
+  extra: Hash = {},
+) {
+  const deal = requireStatus(view, event, from);
+  const amount = big(deal.amount);
+  if (payeeAmount + fee + refund !== amount) {
+    throw new ProjectionError(`deal ${event.dealId} settles ${payeeAmount + fee + refund} of ${amount}`);
+  }
+  if (fee !== 0n) addOwed(view, deal.gateway, deal.token, fee);
+  if (deal.kind === "onramp") addFloat(view, deal.payer, deal.token, refund, -amount, event.block);
+  updateDeal(
+    view,
+    event,
+    score,
+    (d) => ({
+      ...d,
+      ...extra,
+      status,
+      payeeAmount: payeeAmount.toString(),
+      fee: fee.toString(),
+      refund: refund.toString(),
+    }),
+    args,
+    from,
+  );
+}
+
+/** The deal, checked to be in one of the `expected` statuses (any status not final when empty). */
+function requireStatus(view: ProjectionView, event: ProtocolEvent & { dealId: string }, expected: DealStatus[]): Hash {
+  const deal = requireDeal(view, event.dealId);
+  if (FINAL_STATUSES.has(deal.status as DealStatus)) {
+    throw new ProjectionError(`${event.type} on final deal ${event.dealId}`);
+  }
+  if (expected.length > 0 && !expected.includes(deal.status as DealStatus)) {
+    throw new ProjectionError(`${event.type} on deal ${event.dealId} in status ${deal.status}`);
+  }
+  return deal;
+}
+
+function appendHistory(view: ProjectionView, dealId: string, event: ProtocolEvent, args: HistoryEntry["args"]) {
+  view.pushList(
+    `hist:${dealId}`,
+    encodeHistory({
+      event: event.type,
+      blockNumber: event.block,
+      txHash: event.txHash,
+      logIndex: event.logIndex,
+      args,
+    }),
+  );
+}
+
+/**
+ * Arguments of the events that happen at most once to a deal and whose arguments the deal's hash holds anyway:
+ * their history entries do not store them a second time.
+ */
+const ARGS_FROM_DEAL: Readonly<Record<string, (deal: Hash) => HistoryEntry["args"]>> = {
+  DealOpened: (d) => ({ ref: `0x${d.ref}` }),
+  DealReleased: (d) => ({ payeeAmount: d.payeeAmount, fee: d.fee }),
+  DealRefunded: (d) => ({ reason: d.refundReason }),
+  DealDisputed: (d) => ({ by: d.disputedBy }),
+  DealResolved: (d) => ({ by: d.resolvedBy, payeeAmount: d.payeeAmount, fee: d.fee, refund: d.refund }),
+};
+
+/**
+ * A history entry as stored: `<block>:<logIndex>:<tx hash, base64url>:<event>[:<args JSON>]` (base64url keeps an
+ * entry of a deal under 64 bytes, which Redis stores with the shortest header). Arguments the deal's hash already
+ * holds ({@link ARGS_FROM_DEAL}) are left out; {@link decodeHistory} restores them.
+ */
+export function encodeHistory(entry: HistoryEntry): string {
+  const tx = Buffer.from(strip0x(entry.txHash), "hex").toString("base64url");
+  const head = `${entry.blockNumber}:${entry.logIndex}:${tx}:${entry.event}`;
+  const stored = entry.event in ARGS_FROM_DEAL ? {} : entry.args;
+  return Object.keys(stored).length === 0 ? head : `${head}:${JSON.stringify(stored)}`;
+}
+
+/** Reads a stored history entry of `deal` (the deal's hash, logical field names). */
+export function decodeHistory(stored: string, deal: Hash): HistoryEntry {
+  const [block, logIndex, txHash, event] = stored.split(":", 4);
+  const argsAt = block.length + logIndex.length + txHash.length + event.length + 4;
+  const fromDeal = ARGS_FROM_DEAL[event];
+  const args = fromDeal
+    ? fromDeal(deal)
+    : argsAt < stored.length
+      ? (JSON.parse(stored.slice(argsAt)) as HistoryEntry["args"])
+      : {};
+  const tx = `0x${Buffer.from(txHash, "base64url").toString("hex")}`;
+  return { event, blockNumber: Number(block), txHash: tx, logIndex: Number(logIndex), args };
+}
+
+/** Moves a deal's index entries from its `before` fields to its `after` fields. */
+export function reindexDeal(
+  view: ProjectionView,
+  dealId: string,
+  before: Hash | undefined,
+  after: Hash,
+  score: number,
+) {
+  if (before && before.status !== after.status) view.zrem(`ix:status:${before.status}`, dealId);
+  view.zadd(`ix:status:${after.status}`, score, dealId);
+  view.zadd("ix:updated", score, dealId);
+  view.zadd(`ix:party:${after.payer}`, score, dealId);
+  view.zadd(`ix:party:${after.payee}`, score, dealId);
+  view.zadd(`ix:gw:${after.gateway}`, score, dealId);
+}
+
+function addOwed(view: ProjectionView, account: string, token: string, delta: bigint) {
+  const key = `owed:${account}`;
+  const current = big(view.getHash(key)?.[token]);
+  const next = current + delta;
+  if (next < 0n) throw new ProjectionError(`owed ${token} of ${account} below zero`);
+  view.setFields(key, { [token]: next.toString() });
+}
+
+/** Moves an acceptor's float; the change is part of the acceptor's state, so it moves its `updatedBlock` too. */
+function addFloat(
+  view: ProjectionView,
+  acceptor: string,
+  token: string,
+  freeDelta: bigint,
+  lockedDelta: bigint,
+  block: number,
+) {
+  const key = `acc:${acceptor}`;
+  const acc = view.getHash(key) ?? {};
+  const free = big(acc[`free:${token}`]) + freeDelta;
+  const locked = big(acc[`locked:${token}`]) + lockedDelta;
+  if (free < 0n || locked < 0n) throw new ProjectionError(`float of ${acceptor} in ${token} below zero`);
+  view.setFields(key, {
+    [`free:${token}`]: free.toString(),
+    [`locked:${token}`]: locked.toString(),
+    updatedBlock: String(block),
+  });
+}
+
+function setGateway(view: ProjectionView, gateway: string, block: number, fields: Hash) {
+  if (!view.getHash(`gw:${gateway}`)) throw new ProjectionError(`event for unknown gateway ${gateway}`);
+  view.setFields(`gw:${gateway}`, { ...fields, updatedBlock: String(block) });
+}
+
+function setAcceptor(view: ProjectionView, acceptor: string, block: number, fields: Hash) {
+  if (!view.getHash(`acc:${acceptor}`)) throw new ProjectionError(`event for unknown acceptor ${acceptor}`);
+  view.setFields(`acc:${acceptor}`, { ...fields, updatedBlock: String(block) });
+}
+
+function diff(before: Hash, after: Hash): Hash {
+  const out: Hash = {};
+  for (const [k, v] of Object.entries(after)) if (before[k] !== v) out[k] = v;
+  return out;
+}
+
+/** The kind and reason names, re-exported for the API's schemas. */
+export type { DealKind, RefundReason };

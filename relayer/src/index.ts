@@ -1,0 +1,164 @@
+/**
+ * The composition root: the only place where the relayer's parts are wired together.
+ *
+ *   npm run relayer [-- --option value ...]     (see --help, or the README)
+ */
+import fs from "node:fs";
+import os from "node:os";
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { createCommon, type Common } from "./common";
+import { helpText, OptionsError, parseProcessOptions } from "./options";
+import { createChain } from "./chain/chain";
+import { createStore, NamespaceTaken, type Store } from "./store/store";
+import { createIndexer } from "./indexer/indexer";
+import { createApi } from "./api/app";
+import { startServer } from "./api/server";
+
+/** How long a readiness probe waits for the RPC node. */
+const READY_RPC_TIMEOUT_MS = 2_000;
+
+type DeploymentFile = {
+  chainId: number;
+  contracts: {
+    Escrow: { address: string; blockNumber: number };
+    GatewayRegistry: { address: string; blockNumber: number };
+  };
+};
+
+function readDeployment(path: string): DeploymentFile {
+  let parsed: DeploymentFile;
+  try {
+    parsed = JSON.parse(fs.readFileSync(path, "utf8")) as DeploymentFile;
+  } catch (error) {
+    throw new OptionsError(`DEPLOYMENT: cannot read ${path}: ${(error as Error).message}`);
+  }
+  if (!parsed?.contracts?.Escrow?.address || !parsed?.contracts?.GatewayRegistry?.address) {
+    throw new OptionsError(`DEPLOYMENT: ${path} has no Escrow and GatewayRegistry records`);
+  }
+  return parsed;
+}
+
+/** Starts every part; returns the running relayer (used by tests and benchmarks in-process). */
+export async function startRelayer(common: Common) {
+  const { options, logger } = common;
+  const deployment = readDeployment(options.deployment);
+  const chain = createChain({ common, rpcUrl: options.rpcUrl });
+  common.onShutdown("chain", () => chain.close());
+  const chainId = await chain.chainId();
+  if (chainId !== deployment.chainId) {
+    throw new OptionsError(
+      `RPC_URL serves chain ${chainId} but ${options.deployment} is for chain ${deployment.chainId}`,
+    );
+  }
+
+  const redis = new Redis(options.redisUrl, {
+    maxRetriesPerRequest: 2,
+    enableAutoPipelining: true,
+    lazyConnect: false,
+  });
+  redis.on("error", (error) => logger.warn({ msg: "redis error", err: error.message }));
+  common.onShutdown("redis", async () => {
+    await redis.quit().catch(() => redis.disconnect());
+  });
+
+  const escrow = deployment.contracts.Escrow.address.toLowerCase();
+  const registry = deployment.contracts.GatewayRegistry.address.toLowerCase();
+  const store = createStore({ common, redis, chainId, escrow });
+  await claimKeys(store, logger);
+  const indexer = createIndexer({
+    common,
+    chain,
+    store,
+    sources: { escrow, registry },
+    deploymentBlock: Math.min(
+      deployment.contracts.Escrow.blockNumber,
+      deployment.contracts.GatewayRegistry.blockNumber,
+    ),
+    holder: `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`,
+  });
+
+  const readiness = async () => {
+    const checks: Record<string, boolean | string> = {};
+    await Promise.all([
+      store
+        .getMeta()
+        .then((meta) => {
+          checks.redis = true;
+          checks.backfilled = meta.backfilled;
+        })
+        .catch(() => {
+          checks.redis = false;
+          checks.backfilled = false;
+        }),
+      Promise.race([
+        chain.head().then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), READY_RPC_TIMEOUT_MS)),
+      ])
+        .catch(() => false)
+        .then((ok) => {
+          checks.rpc = ok;
+        }),
+    ]);
+    const halted = indexer.halted();
+    if (halted) checks.indexer = `halted: ${halted}`;
+    return { ready: checks.redis === true && checks.backfilled === true && checks.rpc === true && !halted, checks };
+  };
+
+  const app = createApi({ common, store, readiness });
+  const server = await startServer(app, options.port, options.host);
+  common.onShutdown("http", () => server.close());
+  logger.info({ msg: "api listening", port: server.port, chainId, escrow });
+
+  if (options.indexer) {
+    common.onShutdown("indexer", () => indexer.stop());
+    void indexer.start();
+  }
+  return { port: server.port, store, indexer, chainId, redis };
+}
+
+/** Claims the store's keys for this escrow, waiting for Redis if it does not answer yet. */
+async function claimKeys(store: Store, logger: Common["logger"]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await store.claim();
+    } catch (error) {
+      if (error instanceof NamespaceTaken) throw error;
+      logger.warn({ msg: "waiting for redis", attempt, err: (error as Error).message });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * attempt)));
+    }
+  }
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(helpText());
+    return;
+  }
+  let common: Common;
+  try {
+    common = createCommon(parseProcessOptions(argv));
+  } catch (error) {
+    if (error instanceof OptionsError) {
+      console.error(`relayer: ${error.message}\n\n${helpText()}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const stop = (signal: string) => {
+    common.logger.info({ msg: "shutting down", signal });
+    void common.shutdown().then(() => process.exit(0));
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  try {
+    await startRelayer(common);
+  } catch (error) {
+    common.logger.fatal({ msg: "relayer failed to start", err: error instanceof OptionsError ? error.message : error });
+    await common.shutdown();
+    process.exit(error instanceof OptionsError ? 2 : 1);
+  }
+}
+
+if (require.main === module) void main();

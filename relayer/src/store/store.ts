@@ -1,0 +1,467 @@
+/**
+ * The Redis adapter: the projection's keys, atomic commits and rollbacks (Lua, fenced by the indexer lease), the
+ * lease itself, and the reads the API serves.
+ *
+ * Every key is `<prefix>:{<chainId>:<first 8 hex digits of the escrow>}:<name>`: the hash tag keeps one escrow's
+ * keys in one Redis Cluster slot, and several chains or escrows share one Redis. The tag is short because it is
+ * repeated in every key (two per deal); {@link Store.claim} records the full escrow address in `meta` and refuses
+ * to start when another escrow with the same tag already owns the keys.
+ *
+ * Deal hashes are stored with short field names ({@link DEAL_FIELDS}); the store translates on every write and
+ * read, so the projection and the API see the logical names.
+ */
+import type { Redis } from "ioredis";
+import type { Common } from "../common";
+import {
+  applyEvent,
+  decodeHistory,
+  keysRead,
+  keysReadAfterDeal,
+  type Hash,
+  type HistoryEntry,
+  type ProjectionView,
+} from "../domain/projection";
+import type { ProtocolEvent } from "../domain/events";
+import { COMMIT_SCRIPT, LEASE_SCRIPT, RELEASE_SCRIPT, ROLLBACK_SCRIPT } from "./scripts";
+
+/** The indexer's progress as stored. */
+export type Meta = {
+  /** Last block applied, or undefined before the first commit. */
+  block?: number;
+  hash?: string;
+  /** Latest head seen by the leader. */
+  head?: number;
+  /** True once the backfill reached the finalized block. */
+  backfilled: boolean;
+  reorgs: number;
+  seq: number;
+};
+
+/** What one commit writes. */
+export type CommitInput = {
+  leaseValue: string;
+  /** The checkpoint block this commit continues from (undefined for the first). */
+  expectBlock?: number;
+  toBlock: number;
+  toHash: string;
+  events: ProtocolEvent[];
+  /** Keep an undo log and the announcements for this (single, unfinalized) block. */
+  undoable: boolean;
+  /** Block hashes to remember for reorg detection. */
+  blockHashes: [number, string][];
+  /** Blocks that became final: their undo logs and hashes are dropped. */
+  pruneBlocks: number[];
+};
+
+export type CommitResult = "OK" | "LEASE" | "STALE";
+export type RollbackResult = { retracted: number } | "LEASE" | "STALE" | "DEEP";
+
+export type Store = ReturnType<typeof createStore>;
+
+/** Keys per SCAN step and per DEL when clearing. */
+const SCAN_COUNT = 1000;
+
+/** The store's keys belong to another chain or escrow. */
+export class NamespaceTaken extends Error {}
+
+/** Logical deal field → stored field name. Stored names are short: they are repeated in every deal's hash. */
+export const DEAL_FIELDS: Readonly<Record<string, string>> = {
+  status: "s",
+  kind: "k",
+  payer: "pr",
+  payee: "pe",
+  gateway: "g",
+  token: "t",
+  amount: "a",
+  deadline: "dl",
+  releaseWindow: "rw",
+  feeBps: "fb",
+  autoRelease: "ar",
+  salt: "sa",
+  ref: "rf",
+  payerReleased: "rl",
+  openedBlock: "ob",
+  performedBlock: "pb",
+  updatedBlock: "ub",
+  updatedLog: "ul",
+  payeeAmount: "pa",
+  fee: "f",
+  refund: "rd",
+  refundReason: "rr",
+  disputedBy: "db",
+  resolvedBy: "rb",
+};
+const DEAL_FIELDS_BY_STORED = new Map(Object.entries(DEAL_FIELDS).map(([name, stored]) => [stored, name]));
+
+/** Deal fields holding an address: stored without its `0x`. */
+const DEAL_ADDRESS_FIELDS = new Set(["payer", "payee", "gateway", "token", "disputedBy", "resolvedBy"]);
+
+/** Converts a deal hash from logical to stored form (`toStored`) or back: field names and addresses' `0x`. */
+function renameDealFields(hash: Hash, toStored: boolean): Hash {
+  const out: Hash = {};
+  for (const [field, value] of Object.entries(hash)) {
+    const renamed = toStored ? DEAL_FIELDS[field] : DEAL_FIELDS_BY_STORED.get(field);
+    if (renamed === undefined) throw new Error(`deal field ${field} has no ${toStored ? "stored" : "logical"} name`);
+    const logical = toStored ? field : renamed;
+    if (!DEAL_ADDRESS_FIELDS.has(logical)) out[renamed] = value;
+    else if (!toStored) out[renamed] = `0x${value}`;
+    else if (value.startsWith("0x")) out[renamed] = value.slice(2);
+    else throw new Error(`deal field ${field} is not a 0x address: ${value}`);
+  }
+  return out;
+}
+
+const isDealKey = (name: string) => name.startsWith("deal:");
+
+/** The announcement of an event in the event stream (and its retraction). */
+export function announcementOf(event: ProtocolEvent): string {
+  const { type, block, blockHash, txHash, logIndex } = event;
+  const subject =
+    "dealId" in event
+      ? { dealId: event.dealId }
+      : "acceptor" in event
+        ? { acceptor: event.acceptor }
+        : "gateway" in event
+          ? { gateway: event.gateway }
+          : "account" in event
+            ? { account: event.account }
+            : { token: (event as { token: string }).token };
+  return JSON.stringify({ type, ...subject, block, blockHash, txHash, logIndex });
+}
+
+/**
+ * A view over prefetched hashes that records writes, combined per key: one HSET of every field a commit sets in a
+ * hash (last value wins), one RPUSH of every value appended to a list, one ZADD and one ZREM per sorted set and one
+ * SADD and one SREM per set, with each member's last state only. Writes to different keys commute and each key's
+ * writes are reduced to their net effect, so the commit leaves the same state as the writes one by one — in a
+ * fraction of the commands when a batch touches the same deals and indices again and again.
+ */
+class BufferedView implements ProjectionView {
+  readonly touched = new Set<string>();
+  private readonly hashWrites = new Map<string, Map<string, string>>();
+  private readonly listWrites = new Map<string, string[]>();
+  /** Sorted-set members: their last score, or null when removed. */
+  private readonly zsetWrites = new Map<string, Map<string, string | null>>();
+  /** Set members: whether present after the writes. */
+  private readonly setWrites = new Map<string, Map<string, boolean>>();
+  constructor(
+    private readonly hashes: Map<string, Hash | undefined>,
+    private readonly k: (name: string) => string,
+  ) {}
+  getHash(key: string): Hash | undefined {
+    if (!this.hashes.has(key)) throw new Error(`projection read ${key} without prefetching it`);
+    return this.hashes.get(key);
+  }
+  setFields(key: string, fields: Hash): void {
+    const current = this.getHash(key);
+    this.hashes.set(key, { ...(current ?? {}), ...fields });
+    const stored = isDealKey(key) ? renameDealFields(fields, true) : fields;
+    const entries = Object.entries(stored);
+    if (entries.length === 0) return;
+    const pending = this.entry(this.hashWrites, key, () => new Map<string, string>());
+    for (const [field, value] of entries) pending.set(field, value);
+  }
+  pushList(key: string, value: string): void {
+    this.entry(this.listWrites, key, () => []).push(value);
+  }
+  zadd(key: string, score: number, member: string): void {
+    this.entry(this.zsetWrites, key, () => new Map<string, string | null>()).set(member, String(score));
+  }
+  zrem(key: string, member: string): void {
+    this.entry(this.zsetWrites, key, () => new Map<string, string | null>()).set(member, null);
+  }
+  sadd(key: string, member: string): void {
+    this.entry(this.setWrites, key, () => new Map<string, boolean>()).set(member, true);
+  }
+  srem(key: string, member: string): void {
+    this.entry(this.setWrites, key, () => new Map<string, boolean>()).set(member, false);
+  }
+
+  /**
+   * The operations for the commit script: ["hset", key, [field, value, ...]], ["rpush", key, [value, ...]],
+   * ["zadd", key, [score, member, ...]], ["zrem", key, [member, ...]], ["sadd", key, [member, ...]] and
+   * ["srem", key, [member, ...]].
+   */
+  ops(): [string, string, string[]][] {
+    const out: [string, string, string[]][] = [];
+    for (const [key, fields] of this.hashWrites) out.push(["hset", key, [...fields].flat()]);
+    for (const [key, values] of this.listWrites) out.push(["rpush", key, values]);
+    for (const [key, members] of this.zsetWrites) {
+      const add: string[] = [];
+      const rem: string[] = [];
+      for (const [member, score] of members) {
+        if (score === null) rem.push(member);
+        else add.push(score, member);
+      }
+      if (rem.length > 0) out.push(["zrem", key, rem]);
+      if (add.length > 0) out.push(["zadd", key, add]);
+    }
+    for (const [key, members] of this.setWrites) {
+      const add: string[] = [];
+      const rem: string[] = [];
+      for (const [member, present] of members) (present ? add : rem).push(member);
+      if (rem.length > 0) out.push(["srem", key, rem]);
+      if (add.length > 0) out.push(["sadd", key, add]);
+    }
+    return out;
+  }
+
+  private entry<V>(writes: Map<string, V>, name: string, create: () => V): V {
+    const key = this.k(name);
+    let pending = writes.get(key);
+    if (pending === undefined) {
+      pending = create();
+      writes.set(key, pending);
+      this.touched.add(key);
+    }
+    return pending;
+  }
+}
+
+export function createStore({
+  common,
+  redis,
+  chainId,
+  escrow,
+}: {
+  common: Pick<Common, "options" | "logger">;
+  redis: Redis;
+  chainId: number;
+  escrow: string;
+}) {
+  const base = `${common.options.redisPrefix}:{${chainId}:${escrow.toLowerCase().slice(2, 10)}}:`;
+  const k = (name: string) => base + name;
+  const META = k("meta");
+  const LEASE = k("lease");
+  const LEASE_SEQ = k("lease:seq");
+  const BLOCKS = k("blocks");
+  const EVENTS = k("events");
+
+  const evalScript = (script: string, keys: string[], args: (string | number)[]) =>
+    redis.eval(script, keys.length, ...keys, ...args) as Promise<unknown>;
+
+  /** Every key of this chain and escrow (SCAN, so Redis is never blocked). */
+  async function scanKeys(): Promise<string[]> {
+    const pattern = `${base.replace(/[{}[\]*?]/g, "\\$&")}*`;
+    const keys: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, batch] = await redis.scan(cursor, "MATCH", pattern, "COUNT", SCAN_COUNT);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== "0");
+    return keys;
+  }
+
+  async function fetchHashes(names: string[], into: Map<string, Hash | undefined>): Promise<void> {
+    const missing = [...new Set(names)].filter((n) => !into.has(n));
+    if (missing.length === 0) return;
+    const pipeline = redis.pipeline();
+    for (const n of missing) pipeline.hgetall(k(n));
+    const results = (await pipeline.exec()) ?? [];
+    missing.forEach((n, i) => {
+      const [error, value] = results[i];
+      if (error) throw error;
+      const hash = value as Hash;
+      if (Object.keys(hash).length === 0) into.set(n, undefined);
+      else into.set(n, isDealKey(n) ? renameDealFields(hash, false) : hash);
+    });
+  }
+
+  /** Computes the operations of a batch of events over the current projection. */
+  async function project(events: ProtocolEvent[]): Promise<BufferedView> {
+    const hashes = new Map<string, Hash | undefined>();
+    await fetchHashes(events.flatMap(keysRead), hashes);
+    // Second round: settlement events also touch the deal's gateway and acceptor, known once the deal is read.
+    const opened = new Map<string, Hash>();
+    for (const e of events) {
+      if (e.type === "DealOpened") opened.set(`deal:${e.dealId}`, { ...e.deal, amount: "" } as unknown as Hash);
+    }
+    const second = events.flatMap((e) =>
+      "dealId" in e ? keysReadAfterDeal(e, opened.get(`deal:${e.dealId}`) ?? hashes.get(`deal:${e.dealId}`)) : [],
+    );
+    await fetchHashes(second, hashes);
+    const view = new BufferedView(hashes, k);
+    for (const event of events) applyEvent(view, event);
+    return view;
+  }
+
+  return {
+    /** The key of a logical name (for tests and tools). */
+    key: k,
+    keyPrefix: base,
+
+    /**
+     * Records that these keys belong to this chain and escrow, or throws when they belong to another escrow
+     * whose address shares the key tag.
+     */
+    async claim(): Promise<void> {
+      const owner = `${chainId}:${escrow.toLowerCase()}`;
+      await redis.hsetnx(META, "owner", owner);
+      const recorded = await redis.hget(META, "owner");
+      if (recorded !== owner) {
+        throw new NamespaceTaken(`Redis keys ${base}* belong to ${recorded}, not ${owner}; set another REDIS_PREFIX`);
+      }
+    },
+
+    async getMeta(): Promise<Meta> {
+      const m = await redis.hgetall(META);
+      return {
+        block: m.block === undefined ? undefined : Number(m.block),
+        hash: m.hash,
+        head: m.head === undefined ? undefined : Number(m.head),
+        backfilled: m.backfilled === "1",
+        reorgs: Number(m.reorgs ?? 0),
+        seq: Number(m.seq ?? 0),
+      };
+    },
+
+    /** Records the head and backfill state (informational; read by the API for finality). */
+    async setProgress(head: number, backfilled: boolean): Promise<void> {
+      await redis.hset(META, "head", String(head), "backfilled", backfilled ? "1" : "0");
+    },
+
+    /** The stored hash of `block`, if it is within the remembered window. */
+    async blockHash(block: number): Promise<string | undefined> {
+      return (await redis.hget(BLOCKS, String(block))) ?? undefined;
+    },
+
+    /** Applies events and moves the checkpoint in one atomic, fenced step. */
+    async commit(input: CommitInput): Promise<CommitResult> {
+      const view = await project(input.events);
+      const announcements = input.events.map(announcementOf);
+      const result = await evalScript(
+        COMMIT_SCRIPT,
+        [META, LEASE, BLOCKS, EVENTS, ...view.touched],
+        [
+          input.leaseValue,
+          input.expectBlock === undefined ? "" : String(input.expectBlock),
+          String(input.toBlock),
+          input.toHash,
+          JSON.stringify(view.ops()),
+          input.undoable ? k(`undo:${input.toBlock}`) : "",
+          JSON.stringify(input.blockHashes.flatMap(([n, h]) => [String(n), h])),
+          JSON.stringify(announcements),
+          input.undoable ? k(`bev:${input.toBlock}`) : "",
+          JSON.stringify(input.pruneBlocks.flatMap((b) => [k(`undo:${b}`), k(`bev:${b}`)])),
+          JSON.stringify(input.pruneBlocks.map(String)),
+        ],
+      );
+      return result as CommitResult;
+    },
+
+    /** Rolls back to `toBlock` (whose hash is `toHash`), retracting what the removed blocks announced. */
+    async rollback(leaseValue: string, fromBlock: number, toBlock: number, toHash: string): Promise<RollbackResult> {
+      const result = await evalScript(
+        ROLLBACK_SCRIPT,
+        [META, LEASE, BLOCKS, EVENTS],
+        [leaseValue, String(fromBlock), String(toBlock), toHash, base],
+      );
+      if (typeof result === "number") return { retracted: result };
+      return result as RollbackResult;
+    },
+
+    /** Takes the lease (`current` undefined) or renews it; returns the lease value, or undefined if lost. */
+    async lease(holder: string, ttlMs: number, current?: string): Promise<string | undefined> {
+      const value = await evalScript(LEASE_SCRIPT, [LEASE, LEASE_SEQ], [holder, ttlMs, current ?? ""]);
+      return typeof value === "string" ? value : undefined;
+    },
+
+    async releaseLease(value: string): Promise<void> {
+      await evalScript(RELEASE_SCRIPT, [LEASE], [value]);
+    },
+
+    async leaseHolder(): Promise<string | undefined> {
+      return (await redis.get(LEASE)) ?? undefined;
+    },
+
+    /* ----------------------------------- reads ----------------------------------- */
+
+    /**
+     * A deal and its history: two commands sent together, one round trip. Plain commands rather than an explicit
+     * pipeline, so that with `enableAutoPipelining` the reads of every request handled in the same event-loop turn
+     * share one socket write (an explicit pipeline is written on its own).
+     */
+    async getDeal(dealId: string): Promise<{ deal: Hash; history: HistoryEntry[] } | undefined> {
+      const [deal, hist] = await Promise.all([
+        redis.hgetall(k(`deal:${dealId}`)),
+        redis.lrange(k(`hist:${dealId}`), 0, -1),
+      ]);
+      if (Object.keys(deal).length === 0) return undefined;
+      const logical = renameDealFields(deal, false);
+      return { deal: logical, history: hist.map((h) => decodeHistory(h, logical)) };
+    },
+
+    /**
+     * Deal ids from one index, newest first, strictly after the cursor position (score, id), at most `limit`.
+     * Returns the ids and the position of the last one.
+     */
+    async listDealIds(
+      index: string,
+      limit: number,
+      after?: { score: number; id: string },
+    ): Promise<{ ids: string[]; last?: { score: number; id: string } }> {
+      const max = after ? `(${after.score}` : "+inf";
+      // Members with the cursor's own score that sort below its id come first, then lower scores.
+      const ids: { id: string; score: number }[] = [];
+      if (after) {
+        const same = await redis.zrevrangebyscore(k(index), after.score, after.score);
+        for (const id of same) if (id < after.id && ids.length < limit) ids.push({ id, score: after.score });
+      }
+      if (ids.length < limit) {
+        const rest = await redis.zrevrangebyscore(k(index), max, "-inf", "WITHSCORES", "LIMIT", 0, limit - ids.length);
+        for (let i = 0; i < rest.length; i += 2) ids.push({ id: rest[i], score: Number(rest[i + 1]) });
+      }
+      const last = ids.at(-1);
+      return { ids: ids.map((x) => x.id), last: last ? { score: last.score, id: last.id } : undefined };
+    },
+
+    async getHashes(names: string[]): Promise<(Hash | undefined)[]> {
+      const map = new Map<string, Hash | undefined>();
+      await fetchHashes(names, map);
+      return names.map((n) => map.get(n));
+    },
+
+    async zrangeAll(name: string): Promise<string[]> {
+      return redis.zrange(k(name), 0, -1);
+    },
+
+    async smembers(name: string): Promise<string[]> {
+      return redis.smembers(k(name));
+    },
+
+    async sinter(names: string[]): Promise<string[]> {
+      return redis.sinter(...names.map(k));
+    },
+
+    async ping(): Promise<void> {
+      await redis.ping();
+    },
+
+    /**
+     * Every projection key and its content, canonically ordered (for comparing a live projection with a
+     * rebuild). Leaves out progress, lease, undo logs, block hashes and the event stream.
+     */
+    async dumpProjection(): Promise<Record<string, unknown>> {
+      const keys = await scanKeys();
+      const skip = /:(meta|lease|lease:seq|blocks|events|undo:\d+|bev:\d+)$/;
+      const out: Record<string, unknown> = {};
+      for (const key of keys.filter((x) => !skip.test(x)).sort()) {
+        const type = await redis.type(key);
+        const name = key.slice(base.length);
+        if (type === "hash") out[name] = Object.fromEntries(Object.entries(await redis.hgetall(key)).sort());
+        else if (type === "list") out[name] = await redis.lrange(key, 0, -1);
+        else if (type === "zset") out[name] = await redis.zrange(key, 0, -1, "WITHSCORES");
+        else if (type === "set") out[name] = (await redis.smembers(key)).sort();
+        else out[name] = await redis.get(key);
+      }
+      return out;
+    },
+
+    /** Deletes every key of this chain and escrow (a rebuild from the deployment block follows). */
+    async clear(): Promise<void> {
+      const keys = await scanKeys();
+      for (let i = 0; i < keys.length; i += SCAN_COUNT) await redis.del(...keys.slice(i, i + SCAN_COUNT));
+    },
+  };
+}

@@ -1,0 +1,276 @@
+import { ethers, network } from "hardhat";
+import { loadFixture as loadSnapshot, time } from "@nomicfoundation/hardhat-network-helpers";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import type { Escrow, GatewayRegistry, TestERC20, TestUSDT } from "../../typechain-types";
+import type { IEscrow } from "../../typechain-types/contracts/Escrow";
+
+/**
+ * `loadFixture` with a pinned clock: after the snapshot is restored, one block is mined one second after the
+ * snapshot's last block. Without it the next block's timestamp is the snapshot's plus the wall time since the
+ * fixture was first built (the node's clock keeps running across reverts), so how long earlier tests took would
+ * leak into every test's deadlines and windows.
+ */
+export async function loadFixture<T>(fixture: () => Promise<T>): Promise<T> {
+  const data = await loadSnapshot(fixture);
+  await network.provider.request({ method: "evm_setNextBlockTimestamp", params: [(await time.latest()) + 1] });
+  await network.provider.request({ method: "evm_mine", params: [] });
+  return data;
+}
+
+/** Deal kinds, statuses, actions and refund reasons as the contracts number them. */
+export const Kind = { Payment: 0, OnRamp: 1, OffRamp: 2 } as const;
+export const Status = { None: 0, Open: 1, Performed: 2, Released: 3, Refunded: 4, Disputed: 5, Resolved: 6 } as const;
+export const Action = { Perform: 0, Release: 1, Cancel: 2, Dispute: 3, Claim: 4 } as const;
+export const RefundReason = { Deadline: 0, PayeeCancel: 1, MutualCancel: 2 } as const;
+export const GatewayStatus = { None: 0, Pending: 1, Active: 2, Suspended: 3, Exiting: 4, Exited: 5 } as const;
+export const AcceptorStatus = { None: 0, Pending: 1, Active: 2, Suspended: 3 } as const;
+
+export const USDT = (n: number | string): bigint => ethers.parseUnits(String(n), 6);
+export const HOUR = 3600;
+export const DAY = 24 * HOUR;
+export const MIN_BOND = USDT(10_000);
+export const MAX_FEE_BPS = 500;
+export const GATEWAY_FEE_BPS = 50; // 0.5%
+export const GATEWAY_FEE_CAP_BPS = 300;
+export const UNBONDING_DELAY = 7 * DAY;
+export const RESOLUTION_WINDOW = 3 * DAY;
+export const RELEASE_WINDOW = DAY;
+export const METHOD_SEPA = ethers.id("SEPA:EUR");
+
+export type Deal = IEscrow.DealStruct;
+export type DealOut = {
+  payer: string;
+  payee: string;
+  gateway: string;
+  token: string;
+  amount: bigint;
+  deadline: bigint;
+  releaseWindow: bigint;
+  feeBps: bigint;
+  kind: bigint;
+  autoRelease: boolean;
+  salt: string;
+};
+
+/** Roles and contracts of a deployed protocol with one approved gateway and one approved acceptor. */
+export type Protocol = Awaited<ReturnType<typeof deployProtocol>>;
+
+/** Deploys the registry and escrow with the test tokens, wires the roles and funds the actors. */
+export async function deployProtocol() {
+  const [admin, governor, pauser, arbiter, gateway, gateway2, acceptor, delegate, payer, payee, other, ...rest] =
+    await ethers.getSigners();
+
+  const usdt = (await (await ethers.getContractFactory("TestUSDT")).connect(admin).deploy()) as unknown as TestUSDT;
+  const dai = (await (await ethers.getContractFactory("TestERC20")).deploy("Dai", "DAI", 18)) as unknown as TestERC20;
+
+  const registry = (await (
+    await ethers.getContractFactory("GatewayRegistry")
+  ).deploy(
+    admin.address,
+    await usdt.getAddress(),
+    MIN_BOND,
+    MAX_FEE_BPS,
+    UNBONDING_DELAY,
+  )) as unknown as GatewayRegistry;
+  const escrow = (await (
+    await ethers.getContractFactory("Escrow")
+  ).deploy(await registry.getAddress(), RESOLUTION_WINDOW)) as unknown as Escrow;
+
+  await registry.grantRole(await registry.GOVERNOR_ROLE(), governor.address);
+  await registry.grantRole(await registry.PAUSER_ROLE(), pauser.address);
+  await registry.grantRole(await registry.ARBITER_ROLE(), arbiter.address);
+  await registry.grantRole(await registry.ESCROW_ROLE(), await escrow.getAddress());
+  await registry.connect(governor).setTokenAllowed(await usdt.getAddress(), true);
+  await registry.connect(governor).setTokenAllowed(await dai.getAddress(), true);
+
+  const everyone = [gateway, gateway2, acceptor, delegate, payer, payee, other, ...rest.slice(0, 4)];
+  for (const s of everyone) {
+    await usdt.connect(admin).mint(s.address, USDT(1_000_000));
+    await dai.mint(s.address, ethers.parseEther("1000000"));
+  }
+
+  // Gateway: register with the minimum bond, approved by the governor.
+  await usdt.connect(gateway).approve(await registry.getAddress(), MIN_BOND);
+  await registry.connect(gateway).registerGateway(MIN_BOND, GATEWAY_FEE_BPS, ethers.id("gateway terms v1"));
+  await registry.connect(governor).approveGateway(gateway.address, GATEWAY_FEE_CAP_BPS);
+
+  // Acceptor under the gateway, with a lock delegate, limits in both tokens, and a SEPA method.
+  await registry.connect(acceptor).registerAcceptor(gateway.address, delegate.address);
+  await registry.connect(gateway).approveAcceptor(acceptor.address);
+  await registry.connect(acceptor).setLimits(await usdt.getAddress(), USDT(10), USDT(50_000));
+  await registry
+    .connect(acceptor)
+    .setLimits(await dai.getAddress(), ethers.parseEther("10"), ethers.parseEther("50000"));
+  await registry.connect(acceptor).setMethods([METHOD_SEPA], []);
+
+  return {
+    admin,
+    governor,
+    pauser,
+    arbiter,
+    gateway,
+    gateway2,
+    acceptor,
+    delegate,
+    payer,
+    payee,
+    other,
+    rest,
+    usdt,
+    dai,
+    registry,
+    escrow,
+  };
+}
+
+let saltCounter = 0n;
+/** A fresh salt, unique within the test process. */
+export function nextSalt(): string {
+  saltCounter += 1n;
+  return ethers.zeroPadValue(ethers.toBeHex(saltCounter), 32);
+}
+
+/** Builds a deal with sensible defaults: a 100 USDT payment due in a week, the gateway's current fee. */
+export async function makeDeal(p: Protocol, over: Partial<Deal> = {}): Promise<DealOut> {
+  const now = await time.latest();
+  const d = {
+    payer: p.payer.address,
+    payee: p.payee.address,
+    gateway: p.gateway.address,
+    token: await p.usdt.getAddress(),
+    amount: USDT(100),
+    deadline: BigInt(now + 7 * DAY),
+    releaseWindow: BigInt(RELEASE_WINDOW),
+    feeBps: BigInt(GATEWAY_FEE_BPS),
+    kind: BigInt(Kind.Payment),
+    autoRelease: false,
+    salt: nextSalt(),
+    ...over,
+  };
+  return {
+    payer: String(d.payer),
+    payee: String(d.payee),
+    gateway: String(d.gateway),
+    token: String(d.token),
+    amount: BigInt(d.amount),
+    deadline: BigInt(d.deadline),
+    releaseWindow: BigInt(d.releaseWindow),
+    feeBps: BigInt(d.feeBps),
+    kind: BigInt(d.kind),
+    autoRelease: Boolean(d.autoRelease),
+    salt: String(d.salt),
+  };
+}
+
+/** The deal id: keccak256(abi.encode(funder, salt)). */
+export function dealIdOf(deal: Pick<DealOut, "payer" | "salt">): string {
+  return ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [deal.payer, deal.salt]));
+}
+
+/** Fee on a payee amount, rounded down. */
+export function feeOf(amount: bigint, feeBps: bigint | number): bigint {
+  return (amount * BigInt(feeBps)) / 10_000n;
+}
+
+/** Approves the escrow for `deal.amount` from the payer (USDT needs a reset to zero first) and opens the deal. */
+export async function openDeal(p: Protocol, deal: DealOut, ref = ethers.ZeroHash) {
+  const signer = await ethers.getSigner(deal.payer);
+  const token = await ethers.getContractAt("TestUSDT", deal.token);
+  await approveExactly(token, signer, await p.escrow.getAddress(), deal.amount);
+  await p.escrow.connect(signer).open(deal, ref);
+  return dealIdOf(deal);
+}
+
+/** Sets an allowance to exactly `amount`, resetting to zero first as USDT requires. */
+export async function approveExactly(
+  token: TestUSDT,
+  owner: HardhatEthersSigner,
+  spender: string,
+  amount: bigint,
+): Promise<void> {
+  if ((await token.allowance(owner.address, spender)) !== 0n) await token.connect(owner).approve(spender, 0);
+  await token.connect(owner).approve(spender, amount);
+}
+
+/** Deposits float for the acceptor and locks an on-ramp deal from it (by the acceptor). */
+export async function lockDeal(p: Protocol, deal: DealOut, ref = ethers.ZeroHash) {
+  const acceptor = await ethers.getSigner(deal.payer);
+  await p.escrow.connect(acceptor).lock(deal, ref);
+  return dealIdOf(deal);
+}
+
+/** Deposits `amount` of USDT float for the acceptor. */
+export async function depositFloat(p: Protocol, amount: bigint, acceptor = p.acceptor) {
+  await approveExactly(p.usdt, acceptor, await p.escrow.getAddress(), amount);
+  await p.escrow.connect(acceptor).depositFloat(await p.usdt.getAddress(), amount);
+}
+
+/** EIP-712 domain of the escrow. */
+export async function escrowDomain(escrow: Escrow) {
+  const { chainId } = await ethers.provider.getNetwork();
+  return { name: "USDT Escrow", version: "1", chainId, verifyingContract: await escrow.getAddress() };
+}
+
+export const DEAL_TYPE = [
+  { name: "payer", type: "address" },
+  { name: "payee", type: "address" },
+  { name: "gateway", type: "address" },
+  { name: "token", type: "address" },
+  { name: "amount", type: "uint96" },
+  { name: "deadline", type: "uint40" },
+  { name: "releaseWindow", type: "uint32" },
+  { name: "feeBps", type: "uint16" },
+  { name: "kind", type: "uint8" },
+  { name: "autoRelease", type: "bool" },
+  { name: "salt", type: "bytes32" },
+];
+
+/** Signs a DealAction(dealId, action, expiry) with EIP-712 typed data. */
+export async function signAction(
+  escrow: Escrow,
+  signer: HardhatEthersSigner,
+  dealId: string,
+  action: number,
+  expiry?: bigint,
+  domainOverride: Partial<Awaited<ReturnType<typeof escrowDomain>>> = {},
+) {
+  const exp = expiry ?? BigInt((await time.latest()) + DAY);
+  const domain = { ...(await escrowDomain(escrow)), ...domainOverride };
+  const signature = await signer.signTypedData(
+    domain,
+    {
+      DealAction: [
+        { name: "dealId", type: "bytes32" },
+        { name: "action", type: "uint8" },
+        { name: "expiry", type: "uint256" },
+      ],
+    },
+    { dealId, action, expiry: exp },
+  );
+  return { expiry: exp, signature };
+}
+
+/** Signs an Open (or Lock) of `deal` with EIP-712 typed data. */
+export async function signOpen(
+  escrow: Escrow,
+  signer: HardhatEthersSigner,
+  deal: DealOut,
+  ref: string,
+  primary: "Open" | "Lock" = "Open",
+  expiry?: bigint,
+) {
+  const exp = expiry ?? BigInt((await time.latest()) + DAY);
+  const signature = await signer.signTypedData(
+    await escrowDomain(escrow),
+    {
+      [primary]: [
+        { name: "deal", type: "Deal" },
+        { name: "ref", type: "bytes32" },
+        { name: "expiry", type: "uint256" },
+      ],
+      Deal: DEAL_TYPE,
+    },
+    { deal, ref, expiry: exp },
+  );
+  return { expiry: exp, signature };
+}

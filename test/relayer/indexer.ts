@@ -1,0 +1,432 @@
+/**
+ * The indexer against a real Hardhat node and a real Redis: every deal path, rebuild determinism, idempotent
+ * commits, and reorgs made with evm_snapshot/evm_revert.
+ */
+import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { id } from "ethers";
+import { createCommon } from "../../relayer/src/common";
+import { parseOptions } from "../../relayer/src/options";
+import { createChain, type EthersChain } from "../../relayer/src/chain/chain";
+import { RetryableError } from "../../relayer/src/chain/types";
+import { createStore, type Store } from "../../relayer/src/store/store";
+import { createIndexer, type Indexer } from "../../relayer/src/indexer/indexer";
+import { startHardhatNode, deployToNode } from "./support/node";
+import {
+  connectProtocol,
+  dealIdOf,
+  makeDeal,
+  runAllPaths,
+  setupActors,
+  USDT,
+  type Expected,
+  type Protocol,
+} from "./support/activity";
+
+type Running = { store: Store; indexer: Indexer; stop: () => Promise<void>; prefix: string };
+
+describe("relayer indexer (Hardhat node + Redis)", function () {
+  this.timeout(300_000);
+  let node: Awaited<ReturnType<typeof startHardhatNode>>;
+  let deploymentFile: string;
+  let deployment: {
+    contracts: {
+      Escrow: { address: string; blockNumber: number };
+      GatewayRegistry: { address: string; blockNumber: number };
+    };
+    chainId: number;
+  };
+  let p: Protocol;
+  let redis: Redis;
+  const running: Running[] = [];
+
+  before(async () => {
+    node = await startHardhatNode();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "relayer-indexer-"));
+    deploymentFile = await deployToNode(node.url, dir);
+    deployment = JSON.parse(fs.readFileSync(deploymentFile, "utf8"));
+    p = await connectProtocol(node.url, deploymentFile);
+    await setupActors(p);
+    redis = new Redis("redis://127.0.0.1:6379");
+  });
+
+  after(async () => {
+    for (const r of running) {
+      await r.stop();
+      await r.store.clear();
+    }
+    await redis?.quit();
+    await node?.stop();
+  });
+
+  /** Starts an in-process indexer with its own key prefix; `instrument` may wrap its chain and store first. */
+  async function startIndexer(
+    confirmations: number,
+    prefix = `test-idx-${randomBytes(4).toString("hex")}`,
+    instrument?: (chain: EthersChain, store: Store) => void,
+    backfillChunkLogs?: number,
+  ): Promise<Running> {
+    const common = createCommon(
+      parseOptions({
+        RPC_URL: node.url,
+        DEPLOYMENT: deploymentFile,
+        REDIS_PREFIX: prefix,
+        CONFIRMATIONS: String(confirmations),
+        POLL_INTERVAL_MS: "20",
+        LEASE_TTL_MS: "1000",
+        LOG_RANGE_MAX: "40",
+        LOG_LEVEL: "silent",
+      }),
+    );
+    const chain = createChain({ common, rpcUrl: node.url });
+    const store = createStore({
+      common,
+      redis,
+      chainId: deployment.chainId,
+      escrow: deployment.contracts.Escrow.address,
+    });
+    instrument?.(chain, store);
+    const indexer = createIndexer({
+      common,
+      chain,
+      store,
+      sources: { escrow: deployment.contracts.Escrow.address, registry: deployment.contracts.GatewayRegistry.address },
+      deploymentBlock: Math.min(
+        deployment.contracts.Escrow.blockNumber,
+        deployment.contracts.GatewayRegistry.blockNumber,
+      ),
+      holder: `test-${prefix}`,
+      backfillChunkLogs,
+    });
+    void indexer.start();
+    const r: Running = {
+      store,
+      indexer,
+      prefix,
+      stop: async () => {
+        await indexer.stop();
+        chain.close();
+      },
+    };
+    running.push(r);
+    return r;
+  }
+
+  /** Waits until the projection has applied the node's current head block. */
+  async function caughtUp(r: Running): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const head = await p.provider.getBlock("latest");
+      const meta = await r.store.getMeta();
+      if (meta.block === head!.number && meta.hash === head!.hash) return;
+      if (r.indexer.halted()) throw new Error(`indexer halted: ${r.indexer.halted()}`);
+      if (Date.now() > deadline) throw new Error(`indexer stuck at ${meta.block}, head ${head!.number}`);
+      await new Promise((res) => setTimeout(res, 25));
+    }
+  }
+
+  async function rebuildDump(confirmations: number) {
+    const fresh = await startIndexer(confirmations);
+    await caughtUp(fresh);
+    const dump = await fresh.store.dumpProjection();
+    await fresh.stop();
+    return dump;
+  }
+
+  let expected: Expected[];
+  let live: Running;
+
+  it("shows deals driven through every path with the right status and history", async () => {
+    live = await startIndexer(3);
+    expected = await runAllPaths(p);
+    await caughtUp(live);
+    for (const e of expected) {
+      const got = await live.store.getDeal(e.dealId.toLowerCase());
+      expect(got, e.dealId).to.not.equal(undefined);
+      expect(got!.deal.status, `status of ${e.kind} deal ${e.dealId}`).to.equal(e.status);
+      expect(got!.deal.kind).to.equal(e.kind);
+      expect(got!.history.map((h) => h.event)).to.deep.equal(e.events);
+      for (const h of got!.history) {
+        const receipt = await p.provider.getTransactionReceipt(h.txHash);
+        expect(receipt!.blockNumber).to.equal(h.blockNumber);
+        expect(receipt!.logs.some((l) => l.index === h.logIndex)).to.equal(true);
+      }
+    }
+    // Floats and owed balances agree with the contract's getters.
+    const usdt = (await p.usdt.getAddress()).toLowerCase();
+    const acceptor = (await p.acceptor.getAddress()).toLowerCase();
+    const [acc] = await live.store.getHashes([`acc:${acceptor}`]);
+    const float = await p.escrow.floatOf(acceptor, usdt);
+    expect(acc![`free:${usdt}`]).to.equal(float.free.toString());
+    expect(acc![`locked:${usdt}`]).to.equal(float.locked.toString());
+    const gateway = (await p.gateway.getAddress()).toLowerCase();
+    const [owed] = await live.store.getHashes([`owed:${gateway}`]);
+    expect(owed![usdt]).to.equal((await p.escrow.owed(usdt, gateway)).toString());
+    const [gw] = await live.store.getHashes([`gw:${gateway}`]);
+    const onChain = await p.registry.getGateway(gateway);
+    expect(gw!.status).to.equal("active");
+    expect(gw!.openDisputes).to.equal(onChain.openDisputes.toString());
+    expect(gw!.bond).to.equal(onChain.bond.toString());
+  });
+
+  it("a rebuild from the deployment block yields a byte-identical projection", async () => {
+    const liveDump = await live.store.dumpProjection();
+    expect(Object.keys(liveDump).length).to.be.greaterThan(20);
+    expect(await rebuildDump(3)).to.deep.equal(liveDump);
+    // A rebuild with another confirmation depth (more blocks through the batched, final path) agrees too.
+    expect(await rebuildDump(1)).to.deep.equal(liveDump);
+  });
+
+  it("reads the next final range while it commits the current one, and gets over a failed read-ahead", async () => {
+    const liveDump = await live.store.dumpProjection();
+    const trace: string[] = [];
+    let reads = 0;
+    let injected = 0;
+    const r = await startIndexer(1, undefined, (chain, store) => {
+      const read = chain.logsInRange.bind(chain);
+      chain.logsInRange = async (addresses, from, to) => {
+        trace.push(`read ${from}`);
+        reads += 1;
+        // The third read is a read-ahead (the first read of a fresh indexer is not): it fails, once.
+        if (reads === 3) {
+          injected += 1;
+          throw new RetryableError("injected eth_getLogs failure");
+        }
+        return read(addresses, from, to);
+      };
+      const commit = store.commit.bind(store);
+      store.commit = async (input) => {
+        const result = await commit(input);
+        trace.push(`committed ${input.toBlock}`);
+        return result;
+      };
+    });
+    await caughtUp(r);
+    expect(injected).to.equal(1);
+    expect(await r.store.dumpProjection()).to.deep.equal(liveDump);
+    // Some read of the blocks from F on started before the commit that reached F - 1 had finished.
+    const overlapped = trace.filter(
+      (t, i) => t.startsWith("read ") && trace.slice(i + 1).includes(`committed ${Number(t.slice(5)) - 1}`),
+    );
+    expect(overlapped.length, trace.join(", ")).to.be.greaterThan(1);
+    await r.stop();
+  });
+
+  it("commits a range in batches of whole blocks when it holds more logs than a batch: the same projection", async () => {
+    const liveDump = await live.store.dumpProjection();
+    const commits: { toBlock: number; events: number; toHash: string }[] = [];
+    let reads = 0;
+    const r = await startIndexer(
+      1,
+      undefined,
+      (chain, store) => {
+        const read = chain.logsInRange.bind(chain);
+        chain.logsInRange = async (addresses, from, to) => {
+          reads += 1;
+          return read(addresses, from, to);
+        };
+        const commit = store.commit.bind(store);
+        store.commit = async (input) => {
+          commits.push({ toBlock: input.toBlock, events: input.events.length, toHash: input.toHash });
+          return commit(input);
+        };
+      },
+      3,
+    );
+    await caughtUp(r);
+    expect(await r.store.dumpProjection()).to.deep.equal(liveDump);
+    expect(commits.length).to.be.greaterThan(reads);
+    // Every checkpoint hash is the chain's hash of that block, whether taken from a log or asked for.
+    for (const c of commits) {
+      expect(c.toHash, `block ${c.toBlock}`).to.equal((await p.provider.getBlock(c.toBlock))!.hash);
+    }
+    // A batch of more than 3 events is one block's (a block is never split).
+    const perBlock = new Map<number, number>();
+    for (const log of await p.provider.getLogs({
+      address: [deployment.contracts.Escrow.address, deployment.contracts.GatewayRegistry.address],
+      fromBlock: 0,
+      toBlock: "latest",
+    })) {
+      perBlock.set(log.blockNumber, (perBlock.get(log.blockNumber) ?? 0) + 1);
+    }
+    expect(perBlock.size).to.be.greaterThan(0);
+    let previous = -1;
+    for (const c of commits) {
+      if (c.events > 3) {
+        const blocks = [...perBlock.keys()].filter((b) => b > previous && b <= c.toBlock);
+        expect(blocks.length, `batch ending at ${c.toBlock}`).to.equal(1);
+      }
+      previous = c.toBlock;
+    }
+    await r.stop();
+  });
+
+  it("applies a block exactly once: a repeated commit of the same block is refused", async () => {
+    const meta = await live.store.getMeta();
+    const holder = await live.store.leaseHolder();
+    expect(holder).to.be.a("string");
+    const result = await live.store.commit({
+      leaseValue: holder!,
+      expectBlock: meta.block! - 1,
+      toBlock: meta.block!,
+      toHash: meta.hash!,
+      events: [],
+      undoable: false,
+      blockHashes: [],
+      pruneBlocks: [],
+    });
+    expect(result).to.equal("STALE");
+    const wrongLease = await live.store.commit({
+      leaseValue: "1:someone-else",
+      expectBlock: meta.block,
+      toBlock: meta.block! + 1,
+      toHash: meta.hash!,
+      events: [],
+      undoable: false,
+      blockHashes: [],
+      pruneBlocks: [],
+    });
+    expect(wrongLease).to.equal("LEASE");
+    expect((await live.store.getMeta()).block).to.equal(meta.block);
+  });
+
+  describe("reorgs", () => {
+    it("rolls a shallow reorg back and forward, records retractions and never changes a final deal", async () => {
+      const r = await startIndexer(6);
+      await caughtUp(r);
+      const finalDeal = expected[0].dealId.toLowerCase();
+      const finalBefore = await r.store.getDeal(finalDeal);
+      const [payer] = p.payers;
+      const [payee] = p.payees;
+
+      // The orphaned blocks also change state that existed before them: an open deal is performed and the
+      // acceptor's float is locked, so the rollback must restore earlier values, not only delete new keys.
+      const stillOpen = expected.find((e) => e.status === "open")!;
+      const stillOpenId = stillOpen.dealId.toLowerCase();
+      const openBefore = await r.store.getDeal(stillOpenId);
+      const acceptorKey = `acc:${(await p.acceptor.getAddress()).toLowerCase()}`;
+      const [floatBefore] = await r.store.getHashes([acceptorKey]);
+
+      const snapshot = await p.provider.send("evm_snapshot", []);
+      const gone = await makeDeal(p, {
+        payer: await payer.getAddress(),
+        payee: await payee.getAddress(),
+        amount: USDT(7),
+      });
+      await (await p.escrow.connect(payer).open(gone, id("gone"))).wait();
+      await (await p.escrow.connect(payee).perform(gone)).wait();
+      await (await p.escrow.connect(await p.provider.getSigner(stillOpen.deal.payee)).perform(stillOpen.deal)).wait();
+      const lock = await makeDeal(p, {
+        payer: await p.acceptor.getAddress(),
+        payee: await payee.getAddress(),
+        kind: 1,
+        amount: USDT(33),
+      });
+      await (await p.escrow.connect(p.delegate).lock(lock, id("gone-lock"))).wait();
+      await caughtUp(r);
+      const goneId = dealIdOf(gone).toLowerCase();
+      expect((await r.store.getDeal(goneId))!.deal.status).to.equal("performed");
+      expect((await r.store.getDeal(stillOpenId))!.deal.status).to.equal("performed");
+      expect((await r.store.getHashes([acceptorKey]))[0]).to.not.deep.equal(floatBefore);
+      const seqBefore = (await r.store.getMeta()).seq;
+
+      // The alternative chain: the same height plus more, with a different deal.
+      await p.provider.send("evm_revert", [snapshot]);
+      const kept = await makeDeal(p, {
+        payer: await payer.getAddress(),
+        payee: await payee.getAddress(),
+        amount: USDT(9),
+      });
+      await (await p.escrow.connect(payer).open(kept, id("kept"))).wait();
+      for (let i = 0; i < 3; i++) await p.provider.send("evm_mine", []);
+      await caughtUp(r);
+
+      expect(await r.store.getDeal(goneId)).to.equal(undefined);
+      expect(await r.store.getDeal(dealIdOf(lock).toLowerCase())).to.equal(undefined);
+      expect(await r.store.getDeal(stillOpenId)).to.deep.equal(openBefore);
+      expect((await r.store.getHashes([acceptorKey]))[0]).to.deep.equal(floatBefore);
+      expect((await r.store.getDeal(dealIdOf(kept).toLowerCase()))!.deal.status).to.equal("open");
+      expect((await r.store.getMeta()).reorgs).to.equal(1);
+      expect(await r.store.getDeal(finalDeal)).to.deep.equal(finalBefore);
+
+      // The stream announced the vanished events, then retracted them.
+      const entries = await redis.xrange(r.store.key("events"), `${seqBefore + 1}-0`, "+");
+      const retracted = entries
+        .filter(([, fields]) => fields.includes("retracted"))
+        .map(([, fields]) => JSON.parse(fields[1]) as { type: string; dealId?: string });
+      expect(retracted.map((e) => `${e.type}:${e.dealId}`)).to.deep.equal([
+        `DealOpened:${dealIdOf(lock).toLowerCase()}`,
+        `DealPerformed:${stillOpenId}`,
+        `DealPerformed:${goneId}`,
+        `DealOpened:${goneId}`,
+      ]);
+
+      expect(await rebuildDump(6)).to.deep.equal(await r.store.dumpProjection());
+      await r.stop();
+    });
+
+    it("undoes a block in which one deal opened, was performed and was released (writes combined per key)", async () => {
+      const r = await startIndexer(4);
+      await caughtUp(r);
+      const before = await r.store.dumpProjection();
+      const [payer] = p.payers;
+      const [payee] = p.payees;
+      const snapshot = await p.provider.send("evm_snapshot", []);
+      const d = await makeDeal(p, { payer: await payer.getAddress(), payee: await payee.getAddress() });
+      await p.provider.send("evm_setAutomine", [false]);
+      try {
+        const sent = [
+          await p.escrow.connect(payer).open(d, id("one-block")),
+          await p.escrow.connect(payee).perform(d),
+          await p.escrow.connect(payer).release(d),
+        ];
+        await p.provider.send("evm_mine", []);
+        const receipts = await Promise.all(sent.map((tx) => tx.wait()));
+        expect(new Set(receipts.map((x) => x!.blockNumber)).size).to.equal(1);
+      } finally {
+        await p.provider.send("evm_setAutomine", [true]);
+      }
+      await caughtUp(r);
+      const dealId = dealIdOf(d).toLowerCase();
+      const got = await r.store.getDeal(dealId);
+      expect(got!.deal.status).to.equal("released");
+      expect(got!.history.map((h) => h.event)).to.deep.equal(["DealOpened", "DealPerformed", "DealReleased"]);
+      expect(await r.store.dumpProjection()).to.not.deep.equal(before);
+
+      await p.provider.send("evm_revert", [snapshot]);
+      for (let i = 0; i < 3; i++) await p.provider.send("evm_mine", []);
+      await caughtUp(r);
+      expect(await r.store.getDeal(dealId)).to.equal(undefined);
+      expect(await r.store.dumpProjection()).to.deep.equal(before);
+      await r.stop();
+    });
+
+    it("halts on a reorg deeper than the confirmation depth and leaves the projection as it was", async () => {
+      const r = await startIndexer(2);
+      await caughtUp(r);
+      const [payer] = p.payers;
+      const [payee] = p.payees;
+      const snapshot = await p.provider.send("evm_snapshot", []);
+      for (let i = 0; i < 3; i++) {
+        const d = await makeDeal(p, { payer: await payer.getAddress(), payee: await payee.getAddress() });
+        await (await p.escrow.connect(payer).open(d, id(`deep-${i}`))).wait();
+      }
+      for (let i = 0; i < 2; i++) await p.provider.send("evm_mine", []);
+      await caughtUp(r);
+      const before = await r.store.dumpProjection();
+      await p.provider.send("evm_revert", [snapshot]);
+      // One block at a time: hardhat_mine reports zero parent hashes inside long runs.
+      for (let i = 0; i < 9; i++) await p.provider.send("evm_mine", []);
+      const deadline = Date.now() + 20_000;
+      while (!r.indexer.halted() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
+      expect(r.indexer.halted()).to.match(/deeper than the 2 confirmations|reaches finalized blocks/);
+      // Nothing final was rewritten: the projection is what it was before the reorg.
+      expect(await r.store.dumpProjection()).to.deep.equal(before);
+      await r.stop();
+    });
+  });
+});

@@ -1,0 +1,262 @@
+/**
+ * The relayer as real processes against a real Hardhat node and real Redis servers: SIGKILL at random points,
+ * a flaky RPC endpoint, a Redis restart, and two replicas handing the indexer lease over.
+ */
+import { expect } from "chai";
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { createCommon } from "../../relayer/src/common";
+import { parseOptions } from "../../relayer/src/options";
+import { createChain } from "../../relayer/src/chain/chain";
+import { createStore, type Store } from "../../relayer/src/store/store";
+import { createIndexer } from "../../relayer/src/indexer/indexer";
+import { deployToNode, freePort, startHardhatNode } from "./support/node";
+import { startFaultyProxy } from "./support/faulty-proxy";
+import { connectProtocol, generateLoad, runAllPaths, setupActors, type Protocol } from "./support/activity";
+import { metric, spawnRelayer, type RelayerProcess } from "./support/relayer-process";
+
+/** Seeded PRNG (mulberry32) so the kill points are reproducible. */
+function prng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("relayer processes: crashes, faults, restarts, failover", function () {
+  this.timeout(600_000);
+  let node: Awaited<ReturnType<typeof startHardhatNode>>;
+  let deploymentFile: string;
+  let deployment: { chainId: number; contracts: Record<string, { address: string; blockNumber: number }> };
+  let p: Protocol;
+  let redis: Redis;
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  before(async () => {
+    node = await startHardhatNode();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "relayer-process-"));
+    deploymentFile = await deployToNode(node.url, dir);
+    deployment = JSON.parse(fs.readFileSync(deploymentFile, "utf8"));
+    p = await connectProtocol(node.url, deploymentFile);
+    await setupActors(p);
+    await runAllPaths(p);
+    // Many small blocks, so the backfill makes many commits a kill can land between.
+    await generateLoad(p, 240, 4);
+    redis = new Redis("redis://127.0.0.1:6379");
+  });
+
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await redis?.quit();
+    await node?.stop();
+  });
+
+  const newPrefix = () => `test-proc-${randomBytes(4).toString("hex")}`;
+  const storeFor = (client: Redis, prefix: string): Store => {
+    const common = createCommon(
+      parseOptions({ RPC_URL: node.url, DEPLOYMENT: deploymentFile, REDIS_PREFIX: prefix, LOG_LEVEL: "silent" }),
+    );
+    const store = createStore({
+      common,
+      redis: client,
+      chainId: deployment.chainId,
+      escrow: deployment.contracts.Escrow.address,
+    });
+    cleanups.push(() => store.clear());
+    return store;
+  };
+  const relayerEnv = (prefix: string, extra: Record<string, string> = {}) => ({
+    RPC_URL: node.url,
+    DEPLOYMENT: deploymentFile,
+    REDIS_PREFIX: prefix,
+    CONFIRMATIONS: "3",
+    POLL_INTERVAL_MS: "30",
+    LEASE_TTL_MS: "1000",
+    LOG_RANGE_MAX: "2",
+    ...extra,
+  });
+
+  async function caughtUp(store: Store, timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const head = await p.provider.getBlock("latest");
+      const meta = await store.getMeta().catch(() => undefined);
+      if (meta?.block === head!.number && meta.hash === head!.hash) return;
+      if (Date.now() > deadline) throw new Error(`not caught up: ${meta?.block} of ${head!.number}`);
+      await sleep(50);
+    }
+  }
+
+  /** A fresh in-process rebuild's projection, for comparison. */
+  async function rebuild(): Promise<Record<string, unknown>> {
+    const prefix = newPrefix();
+    const common = createCommon(
+      parseOptions({
+        RPC_URL: node.url,
+        DEPLOYMENT: deploymentFile,
+        REDIS_PREFIX: prefix,
+        CONFIRMATIONS: "3",
+        POLL_INTERVAL_MS: "20",
+        LOG_LEVEL: "silent",
+      }),
+    );
+    const chain = createChain({ common, rpcUrl: node.url });
+    const store = storeFor(redis, prefix);
+    const indexer = createIndexer({
+      common,
+      chain,
+      store,
+      sources: { escrow: deployment.contracts.Escrow.address, registry: deployment.contracts.GatewayRegistry.address },
+      deploymentBlock: Math.min(
+        deployment.contracts.Escrow.blockNumber,
+        deployment.contracts.GatewayRegistry.blockNumber,
+      ),
+      holder: "rebuild",
+    });
+    void indexer.start();
+    await caughtUp(store);
+    await indexer.stop();
+    chain.close();
+    return store.dumpProjection();
+  }
+
+  it("killed with SIGKILL at random points eleven times, ends identical to a fresh rebuild", async () => {
+    const prefix = newPrefix();
+    const store = storeFor(redis, prefix);
+    const random = prng(20261128);
+    const kills: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const relayer = await spawnRelayer(relayerEnv(prefix));
+      cleanups.push(() => relayer.kill());
+      await sleep(Math.floor(random() * 500));
+      // New blocks keep arriving between crashes, so kills land in the backfill and in the follow mode.
+      if (i % 3 === 0) await generateLoad(p, 4, 2);
+      await relayer.kill("SIGKILL");
+      kills.push((await store.getMeta()).block ?? -1);
+    }
+    const progressed = new Set(kills).size;
+    expect(progressed, `checkpoints at the kills: ${kills.join(",")}`).to.be.greaterThan(3);
+    const last = await spawnRelayer(relayerEnv(prefix));
+    cleanups.push(() => last.kill());
+    await caughtUp(store);
+    await last.kill("SIGTERM");
+    expect(await store.dumpProjection()).to.deep.equal(await rebuild());
+  });
+
+  it("converges to the same projection through an RPC proxy that fails 30% of requests and delays others", async () => {
+    const proxy = await startFaultyProxy({ target: node.url, failRate: 0.3, delayRate: 0.3, maxDelayMs: 150, seed: 7 });
+    cleanups.push(async () => proxy.close());
+    const prefix = newPrefix();
+    const store = storeFor(redis, prefix);
+    const relayer = await spawnRelayer(relayerEnv(prefix, { RPC_URL: proxy.url, LOG_RANGE_MAX: "64" }));
+    cleanups.push(() => relayer.kill());
+    await caughtUp(store, 180_000);
+    expect(proxy.stats.failed, "the proxy injected failures").to.be.greaterThan(0);
+    expect(await metric(relayer.port, "relayer_indexer_leader")).to.equal(1);
+    await relayer.kill("SIGTERM");
+    expect(await store.dumpProjection()).to.deep.equal(await rebuild());
+  });
+
+  it("reconnects after its Redis restarts mid-run and loses nothing", async () => {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "relayer-redis-"));
+    let server: ChildProcess | undefined;
+    const startRedis = async () => {
+      server = spawn(
+        "redis-server",
+        [
+          "--port",
+          String(port),
+          "--bind",
+          "127.0.0.1",
+          "--dir",
+          dir,
+          "--appendonly",
+          "yes",
+          "--appendfsync",
+          "always",
+          "--save",
+          "",
+        ],
+        {
+          stdio: "ignore",
+        },
+      );
+      const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null });
+      probe.on("error", () => undefined);
+      for (let i = 0; i < 100; i++) {
+        try {
+          await probe.connect();
+          await probe.ping();
+          break;
+        } catch {
+          await sleep(50);
+        }
+      }
+      probe.disconnect();
+    };
+    const stopRedis = async () => {
+      const s = server!;
+      const gone = new Promise((r) => s.on("exit", r));
+      s.kill("SIGTERM");
+      await gone;
+    };
+    await startRedis();
+    cleanups.push(stopRedis);
+    const client = new Redis({ port });
+    client.on("error", () => undefined); // the test stops this server on purpose
+    cleanups.push(async () => client.disconnect());
+    const prefix = newPrefix();
+    const store = storeFor(client, prefix);
+    const relayer = await spawnRelayer(relayerEnv(prefix, { REDIS_URL: `redis://127.0.0.1:${port}` }));
+    cleanups.push(() => relayer.kill());
+    await sleep(300);
+    await stopRedis();
+    await generateLoad(p, 6, 2);
+    await sleep(1500);
+    await startRedis();
+    await generateLoad(p, 6, 2);
+    await caughtUp(store, 120_000);
+    expect(relayer.proc.exitCode).to.equal(null);
+    expect(relayer.logs.some((l) => l.msg === "indexer step failed" || l.msg === "redis error")).to.equal(true);
+    await relayer.kill("SIGTERM");
+    expect(await store.dumpProjection()).to.deep.equal(await rebuild());
+  });
+
+  it("runs two replicas: one indexes, and when it dies the other takes over within seconds", async () => {
+    const prefix = newPrefix();
+    const store = storeFor(redis, prefix);
+    const a: RelayerProcess = await spawnRelayer(relayerEnv(prefix));
+    const b: RelayerProcess = await spawnRelayer(relayerEnv(prefix));
+    cleanups.push(
+      () => a.kill(),
+      () => b.kill(),
+    );
+    await caughtUp(store);
+    const leaderA = await metric(a.port, "relayer_indexer_leader");
+    const leaderB = await metric(b.port, "relayer_indexer_leader");
+    expect([leaderA, leaderB].sort()).to.deep.equal([0, 1]);
+    const [leader, standby] = leaderA === 1 ? [a, b] : [b, a];
+    // Both serve the API.
+    for (const r of [a, b]) expect((await fetch(`http://127.0.0.1:${r.port}/v1/health`)).status).to.equal(200);
+
+    await leader.kill("SIGKILL");
+    const killedAt = Date.now();
+    await generateLoad(p, 4, 2);
+    while ((await metric(standby.port, "relayer_indexer_leader")) !== 1) {
+      if (Date.now() - killedAt > 10_000) throw new Error("standby did not take over within 10 s");
+      await sleep(50);
+    }
+    await caughtUp(store);
+    await standby.kill("SIGTERM");
+    expect(await store.dumpProjection()).to.deep.equal(await rebuild());
+  });
+});

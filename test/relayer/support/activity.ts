@@ -1,0 +1,2 @@
+/** The protocol activity driver lives with the scripts (the demo and the benchmarks use it too). */
+export * from "../../../scripts/lib/activity";
