@@ -2,6 +2,5 @@
 module.exports = {
   skipFiles: ["test/"],
   istanbulReporter: ["text", "json-summary", "lcov"],
-  configureYulOptimizer: true,
   mocha: { timeout: 600000 },
 };
