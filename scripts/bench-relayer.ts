@@ -12,7 +12,7 @@
  *  6. a table with the targets, then one JSON line (the last line printed)
  *
  * Environment (optional): REDIS_URL (default redis://127.0.0.1:6379), BENCH_DEALS (default 6,700), BENCH_BATCH
- * (deals per multicall, default 100), BENCH_API_SECONDS (default 10), BENCH_CONNECTIONS (default 20),
+ * (deals per multicall, default 100), BENCH_API_SECONDS (default 10), BENCH_CONNECTIONS (default 10, autocannon's own default),
  * BENCH_LOG_LEVEL (the in-process indexer's log level, default silent).
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -38,7 +38,7 @@ const BATCH = Number(process.env.BENCH_BATCH ?? 100);
 /** Concurrent generateLoad streams. */
 const GENERATORS = 3;
 const API_SECONDS = Number(process.env.BENCH_API_SECONDS ?? 10);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const MIN_EVENTS = 20_000;
 const BACKFILL_RUNS = 3;
 const API_RUNS = 2;
