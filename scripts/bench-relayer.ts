@@ -499,11 +499,12 @@ async function main(): Promise<void> {
   const apiP50Ms = median(relayerRuns.map((r) => r.p50));
   const apiP99Ms = median(relayerRuns.map((r) => r.p99));
   const bareRps = median(bareRuns.map((r) => r.rps));
+  const bareP99Ms = median(bareRuns.map((r) => r.p99));
   const apiRatio = apiRps / bareRps;
   const relayerRssMb = Math.max(hwmKb, rssMaxKb) / 1024;
   log(
-    `median relayer ${fmt(apiRps)} req/s (p50 ${apiP50Ms} ms, p99 ${apiP99Ms} ms); bare ${fmt(bareRps)} req/s; ` +
-      `ratio ${apiRatio.toFixed(2)}`,
+    `median relayer ${fmt(apiRps)} req/s (p50 ${apiP50Ms} ms, p99 ${apiP99Ms} ms); bare ${fmt(bareRps)} req/s ` +
+      `(p99 ${bareP99Ms} ms); ratio ${apiRatio.toFixed(2)}`,
   );
   log(`relayer RSS: max VmRSS under load ${fmt(rssMaxKb / 1024, 1)} MB, VmHWM ${fmt(hwmKb / 1024, 1)} MB`);
 
@@ -605,7 +606,7 @@ async function main(): Promise<void> {
     console.log(`${name.padEnd(30)} ${value.padStart(10)}  ${target.padEnd(10)}  ${met ? "met" : "MISSED"}`);
   }
   console.log(
-    `(raw baseline ${fmt(rawEventsPerSec)} events/s; bare express ${fmt(bareRps)} req/s; API p50 ${apiP50Ms} ms; ` +
+    `(raw baseline ${fmt(rawEventsPerSec)} events/s; bare express ${fmt(bareRps)} req/s, p99 ${bareP99Ms} ms; API p50 ${apiP50Ms} ms; ` +
       `${fmt(indexedEvents)} events, ${fmt(dealIds.length)} deals generated in ${generationSeconds.toFixed(1)} s)`,
   );
   console.log("");
