@@ -39,12 +39,15 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
     //////////////////////////////////////////////////////////////*/
 
     address private immutable _bondToken;
+    uint32 private immutable _minUnbondingDelay;
 
-    // one slot: every new deal reads the pause flag and the fee cap together
+    // slot 0: every new deal reads the pause flag, the fee cap and (for a deal in the bond token) its allowance
+    // together, in one storage read
     uint96 private _minBond;
     uint16 private _maxFeeBps;
     uint32 private _unbondingDelay;
     bool private _paused;
+    bool private _bondTokenAllowed;
 
     mapping(address token => bool allowed) private _allowedTokens;
     mapping(address gateway => Gateway) private _gateways;
@@ -58,10 +61,23 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
     /// @param bondToken_ The token gateways post their bond in (USDT).
     /// @param minBond_ The minimum bond.
     /// @param maxFeeBps_ The global fee cap, at most `MAX_FEE_LIMIT_BPS`.
-    /// @param unbondingDelay_ The unbonding delay, at most `MAX_UNBONDING_DELAY`.
-    constructor(address admin, address bondToken_, uint96 minBond_, uint16 maxFeeBps_, uint32 unbondingDelay_) {
+    /// @param unbondingDelay_ The unbonding delay, within `[minUnbondingDelay_, MAX_UNBONDING_DELAY]`.
+    /// @param minUnbondingDelay_ The floor of the unbonding delay, at most `MAX_UNBONDING_DELAY`: at least the
+    /// resolution window of every escrow that will use this registry (each escrow checks it when deployed).
+    constructor(
+        address admin,
+        address bondToken_,
+        uint96 minBond_,
+        uint16 maxFeeBps_,
+        uint32 unbondingDelay_,
+        uint32 minUnbondingDelay_
+    ) {
         if (admin == address(0) || bondToken_ == address(0)) revert RegistryZeroAddress();
+        if (minUnbondingDelay_ > MAX_UNBONDING_DELAY) {
+            revert RegistryInvalidParameter(minUnbondingDelay_, MAX_UNBONDING_DELAY);
+        }
         _bondToken = bondToken_;
+        _minUnbondingDelay = minUnbondingDelay_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _setMinBond(minBond_);
         _setMaxFee(maxFeeBps_);
@@ -75,7 +91,8 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
     /// @inheritdoc IGatewayRegistry
     function setTokenAllowed(address token, bool allowed) external onlyRole(GOVERNOR_ROLE) {
         if (token == address(0)) revert RegistryZeroAddress();
-        _allowedTokens[token] = allowed;
+        if (token == _bondToken) _bondTokenAllowed = allowed;
+        else _allowedTokens[token] = allowed;
         emit TokenAllowed(token, allowed);
     }
 
@@ -108,19 +125,19 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
     /// @inheritdoc IGatewayRegistry
     function suspendGateway(address gw) external onlyRole(GOVERNOR_ROLE) {
         Gateway storage g = _gateways[gw];
-        if (g.status != GatewayStatus.Active && g.status != GatewayStatus.Exiting) {
-            revert RegistryGatewayWrongStatus(gw, g.status);
-        }
-        g.status = GatewayStatus.Suspended;
-        g.exitAt = 0;
+        GatewayStatus status = g.status;
+        if (status == GatewayStatus.None || status == GatewayStatus.Exited)
+            revert RegistryGatewayWrongStatus(gw, status);
+        if (g.suspended) revert RegistryGatewaySuspended(gw);
+        g.suspended = true;
         emit GatewaySuspended(gw);
     }
 
     /// @inheritdoc IGatewayRegistry
     function reinstateGateway(address gw) external onlyRole(GOVERNOR_ROLE) {
         Gateway storage g = _gateways[gw];
-        if (g.status != GatewayStatus.Suspended) revert RegistryGatewayWrongStatus(gw, g.status);
-        g.status = GatewayStatus.Active;
+        if (!g.suspended) revert RegistryGatewayNotSuspended(gw);
+        g.suspended = false;
         emit GatewayReinstated(gw);
     }
 
@@ -196,7 +213,7 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
     function setGatewayFee(uint16 feeBps) external {
         Gateway storage g = _gateways[msg.sender];
         GatewayStatus status = g.status;
-        if (status != GatewayStatus.Pending && status != GatewayStatus.Active && status != GatewayStatus.Suspended) {
+        if (status != GatewayStatus.Pending && status != GatewayStatus.Active) {
             revert RegistryGatewayWrongStatus(msg.sender, status);
         }
         if (feeBps > _maxFeeBps) revert RegistryFeeTooHigh(feeBps, _maxFeeBps);
@@ -210,10 +227,10 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
     function requestExit() external {
         Gateway storage g = _gateways[msg.sender];
         GatewayStatus status = g.status;
-        if (status != GatewayStatus.Pending && status != GatewayStatus.Active && status != GatewayStatus.Suspended) {
+        if (status != GatewayStatus.Pending && status != GatewayStatus.Active) {
             revert RegistryGatewayWrongStatus(msg.sender, status);
         }
-        if (g.openDisputes != 0) revert RegistryGatewayHasDisputes(msg.sender, g.openDisputes);
+        // From now on no dispute is counted as the gateway's (noteDisputeOpened): the counter only falls.
         uint40 exitAt = uint40(block.timestamp) + _unbondingDelay;
         g.status = GatewayStatus.Exiting;
         g.exitAt = exitAt;
@@ -225,6 +242,7 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
         // Checks
         Gateway storage g = _gateways[msg.sender];
         if (g.status != GatewayStatus.Exiting) revert RegistryGatewayWrongStatus(msg.sender, g.status);
+        if (g.suspended) revert RegistryGatewaySuspended(msg.sender);
         if (block.timestamp < g.exitAt) revert RegistryUnbonding(msg.sender, g.exitAt);
         if (g.openDisputes != 0) revert RegistryGatewayHasDisputes(msg.sender, g.openDisputes);
         // Effects
@@ -245,8 +263,7 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
         _requireNotPaused();
         Acceptor storage a = _acceptors[msg.sender];
         if (a.status != AcceptorStatus.None) revert RegistryAcceptorWrongStatus(msg.sender, a.status);
-        GatewayStatus gs = _gateways[gw].status;
-        if (gs != GatewayStatus.Active) revert RegistryGatewayWrongStatus(gw, gs);
+        _requireGoodStanding(gw);
         a.gateway = gw;
         a.status = AcceptorStatus.Pending;
         a.lockDelegate = lockDelegate;
@@ -260,8 +277,7 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
         if (a.status != AcceptorStatus.Pending) revert RegistryAcceptorWrongStatus(acc, a.status);
         address gw = a.gateway;
         if (msg.sender != gw) revert RegistryNotAcceptorGateway(acc, msg.sender);
-        GatewayStatus gs = _gateways[gw].status;
-        if (gs != GatewayStatus.Active) revert RegistryGatewayWrongStatus(gw, gs);
+        _requireGoodStanding(gw);
         a.status = AcceptorStatus.Active;
         emit AcceptorApproved(acc, gw);
     }
@@ -281,8 +297,7 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
         address gw = a.gateway;
         _checkGatewayOrGovernor(acc, gw);
         if (a.status != AcceptorStatus.Suspended) revert RegistryAcceptorWrongStatus(acc, a.status);
-        GatewayStatus gs = _gateways[gw].status;
-        if (gs != GatewayStatus.Active) revert RegistryGatewayWrongStatus(gw, gs);
+        _requireGoodStanding(gw);
         a.status = AcceptorStatus.Active;
         emit AcceptorReinstated(acc, msg.sender);
     }
@@ -319,14 +334,25 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IGatewayRegistry
-    function noteDispute(address gw, bool opened) external onlyRole(ESCROW_ROLE) {
+    function noteDisputeOpened(address gw) external onlyRole(ESCROW_ROLE) returns (bool held) {
+        Gateway storage g = _gateways[gw];
+        if (g.status != GatewayStatus.Active || g.suspended) return false;
+        uint32 count = g.openDisputes;
+        if (count == type(uint32).max) revert RegistryDisputeCounter(gw, count);
+        unchecked {
+            ++count;
+        }
+        g.openDisputes = count;
+        emit GatewayDisputesChanged(gw, count);
+        return true;
+    }
+
+    /// @inheritdoc IGatewayRegistry
+    function noteDisputeClosed(address gw) external onlyRole(ESCROW_ROLE) {
         Gateway storage g = _gateways[gw];
         uint32 count = g.openDisputes;
-        if (opened) {
-            if (count == type(uint32).max) revert RegistryDisputeCounter(gw, count);
-            ++count;
-        } else {
-            if (count == 0) revert RegistryDisputeCounter(gw, count);
+        if (count == 0) revert RegistryDisputeCounter(gw, count);
+        unchecked {
             --count;
         }
         g.openDisputes = count;
@@ -338,11 +364,14 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IGatewayRegistry
-    function dealTerms(address gw, address token, address acc) external view returns (DealTerms memory terms) {
-        _requireNotPaused();
-        if (!_allowedTokens[token]) revert RegistryTokenNotAllowed(token);
-        Gateway storage g = _gateways[gw];
-        if (g.status != GatewayStatus.Active) revert RegistryGatewayWrongStatus(gw, g.status);
+    function dealTerms(
+        address gw,
+        address token,
+        address acc,
+        bool withDelegate
+    ) external view returns (DealTerms memory terms) {
+        _requireOpenForBusiness(token);
+        Gateway storage g = _requireGoodStanding(gw);
         uint16 fee = g.feeBps;
         uint16 cap = _maxFeeBps;
         terms.feeBps = fee < cap ? fee : cap;
@@ -351,7 +380,7 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
             if (a.status != AcceptorStatus.Active) revert RegistryAcceptorWrongStatus(acc, a.status);
             if (a.gateway != gw) revert RegistryAcceptorGatewayMismatch(acc, a.gateway, gw);
             OrderLimits storage limits = _limits[acc][token];
-            terms.lockDelegate = a.lockDelegate;
+            if (withDelegate) terms.lockDelegate = a.lockDelegate;
             terms.minAmount = limits.minAmount;
             terms.maxAmount = limits.maxAmount;
         }
@@ -359,16 +388,17 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
 
     /// @inheritdoc IGatewayRegistry
     function checkDeposit(address acc, address token) external view {
-        _requireNotPaused();
-        if (!_allowedTokens[token]) revert RegistryTokenNotAllowed(token);
-        AcceptorStatus status = _acceptors[acc].status;
-        if (status != AcceptorStatus.Active) revert RegistryAcceptorWrongStatus(acc, status);
+        _requireOpenForBusiness(token);
+        Acceptor storage a = _acceptors[acc];
+        if (a.status != AcceptorStatus.Active) revert RegistryAcceptorWrongStatus(acc, a.status);
+        _requireGoodStanding(a.gateway);
     }
 
     /// @inheritdoc IGatewayRegistry
     function canRule(address gw) external view returns (bool) {
-        GatewayStatus status = _gateways[gw].status;
-        return status == GatewayStatus.Active || status == GatewayStatus.Exiting;
+        Gateway storage g = _gateways[gw];
+        GatewayStatus status = g.status;
+        return !g.suspended && (status == GatewayStatus.Active || status == GatewayStatus.Exiting);
     }
 
     /// @inheritdoc IGatewayRegistry
@@ -388,7 +418,7 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
 
     /// @inheritdoc IGatewayRegistry
     function isTokenAllowed(address token) external view returns (bool) {
-        return _allowedTokens[token];
+        return _isTokenAllowed(token);
     }
 
     /// @inheritdoc IGatewayRegistry
@@ -404,6 +434,11 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
     /// @inheritdoc IGatewayRegistry
     function unbondingDelay() external view returns (uint32) {
         return _unbondingDelay;
+    }
+
+    /// @inheritdoc IGatewayRegistry
+    function minUnbondingDelay() external view returns (uint32) {
+        return _minUnbondingDelay;
     }
 
     /// @inheritdoc IGatewayRegistry
@@ -459,6 +494,24 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
         if (_paused) revert RegistryPaused();
     }
 
+    /// @dev New business in `token`: not paused and an allowlisted token. For the bond token both flags sit in
+    /// slot 0 and cost one storage read.
+    function _requireOpenForBusiness(address token) private view {
+        if (_paused) revert RegistryPaused();
+        if (!_isTokenAllowed(token)) revert RegistryTokenNotAllowed(token);
+    }
+
+    function _isTokenAllowed(address token) private view returns (bool) {
+        return token == _bondToken ? _bondTokenAllowed : _allowedTokens[token];
+    }
+
+    /// @dev An `Active` gateway that governance has not suspended.
+    function _requireGoodStanding(address gw) private view returns (Gateway storage g) {
+        g = _gateways[gw];
+        if (g.status != GatewayStatus.Active) revert RegistryGatewayWrongStatus(gw, g.status);
+        if (g.suspended) revert RegistryGatewaySuspended(gw);
+    }
+
     function _setMinBond(uint96 minBond_) private {
         _minBond = minBond_;
         emit MinBondSet(minBond_);
@@ -474,6 +527,7 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
         if (unbondingDelay_ > MAX_UNBONDING_DELAY) {
             revert RegistryInvalidParameter(unbondingDelay_, MAX_UNBONDING_DELAY);
         }
+        if (unbondingDelay_ < _minUnbondingDelay) revert RegistryInvalidParameter(unbondingDelay_, _minUnbondingDelay);
         _unbondingDelay = unbondingDelay_;
         emit UnbondingDelaySet(unbondingDelay_);
     }

@@ -5,22 +5,38 @@ import {IGatewayRegistry} from "./IGatewayRegistry.sol";
 
 /// @title IEscrow
 /// @notice Escrow of ERC-20 stablecoins (USDT first) that pays a deal's payee only when the payer and the payee
-/// both confirm, or when the gateway both sides chose rules on a dispute.
-/// @dev Storage holds one slot per deal: its status, a timestamp and a 200-bit commitment to its parameters.
-/// Every call about a deal passes the full {Deal} (as emitted in {DealOpened}); the contract checks it against
-/// the commitment. Finding two parameter sets with the same commitment takes about 2^100 hash evaluations.
+/// both confirm, or when the gateway both sides chose rules on a dispute. The rules are written out in
+/// `docs/design.md` (state machine, invariants) and below, function by function.
+/// @dev Storage holds one slot per deal: its status, a timestamp, two flags and a 200-bit commitment to its
+/// parameters. Every call about a deal passes the full {Deal} (as emitted in {DealOpened}); the contract checks it
+/// against the commitment. Finding two parameter sets with the same commitment takes about 2^100 hash evaluations.
 ///
 /// Events are enough to rebuild every deal, float and owed balance:
-///  - a deal's state from {DealOpened} and the events that follow it;
+///  - a deal's state from {DealOpened} and the events that follow it ({DealDisputed} says whether the gateway
+///    holds the dispute);
 ///  - an acceptor's float from {FloatDeposited}, {FloatWithdrawn} and the deals it funded (kind `OnRamp`):
 ///    opening moves `amount` from free to locked; on settlement `amount` leaves locked and the payer's share
 ///    (refund) returns to free;
-///  - owed balances from {DealReleased}/{DealResolved} (the fee accrues to the gateway), {PayoutDeferred} and
-///    {OwedClaimed}.
+///  - owed balances from {DealReleased}, {DealResolved} and {DealSplit} (the fee accrues to the gateway),
+///    {PayoutDeferred} and {OwedClaimed}.
 ///
 /// Nobody holds a privileged role here. Governance (through the registry) can pause new deals, locks and
-/// deposits, and its arbiter can rule disputes the gateway did not rule in time; it can never move funds
-/// otherwise, and no exit (refund, cancel, claim, withdrawal of free float) ever checks the pause.
+/// deposits, and its arbiter can rule disputes the gateway may not rule; it can never move funds otherwise, and
+/// no exit (refund, cancel, settlement by both parties, claim, withdrawal of free float) ever checks the pause.
+///
+/// Disputes always end: while a deal is disputed the payer may still release, the payee may still cancel, and
+/// both may settle, split or cancel by signatures; the gateway that holds the dispute rules within the resolution
+/// window, and the arbiter otherwise.
+///
+/// Tokens as they really are: every payout is pushed with a bounded amount of gas ({PAYOUT_GAS}); if the push
+/// fails (a paused token, a token that blacklisted the escrow, a payout that needs more gas) the amount is owed
+/// to the recipient instead and the other legs still settle. USDT's blacklist stops a listed account from
+/// sending, not from receiving: a listed payee still receives its payout, frozen in its wallet by the token. If a
+/// token blacklists the escrow itself, every payout in it becomes owed and anything deposited would freeze on
+/// arrival: governance then disallows the token in the registry at once (no new deals or float in it), the
+/// audit command and the relayer's health report flag it, open deals still settle into owed balances, and owed
+/// balances and free float are paid out once the token lifts the listing. A new escrow is deployed beside this
+/// one for new business.
 interface IEscrow {
     /*//////////////////////////////////////////////////////////////
                                  TYPES
@@ -33,15 +49,16 @@ interface IEscrow {
         OffRamp // a seller's wallet (payer) sells USDT to an acceptor (payee) who pays fiat
     }
 
-    /// @notice The state machine of DESIGN.md §4.
+    /// @notice The state machine of `docs/design.md`.
     enum DealStatus {
         None,
         Open, // funded; the payee has not performed
         Performed, // the payee performed; the payer has not released
         Released, // final: paid to the payee (less the fee)
-        Refunded, // final: back to the payer (deadline, payee cancel or mutual cancel)
-        Disputed, // a party disputed; awaits the gateway's (or the arbiter's) ruling
-        Resolved // final: split as ruled
+        Refunded, // final: back to the payer (deadline, cancel, or an expired delegate lock)
+        Disputed, // a party disputed; awaits a ruling, a release, a cancel or an agreement
+        Resolved, // final: split as ruled by the gateway or the arbiter
+        Split // final: split as payer and payee agreed by signatures
     }
 
     /// @notice A signed action on a deal.
@@ -49,7 +66,7 @@ interface IEscrow {
         Perform, // payee: performed
         Release, // payer: release
         Cancel, // payee alone, or payer and payee together
-        Dispute, // payer or payee
+        Dispute, // payer once performed; payee after the release window
         Claim // payee: release after the payer's silence (payment kind with autoRelease)
     }
 
@@ -57,7 +74,8 @@ interface IEscrow {
     enum RefundReason {
         Deadline, // the deadline passed and the payee never performed
         PayeeCancel, // the payee cancelled
-        MutualCancel // payer and payee cancelled together
+        MutualCancel, // payer and payee cancelled together
+        LockExpired // a lock by the acceptor's delegate reached its end without a final state
     }
 
     /// @notice A deal's parameters, fixed at open. Its EIP-712 type is {DEAL_TYPEHASH}.
@@ -81,7 +99,9 @@ interface IEscrow {
         bytes25 commitment; // first 25 bytes of the EIP-712 struct hash of the Deal
         uint40 since; // when "performed" (Performed), the dispute (Disputed) or the final state was recorded
         DealStatus status;
-        bool payerReleased; // the payer released before the payee performed
+        // bit 0 (1), while Open: the payer released before the payee performed;
+        // bit 1 (2), while Disputed: the deal's gateway holds the dispute (counted in its open disputes; it rules)
+        uint8 flags;
     }
 
     /// @notice A signature by one party, valid until `expiry` (EOA or ERC-1271 wallet).
@@ -103,20 +123,39 @@ interface IEscrow {
 
     /// @notice A deal was opened from the payer's wallet, or locked from an acceptor's float (kind OnRamp).
     event DealOpened(bytes32 indexed dealId, address indexed payer, address indexed payee, Deal deal, bytes32 ref);
+    /// @notice The lock that opened the deal was authorised by the acceptor's lock delegate `delegate` (emitted
+    /// right after {DealOpened}; a lock without it was authorised by the acceptor).
+    event DealLockedByDelegate(bytes32 indexed dealId, address indexed delegate);
     /// @notice The payee confirmed "performed".
     event DealPerformed(bytes32 indexed dealId);
     /// @notice The payer confirmed "release" before the payee performed; the deal releases when the payee does.
     event DealReleaseApproved(bytes32 indexed dealId);
-    /// @notice The deal was paid out: `payeeAmount` to the payee, `fee` accrued to the gateway.
-    event DealReleased(bytes32 indexed dealId, uint96 payeeAmount, uint96 fee);
+    /// @notice The deal was paid out: its amount less the fee (`amount * feeBps / 10_000`, rounded down) to the
+    /// payee, the fee accrued to the gateway. Both follow from {DealOpened}, so the event does not repeat them.
+    event DealReleased(bytes32 indexed dealId);
     /// @notice The deal's whole amount went back to the payer (or the acceptor's free float).
     event DealRefunded(bytes32 indexed dealId, RefundReason reason);
-    /// @notice `by` (payer or payee) disputed the deal.
-    event DealDisputed(bytes32 indexed dealId, address indexed by);
+    /// @notice `by` (payer or payee) disputed the deal; `gatewayHolds` tells whether the deal's gateway holds the
+    /// dispute (and rules it within the resolution window) or the arbiter rules it.
+    event DealDisputed(bytes32 indexed dealId, address indexed by, bool gatewayHolds);
     /// @notice `by` (the gateway, or the arbiter) split the deal: `payeeAmount` and `fee` from the payee's share,
-    /// `refund` to the payer.
-    event DealResolved(bytes32 indexed dealId, address indexed by, uint96 payeeAmount, uint96 fee, uint96 refund);
-    /// @notice A push of `amount` to `account` failed (blacklisted, paused token); it is owed instead.
+    /// `refund` to the payer; `reasons` is the hash of the written reasons (zero when none were given).
+    event DealResolved(
+        bytes32 indexed dealId,
+        address indexed by,
+        uint96 payeeAmount,
+        uint96 fee,
+        uint96 refund,
+        bytes32 reasons
+    );
+    /// @notice Payer and payee split the deal by agreement: `payeeAmount` and `fee` from the payee's share,
+    /// `refund` to the payer (or the acceptor's float).
+    event DealSplit(bytes32 indexed dealId, uint96 payeeAmount, uint96 fee, uint96 refund);
+    /// @notice `by` (a party, the deal's gateway or an arbiter) anchored evidence: a content hash and where the
+    /// file lives. Nothing else changes.
+    event EvidencePosted(bytes32 indexed dealId, address indexed by, bytes32 contentHash, string uri);
+    /// @notice A push of `amount` to `account` failed (paused token, blacklisted escrow, out of its gas); it is
+    /// owed instead.
     event PayoutDeferred(bytes32 indexed dealId, address indexed token, address indexed account, uint96 amount);
     /// @notice `amount` owed to `account` was paid out.
     event OwedClaimed(address indexed token, address indexed account, uint256 amount);
@@ -124,6 +163,10 @@ interface IEscrow {
     event FloatDeposited(address indexed acceptor, address indexed token, uint256 amount);
     /// @notice An acceptor withdrew free float.
     event FloatWithdrawn(address indexed acceptor, address indexed token, uint256 amount);
+    /// @notice The registry refused to count (`opened`) or uncount a dispute of `gateway` (for example after
+    /// governance revoked this escrow's `ESCROW_ROLE`); the deal went on without it. A dispute that could not be
+    /// counted goes to the arbiter.
+    event DisputeCountSkipped(bytes32 indexed dealId, address indexed gateway, bool opened);
 
     /*//////////////////////////////////////////////////////////////
                                  ERRORS
@@ -143,8 +186,11 @@ interface IEscrow {
     error EscrowZeroAmount();
     /// @notice The deadline `deadline` is not in the future or too far (`latest`).
     error EscrowInvalidDeadline(uint40 deadline, uint256 latest);
-    /// @notice The release window is outside `[MIN_RELEASE_WINDOW, MAX_RELEASE_WINDOW]`.
+    /// @notice The release window is outside its bounds (for a delegate's lock, `MAX_DELEGATE_RELEASE_WINDOW`).
     error EscrowInvalidReleaseWindow(uint32 releaseWindow);
+    /// @notice The salt's first 12 bytes are `DELEGATE_SALT_PREFIX` where they must not be (any open or lock but a
+    /// delegate's), or are not where they must be (a delegate's lock).
+    error EscrowInvalidSalt(bytes32 salt);
     /// @notice The kind does not fit the call (`open` takes Payment/OffRamp, `lock` takes OnRamp) or autoRelease
     /// was set on a fiat kind.
     error EscrowInvalidKind(DealKind kind, bool autoRelease);
@@ -162,13 +208,17 @@ interface IEscrow {
     error EscrowDeadlineNotPassed(bytes32 dealId, uint40 deadline);
     /// @notice The payer's release window runs until `endsAt`.
     error EscrowReleaseWindowOpen(bytes32 dealId, uint256 endsAt);
+    /// @notice The payer's release window ended at `endsAt` (an autoRelease payment: the payee may claim).
+    error EscrowReleaseWindowClosed(bytes32 dealId, uint256 endsAt);
     /// @notice The deal is not a payment with autoRelease.
     error EscrowNotAutoRelease(bytes32 dealId);
+    /// @notice The delegate's lock runs until `expiresAt`.
+    error EscrowLockNotExpired(bytes32 dealId, uint256 expiresAt);
     /// @notice The gateway's resolution window ended at `endsAt`.
     error EscrowResolutionWindowClosed(bytes32 dealId, uint256 endsAt);
-    /// @notice The gateway's resolution window runs until `endsAt` (and the gateway is in good standing).
+    /// @notice The gateway holds the dispute and its resolution window runs until `endsAt`.
     error EscrowResolutionWindowOpen(bytes32 dealId, uint256 endsAt);
-    /// @notice The ruling gives the payee `payeeAmount`, more than the deal's `amount`.
+    /// @notice The split gives the payee `payeeAmount`, more than the deal's `amount`.
     error EscrowPayeeAmountTooHigh(bytes32 dealId, uint96 payeeAmount, uint96 amount);
     /// @notice The signature expired at `expiry`.
     error EscrowSignatureExpired(uint256 expiry);
@@ -178,28 +228,35 @@ interface IEscrow {
     error EscrowNothingOwed(address token, address account);
     /// @notice The amount is zero or exceeds what can be held.
     error EscrowInvalidAmount(uint256 amount);
+    /// @notice `available` gas is left where a bounded call needs `required`: the transaction's gas limit is too
+    /// low (no caller can starve a payout or a registry hook into failing).
+    error EscrowInsufficientGas(uint256 available, uint256 required);
     /// @notice The registry given at deployment is not a contract.
     error EscrowInvalidRegistry(address registry);
-    /// @notice The resolution window given at deployment is outside its bounds.
+    /// @notice The resolution window given at deployment is outside its bounds, or longer than the registry's
+    /// floor of the unbonding delay.
     error EscrowInvalidResolutionWindow(uint32 resolutionWindow);
 
     /*//////////////////////////////////////////////////////////////
-                                 DEALS
+                              OPEN AND LOCK
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Opens a deal funded from the caller's wallet (kinds Payment and OffRamp); approve `deal.amount` first.
-    /// @dev Requires: not paused; `msg.sender == deal.payer`; no deal with the id; distinct non-zero parties;
-    /// `amount > 0`; `now < deadline <= now + MAX_DEAL_DURATION`; a release window within bounds; an allowlisted
-    /// token; an `Active` gateway whose current fee equals `deal.feeBps`; for OffRamp an `Active` acceptor as payee,
-    /// under the deal's gateway, with the amount within its limits; autoRelease only for Payment; the escrow's
-    /// balance must rise by exactly `amount` (a token fee makes the open revert). Emits {DealOpened}.
+    /// @dev Requirements:
+    ///  - not paused; an allowlisted token; an `Active` gateway in good standing whose current fee is `deal.feeBps`;
+    ///  - `msg.sender == deal.payer`; no deal with the id; a salt without `DELEGATE_SALT_PREFIX`;
+    ///  - distinct non-zero parties; `amount > 0`; `now < deadline <= now + MAX_DEAL_DURATION`; a release window in
+    ///    `[MIN_RELEASE_WINDOW, MAX_RELEASE_WINDOW]`; autoRelease only for Payment;
+    ///  - for OffRamp: an `Active` acceptor as payee, under the deal's gateway, with the amount within its limits;
+    ///  - the escrow's balance rises by exactly `amount` (a token fee makes the open revert).
+    /// Emits {DealOpened}.
     /// @param deal The deal's parameters; its id is `keccak256(abi.encode(deal.payer, deal.salt))`.
     /// @param ref The platform's order reference, carried into the event.
     /// @return dealId The deal id.
     function open(Deal calldata deal, bytes32 ref) external returns (bytes32 dealId);
 
-    /// @notice Opens a deal from the payer's wallet on the payer's EIP-712 signature ({OPEN_TYPEHASH}); anyone
-    /// may submit it (the payer must have approved the escrow).
+    /// @notice {open} on the payer's EIP-712 signature ({OPEN_TYPEHASH}); anyone may submit it (the payer must have
+    /// approved the escrow).
     /// @dev As {open}, with the signature checked instead of the caller. Emits {DealOpened}.
     /// @param deal The deal's parameters.
     /// @param ref The order reference.
@@ -212,19 +269,29 @@ interface IEscrow {
     ) external returns (bytes32 dealId);
 
     /// @notice Opens an on-ramp deal funded from the acceptor's (`deal.payer`) free float.
-    /// @dev Requires the caller to be the acceptor or its lock delegate, kind OnRamp, an `Active` acceptor under the
-    /// deal's gateway, the amount within its limits and its free float, and the checks of {open}. The delegate can
-    /// lock but never release: release, cancel and withdrawal stay with the acceptor. A delegate's lock must end
-    /// within `MAX_DELEGATE_LOCK_DURATION`. Worst case for a compromised delegate: it locks free float for orders
-    /// to payees of its choice for up to that duration; the funds still move only on the acceptor's release, a
-    /// refund, or the gateway's ruling. Emits {DealOpened}.
+    /// @dev Requirements: the checks of {open}; kind OnRamp; an `Active` acceptor under the deal's gateway, the
+    /// amount within its limits and its free float; the caller is the acceptor (salt without
+    /// `DELEGATE_SALT_PREFIX`) or its lock delegate (salt with it, so a delegate can never take an id the acceptor
+    /// planned). Emits {DealOpened}, and {DealLockedByDelegate} for a delegate's lock.
+    ///
+    /// A delegate can lock but never release: release, cancel and withdrawal stay with the acceptor. Its lock is
+    /// bounded end to end: `deadline <= now + MAX_DELEGATE_LOCK_DURATION` and
+    /// `releaseWindow <= MAX_DELEGATE_RELEASE_WINDOW`, and once `deadline + releaseWindow + resolutionWindow` has
+    /// passed ({lockExpiry}) anyone may return a deal that is still not final to the acceptor's free float
+    /// ({refund}, reason LockExpired). So float a delegate locked is back, paid out by the acceptor's own consent,
+    /// or ruled by the gateway within `MAX_DELEGATE_LOCK_DURATION + MAX_DELEGATE_RELEASE_WINDOW +
+    /// resolutionWindow` of the lock. Worst case for a compromised delegate: it locks free float for orders to
+    /// payees of its choice for that long; the funds still move only on the acceptor's release or agreement, a
+    /// refund, or the ruling of the gateway the acceptor works under. The buyer of a delegate's lock must perform
+    /// before the deadline and, if the acceptor stays silent, dispute when its release window ends, so that the
+    /// gateway's whole window falls before the expiry.
     /// @param deal The deal's parameters (payer = the acceptor; the id is `keccak256(abi.encode(acceptor, salt))`).
     /// @param ref The order reference.
     /// @return dealId The deal id.
     function lock(Deal calldata deal, bytes32 ref) external returns (bytes32 dealId);
 
     /// @notice {lock} on the acceptor's or its delegate's EIP-712 signature ({LOCK_TYPEHASH}); anyone may submit.
-    /// @dev As {lock}. Emits {DealOpened}.
+    /// @dev As {lock}, with `signer` in the caller's place. Emits {DealOpened} (and {DealLockedByDelegate}).
     /// @param deal The deal's parameters.
     /// @param ref The order reference.
     /// @param signer The acceptor or its lock delegate.
@@ -237,14 +304,20 @@ interface IEscrow {
         Authorization calldata auth
     ) external returns (bytes32 dealId);
 
+    /*//////////////////////////////////////////////////////////////
+                             PARTY ACTIONS
+    //////////////////////////////////////////////////////////////*/
+
     /// @notice The payee confirms "performed"; if the payer already released, the deal releases now.
     /// @dev Requires the caller to be the payee, status Open, `now <= deadline`. Emits {DealPerformed}, and
     /// {DealReleased} when the payer had released.
     /// @param deal The deal.
     function perform(Deal calldata deal) external;
 
-    /// @notice The payer confirms "release"; the deal pays out if the payee has performed, otherwise it waits.
-    /// @dev Requires the caller to be the payer, status Open (without an earlier release) or Performed.
+    /// @notice The payer confirms "release"; the deal pays out if the payee has performed (or the deal is
+    /// disputed), otherwise it waits for the payee.
+    /// @dev Requires the caller to be the payer, status Open (without an earlier release), Performed or Disputed.
+    /// A release ends a dispute (the payer gives in): the payee gets the amount less the fee, as for any release.
     /// Emits {DealReleased}, or {DealReleaseApproved} when the payee has not performed yet.
     /// @param deal The deal.
     function release(Deal calldata deal) external;
@@ -255,8 +328,16 @@ interface IEscrow {
     /// @param deal The deal.
     function cancel(Deal calldata deal) external;
 
-    /// @notice A party disputes the deal; the gateway rules within the resolution window.
-    /// @dev Requires the caller to be the payer or the payee and status Performed. Emits {DealDisputed}.
+    /// @notice A party disputes a performed deal; the gateway that holds it rules within the resolution window,
+    /// the arbiter otherwise.
+    /// @dev Requires status Performed and:
+    ///  - the payer: any time, but for a payment with autoRelease only while its release window runs
+    ///    (`now <= since + releaseWindow`): after it the payee's {claim} decides, so the two never race;
+    ///  - the payee: only once the payer stayed silent for the release window (`now > since + releaseWindow`), so
+    ///    the payer first gets the chance to check and release.
+    /// The deal's gateway holds the dispute if it is `Active` and in good standing now (registry
+    /// `noteDisputeOpened`); a dispute raised while it is exiting or suspended goes to the arbiter. Emits
+    /// {DealDisputed}.
     /// @param deal The deal.
     function dispute(Deal calldata deal) external;
 
@@ -266,21 +347,25 @@ interface IEscrow {
     /// @param deal The deal.
     function claim(Deal calldata deal) external;
 
-    /// @notice Refunds a deal whose payee never performed, once its deadline has passed. Anyone may call.
-    /// @dev Requires status Open and `now > deadline`. Emits {DealRefunded}.
+    /// @notice Returns a deal's whole amount to the payer (or the acceptor's float) when nobody acted in time.
+    /// Anyone may call.
+    /// @dev Requires either status Open and `now > deadline` (reason Deadline), or a delegate's lock that is not
+    /// final and `now > lockExpiry(deal)` (reason LockExpired; a dispute it held ends too). Emits {DealRefunded}.
     /// @param deal The deal.
     function refund(Deal calldata deal) external;
 
     /// @notice One party's action on the party's EIP-712 signature ({ACTION_TYPEHASH}); anyone may submit.
-    /// @dev The signer is the party the action belongs to: Perform, Cancel and Claim the payee, Release the payer,
-    /// Dispute either (the payer's signature is tried first). Same requirements and events as the direct call.
+    /// @dev `signer` must be the party the action belongs to: the payee for Perform, Cancel and Claim, the payer
+    /// for Release, the payer or the payee for Dispute (else {EscrowUnauthorized}, before any signature check).
+    /// Same requirements and events as the direct call.
     /// @param deal The deal.
     /// @param action The action.
+    /// @param signer The party who signed.
     /// @param auth The party's signature and its expiry.
-    function actWithSig(Deal calldata deal, Action action, Authorization calldata auth) external;
+    function actWithSig(Deal calldata deal, Action action, address signer, Authorization calldata auth) external;
 
-    /// @notice Settles a deal in one transaction with the payee's Perform and the payer's Release signatures.
-    /// @dev Requires status Open or Performed, `now <= deadline` when still Open, and both signatures. Emits
+    /// @notice Releases a deal in one transaction with the payee's Perform and the payer's Release signatures.
+    /// @dev Requires status Open (then `now <= deadline`), Performed or Disputed, and both signatures. Emits
     /// {DealReleased}.
     /// @param deal The deal.
     /// @param payeeAuth The payee's Perform signature.
@@ -302,15 +387,76 @@ interface IEscrow {
         Authorization calldata payeeAuth
     ) external;
 
+    /// @notice Payer and payee settle on a split both signed ({SPLIT_TYPEHASH}): `payeeAmount` to the payee (the
+    /// gateway's fee comes out of it), the rest back to the payer (or the acceptor's float). Underpaid fiat, a
+    /// partial delivery or a merchant's partial refund end this way without a ruling. Anyone may submit.
+    /// @dev Requires a deal not final (Open, even past its deadline, Performed or Disputed), `payeeAmount <=
+    /// amount`, and both signatures over this split. Emits {DealSplit}.
+    /// @param deal The deal.
+    /// @param payeeAmount The payee's share before the fee.
+    /// @param payerAuth The payer's signature.
+    /// @param payeeAuth The payee's signature.
+    function splitWithSigs(
+        Deal calldata deal,
+        uint96 payeeAmount,
+        Authorization calldata payerAuth,
+        Authorization calldata payeeAuth
+    ) external;
+
+    /*//////////////////////////////////////////////////////////////
+                           RULINGS AND EVIDENCE
+    //////////////////////////////////////////////////////////////*/
+
     /// @notice Rules a disputed deal: `payeeAmount` to the payee (the gateway's fee comes out of it), the rest
     /// back to the payer.
-    /// @dev The deal's gateway may rule while it is `Active` or `Exiting` and `now <= since + resolutionWindow`;
-    /// after that, or when the gateway is suspended or gone, an arbiter (registry `ARBITER_ROLE`) may rule, and no
-    /// fee is charged. Requires status Disputed and `payeeAmount <= amount`. Emits {DealResolved}.
+    /// @dev Requires status Disputed and `payeeAmount <= amount`. The deal's gateway may rule a dispute it holds
+    /// while it is in good standing (registry `canRule`) and `now <= since + resolutionWindow`; an arbiter
+    /// (registry `ARBITER_ROLE`) may rule any other time (a dispute the gateway does not hold, a suspended or gone
+    /// gateway, the window over), and charges no fee. Emits {DealResolved}.
     /// Worst case for the gateway or arbiter: an unfair split between the two parties; nobody else can be paid.
     /// @param deal The deal.
     /// @param payeeAmount The payee's share before the fee.
-    function resolve(Deal calldata deal, uint96 payeeAmount) external;
+    /// @param reasons The hash of the written reasons (zero for none), carried into the event.
+    function resolve(Deal calldata deal, uint96 payeeAmount, bytes32 reasons) external;
+
+    /// @notice {resolve} on the gateway's or the arbiter's EIP-712 signature ({RESOLUTION_TYPEHASH}); anyone may
+    /// submit it.
+    /// @dev As {resolve}, with `signer` in the caller's place. Emits {DealResolved}.
+    /// @param deal The deal.
+    /// @param payeeAmount The payee's share before the fee.
+    /// @param reasons The hash of the written reasons.
+    /// @param signer The gateway or an arbiter.
+    /// @param auth The signer's signature and its expiry.
+    function resolveWithSig(
+        Deal calldata deal,
+        uint96 payeeAmount,
+        bytes32 reasons,
+        address signer,
+        Authorization calldata auth
+    ) external;
+
+    /// @notice Anchors evidence for a deal: the hash of a file and where it lives (in the spirit of ERC-1497).
+    /// @dev Requires a deal not final and the caller to be its payer, payee or gateway, or an arbiter. Moves no
+    /// money and changes no state. Emits {EvidencePosted}.
+    /// @param deal The deal.
+    /// @param contentHash The hash of the file's content.
+    /// @param uri Where the file can be fetched.
+    function postEvidence(Deal calldata deal, bytes32 contentHash, string calldata uri) external;
+
+    /// @notice {postEvidence} on the poster's EIP-712 signature ({EVIDENCE_TYPEHASH}); anyone may submit it.
+    /// @dev As {postEvidence}, with `signer` in the caller's place. Emits {EvidencePosted}.
+    /// @param deal The deal.
+    /// @param contentHash The hash of the file's content.
+    /// @param uri Where the file can be fetched.
+    /// @param signer The poster.
+    /// @param auth The poster's signature and its expiry.
+    function postEvidenceWithSig(
+        Deal calldata deal,
+        bytes32 contentHash,
+        string calldata uri,
+        address signer,
+        Authorization calldata auth
+    ) external;
 
     /*//////////////////////////////////////////////////////////////
                             FLOAT AND OWED
@@ -318,7 +464,8 @@ interface IEscrow {
 
     /// @notice Deposits float for on-ramp orders (approve first). A token fee is accounted exactly: the float is
     /// credited with what the escrow received.
-    /// @dev Requires not paused, an allowlisted token, an `Active` acceptor, `0 < amount`. Emits {FloatDeposited}.
+    /// @dev Requires not paused, an allowlisted token, an `Active` acceptor whose gateway is `Active` and in good
+    /// standing, `0 < amount <= type(uint96).max`. Emits {FloatDeposited}.
     /// @param token The token.
     /// @param amount The amount to transfer.
     function depositFloat(address token, uint256 amount) external;
@@ -331,8 +478,8 @@ interface IEscrow {
 
     /// @notice Pays everything of `token` owed to `account` (deferred payouts, gateway fees) to `account`.
     /// Anyone may call; the funds can only go to `account`. Never paused.
-    /// @dev Requires a non-zero owed balance; reverts if the token transfer fails (the balance stays owed).
-    /// Emits {OwedClaimed}.
+    /// @dev Requires a non-zero owed balance; reverts if the token transfer fails (the balance stays owed). The
+    /// transfer gets all the gas the caller gives it. Emits {OwedClaimed}.
     /// @param token The token.
     /// @param account The account owed.
     function claimOwed(address token, address account) external;
@@ -345,7 +492,7 @@ interface IEscrow {
     /// @return The registry.
     function registry() external view returns (IGatewayRegistry);
 
-    /// @notice Seconds a gateway has to rule a dispute.
+    /// @notice Seconds a gateway has to rule a dispute it holds.
     /// @return The window.
     function resolutionWindow() external view returns (uint32);
 
@@ -360,15 +507,15 @@ interface IEscrow {
     /// @return The record (zero when unknown).
     function getDeal(bytes32 dealId) external view returns (DealRecord memory);
 
-    /// @notice The status of a deal.
-    /// @param dealId The id.
-    /// @return The status.
-    function statusOf(bytes32 dealId) external view returns (DealStatus);
-
     /// @notice The EIP-712 struct hash of a deal (its commitment is the first 25 bytes).
     /// @param deal The deal.
     /// @return The hash.
     function hashDeal(Deal calldata deal) external pure returns (bytes32);
+
+    /// @notice When a delegate's lock may be returned to the float: `deadline + releaseWindow + resolutionWindow`.
+    /// @param deal The deal (its salt says whether a delegate locked it).
+    /// @return The time after which {refund} applies, or 0 when the deal is not a delegate's lock.
+    function lockExpiry(Deal calldata deal) external view returns (uint256);
 
     /// @notice An acceptor's float in `token`.
     /// @param acceptor The acceptor.
@@ -382,24 +529,9 @@ interface IEscrow {
     /// @return The amount.
     function owed(address token, address account) external view returns (uint256);
 
-    /// @notice The EIP-712 digest a party signs for `action` on `dealId`, valid until `expiry`.
-    /// @param dealId The deal id.
-    /// @param action The action.
-    /// @param expiry The expiry.
+    /// @notice The EIP-712 digest of `structHash` under this escrow's domain: what a signer signs for any of the
+    /// escrow's typed messages (the struct hashes are documented with each typehash).
+    /// @param structHash The EIP-712 struct hash.
     /// @return The digest.
-    function actionDigest(bytes32 dealId, Action action, uint256 expiry) external view returns (bytes32);
-
-    /// @notice The EIP-712 digest the payer signs for {openWithSig}.
-    /// @param deal The deal.
-    /// @param ref The order reference.
-    /// @param expiry The expiry.
-    /// @return The digest.
-    function openDigest(Deal calldata deal, bytes32 ref, uint256 expiry) external view returns (bytes32);
-
-    /// @notice The EIP-712 digest the acceptor or its delegate signs for {lockWithSig}.
-    /// @param deal The deal.
-    /// @param ref The order reference.
-    /// @param expiry The expiry.
-    /// @return The digest.
-    function lockDigest(Deal calldata deal, bytes32 ref, uint256 expiry) external view returns (bytes32);
+    function hashTypedData(bytes32 structHash) external view returns (bytes32);
 }

@@ -8,8 +8,8 @@ pragma solidity 0.8.30;
 ///    so it inherits their worst cases; it can never move a deal's funds or an acceptor's float.
 ///  - `GOVERNOR_ROLE`: allowlists tokens, approves/suspends/slashes gateways, sets the bond, fee cap and
 ///    unbonding delay. Worst case: slashes every gateway's bond to an address of its choice and suspends
-///    every gateway, which stops new deals; open deals still settle by mutual confirmation, refund and
-///    cancel, and their disputes pass to the arbiter.
+///    every gateway, which stops new deals and keeps bonds in place; open deals still settle by mutual
+///    confirmation, split, refund and cancel, and their disputes pass to the arbiter.
 ///  - `PAUSER_ROLE`: pauses and unpauses new business (new deals, locks, float deposits, registrations).
 ///    Worst case: halts new business forever; no exit is ever blocked.
 ///  - `ARBITER_ROLE`: rules disputes whose gateway let the resolution window pass or is no longer in good
@@ -18,18 +18,29 @@ pragma solidity 0.8.30;
 ///  - `ESCROW_ROLE`: held by escrow contracts; moves a gateway's open-dispute counter. Worst case (if the
 ///    admin grants it to a key): keeps a gateway from exiting, or lets it exit with disputes pending, which
 ///    then pass to the arbiter.
+///
+/// Gateway standing has two independent parts. The gateway's own life cycle (`status`: Pending → Active →
+/// Exiting → Exited) and governance's sanction (`suspended`). A suspended gateway is named in no new deal,
+/// approves and reinstates no acceptor, rules no dispute and cannot complete an exit, whatever it calls
+/// (requesting its exit included); it keeps the fee fixed at open on deals its parties settle by mutual
+/// confirmation (the fee is part of the terms the parties agreed to; governance's sanction reaches the bond,
+/// never deal money). Only governance lifts a suspension, or slashes the bond.
+///
+/// Acceptor registration is open to anyone, without limit, on purpose: a registration only creates a
+/// `Pending` record that can do nothing (no float, no orders) until the chosen gateway approves it, costs the
+/// registrant its gas, and is never iterated on-chain. Off-chain readers page through {acceptorAt} and skip
+/// pending records; the gateway's approval is the gate.
 interface IGatewayRegistry {
     /*//////////////////////////////////////////////////////////////
                                  TYPES
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Life cycle of a gateway.
+    /// @notice The gateway's own life cycle. Governance's sanction is the separate `suspended` flag.
     enum GatewayStatus {
         None,
         Pending, // registered and bonded, awaiting the governor's approval
-        Active, // may be named in new deals and rules their disputes
-        Suspended, // set by the governor: named in no new deal, rules no dispute
-        Exiting, // exit requested: named in no new deal, still rules its disputes, bond still slashable
+        Active, // may be named in new deals; holds (and rules) the disputes raised on its deals
+        Exiting, // exit requested: named in no new deal, holds no new dispute, rules those it held; slashable
         Exited // bond returned
     }
 
@@ -48,8 +59,9 @@ interface IGatewayRegistry {
         uint16 feeBps; // fee the gateway charges on what a payee receives
         uint16 feeCapBps; // per-gateway cap set by the governor at approval
         GatewayStatus status;
+        bool suspended; // governance's sanction, independent of `status`
         uint40 exitAt; // when an exiting gateway may withdraw its bond
-        uint32 openDisputes; // disputed deals naming the gateway that await a ruling
+        uint32 openDisputes; // disputes the gateway holds (raised while it was Active and in good standing)
     }
 
     /// @notice An acceptor's record.
@@ -111,7 +123,7 @@ interface IGatewayRegistry {
     event GatewayExitRequested(address indexed gateway, uint40 exitAt);
     /// @notice A gateway took its bond back and left.
     event GatewayExited(address indexed gateway, uint96 bond);
-    /// @notice An escrow changed a gateway's count of disputes awaiting a ruling.
+    /// @notice An escrow changed the count of disputes `gateway` holds.
     event GatewayDisputesChanged(address indexed gateway, uint32 openDisputes);
 
     /// @notice An account registered as an acceptor under `gateway`.
@@ -143,6 +155,10 @@ interface IGatewayRegistry {
     error RegistryZeroAddress();
     /// @notice `gateway` is not in the status the call needs.
     error RegistryGatewayWrongStatus(address gateway, GatewayStatus status);
+    /// @notice `gateway` is suspended by governance.
+    error RegistryGatewaySuspended(address gateway);
+    /// @notice `gateway` is not suspended.
+    error RegistryGatewayNotSuspended(address gateway);
     /// @notice A bond of `bond` is below the minimum `minBond`.
     error RegistryBondTooLow(uint96 bond, uint96 minBond);
     /// @notice A fee of `feeBps` is above the cap `capBps`.
@@ -153,7 +169,7 @@ interface IGatewayRegistry {
     error RegistryGatewayHasDisputes(address gateway, uint32 openDisputes);
     /// @notice The unbonding delay ends at `exitAt`.
     error RegistryUnbonding(address gateway, uint40 exitAt);
-    /// @notice A parameter is outside its hard limit.
+    /// @notice A parameter is outside its hard limit (`limit`: the bound it crossed).
     error RegistryInvalidParameter(uint256 value, uint256 limit);
     /// @notice `acceptor` is not in the status the call needs.
     error RegistryAcceptorWrongStatus(address acceptor, AcceptorStatus status);
@@ -192,28 +208,36 @@ interface IGatewayRegistry {
     function setMaxFee(uint16 maxFeeBps_) external;
 
     /// @notice Sets the delay between a gateway's exit request and the return of its bond.
-    /// @dev Requires `GOVERNOR_ROLE` and `unbondingDelay_ <= MAX_UNBONDING_DELAY`. Emits {UnbondingDelaySet}.
-    /// Applies to exits requested afterwards. Worst case: gateways wait `MAX_UNBONDING_DELAY` for their bond.
+    /// @dev Requires `GOVERNOR_ROLE` and `minUnbondingDelay() <= unbondingDelay_ <= MAX_UNBONDING_DELAY`. Emits
+    /// {UnbondingDelaySet}. Applies to exits requested afterwards. The floor is at least every escrow's
+    /// resolution window (each escrow checks it at deployment), so a slash can always land before a bond leaves.
+    /// Worst case: gateways wait `MAX_UNBONDING_DELAY` for their bond.
     /// @param unbondingDelay_ The delay in seconds.
     function setUnbondingDelay(uint32 unbondingDelay_) external;
 
     /// @notice Approves a pending gateway, which may then be named in deals.
     /// @dev Requires `GOVERNOR_ROLE`, a `Pending` gateway, `feeCapBps <= MAX_FEE_LIMIT_BPS` and the gateway's
-    /// fee within `feeCapBps`. Emits {GatewayApproved}. Worst case: approves an unfit gateway, which can then
-    /// rule only the disputes of deals whose parties chose it.
+    /// fee within `feeCapBps`. Emits {GatewayApproved}. A suspended pending gateway becomes Active and stays
+    /// suspended. Worst case: approves an unfit gateway, which can then rule only the disputes of deals whose
+    /// parties chose it.
     /// @param gateway The gateway.
     /// @param feeCapBps The gateway's own fee cap.
     function approveGateway(address gateway, uint16 feeCapBps) external;
 
-    /// @notice Suspends an active or exiting gateway: it is named in no new deal and rules no dispute.
-    /// @dev Requires `GOVERNOR_ROLE`. Emits {GatewaySuspended}. Its disputes pass to the arbiter at once.
-    /// A suspended gateway may still request its exit. Worst case: suspends every gateway (see the role notes).
+    /// @notice Suspends a pending, active or exiting gateway: it is named in no new deal, approves no acceptor,
+    /// rules no dispute and cannot complete an exit until reinstated.
+    /// @dev Requires `GOVERNOR_ROLE`, a gateway that is registered and has not exited, and not suspended already.
+    /// Emits {GatewaySuspended}. Its life cycle is untouched: an exiting gateway stays exiting (its `exitAt`
+    /// kept), and a suspended gateway may still request its exit, which does not lift the sanction. Its disputes
+    /// pass to the arbiter at once, and disputes raised while it is suspended are never its own.
+    /// Worst case: suspends every gateway (see the role notes); bonds then stay until reinstated or slashed.
     /// @param gateway The gateway.
     function suspendGateway(address gateway) external;
 
-    /// @notice Reinstates a suspended gateway as active.
-    /// @dev Requires `GOVERNOR_ROLE` and a `Suspended` gateway. Emits {GatewayReinstated}.
-    /// Worst case: reinstates a gateway it had suspended.
+    /// @notice Lifts a gateway's suspension; its life cycle status is unchanged.
+    /// @dev Requires `GOVERNOR_ROLE` and a suspended gateway. Emits {GatewayReinstated}. The gateway may again
+    /// rule the disputes it holds, within their windows; disputes raised while it was suspended stay with the
+    /// arbiter. Worst case: reinstates a gateway it had suspended.
     /// @param gateway The gateway.
     function reinstateGateway(address gateway) external;
 
@@ -254,33 +278,38 @@ interface IGatewayRegistry {
     function addBond(uint96 amount) external;
 
     /// @notice Sets the caller's fee; deals already open keep the fee they were opened with.
-    /// @dev Requires a `Pending`, `Active` or `Suspended` gateway and a fee within its own cap (if approved) and
-    /// the global cap. Emits {GatewayFeeSet}.
+    /// @dev Requires a `Pending` or `Active` gateway (suspended or not) and a fee within its own cap (if approved)
+    /// and the global cap. Emits {GatewayFeeSet}.
     /// @param feeBps The new fee.
     function setGatewayFee(uint16 feeBps) external;
 
-    /// @notice Starts the caller's exit: it is named in no new deal; its bond returns after the unbonding delay.
-    /// @dev Requires a `Pending`, `Active` or `Suspended` gateway with no disputes awaiting its ruling.
-    /// Emits {GatewayExitRequested}.
+    /// @notice Starts the caller's exit: it is named in no new deal and holds no new dispute (disputes raised
+    /// from now on go to the arbiter); its bond returns after the unbonding delay, once it has ruled the disputes
+    /// it holds.
+    /// @dev Requires a `Pending` or `Active` gateway, suspended or not (the sanction stays). Emits
+    /// {GatewayExitRequested}. Nobody can hold the bond hostage: the exit waits only for the disputes the gateway
+    /// held when it asked, which it rules within their windows (or the arbiter after them).
     function requestExit() external;
 
-    /// @notice Returns the caller's bond once the unbonding delay has passed and no dispute awaits its ruling.
-    /// @dev Requires an `Exiting` gateway, `block.timestamp >= exitAt`, no open disputes. Works while paused.
-    /// Emits {GatewayExited}.
+    /// @notice Returns the caller's bond once the unbonding delay has passed and it holds no dispute.
+    /// @dev Requires an `Exiting` gateway that is not suspended, `block.timestamp >= exitAt` and no dispute held.
+    /// Works while paused. Emits {GatewayExited}.
     function completeExit() external;
 
     /*//////////////////////////////////////////////////////////////
                                ACCEPTORS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Registers the caller as an acceptor under an active gateway.
-    /// @dev Requires not paused, a caller never registered, an `Active` gateway. Emits {AcceptorRegistered}.
+    /// @notice Registers the caller as an acceptor under an active gateway, pending that gateway's approval.
+    /// @dev Requires not paused, a caller never registered, an `Active` gateway in good standing. Emits
+    /// {AcceptorRegistered}. Open to anyone without limit (see the contract notes): a pending record can do
+    /// nothing until approved.
     /// @param gateway The gateway the acceptor works under.
     /// @param lockDelegate A key that may lock the caller's float for orders (zero: none).
     function registerAcceptor(address gateway, address lockDelegate) external;
 
     /// @notice Approves a pending acceptor registered under the caller.
-    /// @dev Requires the caller to be the acceptor's gateway and `Active`, and a `Pending` acceptor.
+    /// @dev Requires the caller to be the acceptor's gateway, `Active` and not suspended, and a `Pending` acceptor.
     /// Emits {AcceptorApproved}.
     /// @param acceptor The acceptor.
     function approveAcceptor(address acceptor) external;
@@ -293,7 +322,7 @@ interface IGatewayRegistry {
 
     /// @notice Reinstates a suspended acceptor.
     /// @dev Requires the caller to be the acceptor's gateway or a governor, a `Suspended` acceptor, and the
-    /// acceptor's gateway `Active` whoever calls. Emits {AcceptorReinstated}.
+    /// acceptor's gateway `Active` and not suspended, whoever calls. Emits {AcceptorReinstated}.
     /// @param acceptor The acceptor.
     function reinstateAcceptor(address acceptor) external;
 
@@ -319,31 +348,46 @@ interface IGatewayRegistry {
                               ESCROW HOOKS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice Counts a dispute that awaits `gateway`'s ruling (`opened`) or one that was closed.
-    /// @dev Requires `ESCROW_ROLE`. Emits {GatewayDisputesChanged}.
+    /// @notice Tells whether `gateway` holds a dispute just raised on one of its deals, and counts it if so.
+    /// @dev Requires `ESCROW_ROLE`. The gateway holds it when it is `Active` and not suspended; then the counter
+    /// rises and {GatewayDisputesChanged} is emitted. Otherwise nothing changes and the arbiter rules the dispute.
     /// @param gateway The deal's gateway.
-    /// @param opened True when a dispute opened, false when one closed.
-    function noteDispute(address gateway, bool opened) external;
+    /// @return held Whether the gateway holds (and may rule) the dispute.
+    function noteDisputeOpened(address gateway) external returns (bool held);
+
+    /// @notice Uncounts a dispute `gateway` held, which has ended (ruled, released, cancelled or settled).
+    /// @dev Requires `ESCROW_ROLE` and a non-zero counter. Emits {GatewayDisputesChanged}.
+    /// @param gateway The deal's gateway.
+    function noteDisputeClosed(address gateway) external;
 
     /*//////////////////////////////////////////////////////////////
                                  VIEWS
     //////////////////////////////////////////////////////////////*/
 
     /// @notice The terms for a new deal naming `gateway` in `token`, with `acceptor` (zero for a payment).
-    /// @dev Reverts when paused, when the token is not allowed, when the gateway is not `Active`, or, with an
-    /// acceptor, when it is not `Active` or registered under another gateway.
+    /// @dev Reverts when paused, when the token is not allowed, when the gateway is not `Active` or is suspended,
+    /// or, with an acceptor, when it is not `Active` or registered under another gateway. Reads the pause flag,
+    /// the fee cap and the bond token's allowance from one slot, so a deal in the bond token (USDT) costs two
+    /// storage reads here; the acceptor's lock delegate is read only when `withDelegate` is set.
     /// @param gateway The deal's gateway.
     /// @param token The deal's token.
     /// @param acceptor The acceptor funding or receiving the deal, or zero.
+    /// @param withDelegate Whether to return the acceptor's lock delegate (zero otherwise).
     /// @return terms The fee and the acceptor's delegate and limits.
-    function dealTerms(address gateway, address token, address acceptor) external view returns (DealTerms memory terms);
+    function dealTerms(
+        address gateway,
+        address token,
+        address acceptor,
+        bool withDelegate
+    ) external view returns (DealTerms memory terms);
 
-    /// @notice Reverts unless `acceptor` may deposit float in `token` now (not paused, token allowed, `Active`).
+    /// @notice Reverts unless `acceptor` may deposit float in `token` now: not paused, token allowed, acceptor
+    /// `Active`, and its gateway `Active` and not suspended (the gateway it would lock float under).
     /// @param acceptor The acceptor.
     /// @param token The token.
     function checkDeposit(address acceptor, address token) external view;
 
-    /// @notice Whether `gateway` may rule its disputes now (`Active` or `Exiting`).
+    /// @notice Whether `gateway` may rule the disputes it holds now: `Active` or `Exiting`, and not suspended.
     /// @param gateway The gateway.
     /// @return True when it may rule.
     function canRule(address gateway) external view returns (bool);
@@ -377,6 +421,11 @@ interface IGatewayRegistry {
     /// @notice The unbonding delay in seconds.
     /// @return The delay.
     function unbondingDelay() external view returns (uint32);
+
+    /// @notice The floor of the unbonding delay, fixed at deployment: no escrow with a longer resolution window
+    /// can be deployed against this registry.
+    /// @return The floor in seconds.
+    function minUnbondingDelay() external view returns (uint32);
 
     /// @notice A gateway's record.
     /// @param gateway The gateway.

@@ -71,6 +71,7 @@ export async function deployProtocol() {
     MIN_BOND,
     MAX_FEE_BPS,
     UNBONDING_DELAY,
+    RESOLUTION_WINDOW,
   )) as unknown as GatewayRegistry;
   const escrow = (await (
     await ethers.getContractFactory("Escrow")
