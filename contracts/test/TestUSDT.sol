@@ -1,15 +1,29 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+// Mainnet Tether (solc 0.4.17) reverts with no data at all, so the bare `require`s below are the point.
+// solhint-disable gas-custom-errors
+
+import {IUpgradedStandardToken} from "./TestUSDTUpgraded.sol";
+
 /// @title TestUSDT
-/// @notice Test double of mainnet Tether USD (TetherToken): 6 decimals; `transfer`, `transferFrom` and
-/// `approve` return nothing; `approve` from a non-zero to a non-zero allowance reverts; an owner-controlled
-/// blacklist; owner pause; a dormant transfer fee the owner can switch on. Test use only.
-/// @dev Deliberately implements no interface: the missing `bool` return values are the point. Differences
-/// from mainnet, all chosen by the project: custom errors instead of `require`; the blacklist also blocks the
-/// recipient and the spender; `setParams` takes `newMaxFee` in base units (mainnet takes whole tokens and
-/// multiplies by 10**6, with the same effective cap of < 50 USDT); `mint` exists for test convenience;
-/// `transferOwnership` rejects the zero address and emits an event.
+/// @notice Test double of mainnet Tether USD (TetherToken at 0xdAC17F958D2ee523a2206206994597C13D831ec7,
+/// solc 0.4.17). Test use only.
+/// @dev Behaves like mainnet: `transfer`, `transferFrom` and `approve` return nothing; every `require` reverts with
+/// empty data; SafeMath failures (balance or allowance too small, overflow) hit the INVALID opcode and burn all the
+/// gas the call was given, as 0.4.17's `assert` did; the blacklist stops only the sender (`msg.sender` in
+/// `transfer`, `from` in `transferFrom`), never the recipient or the spender; the fee is paid to the owner and its
+/// Transfer event comes first; `setParams` takes the cap in whole tokens; `issue`, `redeem` and
+/// `destroyBlackFunds` emit no Transfer; `transferOwnership(0)` is a silent no-op; `deprecate` forwards every ERC-20
+/// call to the successor. Storage slots 0-6 are mainnet's (owner+paused, _totalSupply, balances, basisPointsRate,
+/// maximumFee, allowed, isBlackListed).
+/// Deviations, all chosen by the project: (1) a no-argument constructor (owner = deployer, zero supply) where
+/// mainnet takes the initial supply, name, symbol and decimals; so name, symbol and decimals are constants and
+/// upgradedAddress+deprecated sit in slot 7 (mainnet: slot 10). (2) `mint` exists for test convenience: `issue`
+/// followed by a fee-free, unchecked move from the owner to `to`. (3) 0.8's ABI decoder already rejects short
+/// calldata and dirty address bits (empty revert), where 0.4.17 zero-padded short calldata and cleaned addresses;
+/// `onlyPayloadSize` is kept as on mainnet, so short calldata reverts without data either way. (4) A failing
+/// successor's revert data is dropped (empty revert), as 0.4.17 could not forward it.
 contract TestUSDT {
     /*//////////////////////////////////////////////////////////////
                                 CONSTANTS
@@ -23,50 +37,63 @@ contract TestUSDT {
     // solhint-disable-next-line const-name-snakecase
     string public constant symbol = "USDT";
 
-    /// @notice Token decimals, as on mainnet.
+    /// @notice Token decimals, as on mainnet (a `uint256` there too).
     // solhint-disable-next-line const-name-snakecase
-    uint8 public constant decimals = 6;
+    uint256 public constant decimals = 6;
 
-    /// @notice Exclusive upper bound of `basisPointsRate` (mainnet: `newBasisPoints < 20`).
-    uint256 public constant MAX_BASIS_POINTS_RATE = 20;
-
-    /// @notice Exclusive upper bound of `maximumFee` in base units (mainnet: `newMaxFee < 50` whole tokens).
-    uint256 public constant MAX_MAXIMUM_FEE = 50 * 10 ** 6;
-
-    uint256 private constant BASIS_POINTS_DENOMINATOR = 10_000;
+    /// @notice An allowance of this value is never decreased by `transferFrom`.
+    uint256 public constant MAX_UINT = type(uint256).max;
 
     /*//////////////////////////////////////////////////////////////
-                                 STORAGE
+                         STORAGE (mainnet's slots)
     //////////////////////////////////////////////////////////////*/
 
-    // slot 0: 160 + 8 + 16 + 64 = 248 bits
-    address private _owner;
-    bool private _paused;
-    uint16 private _basisPointsRate;
-    uint64 private _maximumFee;
+    /// @notice The owner: may issue, redeem, pause, blacklist, set the fee and deprecate; receives the fee.
+    address public owner; // slot 0
 
-    // slot 1
-    uint256 private _totalSupply;
+    /// @notice Whether `transfer` and `transferFrom` are paused.
+    bool public paused; // slot 0
 
-    mapping(address account => uint256 balance) private _balances;
-    mapping(address account => mapping(address spender => uint256 allowance)) private _allowances;
-    mapping(address account => bool listed) private _blackListed;
+    /// @notice Total supply of this contract (mainnet's public `_totalSupply`; ignores `deprecated`).
+    // solhint-disable-next-line var-name-mixedcase
+    uint256 public _totalSupply; // slot 1
+
+    /// @notice Balances in base units (ignores `deprecated`).
+    mapping(address account => uint256 balance) public balances; // slot 2
+
+    /// @notice Fee rate in basis points.
+    uint256 public basisPointsRate; // slot 3
+
+    /// @notice Fee cap per transfer in base units.
+    uint256 public maximumFee; // slot 4
+
+    /// @notice Allowances: `allowed[holder][spender]` (ignores `deprecated`).
+    mapping(address holder => mapping(address spender => uint256 value)) public allowed; // slot 5
+
+    /// @notice Whether an account is blacklisted (it can no longer send).
+    mapping(address account => bool listed) public isBlackListed; // slot 6
+
+    /// @notice The successor every ERC-20 call is forwarded to once `deprecated`.
+    address public upgradedAddress; // slot 7
+
+    /// @notice Whether the token is deprecated in favour of `upgradedAddress`.
+    bool public deprecated; // slot 7
 
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Emitted when `value` base units move from `from` to `to` (a fee is a separate event to the owner).
-    /// @param from Account debited (zero for a mint).
-    /// @param to Account credited (zero for a burn).
+    /// @param from Account debited.
+    /// @param to Account credited.
     /// @param value Amount credited.
     event Transfer(address indexed from, address indexed to, uint256 value);
 
-    /// @notice Emitted when `owner` sets the allowance of `spender` to `value`.
-    /// @param owner Holder.
+    /// @notice Emitted when `holder` sets the allowance of `spender` to `value`.
+    /// @param holder Holder.
     /// @param spender Spender.
     /// @param value New allowance.
-    event Approval(address indexed owner, address indexed spender, uint256 value);
+    event Approval(address indexed holder, address indexed spender, uint256 value);
 
     /// @notice Emitted when `user` is put on the blacklist.
     /// @param user Listed account.
@@ -76,18 +103,22 @@ contract TestUSDT {
     /// @param user Unlisted account.
     event RemovedBlackList(address user);
 
-    /// @notice Emitted when the balance of a blacklisted `blackListedUser` is burnt.
+    /// @notice Emitted when the balance of a blacklisted `blackListedUser` is destroyed.
     /// @param blackListedUser Listed account.
-    /// @param balance Amount burnt.
+    /// @param balance Amount destroyed.
     event DestroyedBlackFunds(address blackListedUser, uint256 balance);
 
     /// @notice Emitted when the owner issues `amount` new tokens to itself.
-    /// @param amount Base units minted.
+    /// @param amount Base units issued.
     event Issue(uint256 amount);
 
     /// @notice Emitted when the owner redeems (burns) `amount` of its own tokens.
-    /// @param amount Base units burnt.
+    /// @param amount Base units redeemed.
     event Redeem(uint256 amount);
+
+    /// @notice Emitted when the token is deprecated in favour of `newAddress`.
+    /// @param newAddress The successor.
+    event Deprecate(address newAddress);
 
     /// @notice Emitted when the fee parameters change; `maxFee` is in base units.
     /// @param feeBasisPoints New rate.
@@ -100,63 +131,35 @@ contract TestUSDT {
     /// @notice Emitted when transfers are unpaused.
     event Unpause();
 
-    /// @notice Emitted when ownership moves from `previousOwner` to `newOwner`.
-    /// @param previousOwner Old owner.
-    /// @param newOwner New owner.
-    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
-
-    /*//////////////////////////////////////////////////////////////
-                                 ERRORS
-    //////////////////////////////////////////////////////////////*/
-
-    /// @notice `caller` is not the owner.
-    error TestUSDTNotOwner(address caller);
-
-    /// @notice The new owner is the zero address.
-    error TestUSDTInvalidOwner(address newOwner);
-
-    /// @notice Transfers are paused (also raised by `pause` when already paused).
-    error TestUSDTPaused();
-
-    /// @notice Transfers are not paused (raised by `unpause`).
-    error TestUSDTNotPaused();
-
-    /// @notice `account` (sender, recipient or spender) is blacklisted.
-    error TestUSDTBlacklisted(address account);
-
-    /// @notice `account` is not blacklisted (raised by `destroyBlackFunds`).
-    error TestUSDTNotBlacklisted(address account);
-
-    /// @notice Changing a non-zero allowance `current` of `spender` to another non-zero value.
-    error TestUSDTApproveNonZero(address owner, address spender, uint256 current);
-
-    /// @notice `account` holds `have` but `need` is required.
-    error TestUSDTInsufficientBalance(address account, uint256 have, uint256 need);
-
-    /// @notice `spender` may spend `have` but `need` is required.
-    error TestUSDTInsufficientAllowance(address spender, uint256 have, uint256 need);
-
-    /// @notice Fee parameters out of bounds (`basisPoints` < 20 and `maxFee` < 50e6 are required).
-    error TestUSDTInvalidParams(uint256 basisPoints, uint256 maxFee);
-
     /*//////////////////////////////////////////////////////////////
                                 MODIFIERS
     //////////////////////////////////////////////////////////////*/
 
     modifier onlyOwner() {
-        if (msg.sender != _owner) revert TestUSDTNotOwner(msg.sender);
+        require(msg.sender == owner);
         _;
     }
 
     modifier whenNotPaused() {
-        if (_paused) revert TestUSDTPaused();
+        require(!paused);
         _;
     }
 
-    /// @notice Makes the deployer the owner; the supply starts at zero.
+    modifier whenPaused() {
+        require(paused);
+        _;
+    }
+
+    /// @dev Mainnet's short-address guard: the calldata must hold `size` bytes of arguments.
+    modifier onlyPayloadSize(uint256 size) {
+        require(!(msg.data.length < size + 4));
+        _;
+    }
+
+    /// @notice Makes the deployer the owner; the supply starts at zero (deviation: mainnet takes the initial supply,
+    /// name, symbol and decimals).
     constructor() {
-        _owner = msg.sender;
-        emit OwnershipTransferred(address(0), msg.sender);
+        owner = msg.sender;
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -164,230 +167,282 @@ contract TestUSDT {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Moves `value` from the caller to `to`; `to` receives `value` minus the fee. Returns nothing.
-    /// @dev Reverts when paused or when the caller or `to` is blacklisted.
+    /// @dev Reverts (empty) when paused or when the caller is blacklisted; the recipient is not checked. Burns all
+    /// gas when the balance is too small. Once deprecated, forwarded to `transferByLegacy` after those checks.
     /// @param to Recipient.
     /// @param value Amount debited from the caller, fee included.
     function transfer(address to, uint256 value) external whenNotPaused {
-        _notBlackListed(msg.sender);
-        _notBlackListed(to);
-        _move(msg.sender, to, value);
+        require(!isBlackListed[msg.sender]);
+        if (deprecated) {
+            try IUpgradedStandardToken(upgradedAddress).transferByLegacy(msg.sender, to, value) {} catch {
+                revert();
+            }
+        } else {
+            _transfer(to, value);
+        }
     }
 
     /// @notice Moves `value` from `from` to `to` using the caller's allowance. Returns nothing.
-    /// @dev Reverts when paused or when the caller, `from` or `to` is blacklisted. An allowance of
-    /// `type(uint256).max` is never decreased. The allowance drops by the full `value`, fee included.
+    /// @dev Reverts (empty) when paused or when `from` is blacklisted; the spender and `to` are not checked. Burns
+    /// all gas when the allowance or the balance is too small. An allowance of `MAX_UINT` is never decreased; any
+    /// other drops by the full `value`, fee included. Once deprecated, forwarded to `transferFromByLegacy`.
     /// @param from Account debited.
     /// @param to Recipient.
     /// @param value Amount debited from `from`, fee included.
     function transferFrom(address from, address to, uint256 value) external whenNotPaused {
-        _notBlackListed(msg.sender);
-        _notBlackListed(from);
-        _notBlackListed(to);
-
-        uint256 current = _allowances[from][msg.sender];
-        if (current < value) revert TestUSDTInsufficientAllowance(msg.sender, current, value);
-        if (current != type(uint256).max) {
-            unchecked {
-                _allowances[from][msg.sender] = current - value;
+        require(!isBlackListed[from]);
+        if (deprecated) {
+            try IUpgradedStandardToken(upgradedAddress).transferFromByLegacy(msg.sender, from, to, value) {} catch {
+                revert();
             }
+        } else {
+            _transferFrom(from, to, value);
         }
-        _move(from, to, value);
     }
 
     /// @notice Sets the caller's allowance for `spender` to `value`. Returns nothing.
-    /// @dev Reverts when both `value` and the current allowance are non-zero: reset to zero first.
-    /// Works while paused and for blacklisted accounts, as on mainnet.
+    /// @dev Reverts (empty) when both `value` and the current allowance are non-zero: reset to zero first. Works
+    /// while paused and for blacklisted accounts, as on mainnet. Once deprecated, forwarded to `approveByLegacy`.
     /// @param spender Account allowed to spend.
     /// @param value New allowance.
-    function approve(address spender, uint256 value) external {
-        uint256 current = _allowances[msg.sender][spender];
-        if (value != 0 && current != 0) revert TestUSDTApproveNonZero(msg.sender, spender, current);
-        _allowances[msg.sender][spender] = value;
-        emit Approval(msg.sender, spender, value);
+    function approve(address spender, uint256 value) external onlyPayloadSize(2 * 32) {
+        if (deprecated) {
+            try IUpgradedStandardToken(upgradedAddress).approveByLegacy(msg.sender, spender, value) {} catch {
+                revert();
+            }
+        } else {
+            _approve(spender, value);
+        }
     }
 
-    /// @notice Balance of `account` in base units.
-    /// @param account Holder.
-    /// @return The balance.
-    function balanceOf(address account) external view returns (uint256) {
-        return _balances[account];
+    /// @notice Deprecates this token in favour of `upgraded`: every ERC-20 call is forwarded there. Owner only.
+    /// @param upgraded The successor.
+    function deprecate(address upgraded) external onlyOwner {
+        deprecated = true;
+        upgradedAddress = upgraded;
+        emit Deprecate(upgraded);
     }
 
-    /// @notice Remaining amount `spender` may move from `account`.
-    /// @param account Holder.
-    /// @param spender Spender.
-    /// @return The allowance.
-    function allowance(address account, address spender) external view returns (uint256) {
-        return _allowances[account][spender];
-    }
-
-    /// @notice Total supply in base units.
-    /// @return The total supply.
-    function totalSupply() external view returns (uint256) {
-        return _totalSupply;
-    }
-
-    /*//////////////////////////////////////////////////////////////
-                                 OWNER
-    //////////////////////////////////////////////////////////////*/
-
-    /// @notice Current owner.
-    /// @return The owner.
-    function owner() external view returns (address) {
-        return _owner;
-    }
-
-    /// @notice Hands ownership (and future fees) to `newOwner`. Owner only.
-    /// @param newOwner New owner; not the zero address.
+    /// @notice Hands ownership (and future fees) to `newOwner`; the zero address is silently ignored. Owner only.
+    /// @dev No event, as on mainnet.
+    /// @param newOwner New owner.
     function transferOwnership(address newOwner) external onlyOwner {
-        if (newOwner == address(0)) revert TestUSDTInvalidOwner(newOwner);
-        address previous = _owner;
-        _owner = newOwner;
-        emit OwnershipTransferred(previous, newOwner);
+        if (newOwner != address(0)) {
+            owner = newOwner;
+        }
     }
 
-    /// @notice Mints `amount` to the owner, like mainnet `issue`. Owner only.
-    /// @param amount Base units to mint.
+    /// @notice Issues `amount` new tokens to the owner. Owner only. Emits Issue and no Transfer.
+    /// @dev Mainnet's checks are strict (`_totalSupply + amount > _totalSupply`), so issuing zero reverts too.
+    /// @param amount Base units to issue.
     function issue(uint256 amount) external onlyOwner {
-        address account = _owner;
-        _totalSupply += amount;
-        _balances[account] += amount;
-        emit Issue(amount);
-        emit Transfer(address(0), account, amount);
+        _issue(amount);
     }
 
-    /// @notice Burns `amount` of the owner's balance, like mainnet `redeem`. Owner only.
-    /// @param amount Base units to burn.
+    /// @notice Redeems (burns) `amount` of the owner's tokens. Owner only. Emits Redeem and no Transfer.
+    /// @param amount Base units to redeem.
     function redeem(uint256 amount) external onlyOwner {
-        address account = _owner;
-        uint256 balance = _balances[account];
-        if (balance < amount) revert TestUSDTInsufficientBalance(account, balance, amount);
+        address issuer = owner;
+        require(_totalSupply >= amount);
+        require(balances[issuer] >= amount);
         unchecked {
-            _balances[account] = balance - amount;
             _totalSupply -= amount;
+            balances[issuer] -= amount;
         }
         emit Redeem(amount);
-        emit Transfer(account, address(0), amount);
     }
 
-    /// @notice Test convenience: mints `amount` to `to`. Owner only.
+    /// @notice Test convenience (deviation from mainnet): `issue(amount)`, then a fee-free move of the new tokens
+    /// from the owner to `to`. Owner only. Emits Issue, then Transfer(owner, to, amount); not paused- or
+    /// blacklist-checked.
     /// @param to Recipient.
-    /// @param amount Base units to mint.
+    /// @param amount Base units to issue; must be non-zero, as for `issue`.
     function mint(address to, uint256 amount) external onlyOwner {
-        _totalSupply += amount;
-        _balances[to] += amount;
-        emit Transfer(address(0), to, amount);
+        _issue(amount);
+        address issuer = owner;
+        balances[issuer] = _sub(balances[issuer], amount);
+        balances[to] = _add(balances[to], amount);
+        emit Transfer(issuer, to, amount);
     }
 
-    /// @notice Blacklists `account`: it can no longer send, receive or spend. Owner only.
-    /// @param account Account to list.
-    function addBlackList(address account) external onlyOwner {
-        _blackListed[account] = true;
-        emit AddedBlackList(account);
-    }
-
-    /// @notice Takes `account` off the blacklist. Owner only.
-    /// @param account Account to unlist.
-    function removeBlackList(address account) external onlyOwner {
-        _blackListed[account] = false;
-        emit RemovedBlackList(account);
-    }
-
-    /// @notice Whether `account` is blacklisted.
-    /// @param account Account to check.
-    /// @return Whether it is listed.
-    function isBlackListed(address account) external view returns (bool) {
-        return _blackListed[account];
-    }
-
-    /// @notice Burns the whole balance of blacklisted `account`, like mainnet. Owner only.
-    /// @param account A blacklisted account.
-    function destroyBlackFunds(address account) external onlyOwner {
-        if (!_blackListed[account]) revert TestUSDTNotBlacklisted(account);
-        uint256 balance = _balances[account];
-        _balances[account] = 0;
-        unchecked {
-            _totalSupply -= balance;
-        }
-        emit DestroyedBlackFunds(account, balance);
-        emit Transfer(account, address(0), balance);
+    /// @notice Sets the transfer fee: `newBasisPoints` (< 20) of each transfer, capped at `newMaxFee` (< 50)
+    /// WHOLE tokens. Owner only.
+    /// @param newBasisPoints Fee rate in basis points, < 20.
+    /// @param newMaxFee Fee cap in whole tokens, < 50; stored as `newMaxFee * 10**decimals`.
+    function setParams(uint256 newBasisPoints, uint256 newMaxFee) external onlyOwner {
+        require(newBasisPoints < 20);
+        require(newMaxFee < 50);
+        basisPointsRate = newBasisPoints;
+        maximumFee = _mul(newMaxFee, 10 ** decimals);
+        emit Params(basisPointsRate, maximumFee);
     }
 
     /// @notice Stops `transfer` and `transferFrom`. Owner only; reverts if already paused.
     function pause() external onlyOwner whenNotPaused {
-        _paused = true;
+        paused = true;
         emit Pause();
     }
 
     /// @notice Resumes transfers. Owner only; reverts if not paused.
-    function unpause() external onlyOwner {
-        if (!_paused) revert TestUSDTNotPaused();
-        _paused = false;
+    function unpause() external onlyOwner whenPaused {
+        paused = false;
         emit Unpause();
     }
 
-    /// @notice Whether transfers are paused.
-    /// @return Whether paused.
-    function paused() external view returns (bool) {
-        return _paused;
+    /// @notice Blacklists `evilUser`: it can no longer send (it still receives). Owner only.
+    /// @param evilUser Account to list.
+    function addBlackList(address evilUser) external onlyOwner {
+        isBlackListed[evilUser] = true;
+        emit AddedBlackList(evilUser);
     }
 
-    /// @notice Sets the transfer fee: `newBasisPoints` (< 20) of each transfer, capped at `newMaxFee` base units
-    /// (< 50e6). Owner only.
-    /// @param newBasisPoints Fee rate in basis points, < 20.
-    /// @param newMaxFee Fee cap in base units, < 50e6.
-    function setParams(uint256 newBasisPoints, uint256 newMaxFee) external onlyOwner {
-        if (newBasisPoints >= MAX_BASIS_POINTS_RATE || newMaxFee >= MAX_MAXIMUM_FEE) {
-            revert TestUSDTInvalidParams(newBasisPoints, newMaxFee);
+    /// @notice Takes `clearedUser` off the blacklist. Owner only.
+    /// @param clearedUser Account to unlist.
+    function removeBlackList(address clearedUser) external onlyOwner {
+        isBlackListed[clearedUser] = false;
+        emit RemovedBlackList(clearedUser);
+    }
+
+    /// @notice Destroys the whole balance of blacklisted `blackListedUser`. Owner only. Emits no Transfer.
+    /// @dev As on mainnet, the amount is read through `balanceOf`, so once deprecated it is the successor's balance
+    /// that is subtracted (unchecked) from this contract's `_totalSupply`.
+    /// @param blackListedUser A blacklisted account.
+    function destroyBlackFunds(address blackListedUser) external onlyOwner {
+        require(isBlackListed[blackListedUser]);
+        uint256 dirtyFunds = balanceOf(blackListedUser);
+        balances[blackListedUser] = 0;
+        unchecked {
+            _totalSupply -= dirtyFunds;
         }
-        // Both fit: < 20 in uint16, < 50e6 in uint64.
-        _basisPointsRate = uint16(newBasisPoints);
-        _maximumFee = uint64(newMaxFee);
-        emit Params(newBasisPoints, newMaxFee);
+        emit DestroyedBlackFunds(blackListedUser, dirtyFunds);
     }
 
-    /// @notice Fee rate in basis points (0 by default).
-    /// @return The rate.
-    function basisPointsRate() external view returns (uint256) {
-        return _basisPointsRate;
+    /// @notice Remaining amount `spender` may move from `holder` (the successor's answer once deprecated).
+    /// @param holder Holder.
+    /// @param spender Spender.
+    /// @return The allowance.
+    function allowance(address holder, address spender) external view returns (uint256) {
+        if (deprecated) return IUpgradedStandardToken(upgradedAddress).allowance(holder, spender);
+        return allowed[holder][spender];
     }
 
-    /// @notice Fee cap per transfer in base units.
-    /// @return The cap.
-    function maximumFee() external view returns (uint256) {
-        return _maximumFee;
+    /// @notice Total supply in base units (the successor's answer once deprecated).
+    /// @return The total supply.
+    function totalSupply() external view returns (uint256) {
+        if (deprecated) return IUpgradedStandardToken(upgradedAddress).totalSupply();
+        return _totalSupply;
+    }
+
+    /// @notice The owner, as mainnet's `getOwner`.
+    /// @return The owner.
+    function getOwner() external view returns (address) {
+        return owner;
+    }
+
+    /// @notice Whether `maker` is blacklisted, as mainnet's `getBlackListStatus`.
+    /// @param maker Account to check.
+    /// @return Whether it is listed.
+    function getBlackListStatus(address maker) external view returns (bool) {
+        return isBlackListed[maker];
+    }
+
+    /// @notice Balance of `who` in base units (the successor's answer once deprecated).
+    /// @param who Holder.
+    /// @return The balance.
+    function balanceOf(address who) public view returns (uint256) {
+        if (deprecated) return IUpgradedStandardToken(upgradedAddress).balanceOf(who);
+        return balances[who];
     }
 
     /*//////////////////////////////////////////////////////////////
                                 INTERNAL
     //////////////////////////////////////////////////////////////*/
 
-    function _notBlackListed(address account) private view {
-        if (_blackListed[account]) revert TestUSDTBlacklisted(account);
+    /// @dev Mainnet's `BasicToken.transfer`.
+    function _transfer(address to, uint256 value) private onlyPayloadSize(2 * 32) {
+        _move(msg.sender, to, value, _fee(value));
     }
 
-    /// @dev Debits `value` from `from`; credits `value - fee` to `to` and `fee` to the owner. As on mainnet,
-    /// the fee's Transfer event comes first.
-    function _move(address from, address to, uint256 value) private {
-        uint256 balance = _balances[from];
-        if (balance < value) revert TestUSDTInsufficientBalance(from, balance, value);
-
-        // One SLOAD for owner + fee parameters.
-        address feeRecipient = _owner;
-        uint256 fee = (value * _basisPointsRate) / BASIS_POINTS_DENOMINATOR;
-        uint256 maxFee = _maximumFee;
-        if (fee > maxFee) fee = maxFee;
-
-        uint256 sendAmount;
-        unchecked {
-            _balances[from] = balance - value;
-            sendAmount = value - fee;
+    /// @dev Mainnet's `StandardToken.transferFrom`: the allowance is spent (checked) before the balance.
+    function _transferFrom(address from, address to, uint256 value) private onlyPayloadSize(3 * 32) {
+        uint256 currentAllowance = allowed[from][msg.sender];
+        uint256 fee = _fee(value);
+        if (currentAllowance < MAX_UINT) {
+            allowed[from][msg.sender] = _sub(currentAllowance, value);
         }
-        _balances[to] += sendAmount;
+        _move(from, to, value, fee);
+    }
+
+    /// @dev Mainnet's `StandardToken.approve`.
+    function _approve(address spender, uint256 value) private onlyPayloadSize(2 * 32) {
+        require(!((value != 0) && (allowed[msg.sender][spender] != 0)));
+        allowed[msg.sender][spender] = value;
+        emit Approval(msg.sender, spender, value);
+    }
+
+    /// @dev Mainnet's checks: strict, so zero is refused too.
+    function _issue(uint256 amount) private {
+        address issuer = owner;
+        unchecked {
+            require(_totalSupply + amount > _totalSupply);
+            require(balances[issuer] + amount > balances[issuer]);
+            balances[issuer] += amount;
+            _totalSupply += amount;
+        }
+        emit Issue(amount);
+    }
+
+    /// @dev Debits `value` from `from`; credits `value - fee` to `to` and `fee` to the owner. The fee's Transfer
+    /// event comes first, as on mainnet.
+    function _move(address from, address to, uint256 value, uint256 fee) private {
+        uint256 sendAmount = _sub(value, fee);
+        balances[from] = _sub(balances[from], value);
+        balances[to] = _add(balances[to], sendAmount);
         if (fee > 0) {
-            _balances[feeRecipient] += fee;
+            address feeRecipient = owner;
+            balances[feeRecipient] = _add(balances[feeRecipient], fee);
             emit Transfer(from, feeRecipient, fee);
         }
         emit Transfer(from, to, sendAmount);
+    }
+
+    /// @dev `value * basisPointsRate / 10000`, capped at `maximumFee`.
+    function _fee(uint256 value) private view returns (uint256 fee) {
+        fee = _mul(value, basisPointsRate) / 10000;
+        if (fee > maximumFee) fee = maximumFee;
+    }
+
+    /// @dev SafeMath `add` of 0.4.17: an overflow burns all gas.
+    function _add(uint256 a, uint256 b) private pure returns (uint256 c) {
+        unchecked {
+            c = a + b;
+        }
+        if (c < a) _invalid();
+    }
+
+    /// @dev SafeMath `sub` of 0.4.17: an underflow burns all gas.
+    function _sub(uint256 a, uint256 b) private pure returns (uint256) {
+        if (b > a) _invalid();
+        unchecked {
+            return a - b;
+        }
+    }
+
+    /// @dev SafeMath `mul` of 0.4.17: an overflow burns all gas.
+    function _mul(uint256 a, uint256 b) private pure returns (uint256 c) {
+        if (a == 0) return 0;
+        unchecked {
+            c = a * b;
+        }
+        if (c / a != b) _invalid();
+    }
+
+    /// @dev 0.4.17's `assert`: the INVALID opcode, which consumes all the gas left (0.8's `assert` is a Panic
+    /// revert that refunds it).
+    function _invalid() private pure {
+        // solhint-disable-next-line no-inline-assembly
+        assembly {
+            invalid()
+        }
     }
 }

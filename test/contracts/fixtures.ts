@@ -19,10 +19,20 @@ export async function loadFixture<T>(fixture: () => Promise<T>): Promise<T> {
 
 /** Deal kinds, statuses, actions and refund reasons as the contracts number them. */
 export const Kind = { Payment: 0, OnRamp: 1, OffRamp: 2 } as const;
-export const Status = { None: 0, Open: 1, Performed: 2, Released: 3, Refunded: 4, Disputed: 5, Resolved: 6 } as const;
+export const Status = {
+  None: 0,
+  Open: 1,
+  Performed: 2,
+  Released: 3,
+  Refunded: 4,
+  Disputed: 5,
+  Resolved: 6,
+  Split: 7,
+} as const;
 export const Action = { Perform: 0, Release: 1, Cancel: 2, Dispute: 3, Claim: 4 } as const;
-export const RefundReason = { Deadline: 0, PayeeCancel: 1, MutualCancel: 2 } as const;
-export const GatewayStatus = { None: 0, Pending: 1, Active: 2, Suspended: 3, Exiting: 4, Exited: 5 } as const;
+export const RefundReason = { Deadline: 0, PayeeCancel: 1, MutualCancel: 2, LockExpired: 3 } as const;
+/** The gateway's own life cycle; governance's sanction is the separate `suspended` flag. */
+export const GatewayStatus = { None: 0, Pending: 1, Active: 2, Exiting: 3, Exited: 4 } as const;
 export const AcceptorStatus = { None: 0, Pending: 1, Active: 2, Suspended: 3 } as const;
 
 export const USDT = (n: number | string): bigint => ethers.parseUnits(String(n), 6);
@@ -36,6 +46,21 @@ export const UNBONDING_DELAY = 7 * DAY;
 export const RESOLUTION_WINDOW = 3 * DAY;
 export const RELEASE_WINDOW = DAY;
 export const METHOD_SEPA = ethers.id("SEPA:EUR");
+
+/** The escrow's limits as the tests expect them (the contract keeps them private; these are the tests' own). */
+export const MIN_RELEASE_WINDOW = HOUR;
+export const MAX_RELEASE_WINDOW = 90 * DAY;
+export const MAX_DEAL_DURATION = 365 * DAY;
+export const MAX_DELEGATE_LOCK_DURATION = 7 * DAY;
+export const MAX_DELEGATE_RELEASE_WINDOW = 2 * DAY;
+export const MIN_RESOLUTION_WINDOW = HOUR;
+export const MAX_RESOLUTION_WINDOW = 90 * DAY;
+export const PAYOUT_GAS = 100_000;
+export const REGISTRY_HOOK_GAS = 60_000;
+/** First 12 bytes of every salt of a lock by an acceptor's delegate, and of no other deal's salt. */
+export const DELEGATE_SALT_PREFIX = ethers.dataSlice(ethers.id("USDT Escrow: lock by delegate"), 0, 12);
+/** `DealRecord.flags` bits. */
+export const Flags = { PayerReleased: 1, GatewayHolds: 2 } as const;
 
 export type Deal = IEscrow.DealStruct;
 export type DealOut = {
@@ -163,6 +188,12 @@ export async function makeDeal(p: Protocol, over: Partial<Deal> = {}): Promise<D
   };
 }
 
+/** A fresh salt for a delegate's lock: `DELEGATE_SALT_PREFIX` followed by a counter. */
+export function nextDelegateSalt(): string {
+  saltCounter += 1n;
+  return ethers.concat([DELEGATE_SALT_PREFIX, ethers.zeroPadValue(ethers.toBeHex(saltCounter), 20)]);
+}
+
 /** The deal id: keccak256(abi.encode(funder, salt)). */
 export function dealIdOf(deal: Pick<DealOut, "payer" | "salt">): string {
   return ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [deal.payer, deal.salt]));
@@ -274,4 +305,85 @@ export async function signOpen(
     { deal, ref, expiry: exp },
   );
   return { expiry: exp, signature };
+}
+
+async function signTyped(
+  escrow: Escrow,
+  signer: HardhatEthersSigner,
+  primary: string,
+  fields: { name: string; type: string }[],
+  message: Record<string, unknown>,
+  expiry?: bigint,
+) {
+  const exp = expiry ?? BigInt((await time.latest()) + DAY);
+  const signature = await signer.signTypedData(
+    await escrowDomain(escrow),
+    { [primary]: [...fields, { name: "expiry", type: "uint256" }] },
+    { ...message, expiry: exp },
+  );
+  return { expiry: exp, signature };
+}
+
+/** Signs a Split(dealId, payeeAmount, expiry) for `splitWithSigs`. */
+export async function signSplit(
+  escrow: Escrow,
+  signer: HardhatEthersSigner,
+  dealId: string,
+  payeeAmount: bigint,
+  expiry?: bigint,
+) {
+  const fields = [
+    { name: "dealId", type: "bytes32" },
+    { name: "payeeAmount", type: "uint96" },
+  ];
+  return signTyped(escrow, signer, "Split", fields, { dealId, payeeAmount }, expiry);
+}
+
+/** Signs a Resolution(dealId, payeeAmount, reasons, expiry) for `resolveWithSig`. */
+export async function signResolution(
+  escrow: Escrow,
+  signer: HardhatEthersSigner,
+  dealId: string,
+  payeeAmount: bigint,
+  reasons: string,
+  expiry?: bigint,
+) {
+  const fields = [
+    { name: "dealId", type: "bytes32" },
+    { name: "payeeAmount", type: "uint96" },
+    { name: "reasons", type: "bytes32" },
+  ];
+  return signTyped(escrow, signer, "Resolution", fields, { dealId, payeeAmount, reasons }, expiry);
+}
+
+/** Signs an Evidence(dealId, contentHash, uri, expiry) for `postEvidenceWithSig`. */
+export async function signEvidence(
+  escrow: Escrow,
+  signer: HardhatEthersSigner,
+  dealId: string,
+  contentHash: string,
+  uri: string,
+  expiry?: bigint,
+) {
+  const fields = [
+    { name: "dealId", type: "bytes32" },
+    { name: "contentHash", type: "bytes32" },
+    { name: "uri", type: "string" },
+  ];
+  return signTyped(escrow, signer, "Evidence", fields, { dealId, contentHash, uri }, expiry);
+}
+
+/** Opens a deal, has the payee perform, and (when `by` is given) disputes it: the payer at once, the payee after
+ * the release window. Returns the deal id. */
+export async function disputedDeal(p: Protocol, deal: DealOut, by: "payer" | "payee" = "payer") {
+  const id = await openDeal(p, deal);
+  const payee = await ethers.getSigner(deal.payee);
+  await p.escrow.connect(payee).perform(deal);
+  if (by === "payee") {
+    await time.increase(Number(deal.releaseWindow) + 1);
+    await p.escrow.connect(payee).dispute(deal);
+  } else {
+    await p.escrow.connect(await ethers.getSigner(deal.payer)).dispute(deal);
+  }
+  return id;
 }
