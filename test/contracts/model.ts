@@ -14,18 +14,36 @@ import { AbiCoder, keccak256 } from "ethers";
 //////////////////////////////////////////////////////////////*/
 
 export const KIND = { Payment: 0, OnRamp: 1, OffRamp: 2 } as const;
-export const STATUS = { None: 0, Open: 1, Performed: 2, Released: 3, Refunded: 4, Disputed: 5, Resolved: 6 } as const;
+export const STATUS = {
+  None: 0,
+  Open: 1,
+  Performed: 2,
+  Released: 3,
+  Refunded: 4,
+  Disputed: 5,
+  Resolved: 6,
+  Split: 7,
+} as const;
 export const ACTION = { Perform: 0, Release: 1, Cancel: 2, Dispute: 3, Claim: 4 } as const;
-export const REASON = { Deadline: 0, PayeeCancel: 1, MutualCancel: 2 } as const;
-export const GW = { Active: 2, Suspended: 3 } as const;
+export const REASON = { Deadline: 0, PayeeCancel: 1, MutualCancel: 2, LockExpired: 3 } as const;
+/** The gateway's own life cycle (the registry's `GatewayStatus`); suspension is a separate flag. */
+export const GW = { Active: 2, Exiting: 3, Exited: 4 } as const;
+/** `DealRecord.flags`. */
+export const FLAG = { PayerReleased: 1, GatewayHolds: 2 } as const;
 
-export const STATUS_NAME = ["None", "Open", "Performed", "Released", "Refunded", "Disputed", "Resolved"];
+export const STATUS_NAME = ["None", "Open", "Performed", "Released", "Refunded", "Disputed", "Resolved", "Split"];
 export const KIND_NAME = ["Payment", "OnRamp", "OffRamp"];
 
 const MIN_RELEASE_WINDOW = 3600n;
 const MAX_RELEASE_WINDOW = 90n * 86400n;
 const MAX_DEAL_DURATION = 365n * 86400n;
 const MAX_DELEGATE_LOCK_DURATION = 7n * 86400n;
+const MAX_DELEGATE_RELEASE_WINDOW = 2n * 86400n;
+/** First 12 bytes of every salt of a delegate's lock, and of no other deal's salt. */
+export const DELEGATE_SALT_PREFIX = keccak256(new TextEncoder().encode("USDT Escrow: lock by delegate")).slice(
+  0,
+  2 + 24,
+);
 const UINT96_MAX = (1n << 96n) - 1n;
 const BPS = 10_000n;
 
@@ -74,8 +92,17 @@ export interface ModelDeal {
   commitment: string; // 0x + 50 hex digits
   status: number;
   since: bigint;
-  payerReleased: boolean;
+  flags: number; // FLAG bits, as DealRecord.flags
   payout?: Payout;
+}
+
+/** A gateway's standing in the registry: its own life cycle and governance's sanction. */
+export interface GatewayState {
+  status: number; // GW
+  suspended: boolean;
+  exitAt: bigint;
+  openDisputes: bigint;
+  bond: bigint;
 }
 
 /** An acceptor's float in one token, with its ledger (I5). */
@@ -94,6 +121,7 @@ export interface SigAuth {
   dealId: string;
   action: number;
   expiry: bigint;
+  payeeAmount?: bigint; // for a Split signature: the split it signs
 }
 
 export type Verdict = { ok: false; errors: string[] } | { ok: true; logs: string[] };
@@ -108,6 +136,7 @@ export interface AcceptorConfig {
 /** The deployed world the model describes. */
 export interface ModelConfig {
   escrow: Addr;
+  registry: Addr;
   usdt: Addr;
   dai: Addr;
   gateways: { addr: Addr; feeBps: bigint }[];
@@ -118,6 +147,8 @@ export interface ModelConfig {
   usdtOwner: Addr;
   maxFeeBps: bigint;
   resolutionWindow: bigint;
+  unbondingDelay: bigint;
+  bond: bigint; // each gateway's bond at the start
 }
 
 /** The state the model starts every run from (read from the chain once, after the fixture). */
@@ -125,6 +156,7 @@ export interface InitialState {
   now: bigint;
   balances: Map<string, bigint>; // key `${token}:${account}`
   floats: Map<string, { free: bigint; locked: bigint }>; // key `${acceptor}:${token}`
+  bond: bigint; // each gateway's bond
 }
 
 /*//////////////////////////////////////////////////////////////
@@ -210,7 +242,7 @@ export function dealTuple(p: DealParams): unknown[] {
 }
 
 const key = (a: string, b: string) => `${a}:${b}`;
-const FINAL: ReadonlySet<number> = new Set([STATUS.Released, STATUS.Refunded, STATUS.Resolved]);
+const FINAL: ReadonlySet<number> = new Set([STATUS.Released, STATUS.Refunded, STATUS.Resolved, STATUS.Split]);
 export const isFinal = (status: number) => FINAL.has(status);
 
 /*//////////////////////////////////////////////////////////////
@@ -226,10 +258,10 @@ export class EscrowModel {
   readonly owed = new Map<string, bigint>(); // `${token}:${account}`
   readonly balances: Map<string, bigint>; // `${token}:${account}`, wallets and the escrow
   paused = false;
-  readonly gatewayStatus = new Map<Addr, number>();
-  readonly openDisputes = new Map<Addr, bigint>();
+  readonly gateways = new Map<Addr, GatewayState>();
   readonly blacklisted = new Set<Addr>();
   usdtPaused = false;
+  arbiterRevoked = false;
   private saltCounter = 0;
 
   constructor(cfg: ModelConfig, init: InitialState) {
@@ -247,25 +279,35 @@ export class EscrowModel {
       });
     }
     for (const g of cfg.gateways) {
-      this.gatewayStatus.set(g.addr, GW.Active);
-      this.openDisputes.set(g.addr, 0n);
+      this.gateways.set(g.addr, { status: GW.Active, suspended: false, exitAt: 0n, openDisputes: 0n, bond: cfg.bond });
     }
   }
 
-  /** A salt never used in this run. */
-  freshSalt(): string {
+  /** A salt never used in this run; `delegate` gives it the delegate-lock prefix. */
+  freshSalt(delegate = false): string {
     this.saltCounter += 1;
-    return "0x" + this.saltCounter.toString(16).padStart(64, "0");
+    const n = this.saltCounter.toString(16);
+    return delegate ? DELEGATE_SALT_PREFIX + n.padStart(40, "0") : "0x" + n.padStart(64, "0");
   }
 
   acceptor(addr: Addr): AcceptorConfig | undefined {
     return this.cfg.acceptors.find((a) => a.addr === addr);
   }
 
+  gateway(gw: Addr): GatewayState | undefined {
+    return this.gateways.get(gw);
+  }
+
   gatewayFee(gw: Addr): bigint {
     const g = this.cfg.gateways.find((x) => x.addr === gw);
     if (!g) return 0n;
     return g.feeBps < this.cfg.maxFeeBps ? g.feeBps : this.cfg.maxFeeBps;
+  }
+
+  /** Registry `canRule`: not suspended, Active or Exiting. */
+  canRule(gw: Addr): boolean {
+    const g = this.gateway(gw);
+    return !!g && !g.suspended && (g.status === GW.Active || g.status === GW.Exiting);
   }
 
   float(acceptor: Addr, token: Addr): FloatState {
@@ -294,19 +336,41 @@ export class EscrowModel {
     return this.deals.filter((d) => !isFinal(d.status));
   }
 
+  /** A delegate's lock: an on-ramp whose salt carries the delegate prefix. */
+  static isDelegateLock(p: DealParams): boolean {
+    return p.kind === KIND.OnRamp && p.salt.slice(0, 2 + 24) === DELEGATE_SALT_PREFIX;
+  }
+
+  /** `lockExpiry`: deadline + releaseWindow + resolutionWindow for a delegate's lock, else 0. */
+  lockExpiry(p: DealParams): bigint {
+    return EscrowModel.isDelegateLock(p) ? p.deadline + p.releaseWindow + this.cfg.resolutionWindow : 0n;
+  }
+
+  /** Whether the gateway may rule deal `d` at `t` (it holds the dispute, is in good standing, window open). */
+  gatewayMayRule(d: ModelDeal, t: bigint): boolean {
+    return (d.flags & FLAG.GatewayHolds) !== 0 && this.canRule(d.p.gateway) && t <= d.since + this.cfg.resolutionWindow;
+  }
+
+  /** Who can end disputed deal `d` at `t` by a ruling: "gateway", "arbiter", or undefined when nobody can. */
+  rulerOf(d: ModelDeal, t: bigint): "gateway" | "arbiter" | undefined {
+    if (this.gatewayMayRule(d, t)) return "gateway";
+    return this.arbiterRevoked ? undefined : "arbiter";
+  }
+
   /*//////////////////////////////////////////////////////////////
                          TOKEN BEHAVIOUR
   //////////////////////////////////////////////////////////////*/
 
-  /** Errors a token transfer of `amount` from `from` to `to`, called by `sender`, would revert with. */
-  private transferErrors(token: Addr, sender: Addr, from: Addr, to: Addr, amount: bigint): string[] {
+  /**
+   * Errors a token transfer of `amount` from `from` would revert with (`sender` is the caller, `from` the account
+   * debited). USDT as on mainnet: only the sender (transfer) or `from` (transferFrom) is checked against the
+   * blacklist; every USDT revert carries empty data (a short balance hits INVALID, which also has none).
+   */
+  private transferErrors(token: Addr, from: Addr, amount: bigint): string[] {
     const errs: string[] = [];
     if (token === this.cfg.usdt) {
-      if (this.usdtPaused) errs.push("TestUSDTPaused");
-      if (this.blacklisted.has(sender) || this.blacklisted.has(from) || this.blacklisted.has(to)) {
-        errs.push("TestUSDTBlacklisted");
-      }
-      if (this.balanceOf(token, from) < amount) errs.push("TestUSDTInsufficientBalance");
+      if (this.usdtPaused || this.blacklisted.has(from) || this.balanceOf(token, from) < amount)
+        errs.push("EmptyRevert");
     } else if (this.balanceOf(token, from) < amount) {
       errs.push("ERC20InsufficientBalance");
     }
@@ -323,7 +387,7 @@ export class EscrowModel {
   private push(d: ModelDeal, to: Addr, amount: bigint): string {
     const token = d.p.token;
     const escrow = this.cfg.escrow;
-    if (this.transferErrors(token, escrow, escrow, to, amount).length > 0) {
+    if (this.transferErrors(token, escrow, amount).length > 0) {
       this.owed.set(key(token, to), this.owedOf(token, to) + amount);
       return logLine("Escrow", "PayoutDeferred", d.id, token, to, amount);
     }
@@ -347,17 +411,27 @@ export class EscrowModel {
     return d;
   }
 
-  private store(d: ModelDeal, status: number, t: bigint): void {
+  private store(d: ModelDeal, status: number, t: bigint, flags = 0): void {
     if (isFinal(d.status)) throw new Error(`model bug: ${d.label} changes after its final state`);
     d.status = status;
     d.since = t;
-    d.payerReleased = false;
+    d.flags = flags;
   }
 
-  private noteDispute(gw: Addr, opened: boolean): string {
-    const n = (this.openDisputes.get(gw) ?? 0n) + (opened ? 1n : -1n);
-    this.openDisputes.set(gw, n);
-    return logLine("Registry", "GatewayDisputesChanged", gw, n);
+  /** The registry's dispute hook when a dispute opens: held only by an Active gateway in good standing. */
+  private noteDisputeOpened(gw: Addr): { held: boolean; logs: string[] } {
+    const g = this.gateway(gw);
+    if (!g || g.status !== GW.Active || g.suspended) return { held: false, logs: [] };
+    g.openDisputes += 1n;
+    return { held: true, logs: [logLine("Registry", "GatewayDisputesChanged", gw, g.openDisputes)] };
+  }
+
+  /** `_endDispute`: a held dispute leaving Disputed is uncounted. Call before `store`. */
+  private endDispute(d: ModelDeal): string[] {
+    if (d.status !== STATUS.Disputed || (d.flags & FLAG.GatewayHolds) === 0) return [];
+    const g = this.gateway(d.p.gateway)!;
+    g.openDisputes -= 1n;
+    return [logLine("Registry", "GatewayDisputesChanged", d.p.gateway, g.openDisputes)];
   }
 
   private settle(d: ModelDeal, payee: bigint, fee: bigint, refund: bigint): string[] {
@@ -379,16 +453,20 @@ export class EscrowModel {
     return logs;
   }
 
+  /** A final state with its event: `store`, the event, the dispute hook, then the payouts (as the contract). */
+  private finish(d: ModelDeal, status: number, t: bigint, event: string, shares: [bigint, bigint, bigint]): string[] {
+    const ended = this.endDispute(d);
+    this.store(d, status, t);
+    return [event, ...ended, ...this.settle(d, ...shares)];
+  }
+
   private payRelease(d: ModelDeal, t: bigint): string[] {
     const fee = feeOf(d.p.amount, d.p.feeBps);
-    const payee = d.p.amount - fee;
-    this.store(d, STATUS.Released, t);
-    return [logLine("Escrow", "DealReleased", d.id, payee, fee), ...this.settle(d, payee, fee, 0n)];
+    return this.finish(d, STATUS.Released, t, logLine("Escrow", "DealReleased", d.id), [d.p.amount - fee, fee, 0n]);
   }
 
   private refund(d: ModelDeal, reason: number, t: bigint): string[] {
-    this.store(d, STATUS.Refunded, t);
-    return [logLine("Escrow", "DealRefunded", d.id, reason), ...this.settle(d, 0n, 0n, d.p.amount)];
+    return this.finish(d, STATUS.Refunded, t, logLine("Escrow", "DealRefunded", d.id, reason), [0n, 0n, d.p.amount]);
   }
 
   /** `open` (isLock false) or `lock` (isLock true) of `p` by `caller` at `t`. */
@@ -416,21 +494,27 @@ export class EscrowModel {
       errs.push("EscrowInvalidKind");
     }
     const accAddr = p.kind === KIND.OnRamp ? p.payer : p.kind === KIND.OffRamp ? p.payee : undefined;
+    const byDelegate = caller !== p.payer;
+    if (byDelegate && !isLock) errs.push("EscrowUnauthorized");
     // registry.dealTerms
     if (this.paused) errs.push("RegistryPaused");
     if (p.token !== this.cfg.usdt && p.token !== this.cfg.dai) errs.push("RegistryTokenNotAllowed");
-    if (this.gatewayStatus.get(p.gateway) !== GW.Active) errs.push("RegistryGatewayWrongStatus");
+    const g = this.gateway(p.gateway);
+    if (!g || g.status !== GW.Active) errs.push("RegistryGatewayWrongStatus");
+    else if (g.suspended) errs.push("RegistryGatewaySuspended");
     const acc = accAddr === undefined ? undefined : this.acceptor(accAddr);
     if (accAddr !== undefined) {
       if (!acc) errs.push("RegistryAcceptorWrongStatus");
       else if (acc.gateway !== p.gateway) errs.push("RegistryAcceptorGatewayMismatch");
     }
-    const delegate = acc?.delegate;
-    if (caller !== p.payer) {
-      if (!isLock || caller !== delegate) errs.push("EscrowUnauthorized");
-      // A lock delegate's lock must end within MAX_DELEGATE_LOCK_DURATION.
-      else if (p.deadline > t + MAX_DELEGATE_LOCK_DURATION) errs.push("EscrowInvalidDeadline");
+    if (byDelegate && isLock) {
+      if (caller !== acc?.delegate) errs.push("EscrowUnauthorized");
+      // A delegate's lock is bounded: deadline and release window.
+      if (p.deadline > t + MAX_DELEGATE_LOCK_DURATION) errs.push("EscrowInvalidDeadline");
+      if (p.releaseWindow > MAX_DELEGATE_RELEASE_WINDOW) errs.push("EscrowInvalidReleaseWindow");
     }
+    const prefixed = p.salt.slice(0, 2 + 24) === DELEGATE_SALT_PREFIX;
+    if (prefixed !== byDelegate) errs.push("EscrowInvalidSalt");
     if (p.feeBps !== this.gatewayFee(p.gateway)) errs.push("EscrowFeeMismatch");
     if (acc) {
       const l = acc.limits[p.token];
@@ -440,7 +524,7 @@ export class EscrowModel {
     if (isLock) {
       if (this.float(p.payer, p.token).free < p.amount) errs.push("EscrowInsufficientFloat");
     } else {
-      errs.push(...this.transferErrors(p.token, this.cfg.escrow, p.payer, this.cfg.escrow, p.amount));
+      errs.push(...this.transferErrors(p.token, p.payer, p.amount));
     }
     if (errs.length > 0) return { ok: false, errors: errs };
 
@@ -452,11 +536,12 @@ export class EscrowModel {
       commitment: commitmentOf(p),
       status: STATUS.Open,
       since: t,
-      payerReleased: false,
+      flags: 0,
     };
     this.deals.push(d);
     this.byId.set(id, d);
     const logs = [logLine("Escrow", "DealOpened", id, p.payer, p.payee, dealTuple(p), ref)];
+    if (byDelegate) logs.push(logLine("Escrow", "DealLockedByDelegate", id, caller));
     if (isLock) {
       const f = this.float(p.payer, p.token);
       f.free -= p.amount;
@@ -467,85 +552,93 @@ export class EscrowModel {
     return { ok: true, logs };
   }
 
+  /**
+   * `actWithSig(deal, action, signer, auth)`: the named signer must be the action's party (else
+   * EscrowUnauthorized, before the signature is looked at), then the signature must be the signer's.
+   */
+  private signed(p: DealParams, action: number, auth: SigAuth, t: bigint): string[] {
+    const id = dealIdOf(p.payer, p.salt);
+    const party =
+      action === ACTION.Release
+        ? auth.signer === p.payer
+        : auth.signer === p.payee || (action === ACTION.Dispute && auth.signer === p.payer);
+    if (!party) return ["EscrowUnauthorized"];
+    return this.sigErrors(auth, auth.signer, id, action, t);
+  }
+
   /** `perform` by `caller`, or `actWithSig(Perform)` when `auth` is given. */
   perform(p: DealParams, caller: Addr, t: bigint, auth?: SigAuth): Verdict {
-    const id = dealIdOf(p.payer, p.salt);
-    const errs = auth ? this.sigErrors(auth, p.payee, id, ACTION.Perform, t) : [];
-    if (auth) caller = p.payee;
     const d = this.load(p);
-    if (!d) return { ok: false, errors: [...errs, "EscrowUnknownDeal"] };
+    if (!d) return { ok: false, errors: ["EscrowUnknownDeal"] };
+    const errs = auth ? this.signed(p, ACTION.Perform, auth, t) : [];
+    if (auth) caller = auth.signer;
     if (caller !== p.payee) errs.push("EscrowUnauthorized");
     if (d.status !== STATUS.Open) errs.push("EscrowWrongStatus");
     if (t > p.deadline) errs.push("EscrowDeadlinePassed");
     if (errs.length > 0) return { ok: false, errors: errs };
     const logs = [logLine("Escrow", "DealPerformed", d.id)];
-    if (d.payerReleased) logs.push(...this.payRelease(d, t));
+    if (d.flags === FLAG.PayerReleased) logs.push(...this.payRelease(d, t));
     else this.store(d, STATUS.Performed, t);
     return { ok: true, logs };
   }
 
-  /** `release` by `caller`, or `actWithSig(Release)`. */
+  /** `release` by `caller`, or `actWithSig(Release)`: pays out a Performed or Disputed deal, or approves early. */
   release(p: DealParams, caller: Addr, t: bigint, auth?: SigAuth): Verdict {
-    const id = dealIdOf(p.payer, p.salt);
-    const errs = auth ? this.sigErrors(auth, p.payer, id, ACTION.Release, t) : [];
-    if (auth) caller = p.payer;
     const d = this.load(p);
-    if (!d) return { ok: false, errors: [...errs, "EscrowUnknownDeal"] };
+    if (!d) return { ok: false, errors: ["EscrowUnknownDeal"] };
+    const errs = auth ? this.signed(p, ACTION.Release, auth, t) : [];
+    if (auth) caller = auth.signer;
     if (caller !== p.payer) errs.push("EscrowUnauthorized");
-    const performed = d.status === STATUS.Performed;
-    const approvable = d.status === STATUS.Open && !d.payerReleased;
-    if (!performed && !approvable) errs.push("EscrowWrongStatus");
+    const pays = d.status === STATUS.Performed || d.status === STATUS.Disputed;
+    const approvable = d.status === STATUS.Open && d.flags !== FLAG.PayerReleased;
+    if (!pays && !approvable) errs.push("EscrowWrongStatus");
     if (errs.length > 0) return { ok: false, errors: errs };
-    if (performed) return { ok: true, logs: this.payRelease(d, t) };
-    d.payerReleased = true;
+    if (pays) return { ok: true, logs: this.payRelease(d, t) };
+    d.flags = FLAG.PayerReleased;
     return { ok: true, logs: [logLine("Escrow", "DealReleaseApproved", d.id)] };
   }
 
   /** `cancel` by `caller`, or `actWithSig(Cancel)`. */
   cancel(p: DealParams, caller: Addr, t: bigint, auth?: SigAuth): Verdict {
-    const id = dealIdOf(p.payer, p.salt);
-    const errs = auth ? this.sigErrors(auth, p.payee, id, ACTION.Cancel, t) : [];
-    if (auth) caller = p.payee;
     const d = this.load(p);
-    if (!d) return { ok: false, errors: [...errs, "EscrowUnknownDeal"] };
+    if (!d) return { ok: false, errors: ["EscrowUnknownDeal"] };
+    const errs = auth ? this.signed(p, ACTION.Cancel, auth, t) : [];
+    if (auth) caller = auth.signer;
     if (caller !== p.payee) errs.push("EscrowUnauthorized");
     if (isFinal(d.status)) errs.push("EscrowWrongStatus");
     if (errs.length > 0) return { ok: false, errors: errs };
-    const logs: string[] = [];
-    if (d.status === STATUS.Disputed) logs.push(this.noteDispute(p.gateway, false));
-    logs.push(...this.refund(d, REASON.PayeeCancel, t));
-    return { ok: true, logs };
+    return { ok: true, logs: this.refund(d, REASON.PayeeCancel, t) };
   }
 
-  /** `dispute` by `caller`, or `actWithSig(Dispute)` signed by either party. */
+  /**
+   * `dispute` by `caller`, or `actWithSig(Dispute)` with an explicit signer: the payer once performed (an
+   * autoRelease payment only within its release window), the payee only after the window.
+   */
   dispute(p: DealParams, caller: Addr, t: bigint, auth?: SigAuth): Verdict {
-    const id = dealIdOf(p.payer, p.salt);
-    const errs: string[] = [];
-    if (auth) {
-      const byPayer = this.sigErrors(auth, p.payer, id, ACTION.Dispute, t);
-      const byPayee = this.sigErrors(auth, p.payee, id, ACTION.Dispute, t);
-      if (byPayer.length > 0 && byPayee.length > 0) errs.push(...byPayee);
-      caller = byPayer.length === 0 ? p.payer : p.payee;
-    }
     const d = this.load(p);
-    if (!d) return { ok: false, errors: [...errs, "EscrowUnknownDeal"] };
-    if (caller !== p.payer && caller !== p.payee) errs.push("EscrowUnauthorized");
+    if (!d) return { ok: false, errors: ["EscrowUnknownDeal"] };
+    const errs = auth ? this.signed(p, ACTION.Dispute, auth, t) : [];
+    if (auth) caller = auth.signer;
+    const byPayer = caller === p.payer;
+    if (!byPayer && caller !== p.payee) errs.push("EscrowUnauthorized");
     if (d.status !== STATUS.Performed) errs.push("EscrowWrongStatus");
+    else {
+      const windowEnd = d.since + p.releaseWindow;
+      if (byPayer && p.autoRelease && t > windowEnd) errs.push("EscrowReleaseWindowClosed");
+      if (!byPayer && t <= windowEnd) errs.push("EscrowReleaseWindowOpen");
+    }
     if (errs.length > 0) return { ok: false, errors: errs };
-    this.store(d, STATUS.Disputed, t);
-    return {
-      ok: true,
-      logs: [logLine("Escrow", "DealDisputed", d.id, caller), this.noteDispute(p.gateway, true)],
-    };
+    const { held, logs } = this.noteDisputeOpened(p.gateway);
+    this.store(d, STATUS.Disputed, t, held ? FLAG.GatewayHolds : 0);
+    return { ok: true, logs: [...logs, logLine("Escrow", "DealDisputed", d.id, caller, held)] };
   }
 
   /** `claim` by `caller`, or `actWithSig(Claim)`. */
   claim(p: DealParams, caller: Addr, t: bigint, auth?: SigAuth): Verdict {
-    const id = dealIdOf(p.payer, p.salt);
-    const errs = auth ? this.sigErrors(auth, p.payee, id, ACTION.Claim, t) : [];
-    if (auth) caller = p.payee;
     const d = this.load(p);
-    if (!d) return { ok: false, errors: [...errs, "EscrowUnknownDeal"] };
+    if (!d) return { ok: false, errors: ["EscrowUnknownDeal"] };
+    const errs = auth ? this.signed(p, ACTION.Claim, auth, t) : [];
+    if (auth) caller = auth.signer;
     if (caller !== p.payee) errs.push("EscrowUnauthorized");
     if (d.status !== STATUS.Performed) errs.push("EscrowWrongStatus");
     if (!p.autoRelease) errs.push("EscrowNotAutoRelease");
@@ -554,15 +647,18 @@ export class EscrowModel {
     return { ok: true, logs: this.payRelease(d, t) };
   }
 
-  /** `refund`, which anyone may call. */
+  /** `refund`, which anyone may call: an Open deal after its deadline, or an expired delegate's lock. */
   refundAfterDeadline(p: DealParams, t: bigint): Verdict {
     const d = this.load(p);
     if (!d) return { ok: false, errors: ["EscrowUnknownDeal"] };
-    const errs: string[] = [];
-    if (d.status !== STATUS.Open) errs.push("EscrowWrongStatus");
-    if (t <= p.deadline) errs.push("EscrowDeadlineNotPassed");
-    if (errs.length > 0) return { ok: false, errors: errs };
-    return { ok: true, logs: this.refund(d, REASON.Deadline, t) };
+    if (d.status === STATUS.Open) {
+      if (t <= p.deadline) return { ok: false, errors: ["EscrowDeadlineNotPassed"] };
+      return { ok: true, logs: this.refund(d, REASON.Deadline, t) };
+    }
+    const expiresAt = this.lockExpiry(p);
+    if (expiresAt === 0n || isFinal(d.status)) return { ok: false, errors: ["EscrowWrongStatus"] };
+    if (t <= expiresAt) return { ok: false, errors: ["EscrowLockNotExpired"] };
+    return { ok: true, logs: this.refund(d, REASON.LockExpired, t) };
   }
 
   /** `settleWithSigs(deal, payeeAuth, payerAuth)`. */
@@ -573,7 +669,7 @@ export class EscrowModel {
     const errs: string[] = [];
     if (d.status === STATUS.Open) {
       if (t > p.deadline) errs.push("EscrowDeadlinePassed");
-    } else if (d.status !== STATUS.Performed) {
+    } else if (d.status !== STATUS.Performed && d.status !== STATUS.Disputed) {
       errs.push("EscrowWrongStatus");
     }
     errs.push(...this.sigErrors(payeeAuth, p.payee, id, ACTION.Perform, t));
@@ -592,43 +688,68 @@ export class EscrowModel {
     errs.push(...this.sigErrors(payerAuth, p.payer, id, ACTION.Cancel, t));
     errs.push(...this.sigErrors(payeeAuth, p.payee, id, ACTION.Cancel, t));
     if (errs.length > 0) return { ok: false, errors: errs };
-    const logs: string[] = [];
-    if (d.status === STATUS.Disputed) logs.push(this.noteDispute(p.gateway, false));
-    logs.push(...this.refund(d, REASON.MutualCancel, t));
-    return { ok: true, logs };
+    return { ok: true, logs: this.refund(d, REASON.MutualCancel, t) };
   }
 
-  /** `resolve(deal, payeeAmount)` by `caller`. */
-  resolve(p: DealParams, payeeAmount: bigint, caller: Addr, t: bigint): Verdict {
+  /** `splitWithSigs(deal, payeeAmount, payerAuth, payeeAuth)`: both parties signed this split. */
+  splitWithSigs(p: DealParams, payeeAmount: bigint, payerAuth: SigAuth, payeeAuth: SigAuth, t: bigint): Verdict {
+    const id = dealIdOf(p.payer, p.salt);
+    const d = this.load(p);
+    if (!d) return { ok: false, errors: ["EscrowUnknownDeal"] };
+    const errs: string[] = [];
+    if (isFinal(d.status)) errs.push("EscrowWrongStatus");
+    if (payeeAmount > p.amount) errs.push("EscrowPayeeAmountTooHigh");
+    const splitErrors = (auth: SigAuth, signer: Addr) => {
+      if (t > auth.expiry) return ["EscrowSignatureExpired"];
+      return auth.signer !== signer || auth.dealId !== id || auth.payeeAmount !== payeeAmount
+        ? ["EscrowInvalidSignature"]
+        : [];
+    };
+    errs.push(...splitErrors(payerAuth, p.payer), ...splitErrors(payeeAuth, p.payee));
+    if (errs.length > 0) return { ok: false, errors: errs };
+    const fee = feeOf(payeeAmount, p.feeBps);
+    const shares: [bigint, bigint, bigint] = [payeeAmount - fee, fee, p.amount - payeeAmount];
+    return {
+      ok: true,
+      logs: this.finish(d, STATUS.Split, t, logLine("Escrow", "DealSplit", d.id, ...shares), shares),
+    };
+  }
+
+  /** `resolve(deal, payeeAmount, reasons)` by `caller`. */
+  resolve(p: DealParams, payeeAmount: bigint, reasons: string, caller: Addr, t: bigint): Verdict {
     const d = this.load(p);
     if (!d) return { ok: false, errors: ["EscrowUnknownDeal"] };
     const errs: string[] = [];
     if (d.status !== STATUS.Disputed) errs.push("EscrowWrongStatus");
     if (payeeAmount > p.amount) errs.push("EscrowPayeeAmountTooHigh");
     const inWindow = t <= d.since + this.cfg.resolutionWindow;
-    const canRule = this.gatewayStatus.get(p.gateway) === GW.Active;
+    const gatewayMay = (d.flags & FLAG.GatewayHolds) !== 0 && this.canRule(p.gateway);
     let byGateway = false;
-    if (caller === p.gateway && canRule) {
+    if (caller === p.gateway && gatewayMay) {
       if (!inWindow) errs.push("EscrowResolutionWindowClosed");
       byGateway = true;
-    } else if (caller === this.cfg.arbiter) {
-      if (inWindow && canRule) errs.push("EscrowResolutionWindowOpen");
+    } else if (caller === this.cfg.arbiter && !this.arbiterRevoked) {
+      if (inWindow && gatewayMay) errs.push("EscrowResolutionWindowOpen");
     } else {
       errs.push("EscrowUnauthorized");
     }
     if (errs.length > 0) return { ok: false, errors: errs };
     const fee = byGateway ? feeOf(payeeAmount, p.feeBps) : 0n;
-    const payee = payeeAmount - fee;
-    const refund = p.amount - payeeAmount;
-    this.store(d, STATUS.Resolved, t);
-    return {
-      ok: true,
-      logs: [
-        logLine("Escrow", "DealResolved", d.id, caller, payee, fee, refund),
-        this.noteDispute(p.gateway, false),
-        ...this.settle(d, payee, fee, refund),
-      ],
-    };
+    const shares: [bigint, bigint, bigint] = [payeeAmount - fee, fee, p.amount - payeeAmount];
+    const event = logLine("Escrow", "DealResolved", d.id, caller, ...shares, reasons);
+    return { ok: true, logs: this.finish(d, STATUS.Resolved, t, event, shares) };
+  }
+
+  /** `postEvidence(deal, contentHash, uri)` by `caller`: an event and nothing else. */
+  postEvidence(p: DealParams, contentHash: string, uri: string, caller: Addr): Verdict {
+    const d = this.load(p);
+    if (!d) return { ok: false, errors: ["EscrowUnknownDeal"] };
+    const errs: string[] = [];
+    if (isFinal(d.status)) errs.push("EscrowWrongStatus");
+    const arbiter = caller === this.cfg.arbiter && !this.arbiterRevoked;
+    if (caller !== p.payer && caller !== p.payee && caller !== p.gateway && !arbiter) errs.push("EscrowUnauthorized");
+    if (errs.length > 0) return { ok: false, errors: errs };
+    return { ok: true, logs: [logLine("Escrow", "EvidencePosted", d.id, caller, contentHash, uri)] };
   }
 
   /*//////////////////////////////////////////////////////////////
@@ -638,9 +759,15 @@ export class EscrowModel {
   depositFloat(caller: Addr, token: Addr, amount: bigint): Verdict {
     const errs: string[] = [];
     if (this.paused) errs.push("RegistryPaused");
-    if (!this.acceptor(caller)) errs.push("RegistryAcceptorWrongStatus");
+    const acc = this.acceptor(caller);
+    if (!acc) errs.push("RegistryAcceptorWrongStatus");
+    else {
+      const g = this.gateway(acc.gateway);
+      if (!g || g.status !== GW.Active) errs.push("RegistryGatewayWrongStatus");
+      else if (g.suspended) errs.push("RegistryGatewaySuspended");
+    }
     if (amount === 0n || amount > UINT96_MAX) errs.push("EscrowInvalidAmount");
-    errs.push(...this.transferErrors(token, this.cfg.escrow, caller, this.cfg.escrow, amount));
+    errs.push(...this.transferErrors(token, caller, amount));
     if (errs.length > 0) return { ok: false, errors: errs };
     const f = this.float(caller, token);
     f.free += amount;
@@ -654,7 +781,7 @@ export class EscrowModel {
     const f = this.float(caller, token);
     if (amount === 0n) errs.push("EscrowInvalidAmount");
     if (amount > f.free) errs.push("EscrowInsufficientFloat");
-    errs.push(...this.transferErrors(token, this.cfg.escrow, this.cfg.escrow, caller, amount));
+    errs.push(...this.transferErrors(token, this.cfg.escrow, amount));
     if (errs.length > 0) return { ok: false, errors: errs };
     f.free -= amount;
     f.withdrawals += amount;
@@ -670,7 +797,7 @@ export class EscrowModel {
   claimOwed(token: Addr, account: Addr): Verdict {
     const amount = this.owedOf(token, account);
     if (amount === 0n) return { ok: false, errors: ["EscrowNothingOwed"] };
-    const errs = this.transferErrors(token, this.cfg.escrow, this.cfg.escrow, account, amount);
+    const errs = this.transferErrors(token, this.cfg.escrow, amount);
     if (errs.length > 0) return { ok: false, errors: errs };
     this.owed.set(key(token, account), 0n);
     return {
@@ -696,30 +823,61 @@ export class EscrowModel {
     return { ok: true, logs: [logLine("Registry", pause ? "Paused" : "Unpaused", caller)] };
   }
 
+  /** Governance's sanction: `suspendGateway` / `reinstateGateway`; the life cycle is untouched. */
   setGatewaySuspended(caller: Addr, gw: Addr, suspend: boolean): Verdict {
     const errs: string[] = [];
     if (caller !== this.cfg.governor) errs.push("AccessControlUnauthorizedAccount");
-    const status = this.gatewayStatus.get(gw);
-    if (suspend && status !== GW.Active) errs.push("RegistryGatewayWrongStatus");
-    if (!suspend && status !== GW.Suspended) errs.push("RegistryGatewayWrongStatus");
+    const g = this.gateway(gw);
+    if (suspend) {
+      if (!g || g.status === GW.Exited) errs.push("RegistryGatewayWrongStatus");
+      else if (g.suspended) errs.push("RegistryGatewaySuspended");
+    } else if (!g || !g.suspended) {
+      errs.push("RegistryGatewayNotSuspended");
+    }
     if (errs.length > 0) return { ok: false, errors: errs };
-    this.gatewayStatus.set(gw, suspend ? GW.Suspended : GW.Active);
+    g!.suspended = suspend;
     return { ok: true, logs: [logLine("Registry", suspend ? "GatewaySuspended" : "GatewayReinstated", gw)] };
   }
 
+  /** The gateway's own `requestExit`: Active (suspended or not) → Exiting. */
+  requestExit(caller: Addr, t: bigint): Verdict {
+    const g = this.gateway(caller);
+    if (!g || g.status !== GW.Active) return { ok: false, errors: ["RegistryGatewayWrongStatus"] };
+    g.status = GW.Exiting;
+    g.exitAt = t + this.cfg.unbondingDelay;
+    return { ok: true, logs: [logLine("Registry", "GatewayExitRequested", caller, g.exitAt)] };
+  }
+
+  /** The gateway's own `completeExit`: Exiting, not suspended, unbonded, no dispute held; the bond goes back. */
+  completeExit(caller: Addr, t: bigint): Verdict {
+    const g = this.gateway(caller);
+    const errs: string[] = [];
+    if (!g || g.status !== GW.Exiting) return { ok: false, errors: ["RegistryGatewayWrongStatus"] };
+    if (g.suspended) errs.push("RegistryGatewaySuspended");
+    if (t < g.exitAt) errs.push("RegistryUnbonding");
+    if (g.openDisputes !== 0n) errs.push("RegistryGatewayHasDisputes");
+    // The bond goes back in USDT: a paused token stops the exit (the registry is never blacklisted here).
+    if (this.usdtPaused) errs.push("EmptyRevert");
+    if (errs.length > 0) return { ok: false, errors: errs };
+    const bond = g.bond;
+    g.status = GW.Exited;
+    g.bond = 0n;
+    const logs = [logLine("Registry", "GatewayExited", caller, bond)];
+    // The registry pays the bond back in USDT (the registry's own balance is not modelled).
+    this.balances.set(key(this.cfg.usdt, caller), this.balanceOf(this.cfg.usdt, caller) + bond);
+    logs.push(logLine("USDT", "Transfer", this.cfg.registry, caller, bond));
+    return { ok: true, logs };
+  }
+
   setBlacklisted(caller: Addr, account: Addr, listed: boolean): Verdict {
-    if (caller !== this.cfg.usdtOwner) return { ok: false, errors: ["TestUSDTNotOwner"] };
+    if (caller !== this.cfg.usdtOwner) return { ok: false, errors: ["EmptyRevert"] };
     if (listed) this.blacklisted.add(account);
     else this.blacklisted.delete(account);
     return { ok: true, logs: [logLine("USDT", listed ? "AddedBlackList" : "RemovedBlackList", account)] };
   }
 
   setUsdtPaused(caller: Addr, pause: boolean): Verdict {
-    const errs: string[] = [];
-    if (caller !== this.cfg.usdtOwner) errs.push("TestUSDTNotOwner");
-    if (pause && this.usdtPaused) errs.push("TestUSDTPaused");
-    if (!pause && !this.usdtPaused) errs.push("TestUSDTNotPaused");
-    if (errs.length > 0) return { ok: false, errors: errs };
+    if (caller !== this.cfg.usdtOwner || pause === this.usdtPaused) return { ok: false, errors: ["EmptyRevert"] };
     this.usdtPaused = pause;
     return { ok: true, logs: [logLine("USDT", pause ? "Pause" : "Unpause")] };
   }
