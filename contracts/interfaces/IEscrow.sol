@@ -5,8 +5,8 @@ import {IGatewayRegistry} from "./IGatewayRegistry.sol";
 
 /// @title IEscrow
 /// @notice Escrow of ERC-20 stablecoins (USDT first) that pays a deal's payee only when the payer and the payee
-/// both confirm, or when the gateway both sides chose rules on a dispute. The rules are written out in
-/// `docs/design.md` (state machine, invariants) and below, function by function.
+/// both confirm, or when the gateway both sides chose rules on a dispute. The rules are written out below,
+/// function by function (the README's "Deals" section tells them in prose).
 /// @dev Storage holds one slot per deal: its status, a timestamp, two flags and a 200-bit commitment to its
 /// parameters. Every call about a deal passes the full {Deal} (as emitted in {DealOpened}); the contract checks it
 /// against the commitment. Finding two parameter sets with the same commitment takes about 2^100 hash evaluations.
@@ -49,7 +49,7 @@ interface IEscrow {
         OffRamp // a seller's wallet (payer) sells USDT to an acceptor (payee) who pays fiat
     }
 
-    /// @notice The state machine of `docs/design.md`.
+    /// @notice A deal's state: Open → Performed → Released, with Disputed on the way and four other ends.
     enum DealStatus {
         None,
         Open, // funded; the payee has not performed
