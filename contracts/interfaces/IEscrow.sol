@@ -138,8 +138,9 @@ interface IEscrow {
     /// @notice `by` (payer or payee) disputed the deal; `gatewayHolds` tells whether the deal's gateway holds the
     /// dispute (and rules it within the resolution window) or the arbiter rules it.
     event DealDisputed(bytes32 indexed dealId, address indexed by, bool gatewayHolds);
-    /// @notice `by` (the gateway, or the arbiter) split the deal: `payeeAmount` and `fee` from the payee's share,
-    /// `refund` to the payer; `reasons` is the hash of the written reasons (zero when none were given).
+    /// @notice `by` (the gateway, or the arbiter) split the deal: the payee's share less the fee went to the
+    /// payee (`payeeAmount`, net), `fee` to the gateway, `refund` to the payer; `reasons` is the hash of the
+    /// written reasons (zero when none were given).
     event DealResolved(
         bytes32 indexed dealId,
         address indexed by,
@@ -148,8 +149,8 @@ interface IEscrow {
         uint96 refund,
         bytes32 reasons
     );
-    /// @notice Payer and payee split the deal by agreement: `payeeAmount` and `fee` from the payee's share,
-    /// `refund` to the payer (or the acceptor's float).
+    /// @notice Payer and payee split the deal by agreement: the payee's share less the fee went to the payee
+    /// (`payeeAmount`, net), `fee` to the gateway, `refund` to the payer (or the acceptor's float).
     event DealSplit(bytes32 indexed dealId, uint96 payeeAmount, uint96 fee, uint96 refund);
     /// @notice `by` (a party, the deal's gateway or an arbiter) anchored evidence: a content hash and where the
     /// file lives. Nothing else changes.
@@ -391,7 +392,9 @@ interface IEscrow {
     /// gateway's fee comes out of it), the rest back to the payer (or the acceptor's float). Underpaid fiat, a
     /// partial delivery or a merchant's partial refund end this way without a ruling. Anyone may submit.
     /// @dev Requires a deal not final (Open, even past its deadline, Performed or Disputed), `payeeAmount <=
-    /// amount`, and both signatures over this split. Emits {DealSplit}.
+    /// amount`, and both signatures over this split. Emits {DealSplit}. A signed split is an offer that stays open
+    /// until its expiry (there is no nonce to withdraw it): sign short expiries. Past the deadline of a deal the
+    /// payee never performed, anyone may {refund} it first.
     /// @param deal The deal.
     /// @param payeeAmount The payee's share before the fee.
     /// @param payerAuth The payer's signature.

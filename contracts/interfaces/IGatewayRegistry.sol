@@ -12,9 +12,11 @@ pragma solidity 0.8.30;
 ///    confirmation, split, refund and cancel, and their disputes pass to the arbiter.
 ///  - `PAUSER_ROLE`: pauses and unpauses new business (new deals, locks, float deposits, registrations).
 ///    Worst case: halts new business forever; no exit is ever blocked.
-///  - `ARBITER_ROLE`: rules disputes whose gateway let the resolution window pass or is no longer in good
-///    standing. Worst case: splits such a deal between its payer and payee as it likes; it can never pay
-///    anyone else, never more than the deal's amount, and never a deal that is not disputed.
+///  - `ARBITER_ROLE`: rules disputes whose gateway let the resolution window pass, is no longer in good
+///    standing, or does not hold them. Worst case: splits such a deal between its payer and payee as it likes;
+///    it can never pay anyone else, never more than the deal's amount, and never a deal that is not disputed.
+///    Never grant it to a gateway: a gateway's signed ruling would then also rule, without fee, where only the
+///    arbiter may.
 ///  - `ESCROW_ROLE`: held by escrow contracts; moves a gateway's open-dispute counter. Worst case (if the
 ///    admin grants it to a key): keeps a gateway from exiting, or lets it exit with disputes pending, which
 ///    then pass to the arbiter.
