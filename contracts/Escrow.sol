@@ -71,6 +71,11 @@ contract Escrow is IEscrow, EIP712, Multicall, ReentrancyGuardTransient {
     uint32 private constant MIN_RESOLUTION_WINDOW = 1 hours;
     /// @notice Upper bound of the resolution window.
     uint32 private constant MAX_RESOLUTION_WINDOW = 90 days;
+    /// @notice Least time governance has, after a gateway's last ruling on disputes it held, to slash its bond
+    /// before the bond can leave: the registry's floor of the unbonding delay must be the resolution window plus
+    /// at least this much (a gateway that asks to exit holds no new dispute, and rules the old ones within the
+    /// window).
+    uint32 private constant MIN_SLASH_TIME = 7 days;
     /// @notice Gas a payout push may use. A token whose transfer fails may burn at most this much (mainnet Tether
     /// fails by `assert` and burns all it is given); a payout that needs more is owed instead, and
     /// {claimOwed} pays it with all the gas its caller gives.
@@ -97,14 +102,15 @@ contract Escrow is IEscrow, EIP712, Multicall, ReentrancyGuardTransient {
     mapping(address token => mapping(address account => uint256 amount)) private _owed;
 
     /// @param registry_ The gateway registry (roles, pause, tokens, gateways, acceptors).
-    /// @param resolutionWindow_ Seconds a gateway has to rule a dispute, within the bounds above and at most the
-    /// registry's floor of the unbonding delay (so a slash can always land before a gateway's bond leaves).
+    /// @param resolutionWindow_ Seconds a gateway has to rule a dispute, within the bounds above, and at most the
+    /// registry's floor of the unbonding delay less `MIN_SLASH_TIME` (so governance always has that long, after a
+    /// gateway's last ruling, to slash it before its bond leaves).
     constructor(IGatewayRegistry registry_, uint32 resolutionWindow_) EIP712("USDT Escrow", "1") {
         if (address(registry_).code.length == 0) revert EscrowInvalidRegistry(address(registry_));
         if (
             resolutionWindow_ < MIN_RESOLUTION_WINDOW ||
             resolutionWindow_ > MAX_RESOLUTION_WINDOW ||
-            resolutionWindow_ > registry_.minUnbondingDelay()
+            uint256(resolutionWindow_) + MIN_SLASH_TIME > registry_.minUnbondingDelay()
         ) revert EscrowInvalidResolutionWindow(resolutionWindow_);
         _registry = registry_;
         _resolutionWindow = resolutionWindow_;
@@ -190,9 +196,14 @@ contract Escrow is IEscrow, EIP712, Multicall, ReentrancyGuardTransient {
             if (block.timestamp <= d.deadline) revert EscrowDeadlineNotPassed(dealId, d.deadline);
             reason = RefundReason.Deadline;
         } else {
-            // Performed or Disputed: only a delegate's lock, once expired (Open ones refund at their deadline).
+            // Performed or Disputed: only a delegate's lock, once expired (Open ones refund at their deadline). A
+            // dispute keeps its whole resolution window: whoever rules it always gets its full time first.
             uint256 expiresAt = _lockExpiry(d);
             if (expiresAt == 0 || !_isLive(rec.status)) revert EscrowWrongStatus(dealId, rec.status);
+            if (rec.status == DealStatus.Disputed) {
+                uint256 windowEnd = uint256(rec.since) + _resolutionWindow;
+                if (windowEnd > expiresAt) expiresAt = windowEnd;
+            }
             if (block.timestamp <= expiresAt) revert EscrowLockNotExpired(dealId, expiresAt);
             reason = RefundReason.LockExpired;
         }

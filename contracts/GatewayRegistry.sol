@@ -41,8 +41,8 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
     address private immutable _bondToken;
     uint32 private immutable _minUnbondingDelay;
 
-    // slot 0: every new deal reads the pause flag, the fee cap and (for a deal in the bond token) its allowance
-    // together, in one storage read
+    // one slot (the first of this contract's own, after AccessControl's): every new deal reads the pause flag, the
+    // fee cap and (for a deal in the bond token) its allowance together, in one storage read
     uint96 private _minBond;
     uint16 private _maxFeeBps;
     uint32 private _unbondingDelay;
@@ -495,7 +495,7 @@ contract GatewayRegistry is IGatewayRegistry, AccessControl, ReentrancyGuardTran
     }
 
     /// @dev New business in `token`: not paused and an allowlisted token. For the bond token both flags sit in
-    /// slot 0 and cost one storage read.
+    /// one slot and cost one storage read.
     function _requireOpenForBusiness(address token) private view {
         if (_paused) revert RegistryPaused();
         if (!_isTokenAllowed(token)) revert RegistryTokenNotAllowed(token);

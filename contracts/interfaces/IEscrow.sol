@@ -234,8 +234,8 @@ interface IEscrow {
     error EscrowInsufficientGas(uint256 available, uint256 required);
     /// @notice The registry given at deployment is not a contract.
     error EscrowInvalidRegistry(address registry);
-    /// @notice The resolution window given at deployment is outside its bounds, or longer than the registry's
-    /// floor of the unbonding delay.
+    /// @notice The resolution window given at deployment is outside its bounds, or leaves less than 7 days
+    /// between its end and the registry's floor of the unbonding delay (no time to slash a leaving gateway).
     error EscrowInvalidResolutionWindow(uint32 resolutionWindow);
 
     /*//////////////////////////////////////////////////////////////
@@ -276,16 +276,17 @@ interface IEscrow {
     /// planned). Emits {DealOpened}, and {DealLockedByDelegate} for a delegate's lock.
     ///
     /// A delegate can lock but never release: release, cancel and withdrawal stay with the acceptor. Its lock is
-    /// bounded end to end: `deadline <= now + MAX_DELEGATE_LOCK_DURATION` and
-    /// `releaseWindow <= MAX_DELEGATE_RELEASE_WINDOW`, and once `deadline + releaseWindow + resolutionWindow` has
-    /// passed ({lockExpiry}) anyone may return a deal that is still not final to the acceptor's free float
-    /// ({refund}, reason LockExpired). So float a delegate locked is back, paid out by the acceptor's own consent,
-    /// or ruled by the gateway within `MAX_DELEGATE_LOCK_DURATION + MAX_DELEGATE_RELEASE_WINDOW +
-    /// resolutionWindow` of the lock. Worst case for a compromised delegate: it locks free float for orders to
-    /// payees of its choice for that long; the funds still move only on the acceptor's release or agreement, a
-    /// refund, or the ruling of the gateway the acceptor works under. The buyer of a delegate's lock must perform
-    /// before the deadline and, if the acceptor stays silent, dispute when its release window ends, so that the
-    /// gateway's whole window falls before the expiry.
+    /// bounded end to end: `deadline <= now + MAX_DELEGATE_LOCK_DURATION` (7 days) and
+    /// `releaseWindow <= MAX_DELEGATE_RELEASE_WINDOW` (2 days); once `deadline + releaseWindow + resolutionWindow`
+    /// has passed ({lockExpiry}) anyone may return a deal that is still not final to the acceptor's free float
+    /// ({refund}, reason LockExpired) — for a disputed deal, once its resolution window has also ended, so that
+    /// whoever rules it always has its whole window. A dispute can start at the latest at the expiry (after it the
+    /// refund is open to anyone), so float a delegate locked is back, paid out with the acceptor's consent, or
+    /// ruled within `MAX_DELEGATE_LOCK_DURATION + MAX_DELEGATE_RELEASE_WINDOW + 2 * resolutionWindow` of the lock.
+    /// Worst case for a compromised delegate: it locks free float for orders to payees of its choice for that
+    /// long; the funds still move only on the acceptor's release or agreement, a refund, or a ruling. The buyer of
+    /// a delegate's lock must perform before the deadline and, if the acceptor stays silent, dispute before the
+    /// expiry; a dispute nobody rules in time ends with the float returned.
     /// @param deal The deal's parameters (payer = the acceptor; the id is `keccak256(abi.encode(acceptor, salt))`).
     /// @param ref The order reference.
     /// @return dealId The deal id.
@@ -350,8 +351,9 @@ interface IEscrow {
 
     /// @notice Returns a deal's whole amount to the payer (or the acceptor's float) when nobody acted in time.
     /// Anyone may call.
-    /// @dev Requires either status Open and `now > deadline` (reason Deadline), or a delegate's lock that is not
-    /// final and `now > lockExpiry(deal)` (reason LockExpired; a dispute it held ends too). Emits {DealRefunded}.
+    /// @dev Requires either status Open and `now > deadline` (reason Deadline), or a delegate's lock that is
+    /// Performed with `now > lockExpiry(deal)`, or Disputed with `now` past both `lockExpiry(deal)` and the end of
+    /// its resolution window (reason LockExpired; a dispute the gateway held is uncounted). Emits {DealRefunded}.
     /// @param deal The deal.
     function refund(Deal calldata deal) external;
 

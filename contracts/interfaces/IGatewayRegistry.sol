@@ -19,7 +19,8 @@ pragma solidity 0.8.30;
 ///    arbiter may.
 ///  - `ESCROW_ROLE`: held by escrow contracts; moves a gateway's open-dispute counter. Worst case (if the
 ///    admin grants it to a key): keeps a gateway from exiting, or lets it exit with disputes pending, which
-///    then pass to the arbiter.
+///    then pass to the arbiter. It is also the repair for a counter that drifted (an escrow that lost the role
+///    while disputes it counted were open): the admin grants it to a key that calls {noteDisputeClosed}.
 ///
 /// Gateway standing has two independent parts. The gateway's own life cycle (`status`: Pending → Active →
 /// Exiting → Exited) and governance's sanction (`suspended`). A suspended gateway is named in no new deal,
@@ -212,7 +213,8 @@ interface IGatewayRegistry {
     /// @notice Sets the delay between a gateway's exit request and the return of its bond.
     /// @dev Requires `GOVERNOR_ROLE` and `minUnbondingDelay() <= unbondingDelay_ <= MAX_UNBONDING_DELAY`. Emits
     /// {UnbondingDelaySet}. Applies to exits requested afterwards. The floor is at least every escrow's
-    /// resolution window (each escrow checks it at deployment), so a slash can always land before a bond leaves.
+    /// resolution window plus 7 days (each escrow checks it at deployment): a gateway that asked to exit rules
+    /// its last held dispute at least that long before its bond can leave, so a slash can always land first.
     /// Worst case: gateways wait `MAX_UNBONDING_DELAY` for their bond.
     /// @param unbondingDelay_ The delay in seconds.
     function setUnbondingDelay(uint32 unbondingDelay_) external;
@@ -424,8 +426,8 @@ interface IGatewayRegistry {
     /// @return The delay.
     function unbondingDelay() external view returns (uint32);
 
-    /// @notice The floor of the unbonding delay, fixed at deployment: no escrow with a longer resolution window
-    /// can be deployed against this registry.
+    /// @notice The floor of the unbonding delay, fixed at deployment: no escrow whose resolution window plus 7 days
+    /// exceeds it can be deployed against this registry.
     /// @return The floor in seconds.
     function minUnbondingDelay() external view returns (uint32);
 

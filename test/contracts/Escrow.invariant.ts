@@ -1885,7 +1885,8 @@ class ProgressCmd extends Base {
         () => new SettleSigsCmd(sel, "ok"),
         () => new CancelSigsCmd(sel, "ok"),
       ];
-      if (expiry !== 0n) options.push(() => after(expiry, new RefundCmd(sel, "outsider")));
+      const refundAt = d.since + w.cfg.resolutionWindow > expiry ? d.since + w.cfg.resolutionWindow : expiry;
+      if (expiry !== 0n) options.push(() => after(refundAt, new RefundCmd(sel, "outsider")));
       cmd = options[c % options.length]();
     }
     await cmd.run(m, w);

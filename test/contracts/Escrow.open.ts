@@ -28,6 +28,7 @@ import {
   MIN_RESOLUTION_WINDOW,
   PAYOUT_GAS,
   RESOLUTION_WINDOW,
+  MIN_SLASH_TIME,
   Status,
   USDT,
   approveExactly,
@@ -308,7 +309,7 @@ describe("Escrow (part A: opening, locking, float, owed, views)", function () {
       const p = await loadFixture(deployProtocol);
       const factory = await ethers.getContractFactory("Escrow");
       // a registry whose floor allows every window up to MAX_RESOLUTION_WINDOW, so only the bounds refuse
-      const registry = await (await deployRegistry(p, MAX_RESOLUTION_WINDOW)).getAddress();
+      const registry = await (await deployRegistry(p, MAX_RESOLUTION_WINDOW + MIN_SLASH_TIME)).getAddress();
       for (const w of [0, MIN_RESOLUTION_WINDOW - 1, MAX_RESOLUTION_WINDOW + 1, 2 ** 32 - 1]) {
         await expect(factory.deploy(registry, w))
           .to.be.revertedWithCustomError(factory, "EscrowInvalidResolutionWindow")
@@ -316,30 +317,30 @@ describe("Escrow (part A: opening, locking, float, owed, views)", function () {
       }
     });
 
-    it("when the resolution window is above the registry's minUnbondingDelay → it reverts EscrowInvalidResolutionWindow", async function () {
+    it("when the resolution window plus MIN_SLASH_TIME is above the registry's minUnbondingDelay → it reverts EscrowInvalidResolutionWindow", async function () {
       const p = await loadFixture(deployProtocol);
       const factory = await ethers.getContractFactory("Escrow");
       const floor = Number(await p.registry.minUnbondingDelay());
-      expect(floor).to.equal(RESOLUTION_WINDOW);
-      for (const w of [floor + 1, floor + DAY, MAX_RESOLUTION_WINDOW]) {
+      expect(floor).to.equal(RESOLUTION_WINDOW + MIN_SLASH_TIME);
+      for (const w of [floor - MIN_SLASH_TIME + 1, floor, MAX_RESOLUTION_WINDOW]) {
         await expect(factory.deploy(await p.registry.getAddress(), w))
           .to.be.revertedWithCustomError(factory, "EscrowInvalidResolutionWindow")
           .withArgs(w);
       }
     });
 
-    it("when the resolution window equals the registry's minUnbondingDelay → it deploys", async function () {
+    it("when the resolution window plus MIN_SLASH_TIME equals the registry's minUnbondingDelay → it deploys", async function () {
       const p = await loadFixture(deployProtocol);
       const factory = await ethers.getContractFactory("Escrow");
-      const floor = await p.registry.minUnbondingDelay();
-      const e = await factory.deploy(await p.registry.getAddress(), floor);
-      expect(await e.resolutionWindow()).to.equal(floor);
+      const window = (await p.registry.minUnbondingDelay()) - BigInt(MIN_SLASH_TIME);
+      const e = await factory.deploy(await p.registry.getAddress(), window);
+      expect(await e.resolutionWindow()).to.equal(window);
     });
 
     it("when the window is at either bound (and within the floor) → it deploys and exposes registry and window", async function () {
       const p = await loadFixture(deployProtocol);
       const factory = await ethers.getContractFactory("Escrow");
-      const registry = await (await deployRegistry(p, MAX_RESOLUTION_WINDOW)).getAddress();
+      const registry = await (await deployRegistry(p, MAX_RESOLUTION_WINDOW + MIN_SLASH_TIME)).getAddress();
       for (const w of [MIN_RESOLUTION_WINDOW, MAX_RESOLUTION_WINDOW]) {
         const e = await factory.deploy(registry, w);
         expect(await e.resolutionWindow()).to.equal(w);

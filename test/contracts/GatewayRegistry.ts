@@ -15,6 +15,7 @@ import {
   METHOD_SEPA,
   MIN_BOND,
   RESOLUTION_WINDOW,
+  MIN_UNBONDING_DELAY,
   Status,
   UNBONDING_DELAY,
   USDT,
@@ -35,8 +36,6 @@ import {
 
 const MAX_FEE_LIMIT_BPS = 1_000;
 const MAX_UNBONDING_DELAY = 180 * DAY;
-/** The fixture registry's floor of the unbonding delay: the escrow's resolution window. */
-const MIN_UNBONDING_DELAY = RESOLUTION_WINDOW;
 const MAX_UINT32 = 2n ** 32n - 1n;
 const META = ethers.id("gateway2 terms v1");
 const GATEWAY2_FEE_BPS = 100;

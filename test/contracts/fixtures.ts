@@ -42,8 +42,12 @@ export const MIN_BOND = USDT(10_000);
 export const MAX_FEE_BPS = 500;
 export const GATEWAY_FEE_BPS = 50; // 0.5%
 export const GATEWAY_FEE_CAP_BPS = 300;
-export const UNBONDING_DELAY = 7 * DAY;
 export const RESOLUTION_WINDOW = 3 * DAY;
+/** The escrow's least time to slash a leaving gateway after its last ruling (`MIN_SLASH_TIME`). */
+export const MIN_SLASH_TIME = 7 * DAY;
+/** The registry's floor of the unbonding delay: exactly what the escrow's resolution window requires. */
+export const MIN_UNBONDING_DELAY = RESOLUTION_WINDOW + MIN_SLASH_TIME;
+export const UNBONDING_DELAY = 14 * DAY;
 export const RELEASE_WINDOW = DAY;
 export const METHOD_SEPA = ethers.id("SEPA:EUR");
 
@@ -96,7 +100,7 @@ export async function deployProtocol() {
     MIN_BOND,
     MAX_FEE_BPS,
     UNBONDING_DELAY,
-    RESOLUTION_WINDOW,
+    MIN_UNBONDING_DELAY,
   )) as unknown as GatewayRegistry;
   const escrow = (await (
     await ethers.getContractFactory("Escrow")

@@ -655,8 +655,11 @@ export class EscrowModel {
       if (t <= p.deadline) return { ok: false, errors: ["EscrowDeadlineNotPassed"] };
       return { ok: true, logs: this.refund(d, REASON.Deadline, t) };
     }
-    const expiresAt = this.lockExpiry(p);
+    let expiresAt = this.lockExpiry(p);
     if (expiresAt === 0n || isFinal(d.status)) return { ok: false, errors: ["EscrowWrongStatus"] };
+    // A dispute keeps its whole resolution window.
+    const windowEnd = d.since + this.cfg.resolutionWindow;
+    if (d.status === STATUS.Disputed && windowEnd > expiresAt) expiresAt = windowEnd;
     if (t <= expiresAt) return { ok: false, errors: ["EscrowLockNotExpired"] };
     return { ok: true, logs: this.refund(d, REASON.LockExpired, t) };
   }
