@@ -104,7 +104,10 @@ interface IEscrow {
         uint8 flags;
     }
 
-    /// @notice A signature by one party, valid until `expiry` (EOA or ERC-1271 wallet).
+    /// @notice A signature by one party, valid until `expiry` (EOA or ERC-1271 wallet). It binds the chain, this
+    /// escrow, the deal, the action (and a split's or ruling's amounts) and the expiry — not the deal's state: a
+    /// signature stays usable until it expires or the deal ends, whatever happens meanwhile (a Release signed before
+    /// the payer disputes still releases the disputed deal). Give short expiries.
     struct Authorization {
         uint256 expiry;
         bytes signature;

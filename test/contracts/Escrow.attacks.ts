@@ -20,6 +20,9 @@ import {
   REGISTRY_HOOK_GAS,
   RELEASE_WINDOW,
   RESOLUTION_WINDOW,
+  MIN_UNBONDING_DELAY,
+  MIN_SLASH_TIME,
+  HOUR,
   RefundReason,
   Status,
   UNBONDING_DELAY,
@@ -3379,16 +3382,18 @@ describe("Escrow attacks", function () {
                  13. OPEN FINDINGS (SKIPPED: THEY FAIL)
   //////////////////////////////////////////////////////////////*/
 
-  describe("open findings of this review (each fails on the current code)", function () {
-    // FINDING (minor, parameters): the registry accepts a floor of the unbonding delay equal to the escrow's
-    // resolution window, and the governor may set the delay to that floor. A gateway that asks to exit in the block
-    // a dispute is raised can then rule that dispute at the last second of its window and take its bond in the same
-    // block: governance gets no block in which to slash. The NatSpec promises "a slash can always land before a bond
-    // leaves"; that needs unbondingDelay > resolutionWindow by a reaction margin. Skipped until decided.
-    it.skip("a gateway cannot rule at the end of its window and complete its exit in the same block (unbondingDelay at its floor)", async function () {
+  describe("findings of this review, settled", function () {
+    // FINDING: with the unbonding floor equal to the resolution window, a gateway that asked to exit in the block a
+    // dispute was raised could rule it at the last second of its window and take its bond in the same block,
+    // leaving governance no block to slash. The escrow now needs the registry's floor to be its window plus
+    // MIN_SLASH_TIME, so at the floor the bond is still there MIN_SLASH_TIME after that ruling.
+    it("attack: rule unfairly at the end of the window and exit in the same block (delay at its floor) → RegistryUnbonding; governance slashes within MIN_SLASH_TIME", async function () {
       const p = await loadFixture(deployProtocol);
       const gw = p.gateway.address;
-      await p.registry.connect(p.governor).setUnbondingDelay(RESOLUTION_WINDOW); // the floor: allowed
+      await expect(p.registry.connect(p.governor).setUnbondingDelay(RESOLUTION_WINDOW))
+        .to.be.revertedWithCustomError(p.registry, "RegistryInvalidParameter")
+        .withArgs(RESOLUTION_WINDOW, MIN_UNBONDING_DELAY);
+      await p.registry.connect(p.governor).setUnbondingDelay(MIN_UNBONDING_DELAY); // the floor
       const d = await makeDeal(p);
       const id = dealIdOf(d);
       await openDeal(p, d);
@@ -3397,36 +3402,42 @@ describe("Escrow attacks", function () {
         await p.escrow.connect(p.payer).dispute(d, { gasLimit: 500_000 }),
         await p.registry.connect(p.gateway).requestExit({ gasLimit: 200_000 }),
       ]);
+      const windowEnd = (await p.escrow.getDeal(id)).since + BigInt(RESOLUTION_WINDOW);
       const exitAt = (await p.registry.getGateway(gw)).exitAt;
-      expect(exitAt).to.equal((await p.escrow.getDeal(id)).since + BigInt(RESOLUTION_WINDOW));
-      // The unfair ruling and the exit, one block.
-      await inOneBlock(exitAt, async () => [
-        await p.escrow.connect(p.gateway).resolve(d, d.amount, NO_REASONS, { gasLimit: 500_000 }),
-        await p.registry.connect(p.gateway).completeExit({ gasLimit: 300_000 }),
-      ]);
-      expect(await statusOf(p.escrow, id)).to.equal(Status.Resolved);
-      // Governance's slash for that ruling must still be possible: it is not (the gateway has exited).
+      expect(exitAt - windowEnd).to.equal(BigInt(MIN_SLASH_TIME));
+      await time.setNextBlockTimestamp(windowEnd);
+      await p.escrow.connect(p.gateway).resolve(d, d.amount, NO_REASONS);
+      await expect(p.registry.connect(p.gateway).completeExit())
+        .to.be.revertedWithCustomError(p.registry, "RegistryUnbonding")
+        .withArgs(gw, exitAt);
+      await time.setNextBlockTimestamp(exitAt - 1n);
       await expect(p.registry.connect(p.governor).slashGateway(gw, MIN_BOND, p.payer.address)).to.emit(
         p.registry,
         "GatewaySlashed",
       );
     });
 
-    // DESIGN QUESTION: v1.1 lets release (and settleWithSigs) end a Disputed deal. A Release the payer signed earlier
-    // (for a relayer, or leaked), still unexpired, therefore survives the payer's own later dispute: whoever holds it
-    // ends the dispute in the payee's favour. In v1.0 the dispute made such a signature useless. Signatures have no
-    // revocation; only a short expiry limits this. Skipped until decided.
-    it.skip("a Release signed before the payer disputes no longer releases the deal once it is disputed", async function () {
-      const p = await loadFixture(deployProtocol);
-      const d = await makeDeal(p);
-      const id = dealIdOf(d);
-      await openDeal(p, d);
-      await p.escrow.connect(p.payee).perform(d);
-      const release = await signAction(p.escrow, p.payer, id, Action.Release); // handed to a relayer
-      await p.escrow.connect(p.payer).dispute(d); // the payer changes its mind
-      await expect(p.escrow.connect(p.payee).actWithSig(d, Action.Release, p.payer.address, release))
-        .to.be.revertedWithCustomError(p.escrow, "EscrowWrongStatus")
-        .withArgs(id, Status.Disputed);
-    });
+    // DECIDED: a signature binds the chain, the escrow, the deal, the action and an expiry — not the deal's state.
+    // Since v1.1 a release ends a Disputed deal too, so a Release the payer signed earlier, still unexpired,
+    // releases the deal after the payer's own dispute: the payer did sign "release". IEscrow's NatSpec tells signers
+    // to give short expiries; binding signatures to the deal's state is left for a later version.
+    for (const late of [false, true]) {
+      it(`a Release signed before the payer disputes ${late ? "is refused after its expiry" : "still releases the disputed deal while unexpired (documented)"}`, async function () {
+        const p = await loadFixture(deployProtocol);
+        const d = await makeDeal(p);
+        const id = dealIdOf(d);
+        await openDeal(p, d);
+        await p.escrow.connect(p.payee).perform(d);
+        const release = await signAction(p.escrow, p.payer, id, Action.Release, BigInt((await time.latest()) + HOUR));
+        await p.escrow.connect(p.payer).dispute(d); // the payer changes its mind
+        if (late) await time.increase(HOUR + 1);
+        const tx = p.escrow.connect(p.payee).actWithSig(d, Action.Release, p.payer.address, release);
+        if (late) {
+          await expect(tx).to.be.revertedWithCustomError(p.escrow, "EscrowSignatureExpired").withArgs(release.expiry);
+        } else {
+          await expect(tx).to.emit(p.escrow, "DealReleased").withArgs(id);
+        }
+      });
+    }
   });
 });
