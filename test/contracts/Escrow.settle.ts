@@ -1,15 +1,23 @@
 import { expect } from "chai";
-import { ethers } from "hardhat";
-import { time } from "@nomicfoundation/hardhat-network-helpers";
+import { ethers, network } from "hardhat";
+import { takeSnapshot, time } from "@nomicfoundation/hardhat-network-helpers";
+import { anyUint } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { ContractTransactionResponse } from "ethers";
+import type { ERC1271Wallet } from "../../typechain-types";
 import {
   Action,
   DAY,
   DEAL_TYPE,
+  Flags,
   GATEWAY_FEE_BPS,
   GatewayStatus,
+  HOUR,
   Kind,
+  MAX_DELEGATE_LOCK_DURATION,
+  MAX_DELEGATE_RELEASE_WINDOW,
+  PAYOUT_GAS,
+  REGISTRY_HOOK_GAS,
   RefundReason,
   RELEASE_WINDOW,
   RESOLUTION_WINDOW,
@@ -22,8 +30,10 @@ import {
   feeOf,
   lockDeal,
   makeDeal,
+  nextDelegateSalt,
   openDeal,
   signAction,
+  signSplit,
   type Deal,
   type DealOut,
   type Protocol,
@@ -38,6 +48,10 @@ import {
 const FLOAT = USDT(10_000);
 /** Default deal amount (makeDeal). */
 const AMOUNT = USDT(100);
+/** Reasons hash a ruling carries into DealResolved. */
+const REASONS = ethers.id("ruling: goods delivered late, 60% to the payee");
+/** Gas a bounded call needs left before it starts: the call's gas, EIP-150's 1/64 and the escrow's overhead. */
+const requiredGas = (callGas: number): bigint => BigInt(callGas + Math.floor(callGas / 63) + 5_000);
 
 /** The shared protocol plus a USDT float deposited by the acceptor. */
 async function protocolWithFloat(): Promise<Protocol> {
@@ -61,7 +75,7 @@ interface Ctx {
 
 /**
  * Opens a deal of `kind`: Payment payer → payee from the wallet; OffRamp payer → acceptor (payee) from the wallet;
- * OnRamp acceptor (payer) → payee locked from the acceptor's float.
+ * OnRamp acceptor (payer) → payee locked from the acceptor's float by the acceptor.
  */
 async function openKind(p: Protocol, kind: KindName = "Payment", over: Partial<Deal> = {}): Promise<Ctx> {
   if (kind === "OnRamp") {
@@ -79,7 +93,22 @@ async function openKind(p: Protocol, kind: KindName = "Payment", over: Partial<D
   return { p, kind, deal, id, payer: p.payer, payee };
 }
 
-type State = "Open" | "OpenReleased" | "Performed" | "Disputed" | "Released" | "Refunded" | "Resolved";
+/** Locks an on-ramp deal from the acceptor's float by its lock delegate (a salt with the delegate prefix). */
+async function delegateLock(p: Protocol, over: Partial<Deal> = {}): Promise<Ctx> {
+  const deal = await makeDeal(p, {
+    payer: p.acceptor.address,
+    payee: p.payee.address,
+    kind: Kind.OnRamp,
+    salt: nextDelegateSalt(),
+    ...over,
+  });
+  await expect(p.escrow.connect(p.delegate).lock(deal, ethers.ZeroHash))
+    .to.emit(p.escrow, "DealLockedByDelegate")
+    .withArgs(dealIdOf(deal), p.delegate.address);
+  return { p, kind: "OnRamp", deal, id: dealIdOf(deal), payer: p.acceptor, payee: p.payee };
+}
+
+type State = "Open" | "OpenReleased" | "Performed" | "Disputed" | "Released" | "Refunded" | "Resolved" | "Split";
 const STATUS_OF: Record<State, number> = {
   Open: Status.Open,
   OpenReleased: Status.Open,
@@ -88,10 +117,11 @@ const STATUS_OF: Record<State, number> = {
   Released: Status.Released,
   Refunded: Status.Refunded,
   Resolved: Status.Resolved,
+  Split: Status.Split,
 };
-const FINAL_STATES: State[] = ["Released", "Refunded", "Resolved"];
+const FINAL_STATES: State[] = ["Released", "Refunded", "Resolved", "Split"];
 
-/** Drives an open deal to `state` by the parties' ordinary calls. */
+/** Drives an open deal to `state` by the parties' ordinary calls (a dispute is the payer's, held by the gateway). */
 async function reach(c: Ctx, state: State): Promise<void> {
   const e = c.p.escrow;
   switch (state) {
@@ -117,8 +147,16 @@ async function reach(c: Ctx, state: State): Promise<void> {
     case "Resolved":
       await e.connect(c.payee).perform(c.deal);
       await e.connect(c.payer).dispute(c.deal);
-      await e.connect(c.p.gateway).resolve(c.deal, c.deal.amount / 2n);
+      await e.connect(c.p.gateway).resolve(c.deal, c.deal.amount / 2n, REASONS);
       return;
+    case "Split": {
+      await e.connect(c.payee).perform(c.deal);
+      const half = c.deal.amount / 2n;
+      await e
+        .connect(c.p.other)
+        .splitWithSigs(c.deal, half, await signSplit(e, c.payer, c.id, half), await signSplit(e, c.payee, c.id, half));
+      return;
+    }
   }
 }
 
@@ -150,13 +188,16 @@ function commitmentOf(deal: DealOut): string {
 }
 
 /** Asserts the stored record of `c`'s deal. */
-async function expectRecord(c: Ctx, status: number, since: bigint, payerReleased = false): Promise<void> {
+async function expectRecord(c: Ctx, status: number, since: bigint, flags = 0): Promise<void> {
   const r = await c.p.escrow.getDeal(c.id);
-  expect(r.status).to.equal(status);
-  expect(r.since).to.equal(since);
-  expect(r.payerReleased).to.equal(payerReleased);
+  expect(r.status, "status").to.equal(status);
+  expect(r.since, "since").to.equal(since);
+  expect(r.flags, "flags").to.equal(flags);
   expect(r.commitment.toLowerCase()).to.equal(commitmentOf(c.deal).toLowerCase());
-  expect(await c.p.escrow.statusOf(c.id)).to.equal(status);
+}
+
+async function statusOf(c: Ctx): Promise<bigint> {
+  return (await c.p.escrow.getDeal(c.id)).status;
 }
 
 async function openDisputes(p: Protocol, gw = p.gateway.address): Promise<bigint> {
@@ -166,7 +207,7 @@ async function openDisputes(p: Protocol, gw = p.gateway.address): Promise<bigint
 /** Balances and escrow books that a settlement may touch. */
 async function books(c: Ctx) {
   const { p, deal } = c;
-  const token = p.usdt;
+  const token = await ethers.getContractAt("TestUSDT", deal.token);
   const escrowAddr = await p.escrow.getAddress();
   const f = await p.escrow.floatOf(p.acceptor.address, deal.token);
   return {
@@ -232,18 +273,284 @@ function refundPayout(c: Ctx): Payout {
   return { payeeNet: 0n, fee: 0n, refund: c.deal.amount };
 }
 
+/** A ruling by the gateway: `payeeAmount` less the fee to the payee, the rest back. */
+function gatewayRuling(c: Ctx, payeeAmount: bigint): Payout {
+  const fee = feeOf(payeeAmount, c.deal.feeBps);
+  return { payeeNet: payeeAmount - fee, fee, refund: c.deal.amount - payeeAmount };
+}
+
+/** A ruling by the arbiter: no fee. */
+function arbiterRuling(c: Ctx, payeeAmount: bigint): Payout {
+  return { payeeNet: payeeAmount, fee: 0n, refund: c.deal.amount - payeeAmount };
+}
+
 /** Asserts that nothing moved: balances, float and owed unchanged since `before`. */
 async function expectUntouched(c: Ctx, before: Awaited<ReturnType<typeof books>>): Promise<void> {
   expect(await books(c)).to.deep.equal(before);
 }
 
+/** Signatures in these tests last 30 days unless a test gives the expiry (windows and deadlines are days long). */
+async function longExpiry(): Promise<bigint> {
+  return BigInt((await time.latest()) + 30 * DAY);
+}
+
 async function sign(c: Ctx, signer: HardhatEthersSigner, action: number, expiry?: bigint) {
-  return signAction(c.p.escrow, signer, c.id, action, expiry);
+  return signAction(c.p.escrow, signer, c.id, action, expiry ?? (await longExpiry()));
+}
+
+/** actWithSig submitted by `p.other` for `signer`, with `signer`'s own signature unless `auth` is given. */
+async function act(
+  c: Ctx,
+  action: number,
+  signer: HardhatEthersSigner,
+  auth?: Awaited<ReturnType<typeof sign>>,
+  deal: DealOut = c.deal,
+): Promise<ContractTransactionResponse> {
+  const a = auth ?? (await signAction(c.p.escrow, signer, dealIdOf(deal), action, await longExpiry()));
+  return c.p.escrow.connect(c.p.other).actWithSig(deal, action, signer.address, a);
 }
 
 async function now(): Promise<bigint> {
   return BigInt(await time.latest());
 }
+
+/** The end of the payer's release window of a performed deal. */
+async function releaseWindowEnd(c: Ctx): Promise<bigint> {
+  return (await c.p.escrow.getDeal(c.id)).since + c.deal.releaseWindow;
+}
+
+/** The end of the gateway's resolution window of a disputed deal. */
+async function resolutionEnd(c: Ctx): Promise<bigint> {
+  return (await c.p.escrow.getDeal(c.id)).since + BigInt(RESOLUTION_WINDOW);
+}
+
+/** The gateway asks to exit, waits out the unbonding delay and leaves (it must hold no dispute). */
+async function exitGateway(p: Protocol): Promise<void> {
+  await p.registry.connect(p.gateway).requestExit();
+  await time.increase(UNBONDING_DELAY);
+  await p.registry.connect(p.gateway).completeExit();
+  expect((await p.registry.getGateway(p.gateway.address)).status).to.equal(GatewayStatus.Exited);
+}
+
+/** How a disputed deal came to be disputed, and so whether the gateway holds it. */
+type Holding = "held" | "Exiting" | "suspended" | "suspended, then Exiting" | "Exited" | "registry refuses";
+const NOT_HELD: Holding[] = ["Exiting", "suspended", "suspended, then Exiting", "Exited", "registry refuses"];
+
+/**
+ * Opens a deal of `kind` (deadline in 30 days, so the gateway can exit before it), has the payee perform, brings
+ * the gateway or the registry into `holding` and has the payer dispute. Where the gateway can still hold disputes
+ * at first, a second deal is disputed beforehand (held), so its counter is 1 and any wrong decrement shows.
+ */
+async function disputeWith(holding: Holding, kind: KindName = "Payment"): Promise<Ctx & { background: boolean }> {
+  const p = await loadFixture(protocolWithFloat);
+  const deadline = BigInt((await time.latest()) + 30 * DAY);
+  const c = await openKind(p, kind, { deadline });
+  await reach(c, "Performed");
+  let background = false;
+  if (holding !== "held" && holding !== "Exited") {
+    const b = await openKind(p, "Payment", { deadline });
+    await reach(b, "Disputed");
+    background = true;
+  }
+  switch (holding) {
+    case "Exiting":
+      await p.registry.connect(p.gateway).requestExit();
+      break;
+    case "suspended":
+      await p.registry.connect(p.governor).suspendGateway(p.gateway.address);
+      break;
+    case "suspended, then Exiting":
+      await p.registry.connect(p.governor).suspendGateway(p.gateway.address);
+      await p.registry.connect(p.gateway).requestExit();
+      break;
+    case "Exited":
+      await exitGateway(p);
+      break;
+    case "registry refuses":
+      await p.registry.connect(p.admin).revokeRole(await p.registry.ESCROW_ROLE(), await p.escrow.getAddress());
+      break;
+  }
+  const before = await openDisputes(p);
+  const tx = await p.escrow.connect(c.payer).dispute(c.deal);
+  const held = holding === "held";
+  await expect(tx).to.emit(p.escrow, "DealDisputed").withArgs(c.id, c.payer.address, held);
+  expect(await openDisputes(p)).to.equal(before + (held ? 1n : 0n));
+  await expectRecord(c, Status.Disputed, await tsOf(tx), held ? Flags.GatewayHolds : 0);
+  return { ...c, background };
+}
+
+/*//////////////////////////////////////////////////////////////
+                         SHARED BEHAVIOURS
+//////////////////////////////////////////////////////////////*/
+
+/** A call on a deal, as the tests below exercise it: where it works and how it is made. */
+interface Subject {
+  /** The state from which the call works when made by `by`. */
+  state: State;
+  over?: Partial<Deal>;
+  /** Brings a deal in `state` to the moment the call works (past a deadline or window). */
+  prepare?: (c: Ctx) => Promise<void>;
+  /** Who makes (or signs) the call that works. */
+  by: (c: Ctx) => HardhatEthersSigner;
+  /** The kinds the call applies to (all by default; Claim: payments only). */
+  kinds?: KindName[];
+  /** Makes the call on `deal` as `who`: its sender, or its signer for a call by signature. */
+  call: (c: Ctx, deal: DealOut, who: HardhatEthersSigner) => Promise<ContractTransactionResponse>;
+}
+
+async function setupSubject(s: Subject, kind: KindName = "Payment"): Promise<Ctx> {
+  return setup(kind, s.state, s.over);
+}
+
+/** Every call on a deal checks the deal's parameters against the commitment stored at open. */
+function behavesLikeACallOnAKnownDeal(s: Subject): void {
+  it("when a parameter differs from the opened deal (amount + 1) → it reverts EscrowUnknownDeal; the deal itself works", async function () {
+    const c = await setupSubject(s);
+    if (s.prepare) await s.prepare(c);
+    const tampered = { ...c.deal, amount: c.deal.amount + 1n };
+    await expect(s.call(c, tampered, s.by(c)))
+      .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnknownDeal")
+      .withArgs(c.id);
+    await expect(s.call(c, c.deal, s.by(c))).not.to.be.reverted;
+  });
+
+  it("when the deal was never opened → it reverts EscrowUnknownDeal", async function () {
+    const c = await setupSubject(s);
+    if (s.prepare) await s.prepare(c);
+    const unknown = await makeDeal(c.p, { ...s.over, deadline: c.deal.deadline });
+    await expect(s.call(c, unknown, s.by(c)))
+      .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnknownDeal")
+      .withArgs(dealIdOf(unknown));
+  });
+}
+
+/** Only `party` may make the call: everyone in `strangers` reverts EscrowUnauthorized(dealId, them), any kind. */
+function behavesLikeACallReservedTo(
+  s: Subject,
+  party: string,
+  strangers: { names: string; of: (c: Ctx) => HardhatEthersSigner[] },
+  role: "caller" | "signer" = "caller",
+): void {
+  for (const kind of s.kinds ?? KINDS) {
+    it(`${kind}: when the ${role} is not the ${party} (${strangers.names}) → it reverts EscrowUnauthorized`, async function () {
+      const c = await setupSubject(s, kind);
+      if (s.prepare) await s.prepare(c);
+      for (const who of strangers.of(c)) {
+        await expect(s.call(c, c.deal, who))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+          .withArgs(c.id, who.address);
+      }
+      await expect(s.call(c, c.deal, s.by(c))).not.to.be.reverted;
+    });
+  }
+}
+
+/** The call reverts EscrowWrongStatus(dealId, status) from each of `states`, made by the party who may make it. */
+function behavesLikeACallRefusedFrom(s: Subject, states: State[], label: (st: State) => string = (st) => st): void {
+  for (const state of states) {
+    it(`when the deal is ${label(state)} → it reverts EscrowWrongStatus(${state === "OpenReleased" ? "Open" : state})`, async function () {
+      const c = await setup("Payment", state, s.over);
+      if (s.prepare) await s.prepare(c);
+      await expect(s.call(c, c.deal, s.by(c)))
+        .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
+        .withArgs(c.id, STATUS_OF[state]);
+    });
+  }
+}
+
+const finalLabel = (st: State) => `final (${st})`;
+
+const payeeStrangers = {
+  names: "payer, gateway, arbiter, lock delegate, anyone",
+  of: (c: Ctx) => [c.payer, c.p.gateway, c.p.arbiter, c.p.delegate, c.p.other],
+};
+const payerStrangers = {
+  names: "payee, gateway, arbiter, lock delegate, anyone",
+  of: (c: Ctx) => [c.payee, c.p.gateway, c.p.arbiter, c.p.delegate, c.p.other],
+};
+const partyStrangers = {
+  names: "gateway, arbiter, governor, lock delegate, anyone",
+  of: (c: Ctx) => [c.p.gateway, c.p.arbiter, c.p.governor, c.p.delegate, c.p.other],
+};
+
+const afterReleaseWindow = async (c: Ctx) => {
+  await time.increase(Number(c.deal.releaseWindow) + 1);
+};
+
+const performSubject: Subject = {
+  state: "Open",
+  by: (c) => c.payee,
+  call: (c, d, who) => c.p.escrow.connect(who).perform(d),
+};
+const releaseSubject: Subject = {
+  state: "Performed",
+  by: (c) => c.payer,
+  call: (c, d, who) => c.p.escrow.connect(who).release(d),
+};
+const cancelSubject: Subject = {
+  state: "Open",
+  by: (c) => c.payee,
+  call: (c, d, who) => c.p.escrow.connect(who).cancel(d),
+};
+const disputeSubject = (by: "payer" | "payee"): Subject => ({
+  state: "Performed",
+  prepare: by === "payee" ? afterReleaseWindow : undefined,
+  by: (c) => c[by],
+  call: (c, d, who) => c.p.escrow.connect(who).dispute(d),
+});
+const claimSubject: Subject = {
+  state: "Performed",
+  over: { autoRelease: true },
+  kinds: ["Payment"],
+  prepare: afterReleaseWindow,
+  by: (c) => c.payee,
+  call: (c, d, who) => c.p.escrow.connect(who).claim(d),
+};
+const refundSubject: Subject = {
+  state: "Open",
+  prepare: async (c) => {
+    await time.increaseTo(c.deal.deadline + 1n);
+  },
+  by: (c) => c.p.other,
+  call: (c, d, who) => c.p.escrow.connect(who).refund(d),
+};
+const actSubject = (action: number, party: "payer" | "payee", state: State, prepare?: Subject["prepare"]): Subject => ({
+  state,
+  over: action === Action.Claim ? { autoRelease: true } : undefined,
+  kinds: action === Action.Claim ? ["Payment"] : undefined,
+  prepare,
+  by: (c) => c[party],
+  call: (c, d, who) => act(c, action, who, undefined, d),
+});
+const settleSubject: Subject = {
+  state: "Open",
+  by: (c) => c.p.other,
+  call: async (c, d, who) =>
+    c.p.escrow
+      .connect(who)
+      .settleWithSigs(
+        d,
+        await signAction(c.p.escrow, c.payee, dealIdOf(d), Action.Perform),
+        await signAction(c.p.escrow, c.payer, dealIdOf(d), Action.Release),
+      ),
+};
+const cancelSigsSubject: Subject = {
+  state: "Open",
+  by: (c) => c.p.other,
+  call: async (c, d, who) =>
+    c.p.escrow
+      .connect(who)
+      .cancelWithSigs(
+        d,
+        await signAction(c.p.escrow, c.payer, dealIdOf(d), Action.Cancel),
+        await signAction(c.p.escrow, c.payee, dealIdOf(d), Action.Cancel),
+      ),
+};
+const resolveSubject: Subject = {
+  state: "Disputed",
+  by: (c) => c.p.gateway,
+  call: (c, d, who) => c.p.escrow.connect(who).resolve(d, d.amount / 2n, REASONS),
+};
 
 /*//////////////////////////////////////////////////////////////
                               TESTS
@@ -254,90 +561,6 @@ describe("Escrow — after open (state machine)", function () {
                     Common: the deal's parameters
   ------------------------------------------------------------*/
   describe("every deal call checks the deal against its commitment", function () {
-    type Call = (c: Ctx, deal: DealOut) => Promise<ContractTransactionResponse>;
-    const cases: { name: string; state: State; prepare?: (c: Ctx) => Promise<void>; call: Call }[] = [
-      { name: "perform", state: "Open", call: (c, d) => c.p.escrow.connect(c.payee).perform(d) },
-      { name: "release", state: "Performed", call: (c, d) => c.p.escrow.connect(c.payer).release(d) },
-      { name: "cancel", state: "Open", call: (c, d) => c.p.escrow.connect(c.payee).cancel(d) },
-      { name: "dispute", state: "Performed", call: (c, d) => c.p.escrow.connect(c.payer).dispute(d) },
-      {
-        name: "claim",
-        state: "Performed",
-        prepare: async () => {
-          await time.increase(RELEASE_WINDOW + 1);
-        },
-        call: (c, d) => c.p.escrow.connect(c.payee).claim(d),
-      },
-      {
-        name: "refund",
-        state: "Open",
-        prepare: async (c) => {
-          await time.increaseTo(c.deal.deadline);
-        },
-        call: (c, d) => c.p.escrow.connect(c.p.other).refund(d),
-      },
-      {
-        name: "actWithSig",
-        state: "Open",
-        call: async (c, d) =>
-          c.p.escrow
-            .connect(c.p.other)
-            .actWithSig(d, Action.Perform, await signAction(c.p.escrow, c.payee, dealIdOf(d), Action.Perform)),
-      },
-      {
-        name: "settleWithSigs",
-        state: "Open",
-        call: async (c, d) =>
-          c.p.escrow
-            .connect(c.p.other)
-            .settleWithSigs(
-              d,
-              await signAction(c.p.escrow, c.payee, dealIdOf(d), Action.Perform),
-              await signAction(c.p.escrow, c.payer, dealIdOf(d), Action.Release),
-            ),
-      },
-      {
-        name: "cancelWithSigs",
-        state: "Open",
-        call: async (c, d) =>
-          c.p.escrow
-            .connect(c.p.other)
-            .cancelWithSigs(
-              d,
-              await signAction(c.p.escrow, c.payer, dealIdOf(d), Action.Cancel),
-              await signAction(c.p.escrow, c.payee, dealIdOf(d), Action.Cancel),
-            ),
-      },
-      {
-        name: "resolve",
-        state: "Disputed",
-        call: (c, d) => c.p.escrow.connect(c.p.gateway).resolve(d, d.amount / 2n),
-      },
-    ];
-
-    for (const k of cases) {
-      describe(k.name, function () {
-        it("reverts EscrowUnknownDeal when a field differs from the opened deal (amount + 1), then works with it", async function () {
-          const c = await setup("Payment", k.state, { autoRelease: true });
-          if (k.prepare) await k.prepare(c);
-          const tampered = { ...c.deal, amount: c.deal.amount + 1n };
-          await expect(k.call(c, tampered))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnknownDeal")
-            .withArgs(c.id);
-          await expect(k.call(c, c.deal)).not.to.be.reverted;
-        });
-
-        it("reverts EscrowUnknownDeal for a deal that was never opened", async function () {
-          const c = await setup("Payment", k.state, { autoRelease: true });
-          if (k.prepare) await k.prepare(c);
-          const unknown = await makeDeal(c.p, { autoRelease: true, deadline: c.deal.deadline });
-          await expect(k.call(c, unknown))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnknownDeal")
-            .withArgs(dealIdOf(unknown));
-        });
-      });
-    }
-
     describe("each parameter is bound (release of a performed deal)", function () {
       const mutations: { field: string; mutate: (c: Ctx) => Promise<DealOut> }[] = [
         { field: "payee", mutate: async (c) => ({ ...c.deal, payee: c.p.other.address }) },
@@ -351,7 +574,7 @@ describe("Escrow — after open (state machine)", function () {
         { field: "autoRelease", mutate: async (c) => ({ ...c.deal, autoRelease: true }) },
       ];
       for (const m of mutations) {
-        it(`reverts EscrowUnknownDeal when ${m.field} differs`, async function () {
+        it(`when ${m.field} differs → it reverts EscrowUnknownDeal`, async function () {
           const c = await setup("Payment", "Performed");
           const d = await m.mutate(c);
           await expect(c.p.escrow.connect(c.payer).release(d))
@@ -360,7 +583,7 @@ describe("Escrow — after open (state machine)", function () {
         });
       }
 
-      it("reverts EscrowUnknownDeal (for the other id) when the salt differs", async function () {
+      it("when the salt differs → it reverts EscrowUnknownDeal (for the other id)", async function () {
         const c = await setup("Payment", "Performed");
         const d = { ...c.deal, salt: ethers.id("another salt") };
         await expect(c.p.escrow.connect(c.payer).release(d))
@@ -374,78 +597,72 @@ describe("Escrow — after open (state machine)", function () {
                               perform
   ------------------------------------------------------------*/
   describe("perform", function () {
-    describe("validations", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: only the payee — payer, gateway, arbiter and others revert EscrowUnauthorized`, async function () {
-          const c = await setup(kind);
-          for (const s of [c.payer, c.p.gateway, c.p.arbiter, c.p.other, c.p.delegate]) {
-            await expect(c.p.escrow.connect(s).perform(c.deal))
-              .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
-              .withArgs(c.id, s.address);
-          }
-        });
-      }
+    behavesLikeACallOnAKnownDeal(performSubject);
+    behavesLikeACallReservedTo(performSubject, "payee", payeeStrangers);
 
-      for (const state of ["Performed", "Disputed", ...FINAL_STATES] as State[]) {
-        it(`reverts EscrowWrongStatus from ${state}`, async function () {
-          const c = await setup("Payment", state);
+    describe("when the caller is the payee", function () {
+      behavesLikeACallRefusedFrom(performSubject, ["Performed", "Disputed"]);
+      behavesLikeACallRefusedFrom(performSubject, FINAL_STATES, finalLabel);
+
+      describe("when the deal is Open", function () {
+        it("when the deadline has passed → it reverts EscrowDeadlinePassed", async function () {
+          const c = await setup();
+          await time.setNextBlockTimestamp(c.deal.deadline + 1n);
           await expect(c.p.escrow.connect(c.payee).perform(c.deal))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-            .withArgs(c.id, STATUS_OF[state]);
-        });
-      }
-
-      it("works at exactly the deadline", async function () {
-        const c = await setup();
-        await time.setNextBlockTimestamp(c.deal.deadline);
-        const tx = await c.p.escrow.connect(c.payee).perform(c.deal);
-        expect(await tsOf(tx)).to.equal(c.deal.deadline);
-        await expectRecord(c, Status.Performed, c.deal.deadline);
-      });
-
-      it("reverts EscrowDeadlinePassed after the deadline", async function () {
-        const c = await setup();
-        await time.setNextBlockTimestamp(c.deal.deadline + 1n);
-        await expect(c.p.escrow.connect(c.payee).perform(c.deal))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowDeadlinePassed")
-          .withArgs(c.id, c.deal.deadline);
-      });
-
-      it("reverts EscrowDeadlinePassed after the deadline even when the payer released first", async function () {
-        const c = await setup("Payment", "OpenReleased");
-        await time.increaseTo(c.deal.deadline);
-        await expect(c.p.escrow.connect(c.payee).perform(c.deal))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowDeadlinePassed")
-          .withArgs(c.id, c.deal.deadline);
-      });
-    });
-
-    describe("effects", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: Open → Performed, emits DealPerformed, moves no funds`, async function () {
-          const c = await setup(kind);
-          const before = await books(c);
-          const tx = await c.p.escrow.connect(c.payee).perform(c.deal);
-          await expect(tx).to.emit(c.p.escrow, "DealPerformed").withArgs(c.id);
-          expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealPerformed"]);
-          await expectRecord(c, Status.Performed, await tsOf(tx));
-          await expectUntouched(c, before);
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowDeadlinePassed")
+            .withArgs(c.id, c.deal.deadline);
         });
 
-        it(`${kind}: after the payer's release it releases at once (DealPerformed then DealReleased)`, async function () {
-          const c = await setup(kind, "OpenReleased");
-          const pay = releasePayout(c);
-          const tx = await expectSettlement(c, () => c.p.escrow.connect(c.payee).perform(c.deal), pay, Status.Released);
-          await expect(tx).to.emit(c.p.escrow, "DealPerformed").withArgs(c.id);
-          await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id, pay.payeeNet, pay.fee);
-          expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealPerformed", "DealReleased"]);
+        it("when the deadline has passed → it reverts EscrowDeadlinePassed, even when the payer released first", async function () {
+          const c = await setup("Payment", "OpenReleased");
+          await time.setNextBlockTimestamp(c.deal.deadline + 1n);
+          await expect(c.p.escrow.connect(c.payee).perform(c.deal))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowDeadlinePassed")
+            .withArgs(c.id, c.deal.deadline);
         });
-      }
 
-      it("works while the registry is paused", async function () {
-        const c = await setup();
-        await c.p.registry.connect(c.p.pauser).pause();
-        await expect(c.p.escrow.connect(c.payee).perform(c.deal)).to.emit(c.p.escrow, "DealPerformed").withArgs(c.id);
+        describe("when the deadline has not passed (up to and at it)", function () {
+          for (const kind of KINDS) {
+            it(`${kind}: when the payer has not released → Performed; DealPerformed; no funds move`, async function () {
+              const c = await setup(kind);
+              const before = await books(c);
+              const tx = await c.p.escrow.connect(c.payee).perform(c.deal);
+              await expect(tx).to.emit(c.p.escrow, "DealPerformed").withArgs(c.id);
+              expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealPerformed"]);
+              await expectRecord(c, Status.Performed, await tsOf(tx));
+              await expectUntouched(c, before);
+            });
+
+            it(`${kind}: when the payer released first → Released at once; DealPerformed then DealReleased; the payee gets the amount less the fee, the fee is owed to the gateway`, async function () {
+              const c = await setup(kind, "OpenReleased");
+              const tx = await expectSettlement(
+                c,
+                () => c.p.escrow.connect(c.payee).perform(c.deal),
+                releasePayout(c),
+                Status.Released,
+              );
+              await expect(tx).to.emit(c.p.escrow, "DealPerformed").withArgs(c.id);
+              await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
+              expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealPerformed", "DealReleased"]);
+            });
+          }
+
+          it("at exactly the deadline → Performed", async function () {
+            const c = await setup();
+            await time.setNextBlockTimestamp(c.deal.deadline);
+            const tx = await c.p.escrow.connect(c.payee).perform(c.deal);
+            expect(await tsOf(tx)).to.equal(c.deal.deadline);
+            await expectRecord(c, Status.Performed, c.deal.deadline);
+          });
+
+          it("when the registry is paused → it performs all the same", async function () {
+            const c = await setup();
+            await c.p.registry.connect(c.p.pauser).pause();
+            await expect(c.p.escrow.connect(c.payee).perform(c.deal))
+              .to.emit(c.p.escrow, "DealPerformed")
+              .withArgs(c.id);
+          });
+        });
       });
     });
   });
@@ -454,179 +671,49 @@ describe("Escrow — after open (state machine)", function () {
                               release
   ------------------------------------------------------------*/
   describe("release", function () {
-    describe("validations", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: only the payer — payee, gateway, arbiter, others and the lock delegate revert EscrowUnauthorized`, async function () {
-          const c = await setup(kind, "Performed");
-          for (const s of [c.payee, c.p.gateway, c.p.arbiter, c.p.other, c.p.delegate]) {
-            await expect(c.p.escrow.connect(s).release(c.deal))
-              .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
-              .withArgs(c.id, s.address);
-          }
-        });
-      }
+    behavesLikeACallOnAKnownDeal(releaseSubject);
+    behavesLikeACallReservedTo(releaseSubject, "payer", payerStrangers);
 
-      it("a second release of an open deal reverts EscrowWrongStatus(Open)", async function () {
-        const c = await setup("Payment", "OpenReleased");
-        await expect(c.p.escrow.connect(c.payer).release(c.deal))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-          .withArgs(c.id, Status.Open);
-      });
+    describe("when the caller is the payer", function () {
+      behavesLikeACallRefusedFrom(releaseSubject, FINAL_STATES, finalLabel);
 
-      for (const state of ["Disputed", ...FINAL_STATES] as State[]) {
-        it(`reverts EscrowWrongStatus from ${state}`, async function () {
-          const c = await setup("Payment", state);
+      describe("when the deal is Open", function () {
+        it("when the payer already released → it reverts EscrowWrongStatus(Open)", async function () {
+          const c = await setup("Payment", "OpenReleased");
           await expect(c.p.escrow.connect(c.payer).release(c.deal))
             .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-            .withArgs(c.id, STATUS_OF[state]);
+            .withArgs(c.id, Status.Open);
         });
-      }
-    });
 
-    describe("from Performed: pays out", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: Performed → Released, payee gets amount − fee, fee owed to the gateway, DealReleased`, async function () {
-          const c = await setup(kind, "Performed");
-          const pay = releasePayout(c);
-          expect(pay.fee).to.equal(USDT("0.5"));
-          const tx = await expectSettlement(c, () => c.p.escrow.connect(c.payer).release(c.deal), pay, Status.Released);
-          await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id, USDT("99.5"), USDT("0.5"));
-          expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealReleased"]);
-        });
-      }
-
-      it("rounds the fee down (amount 100.000199 USDT at 50 bps → fee 0.5 USDT)", async function () {
-        const c = await setup("Payment", "Performed", { amount: 100_000_199n });
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.payer).release(c.deal),
-          { payeeNet: 99_500_199n, fee: 500_000n, refund: 0n },
-          Status.Released,
-        );
-        await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id, 99_500_199n, 500_000n);
-      });
-
-      it("charges no fee when it rounds to zero (amount 199 base units)", async function () {
-        const c = await setup("Payment", "Performed", { amount: 199n });
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.payer).release(c.deal),
-          { payeeNet: 199n, fee: 0n, refund: 0n },
-          Status.Released,
-        );
-        await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id, 199n, 0n);
-      });
-
-      it("fees accumulate in owed for the gateway across deals", async function () {
-        const c1 = await setup("Payment", "Performed");
-        const c2 = await openKind(c1.p, "OnRamp");
-        await reach(c2, "Performed");
-        await c1.p.escrow.connect(c1.payer).release(c1.deal);
-        await c2.p.escrow.connect(c2.payer).release(c2.deal);
-        expect(await c1.p.escrow.owed(c1.deal.token, c1.p.gateway.address)).to.equal(
-          2n * feeOf(AMOUNT, GATEWAY_FEE_BPS),
-        );
-      });
-
-      it("works while the registry is paused", async function () {
-        const c = await setup("Payment", "Performed");
-        await c.p.registry.connect(c.p.pauser).pause();
-        await expectSettlement(c, () => c.p.escrow.connect(c.payer).release(c.deal), releasePayout(c), Status.Released);
-      });
-    });
-
-    describe("from Open: approves the release", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: emits DealReleaseApproved, stays Open with payerReleased, moves no funds`, async function () {
-          const c = await setup(kind);
-          const openedAt = (await c.p.escrow.getDeal(c.id)).since;
-          const before = await books(c);
-          const tx = await c.p.escrow.connect(c.payer).release(c.deal);
-          await expect(tx).to.emit(c.p.escrow, "DealReleaseApproved").withArgs(c.id);
-          expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealReleaseApproved"]);
-          await expectRecord(c, Status.Open, openedAt, true);
-          await expectUntouched(c, before);
-        });
-      }
-
-      it("the payee can still cancel an approved open deal (payer refunded)", async function () {
-        const c = await setup("Payment", "OpenReleased");
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.payee).cancel(c.deal),
-          refundPayout(c),
-          Status.Refunded,
-        );
-        await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.PayeeCancel);
-      });
-    });
-  });
-
-  /*------------------------------------------------------------
-                              cancel
-  ------------------------------------------------------------*/
-  describe("cancel", function () {
-    describe("validations", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: only the payee — payer, gateway, arbiter, others and the lock delegate revert EscrowUnauthorized`, async function () {
-          const c = await setup(kind);
-          for (const s of [c.payer, c.p.gateway, c.p.arbiter, c.p.other, c.p.delegate]) {
-            await expect(c.p.escrow.connect(s).cancel(c.deal))
-              .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
-              .withArgs(c.id, s.address);
-          }
-        });
-      }
-
-      for (const state of FINAL_STATES) {
-        it(`reverts EscrowWrongStatus from ${state}`, async function () {
-          const c = await setup("Payment", state);
-          await expect(c.p.escrow.connect(c.payee).cancel(c.deal))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-            .withArgs(c.id, STATUS_OF[state]);
-        });
-      }
-    });
-
-    describe("effects and transfers", function () {
-      for (const kind of KINDS) {
-        for (const state of ["Open", "Performed", "Disputed"] as State[]) {
-          it(`${kind} from ${state}: → Refunded (PayeeCancel), the whole amount back to the payer, no fee`, async function () {
-            const c = await setup(kind, state);
-            const disputesBefore = await openDisputes(c.p);
-            const tx = await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.payee).cancel(c.deal),
-              refundPayout(c),
-              Status.Refunded,
-            );
-            await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.PayeeCancel);
-            expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealRefunded"]);
-            if (state === "Disputed") {
-              expect(disputesBefore).to.equal(1n);
-              expect(await openDisputes(c.p)).to.equal(0n);
-              await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
-            } else {
-              expect(await openDisputes(c.p)).to.equal(disputesBefore);
-              await expect(tx).not.to.emit(c.p.registry, "GatewayDisputesChanged");
-            }
+        for (const kind of KINDS) {
+          it(`${kind}: when the payer has not released → stays Open with flags PayerReleased; DealReleaseApproved; no funds move`, async function () {
+            const c = await setup(kind);
+            const openedAt = (await c.p.escrow.getDeal(c.id)).since;
+            const before = await books(c);
+            const tx = await c.p.escrow.connect(c.payer).release(c.deal);
+            await expect(tx).to.emit(c.p.escrow, "DealReleaseApproved").withArgs(c.id);
+            expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealReleaseApproved"]);
+            await expectRecord(c, Status.Open, openedAt, Flags.PayerReleased);
+            await expectUntouched(c, before);
           });
         }
-      }
 
-      it("from Disputed decrements only the deal's gateway counter by one", async function () {
-        const c1 = await setup("Payment", "Disputed");
-        const c2 = await openKind(c1.p, "OffRamp");
-        await reach(c2, "Disputed");
-        expect(await openDisputes(c1.p)).to.equal(2n);
-        await c1.p.escrow.connect(c1.payee).cancel(c1.deal);
-        expect(await openDisputes(c1.p)).to.equal(1n);
-      });
+        it("early release, twice, then perform: the second release reverts EscrowWrongStatus(Open); perform pays at once", async function () {
+          const c = await setup("OffRamp");
+          await c.p.escrow.connect(c.payer).release(c.deal);
+          await expect(c.p.escrow.connect(c.payer).release(c.deal))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
+            .withArgs(c.id, Status.Open);
+          await expectSettlement(
+            c,
+            () => c.p.escrow.connect(c.payee).perform(c.deal),
+            releasePayout(c),
+            Status.Released,
+          );
+        });
 
-      for (const state of ["Open", "Disputed"] as State[]) {
-        it(`works while the registry is paused (from ${state})`, async function () {
-          const c = await setup("OnRamp", state);
-          await c.p.registry.connect(c.p.pauser).pause();
+        it("an approved open deal: the payee can still cancel (payer refunded)", async function () {
+          const c = await setup("Payment", "OpenReleased");
           const tx = await expectSettlement(
             c,
             () => c.p.escrow.connect(c.payee).cancel(c.deal),
@@ -635,12 +722,354 @@ describe("Escrow — after open (state machine)", function () {
           );
           await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.PayeeCancel);
         });
-      }
+      });
 
-      it("works after the deadline", async function () {
-        const c = await setup("Payment");
-        await time.increaseTo(c.deal.deadline + 100n);
+      describe("when the deal is Performed → Released; DealReleased(dealId); the payee gets the amount less the fee (rounded down), the fee is owed to the gateway", function () {
+        for (const kind of KINDS) {
+          it(`${kind}: Performed → Released, the payee gets 99.5, 0.5 owed to the gateway, DealReleased(dealId)`, async function () {
+            const c = await setup(kind, "Performed");
+            const pay = releasePayout(c);
+            expect(pay.fee).to.equal(USDT("0.5"));
+            const tx = await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.payer).release(c.deal),
+              pay,
+              Status.Released,
+            );
+            await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
+            expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealReleased"]);
+          });
+        }
+
+        it("rounds the fee down (amount 100.000199 USDT at 50 bps → fee 0.5 USDT)", async function () {
+          const c = await setup("Payment", "Performed", { amount: 100_000_199n });
+          await expectSettlement(
+            c,
+            () => c.p.escrow.connect(c.payer).release(c.deal),
+            { payeeNet: 99_500_199n, fee: 500_000n, refund: 0n },
+            Status.Released,
+          );
+        });
+
+        it("charges no fee when it rounds to zero (amount 199 base units)", async function () {
+          const c = await setup("Payment", "Performed", { amount: 199n });
+          await expectSettlement(
+            c,
+            () => c.p.escrow.connect(c.payer).release(c.deal),
+            { payeeNet: 199n, fee: 0n, refund: 0n },
+            Status.Released,
+          );
+        });
+
+        it("fees accumulate in owed for the gateway across deals", async function () {
+          const c1 = await setup("Payment", "Performed");
+          const c2 = await openKind(c1.p, "OnRamp");
+          await reach(c2, "Performed");
+          await c1.p.escrow.connect(c1.payer).release(c1.deal);
+          await c2.p.escrow.connect(c2.payer).release(c2.deal);
+          expect(await c1.p.escrow.owed(c1.deal.token, c1.p.gateway.address)).to.equal(
+            2n * feeOf(AMOUNT, GATEWAY_FEE_BPS),
+          );
+        });
+
+        it("when the gateway is suspended → the gateway still earns the fee", async function () {
+          const c = await setup("Payment", "Performed");
+          await c.p.registry.connect(c.p.governor).suspendGateway(c.p.gateway.address);
+          expect((await c.p.registry.getGateway(c.p.gateway.address)).suspended).to.equal(true);
+          await expectSettlement(
+            c,
+            () => c.p.escrow.connect(c.payer).release(c.deal),
+            releasePayout(c),
+            Status.Released,
+          );
+        });
+
+        it("when the registry is paused → it releases all the same", async function () {
+          const c = await setup("Payment", "Performed");
+          await c.p.registry.connect(c.p.pauser).pause();
+          await expectSettlement(
+            c,
+            () => c.p.escrow.connect(c.payer).release(c.deal),
+            releasePayout(c),
+            Status.Released,
+          );
+        });
+      });
+
+      describe("when the deal is Disputed (the payer gives in)", function () {
+        for (const kind of KINDS) {
+          it(`${kind}: when the gateway holds the dispute → Released; the payee gets the amount less the fee; the gateway's open disputes fall by one`, async function () {
+            const c = await setup(kind, "Disputed");
+            expect(await openDisputes(c.p)).to.equal(1n);
+            const tx = await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.payer).release(c.deal),
+              releasePayout(c),
+              Status.Released,
+            );
+            await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
+            await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
+            expect(await openDisputes(c.p)).to.equal(0n);
+          });
+        }
+
+        it("when the gateway holds the dispute and the registry refuses to uncount it → DisputeCountSkipped(opened false); Released all the same", async function () {
+          const c = await setup("Payment", "Disputed");
+          await c.p.registry
+            .connect(c.p.admin)
+            .revokeRole(await c.p.registry.ESCROW_ROLE(), await c.p.escrow.getAddress());
+          const tx = await expectSettlement(
+            c,
+            () => c.p.escrow.connect(c.payer).release(c.deal),
+            releasePayout(c),
+            Status.Released,
+          );
+          await expect(tx).to.emit(c.p.escrow, "DisputeCountSkipped").withArgs(c.id, c.p.gateway.address, false);
+          expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealReleased", "DisputeCountSkipped"]);
+          expect(await openDisputes(c.p), "the counter drifted: the audit reports it").to.equal(1n);
+        });
+
+        it("when the gateway does not hold it (raised while suspended) → Released; the counter is unchanged", async function () {
+          const c = await disputeWith("suspended");
+          expect(await openDisputes(c.p)).to.equal(1n);
+          const tx = await expectSettlement(
+            c,
+            () => c.p.escrow.connect(c.payer).release(c.deal),
+            releasePayout(c),
+            Status.Released,
+          );
+          await expect(tx).not.to.emit(c.p.registry, "GatewayDisputesChanged");
+          await expect(tx).not.to.emit(c.p.escrow, "DisputeCountSkipped");
+          expect(await openDisputes(c.p)).to.equal(1n);
+        });
+      });
+    });
+
+    describe("the payout (every settling call)", function () {
+      it("when the payee is blacklisted by USDT → the payee still receives its payout (frozen in its wallet by the token)", async function () {
+        const c = await setup("Payment", "Performed");
+        await c.p.usdt.connect(c.p.admin).addBlackList(c.payee.address);
+        await expectSettlement(c, () => c.p.escrow.connect(c.payer).release(c.deal), releasePayout(c), Status.Released);
+        expect(await c.p.usdt.isBlackListed(c.payee.address)).to.equal(true);
+      });
+
+      it("when the payer is blacklisted by USDT → a cancel still refunds it", async function () {
+        const c = await setup("Payment", "Performed");
+        await c.p.usdt.connect(c.p.admin).addBlackList(c.payer.address);
         await expectSettlement(c, () => c.p.escrow.connect(c.payee).cancel(c.deal), refundPayout(c), Status.Refunded);
+      });
+
+      it("when USDT is paused → the payout is owed (PayoutDeferred), the deal is final; claimOwed pays once unpaused", async function () {
+        const c = await setup("Payment", "Performed");
+        const { payeeNet, fee } = releasePayout(c);
+        await c.p.usdt.connect(c.p.admin).pause();
+        const before = await books(c);
+        const tx = await c.p.escrow.connect(c.payer).release(c.deal);
+        await expect(tx).to.emit(c.p.escrow, "PayoutDeferred").withArgs(c.id, c.deal.token, c.payee.address, payeeNet);
+        expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealReleased", "PayoutDeferred"]);
+        await expectRecord(c, Status.Released, await tsOf(tx));
+        const after = await books(c);
+        expect(after.payee).to.equal(before.payee);
+        expect(after.escrow).to.equal(before.escrow);
+        expect(after.owedPayee - before.owedPayee).to.equal(payeeNet);
+        expect(after.owedGateway - before.owedGateway).to.equal(fee);
+
+        await expect(c.p.escrow.connect(c.p.other).claimOwed(c.deal.token, c.payee.address)).to.be.reverted;
+        await c.p.usdt.connect(c.p.admin).unpause();
+        const claimed = await c.p.escrow.connect(c.p.other).claimOwed(c.deal.token, c.payee.address);
+        await expect(claimed).to.emit(c.p.escrow, "OwedClaimed").withArgs(c.deal.token, c.payee.address, payeeNet);
+        await expect(claimed).to.changeTokenBalances(c.p.usdt, [c.payee, c.p.escrow], [payeeNet, -payeeNet]);
+        expect(await c.p.escrow.owed(c.deal.token, c.payee.address)).to.equal(0n);
+      });
+
+      it("when the escrow is blacklisted by USDT → every payout is owed (payee's release, payer's refund), the deals are final", async function () {
+        const c = await setup("Payment", "Performed");
+        const c2 = await openKind(c.p, "Payment");
+        await c.p.usdt.connect(c.p.admin).addBlackList(await c.p.escrow.getAddress());
+        const { payeeNet } = releasePayout(c);
+        const tx = await c.p.escrow.connect(c.payer).release(c.deal);
+        await expect(tx).to.emit(c.p.escrow, "PayoutDeferred").withArgs(c.id, c.deal.token, c.payee.address, payeeNet);
+        await expect(tx).to.changeTokenBalances(c.p.usdt, [c.payee, c.p.escrow], [0n, 0n]);
+        await expect(c.p.escrow.connect(c2.payee).cancel(c2.deal))
+          .to.emit(c.p.escrow, "PayoutDeferred")
+          .withArgs(c2.id, c2.deal.token, c2.payer.address, c2.deal.amount);
+        expect(await statusOf(c)).to.equal(Status.Released);
+        expect(await statusOf(c2)).to.equal(Status.Refunded);
+        expect(await c.p.escrow.owed(c.deal.token, c.payee.address)).to.equal(payeeNet);
+        expect(await c.p.escrow.owed(c.deal.token, c.payer.address)).to.equal(c2.deal.amount);
+      });
+
+      it("when the token burns all the gas it is given → the payout is owed after PAYOUT_GAS; a batch of releases still settles every deal", async function () {
+        const p = await loadFixture(protocolWithFloat);
+        const dai = await p.dai.getAddress();
+        // Ten performed deals: five in USDT, five in DAI, alternating.
+        const deals: Ctx[] = [];
+        for (let i = 0; i < 10; i++) {
+          const c = await openKind(p, "Payment", { amount: USDT(10 + i), ...(i % 2 ? { token: dai } : {}) });
+          await reach(c, "Performed");
+          deals.push(c);
+        }
+        const usdtDeals = deals.filter((c) => c.deal.token !== dai);
+        const daiDeals = deals.filter((c) => c.deal.token === dai);
+        // Tether destroys the escrow's USDT: every USDT transfer out of it now underflows its balance and hits
+        // INVALID, which burns all the gas the call was given (as mainnet's 0.4.17 `assert` does).
+        const escrowAddr = await p.escrow.getAddress();
+        const calls = deals.map((c) => p.escrow.interface.encodeFunctionData("release", [c.deal]));
+        // Control: the same batch on a healthy token.
+        const snapshot = await takeSnapshot();
+        const control = await (await p.escrow.connect(p.payer).multicall(calls)).wait();
+        await snapshot.restore();
+        await p.usdt.connect(p.admin).addBlackList(escrowAddr);
+        await p.usdt.connect(p.admin).destroyBlackFunds(escrowAddr);
+        await p.usdt.connect(p.admin).removeBlackList(escrowAddr);
+        expect(await p.usdt.balanceOf(escrowAddr)).to.equal(0n);
+
+        const net = (cs: Ctx[]) => cs.reduce((a, c) => a + releasePayout(c).payeeNet, 0n);
+        const daiBefore = await p.dai.balanceOf(p.payee.address);
+        const tx = await p.escrow.connect(p.payer).multicall(calls);
+        const rc = await tx.wait();
+
+        // Each failing USDT push burned its whole PAYOUT_GAS, far more than a working transfer costs.
+        expect(rc!.gasUsed - control!.gasUsed, "gas burned by the failing pushes").to.be.greaterThan(
+          BigInt(usdtDeals.length * (PAYOUT_GAS / 2)),
+        );
+        for (const c of usdtDeals) {
+          await expect(tx)
+            .to.emit(p.escrow, "PayoutDeferred")
+            .withArgs(c.id, c.deal.token, c.payee.address, releasePayout(c).payeeNet);
+        }
+        expect(await p.escrow.owed(await p.usdt.getAddress(), p.payee.address)).to.equal(net(usdtDeals));
+        expect(await p.dai.balanceOf(p.payee.address)).to.equal(daiBefore + net(daiDeals));
+        expect(await p.escrow.owed(dai, p.payee.address)).to.equal(0n);
+        for (const c of deals) expect(await statusOf(c)).to.equal(Status.Released);
+      });
+
+      describe("when the transaction leaves too little gas for the bounded payout", function () {
+        it("→ it reverts EscrowInsufficientGas(available, PAYOUT_GAS + PAYOUT_GAS/63 + 5000); the deal stays Performed", async function () {
+          const c = await setup("Payment", "Performed");
+          const performedAt = (await c.p.escrow.getDeal(c.id)).since;
+          await expect(c.p.escrow.connect(c.payer).release(c.deal, { gasLimit: 110_000 }))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowInsufficientGas")
+            .withArgs(anyUint, requiredGas(PAYOUT_GAS));
+          await expectRecord(c, Status.Performed, performedAt);
+        });
+
+        it("→ never a silent deferral: at every gas limit the release either reverts or pays the payee in full", async function () {
+          const c = await setup("Payment", "Performed");
+          const data = c.p.escrow.interface.encodeFunctionData("release", [c.deal]);
+          const tx = { from: c.payer.address, to: await c.p.escrow.getAddress(), data };
+          const estimate = Number(await ethers.provider.estimateGas(tx));
+          const outcomes: string[] = [];
+          let lowestSuccess = 0;
+          for (let g = 60_000; g <= estimate + 20_000; g += 2_000) {
+            try {
+              await ethers.provider.call({ ...tx, gasLimit: g });
+              if (!lowestSuccess) lowestSuccess = g;
+              outcomes.push("ok");
+            } catch (e) {
+              const revert = (e as { data?: string }).data ?? "0x";
+              if (revert === "0x") {
+                outcomes.push("out of gas");
+              } else {
+                const err = c.p.escrow.interface.parseError(revert);
+                expect(err?.name, `gas ${g}`).to.equal("EscrowInsufficientGas");
+                expect(err?.args[1]).to.equal(requiredGas(PAYOUT_GAS));
+                outcomes.push("insufficient");
+              }
+              expect(lowestSuccess, `gas ${g} failed above a gas limit that succeeded`).to.equal(0);
+            }
+          }
+          expect(outcomes).to.include("insufficient");
+          expect(lowestSuccess).to.be.greaterThan(0);
+          // The cheapest transaction that goes through pays the payee: the payout got its whole bounded gas.
+          const sent = await c.p.escrow.connect(c.payer).release(c.deal, { gasLimit: lowestSuccess });
+          await expect(sent).not.to.emit(c.p.escrow, "PayoutDeferred");
+          await expect(sent).to.changeTokenBalance(c.p.usdt, c.payee, releasePayout(c).payeeNet);
+        });
+      });
+    });
+  });
+
+  /*------------------------------------------------------------
+                              cancel
+  ------------------------------------------------------------*/
+  describe("cancel", function () {
+    behavesLikeACallOnAKnownDeal(cancelSubject);
+    behavesLikeACallReservedTo(cancelSubject, "payee", payeeStrangers);
+
+    describe("when the caller is the payee", function () {
+      behavesLikeACallRefusedFrom(cancelSubject, FINAL_STATES, finalLabel);
+
+      describe("when the deal is Open, Performed or Disputed → Refunded (PayeeCancel); the whole amount back to the payer (the acceptor's free float for OnRamp); no fee", function () {
+        for (const kind of KINDS) {
+          for (const state of ["Open", "Performed", "Disputed"] as State[]) {
+            it(`${kind} from ${state}: → Refunded (PayeeCancel), the whole amount back, no fee`, async function () {
+              const c = await setup(kind, state);
+              const disputesBefore = await openDisputes(c.p);
+              const tx = await expectSettlement(
+                c,
+                () => c.p.escrow.connect(c.payee).cancel(c.deal),
+                refundPayout(c),
+                Status.Refunded,
+              );
+              await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.PayeeCancel);
+              expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealRefunded"]);
+              if (state === "Disputed") {
+                expect(disputesBefore).to.equal(1n);
+                expect(await openDisputes(c.p)).to.equal(0n);
+                await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
+              } else {
+                expect(await openDisputes(c.p)).to.equal(disputesBefore);
+                await expect(tx).not.to.emit(c.p.registry, "GatewayDisputesChanged");
+              }
+            });
+          }
+        }
+
+        it("when the deal is Open and the payer had released → it refunds all the same", async function () {
+          const c = await setup("OnRamp", "OpenReleased");
+          await expectSettlement(c, () => c.p.escrow.connect(c.payee).cancel(c.deal), refundPayout(c), Status.Refunded);
+        });
+
+        it("when the deadline has passed → it refunds all the same", async function () {
+          const c = await setup("Payment");
+          await time.increaseTo(c.deal.deadline + 100n);
+          await expectSettlement(c, () => c.p.escrow.connect(c.payee).cancel(c.deal), refundPayout(c), Status.Refunded);
+        });
+
+        for (const state of ["Open", "Disputed"] as State[]) {
+          it(`when the registry is paused → it refunds all the same (from ${state})`, async function () {
+            const c = await setup("OnRamp", state);
+            await c.p.registry.connect(c.p.pauser).pause();
+            await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.payee).cancel(c.deal),
+              refundPayout(c),
+              Status.Refunded,
+            );
+          });
+        }
+
+        it("when the gateway holds the dispute → the gateway's open disputes fall by one (only the deal's gateway, only once)", async function () {
+          const c1 = await setup("Payment", "Disputed");
+          const c2 = await openKind(c1.p, "OffRamp");
+          await reach(c2, "Disputed");
+          expect(await openDisputes(c1.p)).to.equal(2n);
+          await c1.p.escrow.connect(c1.payee).cancel(c1.deal);
+          expect(await openDisputes(c1.p)).to.equal(1n);
+        });
+
+        it("when the gateway does not hold the dispute (raised while Exiting) → the counter is unchanged", async function () {
+          const c = await disputeWith("Exiting");
+          const tx = await expectSettlement(
+            c,
+            () => c.p.escrow.connect(c.payee).cancel(c.deal),
+            refundPayout(c),
+            Status.Refunded,
+          );
+          await expect(tx).not.to.emit(c.p.registry, "GatewayDisputesChanged");
+          expect(await openDisputes(c.p)).to.equal(1n);
+        });
       });
     });
   });
@@ -649,69 +1078,211 @@ describe("Escrow — after open (state machine)", function () {
                               dispute
   ------------------------------------------------------------*/
   describe("dispute", function () {
-    describe("validations", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: gateway, arbiter, others and the lock delegate revert EscrowUnauthorized`, async function () {
-          const c = await setup(kind, "Performed");
-          for (const s of [c.p.gateway, c.p.arbiter, c.p.other, c.p.delegate, c.p.governor]) {
-            await expect(c.p.escrow.connect(s).dispute(c.deal))
-              .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
-              .withArgs(c.id, s.address);
-          }
+    behavesLikeACallOnAKnownDeal(disputeSubject("payer"));
+    behavesLikeACallReservedTo(disputeSubject("payer"), "payer or the payee", partyStrangers);
+
+    describe("when the caller is the payer or the payee", function () {
+      for (const who of ["payer", "payee"] as const) {
+        describe(`(the ${who})`, function () {
+          behavesLikeACallRefusedFrom(disputeSubject(who), ["Open", "OpenReleased", "Disputed"], (st) =>
+            st === "OpenReleased" ? "Open and released" : st,
+          );
+          behavesLikeACallRefusedFrom(disputeSubject(who), FINAL_STATES, finalLabel);
         });
       }
 
-      for (const state of ["Open", "OpenReleased", "Disputed", ...FINAL_STATES] as State[]) {
-        for (const who of ["payer", "payee"] as const) {
-          it(`by the ${who} reverts EscrowWrongStatus from ${state}`, async function () {
-            const c = await setup("Payment", state);
-            await expect(c.p.escrow.connect(c[who]).dispute(c.deal))
-              .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-              .withArgs(c.id, STATUS_OF[state]);
+      describe("when the deal is Performed", function () {
+        describe("when the caller is the payer", function () {
+          for (const kind of KINDS) {
+            it(`${kind}: when the deal is not autoRelease → Disputed at once (the block after perform)`, async function () {
+              const c = await setup(kind, "Performed");
+              const before = await books(c);
+              const tx = await c.p.escrow.connect(c.payer).dispute(c.deal);
+              await expect(tx).to.emit(c.p.escrow, "DealDisputed").withArgs(c.id, c.payer.address, true);
+              expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealDisputed"]);
+              await expectRecord(c, Status.Disputed, await tsOf(tx), Flags.GatewayHolds);
+              await expectUntouched(c, before);
+            });
+          }
+
+          it("when the deal is not autoRelease → still Disputed after the release window and the deadline", async function () {
+            const c = await setup("OnRamp", "Performed");
+            await time.increaseTo(c.deal.deadline + BigInt(RELEASE_WINDOW) + 1n);
+            await expect(c.p.escrow.connect(c.payer).dispute(c.deal))
+              .to.emit(c.p.escrow, "DealDisputed")
+              .withArgs(c.id, c.payer.address, true);
           });
-        }
-      }
-    });
 
-    describe("effects", function () {
-      for (const kind of KINDS) {
-        for (const who of ["payer", "payee"] as const) {
-          it(`${kind}: the ${who} disputes a performed deal → Disputed, DealDisputed(by), openDisputes + 1`, async function () {
-            const c = await setup(kind, "Performed");
-            const before = await books(c);
-            expect(await openDisputes(c.p)).to.equal(0n);
-            const tx = await c.p.escrow.connect(c[who]).dispute(c.deal);
-            await expect(tx).to.emit(c.p.escrow, "DealDisputed").withArgs(c.id, c[who].address);
-            await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 1);
-            expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealDisputed"]);
-            expect(await openDisputes(c.p)).to.equal(1n);
-            await expectRecord(c, Status.Disputed, await tsOf(tx));
-            await expectUntouched(c, before);
+          describe("when the deal is an autoRelease payment", function () {
+            const auto = { autoRelease: true };
+
+            it("when the release window has not ended (at exactly since + releaseWindow) → Disputed", async function () {
+              const c = await setup("Payment", "Performed", auto);
+              const endsAt = await releaseWindowEnd(c);
+              await time.setNextBlockTimestamp(endsAt);
+              const tx = await c.p.escrow.connect(c.payer).dispute(c.deal);
+              await expect(tx).to.emit(c.p.escrow, "DealDisputed").withArgs(c.id, c.payer.address, true);
+              await expectRecord(c, Status.Disputed, endsAt, Flags.GatewayHolds);
+            });
+
+            it("when the release window has ended (since + releaseWindow + 1) → it reverts EscrowReleaseWindowClosed(dealId, endsAt)", async function () {
+              const c = await setup("Payment", "Performed", auto);
+              const endsAt = await releaseWindowEnd(c);
+              await time.setNextBlockTimestamp(endsAt + 1n);
+              await expect(c.p.escrow.connect(c.payer).dispute(c.deal))
+                .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowClosed")
+                .withArgs(c.id, endsAt);
+            });
+
+            it("window over: the payer's dispute reverts, the payee's claim pays (claim is never a race)", async function () {
+              const c = await setup("Payment", "Performed", auto);
+              const endsAt = await releaseWindowEnd(c);
+              await time.setNextBlockTimestamp(endsAt + 1n);
+              await expect(c.p.escrow.connect(c.payer).dispute(c.deal))
+                .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowClosed")
+                .withArgs(c.id, endsAt);
+              await expectSettlement(
+                c,
+                () => c.p.escrow.connect(c.payee).claim(c.deal),
+                releasePayout(c),
+                Status.Released,
+              );
+            });
           });
-        }
-      }
+        });
 
-      it("counts each disputed deal of the gateway", async function () {
-        const c1 = await setup("Payment", "Disputed");
-        const c2 = await openKind(c1.p, "OnRamp");
-        await reach(c2, "Disputed");
-        expect(await openDisputes(c1.p)).to.equal(2n);
-      });
+        describe("when the caller is the payee", function () {
+          it("when the release window has not ended (in the very transaction that performs) → it reverts EscrowReleaseWindowOpen(dealId, since + releaseWindow)", async function () {
+            const c = await setup("Payment");
+            const calls = [
+              c.p.escrow.interface.encodeFunctionData("perform", [c.deal]),
+              c.p.escrow.interface.encodeFunctionData("dispute", [c.deal]),
+            ];
+            const at = (await now()) + 10n;
+            await time.setNextBlockTimestamp(at);
+            await expect(c.p.escrow.connect(c.payee).multicall(calls))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
+              .withArgs(c.id, at + c.deal.releaseWindow);
+          });
 
-      it("works after the deadline and after the release window", async function () {
-        const c = await setup("OffRamp", "Performed");
-        await time.increaseTo(c.deal.deadline + BigInt(RELEASE_WINDOW));
-        await expect(c.p.escrow.connect(c.payee).dispute(c.deal))
-          .to.emit(c.p.escrow, "DealDisputed")
-          .withArgs(c.id, c.payee.address);
-      });
+          it("when the release window has not ended (the block after perform) → it reverts EscrowReleaseWindowOpen(dealId, since + releaseWindow)", async function () {
+            const c = await setup("OffRamp", "Performed");
+            const endsAt = await releaseWindowEnd(c);
+            await expect(c.p.escrow.connect(c.payee).dispute(c.deal))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
+              .withArgs(c.id, endsAt);
+          });
 
-      it("works while the registry is paused", async function () {
-        const c = await setup("Payment", "Performed");
-        await c.p.registry.connect(c.p.pauser).pause();
-        await expect(c.p.escrow.connect(c.payer).dispute(c.deal))
-          .to.emit(c.p.escrow, "DealDisputed")
-          .withArgs(c.id, c.payer.address);
+          it("when the release window has not ended (at exactly since + releaseWindow) → it reverts EscrowReleaseWindowOpen", async function () {
+            const c = await setup("Payment", "Performed");
+            const endsAt = await releaseWindowEnd(c);
+            await time.setNextBlockTimestamp(endsAt);
+            await expect(c.p.escrow.connect(c.payee).dispute(c.deal))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
+              .withArgs(c.id, endsAt);
+          });
+
+          for (const kind of KINDS) {
+            it(`${kind}: when the release window has ended (since + releaseWindow + 1) → Disputed`, async function () {
+              const c = await setup(kind, "Performed");
+              const endsAt = await releaseWindowEnd(c);
+              await time.setNextBlockTimestamp(endsAt + 1n);
+              const before = await books(c);
+              const tx = await c.p.escrow.connect(c.payee).dispute(c.deal);
+              await expect(tx).to.emit(c.p.escrow, "DealDisputed").withArgs(c.id, c.payee.address, true);
+              await expectRecord(c, Status.Disputed, endsAt + 1n, Flags.GatewayHolds);
+              await expectUntouched(c, before);
+            });
+          }
+
+          it("when the release window has ended of an autoRelease payment → Disputed too (the payee may claim instead)", async function () {
+            const c = await setup("Payment", "Performed", { autoRelease: true });
+            await time.setNextBlockTimestamp((await releaseWindowEnd(c)) + 1n);
+            await expect(c.p.escrow.connect(c.payee).dispute(c.deal))
+              .to.emit(c.p.escrow, "DealDisputed")
+              .withArgs(c.id, c.payee.address, true);
+          });
+
+          it("the window is the deal's own (2 hours): reverts at since + 2h, works one second later", async function () {
+            const c = await setup("OffRamp", "Performed", { releaseWindow: BigInt(2 * HOUR) });
+            const endsAt = (await c.p.escrow.getDeal(c.id)).since + BigInt(2 * HOUR);
+            await time.setNextBlockTimestamp(endsAt);
+            await expect(c.p.escrow.connect(c.payee).dispute(c.deal))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
+              .withArgs(c.id, endsAt);
+            await expect(c.p.escrow.connect(c.payee).dispute(c.deal))
+              .to.emit(c.p.escrow, "DealDisputed")
+              .withArgs(c.id, c.payee.address, true);
+          });
+        });
+
+        describe("who holds the dispute", function () {
+          it("when the gateway is Active and not suspended → DealDisputed(gatewayHolds true); flags GatewayHolds; its open disputes rise by one", async function () {
+            const c1 = await setup("Payment", "Performed");
+            const c2 = await openKind(c1.p, "OnRamp");
+            await reach(c2, "Performed");
+            expect(await openDisputes(c1.p)).to.equal(0n);
+            const tx1 = await c1.p.escrow.connect(c1.payer).dispute(c1.deal);
+            await expect(tx1).to.emit(c1.p.escrow, "DealDisputed").withArgs(c1.id, c1.payer.address, true);
+            await expect(tx1).to.emit(c1.p.registry, "GatewayDisputesChanged").withArgs(c1.p.gateway.address, 1);
+            await expectRecord(c1, Status.Disputed, await tsOf(tx1), Flags.GatewayHolds);
+            const tx2 = await c2.p.escrow.connect(c2.payer).dispute(c2.deal);
+            await expect(tx2).to.emit(c2.p.registry, "GatewayDisputesChanged").withArgs(c2.p.gateway.address, 2);
+            expect(await openDisputes(c1.p)).to.equal(2n);
+          });
+
+          for (const holding of ["Exiting", "suspended", "suspended, then Exiting", "Exited"] as Holding[]) {
+            it(`when the gateway is ${holding} → DealDisputed(gatewayHolds false); flags 0; the counter is unchanged`, async function () {
+              // disputeWith checks the event, the flags and the counter.
+              const c = await disputeWith(holding);
+              const g = await c.p.registry.getGateway(c.p.gateway.address);
+              expect(g.openDisputes).to.equal(c.background ? 1n : 0n);
+              expect(await c.p.registry.canRule(c.p.gateway.address)).to.equal(holding === "Exiting");
+            });
+          }
+
+          it("when the registry refuses to count it (the escrow's ESCROW_ROLE revoked) → DisputeCountSkipped(dealId, gateway, true); not held; the arbiter rules at once", async function () {
+            const p = await loadFixture(protocolWithFloat);
+            const c = await openKind(p, "Payment");
+            await reach(c, "Performed");
+            await p.registry.connect(p.admin).revokeRole(await p.registry.ESCROW_ROLE(), await p.escrow.getAddress());
+            const tx = await p.escrow.connect(c.payer).dispute(c.deal);
+            await expect(tx).to.emit(p.escrow, "DisputeCountSkipped").withArgs(c.id, p.gateway.address, true);
+            await expect(tx).to.emit(p.escrow, "DealDisputed").withArgs(c.id, c.payer.address, false);
+            expect(await escrowEventNames(p, tx)).to.deep.equal(["DisputeCountSkipped", "DealDisputed"]);
+            await expectRecord(c, Status.Disputed, await tsOf(tx), 0);
+            expect(await openDisputes(p)).to.equal(0n);
+            await expect(p.escrow.connect(p.gateway).resolve(c.deal, USDT(60), REASONS))
+              .to.be.revertedWithCustomError(p.escrow, "EscrowUnauthorized")
+              .withArgs(c.id, p.gateway.address);
+            await expectSettlement(
+              c,
+              () => p.escrow.connect(p.arbiter).resolve(c.deal, USDT(60), REASONS),
+              arbiterRuling(c, USDT(60)),
+              Status.Resolved,
+            );
+          });
+
+          it("when the transaction leaves too little gas for the registry hook → it reverts EscrowInsufficientGas(available, REGISTRY_HOOK_GAS + REGISTRY_HOOK_GAS/63 + 5000)", async function () {
+            const c = await setup("Payment", "Performed");
+            await expect(c.p.escrow.connect(c.payer).dispute(c.deal, { gasLimit: 70_000 }))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowInsufficientGas")
+              .withArgs(anyUint, requiredGas(REGISTRY_HOOK_GAS));
+            expect(await statusOf(c)).to.equal(Status.Performed);
+            // With enough gas the same dispute is held and counted.
+            await expect(c.p.escrow.connect(c.payer).dispute(c.deal))
+              .to.emit(c.p.escrow, "DealDisputed")
+              .withArgs(c.id, c.payer.address, true);
+          });
+        });
+
+        it("when the registry is paused → it disputes all the same", async function () {
+          const c = await setup("Payment", "Performed");
+          await c.p.registry.connect(c.p.pauser).pause();
+          await expect(c.p.escrow.connect(c.payer).dispute(c.deal))
+            .to.emit(c.p.escrow, "DealDisputed")
+            .withArgs(c.id, c.payer.address, true);
+        });
       });
     });
   });
@@ -722,98 +1293,93 @@ describe("Escrow — after open (state machine)", function () {
   describe("claim", function () {
     const auto = { autoRelease: true };
 
-    /** The end of the payer's release window of a performed deal. */
-    async function windowEnd(c: Ctx): Promise<bigint> {
-      return (await c.p.escrow.getDeal(c.id)).since + c.deal.releaseWindow;
-    }
+    behavesLikeACallOnAKnownDeal(claimSubject);
 
-    describe("validations", function () {
-      it("only the payee — payer, gateway, arbiter and others revert EscrowUnauthorized", async function () {
-        const c = await setup("Payment", "Performed", auto);
-        await time.increase(RELEASE_WINDOW + 1);
-        for (const s of [c.payer, c.p.gateway, c.p.arbiter, c.p.other]) {
-          await expect(c.p.escrow.connect(s).claim(c.deal))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
-            .withArgs(c.id, s.address);
-        }
-      });
-
-      for (const state of ["Open", "OpenReleased", "Disputed", ...FINAL_STATES] as State[]) {
-        it(`reverts EscrowWrongStatus from ${state}`, async function () {
-          const c = await setup("Payment", state, auto);
-          await time.increase(RELEASE_WINDOW + 1);
-          await expect(c.p.escrow.connect(c.payee).claim(c.deal))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-            .withArgs(c.id, STATUS_OF[state]);
-        });
+    it("when the caller is not the payee (payer, gateway, arbiter, lock delegate, anyone) → it reverts EscrowUnauthorized", async function () {
+      const c = await setup("Payment", "Performed", auto);
+      await time.increase(RELEASE_WINDOW + 1);
+      for (const s of payeeStrangers.of(c)) {
+        await expect(c.p.escrow.connect(s).claim(c.deal))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+          .withArgs(c.id, s.address);
       }
-
-      for (const kind of KINDS) {
-        it(`${kind} without autoRelease reverts EscrowNotAutoRelease even after the window`, async function () {
-          const c = await setup(kind, "Performed");
-          await time.increase(RELEASE_WINDOW + 1);
-          await expect(c.p.escrow.connect(c.payee).claim(c.deal))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowNotAutoRelease")
-            .withArgs(c.id);
-        });
-      }
-
-      it("reverts EscrowReleaseWindowOpen(performedAt + releaseWindow) right after perform", async function () {
-        const c = await setup("Payment", "Performed", auto);
-        const endsAt = await windowEnd(c);
-        await expect(c.p.escrow.connect(c.payee).claim(c.deal))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
-          .withArgs(c.id, endsAt);
-      });
-
-      it("reverts EscrowReleaseWindowOpen at exactly the end of the window", async function () {
-        const c = await setup("Payment", "Performed", auto);
-        const endsAt = await windowEnd(c);
-        await time.setNextBlockTimestamp(endsAt);
-        await expect(c.p.escrow.connect(c.payee).claim(c.deal))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
-          .withArgs(c.id, endsAt);
-      });
-
-      it("uses the deal's own release window (2 hours)", async function () {
-        const c = await setup("Payment", "Performed", { ...auto, releaseWindow: 2n * 3600n });
-        const endsAt = await windowEnd(c);
-        expect(endsAt).to.equal((await c.p.escrow.getDeal(c.id)).since + 7200n);
-        await time.setNextBlockTimestamp(endsAt);
-        await expect(c.p.escrow.connect(c.payee).claim(c.deal))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
-          .withArgs(c.id, endsAt);
-        await time.setNextBlockTimestamp(endsAt + 1n);
-        await expect(c.p.escrow.connect(c.payee).claim(c.deal)).to.emit(c.p.escrow, "DealReleased");
-      });
     });
 
-    describe("effects and transfers", function () {
-      it("one second after the window: Performed → Released with the fee, DealReleased", async function () {
-        const c = await setup("Payment", "Performed", auto);
-        const endsAt = await windowEnd(c);
-        await time.setNextBlockTimestamp(endsAt + 1n);
-        const pay = releasePayout(c);
-        const tx = await expectSettlement(c, () => c.p.escrow.connect(c.payee).claim(c.deal), pay, Status.Released);
-        expect(await tsOf(tx)).to.equal(endsAt + 1n);
-        await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id, pay.payeeNet, pay.fee);
-        expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealReleased"]);
-      });
+    describe("when the caller is the payee", function () {
+      behavesLikeACallRefusedFrom(claimSubject, ["Open", "OpenReleased", "Disputed"], (st) =>
+        st === "OpenReleased" ? "Open and released" : st,
+      );
+      behavesLikeACallRefusedFrom(claimSubject, FINAL_STATES, finalLabel);
 
-      it("the payer can still release during the window, after which claim reverts", async function () {
-        const c = await setup("Payment", "Performed", auto);
-        await c.p.escrow.connect(c.payer).release(c.deal);
-        await time.increase(RELEASE_WINDOW + 1);
-        await expect(c.p.escrow.connect(c.payee).claim(c.deal))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-          .withArgs(c.id, Status.Released);
-      });
+      describe("when the deal is Performed", function () {
+        for (const kind of KINDS) {
+          it(`${kind}: when the deal is not autoRelease → it reverts EscrowNotAutoRelease, even after the window`, async function () {
+            const c = await setup(kind, "Performed");
+            await time.increase(RELEASE_WINDOW + 1);
+            await expect(c.p.escrow.connect(c.payee).claim(c.deal))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowNotAutoRelease")
+              .withArgs(c.id);
+          });
+        }
 
-      it("works while the registry is paused", async function () {
-        const c = await setup("Payment", "Performed", auto);
-        await c.p.registry.connect(c.p.pauser).pause();
-        await time.increase(RELEASE_WINDOW + 1);
-        await expectSettlement(c, () => c.p.escrow.connect(c.payee).claim(c.deal), releasePayout(c), Status.Released);
+        describe("when the deal is autoRelease", function () {
+          it("when the release window has not ended (right after perform) → it reverts EscrowReleaseWindowOpen(dealId, since + releaseWindow)", async function () {
+            const c = await setup("Payment", "Performed", auto);
+            const endsAt = await releaseWindowEnd(c);
+            await expect(c.p.escrow.connect(c.payee).claim(c.deal))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
+              .withArgs(c.id, endsAt);
+          });
+
+          it("when the release window has not ended (at exactly since + releaseWindow) → it reverts EscrowReleaseWindowOpen", async function () {
+            const c = await setup("Payment", "Performed", auto);
+            const endsAt = await releaseWindowEnd(c);
+            await time.setNextBlockTimestamp(endsAt);
+            await expect(c.p.escrow.connect(c.payee).claim(c.deal))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
+              .withArgs(c.id, endsAt);
+          });
+
+          it("when the release window has ended (the deal's own 2 hours + 1 s) → Released; DealReleased; the payee gets the amount less the fee", async function () {
+            const c = await setup("Payment", "Performed", { ...auto, releaseWindow: BigInt(2 * HOUR) });
+            const endsAt = await releaseWindowEnd(c);
+            expect(endsAt).to.equal((await c.p.escrow.getDeal(c.id)).since + BigInt(2 * HOUR));
+            await time.setNextBlockTimestamp(endsAt);
+            await expect(c.p.escrow.connect(c.payee).claim(c.deal))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
+              .withArgs(c.id, endsAt);
+            const tx = await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.payee).claim(c.deal),
+              releasePayout(c),
+              Status.Released,
+            );
+            expect(await tsOf(tx)).to.equal(endsAt + 1n);
+            await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
+            expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealReleased"]);
+          });
+
+          it("when the payer released first during the window → there is nothing left to claim (EscrowWrongStatus(Released))", async function () {
+            const c = await setup("Payment", "Performed", auto);
+            await c.p.escrow.connect(c.payer).release(c.deal);
+            await time.increase(RELEASE_WINDOW + 1);
+            await expect(c.p.escrow.connect(c.payee).claim(c.deal))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
+              .withArgs(c.id, Status.Released);
+          });
+
+          it("when the registry is paused → it releases all the same", async function () {
+            const c = await setup("Payment", "Performed", auto);
+            await c.p.registry.connect(c.p.pauser).pause();
+            await time.increase(RELEASE_WINDOW + 1);
+            await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.payee).claim(c.deal),
+              releasePayout(c),
+              Status.Released,
+            );
+          });
+        });
       });
     });
   });
@@ -822,15 +1388,17 @@ describe("Escrow — after open (state machine)", function () {
                                refund
   ------------------------------------------------------------*/
   describe("refund", function () {
-    describe("validations", function () {
-      it("reverts EscrowDeadlineNotPassed before the deadline", async function () {
+    behavesLikeACallOnAKnownDeal(refundSubject);
+
+    describe("when the deal is Open", function () {
+      it("when the deadline has not passed (before it) → it reverts EscrowDeadlineNotPassed", async function () {
         const c = await setup();
         await expect(c.p.escrow.connect(c.p.other).refund(c.deal))
           .to.be.revertedWithCustomError(c.p.escrow, "EscrowDeadlineNotPassed")
           .withArgs(c.id, c.deal.deadline);
       });
 
-      it("reverts EscrowDeadlineNotPassed at exactly the deadline", async function () {
+      it("when the deadline has not passed (at exactly it) → it reverts EscrowDeadlineNotPassed", async function () {
         const c = await setup();
         await time.setNextBlockTimestamp(c.deal.deadline);
         await expect(c.p.escrow.connect(c.p.other).refund(c.deal))
@@ -838,22 +1406,37 @@ describe("Escrow — after open (state machine)", function () {
           .withArgs(c.id, c.deal.deadline);
       });
 
-      for (const state of ["Performed", "Disputed", ...FINAL_STATES] as State[]) {
-        it(`reverts EscrowWrongStatus from ${state} even after the deadline`, async function () {
-          const c = await setup("Payment", state);
-          await time.increaseTo(c.deal.deadline + 1n);
-          await expect(c.p.escrow.connect(c.p.other).refund(c.deal))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-            .withArgs(c.id, STATUS_OF[state]);
-        });
-      }
-    });
+      describe("when the deadline has passed → Refunded (Deadline); the whole amount back to the payer (the acceptor's free float for OnRamp)", function () {
+        for (const kind of KINDS) {
+          it(`${kind}: anyone, one second after the deadline → Refunded (Deadline), the whole amount back`, async function () {
+            const c = await setup(kind);
+            await time.setNextBlockTimestamp(c.deal.deadline + 1n);
+            const tx = await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.p.other).refund(c.deal),
+              refundPayout(c),
+              Status.Refunded,
+            );
+            await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.Deadline);
+            expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealRefunded"]);
+          });
+        }
 
-    describe("effects and transfers", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: anyone, one second after the deadline → Refunded (Deadline), the whole amount back`, async function () {
-          const c = await setup(kind);
-          await time.setNextBlockTimestamp(c.deal.deadline + 1n);
+        it("the payee and the payer may trigger it too", async function () {
+          const c1 = await setup("Payment");
+          const c2 = await openKind(c1.p, "Payment");
+          await time.increaseTo(c2.deal.deadline + 1n);
+          await expect(c1.p.escrow.connect(c1.payee).refund(c1.deal))
+            .to.emit(c1.p.escrow, "DealRefunded")
+            .withArgs(c1.id, RefundReason.Deadline);
+          await expect(c2.p.escrow.connect(c2.payer).refund(c2.deal))
+            .to.emit(c2.p.escrow, "DealRefunded")
+            .withArgs(c2.id, RefundReason.Deadline);
+        });
+
+        it("when the payer had released → it refunds all the same", async function () {
+          const c = await setup("OnRamp", "OpenReleased");
+          await time.increaseTo(c.deal.deadline + 1n);
           const tx = await expectSettlement(
             c,
             () => c.p.escrow.connect(c.p.other).refund(c.deal),
@@ -861,48 +1444,199 @@ describe("Escrow — after open (state machine)", function () {
             Status.Refunded,
           );
           await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.Deadline);
-          expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealRefunded"]);
+        });
+
+        it("when the deal is a delegate's lock → it refunds (Deadline) to the free float", async function () {
+          const p = await loadFixture(protocolWithFloat);
+          const c = await delegateLock(p);
+          await time.increaseTo(c.deal.deadline + 1n);
+          const tx = await expectSettlement(
+            c,
+            () => p.escrow.connect(p.other).refund(c.deal),
+            refundPayout(c),
+            Status.Refunded,
+          );
+          await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(c.id, RefundReason.Deadline);
+          expect((await p.escrow.floatOf(p.acceptor.address, c.deal.token)).free).to.equal(FLOAT);
+        });
+
+        it("when the registry is paused → it refunds all the same", async function () {
+          const c = await setup("Payment");
+          await c.p.registry.connect(c.p.pauser).pause();
+          await time.increaseTo(c.deal.deadline + 1n);
+          await expectSettlement(
+            c,
+            () => c.p.escrow.connect(c.p.other).refund(c.deal),
+            refundPayout(c),
+            Status.Refunded,
+          );
+        });
+      });
+    });
+
+    describe("when the deal is final → it reverts EscrowWrongStatus", function () {
+      for (const state of FINAL_STATES) {
+        it(`when the deal is final (${state}) → it reverts EscrowWrongStatus, even after the deadline`, async function () {
+          const c = await setup("Payment", state);
+          await time.increaseTo(c.deal.deadline + 1n);
+          await expect(c.p.escrow.connect(c.p.other).refund(c.deal))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
+            .withArgs(c.id, STATUS_OF[state]);
         });
       }
 
-      it("refunds an open deal the payer had released", async function () {
-        const c = await setup("OnRamp", "OpenReleased");
-        await time.increaseTo(c.deal.deadline);
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.other).refund(c.deal),
-          refundPayout(c),
-          Status.Refunded,
-        );
-        await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.Deadline);
-      });
-
-      it("the payee and the payer may trigger it too", async function () {
-        const c1 = await setup("Payment");
-        const c2 = await openKind(c1.p, "Payment");
-        await time.increaseTo(c2.deal.deadline + 1n);
-        await expect(c1.p.escrow.connect(c1.payee).refund(c1.deal))
-          .to.emit(c1.p.escrow, "DealRefunded")
-          .withArgs(c1.id, RefundReason.Deadline);
-        await expect(c2.p.escrow.connect(c2.payer).refund(c2.deal))
-          .to.emit(c2.p.escrow, "DealRefunded")
-          .withArgs(c2.id, RefundReason.Deadline);
-      });
-
-      it("works while the registry is paused", async function () {
-        const c = await setup("Payment");
-        await c.p.registry.connect(c.p.pauser).pause();
-        await time.increaseTo(c.deal.deadline + 1n);
-        await expectSettlement(c, () => c.p.escrow.connect(c.p.other).refund(c.deal), refundPayout(c), Status.Refunded);
-      });
-
-      it("a refunded deal cannot be refunded again", async function () {
-        const c = await setup("Payment");
-        await time.increaseTo(c.deal.deadline + 1n);
-        await c.p.escrow.connect(c.p.other).refund(c.deal);
-        await expect(c.p.escrow.connect(c.p.other).refund(c.deal))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
+      it("when the deal is final (a delegate's lock, refunded) → it reverts EscrowWrongStatus after its lock expiry", async function () {
+        const p = await loadFixture(protocolWithFloat);
+        const c = await delegateLock(p);
+        await reach(c, "Refunded");
+        await time.increaseTo((await p.escrow.lockExpiry(c.deal)) + 1n);
+        await expect(p.escrow.connect(p.other).refund(c.deal))
+          .to.be.revertedWithCustomError(p.escrow, "EscrowWrongStatus")
           .withArgs(c.id, Status.Refunded);
+      });
+    });
+
+    describe("when the deal is Performed or Disputed", function () {
+      for (const kind of KINDS) {
+        for (const state of ["Performed", "Disputed"] as State[]) {
+          it(`${kind} ${state}: when the deal is not a delegate's lock → it reverts EscrowWrongStatus, at any time (a year on)`, async function () {
+            const c = await setup(kind, state);
+            expect(await c.p.escrow.lockExpiry(c.deal)).to.equal(0n);
+            await time.increaseTo(c.deal.deadline + 1n);
+            await expect(c.p.escrow.connect(c.p.other).refund(c.deal))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
+              .withArgs(c.id, STATUS_OF[state]);
+            await time.increase(365 * DAY);
+            await expect(c.p.escrow.connect(c.p.other).refund(c.deal))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
+              .withArgs(c.id, STATUS_OF[state]);
+          });
+        }
+      }
+
+      describe("when the deal is a delegate's lock", function () {
+        it("lockExpiry = deadline + releaseWindow + resolutionWindow", async function () {
+          const p = await loadFixture(protocolWithFloat);
+          const c = await delegateLock(p, { releaseWindow: BigInt(MAX_DELEGATE_RELEASE_WINDOW) });
+          expect(await p.escrow.lockExpiry(c.deal)).to.equal(
+            c.deal.deadline + BigInt(MAX_DELEGATE_RELEASE_WINDOW + RESOLUTION_WINDOW),
+          );
+        });
+
+        it("Performed: when lockExpiry has not passed (before and at it) → it reverts EscrowLockNotExpired(dealId, lockExpiry)", async function () {
+          const p = await loadFixture(protocolWithFloat);
+          const c = await delegateLock(p);
+          await reach(c, "Performed");
+          const expiresAt = await p.escrow.lockExpiry(c.deal);
+          await expect(p.escrow.connect(p.other).refund(c.deal))
+            .to.be.revertedWithCustomError(p.escrow, "EscrowLockNotExpired")
+            .withArgs(c.id, expiresAt);
+          await time.setNextBlockTimestamp(expiresAt);
+          await expect(p.escrow.connect(p.other).refund(c.deal))
+            .to.be.revertedWithCustomError(p.escrow, "EscrowLockNotExpired")
+            .withArgs(c.id, expiresAt);
+        });
+
+        it("Performed: when lockExpiry has passed → Refunded (LockExpired); the amount back to the acceptor's free float", async function () {
+          const p = await loadFixture(protocolWithFloat);
+          const c = await delegateLock(p);
+          await reach(c, "Performed");
+          expect((await p.escrow.floatOf(p.acceptor.address, c.deal.token)).free).to.equal(FLOAT - c.deal.amount);
+          await time.setNextBlockTimestamp((await p.escrow.lockExpiry(c.deal)) + 1n);
+          const tx = await expectSettlement(
+            c,
+            () => p.escrow.connect(p.other).refund(c.deal),
+            refundPayout(c),
+            Status.Refunded,
+          );
+          await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(c.id, RefundReason.LockExpired);
+          expect(await floatOf(p, c.deal.token)).to.deep.equal([FLOAT, 0n]);
+        });
+
+        it("Disputed: when lockExpiry has not passed → it reverts EscrowLockNotExpired(dealId, lockExpiry)", async function () {
+          const p = await loadFixture(protocolWithFloat);
+          const c = await delegateLock(p);
+          await reach(c, "Disputed");
+          const expiresAt = await p.escrow.lockExpiry(c.deal);
+          await time.setNextBlockTimestamp(expiresAt);
+          await expect(p.escrow.connect(p.other).refund(c.deal))
+            .to.be.revertedWithCustomError(p.escrow, "EscrowLockNotExpired")
+            .withArgs(c.id, expiresAt);
+        });
+
+        it("Disputed: when lockExpiry has passed and the gateway holds the dispute → Refunded (LockExpired); the gateway's open disputes fall by one", async function () {
+          const p = await loadFixture(protocolWithFloat);
+          const c = await delegateLock(p);
+          await reach(c, "Performed");
+          await time.increase(RELEASE_WINDOW + 1);
+          await expect(p.escrow.connect(c.payee).dispute(c.deal))
+            .to.emit(p.escrow, "DealDisputed")
+            .withArgs(c.id, c.payee.address, true);
+          expect(await openDisputes(p)).to.equal(1n);
+          await time.setNextBlockTimestamp((await p.escrow.lockExpiry(c.deal)) + 1n);
+          const tx = await expectSettlement(
+            c,
+            () => p.escrow.connect(p.other).refund(c.deal),
+            refundPayout(c),
+            Status.Refunded,
+          );
+          await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(c.id, RefundReason.LockExpired);
+          await expect(tx).to.emit(p.registry, "GatewayDisputesChanged").withArgs(p.gateway.address, 0);
+          expect(await openDisputes(p)).to.equal(0n);
+        });
+
+        it("Disputed: when lockExpiry has passed and the dispute is not held (gateway suspended) → Refunded (LockExpired); the counter is unchanged", async function () {
+          const p = await loadFixture(protocolWithFloat);
+          const c = await delegateLock(p);
+          const b = await openKind(p, "Payment");
+          await reach(b, "Disputed");
+          await reach(c, "Performed");
+          await p.registry.connect(p.governor).suspendGateway(p.gateway.address);
+          await expect(p.escrow.connect(c.payer).dispute(c.deal))
+            .to.emit(p.escrow, "DealDisputed")
+            .withArgs(c.id, c.payer.address, false);
+          await time.setNextBlockTimestamp((await p.escrow.lockExpiry(c.deal)) + 1n);
+          const tx = await expectSettlement(
+            c,
+            () => p.escrow.connect(p.other).refund(c.deal),
+            refundPayout(c),
+            Status.Refunded,
+          );
+          await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(c.id, RefundReason.LockExpired);
+          await expect(tx).not.to.emit(p.registry, "GatewayDisputesChanged");
+          expect(await openDisputes(p)).to.equal(1n);
+        });
+
+        it("the bound of a delegate's lock: the delegate locks to an accomplice who performs at once; nobody acts; at lockExpiry + 1 anyone returns the float", async function () {
+          const p = await loadFixture(protocolWithFloat);
+          const accomplice = p.rest[0];
+          const lockedAt = (await now()) + 10n;
+          const worst = {
+            payee: accomplice.address,
+            amount: USDT(5_000),
+            deadline: lockedAt + BigInt(MAX_DELEGATE_LOCK_DURATION),
+            releaseWindow: BigInt(MAX_DELEGATE_RELEASE_WINDOW),
+          };
+          await time.setNextBlockTimestamp(lockedAt);
+          const c = await delegateLock(p, worst);
+          await p.escrow.connect(accomplice).perform(c.deal);
+          const expiresAt = await p.escrow.lockExpiry(c.deal);
+          expect(expiresAt, "lock + 7 days + 2 days + the resolution window").to.equal(
+            lockedAt + BigInt(MAX_DELEGATE_LOCK_DURATION + MAX_DELEGATE_RELEASE_WINDOW + RESOLUTION_WINDOW),
+          );
+          await time.setNextBlockTimestamp(expiresAt);
+          await expect(p.escrow.connect(p.rest[1]).refund(c.deal))
+            .to.be.revertedWithCustomError(p.escrow, "EscrowLockNotExpired")
+            .withArgs(c.id, expiresAt);
+          const accompliceBefore = await p.usdt.balanceOf(accomplice.address);
+          await time.setNextBlockTimestamp(expiresAt + 1n);
+          await expect(p.escrow.connect(p.rest[1]).refund(c.deal))
+            .to.emit(p.escrow, "DealRefunded")
+            .withArgs(c.id, RefundReason.LockExpired);
+          expect(await floatOf(p, c.deal.token)).to.deep.equal([FLOAT, 0n]);
+          expect(await p.usdt.balanceOf(accomplice.address)).to.equal(accompliceBefore);
+          expect(await p.escrow.owed(c.deal.token, accomplice.address)).to.equal(0n);
+        });
       });
     });
   });
@@ -911,304 +1645,390 @@ describe("Escrow — after open (state machine)", function () {
                              actWithSig
   ------------------------------------------------------------*/
   describe("actWithSig", function () {
-    describe("Perform (payee's signature)", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: submitted by another account, performs the deal`, async function () {
-          const c = await setup(kind);
-          const before = await books(c);
-          const auth = await sign(c, c.payee, Action.Perform);
-          const tx = await c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Perform, auth);
-          await expect(tx).to.emit(c.p.escrow, "DealPerformed").withArgs(c.id);
-          await expectRecord(c, Status.Performed, await tsOf(tx));
-          await expectUntouched(c, before);
-        });
-      }
+    behavesLikeACallOnAKnownDeal(actSubject(Action.Perform, "payee", "Open"));
 
-      it("after the payer's release, releases at once", async function () {
-        const c = await setup("OnRamp", "OpenReleased");
-        const auth = await sign(c, c.payee, Action.Perform);
-        const pay = releasePayout(c);
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Perform, auth),
-          pay,
-          Status.Released,
-        );
-        expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealPerformed", "DealReleased"]);
-        await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id, pay.payeeNet, pay.fee);
-      });
+    describe("when the signer is not the action's party → it reverts EscrowUnauthorized(dealId, signer) before any signature check", function () {
+      const signed: [Subject, string, typeof payeeStrangers][] = [
+        [actSubject(Action.Perform, "payee", "Open"), "payee (Perform)", payeeStrangers],
+        [actSubject(Action.Cancel, "payee", "Open"), "payee (Cancel)", payeeStrangers],
+        [actSubject(Action.Claim, "payee", "Performed", afterReleaseWindow), "payee (Claim)", payeeStrangers],
+        [actSubject(Action.Release, "payer", "Performed"), "payer (Release)", payerStrangers],
+        [actSubject(Action.Dispute, "payer", "Performed"), "payer or the payee (Dispute)", partyStrangers],
+      ];
+      for (const [subject, party, strangers] of signed) behavesLikeACallReservedTo(subject, party, strangers, "signer");
 
-      it("a payer's (or any other) signature reverts EscrowInvalidSignature(dealId, payee)", async function () {
-        const c = await setup("OffRamp");
-        for (const s of [c.payer, c.p.other, c.p.gateway, c.p.delegate]) {
-          const auth = await sign(c, s, Action.Perform);
-          await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Perform, auth))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-            .withArgs(c.id, c.payee.address);
+      it("when the signer is not the action's party and the signature is someone else's or expired → EscrowUnauthorized, not EscrowInvalidSignature or EscrowSignatureExpired (no signature is checked)", async function () {
+        const c = await setup("Payment", "Performed", { autoRelease: true });
+        await time.increase(RELEASE_WINDOW + 1);
+        const expired = (await now()) - 1n;
+        const cases: [number, HardhatEthersSigner, HardhatEthersSigner][] = [
+          [Action.Perform, c.p.other, c.payee],
+          [Action.Cancel, c.payer, c.payee],
+          [Action.Claim, c.p.gateway, c.payee],
+          [Action.Release, c.payee, c.payer],
+          [Action.Dispute, c.p.arbiter, c.payer],
+        ];
+        for (const [action, stranger, party] of cases) {
+          for (const auth of [await sign(c, party, action), await sign(c, stranger, action, expired)]) {
+            await expect(act(c, action, stranger, auth))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+              .withArgs(c.id, stranger.address);
+          }
         }
       });
 
-      it("an expired signature reverts EscrowSignatureExpired(expiry); one expiring in the same second works", async function () {
+      it("when the signer is a non-party ERC-1271 wallet that would accept the signature → EscrowUnauthorized(dealId, wallet); the wallet is never called", async function () {
+        const p = await loadFixture(protocolWithFloat);
+        // The wallet's owner is the deal's payee: the wallet accepts every signature the payee makes.
+        const wallet = await deployWallet(p.payee);
+        const walletAddr = await wallet.getAddress();
+        const c = await openKind(p, "Payment");
+        const auth = await sign(c, c.payee, Action.Perform);
+        const digest = await p.escrow.hashTypedData(actionStructHash(c.id, Action.Perform, auth.expiry));
+        expect(await wallet.isValidSignature(digest, auth.signature)).to.equal("0x1626ba7e");
+
+        const data = p.escrow.interface.encodeFunctionData("actWithSig", [c.deal, Action.Perform, walletAddr, auth]);
+        await expect(p.escrow.connect(p.other).actWithSig(c.deal, Action.Perform, walletAddr, auth))
+          .to.be.revertedWithCustomError(p.escrow, "EscrowUnauthorized")
+          .withArgs(c.id, walletAddr);
+        expect(await callsTo(p, data, walletAddr)).to.deep.equal([]);
+
+        // Control: when the wallet IS the payee, the same check does call it (and accepts its owner's signature).
+        const c2 = await openKind(p, "Payment", { payee: walletAddr });
+        const auth2 = await sign(c2, p.payee, Action.Perform);
+        const data2 = p.escrow.interface.encodeFunctionData("actWithSig", [c2.deal, Action.Perform, walletAddr, auth2]);
+        expect(await callsTo(p, data2, walletAddr)).to.deep.equal(["STATICCALL"]);
+        await expect(p.escrow.connect(p.other).actWithSig(c2.deal, Action.Perform, walletAddr, auth2))
+          .to.emit(p.escrow, "DealPerformed")
+          .withArgs(c2.id);
+      });
+
+      it("when the payer names itself the signer of the payee's actions (Perform, Cancel, Claim) with its own valid signature → EscrowUnauthorized(dealId, payer)", async function () {
+        const c = await setup("Payment", "Performed", { autoRelease: true });
+        await time.increase(RELEASE_WINDOW + 1);
+        for (const action of [Action.Perform, Action.Cancel, Action.Claim]) {
+          await expect(act(c, action, c.payer))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+            .withArgs(c.id, c.payer.address);
+        }
+        await expect(act(c, Action.Release, c.payee))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+          .withArgs(c.id, c.payee.address);
+      });
+    });
+
+    describe("when the signer is the action's party", function () {
+      it("when the signature has expired → it reverts EscrowSignatureExpired(expiry); one expiring in the same second works", async function () {
         const c = await setup();
         const t = (await now()) + 10n;
         const expired = await sign(c, c.payee, Action.Perform, t - 1n);
         await time.setNextBlockTimestamp(t);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Perform, expired))
+        await expect(act(c, Action.Perform, c.payee, expired))
           .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
           .withArgs(t - 1n);
         const atExpiry = await sign(c, c.payee, Action.Perform, t + 5n);
         await time.setNextBlockTimestamp(t + 5n);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Perform, atExpiry))
+        await expect(act(c, Action.Perform, c.payee, atExpiry))
           .to.emit(c.p.escrow, "DealPerformed")
           .withArgs(c.id);
       });
 
-      it("a payee signature for another action, another deal or another chain reverts EscrowInvalidSignature", async function () {
-        const c = await setup();
-        const c2 = await openKind(c.p, "Payment");
-        const { chainId } = await ethers.provider.getNetwork();
-        const bad = [
-          await sign(c, c.payee, Action.Cancel),
-          await signAction(c.p.escrow, c.payee, c2.id, Action.Perform),
-          await signAction(c.p.escrow, c.payee, c.id, Action.Perform, undefined, { chainId: chainId + 1n }),
-          await signAction(c.p.escrow, c.payee, c.id, Action.Perform, undefined, {
-            verifyingContract: c.p.other.address,
-          }),
-        ];
-        for (const auth of bad) {
-          await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Perform, auth))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-            .withArgs(c.id, c.payee.address);
-        }
-      });
-
-      it("cannot be replayed: the same signature again reverts EscrowWrongStatus(Performed)", async function () {
-        const c = await setup();
-        const auth = await sign(c, c.payee, Action.Perform);
-        await c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Perform, auth);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Perform, auth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-          .withArgs(c.id, Status.Performed);
-      });
-
-      it("keeps the deadline rule: EscrowDeadlinePassed after it", async function () {
-        const c = await setup();
-        await time.increaseTo(c.deal.deadline);
-        const auth = await sign(c, c.payee, Action.Perform);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Perform, auth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowDeadlinePassed")
-          .withArgs(c.id, c.deal.deadline);
-      });
-
-      it("accepts an ERC-1271 payee wallet's signature (its owner signs)", async function () {
-        const p = await loadFixture(protocolWithFloat);
-        const owner = p.rest[0];
-        const wallet = await (await ethers.getContractFactory("ERC1271Wallet")).deploy(owner.address);
-        const deal = await makeDeal(p, { payee: await wallet.getAddress() });
-        const id = await openDeal(p, deal);
-        const auth = await signAction(p.escrow, owner, id, Action.Perform);
-        await expect(p.escrow.connect(p.other).actWithSig(deal, Action.Perform, auth))
-          .to.emit(p.escrow, "DealPerformed")
-          .withArgs(id);
-        const bad = await signAction(p.escrow, p.other, id, Action.Cancel);
-        await expect(p.escrow.connect(p.other).actWithSig(deal, Action.Cancel, bad))
-          .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSignature")
-          .withArgs(id, await wallet.getAddress());
-      });
-    });
-
-    describe("Release (payer's signature)", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: from Performed pays out`, async function () {
-          const c = await setup(kind, "Performed");
-          const auth = await sign(c, c.payer, Action.Release);
-          const pay = releasePayout(c);
-          const tx = await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Release, auth),
-            pay,
-            Status.Released,
-          );
-          await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id, pay.payeeNet, pay.fee);
+      for (const [name, action, party, state] of [
+        ["Release", Action.Release, "payer", "Performed"],
+        ["Cancel", Action.Cancel, "payee", "Open"],
+        ["Dispute (payer)", Action.Dispute, "payer", "Performed"],
+        ["Dispute (payee)", Action.Dispute, "payee", "Performed"],
+        ["Claim", Action.Claim, "payee", "Performed"],
+      ] as const) {
+        it(`when the ${name} signature has expired → it reverts EscrowSignatureExpired(expiry)`, async function () {
+          const c = await setup("Payment", state, action === Action.Claim ? { autoRelease: true } : {});
+          const auth = await sign(c, c[party], action, (await now()) + 60n);
+          await time.increase(RELEASE_WINDOW + 1);
+          await expect(act(c, action, c[party], auth))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
+            .withArgs(auth.expiry);
         });
       }
 
-      it("from Open approves the release (payerReleased)", async function () {
-        const c = await setup("OnRamp");
-        const openedAt = (await c.p.escrow.getDeal(c.id)).since;
-        const auth = await sign(c, c.payer, Action.Release);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Release, auth))
-          .to.emit(c.p.escrow, "DealReleaseApproved")
-          .withArgs(c.id);
-        await expectRecord(c, Status.Open, openedAt, true);
-      });
-
-      it("a payee's, other's or the lock delegate's signature reverts EscrowInvalidSignature(dealId, payer)", async function () {
-        const c = await setup("OnRamp", "Performed");
-        for (const s of [c.payee, c.p.other, c.p.delegate, c.p.gateway]) {
-          const auth = await sign(c, s, Action.Release);
-          await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Release, auth))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-            .withArgs(c.id, c.payer.address);
-        }
-      });
-
-      it("an expired signature reverts EscrowSignatureExpired(expiry)", async function () {
-        const c = await setup("Payment", "Performed");
-        const expiry = await now();
-        const auth = await sign(c, c.payer, Action.Release, expiry);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Release, auth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
-          .withArgs(expiry);
-      });
-
-      it("the payer's signature of another action reverts EscrowInvalidSignature", async function () {
-        const c = await setup("Payment", "Performed");
-        const auth = await sign(c, c.payer, Action.Cancel);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Release, auth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-          .withArgs(c.id, c.payer.address);
-      });
-    });
-
-    describe("Cancel (payee's signature)", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: refunds the payer (PayeeCancel)`, async function () {
-          const c = await setup(kind, "Performed");
-          const auth = await sign(c, c.payee, Action.Cancel);
-          const tx = await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Cancel, auth),
-            refundPayout(c),
-            Status.Refunded,
-          );
-          await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.PayeeCancel);
+      describe("when the signature is not the signer's for this action, deal, chain and escrow → it reverts EscrowInvalidSignature(dealId, signer)", function () {
+        it("Perform named for the payee: another's signature, another action's, another deal's, another chain's or escrow's", async function () {
+          const c = await setup();
+          const c2 = await openKind(c.p, "Payment");
+          const { chainId } = await ethers.provider.getNetwork();
+          const bad = [
+            await sign(c, c.payer, Action.Perform),
+            await sign(c, c.p.other, Action.Perform),
+            await sign(c, c.p.delegate, Action.Perform),
+            await sign(c, c.payee, Action.Cancel),
+            await signAction(c.p.escrow, c.payee, c2.id, Action.Perform),
+            await signAction(c.p.escrow, c.payee, c.id, Action.Perform, undefined, { chainId: chainId + 1n }),
+            await signAction(c.p.escrow, c.payee, c.id, Action.Perform, undefined, {
+              verifyingContract: c.p.other.address,
+            }),
+          ];
+          for (const auth of bad) {
+            await expect(act(c, Action.Perform, c.payee, auth))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
+              .withArgs(c.id, c.payee.address);
+          }
         });
-      }
 
-      it("from Disputed decrements the gateway's openDisputes", async function () {
-        const c = await setup("Payment", "Disputed");
-        const auth = await sign(c, c.payee, Action.Cancel);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Cancel, auth))
-          .to.emit(c.p.registry, "GatewayDisputesChanged")
-          .withArgs(c.p.gateway.address, 0);
-        expect(await openDisputes(c.p)).to.equal(0n);
-      });
+        it("Release named for the payer: the payee's, the lock delegate's or the gateway's signature, or the payer's Cancel", async function () {
+          const c = await setup("OnRamp", "Performed");
+          const bad = [
+            await sign(c, c.payee, Action.Release),
+            await sign(c, c.p.delegate, Action.Release),
+            await sign(c, c.p.gateway, Action.Release),
+            await sign(c, c.payer, Action.Cancel),
+          ];
+          for (const auth of bad) {
+            await expect(act(c, Action.Release, c.payer, auth))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
+              .withArgs(c.id, c.payer.address);
+          }
+        });
 
-      it("a payer's or other's signature reverts EscrowInvalidSignature(dealId, payee)", async function () {
-        const c = await setup("Payment");
-        for (const s of [c.payer, c.p.other]) {
-          const auth = await sign(c, s, Action.Cancel);
-          await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Cancel, auth))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-            .withArgs(c.id, c.payee.address);
-        }
-      });
-
-      it("an expired signature reverts EscrowSignatureExpired(expiry)", async function () {
-        const c = await setup("Payment");
-        const expiry = (await now()) - 5n;
-        const auth = await sign(c, c.payee, Action.Cancel, expiry);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Cancel, auth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
-          .withArgs(expiry);
-      });
-    });
-
-    describe("Dispute (payer's or payee's signature)", function () {
-      for (const who of ["payer", "payee"] as const) {
-        for (const kind of KINDS) {
-          it(`${kind}: the ${who}'s signature disputes by the ${who}`, async function () {
-            const c = await setup(kind, "Performed");
-            const auth = await sign(c, c[who], Action.Dispute);
-            const tx = await c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Dispute, auth);
-            await expect(tx).to.emit(c.p.escrow, "DealDisputed").withArgs(c.id, c[who].address);
-            await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 1);
-            await expectRecord(c, Status.Disputed, await tsOf(tx));
+        for (const who of ["payer", "payee"] as const) {
+          it(`Dispute named for the ${who}: a third party's or the other party's signature, or the ${who}'s Release`, async function () {
+            const c = await setup("Payment", "Performed");
+            await time.increase(RELEASE_WINDOW + 1);
+            const otherParty = who === "payer" ? c.payee : c.payer;
+            const bad = [
+              await sign(c, c.p.other, Action.Dispute),
+              await sign(c, c.p.arbiter, Action.Dispute),
+              await sign(c, otherParty, Action.Dispute),
+              await sign(c, c[who], Action.Release),
+            ];
+            for (const auth of bad) {
+              await expect(act(c, Action.Dispute, c[who], auth))
+                .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
+                .withArgs(c.id, c[who].address);
+            }
           });
         }
-      }
 
-      it("a third party's signature reverts EscrowInvalidSignature(dealId, payee)", async function () {
-        const c = await setup("Payment", "Performed");
-        for (const s of [c.p.other, c.p.gateway, c.p.arbiter]) {
-          const auth = await sign(c, s, Action.Dispute);
-          await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Dispute, auth))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-            .withArgs(c.id, c.payee.address);
-        }
-      });
-
-      it("a party's signature of another action reverts EscrowInvalidSignature(dealId, payee)", async function () {
-        const c = await setup("Payment", "Performed");
-        const auth = await sign(c, c.payer, Action.Release);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Dispute, auth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-          .withArgs(c.id, c.payee.address);
-      });
-
-      for (const who of ["payer", "payee"] as const) {
-        it(`an expired ${who} signature reverts EscrowSignatureExpired(expiry)`, async function () {
-          const c = await setup("Payment", "Performed");
-          const expiry = await now();
-          const auth = await sign(c, c[who], Action.Dispute, expiry);
-          await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Dispute, auth))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
-            .withArgs(expiry);
+        it("Cancel and Claim named for the payee: the payer's or another's signature", async function () {
+          const c = await setup("Payment", "Performed", { autoRelease: true });
+          await time.increase(RELEASE_WINDOW + 1);
+          for (const action of [Action.Cancel, Action.Claim]) {
+            for (const s of [c.payer, c.p.other]) {
+              await expect(act(c, action, c.payee, await sign(c, s, action)))
+                .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
+                .withArgs(c.id, c.payee.address);
+            }
+          }
         });
-      }
-
-      it("keeps the status rule: EscrowWrongStatus(Open) on an open deal", async function () {
-        const c = await setup("Payment");
-        const auth = await sign(c, c.payee, Action.Dispute);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Dispute, auth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-          .withArgs(c.id, Status.Open);
-      });
-    });
-
-    describe("Claim (payee's signature)", function () {
-      it("after the release window pays out", async function () {
-        const c = await setup("Payment", "Performed", { autoRelease: true });
-        await time.increase(RELEASE_WINDOW + 1);
-        const auth = await sign(c, c.payee, Action.Claim);
-        const pay = releasePayout(c);
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Claim, auth),
-          pay,
-          Status.Released,
-        );
-        await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id, pay.payeeNet, pay.fee);
       });
 
-      it("keeps the window rule: EscrowReleaseWindowOpen before its end", async function () {
-        const c = await setup("Payment", "Performed", { autoRelease: true });
-        const endsAt = (await c.p.escrow.getDeal(c.id)).since + c.deal.releaseWindow;
-        const auth = await sign(c, c.payee, Action.Claim);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Claim, auth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
-          .withArgs(c.id, endsAt);
+      it("when the signer is an ERC-1271 wallet → its owner's signature is accepted, another's reverts EscrowInvalidSignature(dealId, wallet)", async function () {
+        const p = await loadFixture(protocolWithFloat);
+        const owner = p.rest[0];
+        const wallet = await deployWallet(owner);
+        const walletAddr = await wallet.getAddress();
+        const c = await openKind(p, "Payment", { payee: walletAddr });
+        const ownerSig = await signAction(p.escrow, owner, c.id, Action.Perform);
+        await expect(p.escrow.connect(p.other).actWithSig(c.deal, Action.Perform, walletAddr, ownerSig))
+          .to.emit(p.escrow, "DealPerformed")
+          .withArgs(c.id);
+        const bad = await signAction(p.escrow, p.other, c.id, Action.Cancel);
+        await expect(p.escrow.connect(p.other).actWithSig(c.deal, Action.Cancel, walletAddr, bad))
+          .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSignature")
+          .withArgs(c.id, walletAddr);
       });
 
-      it("a payer's or other's signature reverts EscrowInvalidSignature(dealId, payee)", async function () {
-        const c = await setup("Payment", "Performed", { autoRelease: true });
-        await time.increase(RELEASE_WINDOW + 1);
-        for (const s of [c.payer, c.p.other]) {
-          const auth = await sign(c, s, Action.Claim);
-          await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Claim, auth))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-            .withArgs(c.id, c.payee.address);
+      describe("when the signature is valid → the action as the direct call by the signer", function () {
+        for (const kind of KINDS) {
+          it(`${kind}: Perform → Performed; no funds move`, async function () {
+            const c = await setup(kind);
+            const before = await books(c);
+            const tx = await act(c, Action.Perform, c.payee);
+            await expect(tx).to.emit(c.p.escrow, "DealPerformed").withArgs(c.id);
+            await expectRecord(c, Status.Performed, await tsOf(tx));
+            await expectUntouched(c, before);
+          });
         }
-      });
 
-      it("an expired signature reverts EscrowSignatureExpired(expiry)", async function () {
-        const c = await setup("Payment", "Performed", { autoRelease: true });
-        const auth = await sign(c, c.payee, Action.Claim, (await now()) + 60n);
-        await time.increase(RELEASE_WINDOW + 1);
-        await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Claim, auth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
-          .withArgs(auth.expiry);
+        it("Perform after the payer's release → Released at once", async function () {
+          const c = await setup("OnRamp", "OpenReleased");
+          const tx = await expectSettlement(
+            c,
+            () => act(c, Action.Perform, c.payee),
+            releasePayout(c),
+            Status.Released,
+          );
+          expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealPerformed", "DealReleased"]);
+        });
+
+        it("Perform keeps the deadline rule: EscrowDeadlinePassed after it", async function () {
+          const c = await setup();
+          const auth = await sign(c, c.payee, Action.Perform);
+          await time.increaseTo(c.deal.deadline + 1n);
+          await expect(act(c, Action.Perform, c.payee, auth))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowDeadlinePassed")
+            .withArgs(c.id, c.deal.deadline);
+        });
+
+        for (const kind of KINDS) {
+          it(`${kind}: Release → Released from Performed`, async function () {
+            const c = await setup(kind, "Performed");
+            const tx = await expectSettlement(
+              c,
+              () => act(c, Action.Release, c.payer),
+              releasePayout(c),
+              Status.Released,
+            );
+            await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
+          });
+        }
+
+        it("Release → Released from Disputed; the held dispute is uncounted", async function () {
+          const c = await setup("OffRamp", "Disputed");
+          const tx = await expectSettlement(
+            c,
+            () => act(c, Action.Release, c.payer),
+            releasePayout(c),
+            Status.Released,
+          );
+          await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
+        });
+
+        it("Release → PayerReleased from Open", async function () {
+          const c = await setup("OnRamp");
+          const openedAt = (await c.p.escrow.getDeal(c.id)).since;
+          await expect(act(c, Action.Release, c.payer))
+            .to.emit(c.p.escrow, "DealReleaseApproved")
+            .withArgs(c.id);
+          await expectRecord(c, Status.Open, openedAt, Flags.PayerReleased);
+        });
+
+        for (const kind of KINDS) {
+          it(`${kind}: Cancel → Refunded (PayeeCancel)`, async function () {
+            const c = await setup(kind, "Performed");
+            const tx = await expectSettlement(
+              c,
+              () => act(c, Action.Cancel, c.payee),
+              refundPayout(c),
+              Status.Refunded,
+            );
+            await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.PayeeCancel);
+          });
+        }
+
+        it("Cancel from Disputed → Refunded; the held dispute is uncounted", async function () {
+          const c = await setup("Payment", "Disputed");
+          await expect(act(c, Action.Cancel, c.payee))
+            .to.emit(c.p.registry, "GatewayDisputesChanged")
+            .withArgs(c.p.gateway.address, 0);
+          expect(await openDisputes(c.p)).to.equal(0n);
+        });
+
+        for (const kind of KINDS) {
+          it(`${kind}: Dispute by the payer's signature → Disputed by the payer, at once`, async function () {
+            const c = await setup(kind, "Performed");
+            const tx = await act(c, Action.Dispute, c.payer);
+            await expect(tx).to.emit(c.p.escrow, "DealDisputed").withArgs(c.id, c.payer.address, true);
+            await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 1);
+            await expectRecord(c, Status.Disputed, await tsOf(tx), Flags.GatewayHolds);
+          });
+
+          it(`${kind}: Dispute by the payee's signature → EscrowReleaseWindowOpen in the window, Disputed by the payee after it`, async function () {
+            const c = await setup(kind, "Performed");
+            const endsAt = await releaseWindowEnd(c);
+            const auth = await sign(c, c.payee, Action.Dispute);
+            await expect(act(c, Action.Dispute, c.payee, auth))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
+              .withArgs(c.id, endsAt);
+            await time.setNextBlockTimestamp(endsAt + 1n);
+            const tx = await act(c, Action.Dispute, c.payee, auth);
+            await expect(tx).to.emit(c.p.escrow, "DealDisputed").withArgs(c.id, c.payee.address, true);
+            await expectRecord(c, Status.Disputed, endsAt + 1n, Flags.GatewayHolds);
+          });
+        }
+
+        it("Dispute keeps the status rule: EscrowWrongStatus(Open) on an open deal", async function () {
+          const c = await setup("Payment");
+          await expect(act(c, Action.Dispute, c.payer))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
+            .withArgs(c.id, Status.Open);
+        });
+
+        describe("Dispute by the named signer, even when the payer is a wallet that accepts the payee's signatures", function () {
+          /** A payment whose payer is an ERC-1271 wallet owned by the payee's key: it says yes to whatever the
+           * payee signs (the review's yes-to-everything payer wallet). */
+          async function walletPayerDeal(over: Partial<Deal> = {}): Promise<Ctx & { wallet: ERC1271Wallet }> {
+            const p = await loadFixture(protocolWithFloat);
+            const wallet = await deployWallet(p.payee);
+            const walletAddr = await wallet.getAddress();
+            const deal = await makeDeal(p, { payer: walletAddr, ...over });
+            await p.usdt.connect(p.admin).mint(walletAddr, deal.amount);
+            const escrowAddr = await p.escrow.getAddress();
+            await wallet
+              .connect(p.payee)
+              .execute(deal.token, 0, p.usdt.interface.encodeFunctionData("approve", [escrowAddr, deal.amount]));
+            await wallet
+              .connect(p.payee)
+              .execute(escrowAddr, 0, p.escrow.interface.encodeFunctionData("open", [deal, ethers.ZeroHash]));
+            await p.escrow.connect(p.payee).perform(deal);
+            const c: Ctx = { p, kind: "Payment", deal, id: dealIdOf(deal), payer: p.payee, payee: p.payee };
+            return { ...c, wallet };
+          }
+
+          it("the payee's signature, named for the payee, within the window → the payee's rule applies: EscrowReleaseWindowOpen", async function () {
+            const c = await walletPayerDeal();
+            const auth = await sign(c, c.payee, Action.Dispute);
+            const digest = await c.p.escrow.hashTypedData(actionStructHash(c.id, Action.Dispute, auth.expiry));
+            expect(await c.wallet.isValidSignature(digest, auth.signature), "the payer wallet accepts it").to.equal(
+              "0x1626ba7e",
+            );
+            await expect(act(c, Action.Dispute, c.payee, auth))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
+              .withArgs(c.id, await releaseWindowEnd(c));
+          });
+
+          it("an autoRelease payment after the window: the payee's signature named for the payee → Disputed by the payee (the payer wallet takes no credit)", async function () {
+            const c = await walletPayerDeal({ autoRelease: true });
+            const auth = await sign(c, c.payee, Action.Dispute);
+            const endsAt = await releaseWindowEnd(c);
+            await time.setNextBlockTimestamp(endsAt + 1n);
+            await expect(act(c, Action.Dispute, c.payee, auth))
+              .to.emit(c.p.escrow, "DealDisputed")
+              .withArgs(c.id, c.payee.address, true);
+          });
+
+          it("an autoRelease payment after the window: the same signature named for the payer wallet → the payer's rule applies: EscrowReleaseWindowClosed", async function () {
+            const c = await walletPayerDeal({ autoRelease: true });
+            const walletAddr = await c.wallet.getAddress();
+            const auth = await sign(c, c.payee, Action.Dispute);
+            const endsAt = await releaseWindowEnd(c);
+            await time.setNextBlockTimestamp(endsAt + 1n);
+            await expect(c.p.escrow.connect(c.p.other).actWithSig(c.deal, Action.Dispute, walletAddr, auth))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowClosed")
+              .withArgs(c.id, endsAt);
+          });
+        });
+
+        it("Claim → Released after the release window", async function () {
+          const c = await setup("Payment", "Performed", { autoRelease: true });
+          await time.increase(RELEASE_WINDOW + 1);
+          const tx = await expectSettlement(c, () => act(c, Action.Claim, c.payee), releasePayout(c), Status.Released);
+          await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
+        });
+
+        it("Claim → EscrowReleaseWindowOpen before the window ends", async function () {
+          const c = await setup("Payment", "Performed", { autoRelease: true });
+          await expect(act(c, Action.Claim, c.payee))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
+            .withArgs(c.id, await releaseWindowEnd(c));
+        });
+
+        it("when replayed after it took effect → it reverts EscrowWrongStatus(Performed)", async function () {
+          const c = await setup();
+          const auth = await sign(c, c.payee, Action.Perform);
+          await act(c, Action.Perform, c.payee, auth);
+          await expect(act(c, Action.Perform, c.payee, auth))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
+            .withArgs(c.id, Status.Performed);
+        });
       });
     });
   });
@@ -1224,26 +2044,100 @@ describe("Escrow — after open (state machine)", function () {
       };
     }
 
-    describe("effects and transfers", function () {
+    behavesLikeACallOnAKnownDeal(settleSubject);
+    behavesLikeACallRefusedFrom(settleSubject, FINAL_STATES, finalLabel);
+
+    it("when the deal is Open and the deadline has passed → it reverts EscrowDeadlinePassed", async function () {
+      const c = await setup("Payment");
+      const { payeeAuth, payerAuth } = await sigs(c);
+      await time.setNextBlockTimestamp(c.deal.deadline + 1n);
+      await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth))
+        .to.be.revertedWithCustomError(c.p.escrow, "EscrowDeadlinePassed")
+        .withArgs(c.id, c.deal.deadline);
+    });
+
+    it("when the payee's Perform signature is wrong or another action's → it reverts EscrowInvalidSignature(dealId, payee)", async function () {
+      const c = await setup("OffRamp");
+      const { payeeAuth, payerAuth } = await sigs(c);
+      const bads = [
+        await sign(c, c.p.other, Action.Perform),
+        await sign(c, c.payer, Action.Perform),
+        await sign(c, c.payee, Action.Release),
+        payerAuth,
+      ];
+      for (const bad of bads) {
+        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, bad, payerAuth))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
+          .withArgs(c.id, c.payee.address);
+      }
+      // swapped slots
+      await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payerAuth, payeeAuth))
+        .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
+        .withArgs(c.id, c.payee.address);
+    });
+
+    it("when the payer's Release signature is wrong or another action's → it reverts EscrowInvalidSignature(dealId, payer)", async function () {
+      const c = await setup("OnRamp");
+      const { payeeAuth } = await sigs(c);
+      const bads = [
+        await sign(c, c.p.other, Action.Release),
+        await sign(c, c.p.delegate, Action.Release),
+        await sign(c, c.payer, Action.Cancel),
+        payeeAuth,
+      ];
+      for (const bad of bads) {
+        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, bad))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
+          .withArgs(c.id, c.payer.address);
+      }
+    });
+
+    it("when a signature has expired → it reverts EscrowSignatureExpired(expiry)", async function () {
+      const c = await setup("Payment");
+      const { payeeAuth, payerAuth } = await sigs(c);
+      const expiry = await now();
+      const oldPayee = await sign(c, c.payee, Action.Perform, expiry);
+      const oldPayer = await sign(c, c.payer, Action.Release, expiry - 1n);
+      await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, oldPayee, payerAuth))
+        .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
+        .withArgs(expiry);
+      await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, oldPayer))
+        .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
+        .withArgs(expiry - 1n);
+    });
+
+    describe("when both signatures are valid", function () {
       for (const kind of KINDS) {
         for (const state of ["Open", "OpenReleased", "Performed"] as State[]) {
-          it(`${kind} from ${state}: one transaction by another account releases the deal`, async function () {
+          it(`${kind}: when the deal is ${state === "OpenReleased" ? "Open and released" : state} → Released; the payee gets the amount less the fee`, async function () {
             const c = await setup(kind, state);
             const { payeeAuth, payerAuth } = await sigs(c);
-            const pay = releasePayout(c);
             const tx = await expectSettlement(
               c,
               () => c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth),
-              pay,
+              releasePayout(c),
               Status.Released,
             );
-            await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id, pay.payeeNet, pay.fee);
+            await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
             expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealReleased"]);
           });
         }
       }
 
-      it("from Performed works after the deadline (the deadline binds only an open deal)", async function () {
+      it("when the deal is Open at exactly the deadline → Released", async function () {
+        const c = await setup("Payment");
+        const payeeAuth = await sign(c, c.payee, Action.Perform, c.deal.deadline);
+        const payerAuth = await sign(c, c.payer, Action.Release, c.deal.deadline);
+        await time.setNextBlockTimestamp(c.deal.deadline);
+        await expectSettlement(
+          c,
+          () => c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth),
+          releasePayout(c),
+          Status.Released,
+        );
+      });
+
+      it("when the deal is Performed after the deadline → Released (the deadline binds only an open deal)", async function () {
         const c = await setup("Payment", "Performed");
         await time.increaseTo(c.deal.deadline + 1n);
         const { payeeAuth, payerAuth } = await sigs(c);
@@ -1255,97 +2149,32 @@ describe("Escrow — after open (state machine)", function () {
         );
       });
 
-      it("from Open works at exactly the deadline", async function () {
-        const c = await setup("Payment");
-        const payeeAuth = await sign(c, c.payee, Action.Perform, c.deal.deadline);
-        const payerAuth = await sign(c, c.payer, Action.Release, c.deal.deadline);
-        await time.setNextBlockTimestamp(c.deal.deadline);
-        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth))
-          .to.emit(c.p.escrow, "DealReleased")
-          .withArgs(c.id, releasePayout(c).payeeNet, releasePayout(c).fee);
-      });
-    });
-
-    describe("validations", function () {
-      it("from Open after the deadline reverts EscrowDeadlinePassed", async function () {
-        const c = await setup("Payment");
-        const { payeeAuth, payerAuth } = await sigs(c);
-        await time.setNextBlockTimestamp(c.deal.deadline + 1n);
-        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowDeadlinePassed")
-          .withArgs(c.id, c.deal.deadline);
-      });
-
-      for (const state of ["Disputed", ...FINAL_STATES] as State[]) {
-        it(`reverts EscrowWrongStatus from ${state}`, async function () {
-          const c = await setup("Payment", state);
+      for (const kind of KINDS) {
+        it(`${kind}: when the deal is Disputed and the gateway holds the dispute → Released; its open disputes fall by one`, async function () {
+          const c = await setup(kind, "Disputed");
           const { payeeAuth, payerAuth } = await sigs(c);
-          await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-            .withArgs(c.id, STATUS_OF[state]);
+          const tx = await expectSettlement(
+            c,
+            () => c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth),
+            releasePayout(c),
+            Status.Released,
+          );
+          await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
+          expect(await openDisputes(c.p)).to.equal(0n);
         });
       }
 
-      it("a bad payee signature reverts EscrowInvalidSignature(dealId, payee)", async function () {
-        const c = await setup("OffRamp");
-        const { payerAuth } = await sigs(c);
-        const bad = await sign(c, c.p.other, Action.Perform);
-        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, bad, payerAuth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-          .withArgs(c.id, c.payee.address);
-      });
-
-      it("a bad payer signature reverts EscrowInvalidSignature(dealId, payer)", async function () {
-        const c = await setup("OnRamp");
-        const { payeeAuth } = await sigs(c);
-        for (const s of [c.p.other, c.p.delegate]) {
-          const bad = await sign(c, s, Action.Release);
-          await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, bad))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-            .withArgs(c.id, c.payer.address);
-        }
-      });
-
-      it("the payer's Release signature cannot stand in for the payee's Perform signature", async function () {
-        const c = await setup("Payment");
-        const { payerAuth } = await sigs(c);
-        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payerAuth, payerAuth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-          .withArgs(c.id, c.payee.address);
-        const payerPerform = await sign(c, c.payer, Action.Perform);
-        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payerPerform, payerAuth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-          .withArgs(c.id, c.payee.address);
-      });
-
-      it("signatures of the wrong actions or swapped slots revert EscrowInvalidSignature", async function () {
-        const c = await setup("Payment");
+      it("when the deal is Disputed and the gateway does not hold it (raised while suspended, then Exiting) → Released; the counter is unchanged", async function () {
+        const c = await disputeWith("suspended, then Exiting");
         const { payeeAuth, payerAuth } = await sigs(c);
-        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payerAuth, payeeAuth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-          .withArgs(c.id, c.payee.address);
-        const payeeRelease = await sign(c, c.payee, Action.Release);
-        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeRelease, payerAuth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-          .withArgs(c.id, c.payee.address);
-        const payerCancel = await sign(c, c.payer, Action.Cancel);
-        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerCancel))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-          .withArgs(c.id, c.payer.address);
-      });
-
-      it("an expired payee or payer signature reverts EscrowSignatureExpired(expiry)", async function () {
-        const c = await setup("Payment");
-        const { payeeAuth, payerAuth } = await sigs(c);
-        const expiry = await now();
-        const oldPayee = await sign(c, c.payee, Action.Perform, expiry);
-        const oldPayer = await sign(c, c.payer, Action.Release, expiry - 1n);
-        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, oldPayee, payerAuth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
-          .withArgs(expiry);
-        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, oldPayer))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
-          .withArgs(expiry - 1n);
+        const tx = await expectSettlement(
+          c,
+          () => c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth),
+          releasePayout(c),
+          Status.Released,
+        );
+        await expect(tx).not.to.emit(c.p.registry, "GatewayDisputesChanged");
+        expect(await openDisputes(c.p)).to.equal(1n);
       });
     });
   });
@@ -1361,10 +2190,60 @@ describe("Escrow — after open (state machine)", function () {
       };
     }
 
-    describe("effects and transfers", function () {
+    behavesLikeACallOnAKnownDeal(cancelSigsSubject);
+    behavesLikeACallRefusedFrom(cancelSigsSubject, FINAL_STATES, finalLabel);
+
+    it("when the payer's Cancel signature is wrong or another action's → it reverts EscrowInvalidSignature(dealId, payer)", async function () {
+      const c = await setup("OnRamp");
+      const { payerAuth, payeeAuth } = await sigs(c);
+      const bads = [
+        await sign(c, c.p.other, Action.Cancel),
+        await sign(c, c.p.delegate, Action.Cancel),
+        await sign(c, c.payer, Action.Release),
+        payeeAuth,
+      ];
+      for (const bad of bads) {
+        await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, bad, payeeAuth))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
+          .withArgs(c.id, c.payer.address);
+      }
+      expect(payerAuth.signature).to.not.equal(payeeAuth.signature);
+    });
+
+    it("when the payee's Cancel signature is wrong or another action's → it reverts EscrowInvalidSignature(dealId, payee)", async function () {
+      const c = await setup("Payment", "Disputed");
+      const { payerAuth } = await sigs(c);
+      const bads = [await sign(c, c.p.other, Action.Cancel), await sign(c, c.payee, Action.Perform), payerAuth];
+      for (const bad of bads) {
+        await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, payerAuth, bad))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
+          .withArgs(c.id, c.payee.address);
+      }
+      expect(await openDisputes(c.p)).to.equal(1n);
+    });
+
+    it("when a signature has expired → it reverts EscrowSignatureExpired(expiry)", async function () {
+      const c = await setup("Payment");
+      const { payerAuth, payeeAuth } = await sigs(c);
+      const expiry = await now();
+      const oldPayer = await sign(c, c.payer, Action.Cancel, expiry);
+      const oldPayee = await sign(c, c.payee, Action.Cancel, expiry - 2n);
+      await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, oldPayer, payeeAuth))
+        .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
+        .withArgs(expiry);
+      await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, payerAuth, oldPayee))
+        .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
+        .withArgs(expiry - 2n);
+    });
+
+    describe("when both signatures are valid", function () {
       for (const kind of KINDS) {
         for (const state of ["Open", "Performed", "Disputed"] as State[]) {
-          it(`${kind} from ${state}: → Refunded (MutualCancel), the whole amount back to the payer`, async function () {
+          const branch =
+            state === "Disputed"
+              ? "when the deal is Disputed and the gateway holds the dispute → Refunded (MutualCancel); its open disputes fall by one"
+              : `when the deal is ${state} → Refunded (MutualCancel); the whole amount back`;
+          it(`${kind}: ${branch}`, async function () {
             const c = await setup(kind, state);
             const { payerAuth, payeeAuth } = await sigs(c);
             const tx = await expectSettlement(
@@ -1385,7 +2264,7 @@ describe("Escrow — after open (state machine)", function () {
         }
       }
 
-      it("works while the registry is paused and after the deadline", async function () {
+      it("when the deal is Performed, the registry paused and the deadline passed → Refunded all the same", async function () {
         const c = await setup("Payment", "Performed");
         await c.p.registry.connect(c.p.pauser).pause();
         await time.increaseTo(c.deal.deadline + 1n);
@@ -1397,62 +2276,98 @@ describe("Escrow — after open (state machine)", function () {
           Status.Refunded,
         );
       });
-    });
 
-    describe("validations", function () {
-      for (const state of FINAL_STATES) {
-        it(`reverts EscrowWrongStatus from ${state}`, async function () {
-          const c = await setup("Payment", state);
-          const { payerAuth, payeeAuth } = await sigs(c);
-          await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, payerAuth, payeeAuth))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-            .withArgs(c.id, STATUS_OF[state]);
+      it("when the deal is Disputed and the gateway does not hold it (registry refused to count it) → Refunded; the counter is unchanged", async function () {
+        const c = await disputeWith("registry refuses");
+        const { payerAuth, payeeAuth } = await sigs(c);
+        const tx = await expectSettlement(
+          c,
+          () => c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, payerAuth, payeeAuth),
+          refundPayout(c),
+          Status.Refunded,
+        );
+        await expect(tx).not.to.emit(c.p.escrow, "DisputeCountSkipped");
+        expect(await openDisputes(c.p)).to.equal(1n);
+      });
+    });
+  });
+
+  /*------------------------------------------------------------
+                     disputes always end (review 2)
+  ------------------------------------------------------------*/
+  describe("disputes always end: the payer's release, the payee's cancel, settleWithSigs and cancelWithSigs end any dispute", function () {
+    const enders: { name: string; pay: (c: Ctx) => Payout; run: (c: Ctx) => Promise<ContractTransactionResponse> }[] = [
+      {
+        name: "the payer releases (payee gets the amount less the fee, the gateway the fee)",
+        pay: releasePayout,
+        run: (c) => c.p.escrow.connect(c.payer).release(c.deal),
+      },
+      {
+        name: "the payee cancels (all back)",
+        pay: refundPayout,
+        run: (c) => c.p.escrow.connect(c.payee).cancel(c.deal),
+      },
+      {
+        name: "both sign settleWithSigs",
+        pay: releasePayout,
+        run: async (c) =>
+          c.p.escrow
+            .connect(c.p.other)
+            .settleWithSigs(c.deal, await sign(c, c.payee, Action.Perform), await sign(c, c.payer, Action.Release)),
+      },
+      {
+        name: "both sign cancelWithSigs",
+        pay: refundPayout,
+        run: async (c) =>
+          c.p.escrow
+            .connect(c.p.other)
+            .cancelWithSigs(c.deal, await sign(c, c.payer, Action.Cancel), await sign(c, c.payee, Action.Cancel)),
+      },
+    ];
+    const holdings: Holding[] = ["held", "Exiting", "suspended", "suspended, then Exiting"];
+
+    for (const e of enders) {
+      for (const holding of holdings) {
+        const held = holding === "held";
+        it(`a dispute ${held ? "the gateway holds" : `raised while the gateway is ${holding}`}: ${e.name} → final; the counter ${held ? "falls by exactly one" : "is unchanged"}`, async function () {
+          const c = await disputeWith(holding, "OffRamp");
+          const before = await openDisputes(c.p);
+          expect(before).to.equal(1n);
+          const tx = await expectSettlement(
+            c,
+            () => e.run(c),
+            e.pay(c),
+            e.pay(c).refund ? Status.Refunded : Status.Released,
+          );
+          expect(await openDisputes(c.p)).to.equal(held ? 0n : 1n);
+          if (held) {
+            await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
+          } else {
+            await expect(tx).not.to.emit(c.p.registry, "GatewayDisputesChanged");
+          }
+          await expect(tx).not.to.emit(c.p.escrow, "DisputeCountSkipped");
         });
       }
 
-      it("a bad payer signature reverts EscrowInvalidSignature(dealId, payer)", async function () {
-        const c = await setup("OnRamp");
-        const { payerAuth, payeeAuth } = await sigs(c);
-        const bads = [
-          await sign(c, c.p.other, Action.Cancel),
-          await sign(c, c.p.delegate, Action.Cancel),
-          await sign(c, c.payer, Action.Release),
-          payeeAuth,
-        ];
-        for (const bad of bads) {
-          await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, bad, payeeAuth))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-            .withArgs(c.id, c.payer.address);
+      it(`with the gateway gone (Exited) and no arbiter left: ${e.name} → the deal ends`, async function () {
+        const c = await disputeWith("Exited", "OnRamp");
+        await c.p.registry.connect(c.p.admin).revokeRole(await c.p.registry.ARBITER_ROLE(), c.p.arbiter.address);
+        await time.increase(RESOLUTION_WINDOW + 1);
+        for (const s of [c.p.gateway, c.p.arbiter]) {
+          await expect(c.p.escrow.connect(s).resolve(c.deal, USDT(50), REASONS))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+            .withArgs(c.id, s.address);
         }
-        expect(payerAuth.signature).to.not.equal(payeeAuth.signature);
+        const tx = await expectSettlement(
+          c,
+          () => e.run(c),
+          e.pay(c),
+          e.pay(c).refund ? Status.Refunded : Status.Released,
+        );
+        await expect(tx).not.to.emit(c.p.escrow, "DisputeCountSkipped");
+        expect(await openDisputes(c.p)).to.equal(0n);
       });
-
-      it("a bad payee signature reverts EscrowInvalidSignature(dealId, payee)", async function () {
-        const c = await setup("Payment", "Disputed");
-        const { payerAuth } = await sigs(c);
-        const bads = [await sign(c, c.p.other, Action.Cancel), await sign(c, c.payee, Action.Perform), payerAuth];
-        for (const bad of bads) {
-          await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, payerAuth, bad))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-            .withArgs(c.id, c.payee.address);
-        }
-        expect(await openDisputes(c.p)).to.equal(1n);
-      });
-
-      it("an expired payer or payee signature reverts EscrowSignatureExpired(expiry)", async function () {
-        const c = await setup("Payment");
-        const { payerAuth, payeeAuth } = await sigs(c);
-        const expiry = await now();
-        const oldPayer = await sign(c, c.payer, Action.Cancel, expiry);
-        const oldPayee = await sign(c, c.payee, Action.Cancel, expiry - 2n);
-        await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, oldPayer, payeeAuth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
-          .withArgs(expiry);
-        await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, payerAuth, oldPayee))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
-          .withArgs(expiry - 2n);
-      });
-    });
+    }
   });
 
   /*------------------------------------------------------------
@@ -1461,293 +2376,325 @@ describe("Escrow — after open (state machine)", function () {
   describe("resolve", function () {
     const SPLIT = USDT(60); // of 100
 
-    /** The end of the gateway's resolution window of a disputed deal. */
-    async function resolutionEnd(c: Ctx): Promise<bigint> {
-      return (await c.p.escrow.getDeal(c.id)).since + BigInt(RESOLUTION_WINDOW);
-    }
+    behavesLikeACallOnAKnownDeal(resolveSubject);
+    behavesLikeACallRefusedFrom(resolveSubject, ["Open", "OpenReleased", "Performed"], (st) =>
+      st === "OpenReleased" ? "not Disputed (Open and released)" : `not Disputed (${st})`,
+    );
+    behavesLikeACallRefusedFrom(resolveSubject, FINAL_STATES, finalLabel);
 
-    describe("validations", function () {
-      for (const state of ["Open", "OpenReleased", "Performed", ...FINAL_STATES] as State[]) {
-        it(`reverts EscrowWrongStatus from ${state}`, async function () {
-          const c = await setup("Payment", state);
-          await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-            .withArgs(c.id, STATUS_OF[state]);
-        });
-      }
-
-      it("reverts EscrowPayeeAmountTooHigh when payeeAmount > amount (gateway and arbiter)", async function () {
-        const c = await setup("Payment", "Disputed");
-        await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, c.deal.amount + 1n))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowPayeeAmountTooHigh")
-          .withArgs(c.id, c.deal.amount + 1n, c.deal.amount);
-        await time.increase(RESOLUTION_WINDOW + 1);
-        await expect(c.p.escrow.connect(c.p.arbiter).resolve(c.deal, c.deal.amount + 1n))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowPayeeAmountTooHigh")
-          .withArgs(c.id, c.deal.amount + 1n, c.deal.amount);
-      });
-
-      it("anyone else (parties, other, governor, another gateway) reverts EscrowUnauthorized, in and after the window", async function () {
-        const c = await setup("OffRamp", "Disputed");
-        const callers = [c.payer, c.payee, c.p.other, c.p.governor, c.p.gateway2, c.p.admin, c.p.delegate];
-        for (const s of callers) {
-          await expect(c.p.escrow.connect(s).resolve(c.deal, SPLIT))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
-            .withArgs(c.id, s.address);
-        }
-        await time.increase(RESOLUTION_WINDOW + 1);
-        for (const s of callers) {
-          await expect(c.p.escrow.connect(s).resolve(c.deal, SPLIT))
-            .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
-            .withArgs(c.id, s.address);
-        }
-      });
-
-      it("the gateway after the window reverts EscrowResolutionWindowClosed(dealId, disputedAt + window)", async function () {
-        const c = await setup("Payment", "Disputed");
-        const endsAt = await resolutionEnd(c);
-        await time.setNextBlockTimestamp(endsAt + 1n);
-        await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowResolutionWindowClosed")
-          .withArgs(c.id, endsAt);
-      });
-
-      it("the arbiter within the window reverts EscrowResolutionWindowOpen (also at its last second)", async function () {
-        const c = await setup("Payment", "Disputed");
-        const endsAt = await resolutionEnd(c);
-        await expect(c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowResolutionWindowOpen")
-          .withArgs(c.id, endsAt);
-        await time.setNextBlockTimestamp(endsAt);
-        await expect(c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowResolutionWindowOpen")
-          .withArgs(c.id, endsAt);
-      });
-
-      it("the window counts from the dispute, not from perform", async function () {
-        const c = await setup("Payment", "Performed");
-        await time.increase(2 * DAY);
-        const tx = await c.p.escrow.connect(c.payer).dispute(c.deal);
-        const endsAt = (await tsOf(tx)) + BigInt(RESOLUTION_WINDOW);
-        expect(await resolutionEnd(c)).to.equal(endsAt);
-        await time.setNextBlockTimestamp(endsAt + 1n);
-        await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowResolutionWindowClosed")
-          .withArgs(c.id, endsAt);
-      });
+    it("when payeeAmount > amount → it reverts EscrowPayeeAmountTooHigh (gateway in its window, arbiter after it)", async function () {
+      const c = await setup("Payment", "Disputed");
+      await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, c.deal.amount + 1n, REASONS))
+        .to.be.revertedWithCustomError(c.p.escrow, "EscrowPayeeAmountTooHigh")
+        .withArgs(c.id, c.deal.amount + 1n, c.deal.amount);
+      await time.increase(RESOLUTION_WINDOW + 1);
+      await expect(c.p.escrow.connect(c.p.arbiter).resolve(c.deal, c.deal.amount + 1n, REASONS))
+        .to.be.revertedWithCustomError(c.p.escrow, "EscrowPayeeAmountTooHigh")
+        .withArgs(c.id, c.deal.amount + 1n, c.deal.amount);
     });
 
-    describe("by the gateway within the window", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: payee gets payeeAmount − fee, fee owed to the gateway, payer gets the rest, openDisputes − 1`, async function () {
-          const c = await setup(kind, "Disputed");
-          const fee = feeOf(SPLIT, c.deal.feeBps);
-          expect(fee).to.equal(USDT("0.3"));
-          const pay = { payeeNet: SPLIT - fee, fee, refund: c.deal.amount - SPLIT };
-          expect(await openDisputes(c.p)).to.equal(1n);
-          const tx = await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT),
-            pay,
-            Status.Resolved,
-          );
-          await expect(tx)
-            .to.emit(c.p.escrow, "DealResolved")
-            .withArgs(c.id, c.p.gateway.address, USDT("59.7"), USDT("0.3"), USDT(40));
-          await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
-          expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealResolved"]);
-          expect(await openDisputes(c.p)).to.equal(0n);
-        });
-      }
-
-      it("at exactly the end of the window", async function () {
-        const c = await setup("Payment", "Disputed");
-        const endsAt = await resolutionEnd(c);
-        await time.setNextBlockTimestamp(endsAt);
-        const fee = feeOf(SPLIT, GATEWAY_FEE_BPS);
-        await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT))
-          .to.emit(c.p.escrow, "DealResolved")
-          .withArgs(c.id, c.p.gateway.address, SPLIT - fee, fee, c.deal.amount - SPLIT);
-      });
-
-      it("payeeAmount 0: everything back to the payer, no fee", async function () {
-        const c = await setup("Payment", "Disputed");
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, 0n),
-          refundPayout(c),
-          Status.Resolved,
-        );
-        await expect(tx).to.emit(c.p.escrow, "DealResolved").withArgs(c.id, c.p.gateway.address, 0n, 0n, c.deal.amount);
-      });
-
-      it("payeeAmount = amount: everything to the payee less the fee, no refund", async function () {
-        const c = await setup("OffRamp", "Disputed");
-        const pay = releasePayout(c);
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, c.deal.amount),
-          pay,
-          Status.Resolved,
-        );
-        await expect(tx)
-          .to.emit(c.p.escrow, "DealResolved")
-          .withArgs(c.id, c.p.gateway.address, pay.payeeNet, pay.fee, 0n);
-      });
-
-      it("OnRamp: payeeAmount 0 returns the whole amount to the acceptor's free float", async function () {
-        const c = await setup("OnRamp", "Disputed");
-        const before = await c.p.escrow.floatOf(c.p.acceptor.address, c.deal.token);
-        await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, 0n),
-          refundPayout(c),
-          Status.Resolved,
-        );
-        const after = await c.p.escrow.floatOf(c.p.acceptor.address, c.deal.token);
-        expect(after.free).to.equal(before.free + c.deal.amount);
-        expect(after.free).to.equal(FLOAT);
-        expect(after.locked).to.equal(0n);
-      });
-
-      it("rounds the fee down on the payee's share (333333 base units → fee 1666)", async function () {
-        const c = await setup("Payment", "Disputed");
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, 333_333n),
-          { payeeNet: 331_667n, fee: 1_666n, refund: c.deal.amount - 333_333n },
-          Status.Resolved,
-        );
-        await expect(tx)
-          .to.emit(c.p.escrow, "DealResolved")
-          .withArgs(c.id, c.p.gateway.address, 331_667n, 1_666n, c.deal.amount - 333_333n);
-      });
-
-      it("works while the registry is paused", async function () {
-        const c = await setup("Payment", "Disputed");
-        await c.p.registry.connect(c.p.pauser).pause();
-        await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT)).to.emit(c.p.escrow, "DealResolved");
-      });
-
-      it("a resolved deal cannot be resolved again", async function () {
-        const c = await setup("Payment", "Disputed");
-        await c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT);
-        await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
-          .withArgs(c.id, Status.Resolved);
-      });
-    });
-
-    describe("by the arbiter", function () {
-      for (const kind of KINDS) {
-        it(`${kind}: after the window resolves with no fee`, async function () {
-          const c = await setup(kind, "Disputed");
+    describe("when the caller is the deal's gateway", function () {
+      describe("when it holds the dispute and may rule (not suspended; Active or Exiting)", function () {
+        it("when the resolution window has ended → it reverts EscrowResolutionWindowClosed(dealId, disputedAt + window)", async function () {
+          const c = await setup("Payment", "Disputed");
           const endsAt = await resolutionEnd(c);
           await time.setNextBlockTimestamp(endsAt + 1n);
-          const pay = { payeeNet: SPLIT, fee: 0n, refund: c.deal.amount - SPLIT };
+          await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowResolutionWindowClosed")
+            .withArgs(c.id, endsAt);
+        });
+
+        it("when the resolution window has ended → it reverts EscrowResolutionWindowClosed; the window counts from the dispute, not from perform", async function () {
+          const c = await setup("Payment", "Performed");
+          await time.increase(2 * DAY);
+          const tx = await c.p.escrow.connect(c.payer).dispute(c.deal);
+          const endsAt = (await tsOf(tx)) + BigInt(RESOLUTION_WINDOW);
+          expect(await resolutionEnd(c)).to.equal(endsAt);
+          await time.setNextBlockTimestamp(endsAt + 1n);
+          await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowResolutionWindowClosed")
+            .withArgs(c.id, endsAt);
+        });
+
+        describe("when the window runs → Resolved; DealResolved(by gateway, payee less fee, fee, refund, reasons); its open disputes fall by one", function () {
+          for (const kind of KINDS) {
+            it(`${kind}: payee gets payeeAmount − fee, fee owed to the gateway, payer gets the rest, reasons in DealResolved, openDisputes − 1`, async function () {
+              const c = await setup(kind, "Disputed");
+              const pay = gatewayRuling(c, SPLIT);
+              expect(pay.fee).to.equal(USDT("0.3"));
+              expect(await openDisputes(c.p)).to.equal(1n);
+              const tx = await expectSettlement(
+                c,
+                () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS),
+                pay,
+                Status.Resolved,
+              );
+              await expect(tx)
+                .to.emit(c.p.escrow, "DealResolved")
+                .withArgs(c.id, c.p.gateway.address, USDT("59.7"), USDT("0.3"), USDT(40), REASONS);
+              await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
+              expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealResolved"]);
+              expect(await openDisputes(c.p)).to.equal(0n);
+            });
+          }
+
+          it("at exactly the end of the window, with no reasons (zero hash)", async function () {
+            const c = await setup("Payment", "Disputed");
+            const endsAt = await resolutionEnd(c);
+            await time.setNextBlockTimestamp(endsAt);
+            const pay = gatewayRuling(c, SPLIT);
+            await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, ethers.ZeroHash))
+              .to.emit(c.p.escrow, "DealResolved")
+              .withArgs(c.id, c.p.gateway.address, pay.payeeNet, pay.fee, pay.refund, ethers.ZeroHash);
+          });
+
+          it("payeeAmount 0: everything back to the payer, no fee", async function () {
+            const c = await setup("Payment", "Disputed");
+            const tx = await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, 0n, REASONS),
+              refundPayout(c),
+              Status.Resolved,
+            );
+            await expect(tx)
+              .to.emit(c.p.escrow, "DealResolved")
+              .withArgs(c.id, c.p.gateway.address, 0n, 0n, c.deal.amount, REASONS);
+          });
+
+          it("payeeAmount = amount: everything to the payee less the fee, no refund", async function () {
+            const c = await setup("OffRamp", "Disputed");
+            const pay = releasePayout(c);
+            const tx = await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, c.deal.amount, REASONS),
+              pay,
+              Status.Resolved,
+            );
+            await expect(tx)
+              .to.emit(c.p.escrow, "DealResolved")
+              .withArgs(c.id, c.p.gateway.address, pay.payeeNet, pay.fee, 0n, REASONS);
+          });
+
+          it("OnRamp, payeeAmount 0: the whole amount back to the acceptor's free float", async function () {
+            const c = await setup("OnRamp", "Disputed");
+            await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, 0n, REASONS),
+              refundPayout(c),
+              Status.Resolved,
+            );
+            expect(await floatOf(c.p, c.deal.token)).to.deep.equal([FLOAT, 0n]);
+          });
+
+          it("rounds the fee down on the payee's share (333333 base units → fee 1666)", async function () {
+            const c = await setup("Payment", "Disputed");
+            await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, 333_333n, REASONS),
+              { payeeNet: 331_667n, fee: 1_666n, refund: c.deal.amount - 333_333n },
+              Status.Resolved,
+            );
+          });
+
+          it("charges the deal's 50 bps after the gateway raised its fee to 100 bps", async function () {
+            const c = await setup("OnRamp", "Disputed");
+            await c.p.registry.connect(c.p.gateway).setGatewayFee(100);
+            await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS))
+              .to.emit(c.p.escrow, "DealResolved")
+              .withArgs(c.id, c.p.gateway.address, USDT("59.7"), USDT("0.3"), USDT(40), REASONS);
+          });
+
+          it("when the registry is paused → it rules all the same", async function () {
+            const c = await setup("Payment", "Disputed");
+            await c.p.registry.connect(c.p.pauser).pause();
+            await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS)).to.emit(
+              c.p.escrow,
+              "DealResolved",
+            );
+          });
+
+          it("when it requested exit after the dispute → it still rules it (with its fee); the arbiter is refused in the window", async function () {
+            const p = await loadFixture(protocolWithFloat);
+            const c = await openKind(p, "OffRamp");
+            await reach(c, "Disputed");
+            await p.registry.connect(p.gateway).requestExit();
+            expect((await p.registry.getGateway(p.gateway.address)).status).to.equal(GatewayStatus.Exiting);
+            await expect(p.escrow.connect(p.arbiter).resolve(c.deal, SPLIT, REASONS))
+              .to.be.revertedWithCustomError(p.escrow, "EscrowResolutionWindowOpen")
+              .withArgs(c.id, await resolutionEnd(c));
+            await expectSettlement(
+              c,
+              () => p.escrow.connect(p.gateway).resolve(c.deal, SPLIT, REASONS),
+              gatewayRuling(c, SPLIT),
+              Status.Resolved,
+            );
+            expect(await openDisputes(p)).to.equal(0n);
+          });
+
+          it("when it was suspended and then reinstated → it rules again within the window; the arbiter is refused", async function () {
+            const c = await setup("Payment", "Disputed");
+            const endsAt = await resolutionEnd(c);
+            await c.p.registry.connect(c.p.governor).suspendGateway(c.p.gateway.address);
+            await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+              .withArgs(c.id, c.p.gateway.address);
+            await c.p.registry.connect(c.p.governor).reinstateGateway(c.p.gateway.address);
+            await expect(c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowResolutionWindowOpen")
+              .withArgs(c.id, endsAt);
+            await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS),
+              gatewayRuling(c, SPLIT),
+              Status.Resolved,
+            );
+          });
+        });
+      });
+
+      describe("when it does not hold the dispute or may not rule → it reverts EscrowUnauthorized", function () {
+        it("when it holds the dispute but is suspended → EscrowUnauthorized", async function () {
+          const c = await setup("OnRamp", "Disputed");
+          await c.p.registry.connect(c.p.governor).suspendGateway(c.p.gateway.address);
+          await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+            .withArgs(c.id, c.p.gateway.address);
+        });
+
+        it("when it holds the dispute, is suspended, then requests exit → EscrowUnauthorized (the sanction stays); the arbiter rules at once", async function () {
+          const c = await setup("Payment", "Disputed");
+          await c.p.registry.connect(c.p.governor).suspendGateway(c.p.gateway.address);
+          await c.p.registry.connect(c.p.gateway).requestExit();
+          const g = await c.p.registry.getGateway(c.p.gateway.address);
+          expect([g.status, g.suspended]).to.deep.equal([BigInt(GatewayStatus.Exiting), true]);
+          await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+            .withArgs(c.id, c.p.gateway.address);
           const tx = await expectSettlement(
             c,
-            () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT),
-            pay,
+            () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS),
+            arbiterRuling(c, SPLIT),
             Status.Resolved,
           );
           await expect(tx)
             .to.emit(c.p.escrow, "DealResolved")
-            .withArgs(c.id, c.p.arbiter.address, SPLIT, 0n, c.deal.amount - SPLIT);
-          await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
+            .withArgs(c.id, c.p.arbiter.address, SPLIT, 0n, c.deal.amount - SPLIT, REASONS);
           expect(await openDisputes(c.p)).to.equal(0n);
         });
-      }
 
-      it("payeeAmount = amount after the window: the whole amount to the payee, no fee", async function () {
-        const c = await setup("Payment", "Disputed");
-        await time.increase(RESOLUTION_WINDOW + 1);
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, c.deal.amount),
-          { payeeNet: c.deal.amount, fee: 0n, refund: 0n },
-          Status.Resolved,
-        );
-        await expect(tx).to.emit(c.p.escrow, "DealResolved").withArgs(c.id, c.p.arbiter.address, c.deal.amount, 0n, 0n);
-      });
+        for (const holding of NOT_HELD) {
+          it(`when the dispute was raised while it was ${holding === "registry refuses" ? "Active but the registry refused to count it" : holding} (not held) → EscrowUnauthorized, even in the window`, async function () {
+            const c = await disputeWith(holding);
+            await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS))
+              .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+              .withArgs(c.id, c.p.gateway.address);
+          });
+        }
 
-      it("immediately when the gateway is Suspended; the suspended gateway itself reverts EscrowUnauthorized", async function () {
-        const c = await setup("OnRamp", "Disputed");
-        await c.p.registry.connect(c.p.governor).suspendGateway(c.p.gateway.address);
-        expect((await c.p.registry.getGateway(c.p.gateway.address)).status).to.equal(GatewayStatus.Suspended);
-        await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
-          .withArgs(c.id, c.p.gateway.address);
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT),
-          { payeeNet: SPLIT, fee: 0n, refund: c.deal.amount - SPLIT },
-          Status.Resolved,
-        );
-        await expect(tx)
-          .to.emit(c.p.escrow, "DealResolved")
-          .withArgs(c.id, c.p.arbiter.address, SPLIT, 0n, c.deal.amount - SPLIT);
-        expect(await openDisputes(c.p)).to.equal(0n);
-      });
-
-      it("a reinstated gateway rules again within the window and the arbiter is refused", async function () {
-        const c = await setup("Payment", "Disputed");
-        const endsAt = await resolutionEnd(c);
-        await c.p.registry.connect(c.p.governor).suspendGateway(c.p.gateway.address);
-        await c.p.registry.connect(c.p.governor).reinstateGateway(c.p.gateway.address);
-        await expect(c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowResolutionWindowOpen")
-          .withArgs(c.id, endsAt);
-        const fee = feeOf(SPLIT, GATEWAY_FEE_BPS);
-        await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT))
-          .to.emit(c.p.escrow, "DealResolved")
-          .withArgs(c.id, c.p.gateway.address, SPLIT - fee, fee, c.deal.amount - SPLIT);
-      });
-
-      it("immediately when the gateway has exited; the exited gateway reverts EscrowUnauthorized", async function () {
-        const p = await loadFixture(protocolWithFloat);
-        const c = await openKind(p, "Payment", { deadline: BigInt((await time.latest()) + 30 * DAY) });
-        await p.registry.connect(p.gateway).requestExit();
-        await time.increase(UNBONDING_DELAY);
-        await p.registry.connect(p.gateway).completeExit();
-        expect((await p.registry.getGateway(p.gateway.address)).status).to.equal(GatewayStatus.Exited);
-        await reach(c, "Disputed");
-        await expect(p.escrow.connect(p.gateway).resolve(c.deal, SPLIT))
-          .to.be.revertedWithCustomError(p.escrow, "EscrowUnauthorized")
-          .withArgs(c.id, p.gateway.address);
-        await expectSettlement(
-          c,
-          () => p.escrow.connect(p.arbiter).resolve(c.deal, SPLIT),
-          { payeeNet: SPLIT, fee: 0n, refund: c.deal.amount - SPLIT },
-          Status.Resolved,
-        );
+        it("when the dispute was raised after it requested exit, and it is later reinstated to good standing → still EscrowUnauthorized (it never held it)", async function () {
+          const c = await disputeWith("suspended, then Exiting");
+          await c.p.registry.connect(c.p.governor).reinstateGateway(c.p.gateway.address);
+          expect(await c.p.registry.canRule(c.p.gateway.address)).to.equal(true);
+          await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+            .withArgs(c.id, c.p.gateway.address);
+        });
       });
     });
 
-    describe("an Exiting gateway", function () {
-      it("still rules a dispute raised after its exit request (with its fee)", async function () {
-        const p = await loadFixture(protocolWithFloat);
-        const c = await openKind(p, "OffRamp");
-        await expect(p.registry.connect(p.gateway).requestExit()).to.emit(p.registry, "GatewayExitRequested");
-        expect((await p.registry.getGateway(p.gateway.address)).status).to.equal(GatewayStatus.Exiting);
-        await reach(c, "Disputed");
-        expect(await openDisputes(p)).to.equal(1n);
+    describe("when the caller is an arbiter", function () {
+      it("when the gateway holds the dispute, may rule and the window runs → it reverts EscrowResolutionWindowOpen (also at its last second)", async function () {
+        const c = await setup("Payment", "Disputed");
         const endsAt = await resolutionEnd(c);
-        await expect(p.escrow.connect(p.arbiter).resolve(c.deal, SPLIT))
-          .to.be.revertedWithCustomError(p.escrow, "EscrowResolutionWindowOpen")
+        await expect(c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowResolutionWindowOpen")
           .withArgs(c.id, endsAt);
-        const fee = feeOf(SPLIT, GATEWAY_FEE_BPS);
-        const tx = await expectSettlement(
-          c,
-          () => p.escrow.connect(p.gateway).resolve(c.deal, SPLIT),
-          { payeeNet: SPLIT - fee, fee, refund: c.deal.amount - SPLIT },
-          Status.Resolved,
-        );
-        await expect(tx)
-          .to.emit(p.escrow, "DealResolved")
-          .withArgs(c.id, p.gateway.address, SPLIT - fee, fee, c.deal.amount - SPLIT);
-        expect(await openDisputes(p)).to.equal(0n);
+        await time.setNextBlockTimestamp(endsAt);
+        await expect(c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowResolutionWindowOpen")
+          .withArgs(c.id, endsAt);
       });
+
+      describe("otherwise → Resolved with no fee; DealResolved(by arbiter, ..., reasons); a held dispute is uncounted", function () {
+        for (const kind of KINDS) {
+          it(`${kind}: when the window is over → Resolved with no fee; the held dispute is uncounted`, async function () {
+            const c = await setup(kind, "Disputed");
+            await time.setNextBlockTimestamp((await resolutionEnd(c)) + 1n);
+            const tx = await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS),
+              arbiterRuling(c, SPLIT),
+              Status.Resolved,
+            );
+            await expect(tx)
+              .to.emit(c.p.escrow, "DealResolved")
+              .withArgs(c.id, c.p.arbiter.address, SPLIT, 0n, c.deal.amount - SPLIT, REASONS);
+            await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
+            expect(await openDisputes(c.p)).to.equal(0n);
+          });
+        }
+
+        it("when the window is over, payeeAmount = amount → the whole amount to the payee, no fee", async function () {
+          const c = await setup("Payment", "Disputed");
+          await time.increase(RESOLUTION_WINDOW + 1);
+          await expectSettlement(
+            c,
+            () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, c.deal.amount, REASONS),
+            arbiterRuling(c, c.deal.amount),
+            Status.Resolved,
+          );
+        });
+
+        it("when the gateway holding the dispute is suspended → at once, no fee; the held dispute is uncounted", async function () {
+          const c = await setup("OnRamp", "Disputed");
+          await c.p.registry.connect(c.p.governor).suspendGateway(c.p.gateway.address);
+          const tx = await expectSettlement(
+            c,
+            () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS),
+            arbiterRuling(c, SPLIT),
+            Status.Resolved,
+          );
+          await expect(tx)
+            .to.emit(c.p.escrow, "DealResolved")
+            .withArgs(c.id, c.p.arbiter.address, SPLIT, 0n, c.deal.amount - SPLIT, REASONS);
+          expect(await openDisputes(c.p)).to.equal(0n);
+        });
+
+        for (const holding of NOT_HELD) {
+          it(`when the dispute is not held (raised while ${holding === "registry refuses" ? "the registry refused to count it" : `the gateway was ${holding}`}) → at once, no fee; the counter is unchanged`, async function () {
+            const c = await disputeWith(holding);
+            const before = await openDisputes(c.p);
+            const tx = await expectSettlement(
+              c,
+              () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS),
+              arbiterRuling(c, SPLIT),
+              Status.Resolved,
+            );
+            await expect(tx)
+              .to.emit(c.p.escrow, "DealResolved")
+              .withArgs(c.id, c.p.arbiter.address, SPLIT, 0n, c.deal.amount - SPLIT, REASONS);
+            await expect(tx).not.to.emit(c.p.registry, "GatewayDisputesChanged");
+            await expect(tx).not.to.emit(c.p.escrow, "DisputeCountSkipped");
+            expect(await openDisputes(c.p)).to.equal(before);
+          });
+        }
+      });
+    });
+
+    it("when the caller is anyone else (parties, governor, another gateway, admin, lock delegate) → it reverts EscrowUnauthorized, in and after the window", async function () {
+      const c = await setup("OffRamp", "Disputed");
+      const callers = [c.payer, c.payee, c.p.other, c.p.governor, c.p.gateway2, c.p.admin, c.p.delegate];
+      for (const s of callers) {
+        await expect(c.p.escrow.connect(s).resolve(c.deal, SPLIT, REASONS))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+          .withArgs(c.id, s.address);
+      }
+      await time.increase(RESOLUTION_WINDOW + 1);
+      for (const s of callers) {
+        await expect(c.p.escrow.connect(s).resolve(c.deal, SPLIT, REASONS))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
+          .withArgs(c.id, s.address);
+      }
     });
   });
 
@@ -1776,24 +2723,17 @@ describe("Escrow — after open (state machine)", function () {
       const fees = deals.map((c) => feeOf(c.deal.amount, c.deal.feeBps));
       const totalFee = fees.reduce((a, b) => a + b, 0n);
       const totalNet = deals.reduce((a, c, i) => a + c.deal.amount - fees[i], 0n);
-      const payeeBefore = await token.balanceOf(p.payee.address);
-      const escrowBefore = await token.balanceOf(escrowAddr);
       const owedBefore = await p.escrow.owed(await token.getAddress(), p.gateway.address);
 
       const calls = deals.map((c) => p.escrow.interface.encodeFunctionData("release", [c.deal]));
       const tx = await p.escrow.connect(p.payer).multicall(calls);
       const ts = await tsOf(tx);
 
-      expect(await token.balanceOf(p.payee.address)).to.equal(payeeBefore + totalNet);
-      expect(await token.balanceOf(escrowAddr)).to.equal(escrowBefore - totalNet);
+      await expect(tx).to.changeTokenBalances(token, [p.payee.address, escrowAddr], [totalNet, -totalNet]);
       expect(await p.escrow.owed(await token.getAddress(), p.gateway.address)).to.equal(owedBefore + totalFee);
-      const names = await escrowEventNames(p, tx);
-      expect(names).to.deep.equal(Array(N).fill("DealReleased"));
-      for (let i = 0; i < N; i++) {
-        const c = deals[i];
-        await expect(tx)
-          .to.emit(p.escrow, "DealReleased")
-          .withArgs(c.id, c.deal.amount - fees[i], fees[i]);
+      expect(await escrowEventNames(p, tx)).to.deep.equal(Array(N).fill("DealReleased"));
+      for (const c of deals) {
+        await expect(tx).to.emit(p.escrow, "DealReleased").withArgs(c.id);
         await expectRecord(c, Status.Released, ts);
       }
     });
@@ -1814,7 +2754,7 @@ describe("Escrow — after open (state machine)", function () {
       await expectUntouched(deals[0], before);
       for (const c of deals) {
         if (c === bad) await expectRecord(c, Status.Refunded, refundedAt);
-        else expect(await p.escrow.statusOf(c.id)).to.equal(Status.Performed);
+        else expect(await statusOf(c)).to.equal(Status.Performed);
       }
     });
 
@@ -1841,21 +2781,12 @@ describe("Escrow — after open (state machine)", function () {
       await expect(c.p.escrow.connect(c.payer).release({ ...c.deal, feeBps: 100n }))
         .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnknownDeal")
         .withArgs(c.id);
-      const tx = await expectSettlement(
+      await expectSettlement(
         c,
         () => c.p.escrow.connect(c.payer).release(c.deal),
         { payeeNet: USDT("99.5"), fee: USDT("0.5"), refund: 0n },
         Status.Released,
       );
-      await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id, USDT("99.5"), USDT("0.5"));
-    });
-
-    it("a dispute ruled after the fee change charges the deal's 50 bps", async function () {
-      const c = await setup("OnRamp", "Disputed");
-      await c.p.registry.connect(c.p.gateway).setGatewayFee(100);
-      await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, USDT(60)))
-        .to.emit(c.p.escrow, "DealResolved")
-        .withArgs(c.id, c.p.gateway.address, USDT("59.7"), USDT("0.3"), USDT(40));
     });
 
     it("a deal opened after the change is charged 100 bps", async function () {
@@ -1863,9 +2794,59 @@ describe("Escrow — after open (state machine)", function () {
       await p.registry.connect(p.gateway).setGatewayFee(100);
       const c = await openKind(p, "Payment", { feeBps: 100n });
       await reach(c, "Performed");
-      await expect(p.escrow.connect(c.payer).release(c.deal))
-        .to.emit(p.escrow, "DealReleased")
-        .withArgs(c.id, USDT(99), USDT(1));
+      await expectSettlement(
+        c,
+        () => p.escrow.connect(c.payer).release(c.deal),
+        { payeeNet: USDT(99), fee: USDT(1), refund: 0n },
+        Status.Released,
+      );
     });
   });
 });
+
+/*//////////////////////////////////////////////////////////////
+                      HELPERS USED ABOVE (hoisted)
+//////////////////////////////////////////////////////////////*/
+
+/** Deploys an ERC-1271 wallet whose owner is `owner` (it accepts exactly the owner's signatures). */
+async function deployWallet(owner: HardhatEthersSigner): Promise<ERC1271Wallet> {
+  const f = await ethers.getContractFactory("ERC1271Wallet");
+  return (await f.deploy(owner.address)) as unknown as ERC1271Wallet;
+}
+
+/** The EIP-712 struct hash of DealAction(dealId, action, expiry). */
+function actionStructHash(dealId: string, action: number, expiry: bigint): string {
+  return ethers.TypedDataEncoder.hashStruct(
+    "DealAction",
+    {
+      DealAction: [
+        { name: "dealId", type: "bytes32" },
+        { name: "action", type: "uint8" },
+        { name: "expiry", type: "uint256" },
+      ],
+    },
+    { dealId, action, expiry },
+  );
+}
+
+/**
+ * The call opcodes (CALL, STATICCALL, DELEGATECALL, CALLCODE) that target `target` when `p.other` sends `data` to
+ * the escrow, from the node's opcode trace of the call.
+ */
+async function callsTo(p: Protocol, data: string, target: string): Promise<string[]> {
+  const trace = (await network.provider.request({
+    method: "debug_traceCall",
+    params: [{ from: p.other.address, to: await p.escrow.getAddress(), data }, "latest"],
+  })) as { structLogs: { op: string; stack: string[] }[] };
+  const want = target.toLowerCase().slice(2);
+  return trace.structLogs
+    .filter((l) => ["CALL", "STATICCALL", "DELEGATECALL", "CALLCODE"].includes(l.op))
+    .filter((l) => l.stack[l.stack.length - 2].toLowerCase().endsWith(want))
+    .map((l) => l.op);
+}
+
+/** An acceptor's float as [free, locked]. */
+async function floatOf(p: Protocol, token: string): Promise<[bigint, bigint]> {
+  const f = await p.escrow.floatOf(p.acceptor.address, token);
+  return [f.free, f.locked];
+}
