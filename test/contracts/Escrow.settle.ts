@@ -1607,6 +1607,50 @@ describe("Escrow — after open (state machine)", function () {
           expect(await openDisputes(p)).to.equal(1n);
         });
 
+        for (const holder of ["gateway", "arbiter"] as const) {
+          it(`Disputed: when the dispute's resolution window ends after lockExpiry (the ${holder} rules it) → it reverts EscrowLockNotExpired(dealId, since + resolutionWindow) until the window is over`, async function () {
+            const p = await loadFixture(protocolWithFloat);
+            const c = await delegateLock(p);
+            await reach(c, "Performed");
+            if (holder === "arbiter") await p.registry.connect(p.governor).suspendGateway(p.gateway.address);
+            const expiresAt = await p.escrow.lockExpiry(c.deal);
+            // The buyer disputes at the last second before the expiry: its window runs a whole resolution window on.
+            await time.setNextBlockTimestamp(expiresAt);
+            await p.escrow.connect(c.payee).dispute(c.deal);
+            const windowEnd = (await p.escrow.getDeal(c.id)).since + BigInt(RESOLUTION_WINDOW);
+            expect(windowEnd).to.equal(expiresAt + BigInt(RESOLUTION_WINDOW));
+            await time.setNextBlockTimestamp(expiresAt + 1n);
+            await expect(p.escrow.connect(p.other).refund(c.deal))
+              .to.be.revertedWithCustomError(p.escrow, "EscrowLockNotExpired")
+              .withArgs(c.id, windowEnd);
+            // Whoever may rule still has its whole window: at its last second the ruling lands.
+            const ruler = holder === "gateway" ? p.gateway : p.arbiter;
+            await time.setNextBlockTimestamp(windowEnd);
+            await expect(p.escrow.connect(ruler).resolve(c.deal, c.deal.amount, ethers.ZeroHash)).to.emit(
+              p.escrow,
+              "DealResolved",
+            );
+          });
+        }
+
+        it("Disputed: when both lockExpiry and the dispute's window are over → Refunded (LockExpired)", async function () {
+          const p = await loadFixture(protocolWithFloat);
+          const c = await delegateLock(p);
+          await reach(c, "Performed");
+          const expiresAt = await p.escrow.lockExpiry(c.deal);
+          await time.setNextBlockTimestamp(expiresAt);
+          await p.escrow.connect(c.payee).dispute(c.deal);
+          await time.setNextBlockTimestamp(expiresAt + BigInt(RESOLUTION_WINDOW));
+          await expect(p.escrow.connect(p.other).refund(c.deal))
+            .to.be.revertedWithCustomError(p.escrow, "EscrowLockNotExpired")
+            .withArgs(c.id, expiresAt + BigInt(RESOLUTION_WINDOW));
+          await time.setNextBlockTimestamp(expiresAt + BigInt(RESOLUTION_WINDOW) + 1n);
+          await expect(p.escrow.connect(p.other).refund(c.deal))
+            .to.emit(p.escrow, "DealRefunded")
+            .withArgs(c.id, RefundReason.LockExpired);
+          expect(await floatOf(p, c.deal.token)).to.deep.equal([FLOAT, 0n]);
+        });
+
         it("the bound of a delegate's lock: the delegate locks to an accomplice who performs at once; nobody acts; at lockExpiry + 1 anyone returns the float", async function () {
           const p = await loadFixture(protocolWithFloat);
           const accomplice = p.rest[0];
