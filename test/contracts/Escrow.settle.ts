@@ -967,7 +967,9 @@ describe("Escrow — after open (state machine)", function () {
               if (!lowestSuccess) lowestSuccess = g;
               outcomes.push("ok");
             } catch (e) {
-              const revert = (e as { data?: string }).data ?? "0x";
+              // Hardhat puts the revert data on `data`, or on `data.data` (with the reason) when it ran out of gas.
+              const raw = (e as { data?: unknown }).data;
+              const revert = typeof raw === "string" ? raw : ((raw as { data?: string } | undefined)?.data ?? "0x");
               if (revert === "0x") {
                 outcomes.push("out of gas");
               } else {

@@ -93,11 +93,13 @@ describe("ERC1271Wallet", function () {
     });
 
     it("bubbles the target's revert", async function () {
-      const { wallet, usdt, recipient } = await loadFixture(deployFixture);
-      const transfer = usdt.interface.encodeFunctionData("transfer", [recipient.address, 100_000_001n]);
-      await expect(wallet.execute(await usdt.getAddress(), 0n, transfer))
-        .to.be.revertedWithCustomError(usdt, "TestUSDTInsufficientBalance")
-        .withArgs(await wallet.getAddress(), 100_000_000n, 100_000_001n);
+      const { wallet, recipient } = await loadFixture(deployFixture);
+      // An OpenZeppelin token reverts with data (mainnet-faithful USDT reverts with none).
+      const erc20 = await ethers.deployContract("TestERC20", ["Probe", "PRB", 18]);
+      const transfer = erc20.interface.encodeFunctionData("transfer", [recipient.address, 1n]);
+      await expect(wallet.execute(await erc20.getAddress(), 0n, transfer))
+        .to.be.revertedWithCustomError(erc20, "ERC20InsufficientBalance")
+        .withArgs(await wallet.getAddress(), 0n, 1n);
     });
 
     it("reverts for an EOA target (OpenZeppelin Address.functionCallWithValue)", async function () {

@@ -64,20 +64,31 @@ describe("HostileToken", function () {
     });
 
     it("records a reverted inner call without bubbling it", async function () {
-      const { token, usdt, alice, carol } = await loadFixture(deployFixture);
-      const target = await usdt.getAddress();
-      // The hostile token is not the USDT owner, so `pause()` reverts TestUSDTNotOwner(hostile).
-      await token.arm(target, usdt.interface.encodeFunctionData("pause"));
-      const expected = usdt.interface.encodeErrorResult("TestUSDTNotOwner", [await token.getAddress()]);
+      const { token, other, alice, carol } = await loadFixture(deployFixture);
+      const target = await other.getAddress();
+      // The hostile token has no allowance from alice at `other`: ERC20InsufficientAllowance(hostile, 0, 1).
+      await token.arm(target, other.interface.encodeFunctionData("transferFrom", [alice.address, carol.address, 1n]));
+      const expected = other.interface.encodeErrorResult("ERC20InsufficientAllowance", [
+        await token.getAddress(),
+        0n,
+        1n,
+      ]);
 
       const tx = token.connect(alice).transfer(carol.address, 10n);
       await expect(tx).to.emit(token, "CallbackMade").withArgs(target, false, expected);
       await expect(tx).to.changeTokenBalance(token, carol, 10n);
       expect(await token.lastCallFailed()).to.equal(true);
       expect(await token.lastRevertData()).to.equal(expected);
-      expect(ethers.dataSlice(await token.lastRevertData(), 0, 4)).to.equal(
-        usdt.interface.getError("TestUSDTNotOwner")!.selector,
-      );
+    });
+
+    it("records an inner call that reverts without data (mainnet-faithful USDT) as a failure with empty data", async function () {
+      const { token, usdt, alice, carol } = await loadFixture(deployFixture);
+      await token.arm(await usdt.getAddress(), usdt.interface.encodeFunctionData("pause"));
+      const tx = token.connect(alice).transfer(carol.address, 10n);
+      await expect(tx)
+        .to.emit(token, "CallbackMade")
+        .withArgs(await usdt.getAddress(), false, "0x");
+      expect(await token.lastCallFailed()).to.equal(true);
     });
 
     it("a later successful callback clears the recorded failure", async function () {
