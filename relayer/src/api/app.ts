@@ -175,13 +175,10 @@ export function createApi({
       validateQuery(req, EmptyQuery);
       const [found, progress] = await Promise.all([store.getDeal(dealId), progressOf()]);
       if (!found) throw new ApiProblem("deal-not-found", `No deal ${dealId} has been indexed.`);
-      const gateways = await gatewaysOf([found.deal]);
-      res.json(
-        dealView(dealId, found.deal, found.history, progress, {
-          resolutionWindow,
-          gateway: gateways.get(found.deal.gateway),
-        }),
-      );
+      // Who rules a disputed deal depends on its gateway's standing now: one more read, for disputed deals only.
+      const gateway =
+        found.deal.status === "disputed" ? (await store.getHashes([`gw:${found.deal.gateway}`]))[0] : undefined;
+      res.json(dealView(dealId, found.deal, found.history, progress, { resolutionWindow, gateway }));
     },
 
     async listDeals(req, res) {
