@@ -104,6 +104,9 @@ async function main(): Promise<void> {
     await flows(p, api, () => relayer.tokens.check());
   } finally {
     step("Shut down and remove the demo's Redis keys");
+    // Stop the writers first (the indexer records its progress), then remove the demo's keys.
+    await relayer.indexer.stop();
+    await relayer.tokens.stop();
     await relayer.store.clear();
     await common.shutdown();
     await server.close();

@@ -94,6 +94,9 @@ describe("token monitor: a token that blacklists the escrow, or is paused", func
     });
 
     after(async function () {
+      // Stop the writers first (the indexer records progress), then remove every key of the test's prefix.
+      await relayer?.indexer.stop();
+      await relayer?.tokens.stop();
       await relayer?.store.clear();
       await common?.shutdown();
       await node?.stop();
