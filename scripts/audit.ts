@@ -3,7 +3,8 @@
  * alone that the escrow is solvent and that every deal's state follows from its events (see scripts/lib/audit.ts).
  *
  * Progress goes to stderr; the report to stdout (text, or one JSON document with --json).
- * Exit codes: 0 all checks passed, 1 inconsistencies found, 2 usage, deployment file or RPC error.
+ * Exit codes: 0 all checks passed (warnings allowed), 1 inconsistencies or errors found (a token that blacklists the
+ * escrow is an error), 2 usage, deployment file or RPC error.
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
@@ -19,7 +20,9 @@ const USAGE = `Usage: npm run audit -- --deployment <file> --rpc <url> [--json]
 
 Rebuilds every deal, acceptor float and owed balance of an escrow deployment from its events, checks the
 invariants (I1 solvency, I2 conservation, I3 state machine, I4 authority, I5 float) while replaying them, and
-compares the result with the contracts' storage and token balances at the head block.
+compares the result with the contracts' storage and token balances at the head block. Reports as an ERROR a
+token that blacklists the escrow itself, and warns of a paused token, a dispute nobody but its parties can end
+and a gateway's dispute counter that drifted.
 
 Options:
   --deployment <file>  deployments file written by scripts/deploy.ts, e.g. deployments/mainnet.json
@@ -27,7 +30,8 @@ Options:
   --json               print the report as one JSON document instead of text
   -h, --help           print this help
 
-Exit codes: 0 all checks passed, 1 inconsistencies found, 2 usage, deployment file or RPC error.
+Exit codes: 0 all checks passed (warnings allowed), 1 inconsistencies or errors found, 2 usage, deployment
+file or RPC error.
 `;
 
 class UsageError extends Error {}
@@ -101,10 +105,17 @@ async function main(argv: string[]): Promise<number> {
       deployment,
       onProgress: (p) => process.stderr.write(`blocks ${p.fromBlock}–${p.toBlock} of ${p.head}, ${p.events} events\n`),
     });
+    const errors = report.alerts.filter((a) => a.level === "error").length;
+    const warnings = report.alerts.length - errors;
+    const verdict = [
+      report.inconsistencies.length > 0 ? `${report.inconsistencies.length} inconsistencies` : "",
+      errors > 0 ? `${errors} ${errors === 1 ? "error" : "errors"}` : "",
+      warnings > 0 ? `${warnings} ${warnings === 1 ? "warning" : "warnings"}` : "",
+    ].filter(Boolean);
     process.stderr.write(
       `audited ${report.deals.total} deals in ${((Date.now() - started) / 1000).toFixed(1)} s: ${
-        report.ok ? "ok" : `${report.inconsistencies.length} inconsistencies`
-      }\n`,
+        report.ok ? "ok" : "FAILED"
+      }${verdict.length > 0 ? ` (${verdict.join(", ")})` : ""}\n`,
     );
     process.stdout.write(args.json ? JSON.stringify(report, null, 2) + "\n" : renderReport(report));
     return report.ok ? 0 : 1;

@@ -1,7 +1,9 @@
 /**
  * `npm run demo` — the whole system with nothing but Node.js and Redis: an in-process Hardhat chain with a
- * JSON-RPC endpoint, the contracts deployed, the relayer (indexer + API) running, and four scripted flows — a
- * payment, an on-ramp, an off-ramp and a dispute — each step printed with what the relayer's API shows.
+ * JSON-RPC endpoint, the contracts deployed, the relayer (indexer + API) running, and five scripted flows — a
+ * payment, an on-ramp, an off-ramp, a dispute ruled by the gateway and a dispute ended by agreement — each step
+ * printed with what the relayer's API shows. Every transaction says which account sent it: where a relayer would
+ * submit signatures, a test account stands in (the relayer's submitter is not built yet).
  *
  * REDIS_URL (default redis://127.0.0.1:6379) selects Redis; the demo's keys use a fresh prefix and are deleted at
  * the end.
@@ -21,8 +23,10 @@ import {
   connectProtocol,
   dealIdOf,
   makeDeal,
+  makeDelegateLock,
   setupActors,
   signAction,
+  signSplit,
   type Protocol,
 } from "./lib/activity";
 import { createCommon } from "../relayer/src/common";
@@ -48,6 +52,12 @@ type Deal = {
   payeeAmount?: string;
   fee?: string;
   refund?: string;
+  gatewayHolds?: boolean;
+  disputeRuler?: string;
+  resolutionDeadline?: number;
+  lockedBy?: string;
+  lockExpiry?: number;
+  evidence: { by: string; uri: string }[];
   history: { event: string; blockNumber: number }[];
 };
 
@@ -91,9 +101,12 @@ async function main(): Promise<void> {
 
   const p = await connectProtocol(rpcUrl, deploymentFile);
   try {
-    await flows(p, api);
+    await flows(p, api, () => relayer.tokens.check());
   } finally {
     step("Shut down and remove the demo's Redis keys");
+    // Stop the writers first (the indexer records its progress), then remove the demo's keys.
+    await relayer.indexer.stop();
+    await relayer.tokens.stop();
     await relayer.store.clear();
     await common.shutdown();
     await server.close();
@@ -103,7 +116,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function flows(p: Protocol, api: string): Promise<void> {
+async function flows(p: Protocol, api: string, checkTokens: () => Promise<void>): Promise<void> {
   const get = async <T>(route: string): Promise<T> => {
     const res = await fetch(`${api}${route}`);
     if (!res.ok) throw new Error(`GET ${route}: ${res.status} ${await res.text()}`);
@@ -142,8 +155,13 @@ async function flows(p: Protocol, api: string): Promise<void> {
     for (let i = 0; i < DEMO_CONFIRMATIONS; i++) await p.provider.send("evm_mine", []);
     const d = await show(dealId, status, "final");
     say(`history: ${d.history.map((h) => `${h.event}@${h.blockNumber}`).join(" → ")}`);
+    return d;
   };
   const address = (s: { getAddress(): Promise<string> }) => s.getAddress();
+  const when = (seconds: number) => new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
+  // The account that sends the transactions a relayer would submit: a test account standing in for it.
+  const submitter = p.accounts[19];
+  const standIn = `account ${short(await address(submitter))} (a stand-in for the relayer, which gets its submitter later)`;
 
   step("Set up actors: a bonded gateway, an acceptor with a 5,000,000 USDT float, funded payers");
   await setupActors(p);
@@ -173,18 +191,16 @@ async function flows(p: Protocol, api: string): Promise<void> {
   say(
     `relayer: ${acceptors.data.length} acceptor(s) take SEPA:EUR — ${acceptors.data.map((a) => short(a.address)).join(", ")}`,
   );
-  const onRamp = await makeDeal(p, {
-    payer: await address(p.acceptor),
-    payee: await address(buyer),
-    kind: KIND.onramp,
-    amount: USDT(250),
-  });
+  const onRamp = await makeDelegateLock(p, { payee: await address(buyer), amount: USDT(250) });
   const onRampId = dealIdOf(onRamp);
   await send(
-    "the acceptor's lock delegate (the relayer's key) locks 250 USDT of float",
+    `the acceptor's lock delegate, account ${short(await address(p.delegate))} (a test key in the relayer's place), locks 250 USDT of float`,
     p.escrow.connect(p.delegate).lock(onRamp, id("onramp-7")),
   );
-  await show(onRampId, "open");
+  const locked = await show(onRampId, "open");
+  say(
+    `relayer: locked by ${short(locked.lockedBy ?? "?")} (the delegate); if still not final it returns to the float after ${when(locked.lockExpiry ?? 0)}`,
+  );
   await send("buyer confirms: fiat sent", p.escrow.connect(buyer).perform(onRamp));
   await send("acceptor confirms: fiat arrived — release", p.escrow.connect(p.acceptor).release(onRamp));
   await finalize(onRampId, "released");
@@ -202,8 +218,8 @@ async function flows(p: Protocol, api: string): Promise<void> {
   const released = await signAction(p, seller, offRampId, ACTION.Release);
   say('acceptor signs "fiat sent", seller signs "fiat arrived" (EIP-712, no gas for either)');
   await send(
-    "a relayer submits both signatures in one transaction",
-    p.escrow.connect(p.accounts[19]).settleWithSigs(offRamp, performed, released),
+    `${standIn} submits both signatures in one transaction`,
+    p.escrow.connect(submitter).settleWithSigs(offRamp, performed, released),
   );
   await finalize(offRampId, "released");
 
@@ -213,12 +229,37 @@ async function flows(p: Protocol, api: string): Promise<void> {
   await send("payer opens", p.escrow.connect(payer).open(disputed, id("order-1002")));
   await send("merchant confirms: delivered", p.escrow.connect(payee).perform(disputed));
   await send("customer disputes", p.escrow.connect(payer).dispute(disputed));
-  await show(disputedId, "disputed");
-  await send(
-    "the gateway rules: 60 USDT to the merchant, 40 back to the customer",
-    p.escrow.connect(p.gateway).resolve(disputed, USDT(60)),
+  const inDispute = await show(disputedId, "disputed");
+  say(
+    `relayer: gatewayHolds ${inDispute.gatewayHolds} — the gateway rules it until ${when(inDispute.resolutionDeadline ?? 0)} (disputeRuler: ${inDispute.disputeRuler}), the arbiter after`,
   );
-  await finalize(disputedId, "resolved");
+  await send(
+    "customer anchors evidence: the hash of a photo of the parcel and where it lives",
+    p.escrow.connect(payer).postEvidence(disputed, id("photo of the parcel"), "ipfs://bafy-demo-parcel"),
+  );
+  await send(
+    "the gateway rules: 60 USDT to the merchant, 40 back to the customer (reasons hashed on chain)",
+    p.escrow.connect(p.gateway).resolve(disputed, USDT(60), id("ruling 1002: half the goods arrived damaged")),
+  );
+  const ruled = await finalize(disputedId, "resolved");
+  say(`relayer: evidence ${ruled.evidence.map((e) => `${e.uri} by ${short(e.by)}`).join(", ")}`);
+
+  step("Dispute ended by agreement: the customer and the merchant settle on 70/30 without a ruling");
+  const agreed = await makeDeal(p, { payer: await address(payer), payee: await address(payee) });
+  const agreedId = dealIdOf(agreed);
+  await send("payer opens", p.escrow.connect(payer).open(agreed, id("order-1003")));
+  await send("merchant confirms: delivered", p.escrow.connect(payee).perform(agreed));
+  await send("customer disputes: part of the order is missing", p.escrow.connect(payer).dispute(agreed));
+  const held = await show(agreedId, "disputed");
+  say(`relayer: gatewayHolds ${held.gatewayHolds}, disputeRuler ${held.disputeRuler}`);
+  const payerSplit = await signSplit(p, payer, agreedId, USDT(70));
+  const payeeSplit = await signSplit(p, payee, agreedId, USDT(70));
+  say('customer and merchant each sign "70 USDT to the merchant" (EIP-712 Split, no gas for either)');
+  await send(
+    `${standIn} submits both signatures: splitWithSigs`,
+    p.escrow.connect(submitter).splitWithSigs(agreed, USDT(70), payerSplit, payeeSplit),
+  );
+  await finalize(agreedId, "split");
 
   step("What the relayer shows for the acceptor and the gateway now");
   const acc = await get<{ tokens: { token: string; free: string; locked: string }[] }>(
@@ -228,6 +269,22 @@ async function flows(p: Protocol, api: string): Promise<void> {
     say(`acceptor float in ${short(t.token)}: free ${usdt(t.free)}, locked ${usdt(t.locked)}`);
   const owed = await p.escrow.owed(await p.usdt.getAddress(), await address(p.gateway));
   say(`gateway fees owed by the escrow (claimable with claimOwed): ${usdt(owed)}`);
+  const gatewayNow = await get<{ status: string; suspended: boolean; openDisputes: number }>(
+    `/v1/gateways/${(await address(p.gateway)).toLowerCase()}`,
+  );
+  say(
+    `gateway: ${gatewayNow.status}, ${gatewayNow.suspended ? "suspended" : "not suspended"}, ${gatewayNow.openDisputes} open disputes`,
+  );
+  // The relayer asks each allowlisted token every minute whether it blacklists the escrow or is paused; ask now.
+  await checkTokens();
+  const health = await get<{ tokens: { token: string; escrowBlacklisted: boolean | null; paused: boolean | null }[] }>(
+    "/v1/health",
+  );
+  for (const t of health.tokens) {
+    say(
+      `token ${short(t.token)}: ${t.escrowBlacklisted ? "BLACKLISTS THE ESCROW" : "does not blacklist the escrow"}, ${t.paused ? "PAUSED" : "not paused"} (/v1/health)`,
+    );
+  }
 }
 
 main().catch((error) => {

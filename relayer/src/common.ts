@@ -16,6 +16,9 @@ export type Metrics = {
   rpcErrors: Counter<"method" | "kind">;
   eventsIndexed: Counter;
   isLeader: Gauge;
+  disputeCountSkipped: Counter<"opened">;
+  tokenEscrowBlacklisted: Gauge<"token">;
+  tokenPaused: Gauge<"token">;
   requestDuration: Histogram<"method" | "route" | "status">;
 };
 
@@ -48,6 +51,27 @@ export function createMetrics(): Metrics {
       opts({ name: "relayer_events_indexed_total", help: "Events applied to the projection" }),
     ),
     isLeader: new Gauge(opts({ name: "relayer_indexer_leader", help: "1 while this process holds the indexer lease" })),
+    disputeCountSkipped: new Counter(
+      opts({
+        name: "relayer_dispute_count_skipped_total",
+        help: "DisputeCountSkipped events indexed: the registry refused to count (opened=true) or uncount a dispute",
+        labelNames: ["opened"] as const,
+      }),
+    ),
+    tokenEscrowBlacklisted: new Gauge(
+      opts({
+        name: "relayer_token_escrow_blacklisted",
+        help: "1 while the token blacklists the escrow itself (every payout in it is deferred to owed), else 0",
+        labelNames: ["token"] as const,
+      }),
+    ),
+    tokenPaused: new Gauge(
+      opts({
+        name: "relayer_token_paused",
+        help: "1 while the token is paused (payouts in it are deferred to owed), else 0",
+        labelNames: ["token"] as const,
+      }),
+    ),
     requestDuration: new Histogram(
       opts({
         name: "relayer_http_request_duration_seconds",

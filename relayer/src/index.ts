@@ -7,16 +7,20 @@ import fs from "node:fs";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
+import { id } from "ethers";
 import { createCommon, type Common } from "./common";
 import { helpText, OptionsError, parseProcessOptions } from "./options";
 import { createChain } from "./chain/chain";
 import { createStore, NamespaceTaken, type Store } from "./store/store";
 import { createIndexer } from "./indexer/indexer";
 import { createApi } from "./api/app";
+import { createTokenMonitor } from "./tokens/monitor";
 import { startServer } from "./api/server";
 
 /** How long a readiness probe waits for the RPC node. */
 const READY_RPC_TIMEOUT_MS = 2_000;
+/** `resolutionWindow()` of the escrow (an immutable read once at start). */
+const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
 
 type DeploymentFile = {
   chainId: number;
@@ -64,6 +68,11 @@ export async function startRelayer(common: Common) {
 
   const escrow = deployment.contracts.Escrow.address.toLowerCase();
   const registry = deployment.contracts.GatewayRegistry.address.toLowerCase();
+  const windowWord = await chain.call(escrow, RESOLUTION_WINDOW_CALL);
+  if (windowWord === undefined || !/^0x[0-9a-f]{64}$/.test(windowWord) || BigInt(windowWord) >> 32n !== 0n) {
+    throw new OptionsError(`${options.deployment}: the Escrow at ${escrow} does not answer resolutionWindow()`);
+  }
+  const resolutionWindow = Number(BigInt(windowWord));
   const store = createStore({ common, redis, chainId, escrow });
   await claimKeys(store, logger);
   const indexer = createIndexer({
@@ -105,7 +114,11 @@ export async function startRelayer(common: Common) {
     return { ready: checks.redis === true && checks.backfilled === true && checks.rpc === true && !halted, checks };
   };
 
-  const app = createApi({ common, store, readiness });
+  const tokens = createTokenMonitor({ common, chain, store, escrow });
+  common.onShutdown("tokens", () => tokens.stop());
+  tokens.start();
+
+  const app = createApi({ common, store, readiness, resolutionWindow, tokens: tokens.snapshot });
   const server = await startServer(app, options.port, options.host);
   common.onShutdown("http", () => server.close());
   logger.info({ msg: "api listening", port: server.port, chainId, escrow });
@@ -114,7 +127,7 @@ export async function startRelayer(common: Common) {
     common.onShutdown("indexer", () => indexer.stop());
     void indexer.start();
   }
-  return { port: server.port, store, indexer, chainId, redis };
+  return { port: server.port, store, indexer, chainId, redis, tokens, resolutionWindow };
 }
 
 /** Claims the store's keys for this escrow, waiting for Redis if it does not answer yet. */

@@ -3,7 +3,19 @@
  * machine, and bulk load. Used by the relayer's integration, process and benchmark runs.
  */
 import fs from "node:fs";
-import { AbiCoder, JsonRpcProvider, MaxUint256, ZeroHash, id, keccak256, type JsonRpcSigner } from "ethers";
+import {
+  AbiCoder,
+  JsonRpcProvider,
+  MaxUint256,
+  ZeroHash,
+  concat,
+  dataSlice,
+  id,
+  keccak256,
+  toBeHex,
+  zeroPadValue,
+  type JsonRpcSigner,
+} from "ethers";
 import {
   Escrow__factory,
   GatewayRegistry__factory,
@@ -86,10 +98,26 @@ export async function setupActors(p: Protocol): Promise<void> {
   await mined(p.escrow.connect(p.acceptor).depositFloat(usdt, USDT(5_000_000)));
 }
 
+/**
+ * First 12 bytes of every salt of a lock by an acceptor's delegate, and of no other deal's (the escrow refuses a
+ * delegate's lock without them, and any other open or lock with them).
+ */
+export const DELEGATE_SALT_PREFIX = dataSlice(id("USDT Escrow: lock by delegate"), 0, 12);
+/** Longest release window and latest deadline (from the lock) of a delegate's lock. */
+export const MAX_DELEGATE_RELEASE_WINDOW = 2 * DAY;
+export const MAX_DELEGATE_LOCK_DURATION = 7 * DAY;
+
 let saltSeq = BigInt(Date.now()) << 20n;
+/** A fresh salt for a deal opened or locked by its funder (never with the delegate prefix). */
 export function nextSalt(): string {
   saltSeq += 1n;
   return "0x" + saltSeq.toString(16).padStart(64, "0");
+}
+
+/** A fresh salt for a lock by the acceptor's delegate: {@link DELEGATE_SALT_PREFIX} then a counter. */
+export function nextDelegateSalt(): string {
+  saltSeq += 1n;
+  return concat([DELEGATE_SALT_PREFIX, zeroPadValue(toBeHex(saltSeq), 20)]);
 }
 
 export function dealIdOf(deal: { payer: string; salt: string }): string {
@@ -119,6 +147,53 @@ export async function makeDeal(
   } as DealParams;
 }
 
+/**
+ * An on-ramp deal for the acceptor's lock delegate to lock from the acceptor's float: a delegate salt, a release
+ * window of a day and a deadline two days out (a delegate's lock allows at most MAX_DELEGATE_RELEASE_WINDOW and
+ * MAX_DELEGATE_LOCK_DURATION).
+ */
+export async function makeDelegateLock(
+  p: Protocol,
+  over: Partial<DealParams> & { payee: string },
+): Promise<DealParams> {
+  return makeDeal(p, {
+    payer: await p.acceptor.getAddress(),
+    kind: KIND.onramp,
+    deadline: (await latest(p)) + 2 * DAY,
+    salt: nextDelegateSalt(),
+    ...over,
+  });
+}
+
+const escrowDomain = async (p: Protocol) => ({
+  name: "USDT Escrow",
+  version: "1",
+  chainId: p.chainId,
+  verifyingContract: await p.escrow.getAddress(),
+});
+
+/** Signs a Split(dealId, payeeAmount, expiry) for `splitWithSigs` (valid for a day). */
+export async function signSplit(
+  p: Protocol,
+  signer: JsonRpcSigner,
+  dealId: string,
+  payeeAmount: bigint,
+): Promise<IEscrow.AuthorizationStruct> {
+  const expiry = BigInt((await latest(p)) + DAY);
+  const signature = await signer.signTypedData(
+    await escrowDomain(p),
+    {
+      Split: [
+        { name: "dealId", type: "bytes32" },
+        { name: "payeeAmount", type: "uint96" },
+        { name: "expiry", type: "uint256" },
+      ],
+    },
+    { dealId, payeeAmount, expiry },
+  );
+  return { expiry, signature };
+}
+
 export async function signAction(
   p: Protocol,
   signer: JsonRpcSigner,
@@ -127,7 +202,7 @@ export async function signAction(
 ): Promise<IEscrow.AuthorizationStruct> {
   const expiry = BigInt((await latest(p)) + DAY);
   const signature = await signer.signTypedData(
-    { name: "USDT Escrow", version: "1", chainId: p.chainId, verifyingContract: await p.escrow.getAddress() },
+    await escrowDomain(p),
     {
       DealAction: [
         { name: "dealId", type: "bytes32" },
@@ -149,7 +224,11 @@ export async function increaseTime(p: Protocol, seconds: number): Promise<void> 
 export type Expected = { dealId: string; status: string; events: string[]; kind: string; deal: DealParams };
 
 /**
- * Drives one deal through each path of the state machine and returns what the projection must show for each.
+ * Drives one deal through each path of the state machine and returns what the projection must show for each:
+ * releases (in either order, by signatures, by claim, by a payer who gives in on a dispute), refunds (deadline,
+ * payee cancel, mutual cancel, an expired delegate lock), rulings (the gateway's within its window, the arbiter's
+ * after it or on a dispute the registry did not count), a split by agreement, evidence, a deferred payout while the
+ * token is paused, and deals left open, performed and disputed.
  */
 export async function runAllPaths(p: Protocol): Promise<Expected[]> {
   const out: Expected[] = [];
@@ -158,34 +237,24 @@ export async function runAllPaths(p: Protocol): Promise<Expected[]> {
   const addr = async (s: JsonRpcSigner) => s.getAddress();
   const open = async (signer: JsonRpcSigner, d: DealParams) =>
     mined(p.escrow.connect(signer).open(d, id(`order-${d.salt}`)));
+  const expect = (deal: DealParams, status: string, kind: string, events: string[]) =>
+    out.push({ deal, dealId: dealIdOf(deal), status, kind, events });
 
   // 1. payment: performed, then released
   const d1 = await makeDeal(p, { payer: await addr(payer), payee: await addr(payee) });
   await open(payer, d1);
   await mined(p.escrow.connect(payee).perform(d1));
   await mined(p.escrow.connect(payer).release(d1));
-  out.push({
-    deal: d1,
-    dealId: dealIdOf(d1),
-    status: "released",
-    kind: "payment",
-    events: ["DealOpened", "DealPerformed", "DealReleased"],
-  });
+  expect(d1, "released", "payment", ["DealOpened", "DealPerformed", "DealReleased"]);
 
   // 2. payer releases first, then the payee performs (release in either order)
   const d2 = await makeDeal(p, { payer: await addr(payer), payee: await addr(payee2) });
   await open(payer, d2);
   await mined(p.escrow.connect(payer).release(d2));
   await mined(p.escrow.connect(payee2).perform(d2));
-  out.push({
-    deal: d2,
-    dealId: dealIdOf(d2),
-    status: "released",
-    kind: "payment",
-    events: ["DealOpened", "DealReleaseApproved", "DealPerformed", "DealReleased"],
-  });
+  expect(d2, "released", "payment", ["DealOpened", "DealReleaseApproved", "DealPerformed", "DealReleased"]);
 
-  // 3. co-signed settlement relayed by a third party
+  // 3. co-signed settlement submitted by a third party
   const d3 = await makeDeal(p, { payer: await addr(payer2), payee: await addr(payee) });
   await open(payer2, d3);
   const id3 = dealIdOf(d3);
@@ -198,19 +267,13 @@ export async function runAllPaths(p: Protocol): Promise<Expected[]> {
         await signAction(p, payer2, id3, ACTION.Release),
       ),
   );
-  out.push({ deal: d3, dealId: id3, status: "released", kind: "payment", events: ["DealOpened", "DealReleased"] });
+  expect(d3, "released", "payment", ["DealOpened", "DealReleased"]);
 
   // 4. payee cancels
   const d4 = await makeDeal(p, { payer: await addr(payer), payee: await addr(payee3) });
   await open(payer, d4);
   await mined(p.escrow.connect(payee3).cancel(d4));
-  out.push({
-    deal: d4,
-    dealId: dealIdOf(d4),
-    status: "refunded",
-    kind: "payment",
-    events: ["DealOpened", "DealRefunded"],
-  });
+  expect(d4, "refunded", "payment", ["DealOpened", "DealRefunded"]);
 
   // 5. mutual cancel by signatures
   const d5 = await makeDeal(p, { payer: await addr(payer2), payee: await addr(payee2) });
@@ -223,39 +286,22 @@ export async function runAllPaths(p: Protocol): Promise<Expected[]> {
       await signAction(p, payee2, id5, ACTION.Cancel),
     ),
   );
-  out.push({ deal: d5, dealId: id5, status: "refunded", kind: "payment", events: ["DealOpened", "DealRefunded"] });
+  expect(d5, "refunded", "payment", ["DealOpened", "DealRefunded"]);
 
-  // 6. dispute resolved by the gateway with a split
+  // 6. dispute held by the gateway, which splits it with written reasons
   const d6 = await makeDeal(p, { payer: await addr(payer), payee: await addr(payee) });
   await open(payer, d6);
   await mined(p.escrow.connect(payee).perform(d6));
   await mined(p.escrow.connect(payer).dispute(d6));
-  await mined(p.escrow.connect(p.gateway).resolve(d6, USDT(60)));
-  out.push({
-    deal: d6,
-    dealId: dealIdOf(d6),
-    status: "resolved",
-    kind: "payment",
-    events: ["DealOpened", "DealPerformed", "DealDisputed", "DealResolved"],
-  });
+  await mined(p.escrow.connect(p.gateway).resolve(d6, USDT(60), id("ruling 6: goods partly delivered")));
+  expect(d6, "resolved", "payment", ["DealOpened", "DealPerformed", "DealDisputed", "DealResolved"]);
 
   // 7. on-ramp: locked from the acceptor's float by its delegate, buyer performs, acceptor releases
-  const d7 = await makeDeal(p, {
-    payer: await addr(p.acceptor),
-    payee: await addr(payee2),
-    kind: KIND.onramp,
-    amount: USDT(250),
-  });
+  const d7 = await makeDelegateLock(p, { payee: await addr(payee2), amount: USDT(250) });
   await mined(p.escrow.connect(p.delegate).lock(d7, id("onramp")));
   await mined(p.escrow.connect(payee2).perform(d7));
   await mined(p.escrow.connect(p.acceptor).release(d7));
-  out.push({
-    deal: d7,
-    dealId: dealIdOf(d7),
-    status: "released",
-    kind: "onramp",
-    events: ["DealOpened", "DealPerformed", "DealReleased"],
-  });
+  expect(d7, "released", "onramp", ["DealOpened", "DealLockedByDelegate", "DealPerformed", "DealReleased"]);
 
   // 8. off-ramp: seller pays the acceptor, acceptor performs (sent fiat), seller releases
   const d8 = await makeDeal(p, {
@@ -267,43 +313,89 @@ export async function runAllPaths(p: Protocol): Promise<Expected[]> {
   await open(payer2, d8);
   await mined(p.escrow.connect(p.acceptor).perform(d8));
   await mined(p.escrow.connect(payer2).release(d8));
-  out.push({
-    deal: d8,
-    dealId: dealIdOf(d8),
-    status: "released",
-    kind: "offramp",
-    events: ["DealOpened", "DealPerformed", "DealReleased"],
-  });
+  expect(d8, "released", "offramp", ["DealOpened", "DealPerformed", "DealReleased"]);
 
-  // 9. blacklisted payee: payout deferred, then claimed after the blacklist is lifted
+  // 9. the token is paused at the release: the payout is deferred to owed, then claimed once it is unpaused
   const d9 = await makeDeal(p, { payer: await addr(payer), payee: await addr(payee3) });
   await open(payer, d9);
   await mined(p.escrow.connect(payee3).perform(d9));
-  await mined(p.usdt.addBlackList(await addr(payee3)));
+  await mined(p.usdt.pause());
   await mined(p.escrow.connect(payer).release(d9));
-  await mined(p.usdt.removeBlackList(await addr(payee3)));
+  await mined(p.usdt.unpause());
   await mined(p.escrow.claimOwed(await p.usdt.getAddress(), await addr(payee3)));
-  out.push({
-    deal: d9,
-    dealId: dealIdOf(d9),
-    status: "released",
-    kind: "payment",
-    events: ["DealOpened", "DealPerformed", "DealReleased", "PayoutDeferred"],
-  });
+  expect(d9, "released", "payment", ["DealOpened", "DealPerformed", "DealReleased", "PayoutDeferred"]);
 
-  // 10. still open, 11. performed and waiting, 12. disputed and waiting
+  // 10. still open, 11. performed and waiting, 12. disputed by the payer and waiting (past the gateway's window
+  // by the end: the arbiter's to rule)
   const d10 = await makeDeal(p, { payer: await addr(payer2), payee: await addr(payee3) });
   await open(payer2, d10);
-  out.push({ deal: d10, dealId: dealIdOf(d10), status: "open", kind: "payment", events: ["DealOpened"] });
+  expect(d10, "open", "payment", ["DealOpened"]);
   const d11 = await makeDeal(p, { payer: await addr(payer), payee: await addr(payee2), autoRelease: true });
   await open(payer, d11);
   await mined(p.escrow.connect(payee2).perform(d11));
   const d12 = await makeDeal(p, { payer: await addr(payer2), payee: await addr(payee) });
   await open(payer2, d12);
   await mined(p.escrow.connect(payee).perform(d12));
-  await mined(p.escrow.connect(payee).dispute(d12));
+  await mined(p.escrow.connect(payer2).dispute(d12));
+
+  // 16. a dispute ended by agreement: payer and payee sign a 70/30 split, a third party submits it
+  const d16 = await makeDeal(p, { payer: await addr(payer), payee: await addr(payee2) });
+  await open(payer, d16);
+  await mined(p.escrow.connect(payee2).perform(d16));
+  await mined(p.escrow.connect(payer).dispute(d16));
+  const id16 = dealIdOf(d16);
+  await mined(
+    p.escrow
+      .connect(p.accounts[19])
+      .splitWithSigs(
+        d16,
+        USDT(70),
+        await signSplit(p, payer, id16, USDT(70)),
+        await signSplit(p, payee2, id16, USDT(70)),
+      ),
+  );
+  expect(d16, "split", "payment", ["DealOpened", "DealPerformed", "DealDisputed", "DealSplit"]);
+
+  // 17. evidence from both sides and the gateway, then the payer gives in and releases the disputed deal
+  const d17 = await makeDeal(p, { payer: await addr(payer2), payee: await addr(payee3) });
+  await open(payer2, d17);
+  await mined(p.escrow.connect(payee3).perform(d17));
+  await mined(p.escrow.connect(payer2).dispute(d17));
+  await mined(p.escrow.connect(payer2).postEvidence(d17, id("photo of the parcel"), "ipfs://bafy-parcel"));
+  await mined(p.escrow.connect(payee3).postEvidence(d17, id("tracking record"), "https://example.org/track/17"));
+  await mined(p.escrow.connect(p.gateway).postEvidence(d17, id("gateway note"), ""));
+  await mined(p.escrow.connect(payer2).release(d17));
+  expect(d17, "released", "payment", [
+    "DealOpened",
+    "DealPerformed",
+    "DealDisputed",
+    "EvidencePosted",
+    "EvidencePosted",
+    "EvidencePosted",
+    "DealReleased",
+  ]);
+
+  // 18. the registry refuses to count a dispute (the escrow's ESCROW_ROLE revoked for a moment): the gateway does
+  // not hold it and the arbiter rules at once
+  const d18 = await makeDeal(p, { payer: await addr(payer), payee: await addr(payee3) });
+  await open(payer, d18);
+  await mined(p.escrow.connect(payee3).perform(d18));
+  const escrowRole = await p.registry.ESCROW_ROLE();
+  await mined(p.registry.revokeRole(escrowRole, await p.escrow.getAddress()));
+  await mined(p.escrow.connect(payer).dispute(d18));
+  await mined(p.registry.grantRole(escrowRole, await p.escrow.getAddress()));
+  await mined(p.escrow.connect(p.owner).resolve(d18, USDT(25), id("ruling 18")));
+  expect(d18, "resolved", "payment", [
+    "DealOpened",
+    "DealPerformed",
+    "DisputeCountSkipped",
+    "DealDisputed",
+    "DealResolved",
+  ]);
 
   // 13. refund after the deadline (an hour-long deal), 14. claim after the payer's silence, 15. arbiter ruling
+  // after the gateway's window, 19. a delegate's lock that expires performed, 20. a payee's dispute after the
+  // payer's release window (held by the gateway, within its window at the end)
   const d13 = await makeDeal(p, {
     payer: await addr(payer),
     payee: await addr(payee),
@@ -314,38 +406,29 @@ export async function runAllPaths(p: Protocol): Promise<Expected[]> {
   await open(payer, d15);
   await mined(p.escrow.connect(payee3).perform(d15));
   await mined(p.escrow.connect(payer).dispute(d15));
+  const d19 = await makeDelegateLock(p, {
+    payee: await addr(payee),
+    amount: USDT(40),
+    deadline: (await latest(p)) + HOUR,
+    releaseWindow: HOUR,
+  });
+  await mined(p.escrow.connect(p.delegate).lock(d19, id("onramp-expiring")));
+  await mined(p.escrow.connect(payee).perform(d19));
+  const d20 = await makeDeal(p, { payer: await addr(payer2), payee: await addr(payee2) });
+  await open(payer2, d20);
+  await mined(p.escrow.connect(payee2).perform(d20));
   await increaseTime(p, 4 * DAY);
   await mined(p.escrow.connect(p.accounts[19]).refund(d13));
-  out.push({
-    deal: d13,
-    dealId: dealIdOf(d13),
-    status: "refunded",
-    kind: "payment",
-    events: ["DealOpened", "DealRefunded"],
-  });
+  expect(d13, "refunded", "payment", ["DealOpened", "DealRefunded"]);
   await mined(p.escrow.connect(payee2).claim(d11));
-  out.push({
-    deal: d11,
-    dealId: dealIdOf(d11),
-    status: "released",
-    kind: "payment",
-    events: ["DealOpened", "DealPerformed", "DealReleased"],
-  });
-  out.push({
-    deal: d12,
-    dealId: dealIdOf(d12),
-    status: "disputed",
-    kind: "payment",
-    events: ["DealOpened", "DealPerformed", "DealDisputed"],
-  });
-  await mined(p.escrow.connect(p.owner).resolve(d15, 0));
-  out.push({
-    deal: d15,
-    dealId: dealIdOf(d15),
-    status: "resolved",
-    kind: "payment",
-    events: ["DealOpened", "DealPerformed", "DealDisputed", "DealResolved"],
-  });
+  expect(d11, "released", "payment", ["DealOpened", "DealPerformed", "DealReleased"]);
+  expect(d12, "disputed", "payment", ["DealOpened", "DealPerformed", "DealDisputed"]);
+  await mined(p.escrow.connect(p.owner).resolve(d15, 0, ZeroHash));
+  expect(d15, "resolved", "payment", ["DealOpened", "DealPerformed", "DealDisputed", "DealResolved"]);
+  await mined(p.escrow.connect(p.accounts[19]).refund(d19));
+  expect(d19, "refunded", "onramp", ["DealOpened", "DealLockedByDelegate", "DealPerformed", "DealRefunded"]);
+  await mined(p.escrow.connect(payee2).dispute(d20));
+  expect(d20, "disputed", "payment", ["DealOpened", "DealPerformed", "DealDisputed"]);
   return out;
 }
 

@@ -5,9 +5,10 @@
  *
  * Plain ethers v6 and the typechain factories only (no Hardhat), so it runs from Node with ts-node against any
  * RPC endpoint. The replay ({@link AuditLedger}) is pure and unit-tested on hand-made event sequences;
- * {@link runAudit} does the IO around it.
+ * {@link runAudit} does the IO around it. Both are written from the contracts' NatSpec, independently of the
+ * relayer's code (they check the same chain from another angle).
  */
-import { Contract, TypedDataEncoder, AbiCoder, getAddress, isError, keccak256 } from "ethers";
+import { Contract, TypedDataEncoder, AbiCoder, dataSlice, getAddress, id, isError, keccak256 } from "ethers";
 import type { Log, LogDescription, Provider, Result } from "ethers";
 import { Escrow__factory } from "../../typechain-types/factories/contracts/Escrow__factory";
 import { GatewayRegistry__factory } from "../../typechain-types/factories/contracts/GatewayRegistry__factory";
@@ -35,23 +36,59 @@ export const READ_CONCURRENCY = 16;
 export const READ_ATTEMPTS = 4;
 
 const BPS = 10_000n;
+const DAY = 24 * 3600;
 
 /** Deal statuses as the contract numbers them. */
-export const STATUS_NAMES = ["None", "Open", "Performed", "Released", "Refunded", "Disputed", "Resolved"] as const;
+export const STATUS_NAMES = [
+  "None",
+  "Open",
+  "Performed",
+  "Released",
+  "Refunded",
+  "Disputed",
+  "Resolved",
+  "Split",
+] as const;
 export type StatusName = (typeof STATUS_NAMES)[number];
-export const Status = { None: 0, Open: 1, Performed: 2, Released: 3, Refunded: 4, Disputed: 5, Resolved: 6 } as const;
+export const Status = {
+  None: 0,
+  Open: 1,
+  Performed: 2,
+  Released: 3,
+  Refunded: 4,
+  Disputed: 5,
+  Resolved: 6,
+  Split: 7,
+} as const;
 /** Deal kinds as the contract numbers them. */
 export const KIND_NAMES = ["Payment", "OnRamp", "OffRamp"] as const;
 export const Kind = { Payment: 0, OnRamp: 1, OffRamp: 2 } as const;
 /** Refund reasons as the contract numbers them. */
-export const REFUND_REASONS = ["Deadline", "PayeeCancel", "MutualCancel"] as const;
+export const REFUND_REASONS = ["Deadline", "PayeeCancel", "MutualCancel", "LockExpired"] as const;
+export const RefundReason = { Deadline: 0, PayeeCancel: 1, MutualCancel: 2, LockExpired: 3 } as const;
+/** A gateway's life cycle as the registry numbers it; governance's suspension is a separate flag. */
+export const GATEWAY_STATUS_NAMES = ["None", "Pending", "Active", "Exiting", "Exited"] as const;
+export type GatewayStatusName = (typeof GATEWAY_STATUS_NAMES)[number];
 
-const FINAL_STATUSES: ReadonlySet<number> = new Set([Status.Released, Status.Refunded, Status.Resolved]);
-/** Whether `status` is final (Released, Refunded or Resolved). */
+const FINAL_STATUSES: ReadonlySet<number> = new Set([Status.Released, Status.Refunded, Status.Resolved, Status.Split]);
+/** Whether `status` is final (Released, Refunded, Resolved or Split). */
 export const isFinal = (status: number): boolean => FINAL_STATUSES.has(status);
 
-/** keccak256("ARBITER_ROLE"), the registry role that rules disputes after the gateway's window. */
+/** keccak256("ARBITER_ROLE"), the registry role that rules disputes the gateway may not. */
 export const ARBITER_ROLE = keccak256(Buffer.from("ARBITER_ROLE"));
+
+/**
+ * First 12 bytes of the salt of every lock by an acceptor's delegate and of no other deal (IEscrow's
+ * `DELEGATE_SALT_PREFIX`: bytes12 of keccak256("USDT Escrow: lock by delegate")), lower-case.
+ */
+export const DELEGATE_SALT_PREFIX = dataSlice(id("USDT Escrow: lock by delegate"), 0, 12).toLowerCase();
+/** Latest deadline of a delegate's lock, counted from the lock. */
+export const MAX_DELEGATE_LOCK_DURATION = 7 * DAY;
+/** Longest release window of a delegate's lock. */
+export const MAX_DELEGATE_RELEASE_WINDOW = 2 * DAY;
+
+/** Whether a salt carries the delegate prefix. */
+export const isDelegateSalt = (salt: string): boolean => salt.toLowerCase().startsWith(DELEGATE_SALT_PREFIX);
 
 /** EIP-712 type of the Deal struct (the commitment is the first 25 bytes of its struct hash). */
 export const DEAL_TYPES = {
@@ -76,6 +113,10 @@ const ERC20_ABI = [
   "function decimals() view returns (uint8)",
 ];
 
+/** `isBlackListed(address)` (USDT's blacklist) and `paused()`. */
+const IS_BLACKLISTED_SELECTOR = id("isBlackListed(address)").slice(0, 10);
+const PAUSED_SELECTOR = id("paused()").slice(0, 10);
+
 /*//////////////////////////////////////////////////////////////
                                 TYPES
 //////////////////////////////////////////////////////////////*/
@@ -95,24 +136,47 @@ export type DealParams = {
   salt: string;
 };
 
-/** Where an event was emitted. */
-export type EventPosition = { block: number; logIndex: number; txHash?: string };
+/**
+ * Where an event was emitted, and when: `time` is its block's timestamp (unix seconds), when known. The rules that
+ * depend on time (release, resolution and lock windows) are checked only for events that carry it.
+ */
+export type EventPosition = { block: number; logIndex: number; txHash?: string; time?: number };
 
 /** The events the replay understands, decoded and normalized (registry role events narrowed to ARBITER_ROLE). */
 export type AuditEvent = EventPosition &
   (
     | { name: "DealOpened"; dealId: string; deal: DealParams; ref: string }
+    | { name: "DealLockedByDelegate"; dealId: string; delegate: string }
     | { name: "DealPerformed"; dealId: string }
     | { name: "DealReleaseApproved"; dealId: string }
-    | { name: "DealReleased"; dealId: string; payeeAmount: bigint; fee: bigint }
+    | { name: "DealReleased"; dealId: string }
     | { name: "DealRefunded"; dealId: string; reason: number }
-    | { name: "DealDisputed"; dealId: string; by: string }
-    | { name: "DealResolved"; dealId: string; by: string; payeeAmount: bigint; fee: bigint; refund: bigint }
+    | { name: "DealDisputed"; dealId: string; by: string; gatewayHolds: boolean }
+    | {
+        name: "DealResolved";
+        dealId: string;
+        by: string;
+        payeeAmount: bigint;
+        fee: bigint;
+        refund: bigint;
+        reasons: string;
+      }
+    | { name: "DealSplit"; dealId: string; payeeAmount: bigint; fee: bigint; refund: bigint }
+    | { name: "EvidencePosted"; dealId: string; by: string }
+    | { name: "DisputeCountSkipped"; dealId: string; gateway: string; opened: boolean }
     | { name: "PayoutDeferred"; dealId: string; token: string; account: string; amount: bigint }
     | { name: "OwedClaimed"; token: string; account: string; amount: bigint }
     | { name: "FloatDeposited"; acceptor: string; token: string; amount: bigint }
     | { name: "FloatWithdrawn"; acceptor: string; token: string; amount: bigint }
     | { name: "GatewayDisputesChanged"; gateway: string; openDisputes: number }
+    | { name: "GatewayRegistered"; gateway: string }
+    | { name: "GatewayApproved"; gateway: string }
+    | { name: "GatewayExitRequested"; gateway: string }
+    | { name: "GatewayExited"; gateway: string }
+    | { name: "GatewaySuspended"; gateway: string }
+    | { name: "GatewayReinstated"; gateway: string }
+    | { name: "AcceptorRegistered"; acceptor: string; lockDelegate: string }
+    | { name: "AcceptorLockDelegateSet"; acceptor: string; lockDelegate: string }
     | { name: "ArbiterGranted"; account: string }
     | { name: "ArbiterRevoked"; account: string }
     | { name: "TokenAllowed"; token: string; allowed: boolean }
@@ -123,12 +187,41 @@ export type CheckName = "I1" | "I2" | "I3" | "I4" | "I5" | "storage" | "registry
 
 export type Inconsistency = { check: CheckName; dealId?: string; block?: number; message: string };
 
+/**
+ * Something an operator must act on that is not an inconsistency of the escrow's own state: a token that
+ * blacklists the escrow (an error: the audit fails), a paused token, a dispute only its parties can end, a
+ * registry counter that drifted (warnings).
+ */
+export type Alert = {
+  level: "error" | "warning";
+  check: "token" | "disputes" | "registry";
+  message: string;
+  token?: string;
+  dealId?: string;
+  gateway?: string;
+};
+
+/** A gateway's standing as rebuilt from the registry's events. */
+export type GatewayState = { status: GatewayStatusName; suspended: boolean };
+
 /** A deal as rebuilt from events. */
 export type DealState = {
   dealId: string;
   params: DealParams;
   status: number;
   payerReleased: boolean;
+  /** While (or once) disputed: whether the deal's gateway held the dispute (DealDisputed.gatewayHolds). */
+  held: boolean;
+  /** The lock delegate that authorised an on-ramp lock (DealLockedByDelegate). */
+  lockedBy?: string;
+  openedBlock: number;
+  openedTime?: number;
+  /** When the payee performed (the release window runs from it). */
+  performedTime?: number;
+  /** When the deal was disputed (the resolution window runs from it). */
+  disputedTime?: number;
+  /** The deal just left a held dispute (a DisputeCountSkipped of its closing may follow in the same transaction). */
+  endedHeldDispute: boolean;
   /** Block of the last event that changed the status (what storage's `since` records). */
   sinceBlock: number;
   /** Settlement split once final. */
@@ -159,8 +252,16 @@ export type FloatState = {
 /** An amount the escrow owes an account in one token, as rebuilt from events. */
 export type OwedState = { token: string; account: string; amount: bigint; credited: bigint; claimed: bigint };
 
-/** A resolution by someone other than the deal's gateway who held no ARBITER_ROLE by the events seen. */
+/** A ruling (or evidence) by someone who held no ARBITER_ROLE by the events seen, checked on chain afterwards. */
 export type UnverifiedResolver = { dealId: string; by: string; block: number };
+
+/** Who may end a disputed deal now. */
+export type DisputeRuler = "gateway" | "arbiter" | "parties only";
+
+export type LedgerOptions = {
+  /** The escrow's resolution window in seconds; the rules that need it are skipped without it. */
+  resolutionWindow?: number;
+};
 
 /*//////////////////////////////////////////////////////////////
                         PURE HELPERS
@@ -184,14 +285,17 @@ const statusName = (status: number): string => STATUS_NAMES[status] ?? `#${statu
 const floatKey = (acceptor: string, token: string): string => `${acceptor.toLowerCase()}|${token.toLowerCase()}`;
 const owedKey = (token: string, account: string): string => `${token.toLowerCase()}|${account.toLowerCase()}`;
 const same = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+const standing = (g: GatewayState | undefined): string =>
+  g === undefined ? "unknown to the registry" : `${g.status}${g.suspended ? ", suspended" : ""}`;
 
 /*//////////////////////////////////////////////////////////////
                      THE REPLAY (PURE, NO IO)
 //////////////////////////////////////////////////////////////*/
 
 /**
- * Rebuilds deals, floats, owed balances and the registry's dispute counters from events applied in
- * (block, logIndex) order, recording every event that is not a legal step (I2–I5) as an inconsistency.
+ * Rebuilds deals, floats, owed balances, the registry's gateways, lock delegates, arbiters and dispute counters from
+ * events applied in (block, logIndex) order, recording every event that is not a legal step (I2–I5) as an
+ * inconsistency.
  */
 export class AuditLedger {
   readonly deals = new Map<string, DealState>();
@@ -199,13 +303,25 @@ export class AuditLedger {
   readonly owed = new Map<string, OwedState>();
   /** Last `openDisputes` the registry emitted per gateway (lowercase address). */
   readonly registryDisputes = new Map<string, number>();
+  /** Gateways' standing by the registry's events (lowercase address). */
+  readonly gateways = new Map<string, GatewayState>();
+  /** Acceptors' lock delegates by the registry's events (lowercase addresses). */
+  readonly lockDelegates = new Map<string, string>();
   /** Current ARBITER_ROLE holders by the registry's events (lowercase). */
   readonly arbiters = new Set<string>();
+  /** Held disputes that ended without the registry uncounting them (DisputeCountSkipped closed), per gateway. */
+  readonly counterDrift = new Map<string, number>();
   /** Tokens seen in deals, floats, owed balances and the registry's allowlist (checksummed). */
   readonly tokens = new Set<string>();
   readonly inconsistencies: Inconsistency[] = [];
   readonly unverifiedResolvers: UnverifiedResolver[] = [];
+  /** Evidence posted by someone who is neither party nor gateway nor, by the events seen, an arbiter. */
+  readonly unverifiedPosters: UnverifiedResolver[] = [];
   events = 0;
+  /** Deals whose dispute the registry refused to count in the transaction being replayed. */
+  private readonly skippedOpen = new Set<string>();
+
+  constructor(readonly options: LedgerOptions = {}) {}
 
   /** Applies events in order. */
   applyAll(events: readonly AuditEvent[]): this {
@@ -219,9 +335,13 @@ export class AuditLedger {
     switch (e.name) {
       case "DealOpened":
         return this.opened(e);
+      case "DealLockedByDelegate":
+        return this.lockedByDelegate(e);
       case "DealPerformed": {
         const d = this.dealFor(e, [Status.Open]);
-        if (d) this.move(d, Status.Performed, e.block);
+        if (!d) return;
+        this.move(d, Status.Performed, e.block);
+        d.performedTime = e.time;
         return;
       }
       case "DealReleaseApproved": {
@@ -232,47 +352,27 @@ export class AuditLedger {
         return;
       }
       case "DealReleased": {
-        // Open → Released is settleWithSigs before "performed"; Performed → Released is release or claim.
-        const d = this.dealFor(e, [Status.Open, Status.Performed]);
+        // Open → Released: both signatures before "performed"; Performed → Released: release or claim;
+        // Disputed → Released: the payer gives in (or both sign). The event carries no amounts: they follow from
+        // the deal (the amount less the fee to the payee, the fee to the gateway).
+        const d = this.dealFor(e, [Status.Open, Status.Performed, Status.Disputed]);
         if (!d) return;
-        const { amount, feeBps } = d.params;
-        if (e.payeeAmount + e.fee !== amount) {
-          this.flag(
-            "I2",
-            e,
-            `conservation: deal ${d.dealId} Released payee ${e.payeeAmount} + fee ${e.fee} != amount ${amount}`,
-            d.dealId,
-          );
-        } else if (e.fee !== feeOf(amount, feeBps)) {
-          this.flag(
-            "I2",
-            e,
-            `conservation: deal ${d.dealId} Released fee ${e.fee} != ${feeBps} bps of ${amount} (${feeOf(amount, feeBps)})`,
-            d.dealId,
-          );
-        }
-        this.settle(d, e, e.payeeAmount, e.fee, 0n, Status.Released);
+        const fee = feeOf(d.params.amount, d.params.feeBps);
+        this.settle(d, e, d.params.amount - fee, fee, 0n, Status.Released);
         return;
       }
-      case "DealRefunded": {
-        const allowed = e.reason === 0 ? [Status.Open] : [Status.Open, Status.Performed, Status.Disputed];
-        const d = this.dealFor(e, allowed, `DealRefunded(${REFUND_REASONS[e.reason] ?? e.reason})`);
-        if (!d) return;
-        d.refundReason = e.reason;
-        this.settle(d, e, 0n, 0n, d.params.amount, Status.Refunded);
-        return;
-      }
-      case "DealDisputed": {
-        const d = this.dealFor(e, [Status.Performed]);
-        if (!d) return;
-        if (!same(e.by, d.params.payer) && !same(e.by, d.params.payee)) {
-          this.flag("I4", e, `authority: deal ${d.dealId} disputed by ${e.by}, neither payer nor payee`, d.dealId);
-        }
-        this.move(d, Status.Disputed, e.block);
-        return;
-      }
+      case "DealRefunded":
+        return this.refunded(e);
+      case "DealDisputed":
+        return this.disputed(e);
       case "DealResolved":
         return this.resolved(e);
+      case "DealSplit":
+        return this.split(e);
+      case "EvidencePosted":
+        return this.evidence(e);
+      case "DisputeCountSkipped":
+        return this.skipped(e);
       case "PayoutDeferred":
         return this.deferred(e);
       case "OwedClaimed": {
@@ -306,6 +406,25 @@ export class AuditLedger {
       case "GatewayDisputesChanged":
         this.registryDisputes.set(e.gateway.toLowerCase(), e.openDisputes);
         return;
+      case "GatewayRegistered":
+        this.gateways.set(e.gateway.toLowerCase(), { status: "Pending", suspended: false });
+        return;
+      case "GatewayApproved":
+        return this.gatewayStatus(e.gateway, "Active");
+      case "GatewayExitRequested":
+        return this.gatewayStatus(e.gateway, "Exiting");
+      case "GatewayExited":
+        return this.gatewayStatus(e.gateway, "Exited");
+      case "GatewaySuspended":
+      case "GatewayReinstated": {
+        const g = this.gateways.get(e.gateway.toLowerCase());
+        if (g) g.suspended = e.name === "GatewaySuspended";
+        return;
+      }
+      case "AcceptorRegistered":
+      case "AcceptorLockDelegateSet":
+        this.lockDelegates.set(e.acceptor.toLowerCase(), e.lockDelegate.toLowerCase());
+        return;
       case "ArbiterGranted":
         this.arbiters.add(e.account.toLowerCase());
         return;
@@ -318,6 +437,13 @@ export class AuditLedger {
     }
   }
 
+  /** Whether `gateway` may rule the disputes it holds, by the registry's events so far: Active or Exiting, not
+   * suspended. */
+  canRule(gateway: string): boolean {
+    const g = this.gateways.get(gateway.toLowerCase());
+    return g !== undefined && !g.suspended && (g.status === "Active" || g.status === "Exiting");
+  }
+
   /** Sum of the amounts of non-final deals that are not funded from a float (they sit in the escrow as is). */
   openDealsTotal(token: string): bigint {
     let total = 0n;
@@ -327,11 +453,11 @@ export class AuditLedger {
     return total;
   }
 
-  /** Number of this ledger's deals in Disputed naming each gateway (lowercase). */
-  disputedByGateway(): Map<string, number> {
+  /** Number of this ledger's deals in Disputed whose gateway holds the dispute, per gateway (lowercase). */
+  heldDisputesByGateway(): Map<string, number> {
     const counts = new Map<string, number>();
     for (const d of this.deals.values()) {
-      if (d.status === Status.Disputed) {
+      if (d.status === Status.Disputed && d.held) {
         const gw = d.params.gateway.toLowerCase();
         counts.set(gw, (counts.get(gw) ?? 0) + 1);
       }
@@ -340,8 +466,21 @@ export class AuditLedger {
   }
 
   /**
+   * Who may end a disputed deal at `now` (unix seconds): its gateway while it holds the dispute, may rule and the
+   * window is open; otherwise an arbiter if anyone holds ARBITER_ROLE; otherwise only its parties (release,
+   * cancel, split or settle by signatures).
+   */
+  rulerOf(d: DealState, now: number): DisputeRuler {
+    const window = this.options.resolutionWindow;
+    const inWindow = window === undefined || d.disputedTime === undefined || now <= d.disputedTime + window;
+    if (d.held && this.canRule(d.params.gateway) && inWindow) return "gateway";
+    return this.arbiters.size > 0 ? "arbiter" : "parties only";
+  }
+
+  /**
    * End-of-replay checks that need no IO: I5 for every float (free + locked equals the counters; locked equals the
-   * amounts of its open on-ramp deals; nothing negative) and owed never negative.
+   * amounts of its open on-ramp deals; nothing negative), owed never negative, and every salt with the delegate
+   * prefix used by a delegate's lock.
    */
   finish(): this {
     const lockedByFloat = new Map<string, bigint>();
@@ -349,6 +488,14 @@ export class AuditLedger {
       if (d.params.kind === Kind.OnRamp && !isFinal(d.status)) {
         const key = floatKey(d.params.payer, d.params.token);
         lockedByFloat.set(key, (lockedByFloat.get(key) ?? 0n) + d.params.amount);
+      }
+      if (isDelegateSalt(d.params.salt) && d.params.kind === Kind.OnRamp && d.lockedBy === undefined) {
+        this.inconsistencies.push({
+          check: "I4",
+          dealId: d.dealId,
+          block: d.openedBlock,
+          message: `authority: deal ${d.dealId} was locked with a salt reserved for delegate locks, but not by a delegate (no DealLockedByDelegate)`,
+        });
       }
     }
     for (const [key, f] of this.floats) {
@@ -396,11 +543,23 @@ export class AuditLedger {
     if (!same(dealIdOf(p.payer, p.salt), e.dealId)) {
       this.flag("I4", e, `authority: deal ${e.dealId} is not keccak256(payer, salt) of its parameters`, e.dealId);
     }
+    if (isDelegateSalt(p.salt) && p.kind !== Kind.OnRamp) {
+      this.flag(
+        "I4",
+        e,
+        `authority: deal ${e.dealId} (${KIND_NAMES[p.kind] ?? p.kind}) was opened with a salt reserved for delegate locks`,
+        e.dealId,
+      );
+    }
     const d: DealState = {
       dealId: e.dealId,
       params: p,
       status: Status.Open,
       payerReleased: false,
+      held: false,
+      openedBlock: e.block,
+      openedTime: e.time,
+      endedHeldDispute: false,
       sinceBlock: e.block,
       payeeAmount: 0n,
       fee: 0n,
@@ -425,13 +584,174 @@ export class AuditLedger {
     }
   }
 
+  /** A lock by the acceptor's delegate: its salt, its bounds, and the delegate the acceptor named. */
+  private lockedByDelegate(e: Extract<AuditEvent, { name: "DealLockedByDelegate" }>): void {
+    const d = this.dealFor(e, [Status.Open]);
+    if (!d) return;
+    const p = d.params;
+    const problems: string[] = [];
+    if (p.kind !== Kind.OnRamp) problems.push(`it is a ${KIND_NAMES[p.kind] ?? p.kind} deal, not a lock`);
+    if (!isDelegateSalt(p.salt)) problems.push("its salt lacks the delegate prefix");
+    if (d.lockedBy !== undefined || e.block !== d.openedBlock) problems.push("it is not the lock's own transaction");
+    const named = this.lockDelegates.get(p.payer.toLowerCase());
+    if (named !== undefined && !same(named, e.delegate)) {
+      problems.push(`the acceptor's lock delegate is ${getAddress(named)}`);
+    }
+    if (p.releaseWindow > BigInt(MAX_DELEGATE_RELEASE_WINDOW)) {
+      problems.push(`its release window ${p.releaseWindow} s is above ${MAX_DELEGATE_RELEASE_WINDOW} s`);
+    }
+    if (d.openedTime !== undefined && p.deadline > BigInt(d.openedTime + MAX_DELEGATE_LOCK_DURATION)) {
+      problems.push(`its deadline ${p.deadline} is more than ${MAX_DELEGATE_LOCK_DURATION} s after the lock`);
+    }
+    if (problems.length > 0) {
+      this.flag(
+        "I4",
+        e,
+        `authority: deal ${d.dealId} locked by delegate ${e.delegate}: ${problems.join("; ")}`,
+        d.dealId,
+      );
+    }
+    d.lockedBy = e.delegate;
+  }
+
+  private refunded(e: Extract<AuditEvent, { name: "DealRefunded" }>): void {
+    const allowed: Record<number, number[]> = {
+      [RefundReason.Deadline]: [Status.Open],
+      [RefundReason.PayeeCancel]: [Status.Open, Status.Performed, Status.Disputed],
+      [RefundReason.MutualCancel]: [Status.Open, Status.Performed, Status.Disputed],
+      [RefundReason.LockExpired]: [Status.Performed, Status.Disputed],
+    };
+    const d = this.dealFor(e, allowed[e.reason] ?? [], `DealRefunded(${REFUND_REASONS[e.reason] ?? e.reason})`);
+    if (!d) return;
+    const p = d.params;
+    if (e.reason === RefundReason.Deadline && e.time !== undefined && BigInt(e.time) <= p.deadline) {
+      this.flag(
+        "I4",
+        e,
+        `authority: deal ${d.dealId} refunded for its deadline at ${e.time}, before the deadline ${p.deadline}`,
+        d.dealId,
+      );
+    }
+    if (e.reason === RefundReason.LockExpired) {
+      const window = this.options.resolutionWindow;
+      if (p.kind !== Kind.OnRamp || !isDelegateSalt(p.salt) || d.lockedBy === undefined) {
+        this.flag(
+          "I4",
+          e,
+          `authority: deal ${d.dealId} refunded as an expired lock, but no delegate locked it`,
+          d.dealId,
+        );
+      } else if (window !== undefined && e.time !== undefined) {
+        const expiry = p.deadline + p.releaseWindow + BigInt(window);
+        if (BigInt(e.time) <= expiry) {
+          this.flag(
+            "I4",
+            e,
+            `authority: deal ${d.dealId} refunded as an expired lock at ${e.time}, before its expiry ${expiry} (deadline + release window + resolution window)`,
+            d.dealId,
+          );
+        }
+      }
+    }
+    d.refundReason = e.reason;
+    this.settle(d, e, 0n, 0n, p.amount, Status.Refunded);
+  }
+
+  private disputed(e: Extract<AuditEvent, { name: "DealDisputed" }>): void {
+    const d = this.dealFor(e, [Status.Performed]);
+    if (!d) return;
+    const p = d.params;
+    const byPayer = same(e.by, p.payer);
+    if (!byPayer && !same(e.by, p.payee)) {
+      this.flag("I4", e, `authority: deal ${d.dealId} disputed by ${e.by}, neither payer nor payee`, d.dealId);
+    } else if (e.time !== undefined && d.performedTime !== undefined) {
+      const windowEnd = BigInt(d.performedTime) + p.releaseWindow;
+      if (!byPayer && BigInt(e.time) <= windowEnd) {
+        this.flag(
+          "I4",
+          e,
+          `authority: deal ${d.dealId} disputed by its payee at ${e.time}, within the payer's release window (until ${windowEnd})`,
+          d.dealId,
+        );
+      }
+      if (byPayer && p.autoRelease && BigInt(e.time) > windowEnd) {
+        this.flag(
+          "I4",
+          e,
+          `authority: deal ${d.dealId} (autoRelease) disputed by its payer at ${e.time}, after its release window (${windowEnd}): the payee's claim decides then`,
+          d.dealId,
+        );
+      }
+    }
+    // The registry holds the dispute for the gateway exactly when it is Active and not suspended (unless it refused
+    // to count it: DisputeCountSkipped in the same transaction).
+    const gw = this.gateways.get(p.gateway.toLowerCase());
+    const skipped = this.skippedOpen.delete(d.dealId.toLowerCase());
+    if (gw !== undefined) {
+      const goodStanding = gw.status === "Active" && !gw.suspended;
+      if (e.gatewayHolds && !goodStanding) {
+        this.flag(
+          "registry",
+          e,
+          `registry: deal ${d.dealId}'s dispute is held by gateway ${p.gateway}, which was ${standing(gw)}`,
+          d.dealId,
+        );
+      } else if (!e.gatewayHolds && goodStanding && !skipped) {
+        this.flag(
+          "registry",
+          e,
+          `registry: deal ${d.dealId}'s dispute is not held by gateway ${p.gateway}, which was Active and in good standing, and the registry did not refuse to count it`,
+          d.dealId,
+        );
+      }
+    }
+    if (skipped && e.gatewayHolds) {
+      this.flag(
+        "I3",
+        e,
+        `state machine: deal ${d.dealId}'s dispute is held though the registry skipped its count`,
+        d.dealId,
+      );
+    }
+    this.move(d, Status.Disputed, e.block);
+    d.held = Boolean(e.gatewayHolds);
+    d.disputedTime = e.time;
+  }
+
   private resolved(e: Extract<AuditEvent, { name: "DealResolved" }>): void {
     const d = this.dealFor(e, [Status.Disputed]);
     if (!d) return;
     const { amount, feeBps, gateway } = d.params;
-    const byGateway = same(e.by, gateway);
-    if (!byGateway && !this.arbiters.has(e.by.toLowerCase())) {
-      this.unverifiedResolvers.push({ dealId: d.dealId, by: e.by, block: e.block });
+    const window = this.options.resolutionWindow;
+    const inWindow =
+      window === undefined || e.time === undefined || d.disputedTime === undefined
+        ? undefined
+        : e.time <= d.disputedTime + window;
+    // The gateway rules (and charges its fee) only a dispute it holds, while it may rule; anyone else, or the
+    // gateway in any other case, rules as an arbiter: no fee, and never while the gateway's own window is open.
+    const gatewayMayRule = d.held && this.canRule(gateway);
+    const asGateway = same(e.by, gateway) && gatewayMayRule;
+    if (asGateway) {
+      if (inWindow === false) {
+        this.flag(
+          "I4",
+          e,
+          `authority: deal ${d.dealId} ruled by its gateway at ${e.time}, after its resolution window (until ${d.disputedTime! + window!})`,
+          d.dealId,
+        );
+      }
+    } else {
+      if (!this.arbiters.has(e.by.toLowerCase())) {
+        this.unverifiedResolvers.push({ dealId: d.dealId, by: e.by, block: e.block });
+      }
+      if (gatewayMayRule && inWindow === true) {
+        this.flag(
+          "I4",
+          e,
+          `authority: deal ${d.dealId} ruled by ${e.by} as an arbiter while its gateway held the dispute and its window was open (until ${d.disputedTime! + window!})`,
+          d.dealId,
+        );
+      }
     }
     if (e.payeeAmount + e.fee + e.refund !== amount) {
       this.flag(
@@ -440,26 +760,114 @@ export class AuditLedger {
         `conservation: deal ${d.dealId} Resolved payee ${e.payeeAmount} + fee ${e.fee} + refund ${e.refund} != amount ${amount}`,
         d.dealId,
       );
-    } else if (e.fee !== 0n) {
+    } else if (!asGateway && e.fee !== 0n) {
+      this.flag(
+        "I2",
+        e,
+        `conservation: deal ${d.dealId} ruled by ${e.by} as an arbiter charged fee ${e.fee}`,
+        d.dealId,
+      );
+    } else if (asGateway && e.fee !== feeOf(e.payeeAmount + e.fee, feeBps)) {
       const expected = feeOf(e.payeeAmount + e.fee, feeBps);
-      if (!byGateway) {
-        this.flag(
-          "I2",
-          e,
-          `conservation: deal ${d.dealId} resolved by ${e.by} (not its gateway) charged fee ${e.fee}`,
-          d.dealId,
-        );
-      } else if (e.fee !== expected) {
-        this.flag(
-          "I2",
-          e,
-          `conservation: deal ${d.dealId} Resolved fee ${e.fee} != ${feeBps} bps of ${e.payeeAmount + e.fee} (${expected})`,
-          d.dealId,
-        );
-      }
+      this.flag(
+        "I2",
+        e,
+        `conservation: deal ${d.dealId} Resolved fee ${e.fee} != ${feeBps} bps of ${e.payeeAmount + e.fee} (${expected})`,
+        d.dealId,
+      );
     }
     d.resolvedBy = e.by;
     this.settle(d, e, e.payeeAmount, e.fee, e.refund, Status.Resolved);
+  }
+
+  private split(e: Extract<AuditEvent, { name: "DealSplit" }>): void {
+    const d = this.dealFor(e, [Status.Open, Status.Performed, Status.Disputed]);
+    if (!d) return;
+    const { amount, feeBps } = d.params;
+    const gross = e.payeeAmount + e.fee;
+    if (gross + e.refund !== amount) {
+      this.flag(
+        "I2",
+        e,
+        `conservation: deal ${d.dealId} Split payee ${e.payeeAmount} + fee ${e.fee} + refund ${e.refund} != amount ${amount}`,
+        d.dealId,
+      );
+    } else if (e.fee !== feeOf(gross, feeBps)) {
+      this.flag(
+        "I2",
+        e,
+        `conservation: deal ${d.dealId} Split fee ${e.fee} != ${feeBps} bps of ${gross} (${feeOf(gross, feeBps)})`,
+        d.dealId,
+      );
+    }
+    this.settle(d, e, e.payeeAmount, e.fee, e.refund, Status.Split);
+  }
+
+  private evidence(e: Extract<AuditEvent, { name: "EvidencePosted" }>): void {
+    const d = this.deals.get(e.dealId.toLowerCase());
+    if (!d) {
+      this.flag("I3", e, `state machine: EvidencePosted for unknown deal ${e.dealId}`, e.dealId);
+      return;
+    }
+    if (isFinal(d.status)) {
+      this.flag(
+        "I4",
+        e,
+        `authority: evidence posted on deal ${d.dealId} by ${e.by} after it ended (${statusName(d.status)})`,
+        d.dealId,
+      );
+    }
+    const p = d.params;
+    const party = same(e.by, p.payer) || same(e.by, p.payee) || same(e.by, p.gateway);
+    if (!party && !this.arbiters.has(e.by.toLowerCase())) {
+      this.unverifiedPosters.push({ dealId: d.dealId, by: e.by, block: e.block });
+    }
+  }
+
+  /**
+   * The registry refused to count a dispute (opened: the dispute goes to the arbiter) or to uncount a held dispute
+   * that just ended (closed: the gateway's counter stays one too high for good).
+   */
+  private skipped(e: Extract<AuditEvent, { name: "DisputeCountSkipped" }>): void {
+    const d = this.deals.get(e.dealId.toLowerCase());
+    if (!d) {
+      this.flag("I3", e, `state machine: DisputeCountSkipped for unknown deal ${e.dealId}`, e.dealId);
+      return;
+    }
+    if (!same(e.gateway, d.params.gateway)) {
+      this.flag(
+        "I3",
+        e,
+        `state machine: DisputeCountSkipped for deal ${d.dealId} names ${e.gateway}, not its gateway`,
+        d.dealId,
+      );
+      return;
+    }
+    if (e.opened) {
+      if (d.status !== Status.Performed) {
+        this.flag(
+          "I3",
+          e,
+          `state machine: DisputeCountSkipped(opened) for deal ${d.dealId} while ${statusName(d.status)}`,
+          d.dealId,
+        );
+        return;
+      }
+      this.skippedOpen.add(d.dealId.toLowerCase());
+      return;
+    }
+    if (!d.endedHeldDispute) {
+      this.flag(
+        "I3",
+        e,
+        `state machine: DisputeCountSkipped(closed) for deal ${d.dealId}, whose held dispute did not just end`,
+        d.dealId,
+      );
+      return;
+    }
+    d.endedHeldDispute = false;
+    const gw = e.gateway.toLowerCase();
+    this.counterDrift.set(gw, (this.counterDrift.get(gw) ?? 0) + 1);
   }
 
   private deferred(e: Extract<AuditEvent, { name: "PayoutDeferred" }>): void {
@@ -508,6 +916,13 @@ export class AuditLedger {
     o.credited += e.amount;
   }
 
+  private gatewayStatus(gateway: string, status: GatewayStatusName): void {
+    const key = gateway.toLowerCase();
+    const g = this.gateways.get(key) ?? { status: "None", suspended: false };
+    g.status = status;
+    this.gateways.set(key, g);
+  }
+
   /** The deal an event names, if it exists and its status is one of `allowed`; otherwise flags I3. */
   private dealFor(
     e: EventPosition & { name: string; dealId: string },
@@ -534,7 +949,7 @@ export class AuditLedger {
   private move(d: DealState, status: number, block: number): void {
     d.status = status;
     d.sinceBlock = block;
-    d.payerReleased = false; // every status write clears it (Escrow._store)
+    d.payerReleased = false; // every status write clears the flags (Escrow._store)
   }
 
   /** A deal's final settlement: fee owed to the gateway, the on-ramp float unlocked and the refund returned. */
@@ -542,6 +957,8 @@ export class AuditLedger {
     d.payeeAmount = payee;
     d.fee = fee;
     d.refund = refund;
+    // A held dispute that ends here is uncounted by the registry (or a DisputeCountSkipped follows).
+    d.endedHeldDispute = d.status === Status.Disputed && d.held;
     this.move(d, status, e.block);
     const { token, gateway, payer, kind, amount } = d.params;
     if (fee !== 0n) {
@@ -627,7 +1044,7 @@ function toDealParams(r: Result): DealParams {
 
 /**
  * Decodes one log of the escrow or the registry into an {@link AuditEvent}; returns undefined for events the audit
- * does not use (other registry events, other roles).
+ * does not use (other registry events, other roles). An EvidencePosted's URI is never read (it may hold any bytes).
  */
 export function decodeLog(log: Log, escrow: string, registry: string): AuditEvent | undefined {
   const pos: EventPosition = { block: log.blockNumber, logIndex: log.index, txHash: log.transactionHash };
@@ -640,15 +1057,22 @@ export function decodeLog(log: Log, escrow: string, registry: string): AuditEven
     switch (parsed.name) {
       case "DealOpened":
         return { ...pos, name: "DealOpened", dealId: a.dealId, deal: toDealParams(a.deal), ref: a.ref };
+      case "DealLockedByDelegate":
+        return { ...pos, name: "DealLockedByDelegate", dealId: a.dealId, delegate: getAddress(a.delegate) };
       case "DealPerformed":
       case "DealReleaseApproved":
-        return { ...pos, name: parsed.name, dealId: a.dealId };
       case "DealReleased":
-        return { ...pos, name: "DealReleased", dealId: a.dealId, payeeAmount: a.payeeAmount, fee: a.fee };
+        return { ...pos, name: parsed.name, dealId: a.dealId };
       case "DealRefunded":
         return { ...pos, name: "DealRefunded", dealId: a.dealId, reason: Number(a.reason) };
       case "DealDisputed":
-        return { ...pos, name: "DealDisputed", dealId: a.dealId, by: getAddress(a.by) };
+        return {
+          ...pos,
+          name: "DealDisputed",
+          dealId: a.dealId,
+          by: getAddress(a.by),
+          gatewayHolds: Boolean(a.gatewayHolds),
+        };
       case "DealResolved":
         return {
           ...pos,
@@ -658,6 +1082,32 @@ export function decodeLog(log: Log, escrow: string, registry: string): AuditEven
           payeeAmount: a.payeeAmount,
           fee: a.fee,
           refund: a.refund,
+          reasons: a.reasons,
+        };
+      case "DealSplit":
+        return {
+          ...pos,
+          name: "DealSplit",
+          dealId: a.dealId,
+          payeeAmount: a.payeeAmount,
+          fee: a.fee,
+          refund: a.refund,
+        };
+      case "EvidencePosted":
+        // Indexed topics only: the URI may not be valid UTF-8, and the audit has no use for it.
+        return {
+          ...pos,
+          name: "EvidencePosted",
+          dealId: topics[1],
+          by: getAddress(dataSlice(topics[2], 12)),
+        };
+      case "DisputeCountSkipped":
+        return {
+          ...pos,
+          name: "DisputeCountSkipped",
+          dealId: a.dealId,
+          gateway: getAddress(a.gateway),
+          opened: Boolean(a.opened),
         };
       case "PayoutDeferred":
         return {
@@ -701,6 +1151,21 @@ export function decodeLog(log: Log, escrow: string, registry: string): AuditEven
           gateway: getAddress(a.gateway),
           openDisputes: Number(a.openDisputes),
         };
+      case "GatewayRegistered":
+      case "GatewayApproved":
+      case "GatewayExitRequested":
+      case "GatewayExited":
+      case "GatewaySuspended":
+      case "GatewayReinstated":
+        return { ...pos, name: parsed.name, gateway: getAddress(a.gateway) };
+      case "AcceptorRegistered":
+      case "AcceptorLockDelegateSet":
+        return {
+          ...pos,
+          name: parsed.name,
+          acceptor: getAddress(a.acceptor),
+          lockDelegate: getAddress(a.lockDelegate),
+        };
       case "RoleGranted":
       case "RoleRevoked":
         if (String(a.role).toLowerCase() !== ARBITER_ROLE) return undefined;
@@ -716,6 +1181,21 @@ export function decodeLog(log: Log, escrow: string, registry: string): AuditEven
     }
   }
   return undefined;
+}
+
+/** Whether the replay checks a rule that needs the time of this event's block (so runAudit reads it). */
+export function needsTime(e: AuditEvent): boolean {
+  switch (e.name) {
+    case "DealPerformed":
+    case "DealDisputed":
+    case "DealResolved":
+    case "DealRefunded":
+      return true;
+    case "DealOpened":
+      return e.deal.kind === Kind.OnRamp && isDelegateSalt(e.deal.salt);
+    default:
+      return false;
+  }
 }
 
 /*//////////////////////////////////////////////////////////////
@@ -845,6 +1325,13 @@ export type TokenReport = {
   liabilities: string;
   /** balance − liabilities; negative is a deficit (an I1 inconsistency). */
   surplus: string;
+  /**
+   * `isBlackListed(escrow)` at the audited block: true means every payout in the token is deferred to owed and
+   * whatever is deposited freezes (an error); null when the token has no blacklist.
+   */
+  escrowBlacklisted: boolean | null;
+  /** `paused()` at the audited block (a warning: payouts are deferred while it lasts); null when it has no pause. */
+  paused: boolean | null;
 };
 
 export type OpenDealReport = {
@@ -863,14 +1350,20 @@ export type OpenDealReport = {
 export type DisputeReport = {
   dealId: string;
   gateway: string;
+  /** Whether the gateway holds the dispute (DealDisputed.gatewayHolds). */
+  gatewayHolds: boolean;
   /** When the dispute was recorded (unix seconds). */
   since: number;
-  /** Last second the gateway may rule; after it the arbiter may. */
+  /** Last second the gateway may rule a dispute it holds; after it the arbiter may. */
   gatewayDeadline: number;
+  /** The gateway's window has passed (or it never held the dispute): not the gateway's to rule any more. */
   overdue: boolean;
+  /** Who may end the dispute at the audited block besides its parties. */
+  ruler: DisputeRuler;
 };
 
 export type AuditReport = {
+  /** No inconsistency and no error-level alert. */
   ok: boolean;
   chainId: number;
   escrow: string;
@@ -896,6 +1389,8 @@ export type AuditReport = {
   owed: { token: string; account: string; amount: string }[];
   openDeals: OpenDealReport[];
   disputes: DisputeReport[];
+  /** Errors and warnings an operator must act on (see {@link Alert}). */
+  alerts: Alert[];
   inconsistencies: Inconsistency[];
 };
 
@@ -922,10 +1417,38 @@ export function formatAmount(value: bigint, decimals: number | null): string {
   return `${negative ? "-" : ""}${whole}${frac ? `.${frac}` : ""}`;
 }
 
+/** A boolean a view returns in one word (0 or 1); null for anything else, "no such function". */
+export function boolWord(data: string): boolean | null {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(data)) return null;
+  const value = BigInt(data);
+  return value === 0n ? false : value === 1n ? true : null;
+}
+
+/**
+ * Calls a view that returns a bool and that the token may not have: a call that reverts or returns anything but
+ * one word of 0 or 1 means "no such function" (null). Provider failures are retried, then thrown.
+ */
+async function optionalBool(provider: Provider, to: string, data: string, blockTag: number): Promise<boolean | null> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return boolWord(await provider.call({ to, data, blockTag }));
+    } catch (error) {
+      if (isError(error, "CALL_EXCEPTION")) return null;
+      if (attempt >= READ_ATTEMPTS) throw new Error(`eth_call ${data.slice(0, 10)} on ${to}: ${errorMessage(error)}`);
+      await sleep(Math.min(BACKOFF_BASE_MS * 2 ** (attempt - 1), BACKOFF_MAX_MS));
+    }
+  }
+}
+
+/** The ERROR line of a token that blacklists the escrow. */
+export const blacklistedMessage = (token: string, symbol: string): string =>
+  `token ${symbol} ${token} has blacklisted the escrow: every payout in it is deferred to owed; governance should disallow the token`;
+
 /**
  * Audits a deployment: scans the escrow's and the registry's logs to the head, replays them, compares with storage
- * and balances at the head block, and returns the report. Throws {@link AuditSetupError} when the provider is on
- * another chain or the escrow has no code; throws on RPC failures that outlast the retries.
+ * and balances at the head block, asks each token whether it blacklists the escrow or is paused, and returns the
+ * report. Throws {@link AuditSetupError} when the provider is on another chain or the escrow has no code; throws on
+ * RPC failures that outlast the retries.
  */
 export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const { provider, deployment } = options;
@@ -962,6 +1485,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     );
   }
   const inconsistencies: Inconsistency[] = [];
+  const alerts: Alert[] = [];
   const onChainRegistry = getAddress(
     await withRetry(() => escrow.registry({ blockTag: startHead }), "Escrow.registry"),
   );
@@ -997,25 +1521,34 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     head = tip;
   }
   const blockTag = head;
-  const ledger = new AuditLedger();
+
+  // 2. Decode, then read the time of every block whose events a timed rule needs (the release, resolution and lock
+  // windows run from block timestamps, which logs do not carry).
+  const decoded = logs.map((log) => decodeLog(log, escrowAddress, registryAddress));
+  const blockTimes = new Map<number, number>();
+  const readTimes = async (blocks: number[]) => {
+    const wanted = [...new Set(blocks)].filter((n) => !blockTimes.has(n));
+    await mapLimit(wanted, limit, async (n) => {
+      const block = await withRetry(() => provider.getBlock(n), `eth_getBlockByNumber ${n}`);
+      if (!block) throw new Error(`block ${n} not found`);
+      blockTimes.set(n, block.timestamp);
+    });
+  };
+  await readTimes([
+    head,
+    ...decoded.filter((e): e is AuditEvent => e !== undefined && needsTime(e)).map((e) => e.block),
+  ]);
+
+  const ledger = new AuditLedger({ resolutionWindow });
   for (const token of deployment.tokens ?? []) ledger.tokens.add(getAddress(token));
-  let replayed = 0;
-  for (const log of logs) {
-    const event = decodeLog(log, escrowAddress, registryAddress);
-    replayed += 1;
-    if (event) ledger.apply(event);
+  for (const event of decoded) {
+    if (event) ledger.apply(needsTime(event) ? { ...event, time: blockTimes.get(event.block) } : event);
   }
   ledger.finish();
   inconsistencies.push(...ledger.inconsistencies);
 
-  // 2. Block timestamps (the head's, and the `since` block of every deal).
-  const blockTimes = new Map<number, number>();
-  const wanted = [...new Set([head, ...[...ledger.deals.values()].map((d) => d.sinceBlock)])];
-  await mapLimit(wanted, limit, async (n) => {
-    const block = await withRetry(() => provider.getBlock(n), `eth_getBlockByNumber ${n}`);
-    if (!block) throw new Error(`block ${n} not found`);
-    blockTimes.set(n, block.timestamp);
-  });
+  // 3. The `since` block of every deal (storage records the time of its last status change).
+  await readTimes([...ledger.deals.values()].map((d) => d.sinceBlock));
   const headTime = blockTimes.get(head)!;
 
   /** Runs `check` on every item with bounded concurrency; what it finds is reported in the items' order. */
@@ -1028,7 +1561,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     inconsistencies.push(...results.flat());
   };
 
-  // 3. I4: resolutions by someone who is neither the gateway nor an arbiter by the role events.
+  // 4. I4: rulings, and evidence, by someone who is none of the allowed and no arbiter by the role events.
   await checkEach(ledger.unverifiedResolvers, async (r, found) => {
     const arbiter = await withRetry(() => registry.isArbiter(r.by, { blockTag }), "isArbiter");
     if (!arbiter) {
@@ -1036,12 +1569,23 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         check: "I4",
         dealId: r.dealId,
         block: r.block,
-        message: `authority: deal ${r.dealId} resolved by ${r.by}, neither its gateway nor an arbiter`,
+        message: `authority: deal ${r.dealId} resolved by ${r.by}, neither its gateway (holding the dispute, in good standing) nor an arbiter`,
+      });
+    }
+  });
+  await checkEach(ledger.unverifiedPosters, async (r, found) => {
+    const arbiter = await withRetry(() => registry.isArbiter(r.by, { blockTag }), "isArbiter");
+    if (!arbiter) {
+      found.push({
+        check: "I4",
+        dealId: r.dealId,
+        block: r.block,
+        message: `authority: evidence posted on deal ${r.dealId} by ${r.by}, neither a party, its gateway nor an arbiter`,
       });
     }
   });
 
-  // 4. Deals against storage.
+  // 5. Deals against storage.
   const deals = [...ledger.deals.values()];
   await checkEach(deals, async (d, found) => {
     const rec = await withRetry(() => escrow.getDeal(d.dealId, { blockTag }), `getDeal ${d.dealId}`);
@@ -1061,11 +1605,13 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         message: `storage: deal ${d.dealId} commitment ${rec.commitment} on chain, ${commitment} from its DealOpened parameters`,
       });
     }
-    if (rec.payerReleased !== d.payerReleased) {
+    // flags: 1 = released by the payer while Open, 2 = the gateway holds the dispute while Disputed.
+    const flags = d.status === Status.Open && d.payerReleased ? 1 : d.status === Status.Disputed && d.held ? 2 : 0;
+    if (Number(rec.flags) !== flags) {
       found.push({
         check: "storage",
         dealId: d.dealId,
-        message: `storage: deal ${d.dealId} payerReleased ${rec.payerReleased} on chain, ${d.payerReleased} from events`,
+        message: `storage: deal ${d.dealId} flags ${rec.flags} on chain, ${flags} from events`,
       });
     }
     const since = blockTimes.get(d.sinceBlock)!;
@@ -1076,16 +1622,9 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         message: `storage: deal ${d.dealId} since ${rec.since} on chain, ${since} (block ${d.sinceBlock}) from events`,
       });
     }
-    if (d.status === Status.Refunded && d.refundReason === 0 && BigInt(since) <= d.params.deadline) {
-      found.push({
-        check: "I4",
-        dealId: d.dealId,
-        message: `authority: deal ${d.dealId} refunded for its deadline at ${since}, before the deadline ${d.params.deadline}`,
-      });
-    }
   });
 
-  // 5. Floats and owed balances against storage.
+  // 6. Floats and owed balances against storage.
   const floats = [...ledger.floats.values()];
   await checkEach(floats, async (f, found) => {
     const s = await withRetry(() => escrow.floatOf(f.acceptor, f.token, { blockTag }), "floatOf");
@@ -1107,17 +1646,19 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     }
   });
 
-  // 6. The registry's dispute counters.
-  const disputed = ledger.disputedByGateway();
-  const gateways = new Set<string>([...disputed.keys(), ...ledger.registryDisputes.keys()]);
-  await checkEach([...gateways], async (gw, found) => {
+  // 7. The registry's dispute counters: a gateway's openDisputes is the number of disputes it holds that are still
+  // open, plus those that ended without the registry uncounting them (DisputeCountSkipped, reported).
+  const held = ledger.heldDisputesByGateway();
+  const gateways = new Set<string>([...held.keys(), ...ledger.registryDisputes.keys(), ...ledger.counterDrift.keys()]);
+  await checkEach([...gateways].sort(), async (gw, found) => {
     const g = await withRetry(() => registry.getGateway(gw, { blockTag }), "getGateway");
     const stored = Number(g.openDisputes);
-    const mine = disputed.get(gw) ?? 0;
-    if (stored < mine) {
+    const holds = held.get(gw) ?? 0;
+    const drift = ledger.counterDrift.get(gw) ?? 0;
+    if (stored !== holds + drift) {
       found.push({
         check: "registry",
-        message: `registry: gateway ${getAddress(gw)} has openDisputes ${stored}, below the ${mine} deals of this escrow disputed and awaiting its ruling`,
+        message: `registry: gateway ${getAddress(gw)} has openDisputes ${stored}, but holds ${holds} open dispute(s) of this escrow${drift > 0 ? ` and ${drift} that ended uncounted` : ""} (another escrow using the registry would explain more)`,
       });
     }
     const fromEvents = ledger.registryDisputes.get(gw) ?? 0;
@@ -1127,9 +1668,17 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         message: `registry: gateway ${getAddress(gw)} has openDisputes ${stored} on chain, ${fromEvents} by its GatewayDisputesChanged events`,
       });
     }
+    if (drift > 0) {
+      alerts.push({
+        level: "warning",
+        check: "registry",
+        gateway: getAddress(gw),
+        message: `gateway ${getAddress(gw)}: ${drift} held dispute(s) ended without the registry uncounting them (DisputeCountSkipped): its openDisputes stays ${drift} too high, and it cannot complete its exit while it is above zero`,
+      });
+    }
   });
 
-  // 7. I1 per token.
+  // 8. I1 per token, and the token's standing towards the escrow (blacklist, pause) at the audited block.
   const tokens = [...ledger.tokens].sort();
   const solvency: Inconsistency[][] = tokens.map(() => []);
   const tokenReports = await mapLimit(tokens, limit, async (token, i): Promise<TokenReport> => {
@@ -1141,6 +1690,9 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       .decimals()
       .then((d: bigint) => Number(d))
       .catch(() => null);
+    const escrowWord = escrowAddress.toLowerCase().slice(2).padStart(64, "0");
+    const escrowBlacklisted = await optionalBool(provider, token, IS_BLACKLISTED_SELECTOR + escrowWord, blockTag);
+    const paused = await optionalBool(provider, token, PAUSED_SELECTOR, blockTag);
     let freeFloat = 0n;
     let lockedFloat = 0n;
     for (const f of floats) {
@@ -1172,12 +1724,27 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       owed: owedTotal.toString(),
       liabilities: liabilities.toString(),
       surplus: surplus.toString(),
+      escrowBlacklisted,
+      paused,
     };
   });
   inconsistencies.push(...solvency.flat());
+  for (const t of tokenReports) {
+    if (t.escrowBlacklisted) {
+      alerts.push({ level: "error", check: "token", token: t.token, message: blacklistedMessage(t.token, t.symbol) });
+    }
+    if (t.paused) {
+      alerts.push({
+        level: "warning",
+        check: "token",
+        token: t.token,
+        message: `token ${t.symbol} ${t.token} is paused: payouts in it are deferred to owed until it is unpaused`,
+      });
+    }
+  }
 
-  // 8. The report.
-  const byStatus = { Open: 0, Performed: 0, Released: 0, Refunded: 0, Disputed: 0, Resolved: 0 };
+  // 9. The report.
+  const byStatus = { Open: 0, Performed: 0, Released: 0, Refunded: 0, Disputed: 0, Resolved: 0, Split: 0 };
   for (const d of deals) byStatus[statusName(d.status) as keyof typeof byStatus] += 1;
   // Deals keep the order they were opened in.
   const openDeals: OpenDealReport[] = deals
@@ -1199,25 +1766,40 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     .map((d) => {
       const since = blockTimes.get(d.sinceBlock)!;
       const gatewayDeadline = since + resolutionWindow;
+      const ruler = ledger.rulerOf({ ...d, disputedTime: d.disputedTime ?? since }, headTime);
       return {
         dealId: d.dealId,
         gateway: d.params.gateway,
+        gatewayHolds: d.held,
         since,
         gatewayDeadline,
-        overdue: headTime > gatewayDeadline,
+        overdue: ruler !== "gateway",
+        ruler,
       };
     })
-    .sort((a, b) => a.gatewayDeadline - b.gatewayDeadline);
+    .sort((a, b) => a.gatewayDeadline - b.gatewayDeadline || (a.dealId < b.dealId ? -1 : 1));
+  // Every disputed deal has someone able to end it: its gateway in time, or an arbiter. Otherwise only its parties
+  // can (release, cancel, split or settle by signatures).
+  for (const d of disputes) {
+    if (d.ruler === "parties only") {
+      alerts.push({
+        level: "warning",
+        check: "disputes",
+        dealId: d.dealId,
+        message: `deal ${d.dealId} is disputed, its gateway may not rule it and no account holds ARBITER_ROLE: only the parties can end it`,
+      });
+    }
+  }
 
   return {
-    ok: inconsistencies.length === 0,
+    ok: inconsistencies.length === 0 && !alerts.some((a) => a.level === "error"),
     chainId,
     escrow: escrowAddress,
     registry: registryAddress,
     fromBlock,
     toBlock: head,
     timestamp: headTime,
-    events: replayed,
+    events: logs.length,
     deals: { total: deals.length, byStatus },
     tokens: tokenReports,
     floats: floats.map((f) => ({
@@ -1235,6 +1817,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       .map((o) => ({ token: o.token, account: o.account, amount: o.amount.toString() })),
     openDeals,
     disputes,
+    alerts: [...alerts.filter((a) => a.level === "error"), ...alerts.filter((a) => a.level === "warning")],
     inconsistencies,
   };
 }
@@ -1259,7 +1842,13 @@ function table(header: string[], rows: string[][], rightAligned: (column: number
   return [line(header), ...rows.map(line)];
 }
 
-/** The report as text for a person: header, tokens, deal counts, open deals, disputes, then the verdict. */
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+const alertLine = (a: Alert) => `  ${a.level === "error" ? "ERROR  " : "WARNING"} ${a.message}`;
+
+/**
+ * The report as text for a person: header, alerts (loud, first), tokens, deal counts, open deals, disputes, then
+ * the verdict with every error and inconsistency.
+ */
 export function renderReport(report: AuditReport): string {
   const out: string[] = [];
   const tokenOf = new Map(report.tokens.map((t) => [t.token.toLowerCase(), t]));
@@ -1267,6 +1856,8 @@ export function renderReport(report: AuditReport): string {
     const t = tokenOf.get(token.toLowerCase());
     return `${formatAmount(BigInt(value), t?.decimals ?? null)} ${t?.symbol ?? token}`;
   };
+  const alerts = report.alerts ?? [];
+  const errors = alerts.filter((a) => a.level === "error");
 
   out.push(`Escrow audit — chain ${report.chainId}`);
   out.push(`  escrow    ${report.escrow}`);
@@ -1276,11 +1867,18 @@ export function renderReport(report: AuditReport): string {
   );
   out.push("");
 
+  if (alerts.length > 0) {
+    out.push(`ALERTS: ${alerts.length}`);
+    out.push(...alerts.map(alertLine));
+    out.push("");
+  }
+
   out.push("Tokens (balance of the escrow against what it owes)");
   if (report.tokens.length === 0) out.push("  none seen");
   else {
     const header = ["token", "address", "balance", "open deals", "free float", "locked float", "owed"];
-    header.push("liabilities", "surplus");
+    header.push("liabilities", "surplus", "escrow blacklisted", "paused");
+    const yesNo = (v: boolean | null | undefined) => (v === true ? "YES" : v === false ? "no" : "n/a");
     const rows = report.tokens.map((t) => {
       const f = (v: string) => formatAmount(BigInt(v), t.decimals);
       return [
@@ -1293,9 +1891,11 @@ export function renderReport(report: AuditReport): string {
         f(t.owed),
         f(t.liabilities),
         f(t.surplus),
+        yesNo(t.escrowBlacklisted),
+        yesNo(t.paused),
       ];
     });
-    out.push(...table(header, rows, (i) => i >= 2));
+    out.push(...table(header, rows, (i) => i >= 2 && i <= 8));
   }
   out.push("");
 
@@ -1330,18 +1930,37 @@ export function renderReport(report: AuditReport): string {
     const rows = report.disputes.map((d) => [
       d.dealId,
       d.gateway,
+      d.gatewayHolds ? "yes" : "no",
       isoTime(d.since),
       isoTime(d.gatewayDeadline),
-      d.overdue ? "OVERDUE: the arbiter may rule" : "",
+      d.ruler === "gateway"
+        ? "the gateway rules"
+        : d.ruler === "arbiter"
+          ? d.gatewayHolds
+            ? "OVERDUE: the arbiter may rule"
+            : "the arbiter rules"
+          : "NOBODY but the parties",
     ]);
-    out.push(...table(["deal", "gateway", "disputed at", "gateway rules until", ""], rows, () => false));
+    out.push(...table(["deal", "gateway", "held", "disputed at", "gateway rules until", ""], rows, () => false));
+    const stuck = report.disputes.filter((d) => d.ruler === "parties only").length;
+    out.push(
+      stuck === 0
+        ? "  Every disputed deal has someone able to end it."
+        : `  ${plural(stuck, "disputed deal has", "disputed deals have")} nobody able to rule it: only the parties can end it.`,
+    );
   }
   out.push("");
 
-  if (report.ok) out.push("OK: all checks passed");
+  if (report.ok && alerts.length === 0) out.push("OK: all checks passed");
+  else if (report.ok) out.push(`OK: all checks passed, ${plural(alerts.length, "warning", "warnings")} above`);
   else {
-    const n = report.inconsistencies.length;
-    out.push(`FAILED: ${n} ${n === 1 ? "inconsistency" : "inconsistencies"}`);
+    const parts: string[] = [];
+    if (report.inconsistencies.length > 0) {
+      parts.push(plural(report.inconsistencies.length, "inconsistency", "inconsistencies"));
+    }
+    if (errors.length > 0) parts.push(plural(errors.length, "error", "errors"));
+    out.push(`FAILED: ${parts.join(", ")}`);
+    out.push(...errors.map(alertLine));
     for (const i of report.inconsistencies) {
       out.push(`  [${i.check}] ${i.message}${i.block !== undefined ? ` (block ${i.block})` : ""}`);
     }

@@ -45,10 +45,19 @@ export type DeployConfig = {
   minBond: bigint;
   maxFeeBps: number;
   unbondingDelay: number;
+  /**
+   * The registry's floor of the unbonding delay, fixed at deployment (its 6th constructor argument): every escrow
+   * deployed against the registry must have a resolution window at or below it, and the unbonding delay can never
+   * be set below it. Default: the resolution window.
+   */
+  minUnbondingDelay: number;
   resolutionWindow: number;
 };
 
-/** Tunable defaults of a deployment. */
+/**
+ * Tunable defaults of a deployment. The floor of the unbonding delay defaults to the resolution window, so the
+ * default unbonding delay must stay at or above the default resolution window (checkDelays).
+ */
 export const DEFAULTS = {
   MIN_BOND_UNITS: 10_000n, // whole tokens; scaled by the bond token's decimals
   MAX_FEE_BPS: 300,
@@ -89,6 +98,7 @@ export function configFromEnv(
     .map((t) => t.trim())
     .filter(Boolean);
   if (!local && !bondToken) throw new Error(`DEPLOY_BOND_TOKEN must be set on ${network} (no canonical USDT known)`);
+  const resolutionWindow = integerFromEnv(env, "DEPLOY_RESOLUTION_WINDOW", DEFAULTS.RESOLUTION_WINDOW);
   return {
     admin: pick("DEPLOY_ADMIN"),
     governor: pick("DEPLOY_GOVERNOR"),
@@ -99,8 +109,31 @@ export function configFromEnv(
     minBond: env.DEPLOY_MIN_BOND ? BigInt(integerText(env, "DEPLOY_MIN_BOND")) : undefined,
     maxFeeBps: integerFromEnv(env, "DEPLOY_MAX_FEE_BPS", DEFAULTS.MAX_FEE_BPS),
     unbondingDelay: integerFromEnv(env, "DEPLOY_UNBONDING_DELAY", DEFAULTS.UNBONDING_DELAY),
-    resolutionWindow: integerFromEnv(env, "DEPLOY_RESOLUTION_WINDOW", DEFAULTS.RESOLUTION_WINDOW),
+    minUnbondingDelay: integerFromEnv(env, "DEPLOY_MIN_UNBONDING_DELAY", resolutionWindow),
+    resolutionWindow,
   };
+}
+
+/**
+ * The order the contracts require of the three delays: resolution window <= floor of the unbonding delay <=
+ * unbonding delay (the escrow's constructor and the registry's refuse anything else). Checked before any
+ * transaction, so a wrong configuration fails here with the names of the variables rather than as a revert half-way.
+ */
+export function checkDelays(config: Pick<DeployConfig, "unbondingDelay" | "minUnbondingDelay" | "resolutionWindow">) {
+  const { unbondingDelay, minUnbondingDelay, resolutionWindow } = config;
+  if (resolutionWindow > minUnbondingDelay) {
+    throw new Error(
+      `the resolution window (DEPLOY_RESOLUTION_WINDOW, ${resolutionWindow} s) is above the floor of the unbonding ` +
+        `delay (DEPLOY_MIN_UNBONDING_DELAY, ${minUnbondingDelay} s): a gateway's bond could leave before a slash for ` +
+        "its last ruling lands, and the escrow would refuse to deploy",
+    );
+  }
+  if (minUnbondingDelay > unbondingDelay) {
+    throw new Error(
+      `the unbonding delay (DEPLOY_UNBONDING_DELAY, ${unbondingDelay} s) is below its floor ` +
+        `(DEPLOY_MIN_UNBONDING_DELAY, ${minUnbondingDelay} s): the registry would refuse to deploy`,
+    );
+  }
 }
 
 /** The decimal digits of `env[name]`; anything else fails here rather than as NaN or a revert on chain. */
@@ -174,6 +207,7 @@ export async function deployProtocol(
   const [deployer] = await ethers.getSigners();
   const chainId = Number((await ethers.provider.getNetwork()).chainId);
   checkGovernance(network, deployer.address, config);
+  checkDelays(config);
 
   let previous: Deployment | undefined;
   if (!options.fresh && fs.existsSync(file)) {
@@ -264,7 +298,19 @@ export async function deployProtocol(
     minBond,
     config.maxFeeBps,
     config.unbondingDelay,
+    config.minUnbondingDelay,
   ]);
+  // A registry reused from an earlier run keeps the floor it was deployed with: check the escrow fits under it.
+  const floor = Number(
+    await (await ethers.getContractAt("GatewayRegistry", registryRecord.address)).minUnbondingDelay(),
+  );
+  if (!previous?.contracts.Escrow && config.resolutionWindow > floor) {
+    throw new Error(
+      `the resolution window (${config.resolutionWindow} s) is above the minUnbondingDelay (${floor} s) of the ` +
+        `GatewayRegistry at ${registryRecord.address}: the escrow would be refused; use --fresh or ` +
+        "DEPLOY_RESOLUTION_WINDOW at or below it",
+    );
+  }
   const escrowRecord = await obtain("Escrow", () => [registryRecord.address, config.resolutionWindow]);
 
   // Roles and allowlist: each step only when it is not in place yet, so a re-run is a no-op.

@@ -18,6 +18,7 @@ import { PROBLEM_BASE } from "../../relayer/src/api/problems";
 import { startServer, type RunningServer } from "../../relayer/src/api/server";
 import { parseOptions } from "../../relayer/src/options";
 import { createStore, DEAL_FIELDS, NamespaceTaken, type Store } from "../../relayer/src/store/store";
+import type { TokenHealth } from "../../relayer/src/tokens/monitor";
 
 /* ------------------------------------------------ fixtures ------------------------------------------------ */
 
@@ -38,6 +39,12 @@ const SEPA = keccakId("SEPA:EUR");
 const PIX = keccakId("PIX:BRL");
 const DEAL_COUNT = 64;
 const FLOAT = 1_000_000_000_000n;
+const RESOLUTION_WINDOW = 3 * 24 * 3600;
+/** A recent dispute (its gateway's window open for days) and one long over. */
+const RECENT = Math.floor(Date.now() / 1000);
+const LONG_AGO = 1_600_000_000;
+/** First 12 bytes of a delegate's lock salt (bytes12 of keccak256("USDT Escrow: lock by delegate")). */
+const DELEGATE_PREFIX = keccakId("USDT Escrow: lock by delegate").slice(2, 26);
 
 const dealIdOf = (i: number) => keccakId(`api-test-deal-${i}`);
 const txHashOf = (block: number, logIndex: number) => keccakId(`tx-${block}-${logIndex}`);
@@ -55,6 +62,8 @@ type ModelDeal = {
   amount: bigint;
   deadline: number;
   kind: "payment" | "onramp";
+  salt: string;
+  releaseWindow: number;
   score: number;
   updatedBlock: number;
   history: { event: string; block: number; logIndex: number }[];
@@ -116,7 +125,8 @@ function buildSeed(): { blocks: Map<number, ProtocolEvent[]>; deals: ModelDeal[]
   at(12, { type: "FloatDeposited", acceptor: ACC1, token: USDT, amount: FLOAT });
   at(13, { type: "AcceptorSuspended", acceptor: ACC3 });
 
-  // Deals: three opened per block from block 20; deal 5 is an on-ramp funded by ACC1's float.
+  // Deals: three opened per block from block 20; deal 5 is an on-ramp funded by ACC1's float, locked by its
+  // delegate.
   for (let i = 0; i < DEAL_COUNT; i++) {
     const kind = i === 5 ? "onramp" : "payment";
     const d: ModelDeal = {
@@ -130,6 +140,8 @@ function buildSeed(): { blocks: Map<number, ProtocolEvent[]>; deals: ModelDeal[]
       amount: 1_000_000n * BigInt(i + 1),
       deadline: 1_900_000_000 + i,
       kind,
+      salt: i === 5 ? `0x${DELEGATE_PREFIX}${"05".repeat(20)}` : keccakId(`salt-${i}`),
+      releaseWindow: 3600,
       score: 0,
       updatedBlock: 0,
       history: [],
@@ -149,10 +161,11 @@ function buildSeed(): { blocks: Map<number, ProtocolEvent[]>; deals: ModelDeal[]
         feeBps: 50,
         kind,
         autoRelease: i % 4 === 0,
-        salt: keccakId(`salt-${i}`),
+        salt: d.salt,
       },
     });
     touch(d, e);
+    if (i === 5) touch(d, at(e.block, { type: "DealLockedByDelegate", dealId: d.dealId, delegate: addr(0xd001) }));
     deals.push(d);
   }
 
@@ -168,6 +181,20 @@ function buildSeed(): { blocks: Map<number, ProtocolEvent[]>; deals: ModelDeal[]
   };
   for (const d of deals) {
     const fee = (d.amount * 50n) / 10_000n;
+    if (d.i % 10 === 0 && d.i > 0) {
+      // Split by agreement while open: 70% to the payee (the fee out of it), the rest back.
+      const share = (d.amount * 7n) / 10n;
+      const splitFee = (share * 50n) / 10_000n;
+      const e = at(next(), {
+        type: "DealSplit",
+        dealId: d.dealId,
+        payeeAmount: share - splitFee,
+        fee: splitFee,
+        refund: d.amount - share,
+      });
+      touch(d, e, "split");
+      continue;
+    }
     switch (d.i % 5) {
       case 1:
         touch(d, at(next(), { type: "DealPerformed", dealId: d.dealId }), "performed");
@@ -176,14 +203,47 @@ function buildSeed(): { blocks: Map<number, ProtocolEvent[]>; deals: ModelDeal[]
         // The payer releases first; the payee's "performed" then releases at once (as the escrow emits it).
         touch(d, at(next(), { type: "DealReleaseApproved", dealId: d.dealId }));
         touch(d, at(next(), { type: "DealPerformed", dealId: d.dealId }), "performed");
-        touch(d, at(next(), { type: "DealReleased", dealId: d.dealId, payeeAmount: d.amount - fee, fee }), "released");
+        touch(d, at(next(), { type: "DealReleased", dealId: d.dealId }), "released");
         break;
       case 3:
         touch(d, at(next(), { type: "DealRefunded", dealId: d.dealId, reason: "deadline" }), "refunded");
         break;
       case 4:
         touch(d, at(next(), { type: "DealPerformed", dealId: d.dealId }), "performed");
-        touch(d, at(next(), { type: "DealDisputed", dealId: d.dealId, by: d.payer }), "disputed");
+        // Deals 19, 39, 59: raised while the gateway could not hold it; 29: its window long over.
+        touch(
+          d,
+          at(next(), {
+            type: "DealDisputed",
+            dealId: d.dealId,
+            by: d.payer,
+            gatewayHolds: d.i % 20 !== 19,
+            timestamp: d.i === 29 ? LONG_AGO : RECENT,
+          }),
+          "disputed",
+        );
+        if (d.i === 9) {
+          touch(
+            d,
+            at(next(), {
+              type: "EvidencePosted",
+              dealId: d.dealId,
+              by: d.payer,
+              contentHash: keccakId("a"),
+              uri: "ipfs://a",
+            }),
+          );
+          touch(
+            d,
+            at(next(), {
+              type: "EvidencePosted",
+              dealId: d.dealId,
+              by: d.gateway,
+              contentHash: keccakId("b"),
+              uri: "",
+            }),
+          );
+        }
         if (d.i % 10 === 4) {
           const refund = d.amount / 2n;
           touch(
@@ -195,6 +255,7 @@ function buildSeed(): { blocks: Map<number, ProtocolEvent[]>; deals: ModelDeal[]
               payeeAmount: d.amount - fee - refund,
               fee,
               refund,
+              reasons: keccakId(`reasons-${d.i}`),
             }),
             "resolved",
           );
@@ -299,6 +360,7 @@ describe("relayer read API", function () {
   let seed: ReturnType<typeof buildSeed>;
   let head: number;
   let readiness: Awaited<ReturnType<Readiness>> | Error = { ready: true, checks: { redis: true, indexer: true } };
+  let tokenHealth: TokenHealth[] = [];
 
   const model = (i: number) => seed.deals[i];
   const allNewestFirst = () => [...seed.deals].sort(newestFirst);
@@ -341,6 +403,8 @@ describe("relayer read API", function () {
       common,
       store,
       metaCacheMs: 0,
+      resolutionWindow: RESOLUTION_WINDOW,
+      tokens: () => tokenHealth,
       readiness: async () => {
         if (readiness instanceof Error) throw readiness;
         return readiness;
@@ -385,12 +449,23 @@ describe("relayer read API", function () {
           salt: keccakId("salt-0"),
           ref: keccakId("ref-0"),
           payerReleased: false,
+          flags: 0,
+          evidence: [],
           openedBlock: 20,
           updatedBlock: 20,
           confirmations: head - 20 + 1,
           finality: "final",
         });
-        expect(res.body).not.to.have.any.keys("payeeAmount", "fee", "refund", "refundReason", "resolvedBy");
+        expect(res.body).not.to.have.any.keys(
+          "payeeAmount",
+          "fee",
+          "refund",
+          "refundReason",
+          "resolvedBy",
+          "disputeRuler",
+          "lockedBy",
+          "lockExpiry",
+        );
         expect(res.body.history).to.have.length(1);
         expect(res.body.history[0]).to.deep.equal({
           event: "DealOpened",
@@ -436,10 +511,85 @@ describe("relayer read API", function () {
           status: "resolved",
           resolvedBy: model(4).gateway,
           disputedBy: model(4).payer,
+          gatewayHolds: true,
+          reasons: keccakId("reasons-4"),
         });
+        expect(resolved.body).not.to.have.any.keys("disputeRuler", "resolutionDeadline");
         const disputed = await http.get(`/v1/deals/${model(9).dealId}`).expect(200);
         expect(disputed.body).to.deep.include({ status: "disputed", disputedBy: model(9).payer });
         expect(disputed.body).not.to.have.property("resolvedBy");
+      });
+
+      it("says who may rule a disputed deal now, by its gateway's standing read at request time", async function () {
+        const ruler = async (i: number) => {
+          const res = await http.get(`/v1/deals/${model(i).dealId}`).expect(200);
+          return res.body as { disputeRuler: string; resolutionDeadline: number; gatewayHolds: boolean; flags: number };
+        };
+        expect(await ruler(9)).to.deep.include({
+          gatewayHolds: true,
+          flags: 2,
+          resolutionDeadline: RECENT + RESOLUTION_WINDOW,
+          disputeRuler: "gateway",
+        });
+        // Raised while the gateway could not hold it; and a held one whose window is long over.
+        expect(await ruler(19)).to.deep.include({ gatewayHolds: false, flags: 0, disputeRuler: "arbiter" });
+        expect(await ruler(29)).to.deep.include({
+          gatewayHolds: true,
+          resolutionDeadline: LONG_AGO + RESOLUTION_WINDOW,
+          disputeRuler: "arbiter",
+        });
+        // Governance suspends the gateway: its held disputes pass to the arbiter at once (and back on reinstating).
+        const gw = store.key(`gw:${model(9).gateway}`);
+        await redis.hset(gw, "suspended", "1");
+        try {
+          expect((await ruler(9)).disputeRuler).to.equal("arbiter");
+          const listed = await http.get(`/v1/deals?status=disputed&limit=100`).expect(200);
+          const nine = listed.body.data.find((d: { dealId: string }) => d.dealId === model(9).dealId);
+          expect(nine.disputeRuler).to.equal("arbiter");
+        } finally {
+          await redis.hset(gw, "suspended", "0");
+        }
+        expect((await ruler(9)).disputeRuler).to.equal("gateway");
+        const listed = await http.get(`/v1/deals?status=disputed&limit=100`).expect(200);
+        expect(listed.body.data.find((d: { dealId: string }) => d.dealId === model(9).dealId).disputeRuler).to.equal(
+          "gateway",
+        );
+      });
+
+      it("lists a disputed deal's evidence with its block and transaction", async function () {
+        const d = model(9);
+        const res = await http.get(`/v1/deals/${d.dealId}`).expect(200);
+        const posted = d.history.filter((h) => h.event === "EvidencePosted");
+        expect(res.body.evidence).to.deep.equal([
+          {
+            by: d.payer,
+            contentHash: keccakId("a"),
+            uri: "ipfs://a",
+            blockNumber: posted[0].block,
+            txHash: txHashOf(posted[0].block, posted[0].logIndex),
+          },
+          {
+            by: d.gateway,
+            contentHash: keccakId("b"),
+            uri: "",
+            blockNumber: posted[1].block,
+            txHash: txHashOf(posted[1].block, posted[1].logIndex),
+          },
+        ]);
+      });
+
+      it("shows a split deal's shares", async function () {
+        const d = model(10);
+        const share = (d.amount * 7n) / 10n;
+        const fee = (share * 50n) / 10_000n;
+        const res = await http.get(`/v1/deals/${d.dealId}`).expect(200);
+        expect(res.body).to.deep.include({
+          status: "split",
+          payeeAmount: (share - fee).toString(),
+          fee: fee.toString(),
+          refund: (d.amount - share).toString(),
+        });
+        expect(res.body.history.map((h: { event: string }) => h.event)).to.deep.equal(["DealOpened", "DealSplit"]);
       });
 
       it("is pending until the latest event has the confirmation depth, per history entry too", async function () {
@@ -470,7 +620,12 @@ describe("relayer read API", function () {
         const d = model(5);
         expect(d.kind).to.equal("onramp");
         const res = await http.get(`/v1/deals/${d.dealId}`).expect(200);
-        expect(res.body).to.deep.include({ kind: "onramp", payer: ACC1 });
+        expect(res.body).to.deep.include({
+          kind: "onramp",
+          payer: ACC1,
+          lockedBy: addr(0xd001),
+          lockExpiry: d.deadline + d.releaseWindow + RESOLUTION_WINDOW,
+        });
       });
     });
 
@@ -597,7 +752,7 @@ describe("relayer read API", function () {
         expect(none.body).to.deep.equal({ data: [], nextCursor: null });
       });
 
-      for (const status of ["open", "performed", "released", "refunded", "disputed", "resolved"] as const) {
+      for (const status of ["open", "performed", "released", "refunded", "disputed", "resolved", "split"] as const) {
         it(`filters by status ${status}`, async function () {
           const expected = allNewestFirst().filter((d) => d.status === status);
           expect(expected).not.to.be.empty;
@@ -638,8 +793,8 @@ describe("relayer read API", function () {
         ["limit=1e1", "limit", "must be an integer from 1 to 100"],
         ["limit=abc", "limit", "must be an integer from 1 to 100"],
         ["limit=", "limit", "must be an integer from 1 to 100"],
-        ["status=closed", "status", "must be one of open, performed, released, refunded, disputed, resolved"],
-        ["status=OPEN", "status", "must be one of open, performed, released, refunded, disputed, resolved"],
+        ["status=closed", "status", "must be one of open, performed, released, refunded, disputed, resolved, split"],
+        ["status=OPEN", "status", "must be one of open, performed, released, refunded, disputed, resolved, split"],
         ["party=0x123", "party", "must be an address: 0x followed by 40 hex digits"],
         [`party=${"ab".repeat(21)}`, "party", "must be an address: 0x followed by 40 hex digits"],
         [`gateway=0x${"zz".repeat(20)}`, "gateway", "must be an address: 0x followed by 40 hex digits"],
@@ -711,6 +866,8 @@ describe("relayer read API", function () {
       expect(res.body.data[0]).to.deep.equal({
         address: GW1,
         status: "active",
+        suspended: false,
+        canRule: true,
         bond: "5000000000",
         feeBps: 50,
         feeCapBps: 300,
@@ -829,12 +986,21 @@ describe("relayer read API", function () {
   /* ------------------------------------------ operations endpoints ------------------------------------------ */
 
   describe("health, readiness, metrics", function () {
-    it("GET /v1/health is 200 while the process is up", async function () {
+    it("GET /v1/health is 200 while the process is up, with what the token monitor last saw", async function () {
       const res = await http
         .get("/v1/health")
         .expect(200)
         .expect("Content-Type", /^application\/json/);
-      expect(res.body).to.deep.equal({ status: "ok" });
+      expect(res.body).to.deep.equal({ status: "ok", tokens: [] });
+      tokenHealth = [
+        { token: USDT, allowed: true, escrowBlacklisted: true, paused: false, checkedAt: 1_700_000_000_000 },
+        { token: DAI, allowed: false, escrowBlacklisted: null, paused: null, checkedAt: 1_700_000_000_001 },
+      ];
+      try {
+        expect((await http.get("/v1/health").expect(200)).body).to.deep.equal({ status: "ok", tokens: tokenHealth });
+      } finally {
+        tokenHealth = [];
+      }
     });
 
     it("GET /v1/ready is 200 when ready, 503 not-ready with the checks otherwise", async function () {
@@ -1154,7 +1320,12 @@ describe("relayer read API", function () {
       await closed.quit();
       const deadStore = createStore({ common, redis: closed, chainId: CHAIN_ID, escrow: ESCROW });
       const down = request(
-        createApi({ common, store: deadStore, readiness: async () => ({ ready: false, checks: {} }) }),
+        createApi({
+          common,
+          store: deadStore,
+          resolutionWindow: RESOLUTION_WINDOW,
+          readiness: async () => ({ ready: false, checks: {} }),
+        }),
       );
       const res = await down.get(`/v1/deals/${model(0).dealId}`);
       expectProblem(res, 503, "unavailable");
@@ -1164,14 +1335,28 @@ describe("relayer read API", function () {
         ...store,
         getDeal: async () => Promise.reject(new TypeError("secret internals at /srv/app.js:1")),
       };
-      const bug = request(createApi({ common, store: buggy, readiness: async () => ({ ready: true, checks: {} }) }));
+      const bug = request(
+        createApi({
+          common,
+          store: buggy,
+          resolutionWindow: RESOLUTION_WINDOW,
+          readiness: async () => ({ ready: true, checks: {} }),
+        }),
+      );
       const failed = await bug.get(`/v1/deals/${model(0).dealId}`);
       const body = expectProblem(failed, 500, "internal");
       expect(JSON.stringify(body)).not.to.match(/secret|app\.js|TypeError|stack/);
     });
 
     it("caches the head for META_CACHE_MS by default", async function () {
-      const cachedApi = request(createApi({ common, store, readiness: async () => ({ ready: true, checks: {} }) }));
+      const cachedApi = request(
+        createApi({
+          common,
+          store,
+          resolutionWindow: RESOLUTION_WINDOW,
+          readiness: async () => ({ ready: true, checks: {} }),
+        }),
+      );
       const d = model(1);
       const first = await cachedApi.get(`/v1/deals/${d.dealId}`).expect(200);
       await store.setProgress(head + 10, true);
@@ -1187,7 +1372,12 @@ describe("relayer read API", function () {
     });
 
     it("closes with idle keep-alive connections open", async function () {
-      const app = createApi({ common, store, readiness: async () => ({ ready: true, checks: {} }) });
+      const app = createApi({
+        common,
+        store,
+        resolutionWindow: RESOLUTION_WINDOW,
+        readiness: async () => ({ ready: true, checks: {} }),
+      });
       const other = await startServer(app, 0, "127.0.0.1");
       const keepAlive = new Agent({ keepAlive: true });
       await new Promise<void>((resolve, reject) => {

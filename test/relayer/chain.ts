@@ -199,7 +199,7 @@ describe("relayer chain adapter (createChain)", function () {
     });
 
     describe("block", function () {
-      it("returns number, hash and parent hash as the node has them, in lower case", async function () {
+      it("returns number, hash, parent hash and timestamp as the node has them, in lower case", async function () {
         for (const n of [0, 1, 700, 2_500, head]) {
           const header = await chain.block(n);
           const block = await node.provider.getBlock(n);
@@ -207,6 +207,7 @@ describe("relayer chain adapter (createChain)", function () {
             number: n,
             hash: block!.hash!.toLowerCase(),
             parentHash: block!.parentHash.toLowerCase(),
+            timestamp: block!.timestamp,
           });
           expect(header.hash).to.equal(header.hash.toLowerCase());
         }
@@ -336,6 +337,33 @@ describe("relayer chain adapter (createChain)", function () {
 
       it("rejects a block hash that is not 32 bytes of hex", async function () {
         expect(await rejectionOf(chain.logsOfBlock(addresses, "0x1234"))).to.be.instanceOf(RangeError);
+      });
+    });
+
+    describe("call", function () {
+      const ESCROW_WORD = (address: string) => address.toLowerCase().slice(2).padStart(64, "0");
+      it("returns what the function returns, in lower case", async function () {
+        const usdt = addresses[2];
+        const decimals = await chain.call(usdt, id("decimals()").slice(0, 10));
+        expect(decimals).to.equal("0x" + "6".padStart(64, "0"));
+        const listed = await chain.call(usdt, id("isBlackListed(address)").slice(0, 10) + ESCROW_WORD(addresses[1]));
+        expect(listed).to.equal("0x" + "0".repeat(64));
+        expect(total(await rpcErrors(common))).to.equal(0);
+      });
+
+      it("returns undefined for a call that reverts (a function the contract does not have), counting no RPC error", async function () {
+        // The escrow has no paused(): no such selector and no fallback, so the call reverts.
+        expect(await chain.call(addresses[1], id("paused()").slice(0, 10))).to.equal(undefined);
+        expect(total(await rpcErrors(common))).to.equal(0);
+      });
+
+      it("returns 0x for an account without code", async function () {
+        expect(await chain.call(Wallet.createRandom().address, id("paused()").slice(0, 10))).to.equal("0x");
+      });
+
+      it("rejects a target that is not an address, and data that is not hex", async function () {
+        expect(await rejectionOf(chain.call("0x1234", "0x"))).to.be.instanceOf(RangeError);
+        expect(await rejectionOf(chain.call(addresses[1], "0xabc"))).to.be.instanceOf(RangeError);
       });
     });
   });
@@ -573,6 +601,22 @@ describe("relayer chain adapter (createChain)", function () {
       expect(classifyError(rpc(-32602, "invalid params"), "eth_getLogs").kind).to.equal("non_retryable");
       expect(classifyError(rpc(-32000, "internal error"), "eth_getLogs").kind).to.equal("retryable");
       expect(classifyError(rpc(-32603, "internal error"), "eth_getLogs").kind).to.equal("retryable");
+    });
+
+    it("takes a reverted eth_call as an answer (reverted), and the same words elsewhere as a failure", function () {
+      expect(classifyError(rpc(3, "execution reverted"), "eth_call").kind).to.equal("reverted");
+      expect(classifyError(rpc(-32000, "execution reverted"), "eth_call").kind).to.equal("reverted");
+      expect(
+        classifyError(
+          rpc(
+            -32603,
+            "Error: Transaction reverted: function selector was not recognized and there's no fallback function",
+          ),
+          "eth_call",
+        ).kind,
+      ).to.equal("reverted");
+      expect(classifyError(rpc(-32603, "internal error"), "eth_call").kind).to.equal("retryable");
+      expect(classifyError(rpc(-32000, "execution reverted"), "eth_getLogs").kind).to.equal("retryable");
     });
 
     it("sorts HTTP errors by status, reading a JSON-RPC error in a 4xx body", function () {

@@ -5,12 +5,24 @@
  */
 import { expect } from "chai";
 import fc from "fast-check";
-import { Interface, ZeroAddress, dataSlice, getAddress, id, type EventFragment } from "ethers";
+import {
+  AbiCoder,
+  Interface,
+  ZeroAddress,
+  dataSlice,
+  getAddress,
+  hexlify,
+  id,
+  toUtf8Bytes,
+  type EventFragment,
+} from "ethers";
 import { Escrow__factory, GatewayRegistry__factory } from "../../typechain-types";
 import {
   DEAL_KINDS,
+  MAX_EVIDENCE_URI_CHARS,
   REFUND_REASONS,
   decodeLog,
+  evidenceUri,
   topicsOf,
   type DealKind,
   type DealParams,
@@ -22,6 +34,7 @@ import {
 } from "../../relayer/src/domain/events";
 import {
   DEAL_STATUSES,
+  DELEGATE_SALT_PREFIX,
   FINAL_STATUSES,
   LOG_INDEX_SPAN,
   ProjectionError,
@@ -216,12 +229,32 @@ const opened = (pos: LogPosition, overrides: Partial<DealParams> = {}, dealId = 
   ev("DealOpened", pos, { dealId, deal: dealParams(overrides), ref });
 const performed = (pos: LogPosition, dealId = DEAL) => ev("DealPerformed", pos, { dealId });
 const approved = (pos: LogPosition, dealId = DEAL) => ev("DealReleaseApproved", pos, { dealId });
-const released = (pos: LogPosition, payeeAmount = NET, fee = FEE, dealId = DEAL) =>
-  ev("DealReleased", pos, { dealId, payeeAmount, fee });
+const released = (pos: LogPosition, dealId = DEAL) => ev("DealReleased", pos, { dealId });
 const refunded = (pos: LogPosition, reason: RefundReason, dealId = DEAL) => ev("DealRefunded", pos, { dealId, reason });
-const disputed = (pos: LogPosition, by = PAYER, dealId = DEAL) => ev("DealDisputed", pos, { dealId, by });
-const resolved = (pos: LogPosition, payeeAmount: bigint, fee: bigint, refund: bigint, by = GATEWAY, dealId = DEAL) =>
-  ev("DealResolved", pos, { dealId, by, payeeAmount, fee, refund });
+/** The unix time of block `block` in these tests (12 s blocks from 1,800,000,000). */
+const timeOf = (block: number) => 1_800_000_000 + 12 * block;
+const disputed = (pos: LogPosition, by = PAYER, dealId = DEAL, gatewayHolds = true) =>
+  ev("DealDisputed", pos, { dealId, by, gatewayHolds, timestamp: timeOf(pos.block) });
+const REASONS = id("written reasons");
+const resolved = (
+  pos: LogPosition,
+  payeeAmount: bigint,
+  fee: bigint,
+  refund: bigint,
+  by = GATEWAY,
+  dealId = DEAL,
+  reasons = REASONS,
+) => ev("DealResolved", pos, { dealId, by, payeeAmount, fee, refund, reasons });
+const split = (pos: LogPosition, payeeAmount: bigint, fee: bigint, refund: bigint, dealId = DEAL) =>
+  ev("DealSplit", pos, { dealId, payeeAmount, fee, refund });
+const evidence = (pos: LogPosition, by: string, uri = "ipfs://proof", dealId = DEAL) =>
+  ev("EvidencePosted", pos, { dealId, by, contentHash: id(`content ${uri}`), uri });
+const lockedByDelegate = (pos: LogPosition, dealId = DEAL, delegate = DELEGATE) =>
+  ev("DealLockedByDelegate", pos, { dealId, delegate });
+const skipped = (pos: LogPosition, opened: boolean, dealId = DEAL, gateway = GATEWAY) =>
+  ev("DisputeCountSkipped", pos, { dealId, gateway, opened });
+/** A salt with the escrow's DELEGATE_SALT_PREFIX: a lock by the acceptor's delegate. */
+const DELEGATE_SALT = "0x" + DELEGATE_SALT_PREFIX + "00".repeat(19) + "01";
 const deferred = (pos: LogPosition, account: string, amount: bigint, dealId = DEAL, token = USDT) =>
   ev("PayoutDeferred", pos, { dealId, token, account, amount });
 const claimed = (pos: LogPosition, account: string, amount: bigint, token = USDT) =>
@@ -283,6 +316,7 @@ function openedFields(pos: LogPosition, overrides: Partial<DealParams> = {}): Ha
     salt: d.salt.slice(2),
     ref: REF.slice(2),
     payerReleased: "0",
+    ...(d.kind === "onramp" ? { lockedBy: d.payer } : {}),
     openedBlock: String(pos.block),
     updatedBlock: String(pos.block),
     updatedLog: String(pos.logIndex),
@@ -397,26 +431,75 @@ const DECODE_CASES: DecodeCase[] = [
     expected: { dealId: DEAL },
   },
   {
-    title: "DealReleased",
+    title: "DealLockedByDelegate",
+    contract: "escrow",
+    name: "DealLockedByDelegate",
+    values: [DEAL, C.delegate],
+    expected: { dealId: DEAL, delegate: DELEGATE },
+  },
+  {
+    title: "DealReleased (no amounts: they follow from the deal)",
     contract: "escrow",
     name: "DealReleased",
-    values: [DEAL, NET, FEE],
-    expected: { dealId: DEAL, payeeAmount: NET, fee: FEE },
+    values: [DEAL],
+    expected: { dealId: DEAL },
   },
   ...reasonCases,
   {
-    title: "DealDisputed",
+    title: "DealDisputed (held by the gateway)",
     contract: "escrow",
     name: "DealDisputed",
-    values: [DEAL, C.payee],
-    expected: { dealId: DEAL, by: PAYEE },
+    values: [DEAL, C.payee, true],
+    expected: { dealId: DEAL, by: PAYEE, gatewayHolds: true },
+  },
+  {
+    title: "DealDisputed (not held: the arbiter's)",
+    contract: "escrow",
+    name: "DealDisputed",
+    values: [DEAL, C.payer, false],
+    expected: { dealId: DEAL, by: PAYER, gatewayHolds: false },
   },
   {
     title: "DealResolved",
     contract: "escrow",
     name: "DealResolved",
-    values: [DEAL, C.gateway, 597_000n, 3_000n, 400_000n],
-    expected: { dealId: DEAL, by: GATEWAY, payeeAmount: 597_000n, fee: 3_000n, refund: 400_000n },
+    values: [DEAL, C.gateway, 597_000n, 3_000n, 400_000n, REASONS],
+    expected: { dealId: DEAL, by: GATEWAY, payeeAmount: 597_000n, fee: 3_000n, refund: 400_000n, reasons: REASONS },
+  },
+  {
+    title: "DealSplit",
+    contract: "escrow",
+    name: "DealSplit",
+    values: [DEAL, 696_500n, 3_500n, 300_000n],
+    expected: { dealId: DEAL, payeeAmount: 696_500n, fee: 3_500n, refund: 300_000n },
+  },
+  {
+    title: "EvidencePosted",
+    contract: "escrow",
+    name: "EvidencePosted",
+    values: [DEAL, C.payee, id("photo"), "ipfs://bafy/photo.jpg"],
+    expected: { dealId: DEAL, by: PAYEE, contentHash: id("photo"), uri: "ipfs://bafy/photo.jpg" },
+  },
+  {
+    title: "EvidencePosted (empty URI)",
+    contract: "escrow",
+    name: "EvidencePosted",
+    values: [DEAL, C.gateway, id("note"), ""],
+    expected: { dealId: DEAL, by: GATEWAY, contentHash: id("note"), uri: "" },
+  },
+  {
+    title: "DisputeCountSkipped (opened)",
+    contract: "escrow",
+    name: "DisputeCountSkipped",
+    values: [DEAL, C.gateway, true],
+    expected: { dealId: DEAL, gateway: GATEWAY, opened: true },
+  },
+  {
+    title: "DisputeCountSkipped (closed)",
+    contract: "escrow",
+    name: "DisputeCountSkipped",
+    values: [DEAL, C.gateway, false],
+    expected: { dealId: DEAL, gateway: GATEWAY, opened: false },
   },
   {
     title: "PayoutDeferred",
@@ -591,12 +674,16 @@ const DECODE_CASES: DecodeCase[] = [
 /** Every member of the ProtocolEvent union; the type below fails to compile if one is missing. */
 const ALL_EVENT_TYPES = [
   "DealOpened",
+  "DealLockedByDelegate",
   "DealPerformed",
   "DealReleaseApproved",
   "DealReleased",
   "DealRefunded",
   "DealDisputed",
   "DealResolved",
+  "DealSplit",
+  "EvidencePosted",
+  "DisputeCountSkipped",
   "PayoutDeferred",
   "OwedClaimed",
   "FloatDeposited",
@@ -633,7 +720,7 @@ describe("relayer domain (pure)", function () {
         ];
         expect([...topics.escrow].sort()).to.deep.equal(expectedOf(escrowIface, "escrow").sort());
         expect([...topics.registry].sort()).to.deep.equal(expectedOf(registryIface, "registry").sort());
-        expect(topics.escrow).to.have.lengthOf(11);
+        expect(topics.escrow).to.have.lengthOf(15);
         expect(topics.registry).to.have.lengthOf(18);
         expect(topics.escrow).to.not.include(escrowIface.getEvent("EIP712DomainChanged")!.topicHash);
         expect(topics.registry).to.not.include(registryIface.getEvent("Paused")!.topicHash);
@@ -682,6 +769,41 @@ describe("relayer domain (pure)", function () {
         });
       });
 
+      describe("EvidencePosted URIs (any bytes a party paid for)", function () {
+        const withUri = (uriBytes: string) => {
+          const log = rawLog(escrowIface, "EvidencePosted", [DEAL, C.payee, id("photo"), ""], ESCROW);
+          // A string is ABI-encoded as bytes are: the same layout, any content.
+          const data = AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes"], [id("photo"), uriBytes]);
+          return { ...log, data };
+        };
+
+        it("replaces invalid UTF-8 instead of failing (one such log must not stop the indexer)", function () {
+          const decoded = decodeLog(withUri("0x697066733a2f2fff fe41".replace(" ", "")), SOURCES);
+          expect(decoded).to.deep.include({ type: "EvidencePosted", uri: "ipfs://\ufffd\ufffdA" });
+          expect(decoded).to.not.have.property("uriTruncated");
+        });
+
+        it(`cuts a URI longer than ${MAX_EVIDENCE_URI_CHARS} characters and says so`, function () {
+          const long = "é".repeat(MAX_EVIDENCE_URI_CHARS + 5);
+          const decoded = decodeLog(withUri(hexlify(toUtf8Bytes(long))), SOURCES);
+          expect(decoded).to.deep.include({
+            type: "EvidencePosted",
+            uri: "é".repeat(MAX_EVIDENCE_URI_CHARS),
+            uriTruncated: true,
+          });
+          const exact = "x".repeat(MAX_EVIDENCE_URI_CHARS);
+          expect(decodeLog(withUri(hexlify(toUtf8Bytes(exact))), SOURCES)).to.deep.include({ uri: exact });
+        });
+
+        it("matches evidenceUri on its own: code points, not UTF-16 units", function () {
+          const emoji = "😀".repeat(MAX_EVIDENCE_URI_CHARS + 1);
+          const cut = evidenceUri(toUtf8Bytes(emoji));
+          expect(cut.truncated).to.equal(true);
+          expect(Array.from(cut.uri)).to.have.length(MAX_EVIDENCE_URI_CHARS);
+          expect(cut.uri).to.equal("😀".repeat(MAX_EVIDENCE_URI_CHARS));
+        });
+      });
+
       describe("logs the relayer does not index", function () {
         it("returns undefined for an ABI event that is not indexed (EIP712DomainChanged, Paused, MinBondSet)", function () {
           expect(decodeLog(rawLog(escrowIface, "EIP712DomainChanged", [], ESCROW), SOURCES)).to.equal(undefined);
@@ -705,7 +827,7 @@ describe("relayer domain (pure)", function () {
         });
 
         it("throws on a known topic whose data or indexed topics do not decode (wrong ABI: fail loudly)", function () {
-          const good = rawLog(escrowIface, "DealReleased", [DEAL, NET, FEE], ESCROW);
+          const good = rawLog(escrowIface, "DealRefunded", [DEAL, 1], ESCROW);
           expect(() => decodeLog({ ...good, data: "0x1234" }, SOURCES)).to.throw(/BUFFER_OVERRUN|out-of-bounds/);
           expect(() => decodeLog({ ...good, topics: good.topics.slice(0, 1) }, SOURCES)).to.throw();
         });
@@ -830,7 +952,7 @@ describe("relayer domain (pure)", function () {
 
       it("a zero fee credits nothing to the gateway", function () {
         const view = new MemoryView();
-        apply(view, opened(at(10), { feeBps: 0 }), released(at(11), AMOUNT, 0n));
+        apply(view, opened(at(10), { feeBps: 0 }), released(at(11)));
         expect(dealOf(view)).to.include({ status: "released", payeeAmount: AMOUNT.toString(), fee: "0" });
         expect(view.hashes.has(`owed:${GATEWAY}`)).to.equal(false);
       });
@@ -861,7 +983,7 @@ describe("relayer domain (pure)", function () {
     });
 
     describe("open → refunded", function () {
-      for (const reason of REFUND_REASONS) {
+      for (const reason of REFUND_REASONS.filter((r) => r !== "lock_expired")) {
         it(`refunds the whole amount with reason ${reason}, no fee`, function () {
           const view = new MemoryView();
           const p2 = at(20, 3);
@@ -896,13 +1018,87 @@ describe("relayer domain (pure)", function () {
     });
 
     describe("performed → disputed → resolved / refunded", function () {
-      it("a dispute records who disputed", function () {
+      it("a dispute records who disputed, whether the gateway holds it, and when (the block's time)", function () {
         const view = new MemoryView();
         const p3 = at(12, 6);
         apply(view, opened(at(10)), performed(at(11)), disputed(p3, PAYEE));
-        expect(dealOf(view)).to.include({ status: "disputed", disputedBy: PAYEE, updatedBlock: "12", updatedLog: "6" });
+        expect(dealOf(view)).to.include({
+          status: "disputed",
+          disputedBy: PAYEE,
+          gatewayHolds: "1",
+          disputedAt: String(timeOf(12)),
+          updatedBlock: "12",
+          updatedLog: "6",
+        });
         expectIndexed(view, "disputed", scoreOf(12, 6));
-        expect(view.history(DEAL)[2]).to.deep.equal(entry("DealDisputed", p3, { by: PAYEE }));
+        expect(view.history(DEAL)[2]).to.deep.equal(entry("DealDisputed", p3, { by: PAYEE, gatewayHolds: true }));
+      });
+
+      it("a dispute the registry did not count: DisputeCountSkipped in the history, then an unheld dispute", function () {
+        const view = new MemoryView();
+        const [p3, p4] = [at(12, 0), at(12, 1)];
+        apply(view, opened(at(10)), performed(at(11)), skipped(p3, true), disputed(p4, PAYER, DEAL, false));
+        expect(dealOf(view)).to.include({ status: "disputed", gatewayHolds: "0", updatedLog: "1" });
+        expect(view.history(DEAL).slice(2)).to.deep.equal([
+          entry("DisputeCountSkipped", p3, { gateway: GATEWAY, opened: true }),
+          entry("DealDisputed", p4, { by: PAYER, gatewayHolds: false }),
+        ]);
+      });
+
+      it("a dispute that ends without the registry uncounting it: DisputeCountSkipped after the final event", function () {
+        const view = new MemoryView();
+        apply(
+          view,
+          opened(at(10)),
+          performed(at(11)),
+          disputed(at(12)),
+          released(at(13, 0)),
+          skipped(at(13, 1), false),
+        );
+        expect(dealOf(view)).to.include({ status: "released", updatedBlock: "13", updatedLog: "0" });
+        expect(view.history(DEAL).at(-1)).to.deep.equal(
+          entry("DisputeCountSkipped", at(13, 1), { gateway: GATEWAY, opened: false }),
+        );
+      });
+
+      it("a DealDisputed without its block's timestamp is refused (the indexer always adds it)", function () {
+        const view = new MemoryView();
+        apply(view, opened(at(10)), performed(at(11)));
+        const bare = ev("DealDisputed", at(12), { dealId: DEAL, by: PAYER, gatewayHolds: true });
+        expect(() => applyEvent(view, bare)).to.throw(ProjectionError, /timestamp/);
+      });
+
+      it("the payer gives in: a disputed deal released pays the payee the amount less the fee", function () {
+        const view = new MemoryView();
+        apply(view, opened(at(10)), performed(at(11)), disputed(at(12)), released(at(13)));
+        expect(dealOf(view)).to.include({
+          status: "released",
+          disputedBy: PAYER,
+          payeeAmount: NET.toString(),
+          fee: FEE.toString(),
+          refund: "0",
+        });
+        expectIndexed(view, "released", scoreOf(13, 0));
+        expect(owedOf(view, GATEWAY)).to.equal(FEE.toString());
+      });
+
+      it("evidence from anyone the escrow lets post is kept in the history and moves the deal's update", function () {
+        const view = new MemoryView();
+        const [p4, p5] = [at(13, 2), at(14, 0)];
+        apply(
+          view,
+          opened(at(10)),
+          performed(at(11)),
+          disputed(at(12)),
+          evidence(p4, PAYER),
+          evidence(p5, GATEWAY, ""),
+        );
+        expect(dealOf(view)).to.include({ status: "disputed", updatedBlock: "14", updatedLog: "0" });
+        expectIndexed(view, "disputed", scoreOf(14, 0));
+        expect(view.history(DEAL).slice(3)).to.deep.equal([
+          entry("EvidencePosted", p4, { by: PAYER, contentHash: id("content ipfs://proof"), uri: "ipfs://proof" }),
+          entry("EvidencePosted", p5, { by: GATEWAY, contentHash: id("content "), uri: "" }),
+        ]);
       });
 
       it("the gateway's split pays the payee, credits the fee and refunds the rest", function () {
@@ -923,8 +1119,15 @@ describe("relayer domain (pure)", function () {
         expect(dealOf(view)).to.not.have.property("refundReason");
         expectIndexed(view, "resolved", scoreOf(13, 1));
         expect(owedOf(view, GATEWAY)).to.equal("3000");
+        expect(dealOf(view)).to.include({ reasons: REASONS.slice(2) });
         expect(view.history(DEAL)[3]).to.deep.equal(
-          entry("DealResolved", p4, { by: GATEWAY, payeeAmount: "597000", fee: "3000", refund: "400000" }),
+          entry("DealResolved", p4, {
+            by: GATEWAY,
+            payeeAmount: "597000",
+            fee: "3000",
+            refund: "400000",
+            reasons: REASONS,
+          }),
         );
       });
 
@@ -943,6 +1146,88 @@ describe("relayer domain (pure)", function () {
           expectIndexed(view, "refunded", scoreOf(13, 0));
         });
       }
+    });
+
+    describe("DealReleased carries no amounts", function () {
+      it("pays the payee the amount less floor(amount × feeBps / 10,000), the rest to the gateway", function () {
+        const view = new MemoryView();
+        // 1,000,037 at 75 bps: 7,500.28 rounds down to 7,500.
+        apply(view, opened(at(10), { amount: 1_000_037n, feeBps: 75 }), performed(at(11)), released(at(12)));
+        expect(dealOf(view)).to.include({ payeeAmount: "992537", fee: "7500", refund: "0" });
+        expect(owedOf(view, GATEWAY)).to.equal("7500");
+        expect(view.history(DEAL)[2].args).to.deep.equal({ payeeAmount: "992537", fee: "7500" });
+      });
+    });
+
+    describe("split by agreement", function () {
+      for (const [from, path] of [
+        ["open (even past its deadline)", [opened(at(10))]],
+        ["performed", [opened(at(10)), performed(at(11))]],
+        ["disputed", [opened(at(10)), performed(at(11)), disputed(at(12))]],
+      ] as [string, ProtocolEvent[]][]) {
+        it(`ends a deal that is ${from}: the payee's share less the fee, the fee owed, the rest back`, function () {
+          const view = new MemoryView();
+          apply(view, ...path, split(at(20, 1), 696_500n, 3_500n, 300_000n));
+          expect(dealOf(view)).to.include({ status: "split", payeeAmount: "696500", fee: "3500", refund: "300000" });
+          expectIndexed(view, "split", scoreOf(20, 1));
+          expect(owedOf(view, GATEWAY)).to.equal("3500");
+          expect(view.history(DEAL).at(-1)).to.deep.equal(
+            entry("DealSplit", at(20, 1), { payeeAmount: "696500", fee: "3500", refund: "300000" }),
+          );
+        });
+      }
+
+      it("returns the payer's share of an on-ramp deal to the acceptor's free float", function () {
+        const view = new MemoryView();
+        apply(view, deposited(at(9), 2n * AMOUNT), opened(at(10), { kind: "onramp", payer: ACCEPTOR }));
+        apply(view, split(at(11), 0n, 0n, AMOUNT));
+        expect(floatOf(view)).to.deep.equal({ free: (2n * AMOUNT).toString(), locked: "0" });
+        expect(view.hashes.has(`owed:${GATEWAY}`)).to.equal(false);
+      });
+    });
+
+    describe("a lock by the acceptor's delegate", function () {
+      const delegateLock = (pos: LogPosition, over: Partial<DealParams> = {}, dealId = DEAL) =>
+        opened(pos, { kind: "onramp", payer: ACCEPTOR, salt: DELEGATE_SALT, ...over }, dealId);
+
+      it("records who locked: the acceptor by default, its delegate after DealLockedByDelegate", function () {
+        const view = new MemoryView();
+        apply(view, deposited(at(9), 2n * AMOUNT), opened(at(10), { kind: "onramp", payer: ACCEPTOR }, DEAL2));
+        expect(dealOf(view, DEAL2)).to.include({ lockedBy: ACCEPTOR });
+        apply(view, delegateLock(at(11, 0)), lockedByDelegate(at(11, 1)));
+        expect(dealOf(view)).to.include({ status: "open", lockedBy: DELEGATE, updatedLog: "1" });
+        expect(view.history(DEAL)[1]).to.deep.equal(entry("DealLockedByDelegate", at(11, 1), { delegate: DELEGATE }));
+      });
+
+      for (const status of ["performed", "disputed"] as const) {
+        it(`expires ${status}: refunded (lock_expired) to the acceptor's free float`, function () {
+          const view = new MemoryView();
+          apply(view, deposited(at(9), AMOUNT), delegateLock(at(10)), lockedByDelegate(at(10, 1)), performed(at(11)));
+          if (status === "disputed") apply(view, disputed(at(12), PAYEE));
+          apply(view, refunded(at(50), "lock_expired"));
+          expect(dealOf(view)).to.include({ status: "refunded", refundReason: "lock_expired", refund: "1000000" });
+          expect(floatOf(view)).to.deep.equal({ free: AMOUNT.toString(), locked: "0" });
+        });
+      }
+
+      it("refuses lock_expired on an open deal, and on a lock the acceptor made itself", function () {
+        const view = new MemoryView();
+        apply(view, deposited(at(9), 3n * AMOUNT), delegateLock(at(10)), lockedByDelegate(at(10, 1)));
+        expect(() => applyEvent(view, refunded(at(11), "lock_expired"))).to.throw(ProjectionError, /open/);
+        apply(view, opened(at(12), { kind: "onramp", payer: ACCEPTOR }, DEAL2), performed(at(13), DEAL2));
+        expect(() => applyEvent(view, refunded(at(14), "lock_expired", DEAL2))).to.throw(
+          ProjectionError,
+          /not a delegate's lock/,
+        );
+      });
+
+      it("refuses DealLockedByDelegate on a deal without the delegate prefix, or twice", function () {
+        const view = new MemoryView();
+        apply(view, deposited(at(9), 3n * AMOUNT), opened(at(10), { kind: "onramp", payer: ACCEPTOR }));
+        expect(() => applyEvent(view, lockedByDelegate(at(10, 1)))).to.throw(ProjectionError, /delegate/);
+        apply(view, delegateLock(at(11), {}, DEAL2), lockedByDelegate(at(11, 1), DEAL2));
+        expect(() => applyEvent(view, lockedByDelegate(at(11, 2), DEAL2))).to.throw(ProjectionError, /delegate/);
+      });
     });
 
     describe("on-ramp floats", function () {
@@ -1050,7 +1335,7 @@ describe("relayer domain (pure)", function () {
           view,
           opened(at(10), {}, DEAL),
           opened(at(10, 1), { token: DAI, salt: id("salt 2") }, DEAL2),
-          released(at(11), NET, FEE, DEAL),
+          released(at(11), DEAL),
           refunded(at(11, 1), "deadline", DEAL2),
           deferred(at(11, 2), PAYER, AMOUNT, DEAL2, DAI),
           deferred(at(11, 3), PAYEE, NET, DEAL),
@@ -1108,14 +1393,22 @@ describe("relayer domain (pure)", function () {
           refund: "0",
           refundReason: "cancel",
           disputedBy: PAYEE,
+          gatewayHolds: "1",
           resolvedBy: GATEWAY,
+          reasons: "ef".repeat(32),
+          lockedBy: DELEGATE,
         };
         const cases: [string, HistoryEntry["args"]][] = [
           ["DealOpened", { ref: `0x${"cd".repeat(32)}` }],
+          ["DealLockedByDelegate", { delegate: DELEGATE }],
           ["DealReleased", { payeeAmount: "9950", fee: "50" }],
           ["DealRefunded", { reason: "cancel" }],
-          ["DealDisputed", { by: PAYEE }],
-          ["DealResolved", { by: GATEWAY, payeeAmount: "9950", fee: "50", refund: "0" }],
+          ["DealDisputed", { by: PAYEE, gatewayHolds: true }],
+          [
+            "DealResolved",
+            { by: GATEWAY, payeeAmount: "9950", fee: "50", refund: "0", reasons: `0x${"ef".repeat(32)}` },
+          ],
+          ["DealSplit", { payeeAmount: "9950", fee: "50", refund: "0" }],
         ];
         for (const [event, args] of cases) {
           const entry: HistoryEntry = { event, blockNumber: 9, txHash: TX, logIndex: 2, args };
@@ -1167,6 +1460,19 @@ describe("relayer domain (pure)", function () {
         expect(keysRead(registeredAcceptor(at(1)))).to.deep.equal([`acc:${ACCEPTOR}`]);
         expect(keysRead(registeredGateway(at(1)))).to.deep.equal([`gw:${GATEWAY}`]);
         expect(keysRead(ev("TokenAllowed", at(1), { token: USDT, allowed: true }))).to.deep.equal(["tokens"]);
+        expect(keysReadAfterDeal(split(at(11), 0n, 0n, AMOUNT), deal)).to.deep.equal([
+          `owed:${GATEWAY}`,
+          `acc:${ACCEPTOR}`,
+        ]);
+        for (const event of [
+          evidence(at(11), PAYER),
+          lockedByDelegate(at(11)),
+          skipped(at(11), true),
+          disputed(at(11)),
+        ]) {
+          expect(keysRead(event), event.type).to.deep.equal([`deal:${DEAL}`]);
+          expect(keysReadAfterDeal(event, deal), event.type).to.deep.equal([]);
+        }
       });
     });
   });
@@ -1177,6 +1483,7 @@ describe("relayer domain (pure)", function () {
         ["released", [opened(at(10)), performed(at(11)), released(at(12))]],
         ["refunded", [opened(at(10)), refunded(at(12), "deadline")]],
         ["resolved", [opened(at(10)), performed(at(11)), disputed(at(12)), resolved(at(13), 0n, 0n, AMOUNT)]],
+        ["split", [opened(at(10)), split(at(12), 0n, 0n, AMOUNT)]],
       ];
       const laters: [string, ProtocolEvent][] = [
         ["DealPerformed", performed(at(20))],
@@ -1185,6 +1492,8 @@ describe("relayer domain (pure)", function () {
         ["DealRefunded", refunded(at(20), "payee_cancel")],
         ["DealDisputed", disputed(at(20))],
         ["DealResolved", resolved(at(20), 0n, 0n, AMOUNT)],
+        ["DealSplit", split(at(20), 0n, 0n, AMOUNT)],
+        ["EvidencePosted", evidence(at(20), PAYER)],
       ];
       for (const [status, path] of finals) {
         for (const [name, later] of laters) {
@@ -1212,6 +1521,10 @@ describe("relayer domain (pure)", function () {
         refunded(at(20), "deadline"),
         disputed(at(20)),
         resolved(at(20), 0n, 0n, AMOUNT),
+        split(at(20), 0n, 0n, AMOUNT),
+        evidence(at(20), PAYER),
+        lockedByDelegate(at(20)),
+        skipped(at(20), true),
       ];
       for (const event of events) {
         it(event.type, function () {
@@ -1229,11 +1542,11 @@ describe("relayer domain (pure)", function () {
     });
 
     describe("settlements that do not add up to the amount", function () {
-      it("DealReleased with payee + fee ≠ amount", function () {
+      it("DealSplit with payee + fee + refund ≠ amount", function () {
         const view = new MemoryView();
         apply(view, opened(at(10)), performed(at(11)));
-        expect(() => applyEvent(view, released(at(12), NET, FEE + 1n))).to.throw(ProjectionError, /settles/);
-        expect(() => applyEvent(view, released(at(12), NET - 1n, FEE))).to.throw(ProjectionError, /settles/);
+        expect(() => applyEvent(view, split(at(12), NET, FEE, 1n))).to.throw(ProjectionError, /settles/);
+        expect(() => applyEvent(view, split(at(12), 0n, 0n, AMOUNT - 1n))).to.throw(ProjectionError, /settles/);
       });
 
       it("DealResolved with payee + fee + refund ≠ amount", function () {
@@ -1311,7 +1624,16 @@ describe("relayer domain (pure)", function () {
         ],
         ["DealResolved on an open deal", [opened(at(10))], resolved(at(11), 0n, 0n, AMOUNT)],
         ["DealResolved on a performed deal", [opened(at(10)), performed(at(11))], resolved(at(12), 0n, 0n, AMOUNT)],
-        ["DealReleased on a disputed deal", [opened(at(10)), performed(at(11)), disputed(at(12))], released(at(13))],
+        [
+          "DealResolved on a split deal",
+          [opened(at(10)), split(at(11), 0n, 0n, AMOUNT)],
+          resolved(at(12), 0n, 0n, AMOUNT),
+        ],
+        [
+          "DealRefunded (lock_expired) on a performed payment",
+          [opened(at(10)), performed(at(11))],
+          refunded(at(12), "lock_expired"),
+        ],
         [
           "DealRefunded (deadline) on a performed deal",
           [opened(at(10)), performed(at(11))],
@@ -1341,6 +1663,7 @@ describe("relayer domain (pure)", function () {
           registeredGateway(at(5, 2)),
           {
             status: "pending",
+            suspended: "0",
             bond: "1000",
             feeBps: "50",
             feeCapBps: "0",
@@ -1355,8 +1678,8 @@ describe("relayer domain (pure)", function () {
         [ev("GatewayFeeSet", at(7), { gateway: GATEWAY, feeBps: 120 }), { feeBps: "120" }],
         [ev("GatewayBondAdded", at(8), { gateway: GATEWAY, bond: 1_500n }), { bond: "1500" }],
         [ev("GatewayDisputesChanged", at(9), { gateway: GATEWAY, openDisputes: 2 }), { openDisputes: "2" }],
-        [ev("GatewaySuspended", at(10), { gateway: GATEWAY }), { status: "suspended" }],
-        [ev("GatewayReinstated", at(11), { gateway: GATEWAY }), { status: "active" }],
+        [ev("GatewaySuspended", at(10), { gateway: GATEWAY }), { suspended: "1" }],
+        [ev("GatewayReinstated", at(11), { gateway: GATEWAY }), { suspended: "0" }],
         [
           ev("GatewaySlashed", at(12), { gateway: GATEWAY, recipient: addr("treasury"), amount: 400n, bond: 1_100n }),
           { bond: "1100" },
@@ -1378,7 +1701,7 @@ describe("relayer domain (pure)", function () {
       expect(gw()).to.include({ registeredBlock: "5", feeBps: "120", feeCapBps: "300" });
     });
 
-    it("suspending an exiting gateway cancels its exit", function () {
+    it("suspension is a flag apart from the life cycle: an exiting gateway stays exiting, its exitAt kept", function () {
       const view = new MemoryView();
       apply(
         view,
@@ -1387,7 +1710,25 @@ describe("relayer domain (pure)", function () {
         ev("GatewayExitRequested", at(7), { gateway: GATEWAY, exitAt: 1_900_000_000 }),
         ev("GatewaySuspended", at(8), { gateway: GATEWAY }),
       );
-      expect(view.hashes.get(`gw:${GATEWAY}`)).to.include({ status: "suspended", exitAt: "0", updatedBlock: "8" });
+      expect(view.hashes.get(`gw:${GATEWAY}`)).to.include({
+        status: "exiting",
+        suspended: "1",
+        exitAt: "1900000000",
+        updatedBlock: "8",
+      });
+      apply(view, ev("GatewayReinstated", at(9), { gateway: GATEWAY }));
+      expect(view.hashes.get(`gw:${GATEWAY}`)).to.include({ status: "exiting", suspended: "0", exitAt: "1900000000" });
+    });
+
+    it("a suspended pending gateway stays suspended once approved", function () {
+      const view = new MemoryView();
+      apply(
+        view,
+        registeredGateway(at(5)),
+        ev("GatewaySuspended", at(6), { gateway: GATEWAY }),
+        ev("GatewayApproved", at(7), { gateway: GATEWAY, feeCapBps: 300 }),
+      );
+      expect(view.hashes.get(`gw:${GATEWAY}`)).to.include({ status: "active", suspended: "1" });
     });
 
     it("gateways are ordered by registration in `gws`", function () {
@@ -1507,11 +1848,15 @@ describe("relayer domain (pure)", function () {
         apply(view, ...events);
         return view;
       };
+      const WINDOW = 3 * 86_400;
+      const NOW = timeOf(20);
+      const CONTEXT = { resolutionWindow: WINDOW };
+      const depth = (head: number, confirmations: number) => ({ head, confirmations, now: NOW });
 
       it("shows a released deal with typed fields and per-entry finality (depth 3)", function () {
         const [p1, p2, p3] = [at(8, 1), at(9, 0), at(10, 4)];
         const view = build(opened(p1), performed(p2), released(p3));
-        const shown = dealView(DEAL, dealOf(view), view.history(DEAL), { head: 11, confirmations: 3 });
+        const shown = dealView(DEAL, dealOf(view), view.history(DEAL), depth(11, 3), CONTEXT);
         const d = dealParams();
         expect(shown).to.deep.equal({
           dealId: DEAL,
@@ -1529,6 +1874,8 @@ describe("relayer domain (pure)", function () {
           salt: SALT,
           ref: REF,
           payerReleased: false,
+          flags: 0,
+          evidence: [],
           payeeAmount: NET.toString(),
           fee: FEE.toString(),
           refund: "0",
@@ -1546,23 +1893,41 @@ describe("relayer domain (pure)", function () {
             },
           ],
         });
-        const later = dealView(DEAL, dealOf(view), view.history(DEAL), { head: 12, confirmations: 3 });
+        const later = dealView(DEAL, dealOf(view), view.history(DEAL), depth(12, 3), CONTEXT);
         expect(later).to.include({ confirmations: 3, finality: "final" });
         expect(later.history.map((h) => h.finality)).to.deep.equal(["final", "final", "final"]);
       });
 
       it("has no settlement fields while open, and booleans from the flags", function () {
         const view = build(opened(at(10), { autoRelease: true }), approved(at(11)));
-        const shown = dealView(DEAL, dealOf(view), view.history(DEAL), { head: 11, confirmations: 1 });
-        expect(shown).to.include({ status: "open", autoRelease: true, payerReleased: true, finality: "final" });
-        expect(shown).to.not.have.any.keys("payeeAmount", "fee", "refund", "refundReason", "disputedBy", "resolvedBy");
+        const shown = dealView(DEAL, dealOf(view), view.history(DEAL), depth(11, 1), CONTEXT);
+        expect(shown).to.include({
+          status: "open",
+          autoRelease: true,
+          payerReleased: true,
+          flags: 1,
+          finality: "final",
+        });
+        expect(shown).to.not.have.any.keys(
+          "payeeAmount",
+          "fee",
+          "refund",
+          "refundReason",
+          "disputedBy",
+          "resolvedBy",
+          "gatewayHolds",
+          "disputeRuler",
+          "resolutionDeadline",
+          "lockedBy",
+          "lockExpiry",
+        );
         expect(shown.salt).to.match(/^0x[0-9a-f]{64}$/);
         expect(shown.ref).to.match(/^0x[0-9a-f]{64}$/);
       });
 
       it("shows the refund reason of a refunded deal", function () {
         const view = build(opened(at(10)), refunded(at(11), "mutual_cancel"));
-        const shown = dealView(DEAL, dealOf(view), view.history(DEAL), { head: 20, confirmations: 3 });
+        const shown = dealView(DEAL, dealOf(view), view.history(DEAL), depth(20, 3), CONTEXT);
         expect(shown).to.include({
           status: "refunded",
           refundReason: "mutual_cancel",
@@ -1580,10 +1945,117 @@ describe("relayer domain (pure)", function () {
           disputed(at(12), PAYEE),
           resolved(at(13), 0n, 0n, AMOUNT, ARBITER),
         );
-        const shown = dealView(DEAL, dealOf(view), view.history(DEAL), { head: 13, confirmations: 3 });
-        expect(shown).to.include({ status: "resolved", disputedBy: PAYEE, resolvedBy: ARBITER, refund: "1000000" });
-        expect(shown).to.not.have.property("refundReason");
+        const shown = dealView(DEAL, dealOf(view), view.history(DEAL), depth(13, 3), CONTEXT);
+        expect(shown).to.include({
+          status: "resolved",
+          disputedBy: PAYEE,
+          gatewayHolds: true,
+          disputedAt: timeOf(12),
+          resolvedBy: ARBITER,
+          reasons: REASONS,
+          refund: "1000000",
+          flags: 0,
+        });
+        expect(shown).to.not.have.any.keys("refundReason", "disputeRuler", "resolutionDeadline");
         expect(shown).to.include({ confirmations: 1, finality: "pending" });
+      });
+
+      describe("who rules a disputed deal now (disputeRuler) and until when the gateway may (resolutionDeadline)", function () {
+        const gatewayHash = (over: Hash = {}): Hash => ({ status: "active", suspended: "0", ...over });
+        const disputedView = (gatewayHolds: boolean) =>
+          build(opened(at(10)), performed(at(11)), disputed(at(12), PAYER, DEAL, gatewayHolds));
+        const shown = (gatewayHolds: boolean, now: number, gateway: Hash | undefined) => {
+          const view = disputedView(gatewayHolds);
+          return dealView(
+            DEAL,
+            dealOf(view),
+            view.history(DEAL),
+            { head: 13, confirmations: 1, now },
+            {
+              resolutionWindow: WINDOW,
+              gateway,
+            },
+          );
+        };
+        const deadline = timeOf(12) + WINDOW;
+        const cases: [string, boolean, number, Hash | undefined, "gateway" | "arbiter"][] = [
+          ["held, the gateway active, within the window → gateway", true, deadline, gatewayHash(), "gateway"],
+          [
+            "held, the gateway exiting, within the window → gateway",
+            true,
+            deadline - 1,
+            gatewayHash({ status: "exiting" }),
+            "gateway",
+          ],
+          ["held, the window over → arbiter", true, deadline + 1, gatewayHash(), "arbiter"],
+          ["held, the gateway suspended → arbiter", true, deadline - 1, gatewayHash({ suspended: "1" }), "arbiter"],
+          ["held, the gateway exited → arbiter", true, deadline - 1, gatewayHash({ status: "exited" }), "arbiter"],
+          ["held, the gateway unknown → arbiter", true, deadline - 1, undefined, "arbiter"],
+          [
+            "not held (raised while the gateway was exiting or suspended) → arbiter",
+            false,
+            deadline - 1,
+            gatewayHash(),
+            "arbiter",
+          ],
+        ];
+        for (const [title, held, now, gateway, ruler] of cases) {
+          it(title, function () {
+            const view = shown(held, now, gateway);
+            expect(view).to.include({
+              status: "disputed",
+              gatewayHolds: held,
+              disputedAt: timeOf(12),
+              resolutionDeadline: deadline,
+              disputeRuler: ruler,
+              flags: held ? 2 : 0,
+            });
+          });
+        }
+      });
+
+      it("shows who locked an on-ramp deal, and when a delegate's lock expires", function () {
+        const delegateSalt = DELEGATE_SALT;
+        const view = build(
+          deposited(at(9), 2n * AMOUNT),
+          opened(at(10), { kind: "onramp", payer: ACCEPTOR, salt: delegateSalt }),
+          lockedByDelegate(at(10, 1)),
+          opened(at(11), { kind: "onramp", payer: ACCEPTOR }, DEAL2),
+        );
+        const d = dealParams();
+        const byDelegate = dealView(DEAL, dealOf(view), view.history(DEAL), depth(11, 1), CONTEXT);
+        expect(byDelegate).to.include({ lockedBy: DELEGATE, lockExpiry: d.deadline + d.releaseWindow + WINDOW });
+        const byAcceptor = dealView(DEAL2, dealOf(view, DEAL2), view.history(DEAL2), depth(11, 1), CONTEXT);
+        expect(byAcceptor).to.include({ lockedBy: ACCEPTOR });
+        expect(byAcceptor).to.not.have.property("lockExpiry");
+      });
+
+      it("lists the evidence posted, oldest first, with its block and transaction", function () {
+        const [p4, p5] = [at(13, 1), at(14, 2)];
+        const view = build(
+          opened(at(10)),
+          performed(at(11)),
+          disputed(at(12)),
+          evidence(p4, PAYEE, "https://example.org/tracking"),
+          evidence(p5, ARBITER, "ipfs://ruling-notes"),
+        );
+        const shown = dealView(DEAL, dealOf(view), view.history(DEAL), depth(14, 1), CONTEXT);
+        expect(shown.evidence).to.deep.equal([
+          {
+            by: PAYEE,
+            contentHash: id("content https://example.org/tracking"),
+            uri: "https://example.org/tracking",
+            blockNumber: 13,
+            txHash: p4.txHash,
+          },
+          {
+            by: ARBITER,
+            contentHash: id("content ipfs://ruling-notes"),
+            uri: "ipfs://ruling-notes",
+            blockNumber: 14,
+            txHash: p5.txHash,
+          },
+        ]);
       });
     });
 
@@ -1594,6 +2066,8 @@ describe("relayer domain (pure)", function () {
         expect(gatewayView(GATEWAY, view.hashes.get(`gw:${GATEWAY}`)!, { head: 8, confirmations: 3 })).to.deep.equal({
           address: GATEWAY,
           status: "active",
+          suspended: false,
+          canRule: true,
           bond: "1000",
           feeBps: 50,
           feeCapBps: 300,
@@ -1607,6 +2081,26 @@ describe("relayer domain (pure)", function () {
         expect(
           gatewayView(GATEWAY, view.hashes.get(`gw:${GATEWAY}`)!, { head: 9, confirmations: 3 }).finality,
         ).to.equal("final");
+      });
+
+      it("shows the suspension apart from the status, and whether the gateway may rule", function () {
+        const view = new MemoryView();
+        apply(
+          view,
+          registeredGateway(at(5)),
+          ev("GatewayApproved", at(6), { gateway: GATEWAY, feeCapBps: 300 }),
+          ev("GatewayExitRequested", at(7), { gateway: GATEWAY, exitAt: 1_900_000_000 }),
+        );
+        const shown = () => gatewayView(GATEWAY, view.hashes.get(`gw:${GATEWAY}`)!, { head: 9, confirmations: 1 });
+        expect(shown()).to.include({ status: "exiting", suspended: false, canRule: true, exitAt: 1_900_000_000 });
+        apply(view, ev("GatewaySuspended", at(8), { gateway: GATEWAY }));
+        expect(shown()).to.include({ status: "exiting", suspended: true, canRule: false });
+        apply(
+          view,
+          ev("GatewayReinstated", at(9), { gateway: GATEWAY }),
+          ev("GatewayExited", at(10), { gateway: GATEWAY }),
+        );
+        expect(shown()).to.include({ status: "exited", suspended: false, canRule: false });
       });
     });
 
@@ -1686,7 +2180,7 @@ describe("relayer domain (pure)", function () {
         performed(at(32)),
         disputed(at(33), PAYEE),
         resolved(at(34), 500_000n, 2_500n, 497_500n),
-        released(at(35), NET, FEE, DEAL2),
+        released(at(35), DEAL2),
         deferred(at(35, 1), PAYEE, NET, DEAL2),
         claimed(at(36), GATEWAY, FEE + 2_500n),
       ];
@@ -1757,6 +2251,10 @@ type Scenario = { deals: DealSpec[]; steps: Step[] };
 type ModelDeal = {
   id: string;
   params: DealParams;
+  /** An on-ramp deal locked by the acceptor's delegate (it can expire once performed). */
+  byDelegate: boolean;
+  /** While disputed: the gateway holds the dispute. */
+  held?: boolean;
   status: DealStatus | "none";
   payerReleased: boolean;
   settled?: { payeeAmount: bigint; fee: bigint; refund: bigint };
@@ -1806,6 +2304,7 @@ function runScenario(scenario: Scenario): Model {
       const kind = spec.kind;
       const payer = kind === "onramp" ? ACCEPTORS[spec.who % 2] : PAYERS[spec.who % 2];
       const payee = kind === "offramp" ? ACCEPTORS[(spec.who >> 1) % 2] : PAYEES[(spec.who >> 1) % 2];
+      const byDelegate = kind === "onramp" && spec.autoRelease;
       const params = dealParams({
         kind,
         payer,
@@ -1815,9 +2314,9 @@ function runScenario(scenario: Scenario): Model {
         amount: spec.amount,
         feeBps: spec.feeBps,
         autoRelease: kind === "payment" && spec.autoRelease,
-        salt: id(`salt ${i}`),
+        salt: byDelegate ? `0x${DELEGATE_SALT_PREFIX}${i.toString(16).padStart(40, "0")}` : id(`salt ${i}`),
       });
-      return { id: id(`deal ${i}`), params, status: "none", payerReleased: false, events: 0 };
+      return { id: id(`deal ${i}`), params, byDelegate, status: "none", payerReleased: false, events: 0 };
     }),
     events: [],
     free: new Map(),
@@ -1890,15 +2389,34 @@ function runScenario(scenario: Scenario): Model {
         emitDeal(deferred(pos(), d.payee, payeeAmount, deal.id, d.token));
       }
     };
+    /** The registry refused to uncount the held dispute the deal just left (after its final event). */
+    const skipClose = (wasHeld: boolean) => {
+      if (wasHeld && step.ratio % 7 === 0) emitDeal(skipped(pos(), false, deal.id, d.gateway));
+    };
+    const wasHeld = deal.status === "disputed" && deal.held === true;
     const release = () => {
       const fee = (d.amount * BigInt(d.feeBps)) / BPS;
       deal.status = "released";
-      emitDeal(released(pos(), d.amount - fee, fee, deal.id));
+      emitDeal(released(pos(), deal.id));
+      skipClose(wasHeld);
       settle(d.amount - fee, fee, 0n);
+    };
+    const splitDeal = () => {
+      const awarded = (d.amount * BigInt(step.ratio)) / BPS;
+      const fee = (awarded * BigInt(d.feeBps)) / BPS;
+      deal.status = "split";
+      emitDeal(split(pos(), awarded - fee, fee, d.amount - awarded, deal.id));
+      skipClose(wasHeld);
+      settle(awarded - fee, fee, d.amount - awarded);
+    };
+    const postEvidence = () => {
+      const by = [d.payer, d.payee, d.gateway, ARBITER][step.ratio % 4];
+      emitDeal(evidence(pos(), by, `ipfs://${step.ratio}`, deal.id));
     };
     const refund = (reason: RefundReason) => {
       deal.status = "refunded";
       emitDeal(refunded(pos(), reason, deal.id));
+      skipClose(wasHeld);
       settle(0n, 0n, d.amount);
     };
     const resolve = (byGateway: boolean) => {
@@ -1906,6 +2424,7 @@ function runScenario(scenario: Scenario): Model {
       const fee = byGateway ? (awarded * BigInt(d.feeBps)) / BPS : 0n;
       deal.status = "resolved";
       emitDeal(resolved(pos(), awarded - fee, fee, d.amount - awarded, byGateway ? d.gateway : ARBITER, deal.id));
+      skipClose(wasHeld);
       settle(awarded - fee, fee, d.amount - awarded);
     };
 
@@ -1929,6 +2448,7 @@ function runScenario(scenario: Scenario): Model {
             }
             deal.status = "open";
             emitDeal(opened(pos(), d, deal.id));
+            if (deal.byDelegate) emitDeal(lockedByDelegate(pos(), deal.id));
           },
         ]);
         break;
@@ -1953,21 +2473,34 @@ function runScenario(scenario: Scenario): Model {
         }
         moves.push([1, release]); // settleWithSigs
         moves.push([2, () => refund(REFUND_REASONS[step.ratio % 3])]); // deadline, payee cancel, mutual cancel
+        moves.push([1, splitDeal]);
+        moves.push([1, postEvidence]);
         break;
       case "performed":
         moves.push([2, release]); // the payer's release, or the payee's claim
         moves.push([
           3,
           () => {
+            // The registry counts it (held) unless the gateway is exiting or suspended, or it refused to count.
+            const held = step.ratio % 3 !== 0;
+            if (!held && step.ratio % 2 === 0) emitDeal(skipped(pos(), true, deal.id, d.gateway));
             deal.status = "disputed";
-            emitDeal(disputed(pos(), step.ratio % 2 === 0 ? d.payer : d.payee, deal.id));
+            deal.held = held;
+            emitDeal(disputed(pos(), step.ratio % 2 === 0 ? d.payer : d.payee, deal.id, held));
           },
         ]);
         moves.push([1, cancel]);
+        moves.push([1, splitDeal]);
+        moves.push([1, postEvidence]);
+        if (deal.byDelegate) moves.push([1, () => refund("lock_expired")]);
         break;
       case "disputed":
-        moves.push([3, () => resolve(step.ratio % 3 !== 0)]); // the gateway, or the arbiter after the window
+        moves.push([3, () => resolve(deal.held === true && step.ratio % 3 !== 0)]); // the gateway, or an arbiter
         moves.push([1, cancel]);
+        moves.push([1, release]); // the payer gives in (or both sign)
+        moves.push([1, splitDeal]);
+        moves.push([2, postEvidence]);
+        if (deal.byDelegate) moves.push([1, () => refund("lock_expired")]);
         break;
       default:
         break; // final: nothing moves

@@ -9,7 +9,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { id } from "ethers";
-import { createCommon } from "../../relayer/src/common";
+import { createCommon, type Common } from "../../relayer/src/common";
 import { parseOptions } from "../../relayer/src/options";
 import { createChain, type EthersChain } from "../../relayer/src/chain/chain";
 import { RetryableError } from "../../relayer/src/chain/types";
@@ -20,6 +20,7 @@ import {
   connectProtocol,
   dealIdOf,
   makeDeal,
+  makeDelegateLock,
   runAllPaths,
   setupActors,
   USDT,
@@ -27,7 +28,7 @@ import {
   type Protocol,
 } from "./support/activity";
 
-type Running = { store: Store; indexer: Indexer; stop: () => Promise<void>; prefix: string };
+type Running = { store: Store; indexer: Indexer; stop: () => Promise<void>; prefix: string; common: Common };
 
 describe("relayer indexer (Hardhat node + Redis)", function () {
   this.timeout(300_000);
@@ -107,6 +108,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       store,
       indexer,
       prefix,
+      common,
       stop: async () => {
         await indexer.stop();
         chain.close();
@@ -169,8 +171,63 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
     const [gw] = await live.store.getHashes([`gw:${gateway}`]);
     const onChain = await p.registry.getGateway(gateway);
     expect(gw!.status).to.equal("active");
+    expect(gw!.suspended).to.equal("0");
     expect(gw!.openDisputes).to.equal(onChain.openDisputes.toString());
     expect(gw!.bond).to.equal(onChain.bond.toString());
+  });
+
+  it("stamps every dispute with its block's time and records what the v1.1 events say", async function () {
+    const byEvents = (events: string[]) => expected.filter((e) => e.events.join() === events.join());
+    for (const e of expected) {
+      const got = (await live.store.getDeal(e.dealId.toLowerCase()))!;
+      const record = await p.escrow.getDeal(e.dealId);
+      // The escrow's `since` of a deal still disputed is the dispute's time, as the indexer stamped it.
+      if (e.status === "disputed") {
+        expect(got.deal.disputedAt, e.dealId).to.equal(record.since.toString());
+        expect(got.deal.gatewayHolds === "1", e.dealId).to.equal((Number(record.flags) & 2) === 2);
+      }
+      const dispute = got.history.find((h) => h.event === "DealDisputed");
+      if (dispute) {
+        const block = await p.provider.getBlock(dispute.blockNumber);
+        expect(got.deal.disputedAt, e.dealId).to.equal(String(block!.timestamp));
+      }
+    }
+    // The dispute the registry refused to count: not held, and the skip in the history.
+    const [skippedDeal] = byEvents([
+      "DealOpened",
+      "DealPerformed",
+      "DisputeCountSkipped",
+      "DealDisputed",
+      "DealResolved",
+    ]);
+    const skipped = (await live.store.getDeal(skippedDeal.dealId.toLowerCase()))!;
+    expect(skipped.deal).to.include({
+      gatewayHolds: "0",
+      status: "resolved",
+      resolvedBy: (await p.owner.getAddress()).toLowerCase(),
+    });
+    expect(skipped.history[2].args).to.deep.equal({
+      gateway: (await p.gateway.getAddress()).toLowerCase(),
+      opened: true,
+    });
+    const metrics = await live.common.metrics.registry.getSingleMetricAsString("relayer_dispute_count_skipped_total");
+    expect(metrics).to.match(/relayer_dispute_count_skipped_total\{opened="true"\} 1/);
+    // The split, the expired delegate lock and the evidence.
+    const splitDeal = expected.find((e) => e.status === "split")!;
+    expect((await live.store.getDeal(splitDeal.dealId.toLowerCase()))!.deal).to.include({
+      payeeAmount: (USDT(70) - (USDT(70) * 50n) / 10_000n).toString(),
+      refund: (splitDeal.deal.amount - USDT(70)).toString(),
+    });
+    const expired = expected.find((e) => e.events.includes("DealLockedByDelegate") && e.status === "refunded")!;
+    expect((await live.store.getDeal(expired.dealId.toLowerCase()))!.deal).to.include({
+      refundReason: "lock_expired",
+      lockedBy: (await p.delegate.getAddress()).toLowerCase(),
+    });
+    const withEvidence = expected.find((e) => e.events.includes("EvidencePosted"))!;
+    const posted = (await live.store.getDeal(withEvidence.dealId.toLowerCase()))!.history.filter(
+      (h) => h.event === "EvidencePosted",
+    );
+    expect(posted.map((h) => h.args.uri)).to.deep.equal(["ipfs://bafy-parcel", "https://example.org/track/17", ""]);
   });
 
   it("a rebuild from the deployment block yields a byte-identical projection", async () => {
@@ -320,12 +377,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       await (await p.escrow.connect(payer).open(gone, id("gone"))).wait();
       await (await p.escrow.connect(payee).perform(gone)).wait();
       await (await p.escrow.connect(await p.provider.getSigner(stillOpen.deal.payee)).perform(stillOpen.deal)).wait();
-      const lock = await makeDeal(p, {
-        payer: await p.acceptor.getAddress(),
-        payee: await payee.getAddress(),
-        kind: 1,
-        amount: USDT(33),
-      });
+      const lock = await makeDelegateLock(p, { payee: await payee.getAddress(), amount: USDT(33) });
       await (await p.escrow.connect(p.delegate).lock(lock, id("gone-lock"))).wait();
       await caughtUp(r);
       const goneId = dealIdOf(gone).toLowerCase();
@@ -359,6 +411,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
         .filter(([, fields]) => fields.includes("retracted"))
         .map(([, fields]) => JSON.parse(fields[1]) as { type: string; dealId?: string });
       expect(retracted.map((e) => `${e.type}:${e.dealId}`)).to.deep.equal([
+        `DealLockedByDelegate:${dealIdOf(lock).toLowerCase()}`,
         `DealOpened:${dealIdOf(lock).toLowerCase()}`,
         `DealPerformed:${stillOpenId}`,
         `DealPerformed:${goneId}`,

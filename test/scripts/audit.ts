@@ -14,7 +14,8 @@ import {
   AbiCoder,
   JsonRpcProvider,
   MaxUint256,
-  ZeroAddress,
+  ZeroHash,
+  concat,
   getAddress,
   id,
   keccak256,
@@ -31,9 +32,12 @@ import type { IEscrow } from "../../typechain-types/contracts/Escrow";
 import {
   ARBITER_ROLE,
   AuditLedger,
+  DELEGATE_SALT_PREFIX,
   commitmentOf,
   dealIdOf,
+  decodeLog,
   fetchLogs,
+  needsTime,
   formatAmount,
   renderReport,
   Status,
@@ -149,6 +153,9 @@ type Driven = {
 
 let saltCounter = 0n;
 const nextSalt = (): string => zeroPadValue(toBeHex(++saltCounter + 0xa0d1700000n), 32);
+/** A salt for a lock by the acceptor's delegate: the reserved prefix, then a counter. */
+const nextDelegateSalt = (): string =>
+  concat([DELEGATE_SALT_PREFIX, zeroPadValue(toBeHex(++saltCounter + 0xa0d1700000n), 20)]);
 
 describe("scripts/audit.ts (npm run audit)", function () {
   this.timeout(180_000);
@@ -167,8 +174,8 @@ describe("scripts/audit.ts (npm run audit)", function () {
   let deposited = 0n;
   let withdrawn = 0n;
   let owedGatewayUsdt = 0n;
-  let owedBlacklisted = 0n;
-  let blacklistedAccount = "";
+  let owedDeferred = 0n;
+  let deferredAccount = "";
   let acceptorAddress = "";
   let gatewayAddress = "";
   let firstJson: Run;
@@ -207,6 +214,42 @@ describe("scripts/audit.ts (npm run audit)", function () {
 
   const latest = async (): Promise<number> => (await provider.getBlock("latest"))!.timestamp;
 
+  async function signSplit(
+    signer: JsonRpcSigner,
+    dealId: string,
+    payeeAmount: bigint,
+    expiry: bigint,
+  ): Promise<string> {
+    return signer.signTypedData(
+      { name: "USDT Escrow", version: "1", chainId: deployment.chainId, verifyingContract: await escrow.getAddress() },
+      {
+        Split: [
+          { name: "dealId", type: "bytes32" },
+          { name: "payeeAmount", type: "uint96" },
+          { name: "expiry", type: "uint256" },
+        ],
+      },
+      { dealId, payeeAmount, expiry },
+    );
+  }
+
+  /** A splitWithSigs call of `d` at `payeeAmount`, signed by its payer and payee, sent by `from`. */
+  async function splitBySigs(d: Driven, payeeAmount: bigint, expiry: bigint, from: JsonRpcSigner) {
+    const [payerSig, payeeSig] = await Promise.all([
+      signSplit(d.payer, d.id, payeeAmount, expiry),
+      signSplit(d.payee, d.id, payeeAmount, expiry),
+    ]);
+    return {
+      from,
+      data: enc("splitWithSigs", [
+        d.deal,
+        payeeAmount,
+        { expiry, signature: payerSig },
+        { expiry, signature: payeeSig },
+      ]),
+    };
+  }
+
   before(async function () {
     this.timeout(240_000);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "audit-test-"));
@@ -238,11 +281,11 @@ describe("scripts/audit.ts (npm run audit)", function () {
     deployment = JSON.parse(fs.readFileSync(deploymentFile, "utf8")) as Deployment;
 
     provider = new JsonRpcProvider(url, undefined, { staticNetwork: true, pollingInterval: 50 });
-    const signers = await Promise.all(Array.from({ length: 12 }, (_, i) => provider.getSigner(i)));
-    const [deployer, gw, acceptor, p1, p2, q1, q2, buyer, seller, blackX, blackY, relayer] = signers;
+    const signers = await Promise.all(Array.from({ length: 13 }, (_, i) => provider.getSigner(i)));
+    const [deployer, gw, acceptor, p1, p2, q1, q2, buyer, seller, payX, payY, relayer, delegate] = signers;
     gatewayAddress = gw.address;
     acceptorAddress = acceptor.address;
-    blacklistedAccount = blackY.address;
+    deferredAccount = payY.address;
     escrow = Escrow__factory.connect(deployment.contracts.Escrow.address, provider);
     registry = GatewayRegistry__factory.connect(deployment.contracts.GatewayRegistry.address, provider);
     usdt = TestUSDT__factory.connect(deployment.contracts.TestUSDT!.address, provider);
@@ -267,7 +310,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
     await Promise.all((await Promise.all(setup)).map((tx) => tx.wait()));
     await (await registry.connect(gw).registerGateway(minBond, FEE_BPS, id("terms"), GAS)).wait();
     await (await registry.connect(deployer).approveGateway(gw.address, 300, GAS)).wait();
-    await (await registry.connect(acceptor).registerAcceptor(gw.address, ZeroAddress, GAS)).wait();
+    await (await registry.connect(acceptor).registerAcceptor(gw.address, delegate.address, GAS)).wait();
     await (await registry.connect(gw).approveAcceptor(acceptor.address, GAS)).wait();
     await (await registry.connect(acceptor).setLimits(await usdt.getAddress(), USDT(1), USDT(100_000), GAS)).wait();
     deposited = USDT(500_000);
@@ -277,6 +320,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
     const t0 = await latest();
     const long = BigInt(t0 + 30 * DAY);
     const short = BigInt(t0 + 2 * HOUR);
+    const withinAWeek = BigInt(t0 + 5 * DAY);
     const plan: {
       group: string;
       n: number;
@@ -286,6 +330,8 @@ describe("scripts/audit.ts (npm run audit)", function () {
       autoRelease?: boolean;
       token?: string;
       parties?: (i: number) => [JsonRpcSigner, JsonRpcSigner];
+      /** Locked by the acceptor's delegate (a delegate salt, a deadline within its bound). */
+      byDelegate?: boolean;
     }[] = [
       { group: "open", n: 40, kind: Kind.Payment, status: Status.Open },
       { group: "payerReleased", n: 20, kind: Kind.Payment, status: Status.Open },
@@ -302,13 +348,19 @@ describe("scripts/audit.ts (npm run audit)", function () {
       { group: "disputedFresh", n: 7, kind: Kind.Payment, status: Status.Disputed },
       { group: "resolvedGateway", n: 15, kind: Kind.Payment, status: Status.Resolved },
       { group: "resolvedArbiter", n: 10, kind: Kind.Payment, status: Status.Resolved },
-      { group: "blacklistX", n: 3, kind: Kind.Payment, status: Status.Released, parties: () => [p1, blackX] },
-      { group: "blacklistY", n: 3, kind: Kind.Payment, status: Status.Released, parties: () => [p2, blackY] },
+      { group: "deferredX", n: 3, kind: Kind.Payment, status: Status.Released, parties: () => [p1, payX] },
+      { group: "deferredY", n: 3, kind: Kind.Payment, status: Status.Released, parties: () => [p2, payY] },
+      { group: "splitOpen", n: 5, kind: Kind.Payment, status: Status.Split },
+      { group: "splitDisputed", n: 5, kind: Kind.Payment, status: Status.Split },
+      { group: "releasedFromDispute", n: 5, kind: Kind.Payment, status: Status.Released },
+      { group: "skippedDispute", n: 3, kind: Kind.Payment, status: Status.Resolved },
       { group: "onOpen", n: 20, kind: Kind.OnRamp, status: Status.Open },
       { group: "onReleased", n: 20, kind: Kind.OnRamp, status: Status.Released },
       { group: "onCancel", n: 10, kind: Kind.OnRamp, status: Status.Refunded },
       { group: "onDeadline", n: 5, kind: Kind.OnRamp, status: Status.Refunded, short: true },
       { group: "onResolved", n: 5, kind: Kind.OnRamp, status: Status.Resolved },
+      { group: "onLockExpired", n: 4, kind: Kind.OnRamp, status: Status.Refunded, short: true, byDelegate: true },
+      { group: "onDelegateReleased", n: 3, kind: Kind.OnRamp, status: Status.Released, byDelegate: true },
       { group: "offOpen", n: 10, kind: Kind.OffRamp, status: Status.Open },
       { group: "offReleased", n: 10, kind: Kind.OffRamp, status: Status.Released },
       { group: "offPerformed", n: 5, kind: Kind.OffRamp, status: Status.Performed },
@@ -337,12 +389,12 @@ describe("scripts/audit.ts (npm run audit)", function () {
           gateway: gw.address,
           token,
           amount,
-          deadline: g.short ? short : long,
+          deadline: g.short ? short : g.byDelegate ? withinAWeek : long,
           releaseWindow: BigInt(HOUR),
           feeBps: FEE_BPS,
           kind: g.kind,
           autoRelease: Boolean(g.autoRelease),
-          salt: nextSalt(),
+          salt: g.byDelegate ? nextDelegateSalt() : nextSalt(),
         };
         const dealId = dealIdOf(payer.address, deal.salt);
         driven.push({
@@ -357,7 +409,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
           refund: 0n,
         });
         opens.push({
-          from: payer,
+          from: g.byDelegate ? delegate : payer,
           data: enc(g.kind === Kind.OnRamp ? "lock" : "open", [deal, id(`order-${serial}`)]),
         });
       }
@@ -376,8 +428,13 @@ describe("scripts/audit.ts (npm run audit)", function () {
       "disputedFresh",
       "resolvedGateway",
       "resolvedArbiter",
-      "blacklistX",
-      "blacklistY",
+      "deferredX",
+      "deferredY",
+      "splitDisputed",
+      "releasedFromDispute",
+      "skippedDispute",
+      "onLockExpired",
+      "onDelegateReleased",
       "onReleased",
       "onResolved",
       "offReleased",
@@ -407,6 +464,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
         })),
       );
     }
+    for (const d of of("splitOpen")) signed.push(splitBySigs(d, (d.deal.amount * 6n) / 10n, expiry, relayer));
     await multicall([
       ...perform.map((d) => ({ from: d.payee, data: enc("perform", [d.deal]) })),
       ...of("payerReleased").map((d) => ({ from: d.payer, data: enc("release", [d.deal]) })),
@@ -414,44 +472,78 @@ describe("scripts/audit.ts (npm run audit)", function () {
       ...(await Promise.all(signed)),
     ]);
 
-    // Phase 3: blacklist two payees, then releases (their payouts are deferred), disputes, cancels after performed.
-    await Promise.all(
-      (await Promise.all([blackX, blackY].map((s) => usdt.connect(deployer).addBlackList(s.address, GAS)))).map((tx) =>
-        tx.wait(),
-      ),
-    );
+    // Phase 3, an hour and a minute later (payees may dispute once the payer's release window is over): while the
+    // token is paused two payees' payouts are deferred; then releases, disputes, cancels after performed.
+    await provider.send("evm_increaseTime", [HOUR + 60]);
+    await (await usdt.connect(deployer).pause(GAS)).wait();
+    await multicall(of("deferredX", "deferredY").map((d) => ({ from: d.payer, data: enc("release", [d.deal]) })));
+    await (await usdt.connect(deployer).unpause(GAS)).wait();
     await multicall([
-      ...of("releasedDirect", "blacklistX", "blacklistY", "onReleased", "offReleased", "daiReleased").map((d) => ({
+      ...of("releasedDirect", "onReleased", "offReleased", "daiReleased").map((d) => ({
         from: d.payer,
         data: enc("release", [d.deal]),
       })),
-      ...of("disputedOverdue", "resolvedGateway").map((d) => ({ from: d.payer, data: enc("dispute", [d.deal]) })),
+      ...of("onDelegateReleased").map((d) => ({ from: acceptor, data: enc("release", [d.deal]) })),
+      ...of("disputedOverdue", "resolvedGateway", "splitDisputed", "releasedFromDispute").map((d) => ({
+        from: d.payer,
+        data: enc("dispute", [d.deal]),
+      })),
       ...of("resolvedArbiter", "cancelDisputed", "onResolved").map((d) => ({
         from: d.payee,
         data: enc("dispute", [d.deal]),
       })),
       ...of("cancelPerformed").map((d) => ({ from: d.payee, data: enc("cancel", [d.deal]) })),
     ]);
+    // Disputes the registry refuses to count (governance revoked the escrow's ESCROW_ROLE for a moment): they go
+    // to the arbiter.
+    const escrowRole = await registry.ESCROW_ROLE();
+    await (await registry.connect(deployer).revokeRole(escrowRole, escrowAddress, GAS)).wait();
+    await multicall(of("skippedDispute").map((d) => ({ from: d.payer, data: enc("dispute", [d.deal]) })));
+    await (await registry.connect(deployer).grantRole(escrowRole, escrowAddress, GAS)).wait();
 
-    // Phase 4: the gateway rules in its window; a payee cancels a dispute; owed balances are claimed.
+    // Phase 4: the gateway rules in its window; the arbiter rules the disputes nobody counted; a payee cancels a
+    // dispute, a payer gives in, both parties split; evidence; owed balances are claimed.
+    const splits = of("splitDisputed").map((d) => splitBySigs(d, (d.deal.amount * 4n) / 10n, expiry, relayer));
     await multicall([
-      ...of("resolvedGateway").map((d) => ({ from: gw, data: enc("resolve", [d.deal, d.deal.amount / 2n]) })),
-      ...of("onResolved").map((d) => ({ from: gw, data: enc("resolve", [d.deal, (d.deal.amount * 3n) / 4n]) })),
+      ...of("resolvedGateway").map((d) => ({
+        from: gw,
+        data: enc("resolve", [d.deal, d.deal.amount / 2n, id(`reasons ${d.id}`)]),
+      })),
+      ...of("onResolved").map((d) => ({
+        from: gw,
+        data: enc("resolve", [d.deal, (d.deal.amount * 3n) / 4n, ZeroHash]),
+      })),
+      ...of("skippedDispute").map((d) => ({
+        from: deployer,
+        data: enc("resolve", [d.deal, d.deal.amount / 4n, ZeroHash]),
+      })),
       ...of("cancelDisputed").map((d) => ({ from: d.payee, data: enc("cancel", [d.deal]) })),
+      ...of("releasedFromDispute").map((d) => ({ from: d.payer, data: enc("release", [d.deal]) })),
+      ...of("disputedOverdue").map((d) => ({
+        from: d.payer,
+        data: enc("postEvidence", [d.deal, id(`photo ${d.id}`), "ipfs://photo"]),
+      })),
+      ...of("disputedOverdue").map((d) => ({ from: gw, data: enc("postEvidence", [d.deal, id(`note ${d.id}`), ""]) })),
+      ...(await Promise.all(splits)),
     ]);
-    await (await usdt.connect(deployer).removeBlackList(blackX.address, GAS)).wait();
     await multicall([
       { from: relayer, data: enc("claimOwed", [await usdt.getAddress(), gw.address]) },
-      { from: relayer, data: enc("claimOwed", [await usdt.getAddress(), blackX.address]) },
+      { from: relayer, data: enc("claimOwed", [await usdt.getAddress(), payX.address]) },
     ]);
 
     // Phase 5: three days and two hours later: deadline refunds, claims, the arbiter's rulings, fresh disputes.
     await provider.send("evm_increaseTime", [RESOLUTION_WINDOW + 2 * HOUR]);
     await provider.send("evm_mine", []);
     await multicall([
-      ...of("refundDeadline", "onDeadline").map((d) => ({ from: relayer, data: enc("refund", [d.deal]) })),
+      ...of("refundDeadline", "onDeadline", "onLockExpired").map((d) => ({
+        from: relayer,
+        data: enc("refund", [d.deal]),
+      })),
       ...of("releasedClaim").map((d) => ({ from: d.payee, data: enc("claim", [d.deal]) })),
-      ...of("resolvedArbiter").map((d) => ({ from: deployer, data: enc("resolve", [d.deal, d.deal.amount / 3n]) })),
+      ...of("resolvedArbiter").map((d) => ({
+        from: deployer,
+        data: enc("resolve", [d.deal, d.deal.amount / 3n, ZeroHash]),
+      })),
       ...of("disputedFresh").map((d) => ({ from: d.payee, data: enc("dispute", [d.deal]) })),
     ]);
     withdrawn = USDT(1_000);
@@ -469,9 +561,15 @@ describe("scripts/audit.ts (npm run audit)", function () {
       [d.payeeNet, d.fee, d.refund] = split(d.deal.amount, (d.deal.amount * 3n) / 4n, true);
     for (const d of of("resolvedArbiter"))
       [d.payeeNet, d.fee, d.refund] = split(d.deal.amount, d.deal.amount / 3n, false);
+    for (const d of of("skippedDispute"))
+      [d.payeeNet, d.fee, d.refund] = split(d.deal.amount, d.deal.amount / 4n, false);
+    for (const d of of("splitOpen"))
+      [d.payeeNet, d.fee, d.refund] = split(d.deal.amount, (d.deal.amount * 6n) / 10n, true);
+    for (const d of of("splitDisputed"))
+      [d.payeeNet, d.fee, d.refund] = split(d.deal.amount, (d.deal.amount * 4n) / 10n, true);
     // The gateway claimed its USDT fees in phase 4; only the claims of phase 5 accrued after.
     owedGatewayUsdt = of("releasedClaim").reduce((s, d) => s + d.fee, 0n);
-    owedBlacklisted = of("blacklistY").reduce((s, d) => s + d.payeeNet, 0n);
+    owedDeferred = of("deferredY").reduce((s, d) => s + d.payeeNet, 0n);
 
     firstJson = await audit("--deployment", deploymentFile, "--rpc", url, "--json");
   });
@@ -510,6 +608,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
         Status.Refunded,
         Status.Disputed,
         Status.Resolved,
+        Status.Split,
       ])
         expect(statuses.has(s), `status ${s}`).to.equal(true);
     });
@@ -518,6 +617,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
       expect(firstJson.code, firstJson.stderr).to.equal(0);
       const report = parseReport(firstJson);
       expect(report.inconsistencies).to.deep.equal([]);
+      expect(report.alerts).to.deep.equal([]);
       expect(report.ok).to.equal(true);
       expect(report.chainId).to.equal(31337);
       expect(report.escrow).to.equal(getAddress(deployment.contracts.Escrow.address));
@@ -534,14 +634,16 @@ describe("scripts/audit.ts (npm run audit)", function () {
         Refunded: count(Status.Refunded),
         Disputed: count(Status.Disputed),
         Resolved: count(Status.Resolved),
+        Split: count(Status.Split),
       });
       expect(report.deals.byStatus).to.deep.equal({
         Open: 95,
         Performed: 25,
-        Released: 108,
-        Refunded: 69,
+        Released: 116,
+        Refunded: 73,
         Disputed: 15,
-        Resolved: 30,
+        Resolved: 33,
+        Split: 10,
       });
     });
 
@@ -561,7 +663,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
       );
       const locked = sum(onRamp.filter(isOpen), (d) => d.deal.amount);
       const free = deposited - withdrawn - sum(onRamp, (d) => d.deal.amount) + sum(onRamp, (d) => d.refund);
-      const owed = owedGatewayUsdt + owedBlacklisted;
+      const owed = owedGatewayUsdt + owedDeferred;
       const t = report.tokens.find((x) => x.token === usdtAddress)!;
       expect(t.symbol).to.equal("USDT");
       expect(t).to.include({
@@ -572,6 +674,8 @@ describe("scripts/audit.ts (npm run audit)", function () {
         liabilities: (openDeals + free + locked + owed).toString(),
         balance: (await usdt.balanceOf(await escrow.getAddress())).toString(),
         surplus: "0",
+        escrowBlacklisted: false,
+        paused: false,
       });
       expect(t.balance).to.equal(t.liabilities);
 
@@ -585,6 +689,9 @@ describe("scripts/audit.ts (npm run audit)", function () {
         lockedFloat: "0",
         owed: sum(daiDeals, (x) => x.fee).toString(),
         surplus: "0",
+        // A plain ERC-20: no blacklist, no pause.
+        escrowBlacklisted: null,
+        paused: null,
       });
 
       // The float and owed balances behind those totals.
@@ -606,9 +713,9 @@ describe("scripts/audit.ts (npm run audit)", function () {
       const owedOf = (token: string, account: string) =>
         report.owed.find((o) => o.token === token && o.account === account)?.amount;
       expect(owedOf(usdtAddress, gatewayAddress)).to.equal(owedGatewayUsdt.toString());
-      expect(owedOf(usdtAddress, blacklistedAccount)).to.equal(owedBlacklisted.toString());
+      expect(owedOf(usdtAddress, deferredAccount)).to.equal(owedDeferred.toString());
       expect(owedOf(daiAddress, gatewayAddress)).to.equal(sum(daiDeals, (x) => x.fee).toString());
-      expect(report.owed).to.have.length(3); // the unblacklisted payee claimed; nothing else is owed
+      expect(report.owed).to.have.length(3); // payee X claimed once the token was unpaused; nothing else is owed
     });
 
     it("lists every open deal and every dispute awaiting a ruling, flagging the overdue ones", () => {
@@ -629,9 +736,13 @@ describe("scripts/audit.ts (npm run audit)", function () {
       const fresh = new Set(of("disputedFresh").map((d) => d.id));
       for (const dispute of report.disputes) {
         expect(dispute.gateway).to.equal(gatewayAddress);
+        expect(dispute.gatewayHolds, dispute.dealId).to.equal(true);
         expect(dispute.gatewayDeadline - dispute.since).to.equal(RESOLUTION_WINDOW);
-        if (overdue.has(dispute.dealId)) expect(dispute.overdue, dispute.dealId).to.equal(true);
-        else expect(fresh.has(dispute.dealId) && !dispute.overdue, dispute.dealId).to.equal(true);
+        if (overdue.has(dispute.dealId)) expect(dispute).to.include({ overdue: true, ruler: "arbiter" });
+        else {
+          expect(fresh.has(dispute.dealId), dispute.dealId).to.equal(true);
+          expect(dispute).to.include({ overdue: false, ruler: "gateway" });
+        }
       }
     });
 
@@ -651,12 +762,15 @@ describe("scripts/audit.ts (npm run audit)", function () {
       expect(r.stdout).to.contain(`escrow    ${getAddress(deployment.contracts.Escrow.address)}`);
       expect(r.stdout).to.match(/^ {2}USDT {3}0x[0-9a-fA-F]{40} /m);
       expect(r.stdout).to.contain(
-        "Deals: 342 (Open 95, Performed 25, Released 108, Refunded 69, Disputed 15, Resolved 30)",
+        "Deals: 367 (Open 95, Performed 25, Released 116, Refunded 73, Disputed 15, Resolved 33, Split 10)",
       );
       expect(r.stdout).to.contain("Open deals: 135");
       expect(r.stdout).to.contain("  and 115 more");
       expect(r.stdout).to.contain("Disputes awaiting a ruling: 15");
       expect(r.stdout.match(/OVERDUE/g)).to.have.length(8);
+      expect(r.stdout.match(/the gateway rules/g)).to.have.length(7);
+      expect(r.stdout).to.contain("  Every disputed deal has someone able to end it.");
+      expect(r.stdout).to.not.contain("ALERTS");
       expect(r.stdout.trimEnd().split("\n").at(-1)).to.equal("OK: all checks passed");
     });
   });
@@ -683,7 +797,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
       const slot = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256"], [target.id, 2]));
       const escrowAddress = await escrow.getAddress();
       const original: string = await provider.send("eth_getStorageAt", [escrowAddress, slot, "latest"]);
-      // Layout (high to low byte): payerReleased, status, since (5 bytes), commitment (25 bytes).
+      // Layout (high to low byte): flags, status, since (5 bytes), commitment (25 bytes).
       expect(original.slice(4, 6)).to.equal("01", "the slot holds an Open deal");
       expect("0x" + original.slice(-50)).to.equal(commitmentOf(target.deal as unknown as DealParams));
       const tampered = original.slice(0, 4) + "03" + original.slice(6);
@@ -704,6 +818,191 @@ describe("scripts/audit.ts (npm run audit)", function () {
       } finally {
         await provider.send("hardhat_setStorageAt", [escrowAddress, slot, original]);
       }
+    });
+
+    it("exits 1 naming the disputed deal whose stored flags say the gateway does not hold its dispute", async () => {
+      const target = of("disputedFresh")[0];
+      const slot = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256"], [target.id, 2]));
+      const escrowAddress = await escrow.getAddress();
+      const original: string = await provider.send("eth_getStorageAt", [escrowAddress, slot, "latest"]);
+      expect(original.slice(2, 6)).to.equal("0205", "the slot holds a Disputed deal the gateway holds");
+      await provider.send("hardhat_setStorageAt", [escrowAddress, slot, "0x00" + original.slice(4)]);
+      try {
+        expect((await escrow.getDeal(target.id)).flags).to.equal(0n);
+        const r = await audit("--deployment", deploymentFile, "--rpc", url, "--json");
+        expect(r.code, r.stderr).to.equal(1);
+        expect(parseReport(r).inconsistencies).to.deep.equal([
+          {
+            check: "storage",
+            dealId: target.id,
+            message: `storage: deal ${target.id} flags 0 on chain, 2 from events`,
+          },
+        ]);
+      } finally {
+        await provider.send("hardhat_setStorageAt", [escrowAddress, slot, original]);
+      }
+    });
+  });
+
+  describe("a token that blacklists the escrow itself, or is paused, at the audited block", () => {
+    const blacklisted = (token: string) =>
+      `token USDT ${token} has blacklisted the escrow: every payout in it is deferred to owed; governance should disallow the token`;
+
+    it("blacklisted: exit 1, an ERROR line first and in the verdict, an error alert in --json; exit 0 once lifted", async () => {
+      const deployer = await provider.getSigner(0);
+      const escrowAddress = await escrow.getAddress();
+      const usdtAddress = getAddress(await usdt.getAddress());
+      await (await usdt.connect(deployer).addBlackList(escrowAddress, GAS)).wait();
+      try {
+        const json = await audit("--deployment", deploymentFile, "--rpc", url, "--json");
+        expect(json.code, json.stderr).to.equal(1);
+        const report = parseReport(json);
+        expect(report.ok).to.equal(false);
+        expect(report.inconsistencies).to.deep.equal([]);
+        expect(report.alerts).to.deep.equal([
+          { level: "error", check: "token", token: usdtAddress, message: blacklisted(usdtAddress) },
+        ]);
+        expect(report.tokens.find((t) => t.token === usdtAddress)).to.include({
+          escrowBlacklisted: true,
+          paused: false,
+        });
+
+        const text = await audit("--deployment", deploymentFile, "--rpc", url);
+        expect(text.code).to.equal(1);
+        expect(text.stdout).to.contain(`\nALERTS: 1\n  ERROR   ${blacklisted(usdtAddress)}\n`);
+        const tail = text.stdout.trimEnd().split("\n").slice(-2);
+        expect(tail).to.deep.equal(["FAILED: 1 error", `  ERROR   ${blacklisted(usdtAddress)}`]);
+        expect(text.stderr).to.contain("1 error");
+      } finally {
+        await (await usdt.connect(deployer).removeBlackList(escrowAddress, GAS)).wait();
+      }
+      const lifted = await audit("--deployment", deploymentFile, "--rpc", url, "--json");
+      expect(lifted.code, lifted.stderr).to.equal(0);
+      expect(parseReport(lifted).alerts).to.deep.equal([]);
+    });
+
+    it("paused: a warning, exit 0 (payouts are deferred while it lasts, nothing is inconsistent)", async () => {
+      const deployer = await provider.getSigner(0);
+      const usdtAddress = getAddress(await usdt.getAddress());
+      await (await usdt.connect(deployer).pause(GAS)).wait();
+      try {
+        const json = await audit("--deployment", deploymentFile, "--rpc", url, "--json");
+        expect(json.code, json.stderr).to.equal(0);
+        const report = parseReport(json);
+        expect(report.ok).to.equal(true);
+        expect(report.alerts).to.deep.equal([
+          {
+            level: "warning",
+            check: "token",
+            token: usdtAddress,
+            message: `token USDT ${usdtAddress} is paused: payouts in it are deferred to owed until it is unpaused`,
+          },
+        ]);
+        const text = await audit("--deployment", deploymentFile, "--rpc", url);
+        expect(text.code).to.equal(0);
+        expect(text.stdout).to.contain(`  WARNING token USDT ${usdtAddress} is paused`);
+        expect(text.stdout.trimEnd().split("\n").at(-1)).to.equal("OK: all checks passed, 1 warning above");
+      } finally {
+        await (await usdt.connect(deployer).unpause(GAS)).wait();
+      }
+    });
+  });
+
+  describe("a gateway counter that drifted and a dispute only its parties can end (third deployment)", () => {
+    let file3 = "";
+    let gateway3 = "";
+    let stuckDeal = "";
+
+    before(async function () {
+      this.timeout(120_000);
+      const dir = path.join(tmp, "three");
+      const deployed = await run(path.join(BIN, "hardhat"), ["run", "scripts/deploy.ts", "--network", "localhost"], {
+        LOCALHOST_RPC_URL: url,
+        DEPLOYMENTS_DIR: dir,
+        FRESH: "1",
+      });
+      expect(deployed.code, deployed.stderr + deployed.stdout).to.equal(0);
+      file3 = path.join(dir, "localhost.json");
+      const d3 = JSON.parse(fs.readFileSync(file3, "utf8")) as Deployment;
+      const [deployer, gw, , p1, , q1] = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => provider.getSigner(i)));
+      gateway3 = gw.address;
+      const usdt3 = TestUSDT__factory.connect(d3.contracts.TestUSDT!.address, deployer);
+      const registry3 = GatewayRegistry__factory.connect(d3.contracts.GatewayRegistry.address, deployer);
+      const escrow3 = Escrow__factory.connect(d3.contracts.Escrow.address, p1);
+      const minBond = await registry3.minBond();
+      for (const tx of await Promise.all([
+        usdt3.mint(gw.address, minBond, GAS),
+        usdt3.mint(p1.address, USDT(10_000), GAS),
+        usdt3.connect(gw).approve(d3.contracts.GatewayRegistry.address, minBond, GAS),
+        usdt3.connect(p1).approve(d3.contracts.Escrow.address, MaxUint256, GAS),
+      ]))
+        await tx.wait();
+      await (await registry3.connect(gw).registerGateway(minBond, FEE_BPS, id("terms"), GAS)).wait();
+      await (await registry3.approveGateway(gw.address, 300, GAS)).wait();
+      const now = await latest();
+      const deal = (amount: bigint) => ({
+        payer: p1.address,
+        payee: q1.address,
+        gateway: gw.address,
+        token: d3.contracts.TestUSDT!.address,
+        amount,
+        deadline: now + 10 * DAY,
+        releaseWindow: HOUR,
+        feeBps: FEE_BPS,
+        kind: Kind.Payment,
+        autoRelease: false,
+        salt: nextSalt(),
+      });
+      const [a, b] = [deal(USDT(100)), deal(USDT(200))];
+      stuckDeal = dealIdOf(p1.address, b.salt);
+      for (const d of [a, b]) {
+        await (await escrow3.open(d, id("three"), GAS)).wait();
+        await (await escrow3.connect(q1).perform(d, GAS)).wait();
+      }
+      await (await escrow3.dispute(a, GAS)).wait(); // held by the gateway: its counter rises to 1
+      // Governance revokes the escrow's ESCROW_ROLE: deal A's dispute ends without being uncounted (the counter
+      // stays 1), deal B's dispute is not counted (the arbiter's to rule).
+      const escrowRole = await registry3.ESCROW_ROLE();
+      await (await registry3.revokeRole(escrowRole, d3.contracts.Escrow.address, GAS)).wait();
+      await (await escrow3.release(a, GAS)).wait();
+      await (await escrow3.dispute(b, GAS)).wait();
+      await (await registry3.grantRole(escrowRole, d3.contracts.Escrow.address, GAS)).wait();
+      expect((await registry3.getGateway(gw.address)).openDisputes).to.equal(1n);
+      // And no account holds ARBITER_ROLE any more.
+      await (await registry3.revokeRole(ARBITER_ROLE, deployer.address, GAS)).wait();
+    });
+
+    it("exits 0 (nothing inconsistent) with a warning for each", async () => {
+      const r = await audit("--deployment", file3, "--rpc", url, "--json");
+      expect(r.code, r.stderr).to.equal(0);
+      const report = parseReport(r);
+      expect(report.inconsistencies).to.deep.equal([]);
+      expect(report.ok).to.equal(true);
+      expect(report.alerts).to.deep.equal([
+        {
+          level: "warning",
+          check: "registry",
+          gateway: gateway3,
+          message: `gateway ${gateway3}: 1 held dispute(s) ended without the registry uncounting them (DisputeCountSkipped): its openDisputes stays 1 too high, and it cannot complete its exit while it is above zero`,
+        },
+        {
+          level: "warning",
+          check: "disputes",
+          dealId: stuckDeal,
+          message: `deal ${stuckDeal} is disputed, its gateway may not rule it and no account holds ARBITER_ROLE: only the parties can end it`,
+        },
+      ]);
+      expect(report.disputes).to.have.length(1);
+      expect(report.disputes[0]).to.include({ dealId: stuckDeal, gatewayHolds: false, ruler: "parties only" });
+    });
+
+    it("says so in the human report", async () => {
+      const r = await audit("--deployment", file3, "--rpc", url);
+      expect(r.code).to.equal(0);
+      expect(r.stdout).to.contain("ALERTS: 2\n  WARNING gateway ");
+      expect(r.stdout).to.contain("NOBODY but the parties");
+      expect(r.stdout).to.contain("  1 disputed deal has nobody able to rule it: only the parties can end it.");
+      expect(r.stdout.trimEnd().split("\n").at(-1)).to.equal("OK: all checks passed, 2 warnings above");
     });
   });
 
@@ -777,14 +1076,28 @@ describe("scripts/audit.ts (npm run audit)", function () {
       expect(report.inconsistencies).to.deep.equal([
         { check: "I1", message: `I1 solvency: USDT ${usdt2Address} balance 0 < liabilities 750 (deficit 750)` },
       ]);
+      // The token still blacklists the escrow it drained: reported as the error it is.
+      expect(report.alerts).to.deep.equal([
+        {
+          level: "error",
+          check: "token",
+          token: usdt2Address,
+          message: `token USDT ${usdt2Address} has blacklisted the escrow: every payout in it is deferred to owed; governance should disallow the token`,
+        },
+      ]);
       const t = report.tokens.find((x) => x.token === usdt2Address)!;
-      expect(t).to.include({ balance: "0", openDeals: USDT(750).toString(), surplus: (-USDT(750)).toString() });
+      expect(t).to.include({
+        balance: "0",
+        openDeals: USDT(750).toString(),
+        surplus: (-USDT(750)).toString(),
+        escrowBlacklisted: true,
+      });
     });
 
-    it("prints every inconsistency in the human report", async () => {
+    it("prints every inconsistency and error in the human report", async () => {
       const r = await audit("--deployment", file2, "--rpc", url);
       expect(r.code).to.equal(1);
-      expect(r.stdout).to.contain("FAILED: 1 inconsistency\n");
+      expect(r.stdout).to.contain("FAILED: 1 inconsistency, 1 error\n");
       expect(r.stdout).to.contain(`[I1] I1 solvency: USDT ${usdt2Address} balance 0 < liabilities 750 (deficit 750)`);
       expect(r.stdout).to.not.contain("OK: all checks passed");
     });
@@ -886,12 +1199,14 @@ describe("scripts/lib/audit.ts", () => {
         opened(deal),
         ev({ name: "DealReleaseApproved", dealId }),
         ev({ name: "DealPerformed", dealId, block: 500 }),
-        ev({ name: "DealReleased", dealId, payeeAmount: 995_000n, fee: 5_000n, block: 500 }),
+        ev({ name: "DealReleased", dealId, block: 500 }),
       ]);
       ledger.finish();
       expect(ledger.inconsistencies).to.deep.equal([]);
       const d = ledger.deals.get(dealId.toLowerCase())!;
+      // The amounts follow from the deal (the event carries none): 50 bps of 1,000,000.
       expect(d).to.include({ status: Status.Released, payerReleased: false, sinceBlock: 500, fee: 5_000n });
+      expect(d.payeeAmount).to.equal(995_000n);
       expect(ledger.owed.get(`${A.token}|${A.gateway}`.toLowerCase())!.amount).to.equal(5_000n);
       expect(ledger.openDealsTotal(A.token)).to.equal(0n);
     });
@@ -916,9 +1231,17 @@ describe("scripts/lib/audit.ts", () => {
         ev({ name: "FloatDeposited", acceptor: A.acceptor, token: A.token, amount: 1_000n }),
         opened(deal),
         ev({ name: "DealPerformed", dealId }),
-        ev({ name: "DealDisputed", dealId, by: A.payee }),
+        ev({ name: "DealDisputed", dealId, by: A.payee, gatewayHolds: false }),
         ev({ name: "ArbiterGranted", account: A.stranger }),
-        ev({ name: "DealResolved", dealId, by: A.stranger, payeeAmount: 100n, fee: 0n, refund: 200n }),
+        ev({
+          name: "DealResolved",
+          dealId,
+          by: A.stranger,
+          payeeAmount: 100n,
+          fee: 0n,
+          refund: 200n,
+          reasons: ZeroHash,
+        }),
         ev({ name: "FloatWithdrawn", acceptor: A.acceptor, token: A.token, amount: 50n }),
       ]);
       ledger.finish();
@@ -963,7 +1286,7 @@ describe("scripts/lib/audit.ts", () => {
         ev({ name: "DealPerformed", dealId }),
         ev({ name: "DealRefunded", dealId, reason: 0 }),
         opened(deal),
-        ev({ name: "DealReleased", dealId: unknown, payeeAmount: 1n, fee: 0n }),
+        ev({ name: "DealReleased", dealId: unknown }),
       ]);
       expect(ledger.inconsistencies.map((i) => [i.check, i.message])).to.deep.equal([
         ["I3", `state machine: deal ${dealId} DealRefunded(Deadline) is not a legal step from Performed`],
@@ -972,37 +1295,58 @@ describe("scripts/lib/audit.ts", () => {
       ]);
     });
 
-    it("flags I2 when a settlement does not add up to the amount or charges the wrong fee", () => {
+    it("flags I2 when a split or a ruling does not add up to the amount or charges the wrong fee", () => {
       const a = params();
       const b = params();
-      const [ia, ib] = [dealIdOf(a.payer, a.salt), dealIdOf(b.payer, b.salt)];
+      const c = params();
+      const [ia, ib, ic] = [dealIdOf(a.payer, a.salt), dealIdOf(b.payer, b.salt), dealIdOf(c.payer, c.salt)];
       const ledger = new AuditLedger().applyAll([
         opened(a),
         opened(b),
-        ev({ name: "DealPerformed", dealId: ia }),
-        ev({ name: "DealReleased", dealId: ia, payeeAmount: 990_000n, fee: 10_000n }),
+        opened(c),
+        ev({ name: "DealSplit", dealId: ia, payeeAmount: 590_000n, fee: 10_000n, refund: 400_000n }),
         ev({ name: "DealPerformed", dealId: ib }),
-        ev({ name: "DealDisputed", dealId: ib, by: A.payer }),
-        ev({ name: "DealResolved", dealId: ib, by: A.gateway, payeeAmount: 500n, fee: 0n, refund: 1n }),
+        ev({ name: "DealDisputed", dealId: ib, by: A.payer, gatewayHolds: false }),
+        ev({ name: "ArbiterGranted", account: A.stranger }),
+        ev({
+          name: "DealResolved",
+          dealId: ib,
+          by: A.stranger,
+          payeeAmount: 500n,
+          fee: 0n,
+          refund: 1n,
+          reasons: ZeroHash,
+        }),
+        ev({ name: "DealSplit", dealId: ic, payeeAmount: 600_000n, fee: 0n, refund: 300_000n }),
       ]);
       expect(ledger.inconsistencies.map((i) => [i.check, i.dealId])).to.deep.equal([
         ["I2", ia],
         ["I2", ib],
+        ["I2", ic],
       ]);
-      expect(ledger.inconsistencies[0].message).to.contain("fee 10000 != 50 bps of 1000000 (5000)");
+      expect(ledger.inconsistencies[0].message).to.contain("Split fee 10000 != 50 bps of 600000 (3000)");
       expect(ledger.inconsistencies[1].message).to.contain("payee 500 + fee 0 + refund 1 != amount 1000000");
+      expect(ledger.inconsistencies[2].message).to.contain("payee 600000 + fee 0 + refund 300000 != amount 1000000");
     });
 
     it("flags I4 for a dispute by a stranger, and leaves a ruling by a non-arbiter for the storage check", () => {
       const deal = params();
       const dealId = dealIdOf(deal.payer, deal.salt);
-      const ruling = ev({ name: "DealResolved", dealId, by: A.stranger, payeeAmount: 0n, fee: 0n, refund: 1_000_000n });
+      const ruling = ev({
+        name: "DealResolved",
+        dealId,
+        by: A.stranger,
+        payeeAmount: 0n,
+        fee: 0n,
+        refund: 1_000_000n,
+        reasons: ZeroHash,
+      });
       const ledger = new AuditLedger().applyAll([
         ev({ name: "ArbiterGranted", account: A.stranger }),
         ev({ name: "ArbiterRevoked", account: A.stranger }),
         opened(deal),
         ev({ name: "DealPerformed", dealId }),
-        ev({ name: "DealDisputed", dealId, by: A.stranger }),
+        ev({ name: "DealDisputed", dealId, by: A.stranger, gatewayHolds: false }),
         ruling,
       ]);
       expect(ledger.inconsistencies.map((i) => [i.check, i.message])).to.deep.equal([
@@ -1032,7 +1376,7 @@ describe("scripts/lib/audit.ts", () => {
       const ledger = new AuditLedger().applyAll([
         opened(deal),
         ev({ name: "DealPerformed", dealId }),
-        ev({ name: "DealReleased", dealId, payeeAmount: 995_000n, fee: 5_000n }),
+        ev({ name: "DealReleased", dealId }),
         ev({ name: "PayoutDeferred", dealId, token: A.token, account: A.payee, amount: 995_000n }),
         ev({ name: "PayoutDeferred", dealId, token: A.token, account: A.stranger, amount: 1n }),
       ]);
@@ -1050,6 +1394,373 @@ describe("scripts/lib/audit.ts", () => {
       ]);
       expect(ledger.registryDisputes.get(A.gateway.toLowerCase())).to.equal(1);
       expect([...ledger.tokens]).to.deep.equal([A.token]);
+    });
+  });
+
+  describe("AuditLedger: the v1.1 rules", () => {
+    const WINDOW = 3 * DAY;
+    const T0 = 1_800_000_000;
+    /** A ledger with the escrow's resolution window, the gateway registered and approved, and an arbiter. */
+    const ledger = () =>
+      new AuditLedger({ resolutionWindow: WINDOW }).applyAll([
+        ev({ name: "GatewayRegistered", gateway: A.gateway }),
+        ev({ name: "GatewayApproved", gateway: A.gateway }),
+        ev({ name: "ArbiterGranted", account: A.stranger }),
+      ]);
+    /**
+     * A payment opened, performed at T0 and disputed by `by` at `at`: held, or (held false) not held because the
+     * registry refused to count it (DisputeCountSkipped first, unless `skip` is false).
+     */
+    const disputedAt = (
+      l: AuditLedger,
+      at: number,
+      over: Partial<DealParams> = {},
+      by = A.payer,
+      held = true,
+      skip = !held,
+    ) => {
+      const deal = params(over);
+      const dealId = dealIdOf(deal.payer, deal.salt);
+      l.applyAll([
+        opened(deal),
+        ev({ name: "DealPerformed", dealId, time: T0 }),
+        ...(skip ? [ev({ name: "DisputeCountSkipped", dealId, gateway: A.gateway, opened: true })] : []),
+        ev({ name: "DealDisputed", dealId, by, gatewayHolds: held, time: at }),
+      ]);
+      return dealId;
+    };
+    const messages = (l: AuditLedger) => l.inconsistencies.map((i) => `${i.check} ${i.message}`);
+    const ruling = (dealId: string, by: string, payeeAmount: bigint, fee: bigint, time: number) =>
+      ev({
+        name: "DealResolved",
+        dealId,
+        by,
+        payeeAmount,
+        fee,
+        refund: 1_000_000n - payeeAmount - fee,
+        reasons: ZeroHash,
+        time,
+      });
+
+    describe("DealReleased (no amounts in the event)", () => {
+      it("derives the payee's amount and the fee from the deal, and releases a disputed deal (the payer gives in)", () => {
+        const l = ledger();
+        const dealId = disputedAt(l, T0 + 10, { amount: 1_000_037n, feeBps: 75n });
+        l.apply(ev({ name: "DealReleased", dealId }));
+        l.finish();
+        expect(l.inconsistencies).to.deep.equal([]);
+        expect(l.deals.get(dealId.toLowerCase())).to.include({
+          status: Status.Released,
+          payeeAmount: 992_537n,
+          fee: 7_500n,
+        });
+        expect(l.owed.get(`${A.token}|${A.gateway}`.toLowerCase())!.amount).to.equal(7_500n);
+      });
+    });
+
+    describe("DealSplit", () => {
+      it("ends an open, performed or disputed deal (final), fee on the payee's share only", () => {
+        const l = ledger();
+        const open = params();
+        const openId = dealIdOf(open.payer, open.salt);
+        const disputed = disputedAt(l, T0 + 10);
+        l.applyAll([
+          opened(open),
+          ev({ name: "DealSplit", dealId: openId, payeeAmount: 597_000n, fee: 3_000n, refund: 400_000n }),
+          ev({ name: "DealSplit", dealId: disputed, payeeAmount: 0n, fee: 0n, refund: 1_000_000n }),
+        ]);
+        expect(l.inconsistencies).to.deep.equal([]);
+        expect(l.deals.get(openId.toLowerCase())!.status).to.equal(Status.Split);
+        expect(l.heldDisputesByGateway().size).to.equal(0);
+        const after = ev({ name: "DealPerformed", dealId: openId });
+        l.apply(after);
+        expect(messages(l)).to.deep.equal([
+          `I3 state machine: deal ${openId} DealPerformed is not a legal step from Split (final)`,
+        ]);
+      });
+    });
+
+    describe("I4: who may dispute, and when", () => {
+      const cases: [string, Partial<DealParams>, string, number, string | undefined][] = [
+        ["the payer, any time after performed", {}, "payer", T0 + 30 * DAY, undefined],
+        ["the payee, after the payer's release window", {}, "payee", T0 + 3_601, undefined],
+        ["the payee, within the payer's release window", {}, "payee", T0 + 3_600, "disputed by its payee at"],
+        [
+          "the payer of an autoRelease payment within its window",
+          { autoRelease: true },
+          "payer",
+          T0 + 3_600,
+          undefined,
+        ],
+        [
+          "the payer of an autoRelease payment after its window",
+          { autoRelease: true },
+          "payer",
+          T0 + 3_601,
+          "after its release window",
+        ],
+      ];
+      for (const [title, over, who, at, flagged] of cases) {
+        it(`${title} → ${flagged ? "I4" : "legal"}`, () => {
+          const l = ledger();
+          disputedAt(l, at, over, who === "payer" ? A.payer : A.payee);
+          if (flagged) expect(messages(l).join("\n")).to.match(new RegExp(`^I4 authority: .*${flagged}`));
+          else expect(l.inconsistencies).to.deep.equal([]);
+        });
+      }
+    });
+
+    describe("I4: who may rule, and when", () => {
+      it("the gateway, on a dispute it holds, within its window: legal, with its fee", () => {
+        const l = ledger();
+        const dealId = disputedAt(l, T0 + 10);
+        l.apply(ruling(dealId, A.gateway, 597_000n, 3_000n, T0 + 10 + WINDOW));
+        expect(l.inconsistencies).to.deep.equal([]);
+        expect(l.unverifiedResolvers).to.deep.equal([]);
+      });
+
+      it("the gateway after its window → I4 (the arbiter's then)", () => {
+        const l = ledger();
+        const dealId = disputedAt(l, T0 + 10);
+        l.apply(ruling(dealId, A.gateway, 597_000n, 3_000n, T0 + 11 + WINDOW));
+        expect(messages(l)).to.deep.equal([
+          `I4 authority: deal ${dealId} ruled by its gateway at ${T0 + 11 + WINDOW}, after its resolution window (until ${T0 + 10 + WINDOW})`,
+        ]);
+      });
+
+      it("the gateway on a dispute it does not hold, or while suspended → not the gateway's ruling (checked as an arbiter's)", () => {
+        for (const setup of ["unheld", "suspended"] as const) {
+          const l = ledger();
+          const dealId = disputedAt(l, T0 + 10, {}, A.payer, setup !== "unheld");
+          if (setup === "suspended") l.apply(ev({ name: "GatewaySuspended", gateway: A.gateway }));
+          const r = ruling(dealId, A.gateway, 597_000n, 3_000n, T0 + 20);
+          l.apply(r);
+          expect(l.unverifiedResolvers, setup).to.deep.equal([{ dealId, by: A.gateway, block: r.block }]);
+          expect(messages(l), setup).to.deep.equal([
+            `I2 conservation: deal ${dealId} ruled by ${A.gateway} as an arbiter charged fee 3000`,
+          ]);
+        }
+      });
+
+      it("an exiting gateway still rules the disputes it holds", () => {
+        const l = ledger();
+        const dealId = disputedAt(l, T0 + 10);
+        l.applyAll([
+          ev({ name: "GatewayExitRequested", gateway: A.gateway }),
+          ruling(dealId, A.gateway, 597_000n, 3_000n, T0 + 20),
+        ]);
+        expect(l.inconsistencies).to.deep.equal([]);
+      });
+
+      it("an arbiter while the gateway holds the dispute and its window is open → I4", () => {
+        const l = ledger();
+        const dealId = disputedAt(l, T0 + 10);
+        l.apply(ruling(dealId, A.stranger, 600_000n, 0n, T0 + 20));
+        expect(messages(l)).to.deep.equal([
+          `I4 authority: deal ${dealId} ruled by ${A.stranger} as an arbiter while its gateway held the dispute and its window was open (until ${T0 + 10 + WINDOW})`,
+        ]);
+      });
+
+      it("an arbiter after the window, on an unheld dispute, or once the gateway is suspended: legal, without a fee", () => {
+        const after = ledger();
+        after.apply(ruling(disputedAt(after, T0 + 10), A.stranger, 600_000n, 0n, T0 + 11 + WINDOW));
+        const unheld = ledger();
+        unheld.apply(ruling(disputedAt(unheld, T0 + 10, {}, A.payer, false), A.stranger, 600_000n, 0n, T0 + 20));
+        const suspended = ledger();
+        const id3 = disputedAt(suspended, T0 + 10);
+        suspended.applyAll([
+          ev({ name: "GatewaySuspended", gateway: A.gateway }),
+          ruling(id3, A.stranger, 600_000n, 0n, T0 + 20),
+        ]);
+        for (const l of [after, unheld, suspended]) {
+          expect(l.inconsistencies).to.deep.equal([]);
+          expect(l.unverifiedResolvers).to.deep.equal([]);
+        }
+      });
+    });
+
+    describe("the registry's answer to a new dispute (held or not)", () => {
+      it("held while the gateway was suspended → registry inconsistency", () => {
+        const l = ledger();
+        l.apply(ev({ name: "GatewaySuspended", gateway: A.gateway }));
+        const dealId = disputedAt(l, T0 + 10);
+        expect(messages(l)).to.deep.equal([
+          `registry registry: deal ${dealId}'s dispute is held by gateway ${A.gateway}, which was Active, suspended`,
+        ]);
+      });
+
+      it("not held while the gateway was active, without a DisputeCountSkipped → registry inconsistency", () => {
+        const l = ledger();
+        const dealId = disputedAt(l, T0 + 10, {}, A.payer, false, false);
+        expect(messages(l)).to.deep.equal([
+          `registry registry: deal ${dealId}'s dispute is not held by gateway ${A.gateway}, which was Active and in good standing, and the registry did not refuse to count it`,
+        ]);
+      });
+
+      it("not held after a DisputeCountSkipped(opened): legal; a skipped close of a held dispute counts as drift", () => {
+        const l = ledger();
+        const deal = params();
+        const dealId = dealIdOf(deal.payer, deal.salt);
+        const held = disputedAt(l, T0 + 10);
+        l.applyAll([
+          opened(deal),
+          ev({ name: "DealPerformed", dealId, time: T0 }),
+          ev({ name: "DisputeCountSkipped", dealId, gateway: A.gateway, opened: true }),
+          ev({ name: "DealDisputed", dealId, by: A.payer, gatewayHolds: false, time: T0 + 10 }),
+          ev({ name: "DealReleased", dealId: held }),
+          ev({ name: "DisputeCountSkipped", dealId: held, gateway: A.gateway, opened: false }),
+        ]);
+        expect(l.inconsistencies).to.deep.equal([]);
+        expect(l.counterDrift.get(A.gateway.toLowerCase())).to.equal(1);
+        expect(l.heldDisputesByGateway().size).to.equal(0);
+      });
+
+      it("a DisputeCountSkipped(closed) for a deal whose held dispute did not just end → I3", () => {
+        const l = ledger();
+        const dealId = disputedAt(l, T0 + 10, {}, A.payer, true);
+        l.apply(ev({ name: "DisputeCountSkipped", dealId, gateway: A.gateway, opened: false }));
+        expect(messages(l)).to.deep.equal([
+          `I3 state machine: DisputeCountSkipped(closed) for deal ${dealId}, whose held dispute did not just end`,
+        ]);
+      });
+    });
+
+    describe("I4: evidence", () => {
+      it("from a party, the gateway or an arbiter while the deal is live: legal", () => {
+        const l = ledger();
+        const dealId = disputedAt(l, T0 + 10);
+        for (const by of [A.payer, A.payee, A.gateway, A.stranger]) l.apply(ev({ name: "EvidencePosted", dealId, by }));
+        expect(l.inconsistencies).to.deep.equal([]);
+        expect(l.unverifiedPosters).to.deep.equal([]);
+      });
+
+      it("from anyone else → checked against ARBITER_ROLE on chain; after the deal ended → I4", () => {
+        const l = new AuditLedger({ resolutionWindow: WINDOW });
+        const deal = params();
+        const dealId = dealIdOf(deal.payer, deal.salt);
+        const outsider = ev({ name: "EvidencePosted", dealId, by: A.acceptor });
+        l.applyAll([opened(deal), outsider, ev({ name: "DealRefunded", dealId, reason: 1 })]);
+        const late = ev({ name: "EvidencePosted", dealId, by: A.payer });
+        l.apply(late);
+        expect(l.unverifiedPosters).to.deep.equal([{ dealId, by: A.acceptor, block: outsider.block }]);
+        expect(messages(l)).to.deep.equal([
+          `I4 authority: evidence posted on deal ${dealId} by ${A.payer} after it ended (Refunded)`,
+        ]);
+      });
+    });
+
+    describe("delegate locks", () => {
+      const DELEGATE = getAddress("0x00000000000000000000000000000000000000d7");
+      const lock = (over: Partial<DealParams> = {}) =>
+        params({
+          payer: A.acceptor,
+          kind: 1,
+          amount: 300n,
+          deadline: BigInt(T0 + DAY),
+          salt: nextDelegateSalt(),
+          ...over,
+        });
+      const setup = () =>
+        new AuditLedger({ resolutionWindow: WINDOW }).applyAll([
+          ev({ name: "AcceptorRegistered", acceptor: A.acceptor, lockDelegate: DELEGATE }),
+          ev({ name: "FloatDeposited", acceptor: A.acceptor, token: A.token, amount: 10_000n }),
+        ]);
+      const lockedBy = (l: AuditLedger, deal: DealParams, delegate = DELEGATE, time = T0) => {
+        const dealId = dealIdOf(deal.payer, deal.salt);
+        const open = { ...opened(deal), time };
+        l.applyAll([open, ev({ name: "DealLockedByDelegate", dealId, delegate, block: open.block, time })]);
+        return dealId;
+      };
+
+      it("by the acceptor's delegate with a delegate salt, within its bounds: legal", () => {
+        const l = setup();
+        lockedBy(l, lock({ deadline: BigInt(T0 + 7 * DAY), releaseWindow: BigInt(2 * DAY) }));
+        l.finish();
+        expect(l.inconsistencies).to.deep.equal([]);
+      });
+
+      it("by someone else, past the bounds, or without the prefix → I4", () => {
+        const l = setup();
+        const wrong = lockedBy(l, lock(), A.stranger);
+        const long = lockedBy(l, lock({ deadline: BigInt(T0 + 7 * DAY + 1), releaseWindow: BigInt(2 * DAY + 1) }));
+        const plain = lockedBy(l, lock({ salt: nextSalt() }));
+        expect(messages(l)).to.deep.equal([
+          `I4 authority: deal ${wrong} locked by delegate ${A.stranger}: the acceptor's lock delegate is ${DELEGATE}`,
+          `I4 authority: deal ${long} locked by delegate ${DELEGATE}: its release window 172801 s is above 172800 s; its deadline ${T0 + 7 * DAY + 1} is more than 604800 s after the lock`,
+          `I4 authority: deal ${plain} locked by delegate ${DELEGATE}: its salt lacks the delegate prefix`,
+        ]);
+      });
+
+      it("a delegate salt on anything but a delegate's lock → I4", () => {
+        const l = setup();
+        const payment = params({ salt: nextDelegateSalt() });
+        const acceptorLock = lock();
+        l.applyAll([opened(payment), opened(acceptorLock)]);
+        l.finish();
+        expect(messages(l)).to.deep.equal([
+          `I4 authority: deal ${dealIdOf(payment.payer, payment.salt)} (Payment) was opened with a salt reserved for delegate locks`,
+          `I4 authority: deal ${dealIdOf(acceptorLock.payer, acceptorLock.salt)} was locked with a salt reserved for delegate locks, but not by a delegate (no DealLockedByDelegate)`,
+        ]);
+      });
+
+      const expiry = (d: DealParams) => Number(d.deadline + d.releaseWindow) + WINDOW;
+      for (const [title, from, at, expected] of [
+        ["performed, after its expiry → legal (back to the float)", "performed", 1, undefined],
+        ["disputed, after its expiry → legal", "disputed", 1, undefined],
+        ["performed, at its expiry → I4", "performed", 0, "before its expiry"],
+      ] as [string, string, number, string | undefined][]) {
+        it(`LockExpired of a delegate's lock ${title}`, () => {
+          const l = setup();
+          const deal = lock({ deadline: BigInt(T0 + DAY) });
+          const dealId = lockedBy(l, deal);
+          l.apply(ev({ name: "DealPerformed", dealId, time: T0 + 10 }));
+          if (from === "disputed") {
+            l.applyAll([
+              ev({ name: "GatewayRegistered", gateway: A.gateway }),
+              ev({ name: "GatewayApproved", gateway: A.gateway }),
+              ev({ name: "DealDisputed", dealId, by: A.acceptor, gatewayHolds: true, time: T0 + 20 }),
+            ]);
+          }
+          l.apply(ev({ name: "DealRefunded", dealId, reason: 3, time: expiry(deal) + at }));
+          l.finish();
+          if (expected) expect(messages(l).join("\n")).to.contain(expected);
+          else {
+            expect(l.inconsistencies).to.deep.equal([]);
+            expect(l.floats.get(`${A.acceptor}|${A.token}`.toLowerCase())).to.include({ free: 10_000n, locked: 0n });
+          }
+        });
+      }
+
+      it("LockExpired of a lock the acceptor made → I4; of an open lock → I3", () => {
+        const l = setup();
+        const own = params({ payer: A.acceptor, kind: 1, amount: 300n });
+        const ownId = dealIdOf(own.payer, own.salt);
+        l.applyAll([opened(own), ev({ name: "DealPerformed", dealId: ownId, time: T0 })]);
+        l.apply(ev({ name: "DealRefunded", dealId: ownId, reason: 3, time: T0 + 365 * DAY }));
+        const open = lock();
+        const openId = lockedBy(l, open);
+        l.apply(ev({ name: "DealRefunded", dealId: openId, reason: 3, time: T0 + 365 * DAY }));
+        expect(messages(l)).to.deep.equal([
+          `I4 authority: deal ${ownId} refunded as an expired lock, but no delegate locked it`,
+          `I3 state machine: deal ${openId} DealRefunded(LockExpired) is not a legal step from Open`,
+        ]);
+      });
+    });
+
+    describe("who may end a dispute now (rulerOf)", () => {
+      it("the gateway in its window, then an arbiter, and nobody but the parties without one", () => {
+        const l = ledger();
+        const dealId = disputedAt(l, T0 + 10);
+        const d = l.deals.get(dealId.toLowerCase())!;
+        expect(l.rulerOf(d, T0 + 10 + WINDOW)).to.equal("gateway");
+        expect(l.rulerOf(d, T0 + 11 + WINDOW)).to.equal("arbiter");
+        l.apply(ev({ name: "GatewaySuspended", gateway: A.gateway }));
+        expect(l.rulerOf(d, T0 + 20)).to.equal("arbiter");
+        l.apply(ev({ name: "ArbiterRevoked", account: A.stranger }));
+        expect(l.rulerOf(d, T0 + 20)).to.equal("parties only");
+        l.apply(ev({ name: "GatewayReinstated", gateway: A.gateway }));
+        expect(l.rulerOf(d, T0 + 20)).to.equal("gateway");
+      });
     });
   });
 
@@ -1124,6 +1835,41 @@ describe("scripts/lib/audit.ts", () => {
       expect(formatAmount(42n, null)).to.equal("42");
     });
 
+    it("decodes EvidencePosted from its topics, whatever bytes its URI holds", () => {
+      const iface = Escrow__factory.createInterface();
+      const fragment = iface.getEvent("EvidencePosted");
+      const dealId = id("deal");
+      const { topics } = iface.encodeEventLog(fragment, [dealId, A.payee, id("photo"), "ipfs://x"]);
+      const data = AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes"], [id("photo"), "0xfffe41"]);
+      const log = {
+        address: A.token,
+        topics,
+        data,
+        blockNumber: 7,
+        index: 2,
+        transactionHash: id("tx"),
+      } as unknown as Log;
+      expect(decodeLog(log, A.token, A.gateway)).to.deep.equal({
+        block: 7,
+        logIndex: 2,
+        txHash: id("tx"),
+        name: "EvidencePosted",
+        dealId,
+        by: A.payee,
+      });
+    });
+
+    it("asks the time only of the events a timed rule needs", () => {
+      const at0 = { block: 1, logIndex: 0 };
+      expect(needsTime({ ...at0, name: "DealDisputed", dealId: id("d"), by: A.payer, gatewayHolds: true })).to.equal(
+        true,
+      );
+      expect(needsTime({ ...at0, name: "DealReleased", dealId: id("d") })).to.equal(false);
+      const lock = params({ payer: A.acceptor, kind: 1, salt: nextDelegateSalt() });
+      expect(needsTime({ ...at0, name: "DealOpened", dealId: id("d"), deal: lock, ref: ZeroHash })).to.equal(true);
+      expect(needsTime({ ...at0, name: "DealOpened", dealId: id("d"), deal: params(), ref: ZeroHash })).to.equal(false);
+    });
+
     it("derives the arbiter role and deal ids as the contracts do", () => {
       expect(ARBITER_ROLE).to.equal(id("ARBITER_ROLE"));
       const salt = nextSalt();
@@ -1142,12 +1888,16 @@ describe("scripts/lib/audit.ts", () => {
         toBlock: 2,
         timestamp: 0,
         events: 0,
-        deals: { total: 0, byStatus: { Open: 0, Performed: 0, Released: 0, Refunded: 0, Disputed: 0, Resolved: 0 } },
+        deals: {
+          total: 0,
+          byStatus: { Open: 0, Performed: 0, Released: 0, Refunded: 0, Disputed: 0, Resolved: 0, Split: 0 },
+        },
         tokens: [],
         floats: [],
         owed: [],
         openDeals: [],
         disputes: [],
+        alerts: [],
         inconsistencies: [
           { check: "I3", message: "state machine: x", block: 7 },
           { check: "storage", message: "storage: y" },

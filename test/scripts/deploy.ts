@@ -17,6 +17,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 
 import {
   DEFAULTS,
+  checkDelays,
   checkGovernance,
   configFromEnv,
   deployProtocol,
@@ -114,6 +115,7 @@ function expectCompleteFile(file: string, network: string, chainId: number, with
     MIN_BOND_6_DECIMALS.toString(),
     DEFAULTS.MAX_FEE_BPS,
     DEFAULTS.UNBONDING_DELAY,
+    DEFAULTS.RESOLUTION_WINDOW, // the floor of the unbonding delay defaults to the resolution window
   ]);
   if (withTestUsdt) {
     expect(deployment.contracts.TestUSDT?.args).to.deep.equal([]);
@@ -289,6 +291,7 @@ describe("deployment scripts", function () {
         expect(await registry.minBond()).to.equal(MIN_BOND_6_DECIMALS);
         expect(await registry.maxFeeBps()).to.equal(DEFAULTS.MAX_FEE_BPS);
         expect(await registry.unbondingDelay()).to.equal(DEFAULTS.UNBONDING_DELAY);
+        expect(await registry.minUnbondingDelay()).to.equal(DEFAULTS.RESOLUTION_WINDOW);
         const token = await hre.ethers.getContractAt("TestUSDT", usdt);
         expect(await token.decimals()).to.equal(6n);
       });
@@ -361,9 +364,14 @@ describe("deployment scripts", function () {
       it("resume after a failed run from the contracts the file already records", async function () {
         const resumeDir = tmpDir();
         const resumeFile = deploymentPath("hardhat", resumeDir);
-        // Escrow's constructor rejects a resolution window under one hour: the run fails after the registry.
+        // Escrow's constructor rejects a resolution window under one hour: the run fails after the registry (whose
+        // floor is the default window, so the resumed run's escrow fits under it).
+        const failing = {
+          DEPLOY_RESOLUTION_WINDOW: "60",
+          DEPLOY_MIN_UNBONDING_DELAY: String(DEFAULTS.RESOLUTION_WINDOW),
+        };
         const error = await rejection(
-          deployProtocol(hre, configFromEnv({ DEPLOY_RESOLUTION_WINDOW: "60" }, "hardhat", deployer.address), {
+          deployProtocol(hre, configFromEnv(failing, "hardhat", deployer.address), {
             dir: resumeDir,
             log: () => undefined,
           }),
@@ -384,6 +392,83 @@ describe("deployment scripts", function () {
         );
         expect(resumed.some((l) => l.startsWith("  Escrow: deployed at "))).to.equal(true);
         expectCompleteFile(resumeFile, "hardhat", HARDHAT_CHAIN_ID, true);
+      });
+
+      it("refuse to resume with a resolution window above the floor of the registry it would reuse", async function () {
+        const resumeDir = tmpDir();
+        const env = { DEPLOY_RESOLUTION_WINDOW: "60" }; // the floor follows it: 60 s
+        await rejection(
+          deployProtocol(hre, configFromEnv(env, "hardhat", deployer.address), {
+            dir: resumeDir,
+            log: () => undefined,
+          }),
+        );
+        const partial = readDeployment(deploymentPath("hardhat", resumeDir));
+        expect(partial.contracts.GatewayRegistry.args[5]).to.equal(60);
+        const block = await hre.ethers.provider.getBlockNumber();
+        const error = await rejection(
+          deployProtocol(hre, configFromEnv({}, "hardhat", deployer.address), { dir: resumeDir, log: () => undefined }),
+        );
+        expect(error.message).to.equal(
+          `the resolution window (${DEFAULTS.RESOLUTION_WINDOW} s) is above the minUnbondingDelay (60 s) of the ` +
+            `GatewayRegistry at ${partial.contracts.GatewayRegistry.address}: the escrow would be refused; use ` +
+            "--fresh or DEPLOY_RESOLUTION_WINDOW at or below it",
+        );
+        expect(await hre.ethers.provider.getBlockNumber()).to.equal(block);
+      });
+    });
+
+    describe("delays", function () {
+      it("default the floor of the unbonding delay to the resolution window, and take DEPLOY_MIN_UNBONDING_DELAY", function () {
+        expect(configFromEnv({}, "hardhat", deployer.address).minUnbondingDelay).to.equal(DEFAULTS.RESOLUTION_WINDOW);
+        expect(
+          configFromEnv({ DEPLOY_RESOLUTION_WINDOW: "7200" }, "hardhat", deployer.address).minUnbondingDelay,
+        ).to.equal(7_200);
+        expect(
+          configFromEnv({ DEPLOY_MIN_UNBONDING_DELAY: "86400" }, "hardhat", deployer.address).minUnbondingDelay,
+        ).to.equal(86_400);
+        expect(DEFAULTS.UNBONDING_DELAY).to.be.at.least(DEFAULTS.RESOLUTION_WINDOW);
+      });
+
+      it("refuse a resolution window above the floor, and a floor above the unbonding delay, before any transaction", async function () {
+        expect(
+          thrown(() => checkDelays({ resolutionWindow: 7_200, minUnbondingDelay: 3_600, unbondingDelay: 86_400 }))
+            .message,
+        ).to.equal(
+          "the resolution window (DEPLOY_RESOLUTION_WINDOW, 7200 s) is above the floor of the unbonding delay " +
+            "(DEPLOY_MIN_UNBONDING_DELAY, 3600 s): a gateway's bond could leave before a slash for its last ruling " +
+            "lands, and the escrow would refuse to deploy",
+        );
+        expect(
+          thrown(() => checkDelays({ resolutionWindow: 3_600, minUnbondingDelay: 7_200, unbondingDelay: 3_600 }))
+            .message,
+        ).to.equal(
+          "the unbonding delay (DEPLOY_UNBONDING_DELAY, 3600 s) is below its floor (DEPLOY_MIN_UNBONDING_DELAY, " +
+            "7200 s): the registry would refuse to deploy",
+        );
+        expect(() =>
+          checkDelays({ resolutionWindow: 3_600, minUnbondingDelay: 3_600, unbondingDelay: 3_600 }),
+        ).to.not.throw();
+        const block = await hre.ethers.provider.getBlockNumber();
+        const error = await rejection(
+          deployProtocol(hre, configFromEnv({ DEPLOY_MIN_UNBONDING_DELAY: "3600" }, "hardhat", deployer.address), {
+            dir: tmpDir(),
+            log: () => undefined,
+          }),
+        );
+        expect(error.message).to.match(/^the resolution window \(DEPLOY_RESOLUTION_WINDOW, 259200 s\) is above/);
+        expect(await hre.ethers.provider.getBlockNumber()).to.equal(block);
+      });
+
+      it("record the floor as the registry's sixth constructor argument", async function () {
+        const custom = await deployProtocol(
+          hre,
+          configFromEnv({ DEPLOY_MIN_UNBONDING_DELAY: String(5 * DAY) }, "hardhat", deployer.address),
+          { dir: tmpDir(), fresh: true, log: () => undefined },
+        );
+        expect(custom.contracts.GatewayRegistry.args[5]).to.equal(5 * DAY);
+        const registry = await hre.ethers.getContractAt("GatewayRegistry", custom.contracts.GatewayRegistry.address);
+        expect(await registry.minUnbondingDelay()).to.equal(5 * DAY);
       });
     });
   });
@@ -421,6 +506,7 @@ describe("deployment scripts", function () {
           minBond: undefined,
           maxFeeBps: DEFAULTS.MAX_FEE_BPS,
           unbondingDelay: DEFAULTS.UNBONDING_DELAY,
+          minUnbondingDelay: DEFAULTS.RESOLUTION_WINDOW,
           resolutionWindow: DEFAULTS.RESOLUTION_WINDOW,
         });
         expect(configFromEnv(governance(), "bsc", deployer.address).bondToken).to.equal(
@@ -439,6 +525,7 @@ describe("deployment scripts", function () {
             DEPLOY_MAX_FEE_BPS: "250",
             DEPLOY_UNBONDING_DELAY: "86400",
             DEPLOY_RESOLUTION_WINDOW: "7200",
+            DEPLOY_MIN_UNBONDING_DELAY: "43200",
           },
           "mainnet",
           deployer.address,
@@ -446,7 +533,12 @@ describe("deployment scripts", function () {
         expect(config.bondToken).to.equal(token);
         expect(config.tokens).to.deep.equal([others[5].address, others[6].address]);
         expect(config.minBond).to.equal(123_000n * 10n ** 18n);
-        expect([config.maxFeeBps, config.unbondingDelay, config.resolutionWindow]).to.deep.equal([250, 86_400, 7_200]);
+        expect([
+          config.maxFeeBps,
+          config.unbondingDelay,
+          config.minUnbondingDelay,
+          config.resolutionWindow,
+        ]).to.deep.equal([250, 86_400, 43_200, 7_200]);
       });
 
       it("rejects a number that is not a non-negative integer", function () {
@@ -664,6 +756,7 @@ describe("deployment scripts", function () {
           MIN_BOND_6_DECIMALS.toString(),
           String(DEFAULTS.MAX_FEE_BPS),
           String(DEFAULTS.UNBONDING_DELAY),
+          String(DEFAULTS.RESOLUTION_WINDOW),
         ]);
         expect(input("Escrow").constructorArguments).to.deep.equal([
           deployment.contracts.GatewayRegistry.address,

@@ -14,6 +14,7 @@ import type { z } from "zod";
 import type { Common } from "../common";
 import type { Hash, HistoryEntry } from "../domain/projection";
 import { acceptorView, dealView, gatewayView, type Progress } from "../domain/views";
+import type { TokenHealth } from "../tokens/monitor";
 import type { Store } from "../store/store";
 import { decodeCursor, encodeCursor, filterKey, startingAt, type CursorPosition } from "./cursor";
 import { buildOpenApiDocument, ROUTES, SCAN_FACTOR, type RouteId } from "./openapi";
@@ -38,6 +39,10 @@ export type ApiDeps = {
   common: Common;
   store: Store;
   readiness: Readiness;
+  /** The escrow's resolution window in seconds (immutable; read from the chain at start). */
+  resolutionWindow: number;
+  /** The token monitor's latest answers, shown by /v1/health (none when absent). */
+  tokens?: () => TokenHealth[];
   /** Cache time of the indexer's progress (tests use 0). */
   metaCacheMs?: number;
 };
@@ -117,7 +122,14 @@ function validateQuery<T extends z.ZodObject>(req: Request, schema: T): z.output
   return validate(schema, values, "query", errors);
 }
 
-export function createApi({ common, store, readiness, metaCacheMs = META_CACHE_MS }: ApiDeps): express.Express {
+export function createApi({
+  common,
+  store,
+  readiness,
+  resolutionWindow,
+  tokens = () => [],
+  metaCacheMs = META_CACHE_MS,
+}: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const app = express();
   app.disable("x-powered-by");
@@ -133,7 +145,11 @@ export function createApi({ common, store, readiness, metaCacheMs = META_CACHE_M
     const progress = store
       .getMeta()
       // The head is recorded after each commit; never report fewer confirmations than the indexed block implies.
-      .then((m) => ({ head: Math.max(m.head ?? 0, m.block ?? 0), confirmations: common.options.confirmations }));
+      .then((m) => ({
+        head: Math.max(m.head ?? 0, m.block ?? 0),
+        confirmations: common.options.confirmations,
+        now: Math.max(Math.floor(Date.now() / 1000), m.time ?? 0),
+      }));
     const entry = { at: now, progress };
     cached = entry;
     progress.catch(() => {
@@ -144,6 +160,13 @@ export function createApi({ common, store, readiness, metaCacheMs = META_CACHE_M
 
   let openApiJson: string | undefined;
 
+  /** The gateways of the disputed deals among `deals` (who may rule depends on their standing now). */
+  const gatewaysOf = async (deals: Hash[]): Promise<Map<string, Hash | undefined>> => {
+    const wanted = [...new Set(deals.filter((d) => d.status === "disputed").map((d) => d.gateway))];
+    const hashes = wanted.length === 0 ? [] : await store.getHashes(wanted.map((g) => `gw:${g}`));
+    return new Map(wanted.map((g, i) => [g, hashes[i]]));
+  };
+
   /* ----------------------------------------------- handlers ----------------------------------------------- */
 
   const handlers: Record<RouteId, (req: Request, res: Response) => Promise<void> | void> = {
@@ -152,7 +175,10 @@ export function createApi({ common, store, readiness, metaCacheMs = META_CACHE_M
       validateQuery(req, EmptyQuery);
       const [found, progress] = await Promise.all([store.getDeal(dealId), progressOf()]);
       if (!found) throw new ApiProblem("deal-not-found", `No deal ${dealId} has been indexed.`);
-      res.json(dealView(dealId, found.deal, found.history, progress));
+      // Who rules a disputed deal depends on its gateway's standing now: one more read, for disputed deals only.
+      const gateway =
+        found.deal.status === "disputed" ? (await store.getHashes([`gw:${found.deal.gateway}`]))[0] : undefined;
+      res.json(dealView(dealId, found.deal, found.history, progress, { resolutionWindow, gateway }));
     },
 
     async listDeals(req, res) {
@@ -205,9 +231,11 @@ export function createApi({ common, store, readiness, metaCacheMs = META_CACHE_M
         }
         start = last;
       }
-      const progress = await progressPromise;
+      const [progress, gateways] = await Promise.all([progressPromise, gatewaysOf(page.map((x) => x.deal))]);
       res.json({
-        data: page.map(({ id, deal, history }) => dealView(id, deal, history, progress)),
+        data: page.map(({ id, deal, history }) =>
+          dealView(id, deal, history, progress, { resolutionWindow, gateway: gateways.get(deal.gateway) }),
+        ),
         nextCursor: exhausted || !start ? null : encodeCursor(start, filter),
       });
     },
@@ -276,7 +304,7 @@ export function createApi({ common, store, readiness, metaCacheMs = META_CACHE_M
 
     health(req, res) {
       validateQuery(req, EmptyQuery);
-      res.json({ status: "ok" });
+      res.json({ status: "ok", tokens: tokens() });
     },
 
     async ready(req, res) {

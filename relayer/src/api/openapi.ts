@@ -65,7 +65,10 @@ export const ROUTES: Route[] = [
     operationId: "getDeal",
     tags: ["deals"],
     summary: "One deal, with its history",
-    description: `The deal's parameters, status, settlement amounts and every event (block, transaction hash, log index). ${FINALITY}`,
+    description:
+      "The deal's parameters, status, settlement amounts, evidence and every event (block, transaction hash, log " +
+      "index). A disputed deal says who may rule it now (`disputeRuler`) and until when its gateway may " +
+      `(\`resolutionDeadline\`); a delegate's lock says when it expires (\`lockExpiry\`). ${FINALITY}`,
     request: { params: DealParams },
     responses: {
       200: json(DealViewSchema, "The deal"),
@@ -113,7 +116,7 @@ export const ROUTES: Route[] = [
     operationId: "getGateway",
     tags: ["gateways"],
     summary: "One gateway",
-    description: `A gateway's status, bond, fee, cap, exit time and open disputes. ${FINALITY}`,
+    description: `A gateway's life-cycle status, whether governance suspended it, bond, fee, cap, exit time and open disputes. ${FINALITY}`,
     request: { params: AddressParams },
     responses: {
       200: json(GatewayViewSchema, "The gateway"),
@@ -159,8 +162,12 @@ export const ROUTES: Route[] = [
     path: "/v1/health",
     operationId: "health",
     tags: ["operations"],
-    summary: "Liveness",
-    description: "200 while the process is up (it does not touch Redis or the chain).",
+    summary: "Liveness, and the tokens' standing towards the escrow",
+    description:
+      "200 while the process is up (it does not touch Redis or the chain: it shows what the token monitor last " +
+      "saw). `tokens` lists every token the registry ever allowlisted with `escrowBlacklisted` (the token " +
+      "blacklists the escrow itself: every payout in it is deferred to owed — governance should disallow it) and " +
+      "`paused`.",
     responses: { 200: json(HealthSchema, "The process is up"), 400: invalid },
   },
   {
@@ -188,7 +195,8 @@ export const ROUTES: Route[] = [
     summary: "Prometheus metrics",
     description:
       "Metrics in the Prometheus text format, among them `relayer_http_request_duration_seconds` labelled by " +
-      "method, route pattern and status.",
+      "method, route pattern and status, `relayer_token_escrow_blacklisted` and `relayer_token_paused` per token " +
+      "(1 or 0), and `relayer_dispute_count_skipped_total`.",
     responses: {
       200: { description: "Prometheus text exposition", content: { "text/plain": { schema: z.string() } } },
       400: invalid,

@@ -129,7 +129,11 @@ const block = z.number().int().openapi({ description: "Block number" });
 
 export const HistoryEntrySchema = z
   .object({
-    event: z.string().openapi({ description: "Event name, e.g. DealOpened, DealReleased" }),
+    event: z.string().openapi({
+      description:
+        "Event name: DealOpened, DealLockedByDelegate, DealPerformed, DealReleaseApproved, DealReleased, " +
+        "DealRefunded, DealDisputed, DealResolved, DealSplit, EvidencePosted, DisputeCountSkipped, PayoutDeferred",
+    }),
     blockNumber: block,
     txHash: hex32.openapi({ description: "Transaction hash (lower-case)" }),
     logIndex: z.number().int().openapi({ description: "Index of the log in its block" }),
@@ -141,12 +145,27 @@ export const HistoryEntrySchema = z
   })
   .openapi("HistoryEntry");
 
+export const EvidenceSchema = z
+  .object({
+    by: address.openapi({ description: "Who posted it: the payer, the payee, the deal's gateway or an arbiter" }),
+    contentHash: hex32.openapi({ description: "Hash of the file's content" }),
+    uri: z.string().openapi({
+      description: "Where the file lives, as posted (invalid UTF-8 replaced; cut to 1,024 characters)",
+    }),
+    uriTruncated: z.boolean().optional().openapi({ description: "Present (true) when the posted URI was longer" }),
+    blockNumber: block,
+    txHash: hex32.openapi({ description: "Transaction hash (lower-case)" }),
+  })
+  .openapi("Evidence");
+
 export const DealViewSchema = z
   .object({
     dealId: hex32,
     status: z.enum(DEAL_STATUSES).openapi({
       description:
-        "open → performed → released, or refunded, disputed → resolved (released/refunded/resolved are terminal)",
+        "open → performed → released; refunded (deadline, cancel, an expired delegate lock); performed → disputed " +
+        "→ resolved (a ruling), released (the payer gives in), split (both parties agree) or refunded (cancel); " +
+        "split also from open or performed. released, refunded, resolved and split are terminal.",
     }),
     kind: z.enum(DEAL_KINDS),
     payer: address,
@@ -160,13 +179,57 @@ export const DealViewSchema = z
     autoRelease: z.boolean(),
     salt: hex32,
     ref: hex32.openapi({ description: "Off-chain reference (bytes32)" }),
-    payerReleased: z.boolean().openapi({ description: "The payer approved the release" }),
+    payerReleased: z.boolean().openapi({ description: "The payer approved the release before the payee performed" }),
+    flags: z
+      .number()
+      .int()
+      .openapi({
+        description:
+          "The escrow's stored DealRecord.flags: 1 while open and released by the payer, 2 while disputed and held " +
+          "by the gateway, else 0",
+      }),
     payeeAmount: amount.optional().openapi({ description: "Paid to the payee at settlement (base units)" }),
     fee: amount.optional().openapi({ description: "Paid to the gateway at settlement (base units)" }),
     refund: amount.optional().openapi({ description: "Refunded to the payer at settlement (base units)" }),
     refundReason: z.enum(REFUND_REASONS).optional(),
     disputedBy: address.optional(),
+    gatewayHolds: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          "Once disputed: whether the deal's gateway held the dispute (it was active and in good standing when the " +
+          "dispute was raised; it rules it within its window). Otherwise an arbiter rules it.",
+      }),
+    disputedAt: z.number().int().optional().openapi({ description: "Unix time the dispute was raised" }),
+    resolutionDeadline: z.number().int().optional().openapi({
+      description: "While disputed: disputedAt + the escrow's resolution window, the last second the gateway may rule",
+    }),
+    disputeRuler: z
+      .enum(["gateway", "arbiter"])
+      .optional()
+      .openapi({
+        description:
+          "While disputed, who may rule now: `gateway` when it holds the dispute, is active or exiting and not " +
+          "suspended, and the resolution deadline has not passed (judged by the later of the server's clock and the " +
+          "latest indexed block's time); `arbiter` otherwise. The parties may end a dispute any time (release, " +
+          "cancel, split or settle by signatures).",
+      }),
     resolvedBy: address.optional(),
+    reasons: hex32.optional().openapi({ description: "Hash of the ruling's written reasons (zero when none)" }),
+    lockedBy: address.optional().openapi({
+      description: "On-ramp: who authorised the lock, the acceptor (equal to payer) or its lock delegate",
+    }),
+    lockExpiry: z
+      .number()
+      .int()
+      .optional()
+      .openapi({
+        description:
+          "A lock by the acceptor's delegate: deadline + releaseWindow + resolution window; after it anyone may " +
+          "return the deal, if still not final, to the acceptor's float (refund reason lock_expired)",
+      }),
+    evidence: z.array(EvidenceSchema).openapi({ description: "Evidence anchored on chain for the deal, oldest first" }),
     openedBlock: block,
     updatedBlock: block.openapi({ description: "Block of the deal's latest event" }),
     confirmations: z
@@ -188,7 +251,17 @@ export const DealListSchema = z
 export const GatewayViewSchema = z
   .object({
     address,
-    status: z.enum(GATEWAY_STATUSES),
+    status: z.enum(GATEWAY_STATUSES).openapi({
+      description: "The gateway's own life cycle: pending → active → exiting → exited",
+    }),
+    suspended: z.boolean().openapi({
+      description:
+        "Governance's sanction, apart from the life cycle: a suspended gateway is named in no new deal, rules no " +
+        "dispute and cannot complete its exit until reinstated",
+    }),
+    canRule: z
+      .boolean()
+      .openapi({ description: "Active or exiting, and not suspended: may rule the disputes it holds" }),
     bond: amount.openapi({ description: "Bond in the registry's bond token (base units)" }),
     feeBps: z.number().int(),
     feeCapBps: z.number().int(),
@@ -251,7 +324,35 @@ export const ProblemSchema = z
   })
   .openapi("Problem", { description: "RFC 9457 problem details (application/problem+json)" });
 
-export const HealthSchema = z.object({ status: z.literal("ok") }).openapi("Health");
+export const TokenHealthSchema = z
+  .object({
+    token: address,
+    allowed: z.boolean().openapi({ description: "Allowlisted for new deals by the registry now" }),
+    escrowBlacklisted: z
+      .boolean()
+      .nullable()
+      .openapi({
+        description:
+          "true: the token blacklists the escrow itself — every payout in it is deferred to owed and deposits " +
+          "freeze; governance should disallow the token. null: the token has no blacklist (isBlackListed).",
+      }),
+    paused: z.boolean().nullable().openapi({
+      description: "true: the token is paused (payouts deferred to owed until unpaused); null: it has no pause",
+    }),
+    checkedAt: z.number().int().nullable().openapi({ description: "Unix milliseconds of the last answer" }),
+  })
+  .openapi("TokenHealth");
+
+export const HealthSchema = z
+  .object({
+    status: z.literal("ok"),
+    tokens: z.array(TokenHealthSchema).openapi({
+      description:
+        "Every token the registry ever allowlisted, as the relayer last asked it (every minute; none before the " +
+        "first answer)",
+    }),
+  })
+  .openapi("Health");
 
 export const ReadySchema = z
   .object({

@@ -34,14 +34,19 @@ export type Backoff = { initialMs: number; factor: number; maxMs: number; maxAtt
 
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 100, factor: 2, maxMs: 5_000, maxAttempts: 8 };
 
-/** What a failed request was, as far as retrying goes. */
-export type FailureKind = "retryable" | "non_retryable" | "range" | "not_found";
+/**
+ * What a failed request was, as far as retrying goes. `reverted`: an `eth_call` whose execution reverted, an answer
+ * rather than a failure.
+ */
+export type FailureKind = "retryable" | "non_retryable" | "range" | "not_found" | "reverted";
 
 /** A classified failure: `kind` decides what happens, `reason` says why (logged). */
 export type Failure = { kind: FailureKind; reason: string; code?: number; message: string };
 
 /** The chain after `close()`: every pending and later call rejects with this. */
 export class ChainClosedError extends NonRetryableError {}
+/** An `eth_call` reverted (an answer, not a failure: never retried, not counted as an RPC error). */
+class CallRevertedError extends NonRetryableError {}
 
 /** `createChain`'s result: the `Chain` plus the current adaptive `eth_getLogs` span (for tests and metrics). */
 export type EthersChain = Chain & {
@@ -82,6 +87,9 @@ const NON_RETRYABLE_RPC_CODES = new Set([
 const RANGE_TOO_LARGE =
   /more than \d+ results|too many (results|logs|blocks)|block range|range (is )?too (large|wide|big)|range limit|range exceed|exceeds? (the )?(max|limit)|limit exceeded|response size|response too large|max(imum)? (results|block range|range)|query timeout exceeded/i;
 
+/** How nodes say that an `eth_call` reverted (geth: code 3 "execution reverted"; Hardhat: "... reverted ..."). */
+const REVERTED = /revert|VM Exception|invalid opcode|out of gas/i;
+
 /** How nodes say that they do not know a block hash (`eth_getLogs` with `blockHash`). */
 const UNKNOWN_BLOCK =
   /unknown block|block not found|header not found|blockhash cannot be found|block hash (was )?not found|cannot find block|block (does not|doesn't) exist/i;
@@ -110,6 +118,9 @@ function classifyRpcError(rpc: RpcErrorObject, method: string): Failure {
   const message = typeof rpc.message === "string" ? rpc.message : JSON.stringify(rpc);
   if (method === "eth_getLogs" && RANGE_TOO_LARGE.test(message)) {
     return { kind: "range", reason: "range too large", code, message };
+  }
+  if (method === "eth_call" && (code === 3 || REVERTED.test(message))) {
+    return { kind: "reverted", reason: "execution reverted", code, message };
   }
   if (code !== undefined && NON_RETRYABLE_RPC_CODES.has(code)) {
     return { kind: "non_retryable", reason: `json-rpc error ${code}`, code, message };
@@ -396,6 +407,7 @@ export function createChain({
       } catch (error) {
         if (closing.signal.aborted) throw closedError();
         let failure = classifyError(error, method);
+        if (failure.kind === "reverted") throw new CallRevertedError(`${method}: ${failure.message}`, { cause: error });
         if (notFound?.(failure)) failure = { ...failure, kind: "not_found" };
         const willRetry = (failure.kind === "retryable" || failure.kind === "range") && attempt < backoff.maxAttempts;
         const delayMs = willRetry ? delayAfter(attempt) : undefined;
@@ -455,6 +467,7 @@ export function createChain({
           number: quantity(block.number, "number"),
           hash: hash(block.hash, "hash"),
           parentHash: hash(block.parentHash, "parentHash"),
+          timestamp: quantity(block.timestamp, "timestamp"),
         };
         if (parsed.number !== number) {
           throw new MalformedResponseError(`asked for block ${number}, got block ${parsed.number}`);
@@ -537,6 +550,22 @@ export function createChain({
         },
         (failure) => failure.kind !== "range" && UNKNOWN_BLOCK.test(failure.message),
       );
+    },
+
+    async call(to: string, data: string): Promise<string | undefined> {
+      if (!/^0x[0-9a-fA-F]{40}$/.test(to)) throw new RangeError(`to must be an address, got ${to}`);
+      if (!HEX_DATA.test(data)) throw new RangeError("data must be 0x-prefixed hex bytes");
+      try {
+        return await rpc("eth_call", [{ to: to.toLowerCase(), data }, "latest"], (result) => {
+          if (typeof result !== "string" || !HEX_DATA.test(result)) {
+            throw new MalformedResponseError(`eth_call result is not hex data: ${JSON.stringify(result)}`);
+          }
+          return result.toLowerCase();
+        });
+      } catch (error) {
+        if (error instanceof CallRevertedError) return undefined;
+        throw error;
+      }
     },
 
     span: () => span,

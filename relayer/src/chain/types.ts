@@ -3,8 +3,8 @@
  */
 import type { Log } from "ethers";
 
-/** A block header as the indexer uses it (hashes lower-case). */
-export type BlockHeader = { number: number; hash: string; parentHash: string };
+/** A block header as the indexer uses it (hashes lower-case, timestamp in unix seconds). */
+export type BlockHeader = { number: number; hash: string; parentHash: string; timestamp: number };
 
 /** A log as the indexer decodes it. */
 export type RawLog = Pick<
@@ -32,6 +32,11 @@ export type Chain = {
   logsInRange(addresses: string[], from: number, to: number): Promise<{ logs: RawLog[]; to: number }>;
   /** Logs of `addresses` in the block with `blockHash` (consistent with that exact block). */
   logsOfBlock(addresses: string[], blockHash: string): Promise<RawLog[]>;
+  /**
+   * `eth_call` of `data` on `to` at the latest block: the returned data (lower-case hex, "0x" when none), or
+   * undefined when the call reverted (for example a function the contract does not have).
+   */
+  call(to: string, data: string): Promise<string | undefined>;
   /** Stops in-flight retries (shutdown). */
   close(): void;
 };

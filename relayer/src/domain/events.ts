@@ -1,13 +1,19 @@
 /**
  * Decoding of the escrow's and the registry's logs into typed events. Pure: no IO.
  */
-import { Interface, type EventFragment, type Log } from "ethers";
+import { Interface, getBytes, toUtf8Bytes, type EventFragment, type Log } from "ethers";
 import { Escrow__factory, GatewayRegistry__factory } from "../../../typechain-types";
 
 export const DEAL_KINDS = ["payment", "onramp", "offramp"] as const;
 export type DealKind = (typeof DEAL_KINDS)[number];
-export const REFUND_REASONS = ["deadline", "payee_cancel", "mutual_cancel"] as const;
+export const REFUND_REASONS = ["deadline", "payee_cancel", "mutual_cancel", "lock_expired"] as const;
 export type RefundReason = (typeof REFUND_REASONS)[number];
+
+/**
+ * Longest evidence URI kept, in characters (code points): an `EvidencePosted` URI is any string a party paid the
+ * calldata for; a longer one is kept cut to this length (and marked), so no deal's history grows without bound.
+ */
+export const MAX_EVIDENCE_URI_CHARS = 1_024;
 
 /** A deal's parameters as opened (addresses lower-case hex, amounts as bigint). */
 export type DealParams = {
@@ -38,10 +44,38 @@ export type ProtocolEvent = LogPosition &
     | { type: "DealOpened"; dealId: string; deal: DealParams; ref: string }
     | { type: "DealPerformed"; dealId: string }
     | { type: "DealReleaseApproved"; dealId: string }
-    | { type: "DealReleased"; dealId: string; payeeAmount: bigint; fee: bigint }
+    | { type: "DealLockedByDelegate"; dealId: string; delegate: string }
+    | { type: "DealReleased"; dealId: string }
     | { type: "DealRefunded"; dealId: string; reason: RefundReason }
-    | { type: "DealDisputed"; dealId: string; by: string }
-    | { type: "DealResolved"; dealId: string; by: string; payeeAmount: bigint; fee: bigint; refund: bigint }
+    | {
+        type: "DealDisputed";
+        dealId: string;
+        by: string;
+        gatewayHolds: boolean;
+        /** Unix time of the event's block: not in the log; the indexer adds it from the block header. */
+        timestamp?: number;
+      }
+    | {
+        type: "DealResolved";
+        dealId: string;
+        by: string;
+        payeeAmount: bigint;
+        fee: bigint;
+        refund: bigint;
+        reasons: string;
+      }
+    | { type: "DealSplit"; dealId: string; payeeAmount: bigint; fee: bigint; refund: bigint }
+    | {
+        type: "EvidencePosted";
+        dealId: string;
+        by: string;
+        contentHash: string;
+        /** The URI as posted (invalid UTF-8 replaced), cut to MAX_EVIDENCE_URI_CHARS. */
+        uri: string;
+        /** Set when the posted URI was longer than MAX_EVIDENCE_URI_CHARS. */
+        uriTruncated?: boolean;
+      }
+    | { type: "DisputeCountSkipped"; dealId: string; gateway: string; opened: boolean }
     | { type: "PayoutDeferred"; dealId: string; token: string; account: string; amount: bigint }
     | { type: "OwedClaimed"; token: string; account: string; amount: bigint }
     | { type: "FloatDeposited"; acceptor: string; token: string; amount: bigint }
@@ -83,12 +117,16 @@ const registryFragments = fragmentsByTopic(registryInterface);
 /** The escrow events the relayer indexes. */
 const ESCROW_EVENTS = [
   "DealOpened",
+  "DealLockedByDelegate",
   "DealPerformed",
   "DealReleaseApproved",
   "DealReleased",
   "DealRefunded",
   "DealDisputed",
   "DealResolved",
+  "DealSplit",
+  "EvidencePosted",
+  "DisputeCountSkipped",
   "PayoutDeferred",
   "OwedClaimed",
   "FloatDeposited",
@@ -128,6 +166,39 @@ const asUint = (w: string, bits: number) => {
   if (v >> BigInt(bits) !== 0n) throw new LayoutMismatch();
   return v;
 };
+const asBool = (w: string) => {
+  const v = asUint(w, 8);
+  if (v > 1n) throw new LayoutMismatch();
+  return v === 1n;
+};
+
+/**
+ * The URI of an `EvidencePosted` log: its bytes decoded as UTF-8 with every invalid sequence replaced (a party may
+ * post any bytes; a strict decoder would make one such log stop the indexer), cut to MAX_EVIDENCE_URI_CHARS code
+ * points.
+ */
+export function evidenceUri(bytes: Uint8Array): { uri: string; truncated: boolean } {
+  const text = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(bytes);
+  if (text.length <= MAX_EVIDENCE_URI_CHARS) return { uri: text, truncated: false };
+  const points = Array.from(text);
+  if (points.length <= MAX_EVIDENCE_URI_CHARS) return { uri: text, truncated: false };
+  return { uri: points.slice(0, MAX_EVIDENCE_URI_CHARS).join(""), truncated: true };
+}
+
+/** Reads `EvidencePosted` data: contentHash, then the ABI-encoded string (offset, length, bytes). */
+function evidenceData(data: string): { contentHash: string; uri: string; truncated: boolean } {
+  if (!/^0x([0-9a-fA-F]{64})+$/.test(data) || data.length < 2 + 3 * 64) throw new LayoutMismatch();
+  const word = (i: number) => data.slice(2 + i * 64, 2 + (i + 1) * 64).toLowerCase();
+  const offset = asUint(word(1), 32);
+  if (offset % 32n !== 0n || offset < 64n) throw new LayoutMismatch();
+  const lengthAt = Number(offset / 32n);
+  if (2 + (lengthAt + 1) * 64 > data.length) throw new LayoutMismatch();
+  const length = Number(asUint(word(lengthAt), 32));
+  const start = 2 + (lengthAt + 1) * 64;
+  if (start + length * 2 > data.length) throw new LayoutMismatch();
+  const { uri, truncated } = evidenceUri(Buffer.from(data.slice(start, start + length * 2), "hex"));
+  return { contentHash: asBytes32(word(0)), uri, truncated };
+}
 
 /**
  * Decodes the escrow's events by reading their fixed ABI words directly (every escrow event has a static layout),
@@ -179,30 +250,34 @@ function decodeEscrowWords(topics: readonly string[], data: string, pos: LogPosi
           type: lower(topics[0]) === TOPIC.DealPerformed ? "DealPerformed" : "DealReleaseApproved",
           dealId: asBytes32(t[1]),
         };
-      case TOPIC.DealReleased: {
+      case TOPIC.DealReleased:
         expectTopics(2);
-        const w = words(data, 2);
-        return {
-          ...pos,
-          type: "DealReleased",
-          dealId: asBytes32(t[1]),
-          payeeAmount: asUint(w[0], 96),
-          fee: asUint(w[1], 96),
-        };
-      }
+        words(data, 0);
+        return { ...pos, type: "DealReleased", dealId: asBytes32(t[1]) };
+      case TOPIC.DealLockedByDelegate:
+        expectTopics(3);
+        words(data, 0);
+        return { ...pos, type: "DealLockedByDelegate", dealId: asBytes32(t[1]), delegate: asAddress(t[2]) };
       case TOPIC.DealRefunded: {
         expectTopics(2);
         const reason = Number(asUint(words(data, 1)[0], 8));
         if (reason >= REFUND_REASONS.length) throw new LayoutMismatch();
         return { ...pos, type: "DealRefunded", dealId: asBytes32(t[1]), reason: REFUND_REASONS[reason] };
       }
-      case TOPIC.DealDisputed:
+      case TOPIC.DealDisputed: {
         expectTopics(3);
-        words(data, 0);
-        return { ...pos, type: "DealDisputed", dealId: asBytes32(t[1]), by: asAddress(t[2]) };
+        const w = words(data, 1);
+        return {
+          ...pos,
+          type: "DealDisputed",
+          dealId: asBytes32(t[1]),
+          by: asAddress(t[2]),
+          gatewayHolds: asBool(w[0]),
+        };
+      }
       case TOPIC.DealResolved: {
         expectTopics(3);
-        const w = words(data, 3);
+        const w = words(data, 4);
         return {
           ...pos,
           type: "DealResolved",
@@ -211,6 +286,43 @@ function decodeEscrowWords(topics: readonly string[], data: string, pos: LogPosi
           payeeAmount: asUint(w[0], 96),
           fee: asUint(w[1], 96),
           refund: asUint(w[2], 96),
+          reasons: asBytes32(w[3]),
+        };
+      }
+      case TOPIC.DealSplit: {
+        expectTopics(2);
+        const w = words(data, 3);
+        return {
+          ...pos,
+          type: "DealSplit",
+          dealId: asBytes32(t[1]),
+          payeeAmount: asUint(w[0], 96),
+          fee: asUint(w[1], 96),
+          refund: asUint(w[2], 96),
+        };
+      }
+      case TOPIC.EvidencePosted: {
+        expectTopics(3);
+        const { contentHash, uri, truncated } = evidenceData(data);
+        return {
+          ...pos,
+          type: "EvidencePosted",
+          dealId: asBytes32(t[1]),
+          by: asAddress(t[2]),
+          contentHash,
+          uri,
+          ...(truncated ? { uriTruncated: true } : {}),
+        };
+      }
+      case TOPIC.DisputeCountSkipped: {
+        expectTopics(3);
+        const w = words(data, 1);
+        return {
+          ...pos,
+          type: "DisputeCountSkipped",
+          dealId: asBytes32(t[1]),
+          gateway: asAddress(t[2]),
+          opened: asBool(w[0]),
         };
       }
       case TOPIC.PayoutDeferred: {
@@ -345,13 +457,20 @@ export function decodeLog(
     }
     case "DealPerformed":
     case "DealReleaseApproved":
-      return { ...pos, type: parsed.name, dealId: lower(a.dealId) };
     case "DealReleased":
-      return { ...pos, type: "DealReleased", dealId: lower(a.dealId), payeeAmount: a.payeeAmount, fee: a.fee };
+      return { ...pos, type: parsed.name, dealId: lower(a.dealId) };
+    case "DealLockedByDelegate":
+      return { ...pos, type: "DealLockedByDelegate", dealId: lower(a.dealId), delegate: lower(a.delegate) };
     case "DealRefunded":
       return { ...pos, type: "DealRefunded", dealId: lower(a.dealId), reason: REFUND_REASONS[Number(a.reason)] };
     case "DealDisputed":
-      return { ...pos, type: "DealDisputed", dealId: lower(a.dealId), by: lower(a.by) };
+      return {
+        ...pos,
+        type: "DealDisputed",
+        dealId: lower(a.dealId),
+        by: lower(a.by),
+        gatewayHolds: a.gatewayHolds,
+      };
     case "DealResolved":
       return {
         ...pos,
@@ -361,6 +480,37 @@ export function decodeLog(
         payeeAmount: a.payeeAmount,
         fee: a.fee,
         refund: a.refund,
+        reasons: lower(a.reasons),
+      };
+    case "DealSplit":
+      return {
+        ...pos,
+        type: "DealSplit",
+        dealId: lower(a.dealId),
+        payeeAmount: a.payeeAmount,
+        fee: a.fee,
+        refund: a.refund,
+      };
+    case "EvidencePosted": {
+      // Only a log that the word decoder refused gets here: the ABI decoder throws on what it cannot read.
+      const { uri, truncated } = evidenceUri(getBytes(toUtf8Bytes(a.uri)));
+      return {
+        ...pos,
+        type: "EvidencePosted",
+        dealId: lower(a.dealId),
+        by: lower(a.by),
+        contentHash: lower(a.contentHash),
+        uri,
+        ...(truncated ? { uriTruncated: true } : {}),
+      };
+    }
+    case "DisputeCountSkipped":
+      return {
+        ...pos,
+        type: "DisputeCountSkipped",
+        dealId: lower(a.dealId),
+        gateway: lower(a.gateway),
+        opened: a.opened,
       };
     case "PayoutDeferred":
       return {

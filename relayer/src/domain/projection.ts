@@ -5,7 +5,7 @@
  *
  * Entity keys are logical names (the store adds the prefix and hash tag):
  *   deal:<id>            hash  — the deal's fields and status
- *   hist:<id>            list  — the deal's history (see encodeHistory)
+ *   hist:<id>            list  — the deal's history (see encodeHistory), its evidence among it
  *   gw:<address>         hash  — a gateway
  *   acc:<address>        hash  — an acceptor: registry fields, limits and float per token
  *   accm:<address>       set   — an acceptor's payment methods
@@ -18,16 +18,32 @@
  *   ix:method:<method>   set   — acceptors supporting a method
  *   gws, accs            zset  — gateways and acceptors by registration order
  */
+import { dataSlice, id } from "ethers";
 import type { DealKind, ProtocolEvent, RefundReason } from "./events";
 
-export const DEAL_STATUSES = ["open", "performed", "released", "refunded", "disputed", "resolved"] as const;
+export const DEAL_STATUSES = ["open", "performed", "released", "refunded", "disputed", "resolved", "split"] as const;
 export type DealStatus = (typeof DEAL_STATUSES)[number];
-export const FINAL_STATUSES: ReadonlySet<DealStatus> = new Set(["released", "refunded", "resolved"]);
+export const FINAL_STATUSES: ReadonlySet<DealStatus> = new Set(["released", "refunded", "resolved", "split"]);
 
-export const GATEWAY_STATUSES = ["pending", "active", "suspended", "exiting", "exited"] as const;
+/**
+ * A gateway's own life cycle, as the registry numbers it (without None). Governance's sanction is a separate flag
+ * (`suspended`), toggled by GatewaySuspended and GatewayReinstated; it never changes the status.
+ */
+export const GATEWAY_STATUSES = ["pending", "active", "exiting", "exited"] as const;
 export type GatewayStatus = (typeof GATEWAY_STATUSES)[number];
 export const ACCEPTOR_STATUSES = ["pending", "active", "suspended"] as const;
 export type AcceptorStatus = (typeof ACCEPTOR_STATUSES)[number];
+
+/**
+ * First 12 bytes of the salt of every lock by an acceptor's lock delegate, and of no other deal (the escrow's
+ * `DELEGATE_SALT_PREFIX`, bytes12 of keccak256("USDT Escrow: lock by delegate")), lower-case hex without 0x.
+ */
+export const DELEGATE_SALT_PREFIX = dataSlice(id("USDT Escrow: lock by delegate"), 0, 12).slice(2);
+
+/** The fee the escrow takes on `amount` at `feeBps`: floor(amount × feeBps / 10,000). */
+export function feeOf(amount: bigint, feeBps: number): bigint {
+  return (amount * BigInt(feeBps)) / 10_000n;
+}
 
 /** Scores order entities by (block, log index) — exact in a double up to block 9e10. */
 export const LOG_INDEX_SPAN = 100_000;
@@ -65,10 +81,14 @@ export function keysRead(event: ProtocolEvent): string[] {
     case "DealPerformed":
     case "DealReleaseApproved":
     case "DealDisputed":
+    case "DealLockedByDelegate":
+    case "EvidencePosted":
+    case "DisputeCountSkipped":
       return [`deal:${event.dealId}`];
     case "DealReleased":
     case "DealRefunded":
     case "DealResolved":
+    case "DealSplit":
       // The deal's gateway and acceptor are known only once the deal is read; the store reads in two rounds.
       return [`deal:${event.dealId}`];
     case "PayoutDeferred":
@@ -87,10 +107,12 @@ export function keysRead(event: ProtocolEvent): string[] {
   }
 }
 
+const SETTLEMENTS: ReadonlySet<string> = new Set(["DealReleased", "DealRefunded", "DealResolved", "DealSplit"]);
+
 /** Hash keys a settlement event reads once its deal is known (the payer's float, the gateway's owed balance). */
 export function keysReadAfterDeal(event: ProtocolEvent, deal: Hash | undefined): string[] {
   if (!deal) return [];
-  if (event.type !== "DealReleased" && event.type !== "DealRefunded" && event.type !== "DealResolved") return [];
+  if (!SETTLEMENTS.has(event.type)) return [];
   const keys = [`owed:${deal.gateway}`];
   if (deal.kind === "onramp") keys.push(`acc:${deal.payer}`);
   return keys;
@@ -122,15 +144,34 @@ export function applyEvent(view: ProjectionView, event: ProtocolEvent): void {
         throw new ProjectionError(`DealReleaseApproved twice on deal ${event.dealId}`);
       }
       return updateDeal(view, event, score, (d) => ({ ...d, payerReleased: "1" }), {}, ["open"]);
-    case "DealReleased":
-      return settleDeal(view, event, score, ["open", "performed"], "released", event.payeeAmount, event.fee, 0n, {
-        payeeAmount: event.payeeAmount.toString(),
-        fee: event.fee.toString(),
-      });
+    case "DealLockedByDelegate": {
+      const deal = requireDeal(view, event.dealId);
+      if (deal.kind !== "onramp" || !deal.salt.startsWith(DELEGATE_SALT_PREFIX) || deal.lockedBy !== deal.payer) {
+        throw new ProjectionError(`DealLockedByDelegate on deal ${event.dealId}, not a delegate's fresh lock`);
+      }
+      return updateDeal(view, event, score, (d) => ({ ...d, lockedBy: event.delegate }), {}, ["open"]);
+    }
+    case "DealReleased": {
+      // The event carries no amounts: the amount less the fee goes to the payee, the fee to the gateway.
+      const deal = requireDeal(view, event.dealId);
+      const amount = big(deal.amount);
+      const fee = feeOf(amount, Number(deal.feeBps));
+      // From open: both signatures at once; from disputed: the payer gave in (or both signed).
+      return settleDeal(view, event, score, ["open", "performed", "disputed"], "released", amount - fee, fee, 0n, {});
+    }
     case "DealRefunded": {
       const deal = requireDeal(view, event.dealId);
-      // After the deadline only a deal the payee never performed refunds; a cancel ends any deal not yet final.
-      const from: DealStatus[] = event.reason === "deadline" ? ["open"] : ["open", "performed", "disputed"];
+      // After the deadline only a deal the payee never performed refunds; a delegate's lock past its expiry only
+      // once performed (an open one refunds at its deadline); a cancel ends any deal not yet final.
+      const from: DealStatus[] =
+        event.reason === "deadline"
+          ? ["open"]
+          : event.reason === "lock_expired"
+            ? ["performed", "disputed"]
+            : ["open", "performed", "disputed"];
+      if (event.reason === "lock_expired" && !isDelegateLock(deal)) {
+        throw new ProjectionError(`DealRefunded(lock_expired) on deal ${event.dealId}, not a delegate's lock`);
+      }
       return settleDeal(
         view,
         event,
@@ -146,15 +187,26 @@ export function applyEvent(view: ProjectionView, event: ProtocolEvent): void {
         },
       );
     }
-    case "DealDisputed":
+    case "DealDisputed": {
+      if (event.timestamp === undefined) {
+        throw new ProjectionError(`DealDisputed on deal ${event.dealId} without its block's timestamp`);
+      }
+      const at = String(event.timestamp);
       return updateDeal(
         view,
         event,
         score,
-        (d) => ({ ...d, status: "disputed", disputedBy: event.by }),
+        (d) => ({
+          ...d,
+          status: "disputed",
+          disputedBy: event.by,
+          gatewayHolds: event.gatewayHolds ? "1" : "0",
+          disputedAt: at,
+        }),
         { by: event.by },
         ["performed"],
       );
+    }
     case "DealResolved":
       return settleDeal(
         view,
@@ -165,14 +217,41 @@ export function applyEvent(view: ProjectionView, event: ProtocolEvent): void {
         event.payeeAmount,
         event.fee,
         event.refund,
+        {},
+        { resolvedBy: event.by, reasons: strip0x(event.reasons) },
+      );
+    case "DealSplit":
+      return settleDeal(
+        view,
+        event,
+        score,
+        ["open", "performed", "disputed"],
+        "split",
+        event.payeeAmount,
+        event.fee,
+        event.refund,
+        {},
+      );
+    case "EvidencePosted":
+      // Changes nothing but the history; it is the deal's latest event all the same (it moves its update).
+      return updateDeal(
+        view,
+        event,
+        score,
+        (d) => d,
         {
           by: event.by,
-          payeeAmount: event.payeeAmount.toString(),
-          fee: event.fee.toString(),
-          refund: event.refund.toString(),
+          contentHash: event.contentHash,
+          uri: event.uri,
+          ...(event.uriTruncated ? { uriTruncated: true } : {}),
         },
-        { resolvedBy: event.by },
+        [],
       );
+    case "DisputeCountSkipped":
+      // Emitted before DealDisputed (opened) or after the final event (closed) of the same transaction: history only.
+      requireDeal(view, event.dealId);
+      appendHistory(view, event.dealId, event, { gateway: event.gateway, opened: event.opened });
+      return;
     case "PayoutDeferred": {
       requireDeal(view, event.dealId);
       addOwed(view, event.account, event.token, event.amount);
@@ -194,6 +273,7 @@ export function applyEvent(view: ProjectionView, event: ProtocolEvent): void {
     case "GatewayRegistered":
       view.setFields(`gw:${event.gateway}`, {
         status: "pending",
+        suspended: "0",
         bond: event.bond.toString(),
         feeBps: String(event.feeBps),
         feeCapBps: "0",
@@ -212,9 +292,9 @@ export function applyEvent(view: ProjectionView, event: ProtocolEvent): void {
     case "GatewayBondAdded":
       return setGateway(view, event.gateway, event.block, { bond: event.bond.toString() });
     case "GatewaySuspended":
-      return setGateway(view, event.gateway, event.block, { status: "suspended", exitAt: "0" });
+      return setGateway(view, event.gateway, event.block, { suspended: "1" });
     case "GatewayReinstated":
-      return setGateway(view, event.gateway, event.block, { status: "active" });
+      return setGateway(view, event.gateway, event.block, { suspended: "0" });
     case "GatewaySlashed":
       return setGateway(view, event.gateway, event.block, { bond: event.bond.toString() });
     case "GatewayExitRequested":
@@ -258,6 +338,11 @@ export function applyEvent(view: ProjectionView, event: ProtocolEvent): void {
   }
 }
 
+/** Whether a deal (its hash) was locked by the acceptor's lock delegate. */
+export function isDelegateLock(deal: Hash): boolean {
+  return deal.kind === "onramp" && deal.lockedBy !== undefined && deal.lockedBy !== deal.payer;
+}
+
 function requireDeal(view: ProjectionView, dealId: string): Hash {
   const deal = view.getHash(`deal:${dealId}`);
   if (!deal) throw new ProjectionError(`event for unknown deal ${dealId}`);
@@ -283,6 +368,7 @@ function openDeal(view: ProjectionView, event: Extract<ProtocolEvent, { type: "D
     salt: strip0x(d.salt),
     ref: strip0x(event.ref),
     payerReleased: "0",
+    ...(d.kind === "onramp" ? { lockedBy: d.payer } : {}),
     openedBlock: String(event.block),
     updatedBlock: String(event.block),
     updatedLog: String(event.logIndex),
@@ -379,10 +465,18 @@ function appendHistory(view: ProjectionView, dealId: string, event: ProtocolEven
  */
 const ARGS_FROM_DEAL: Readonly<Record<string, (deal: Hash) => HistoryEntry["args"]>> = {
   DealOpened: (d) => ({ ref: `0x${d.ref}` }),
+  DealLockedByDelegate: (d) => ({ delegate: d.lockedBy }),
   DealReleased: (d) => ({ payeeAmount: d.payeeAmount, fee: d.fee }),
   DealRefunded: (d) => ({ reason: d.refundReason }),
-  DealDisputed: (d) => ({ by: d.disputedBy }),
-  DealResolved: (d) => ({ by: d.resolvedBy, payeeAmount: d.payeeAmount, fee: d.fee, refund: d.refund }),
+  DealDisputed: (d) => ({ by: d.disputedBy, gatewayHolds: d.gatewayHolds === "1" }),
+  DealResolved: (d) => ({
+    by: d.resolvedBy,
+    payeeAmount: d.payeeAmount,
+    fee: d.fee,
+    refund: d.refund,
+    reasons: `0x${d.reasons}`,
+  }),
+  DealSplit: (d) => ({ payeeAmount: d.payeeAmount, fee: d.fee, refund: d.refund }),
 };
 
 /**

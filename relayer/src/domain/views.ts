@@ -5,11 +5,19 @@
  * and it is `final` once that reaches the confirmation depth, `pending` before. A pending state can still be
  * undone by a reorg (the event stream then carries a retraction); a final one never changes.
  */
-import type { Hash, HistoryEntry } from "./projection";
+import { isDelegateLock, type Hash, type HistoryEntry } from "./projection";
 
 export type Finality = "pending" | "final";
 
-export type Progress = { head: number; confirmations: number };
+/**
+ * How far the projection reaches: the head block, the confirmation depth, and `now`, the unix time the deal views
+ * judge windows by (the later of the wall clock and the timestamp of the latest block the indexer read, so a chain
+ * whose clock runs ahead, as a test chain's does, is judged by its own time).
+ */
+export type Progress = { head: number; confirmations: number; now: number };
+
+/** What a deal view needs beyond the deal: the escrow's resolution window, and the deal's gateway while disputed. */
+export type DealContext = { resolutionWindow: number; gateway?: Hash };
 
 /**
  * Confirmations of an event in `block`: the block itself counts as one. An indexed event is in a mined block, so
@@ -19,7 +27,10 @@ export function confirmationsOf(block: number, head: number): number {
   return Math.max(1, head - block + 1);
 }
 
-export function finalityOf(block: number, progress: Progress): Finality {
+/** The part of {@link Progress} finality depends on. */
+export type Depth = Pick<Progress, "head" | "confirmations">;
+
+export function finalityOf(block: number, progress: Depth): Finality {
   return confirmationsOf(block, progress.head) >= progress.confirmations ? "final" : "pending";
 }
 
@@ -45,8 +56,25 @@ export type DealView = {
   fee?: string;
   refund?: string;
   refundReason?: string;
+  /** The escrow's DealRecord.flags as stored now: 1 payer released while open, 2 the gateway holds the dispute. */
+  flags: number;
   disputedBy?: string;
+  /** Whether the deal's gateway held the dispute (counted in its open disputes, its to rule in its window). */
+  gatewayHolds?: boolean;
+  /** Unix time the dispute was raised. */
+  disputedAt?: number;
+  /** While disputed: the last second the gateway may rule a dispute it holds (disputedAt + resolution window). */
+  resolutionDeadline?: number;
+  /** While disputed: who may rule now. */
+  disputeRuler?: "gateway" | "arbiter";
   resolvedBy?: string;
+  /** Hash of the ruling's written reasons (zero when none were given). */
+  reasons?: string;
+  /** On-ramp: who authorised the lock, the acceptor (the payer) or its lock delegate. */
+  lockedBy?: string;
+  /** A delegate's lock: after this unix time anyone may return it, still not final, to the acceptor's float. */
+  lockExpiry?: number;
+  evidence: EvidenceView[];
   openedBlock: number;
   updatedBlock: number;
   confirmations: number;
@@ -54,8 +82,44 @@ export type DealView = {
   history: (HistoryEntry & { confirmations: number; finality: Finality })[];
 };
 
-export function dealView(dealId: string, deal: Hash, history: HistoryEntry[], progress: Progress): DealView {
+export type EvidenceView = {
+  by: string;
+  contentHash: string;
+  uri: string;
+  uriTruncated?: boolean;
+  blockNumber: number;
+  txHash: string;
+};
+
+/**
+ * Who may rule a disputed deal at `now`: its gateway while it holds the dispute, is in good standing (active or
+ * exiting, not suspended) and its window is open; an arbiter otherwise. The parties may end it any time (release,
+ * cancel, split or settle).
+ */
+export function disputeRulerOf(deal: Hash, gateway: Hash | undefined, deadline: number, now: number) {
+  const goodStanding =
+    gateway !== undefined && gateway.suspended !== "1" && (gateway.status === "active" || gateway.status === "exiting");
+  return deal.gatewayHolds === "1" && goodStanding && now <= deadline ? "gateway" : "arbiter";
+}
+
+/** The escrow's stored flags of a deal: 1 while open and released by the payer, 2 while disputed and held. */
+function flagsOf(deal: Hash): number {
+  if (deal.status === "open" && deal.payerReleased === "1") return 1;
+  if (deal.status === "disputed" && deal.gatewayHolds === "1") return 2;
+  return 0;
+}
+
+export function dealView(
+  dealId: string,
+  deal: Hash,
+  history: HistoryEntry[],
+  progress: Progress,
+  context: DealContext,
+): DealView {
   const updatedBlock = Number(deal.updatedBlock);
+  const disputed = deal.status === "disputed";
+  const deadline = deal.disputedAt === undefined ? undefined : Number(deal.disputedAt) + context.resolutionWindow;
+  const delegateLock = isDelegateLock(deal);
   return {
     dealId,
     status: deal.status,
@@ -76,8 +140,32 @@ export function dealView(dealId: string, deal: Hash, history: HistoryEntry[], pr
     ...(deal.fee !== undefined ? { fee: deal.fee } : {}),
     ...(deal.refund !== undefined ? { refund: deal.refund } : {}),
     ...(deal.refundReason !== undefined ? { refundReason: deal.refundReason } : {}),
+    flags: flagsOf(deal),
     ...(deal.disputedBy !== undefined ? { disputedBy: deal.disputedBy } : {}),
+    ...(deal.gatewayHolds !== undefined ? { gatewayHolds: deal.gatewayHolds === "1" } : {}),
+    ...(deal.disputedAt !== undefined ? { disputedAt: Number(deal.disputedAt) } : {}),
+    ...(disputed && deadline !== undefined
+      ? {
+          resolutionDeadline: deadline,
+          disputeRuler: disputeRulerOf(deal, context.gateway, deadline, progress.now),
+        }
+      : {}),
     ...(deal.resolvedBy !== undefined ? { resolvedBy: deal.resolvedBy } : {}),
+    ...(deal.reasons !== undefined ? { reasons: hex0x(deal.reasons) } : {}),
+    ...(deal.lockedBy !== undefined ? { lockedBy: deal.lockedBy } : {}),
+    ...(delegateLock
+      ? { lockExpiry: Number(deal.deadline) + Number(deal.releaseWindow) + context.resolutionWindow }
+      : {}),
+    evidence: history
+      .filter((h) => h.event === "EvidencePosted")
+      .map((h) => ({
+        by: String(h.args.by),
+        contentHash: String(h.args.contentHash),
+        uri: String(h.args.uri),
+        ...(h.args.uriTruncated === true ? { uriTruncated: true } : {}),
+        blockNumber: h.blockNumber,
+        txHash: h.txHash,
+      })),
     openedBlock: Number(deal.openedBlock),
     updatedBlock,
     confirmations: confirmationsOf(updatedBlock, progress.head),
@@ -93,6 +181,10 @@ export function dealView(dealId: string, deal: Hash, history: HistoryEntry[], pr
 export type GatewayView = {
   address: string;
   status: string;
+  /** Governance's sanction, apart from the life cycle: no new deals, no rulings, no completed exit. */
+  suspended: boolean;
+  /** May rule the disputes it holds now: active or exiting, and not suspended. */
+  canRule: boolean;
   bond: string;
   feeBps: number;
   feeCapBps: number;
@@ -104,10 +196,12 @@ export type GatewayView = {
   finality: Finality;
 };
 
-export function gatewayView(address: string, gw: Hash, progress: Progress): GatewayView {
+export function gatewayView(address: string, gw: Hash, progress: Depth): GatewayView {
   return {
     address,
     status: gw.status,
+    suspended: gw.suspended === "1",
+    canRule: gw.suspended !== "1" && (gw.status === "active" || gw.status === "exiting"),
     bond: gw.bond,
     feeBps: Number(gw.feeBps),
     feeCapBps: Number(gw.feeCapBps),
@@ -133,7 +227,7 @@ export type AcceptorView = {
   finality: Finality;
 };
 
-export function acceptorView(address: string, acc: Hash, methods: string[], progress: Progress): AcceptorView {
+export function acceptorView(address: string, acc: Hash, methods: string[], progress: Depth): AcceptorView {
   const tokens = new Set<string>();
   for (const field of Object.keys(acc)) {
     const m = /^(min|max|free|locked):(0x[0-9a-f]{40})$/.exec(field);

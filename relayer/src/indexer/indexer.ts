@@ -13,9 +13,19 @@
  *    projection back (retracting what the removed blocks announced) before going on.
  *  - Every commit is atomic with its checkpoint, so a crash at any point resumes exactly where it left off, and a
  *    block is never applied twice.
+ *  - A `DealDisputed` log does not say when the dispute was raised, and the deal's resolution deadline counts from
+ *    then: the indexer adds the timestamp of its block (the header it read anyway for a followed block, one
+ *    `eth_getBlockByNumber` per block holding a dispute for a backfilled one).
  */
 import type { Common } from "../common";
-import { NotFoundError, RetryableError, type Chain, type ChainUpdate, type RawLog } from "../chain/types";
+import {
+  NotFoundError,
+  RetryableError,
+  type BlockHeader,
+  type Chain,
+  type ChainUpdate,
+  type RawLog,
+} from "../chain/types";
 import { decodeLog, type ProtocolEvent, type Sources } from "../domain/events";
 import { ProjectionError } from "../domain/projection";
 import type { Meta, Store } from "../store/store";
@@ -137,6 +147,30 @@ export function createIndexer({
     logs.map((log) => decodeLog(log, sources)).filter((e): e is ProtocolEvent => e !== undefined);
 
   /**
+   * Adds the block timestamp to every DealDisputed event (the log does not carry it): from `known` headers, or read
+   * by number and checked against the log's block hash (final blocks only: a mismatch is a reorg below the
+   * confirmation depth, retried until the node agrees).
+   */
+  async function stampDisputes(events: ProtocolEvent[], known: BlockHeader[] = []): Promise<void> {
+    const times = new Map(known.map((h) => [h.hash, h.timestamp]));
+    for (const event of events) {
+      if (event.type !== "DealDisputed") continue;
+      let time = times.get(event.blockHash);
+      if (time === undefined) {
+        const header = await chain.block(event.block);
+        if (header.hash !== event.blockHash) {
+          throw new RetryableError(
+            `block ${event.block} is ${header.hash} on the node, but its logs came from ${event.blockHash}`,
+          );
+        }
+        time = header.timestamp;
+        times.set(header.hash, time);
+      }
+      event.timestamp = time;
+    }
+  }
+
+  /**
    * The first batch of a fetched range: whole blocks, at most `backfillChunkLogs` logs unless its first block alone
    * has more. Returns the logs and the last block covered (the range's end when the batch takes all its logs, else
    * the block of the batch's last log).
@@ -193,6 +227,18 @@ export function createIndexer({
     }
     metrics.indexedBlock.set(input.toBlock);
     metrics.eventsIndexed.inc(input.events.length);
+    for (const event of input.events) {
+      if (event.type !== "DisputeCountSkipped") continue;
+      metrics.disputeCountSkipped.inc({ opened: String(event.opened) });
+      // The registry refused to count (or uncount) a dispute: the gateway's counter no longer matches its disputes.
+      logger.warn({
+        msg: "the registry skipped a dispute count",
+        dealId: event.dealId,
+        gateway: event.gateway,
+        opened: event.opened,
+        block: event.block,
+      });
+    }
     return true;
   }
 
@@ -279,6 +325,7 @@ export function createIndexer({
       return (await rollBack(meta)) ? "busy" : "idle";
     }
     const events = decode(await chain.logsOfBlock(addresses, header.hash));
+    await stampDisputes(events, [header]);
     const stale = next - confirmations - 1;
     const done = await commit(meta, {
       toBlock: next,
@@ -289,7 +336,7 @@ export function createIndexer({
       pruneBlocks: stale >= deploymentBlock ? [stale] : [],
     });
     if (done) {
-      await store.setProgress(head, true);
+      await store.setProgress(head, true, header.timestamp);
       emit({ type: "block", block: header, events: events.length });
       if (finalized >= deploymentBlock) emit({ type: "finalize", block: finalized });
     }
@@ -307,6 +354,7 @@ export function createIndexer({
     if (!ahead && range.to < finalized) readAhead(range.to + 1, finalized);
     const chunk = firstChunk(range);
     const events = decode(chunk.logs);
+    await stampDisputes(events);
     // A chunk that ends on a block with logs has that block's hash in them.
     const last = chunk.logs.at(-1);
     const toHash = last?.blockNumber === chunk.to ? last.blockHash : (await chain.block(chunk.to)).hash;

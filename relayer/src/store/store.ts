@@ -31,6 +31,8 @@ export type Meta = {
   hash?: string;
   /** Latest head seen by the leader. */
   head?: number;
+  /** Timestamp (unix seconds) of the latest block whose header the leader read. */
+  time?: number;
   /** True once the backfill reached the finalized block. */
   backfilled: boolean;
   reorgs: number;
@@ -90,11 +92,15 @@ export const DEAL_FIELDS: Readonly<Record<string, string>> = {
   refundReason: "rr",
   disputedBy: "db",
   resolvedBy: "rb",
+  gatewayHolds: "gh",
+  disputedAt: "da",
+  reasons: "rs",
+  lockedBy: "lb",
 };
 const DEAL_FIELDS_BY_STORED = new Map(Object.entries(DEAL_FIELDS).map(([name, stored]) => [stored, name]));
 
 /** Deal fields holding an address: stored without its `0x`. */
-const DEAL_ADDRESS_FIELDS = new Set(["payer", "payee", "gateway", "token", "disputedBy", "resolvedBy"]);
+const DEAL_ADDRESS_FIELDS = new Set(["payer", "payee", "gateway", "token", "disputedBy", "resolvedBy", "lockedBy"]);
 
 /** Converts a deal hash from logical to stored form (`toStored`) or back: field names and addresses' `0x`. */
 function renameDealFields(hash: Hash, toStored: boolean): Hash {
@@ -310,15 +316,21 @@ export function createStore({
         block: m.block === undefined ? undefined : Number(m.block),
         hash: m.hash,
         head: m.head === undefined ? undefined : Number(m.head),
+        time: m.time === undefined ? undefined : Number(m.time),
         backfilled: m.backfilled === "1",
         reorgs: Number(m.reorgs ?? 0),
         seq: Number(m.seq ?? 0),
       };
     },
 
-    /** Records the head and backfill state (informational; read by the API for finality). */
-    async setProgress(head: number, backfilled: boolean): Promise<void> {
-      await redis.hset(META, "head", String(head), "backfilled", backfilled ? "1" : "0");
+    /**
+     * Records the head and backfill state (informational; read by the API for finality) and, when given, the
+     * timestamp of the latest block read (the API judges dispute windows by it when the chain's clock is ahead).
+     */
+    async setProgress(head: number, backfilled: boolean, time?: number): Promise<void> {
+      const fields = ["head", String(head), "backfilled", backfilled ? "1" : "0"];
+      if (time !== undefined) fields.push("time", String(time));
+      await redis.hset(META, ...fields);
     },
 
     /** The stored hash of `block`, if it is within the remembered window. */
