@@ -642,12 +642,17 @@ export class AuditLedger {
           d.dealId,
         );
       } else if (window !== undefined && e.time !== undefined) {
-        const expiry = p.deadline + p.releaseWindow + BigInt(window);
+        // A disputed lock keeps its dispute's whole resolution window past the expiry.
+        let expiry = p.deadline + p.releaseWindow + BigInt(window);
+        if (d.status === Status.Disputed && d.disputedTime !== undefined) {
+          const windowEnd = BigInt(d.disputedTime) + BigInt(window);
+          if (windowEnd > expiry) expiry = windowEnd;
+        }
         if (BigInt(e.time) <= expiry) {
           this.flag(
             "I4",
             e,
-            `authority: deal ${d.dealId} refunded as an expired lock at ${e.time}, before its expiry ${expiry} (deadline + release window + resolution window)`,
+            `authority: deal ${d.dealId} refunded as an expired lock at ${e.time}, before its expiry ${expiry} (deadline + release window + resolution window, or a dispute's window)`,
             d.dealId,
           );
         }

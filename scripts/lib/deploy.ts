@@ -65,6 +65,12 @@ export const DEFAULTS = {
   RESOLUTION_WINDOW: 3 * 24 * 3600,
 };
 
+/**
+ * The escrow's `MIN_SLASH_TIME`: its resolution window plus this must fit under the registry's floor of the
+ * unbonding delay, so governance can always slash a leaving gateway after its last ruling.
+ */
+export const MIN_SLASH_TIME = 7 * 24 * 3600;
+
 export type DeployOptions = {
   /** Redeploy even if the deployments file records contracts. */
   fresh?: boolean;
@@ -109,23 +115,23 @@ export function configFromEnv(
     minBond: env.DEPLOY_MIN_BOND ? BigInt(integerText(env, "DEPLOY_MIN_BOND")) : undefined,
     maxFeeBps: integerFromEnv(env, "DEPLOY_MAX_FEE_BPS", DEFAULTS.MAX_FEE_BPS),
     unbondingDelay: integerFromEnv(env, "DEPLOY_UNBONDING_DELAY", DEFAULTS.UNBONDING_DELAY),
-    minUnbondingDelay: integerFromEnv(env, "DEPLOY_MIN_UNBONDING_DELAY", resolutionWindow),
+    minUnbondingDelay: integerFromEnv(env, "DEPLOY_MIN_UNBONDING_DELAY", resolutionWindow + MIN_SLASH_TIME),
     resolutionWindow,
   };
 }
 
 /**
- * The order the contracts require of the three delays: resolution window <= floor of the unbonding delay <=
- * unbonding delay (the escrow's constructor and the registry's refuse anything else). Checked before any
+ * The order the contracts require of the three delays: resolution window + MIN_SLASH_TIME <= floor of the unbonding
+ * delay <= unbonding delay (the escrow's constructor and the registry's refuse anything else). Checked before any
  * transaction, so a wrong configuration fails here with the names of the variables rather than as a revert half-way.
  */
 export function checkDelays(config: Pick<DeployConfig, "unbondingDelay" | "minUnbondingDelay" | "resolutionWindow">) {
   const { unbondingDelay, minUnbondingDelay, resolutionWindow } = config;
-  if (resolutionWindow > minUnbondingDelay) {
+  if (resolutionWindow + MIN_SLASH_TIME > minUnbondingDelay) {
     throw new Error(
-      `the resolution window (DEPLOY_RESOLUTION_WINDOW, ${resolutionWindow} s) is above the floor of the unbonding ` +
-        `delay (DEPLOY_MIN_UNBONDING_DELAY, ${minUnbondingDelay} s): a gateway's bond could leave before a slash for ` +
-        "its last ruling lands, and the escrow would refuse to deploy",
+      `the resolution window (DEPLOY_RESOLUTION_WINDOW, ${resolutionWindow} s) plus the escrow's ${MIN_SLASH_TIME} s ` +
+        `to slash is above the floor of the unbonding delay (DEPLOY_MIN_UNBONDING_DELAY, ${minUnbondingDelay} s): a ` +
+        "gateway's bond could leave before a slash for its last ruling lands, and the escrow would refuse to deploy",
     );
   }
   if (minUnbondingDelay > unbondingDelay) {
@@ -304,11 +310,11 @@ export async function deployProtocol(
   const floor = Number(
     await (await ethers.getContractAt("GatewayRegistry", registryRecord.address)).minUnbondingDelay(),
   );
-  if (!previous?.contracts.Escrow && config.resolutionWindow > floor) {
+  if (!previous?.contracts.Escrow && config.resolutionWindow + MIN_SLASH_TIME > floor) {
     throw new Error(
-      `the resolution window (${config.resolutionWindow} s) is above the minUnbondingDelay (${floor} s) of the ` +
-        `GatewayRegistry at ${registryRecord.address}: the escrow would be refused; use --fresh or ` +
-        "DEPLOY_RESOLUTION_WINDOW at or below it",
+      `the resolution window (${config.resolutionWindow} s) plus ${MIN_SLASH_TIME} s to slash is above the ` +
+        `minUnbondingDelay (${floor} s) of the GatewayRegistry at ${registryRecord.address}: the escrow would be ` +
+        `refused; use --fresh or DEPLOY_RESOLUTION_WINDOW at or below ${floor - MIN_SLASH_TIME} s`,
     );
   }
   const escrowRecord = await obtain("Escrow", () => [registryRecord.address, config.resolutionWindow]);

@@ -16,6 +16,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 
 import {
+  MIN_SLASH_TIME,
   DEFAULTS,
   checkDelays,
   checkGovernance,
@@ -115,7 +116,7 @@ function expectCompleteFile(file: string, network: string, chainId: number, with
     MIN_BOND_6_DECIMALS.toString(),
     DEFAULTS.MAX_FEE_BPS,
     DEFAULTS.UNBONDING_DELAY,
-    DEFAULTS.RESOLUTION_WINDOW, // the floor of the unbonding delay defaults to the resolution window
+    DEFAULTS.RESOLUTION_WINDOW + MIN_SLASH_TIME, // the floor defaults to the resolution window + the slash time
   ]);
   if (withTestUsdt) {
     expect(deployment.contracts.TestUSDT?.args).to.deep.equal([]);
@@ -291,7 +292,7 @@ describe("deployment scripts", function () {
         expect(await registry.minBond()).to.equal(MIN_BOND_6_DECIMALS);
         expect(await registry.maxFeeBps()).to.equal(DEFAULTS.MAX_FEE_BPS);
         expect(await registry.unbondingDelay()).to.equal(DEFAULTS.UNBONDING_DELAY);
-        expect(await registry.minUnbondingDelay()).to.equal(DEFAULTS.RESOLUTION_WINDOW);
+        expect(await registry.minUnbondingDelay()).to.equal(DEFAULTS.RESOLUTION_WINDOW + MIN_SLASH_TIME);
         const token = await hre.ethers.getContractAt("TestUSDT", usdt);
         expect(await token.decimals()).to.equal(6n);
       });
@@ -368,7 +369,7 @@ describe("deployment scripts", function () {
         // floor is the default window, so the resumed run's escrow fits under it).
         const failing = {
           DEPLOY_RESOLUTION_WINDOW: "60",
-          DEPLOY_MIN_UNBONDING_DELAY: String(DEFAULTS.RESOLUTION_WINDOW),
+          DEPLOY_MIN_UNBONDING_DELAY: String(DEFAULTS.RESOLUTION_WINDOW + MIN_SLASH_TIME),
         };
         const error = await rejection(
           deployProtocol(hre, configFromEnv(failing, "hardhat", deployer.address), {
@@ -396,7 +397,8 @@ describe("deployment scripts", function () {
 
       it("refuse to resume with a resolution window above the floor of the registry it would reuse", async function () {
         const resumeDir = tmpDir();
-        const env = { DEPLOY_RESOLUTION_WINDOW: "60" }; // the floor follows it: 60 s
+        // The floor follows the window: 60 s + the slash time.
+        const env = { DEPLOY_RESOLUTION_WINDOW: "60" };
         await rejection(
           deployProtocol(hre, configFromEnv(env, "hardhat", deployer.address), {
             dir: resumeDir,
@@ -404,50 +406,54 @@ describe("deployment scripts", function () {
           }),
         );
         const partial = readDeployment(deploymentPath("hardhat", resumeDir));
-        expect(partial.contracts.GatewayRegistry.args[5]).to.equal(60);
+        expect(partial.contracts.GatewayRegistry.args[5]).to.equal(60 + MIN_SLASH_TIME);
         const block = await hre.ethers.provider.getBlockNumber();
         const error = await rejection(
           deployProtocol(hre, configFromEnv({}, "hardhat", deployer.address), { dir: resumeDir, log: () => undefined }),
         );
         expect(error.message).to.equal(
-          `the resolution window (${DEFAULTS.RESOLUTION_WINDOW} s) is above the minUnbondingDelay (60 s) of the ` +
-            `GatewayRegistry at ${partial.contracts.GatewayRegistry.address}: the escrow would be refused; use ` +
-            "--fresh or DEPLOY_RESOLUTION_WINDOW at or below it",
+          `the resolution window (${DEFAULTS.RESOLUTION_WINDOW} s) plus ${MIN_SLASH_TIME} s to slash is above the ` +
+            `minUnbondingDelay (${60 + MIN_SLASH_TIME} s) of the GatewayRegistry at ` +
+            `${partial.contracts.GatewayRegistry.address}: the escrow would be refused; use --fresh or ` +
+            "DEPLOY_RESOLUTION_WINDOW at or below 60 s",
         );
         expect(await hre.ethers.provider.getBlockNumber()).to.equal(block);
       });
     });
 
     describe("delays", function () {
-      it("default the floor of the unbonding delay to the resolution window, and take DEPLOY_MIN_UNBONDING_DELAY", function () {
-        expect(configFromEnv({}, "hardhat", deployer.address).minUnbondingDelay).to.equal(DEFAULTS.RESOLUTION_WINDOW);
+      it("default the floor of the unbonding delay to the resolution window + MIN_SLASH_TIME, and take DEPLOY_MIN_UNBONDING_DELAY", function () {
+        expect(configFromEnv({}, "hardhat", deployer.address).minUnbondingDelay).to.equal(
+          DEFAULTS.RESOLUTION_WINDOW + MIN_SLASH_TIME,
+        );
         expect(
           configFromEnv({ DEPLOY_RESOLUTION_WINDOW: "7200" }, "hardhat", deployer.address).minUnbondingDelay,
-        ).to.equal(7_200);
+        ).to.equal(7_200 + MIN_SLASH_TIME);
         expect(
           configFromEnv({ DEPLOY_MIN_UNBONDING_DELAY: "86400" }, "hardhat", deployer.address).minUnbondingDelay,
         ).to.equal(86_400);
-        expect(DEFAULTS.UNBONDING_DELAY).to.be.at.least(DEFAULTS.RESOLUTION_WINDOW);
+        expect(DEFAULTS.UNBONDING_DELAY).to.be.at.least(DEFAULTS.RESOLUTION_WINDOW + MIN_SLASH_TIME);
       });
 
-      it("refuse a resolution window above the floor, and a floor above the unbonding delay, before any transaction", async function () {
+      it("refuse a resolution window + MIN_SLASH_TIME above the floor, and a floor above the unbonding delay, before any transaction", async function () {
+        const floor = 3_600 + MIN_SLASH_TIME;
         expect(
-          thrown(() => checkDelays({ resolutionWindow: 7_200, minUnbondingDelay: 3_600, unbondingDelay: 86_400 }))
+          thrown(() => checkDelays({ resolutionWindow: 3_601, minUnbondingDelay: floor, unbondingDelay: 86_400 * 30 }))
             .message,
         ).to.equal(
-          "the resolution window (DEPLOY_RESOLUTION_WINDOW, 7200 s) is above the floor of the unbonding delay " +
-            "(DEPLOY_MIN_UNBONDING_DELAY, 3600 s): a gateway's bond could leave before a slash for its last ruling " +
-            "lands, and the escrow would refuse to deploy",
+          `the resolution window (DEPLOY_RESOLUTION_WINDOW, 3601 s) plus the escrow's ${MIN_SLASH_TIME} s to slash ` +
+            `is above the floor of the unbonding delay (DEPLOY_MIN_UNBONDING_DELAY, ${floor} s): a gateway's bond ` +
+            "could leave before a slash for its last ruling lands, and the escrow would refuse to deploy",
         );
         expect(
-          thrown(() => checkDelays({ resolutionWindow: 3_600, minUnbondingDelay: 7_200, unbondingDelay: 3_600 }))
+          thrown(() => checkDelays({ resolutionWindow: 3_600, minUnbondingDelay: floor, unbondingDelay: floor - 1 }))
             .message,
         ).to.equal(
-          "the unbonding delay (DEPLOY_UNBONDING_DELAY, 3600 s) is below its floor (DEPLOY_MIN_UNBONDING_DELAY, " +
-            "7200 s): the registry would refuse to deploy",
+          `the unbonding delay (DEPLOY_UNBONDING_DELAY, ${floor - 1} s) is below its floor ` +
+            `(DEPLOY_MIN_UNBONDING_DELAY, ${floor} s): the registry would refuse to deploy`,
         );
         expect(() =>
-          checkDelays({ resolutionWindow: 3_600, minUnbondingDelay: 3_600, unbondingDelay: 3_600 }),
+          checkDelays({ resolutionWindow: 3_600, minUnbondingDelay: floor, unbondingDelay: floor }),
         ).to.not.throw();
         const block = await hre.ethers.provider.getBlockNumber();
         const error = await rejection(
@@ -456,19 +462,19 @@ describe("deployment scripts", function () {
             log: () => undefined,
           }),
         );
-        expect(error.message).to.match(/^the resolution window \(DEPLOY_RESOLUTION_WINDOW, 259200 s\) is above/);
+        expect(error.message).to.match(/^the resolution window \(DEPLOY_RESOLUTION_WINDOW, 259200 s\) plus/);
         expect(await hre.ethers.provider.getBlockNumber()).to.equal(block);
       });
 
       it("record the floor as the registry's sixth constructor argument", async function () {
         const custom = await deployProtocol(
           hre,
-          configFromEnv({ DEPLOY_MIN_UNBONDING_DELAY: String(5 * DAY) }, "hardhat", deployer.address),
+          configFromEnv({ DEPLOY_MIN_UNBONDING_DELAY: String(12 * DAY) }, "hardhat", deployer.address),
           { dir: tmpDir(), fresh: true, log: () => undefined },
         );
-        expect(custom.contracts.GatewayRegistry.args[5]).to.equal(5 * DAY);
+        expect(custom.contracts.GatewayRegistry.args[5]).to.equal(12 * DAY);
         const registry = await hre.ethers.getContractAt("GatewayRegistry", custom.contracts.GatewayRegistry.address);
-        expect(await registry.minUnbondingDelay()).to.equal(5 * DAY);
+        expect(await registry.minUnbondingDelay()).to.equal(12 * DAY);
       });
     });
   });
