@@ -38,7 +38,6 @@ import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { DAY, HOUR, RESOLUTION_WINDOW, UNBONDING_DELAY, deployProtocol } from "./fixtures";
 import {
   ACTION,
-  DELEGATE_SALT_PREFIX,
   FLAG,
   GW,
   type Addr,
