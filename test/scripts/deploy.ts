@@ -512,7 +512,7 @@ describe("deployment scripts", function () {
           minBond: undefined,
           maxFeeBps: DEFAULTS.MAX_FEE_BPS,
           unbondingDelay: DEFAULTS.UNBONDING_DELAY,
-          minUnbondingDelay: DEFAULTS.RESOLUTION_WINDOW,
+          minUnbondingDelay: DEFAULTS.RESOLUTION_WINDOW + MIN_SLASH_TIME,
           resolutionWindow: DEFAULTS.RESOLUTION_WINDOW,
         });
         expect(configFromEnv(governance(), "bsc", deployer.address).bondToken).to.equal(
@@ -762,7 +762,7 @@ describe("deployment scripts", function () {
           MIN_BOND_6_DECIMALS.toString(),
           String(DEFAULTS.MAX_FEE_BPS),
           String(DEFAULTS.UNBONDING_DELAY),
-          String(DEFAULTS.RESOLUTION_WINDOW),
+          String(DEFAULTS.RESOLUTION_WINDOW + MIN_SLASH_TIME),
         ]);
         expect(input("Escrow").constructorArguments).to.deep.equal([
           deployment.contracts.GatewayRegistry.address,
