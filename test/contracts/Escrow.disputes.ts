@@ -8,7 +8,6 @@ import {
   Action,
   DAY,
   GATEWAY_FEE_BPS,
-  Kind,
   MIN_BOND,
   RELEASE_WINDOW,
   RESOLUTION_WINDOW,
@@ -22,7 +21,6 @@ import {
   escrowDomain,
   feeOf,
   loadFixture,
-  lockDeal,
   makeDeal,
   nextSalt,
   openDeal,
@@ -31,7 +29,10 @@ import {
   signResolution,
   signSplit,
   type Deal,
-  type DealOut,
+  KINDS,
+  openKind,
+  type DealCtx,
+  type KindName,
 } from "./fixtures";
 
 /*//////////////////////////////////////////////////////////////
@@ -63,35 +64,7 @@ async function base() {
 }
 type P = Awaited<ReturnType<typeof base>>;
 
-type KindName = "Payment" | "OffRamp" | "OnRamp";
-const KINDS: KindName[] = ["Payment", "OffRamp", "OnRamp"];
-
-/** A deal opened in a test, with the signers of its two parties. */
-interface Ctx {
-  p: P;
-  kind: KindName;
-  deal: DealOut;
-  id: string;
-  payer: HardhatEthersSigner; // the funder: the payer's wallet, or the acceptor (OnRamp)
-  payee: HardhatEthersSigner;
-}
-
-/** Payment payer → payee from the wallet; OffRamp payer → acceptor; OnRamp acceptor's float → payee. */
-async function openKind(p: P, kind: KindName = "Payment", over: Partial<Deal> = {}): Promise<Ctx> {
-  if (kind === "OnRamp") {
-    const deal = await makeDeal(p, { payer: p.acceptor.address, payee: p.payee.address, kind: Kind.OnRamp, ...over });
-    const id = await lockDeal(p, deal);
-    return { p, kind, deal, id, payer: p.acceptor, payee: p.payee };
-  }
-  const payee = kind === "OffRamp" ? p.acceptor : p.payee;
-  const deal = await makeDeal(p, {
-    payee: payee.address,
-    kind: kind === "OffRamp" ? Kind.OffRamp : Kind.Payment,
-    ...over,
-  });
-  const id = await openDeal(p, deal);
-  return { p, kind, deal, id, payer: p.payer, payee };
-}
+type Ctx = DealCtx<P>;
 
 type LiveState = "Open" | "OpenPastDeadline" | "OpenReleased" | "Performed" | "Disputed";
 type FinalState = "Released" | "Refunded" | "Resolved" | "Split";

@@ -28,16 +28,18 @@ import {
   depositFloat,
   deployProtocol,
   feeOf,
-  lockDeal,
   makeDeal,
   nextDelegateSalt,
-  openDeal,
   signAction,
   signSplit,
   type Deal,
   type DealOut,
   type Protocol,
   loadFixture,
+  KINDS,
+  openKind,
+  type DealCtx,
+  type KindName,
 } from "./fixtures";
 
 /*//////////////////////////////////////////////////////////////
@@ -60,38 +62,7 @@ async function protocolWithFloat(): Promise<Protocol> {
   return p;
 }
 
-type KindName = "Payment" | "OffRamp" | "OnRamp";
-const KINDS: KindName[] = ["Payment", "OffRamp", "OnRamp"];
-
-/** A deal opened in a test, with the signers of its two parties. */
-interface Ctx {
-  p: Protocol;
-  kind: KindName;
-  deal: DealOut;
-  id: string;
-  payer: HardhatEthersSigner; // the funder: the payer's wallet, or the acceptor (OnRamp)
-  payee: HardhatEthersSigner;
-}
-
-/**
- * Opens a deal of `kind`: Payment payer → payee from the wallet; OffRamp payer → acceptor (payee) from the wallet;
- * OnRamp acceptor (payer) → payee locked from the acceptor's float by the acceptor.
- */
-async function openKind(p: Protocol, kind: KindName = "Payment", over: Partial<Deal> = {}): Promise<Ctx> {
-  if (kind === "OnRamp") {
-    const deal = await makeDeal(p, { payer: p.acceptor.address, payee: p.payee.address, kind: Kind.OnRamp, ...over });
-    const id = await lockDeal(p, deal);
-    return { p, kind, deal, id, payer: p.acceptor, payee: p.payee };
-  }
-  const payee = kind === "OffRamp" ? p.acceptor : p.payee;
-  const deal = await makeDeal(p, {
-    payee: payee.address,
-    kind: kind === "OffRamp" ? Kind.OffRamp : Kind.Payment,
-    ...over,
-  });
-  const id = await openDeal(p, deal);
-  return { p, kind, deal, id, payer: p.payer, payee };
-}
+type Ctx = DealCtx<Protocol>;
 
 /** Locks an on-ramp deal from the acceptor's float by its lock delegate (a salt with the delegate prefix). */
 async function delegateLock(p: Protocol, over: Partial<Deal> = {}): Promise<Ctx> {

@@ -391,3 +391,41 @@ export async function disputedDeal(p: Protocol, deal: DealOut, by: "payer" | "pa
   }
   return id;
 }
+
+/** The three kinds of deal by name, for tests that run one case per kind. */
+export type KindName = "Payment" | "OffRamp" | "OnRamp";
+export const KINDS: KindName[] = ["Payment", "OffRamp", "OnRamp"];
+
+/** A deal opened in a test, with the signers of its two parties. */
+export interface DealCtx<P extends Protocol = Protocol> {
+  p: P;
+  kind: KindName;
+  deal: DealOut;
+  id: string;
+  payer: HardhatEthersSigner; // the funder: the payer's wallet, or the acceptor (OnRamp)
+  payee: HardhatEthersSigner;
+}
+
+/**
+ * Opens a deal of `kind`: Payment payer → payee from the wallet; OffRamp payer → acceptor (payee) from the wallet;
+ * OnRamp acceptor (payer) → payee locked from the acceptor's float by the acceptor (deposit the float first).
+ */
+export async function openKind<P extends Protocol>(
+  p: P,
+  kind: KindName = "Payment",
+  over: Partial<Deal> = {},
+): Promise<DealCtx<P>> {
+  if (kind === "OnRamp") {
+    const deal = await makeDeal(p, { payer: p.acceptor.address, payee: p.payee.address, kind: Kind.OnRamp, ...over });
+    const id = await lockDeal(p, deal);
+    return { p, kind, deal, id, payer: p.acceptor, payee: p.payee };
+  }
+  const payee = kind === "OffRamp" ? p.acceptor : p.payee;
+  const deal = await makeDeal(p, {
+    payee: payee.address,
+    kind: kind === "OffRamp" ? Kind.OffRamp : Kind.Payment,
+    ...over,
+  });
+  const id = await openDeal(p, deal);
+  return { p, kind, deal, id, payer: p.payer, payee };
+}
