@@ -5,6 +5,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { ContractTransactionResponse } from "ethers";
 import type { ERC1271Wallet } from "../../typechain-types";
 import {
+  reachState,
   Action,
   DAY,
   GATEWAY_FEE_BPS,
@@ -77,42 +78,8 @@ const FINAL_STATUS: Record<FinalState, number> = {
   Split: Status.Split,
 };
 
-/** Drives an open deal to `state` by the parties' ordinary calls (a dispute is raised by the payer while the
- * gateway is Active, so the gateway holds it). */
-async function reach(c: Ctx, state: State): Promise<void> {
-  const e = c.p.escrow;
-  switch (state) {
-    case "Open":
-      return;
-    case "OpenPastDeadline":
-      await time.increaseTo(c.deal.deadline + 1n);
-      return;
-    case "OpenReleased":
-      await e.connect(c.payer).release(c.deal);
-      return;
-    case "Performed":
-      await e.connect(c.payee).perform(c.deal);
-      return;
-    case "Disputed":
-      await e.connect(c.payee).perform(c.deal);
-      await e.connect(c.payer).dispute(c.deal);
-      return;
-    case "Released":
-      await e.connect(c.payee).perform(c.deal);
-      await e.connect(c.payer).release(c.deal);
-      return;
-    case "Refunded":
-      await e.connect(c.payee).cancel(c.deal);
-      return;
-    case "Resolved":
-      await reach(c, "Disputed");
-      await e.connect(c.p.gateway).resolve(c.deal, c.deal.amount / 2n, REASONS);
-      return;
-    case "Split":
-      await split(c, c.deal.amount / 2n);
-      return;
-  }
-}
+/** Drives an open deal to `state` (fixtures' reachState, rulings carrying this file's REASONS). */
+const reach = (c: Ctx, state: State): Promise<void> => reachState(c, state, REASONS);
 
 /** Loads the fixture, opens a deal of `kind` and drives it to `state`. */
 async function setup(kind: KindName = "Payment", state: State = "Open", over: Partial<Deal> = {}): Promise<Ctx> {

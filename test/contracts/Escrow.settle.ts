@@ -6,6 +6,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { ContractTransactionResponse } from "ethers";
 import type { ERC1271Wallet } from "../../typechain-types";
 import {
+  reachState,
   Action,
   DAY,
   DEAL_TYPE,
@@ -31,7 +32,6 @@ import {
   makeDeal,
   nextDelegateSalt,
   signAction,
-  signSplit,
   type Deal,
   type DealOut,
   type Protocol,
@@ -92,44 +92,8 @@ const STATUS_OF: Record<State, number> = {
 };
 const FINAL_STATES: State[] = ["Released", "Refunded", "Resolved", "Split"];
 
-/** Drives an open deal to `state` by the parties' ordinary calls (a dispute is the payer's, held by the gateway). */
-async function reach(c: Ctx, state: State): Promise<void> {
-  const e = c.p.escrow;
-  switch (state) {
-    case "Open":
-      return;
-    case "OpenReleased":
-      await e.connect(c.payer).release(c.deal);
-      return;
-    case "Performed":
-      await e.connect(c.payee).perform(c.deal);
-      return;
-    case "Disputed":
-      await e.connect(c.payee).perform(c.deal);
-      await e.connect(c.payer).dispute(c.deal);
-      return;
-    case "Released":
-      await e.connect(c.payee).perform(c.deal);
-      await e.connect(c.payer).release(c.deal);
-      return;
-    case "Refunded":
-      await e.connect(c.payee).cancel(c.deal);
-      return;
-    case "Resolved":
-      await e.connect(c.payee).perform(c.deal);
-      await e.connect(c.payer).dispute(c.deal);
-      await e.connect(c.p.gateway).resolve(c.deal, c.deal.amount / 2n, REASONS);
-      return;
-    case "Split": {
-      await e.connect(c.payee).perform(c.deal);
-      const half = c.deal.amount / 2n;
-      await e
-        .connect(c.p.other)
-        .splitWithSigs(c.deal, half, await signSplit(e, c.payer, c.id, half), await signSplit(e, c.payee, c.id, half));
-      return;
-    }
-  }
-}
+/** Drives an open deal to `state` (fixtures' reachState, rulings carrying this file's REASONS). */
+const reach = (c: Ctx, state: State): Promise<void> => reachState(c, state, REASONS);
 
 /** Loads the fixture, opens a deal of `kind` and drives it to `state`. */
 async function setup(kind: KindName = "Payment", state: State = "Open", over: Partial<Deal> = {}): Promise<Ctx> {

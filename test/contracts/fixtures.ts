@@ -429,3 +429,63 @@ export async function openKind<P extends Protocol>(
   const id = await openDeal(p, deal);
   return { p, kind, deal, id, payer: p.payer, payee };
 }
+
+/** A state a test deal can be driven to; the Open variants are live states with a twist. */
+export type DealState =
+  | "Open"
+  | "OpenPastDeadline"
+  | "OpenReleased"
+  | "Performed"
+  | "Disputed"
+  | "Released"
+  | "Refunded"
+  | "Resolved"
+  | "Split";
+
+/**
+ * Drives an open deal to `state` by the parties' ordinary calls: a dispute is the payer's, raised while the gateway is
+ * Active (so the gateway holds it) and ruled 50/50 by the gateway with `reasons`; a split is 50/50 from Open, both
+ * signatures submitted by a stranger.
+ */
+export async function reachState<P extends Protocol>(
+  c: DealCtx<P>,
+  state: DealState,
+  reasons: string = ethers.ZeroHash,
+): Promise<void> {
+  const e = c.p.escrow;
+  switch (state) {
+    case "Open":
+      return;
+    case "OpenPastDeadline":
+      await time.increaseTo(c.deal.deadline + 1n);
+      return;
+    case "OpenReleased":
+      await e.connect(c.payer).release(c.deal);
+      return;
+    case "Performed":
+      await e.connect(c.payee).perform(c.deal);
+      return;
+    case "Disputed":
+      await e.connect(c.payee).perform(c.deal);
+      await e.connect(c.payer).dispute(c.deal);
+      return;
+    case "Released":
+      await e.connect(c.payee).perform(c.deal);
+      await e.connect(c.payer).release(c.deal);
+      return;
+    case "Refunded":
+      await e.connect(c.payee).cancel(c.deal);
+      return;
+    case "Resolved":
+      await reachState(c, "Disputed");
+      await e.connect(c.p.gateway).resolve(c.deal, c.deal.amount / 2n, reasons);
+      return;
+    case "Split": {
+      const half = c.deal.amount / 2n;
+      const payerAuth = await signSplit(e, c.payer, c.id, half);
+      const payeeAuth = await signSplit(e, c.payee, c.id, half);
+      await e.connect(c.p.other).splitWithSigs(c.deal, half, payerAuth, payeeAuth);
+      return;
+    }
+  }
+}
