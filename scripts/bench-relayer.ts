@@ -28,7 +28,7 @@ import { parseOptions } from "../relayer/src/options";
 import { createChain } from "../relayer/src/chain/chain";
 import { createStore, type Store } from "../relayer/src/store/store";
 import { createIndexer } from "../relayer/src/indexer/indexer";
-import { decodeLog, type Sources } from "../relayer/src/domain/events";
+import { decodeLog, type Sources } from "../protocol";
 import { deployToNode, freePort, startHardhatNode, ROOT, type HardhatNode } from "../test/relayer/support/node";
 import { connectProtocol, generateLoad, setupActors, type Protocol } from "../test/relayer/support/activity";
 

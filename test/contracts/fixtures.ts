@@ -3,6 +3,8 @@ import { loadFixture as loadSnapshot, time } from "@nomicfoundation/hardhat-netw
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { Escrow, GatewayRegistry, TestERC20, TestUSDT } from "../../typechain-types";
 import type { IEscrow } from "../../typechain-types/contracts/Escrow";
+import * as protocol from "../../protocol";
+import { AcceptorStatus, Action, Flags, GatewayStatus, Kind, RefundReason, Status } from "../../protocol";
 
 /**
  * `loadFixture` with a pinned clock: after the snapshot is restored, one block is mined one second after the
@@ -17,23 +19,8 @@ export async function loadFixture<T>(fixture: () => Promise<T>): Promise<T> {
   return data;
 }
 
-/** Deal kinds, statuses, actions and refund reasons as the contracts number them. */
-export const Kind = { Payment: 0, OnRamp: 1, OffRamp: 2 } as const;
-export const Status = {
-  None: 0,
-  Open: 1,
-  Performed: 2,
-  Released: 3,
-  Refunded: 4,
-  Disputed: 5,
-  Resolved: 6,
-  Split: 7,
-} as const;
-export const Action = { Perform: 0, Release: 1, Cancel: 2, Dispute: 3, Claim: 4 } as const;
-export const RefundReason = { Deadline: 0, PayeeCancel: 1, MutualCancel: 2, LockExpired: 3 } as const;
-/** The gateway's own life cycle; governance's sanction is the separate `suspended` flag. */
-export const GatewayStatus = { None: 0, Pending: 1, Active: 2, Exiting: 3, Exited: 4 } as const;
-export const AcceptorStatus = { None: 0, Pending: 1, Active: 2, Suspended: 3 } as const;
+/** Enums as the contracts number them, from the protocol model (test/protocol/enums.ts checks them). */
+export { Kind, Status, Action, RefundReason, GatewayStatus, AcceptorStatus, Flags };
 
 export const USDT = (n: number | string): bigint => ethers.parseUnits(String(n), 6);
 export const HOUR = 3600;
@@ -63,8 +50,6 @@ export const PAYOUT_GAS = 100_000;
 export const REGISTRY_HOOK_GAS = 60_000;
 /** First 12 bytes of every salt of a lock by an acceptor's delegate, and of no other deal's salt. */
 export const DELEGATE_SALT_PREFIX = ethers.dataSlice(ethers.id("USDT Escrow: lock by delegate"), 0, 12);
-/** `DealRecord.flags` bits. */
-export const Flags = { PayerReleased: 1, GatewayHolds: 2 } as const;
 
 export type Deal = IEscrow.DealStruct;
 export type DealOut = {
@@ -200,13 +185,11 @@ export function nextDelegateSalt(): string {
 
 /** The deal id: keccak256(abi.encode(funder, salt)). */
 export function dealIdOf(deal: Pick<DealOut, "payer" | "salt">): string {
-  return ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [deal.payer, deal.salt]));
+  return protocol.dealIdOf(deal.payer, deal.salt);
 }
 
 /** Fee on a payee amount, rounded down. */
-export function feeOf(amount: bigint, feeBps: bigint | number): bigint {
-  return (amount * BigInt(feeBps)) / 10_000n;
-}
+export const feeOf = protocol.feeOf;
 
 /** Approves the escrow for `deal.amount` from the payer (USDT needs a reset to zero first) and opens the deal. */
 export async function openDeal(p: Protocol, deal: DealOut, ref = ethers.ZeroHash) {
@@ -244,22 +227,31 @@ export async function depositFloat(p: Protocol, amount: bigint, acceptor = p.acc
 /** EIP-712 domain of the escrow. */
 export async function escrowDomain(escrow: Escrow) {
   const { chainId } = await ethers.provider.getNetwork();
-  return { name: "USDT Escrow", version: "1", chainId, verifyingContract: await escrow.getAddress() };
+  return protocol.escrowDomain(chainId, await escrow.getAddress()) as {
+    name: string;
+    version: string;
+    chainId: bigint;
+    verifyingContract: string;
+  };
 }
 
-export const DEAL_TYPE = [
-  { name: "payer", type: "address" },
-  { name: "payee", type: "address" },
-  { name: "gateway", type: "address" },
-  { name: "token", type: "address" },
-  { name: "amount", type: "uint96" },
-  { name: "deadline", type: "uint40" },
-  { name: "releaseWindow", type: "uint32" },
-  { name: "feeBps", type: "uint16" },
-  { name: "kind", type: "uint8" },
-  { name: "autoRelease", type: "bool" },
-  { name: "salt", type: "bytes32" },
-];
+/** The Deal type's fields, from the protocol model's type string. */
+export const DEAL_TYPE = protocol.FIELDS.Deal;
+
+/** Signs `message` as `primary` (with an expiry, a day from now by default) in the escrow's domain. */
+async function signTyped(
+  escrow: Escrow,
+  signer: HardhatEthersSigner,
+  primary: protocol.PrimaryType,
+  message: Record<string, unknown>,
+  expiry?: bigint,
+  domainOverride: Partial<Awaited<ReturnType<typeof escrowDomain>>> = {},
+) {
+  const exp = expiry ?? BigInt((await time.latest()) + DAY);
+  const domain = { ...(await escrowDomain(escrow)), ...domainOverride };
+  const signature = await signer.signTypedData(domain, protocol.typesOf(primary), { ...message, expiry: exp });
+  return { expiry: exp, signature };
+}
 
 /** Signs a DealAction(dealId, action, expiry) with EIP-712 typed data. */
 export async function signAction(
@@ -270,20 +262,7 @@ export async function signAction(
   expiry?: bigint,
   domainOverride: Partial<Awaited<ReturnType<typeof escrowDomain>>> = {},
 ) {
-  const exp = expiry ?? BigInt((await time.latest()) + DAY);
-  const domain = { ...(await escrowDomain(escrow)), ...domainOverride };
-  const signature = await signer.signTypedData(
-    domain,
-    {
-      DealAction: [
-        { name: "dealId", type: "bytes32" },
-        { name: "action", type: "uint8" },
-        { name: "expiry", type: "uint256" },
-      ],
-    },
-    { dealId, action, expiry: exp },
-  );
-  return { expiry: exp, signature };
+  return signTyped(escrow, signer, "DealAction", { dealId, action }, expiry, domainOverride);
 }
 
 /** Signs an Open (or Lock) of `deal` with EIP-712 typed data. */
@@ -295,37 +274,7 @@ export async function signOpen(
   primary: "Open" | "Lock" = "Open",
   expiry?: bigint,
 ) {
-  const exp = expiry ?? BigInt((await time.latest()) + DAY);
-  const signature = await signer.signTypedData(
-    await escrowDomain(escrow),
-    {
-      [primary]: [
-        { name: "deal", type: "Deal" },
-        { name: "ref", type: "bytes32" },
-        { name: "expiry", type: "uint256" },
-      ],
-      Deal: DEAL_TYPE,
-    },
-    { deal, ref, expiry: exp },
-  );
-  return { expiry: exp, signature };
-}
-
-async function signTyped(
-  escrow: Escrow,
-  signer: HardhatEthersSigner,
-  primary: string,
-  fields: { name: string; type: string }[],
-  message: Record<string, unknown>,
-  expiry?: bigint,
-) {
-  const exp = expiry ?? BigInt((await time.latest()) + DAY);
-  const signature = await signer.signTypedData(
-    await escrowDomain(escrow),
-    { [primary]: [...fields, { name: "expiry", type: "uint256" }] },
-    { ...message, expiry: exp },
-  );
-  return { expiry: exp, signature };
+  return signTyped(escrow, signer, primary, { deal, ref }, expiry);
 }
 
 /** Signs a Split(dealId, payeeAmount, expiry) for `splitWithSigs`. */
@@ -336,11 +285,7 @@ export async function signSplit(
   payeeAmount: bigint,
   expiry?: bigint,
 ) {
-  const fields = [
-    { name: "dealId", type: "bytes32" },
-    { name: "payeeAmount", type: "uint96" },
-  ];
-  return signTyped(escrow, signer, "Split", fields, { dealId, payeeAmount }, expiry);
+  return signTyped(escrow, signer, "Split", { dealId, payeeAmount }, expiry);
 }
 
 /** Signs a Resolution(dealId, payeeAmount, reasons, expiry) for `resolveWithSig`. */
@@ -352,12 +297,7 @@ export async function signResolution(
   reasons: string,
   expiry?: bigint,
 ) {
-  const fields = [
-    { name: "dealId", type: "bytes32" },
-    { name: "payeeAmount", type: "uint96" },
-    { name: "reasons", type: "bytes32" },
-  ];
-  return signTyped(escrow, signer, "Resolution", fields, { dealId, payeeAmount, reasons }, expiry);
+  return signTyped(escrow, signer, "Resolution", { dealId, payeeAmount, reasons }, expiry);
 }
 
 /** Signs an Evidence(dealId, contentHash, uri, expiry) for `postEvidenceWithSig`. */
@@ -369,12 +309,7 @@ export async function signEvidence(
   uri: string,
   expiry?: bigint,
 ) {
-  const fields = [
-    { name: "dealId", type: "bytes32" },
-    { name: "contentHash", type: "bytes32" },
-    { name: "uri", type: "string" },
-  ];
-  return signTyped(escrow, signer, "Evidence", fields, { dealId, contentHash, uri }, expiry);
+  return signTyped(escrow, signer, "Evidence", { dealId, contentHash, uri }, expiry);
 }
 
 /** Opens a deal, has the payee perform, and (when `by` is given) disputes it: the payer at once, the payee after

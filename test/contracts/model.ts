@@ -8,31 +8,34 @@
  * order, as normalised strings (`Contract.Event(arg,arg,...)`, addresses lower-case, integers in decimal).
  */
 import { AbiCoder, keccak256 } from "ethers";
+import {
+  Action,
+  Flags,
+  GatewayStatus,
+  KIND_NAMES,
+  Kind,
+  RefundReason,
+  STATUS_NAMES,
+  Status,
+} from "../../protocol/enums";
 
 /*//////////////////////////////////////////////////////////////
                            CONSTANTS
 //////////////////////////////////////////////////////////////*/
 
-export const KIND = { Payment: 0, OnRamp: 1, OffRamp: 2 } as const;
-export const STATUS = {
-  None: 0,
-  Open: 1,
-  Performed: 2,
-  Released: 3,
-  Refunded: 4,
-  Disputed: 5,
-  Resolved: 6,
-  Split: 7,
-} as const;
-export const ACTION = { Perform: 0, Release: 1, Cancel: 2, Dispute: 3, Claim: 4 } as const;
-export const REASON = { Deadline: 0, PayeeCancel: 1, MutualCancel: 2, LockExpired: 3 } as const;
+// The enums come from the protocol model (checked against the contracts in test/protocol/enums.ts); everything
+// else here (limits, hashes, rules) is this model's own, so that it stays an independent oracle.
+export const KIND = Kind;
+export const STATUS = Status;
+export const ACTION = Action;
+export const REASON = RefundReason;
 /** The gateway's own life cycle (the registry's `GatewayStatus`); suspension is a separate flag. */
-export const GW = { Active: 2, Exiting: 3, Exited: 4 } as const;
+export const GW = GatewayStatus;
 /** `DealRecord.flags`. */
-export const FLAG = { PayerReleased: 1, GatewayHolds: 2 } as const;
+export const FLAG = Flags;
 
-export const STATUS_NAME = ["None", "Open", "Performed", "Released", "Refunded", "Disputed", "Resolved", "Split"];
-export const KIND_NAME = ["Payment", "OnRamp", "OffRamp"];
+export const STATUS_NAME: readonly string[] = STATUS_NAMES;
+export const KIND_NAME: readonly string[] = KIND_NAMES;
 
 const MIN_RELEASE_WINDOW = 3600n;
 const MAX_RELEASE_WINDOW = 90n * 86400n;

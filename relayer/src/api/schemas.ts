@@ -4,7 +4,7 @@
  */
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
-import { DEAL_KINDS, REFUND_REASONS } from "../domain/events";
+import { DEAL_KINDS, REFUND_REASONS } from "../../../protocol";
 import { ACCEPTOR_STATUSES, DEAL_STATUSES, GATEWAY_STATUSES } from "../domain/projection";
 import { PROBLEM_BASE } from "./problems";
 

@@ -18,32 +18,28 @@
  *   ix:method:<method>   set   — acceptors supporting a method
  *   gws, accs            zset  — gateways and acceptors by registration order
  */
-import { dataSlice, id } from "ethers";
-import type { DealKind, ProtocolEvent, RefundReason } from "./events";
+import {
+  ACCEPTOR_STATUSES,
+  DEAL_STATUSES,
+  GATEWAY_STATUSES,
+  feeOf,
+  isDelegateSalt,
+  isFinal,
+  type AcceptorStatusName,
+  type DealKind,
+  type DealStatus,
+  type GatewayStatusName,
+  type ProtocolEvent,
+  type RefundReasonName,
+} from "../../../protocol";
 
-export const DEAL_STATUSES = ["open", "performed", "released", "refunded", "disputed", "resolved", "split"] as const;
-export type DealStatus = (typeof DEAL_STATUSES)[number];
-export const FINAL_STATUSES: ReadonlySet<DealStatus> = new Set(["released", "refunded", "resolved", "split"]);
-
-/**
- * A gateway's own life cycle, as the registry numbers it (without None). Governance's sanction is a separate flag
- * (`suspended`), toggled by GatewaySuspended and GatewayReinstated; it never changes the status.
- */
-export const GATEWAY_STATUSES = ["pending", "active", "exiting", "exited"] as const;
-export type GatewayStatus = (typeof GATEWAY_STATUSES)[number];
-export const ACCEPTOR_STATUSES = ["pending", "active", "suspended"] as const;
-export type AcceptorStatus = (typeof ACCEPTOR_STATUSES)[number];
-
-/**
- * First 12 bytes of the salt of every lock by an acceptor's lock delegate, and of no other deal (the escrow's
- * `DELEGATE_SALT_PREFIX`, bytes12 of keccak256("USDT Escrow: lock by delegate")), lower-case hex without 0x.
- */
-export const DELEGATE_SALT_PREFIX = dataSlice(id("USDT Escrow: lock by delegate"), 0, 12).slice(2);
-
-/** The fee the escrow takes on `amount` at `feeBps`: floor(amount × feeBps / 10,000). */
-export function feeOf(amount: bigint, feeBps: number): bigint {
-  return (amount * BigInt(feeBps)) / 10_000n;
-}
+export { ACCEPTOR_STATUSES, DEAL_STATUSES, GATEWAY_STATUSES };
+export type { DealStatus };
+/** A gateway's own life cycle (without None); governance's sanction is the separate `suspended` flag. */
+export type GatewayStatus = GatewayStatusName;
+export type AcceptorStatus = AcceptorStatusName;
+/** The API names of the final statuses. */
+export const FINAL_STATUSES: ReadonlySet<DealStatus> = new Set(DEAL_STATUSES.filter((_, i) => isFinal(i + 1)));
 
 /** Scores order entities by (block, log index) — exact in a double up to block 9e10. */
 export const LOG_INDEX_SPAN = 100_000;
@@ -146,7 +142,7 @@ export function applyEvent(view: ProjectionView, event: ProtocolEvent): void {
       return updateDeal(view, event, score, (d) => ({ ...d, payerReleased: "1" }), {}, ["open"]);
     case "DealLockedByDelegate": {
       const deal = requireDeal(view, event.dealId);
-      if (deal.kind !== "onramp" || !deal.salt.startsWith(DELEGATE_SALT_PREFIX) || deal.lockedBy !== deal.payer) {
+      if (deal.kind !== "onramp" || !isDelegateSalt(`0x${deal.salt}`) || deal.lockedBy !== deal.payer) {
         throw new ProjectionError(`DealLockedByDelegate on deal ${event.dealId}, not a delegate's fresh lock`);
       }
       return updateDeal(view, event, score, (d) => ({ ...d, lockedBy: event.delegate }), {}, ["open"]);
@@ -567,4 +563,4 @@ function diff(before: Hash, after: Hash): Hash {
 }
 
 /** The kind and reason names, re-exported for the API's schemas. */
-export type { DealKind, RefundReason };
+export type { DealKind, RefundReasonName as RefundReason };

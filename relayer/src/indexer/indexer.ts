@@ -26,7 +26,7 @@ import {
   type ChainUpdate,
   type RawLog,
 } from "../chain/types";
-import { decodeLog, type ProtocolEvent, type Sources } from "../domain/events";
+import { decodeLog, type ProtocolEvent, type Sources } from "../../../protocol";
 import { ProjectionError } from "../domain/projection";
 import type { Meta, Store } from "../store/store";
 

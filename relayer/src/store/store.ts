@@ -21,7 +21,7 @@ import {
   type HistoryEntry,
   type ProjectionView,
 } from "../domain/projection";
-import type { ProtocolEvent } from "../domain/events";
+import type { ProtocolEvent } from "../../../protocol";
 import { COMMIT_SCRIPT, LEASE_SCRIPT, RELEASE_SCRIPT, ROLLBACK_SCRIPT } from "./scripts";
 
 /** The indexer's progress as stored. */

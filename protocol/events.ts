@@ -1,13 +1,12 @@
 /**
- * Decoding of the escrow's and the registry's logs into typed events. Pure: no IO.
+ * Decoding of the escrow's and the registry's logs into typed events, for the relayer, the audit and the scripts.
+ * Pure: no IO. Addresses and hashes come out lower-case hex.
  */
 import { Interface, getBytes, toUtf8Bytes, type EventFragment, type Log } from "ethers";
-import { Escrow__factory, GatewayRegistry__factory } from "../../../typechain-types";
-
-export const DEAL_KINDS = ["payment", "onramp", "offramp"] as const;
-export type DealKind = (typeof DEAL_KINDS)[number];
-export const REFUND_REASONS = ["deadline", "payee_cancel", "mutual_cancel", "lock_expired"] as const;
-export type RefundReason = (typeof REFUND_REASONS)[number];
+import { Escrow__factory, GatewayRegistry__factory } from "../typechain-types";
+import { ARBITER_ROLE } from "./constants";
+import { DEAL_KINDS, REFUND_REASONS, type RefundReasonName } from "./enums";
+import type { DealParams, LogPosition, Sources } from "./types";
 
 /**
  * Longest evidence URI kept, in characters (code points): an `EvidencePosted` URI is any string a party paid the
@@ -15,30 +14,7 @@ export type RefundReason = (typeof REFUND_REASONS)[number];
  */
 export const MAX_EVIDENCE_URI_CHARS = 1_024;
 
-/** A deal's parameters as opened (addresses lower-case hex, amounts as bigint). */
-export type DealParams = {
-  payer: string;
-  payee: string;
-  gateway: string;
-  token: string;
-  amount: bigint;
-  deadline: number;
-  releaseWindow: number;
-  feeBps: number;
-  kind: DealKind;
-  autoRelease: boolean;
-  salt: string;
-};
-
-/** Where a log sits on the chain. */
-export type LogPosition = {
-  block: number;
-  blockHash: string;
-  txHash: string;
-  logIndex: number;
-};
-
-/** Every event the relayer indexes, tagged by name. */
+/** Every event of the protocol that off-chain code uses, tagged by `type` (the event's name). */
 export type ProtocolEvent = LogPosition &
   (
     | { type: "DealOpened"; dealId: string; deal: DealParams; ref: string }
@@ -46,7 +22,7 @@ export type ProtocolEvent = LogPosition &
     | { type: "DealReleaseApproved"; dealId: string }
     | { type: "DealLockedByDelegate"; dealId: string; delegate: string }
     | { type: "DealReleased"; dealId: string }
-    | { type: "DealRefunded"; dealId: string; reason: RefundReason }
+    | { type: "DealRefunded"; dealId: string; reason: RefundReasonName }
     | {
         type: "DealDisputed";
         dealId: string;
@@ -98,6 +74,9 @@ export type ProtocolEvent = LogPosition &
     | { type: "AcceptorMethodSet"; acceptor: string; method: string; supported: boolean }
     | { type: "AcceptorLimitsSet"; acceptor: string; token: string; minAmount: bigint; maxAmount: bigint }
     | { type: "TokenAllowed"; token: string; allowed: boolean }
+    /** The registry's RoleGranted / RoleRevoked, for ARBITER_ROLE only (the audit follows the arbiter set). */
+    | { type: "ArbiterGranted"; account: string }
+    | { type: "ArbiterRevoked"; account: string }
   );
 
 export type ProtocolEventType = ProtocolEvent["type"];
@@ -369,11 +348,11 @@ function decodeEscrowWords(topics: readonly string[], data: string, pos: LogPosi
   }
 }
 
-/** Addresses whose logs the relayer reads. */
-export type Sources = { escrow: string; registry: string };
-
-/** The topic0 of every event the relayer understands, per contract (for eth_getLogs filters). */
-export function topicsOf(): { escrow: string[]; registry: string[] } {
+/**
+ * The topic0 of every event the relayer indexes, per contract (for eth_getLogs filters); with `roles`, the
+ * registry's role events too (the audit follows the arbiter set).
+ */
+export function topicsOf({ roles = false }: { roles?: boolean } = {}): { escrow: string[]; registry: string[] } {
   const pick = (iface: Interface, names: string[]) => names.map((n) => iface.getEvent(n)!.topicHash);
   return {
     escrow: pick(escrowInterface, ESCROW_EVENTS),
@@ -396,6 +375,7 @@ export function topicsOf(): { escrow: string[]; registry: string[] } {
       "AcceptorMethodSet",
       "AcceptorLimitsSet",
       "TokenAllowed",
+      ...(roles ? ["RoleGranted", "RoleRevoked"] : []),
     ]),
   };
 }
@@ -403,8 +383,8 @@ export function topicsOf(): { escrow: string[]; registry: string[] } {
 const lower = (a: string) => a.toLowerCase();
 
 /**
- * Decodes one log of the escrow or the registry; returns undefined for logs the relayer does not index (other
- * contracts, role changes, parameter changes). Addresses are lower-case hex, ids 0x-prefixed lower-case hex.
+ * Decodes one log of the escrow or the registry; returns undefined for logs no one uses (other contracts, roles
+ * other than ARBITER_ROLE, parameter changes). Addresses are lower-case hex, ids 0x-prefixed lower-case hex.
  */
 export function decodeLog(
   log: Pick<Log, "address" | "topics" | "data" | "blockNumber" | "blockHash" | "transactionHash" | "index">,
@@ -601,6 +581,14 @@ export function decodeLog(
       };
     case "TokenAllowed":
       return { ...pos, type: "TokenAllowed", token: lower(a.token), allowed: a.allowed };
+    case "RoleGranted":
+    case "RoleRevoked":
+      if (lower(a.role) !== ARBITER_ROLE) return undefined;
+      return {
+        ...pos,
+        type: parsed.name === "RoleGranted" ? "ArbiterGranted" : "ArbiterRevoked",
+        account: lower(a.account),
+      };
     default:
       return undefined;
   }
