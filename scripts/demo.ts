@@ -17,8 +17,8 @@ import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import { formatUnits, id } from "ethers";
 import { configFromEnv, deployProtocol } from "./lib/deploy";
 import {
-  ACTION,
-  KIND,
+  Action,
+  Kind,
   USDT,
   connectProtocol,
   dealIdOf,
@@ -209,13 +209,13 @@ async function flows(p: Protocol, api: string, checkTokens: () => Promise<void>)
   const offRamp = await makeDeal(p, {
     payer: await address(seller),
     payee: await address(p.acceptor),
-    kind: KIND.offramp,
+    kind: Kind.OffRamp,
     amount: USDT(80),
   });
   const offRampId = dealIdOf(offRamp);
   await send("seller opens the deal to the acceptor", p.escrow.connect(seller).open(offRamp, id("offramp-3")));
-  const performed = await signAction(p, p.acceptor, offRampId, ACTION.Perform);
-  const released = await signAction(p, seller, offRampId, ACTION.Release);
+  const performed = await signAction(p, p.acceptor, offRampId, Action.Perform);
+  const released = await signAction(p, seller, offRampId, Action.Release);
   say('acceptor signs "fiat sent", seller signs "fiat arrived" (EIP-712, no gas for either)');
   await send(
     `${standIn} submits both signatures in one transaction`,

@@ -4,14 +4,11 @@
  */
 import fs from "node:fs";
 import {
-  AbiCoder,
   JsonRpcProvider,
   MaxUint256,
   ZeroHash,
   concat,
-  dataSlice,
   id,
-  keccak256,
   toBeHex,
   zeroPadValue,
   type JsonRpcSigner,
@@ -25,9 +22,20 @@ import {
   type TestUSDT,
 } from "../../typechain-types";
 import type { IEscrow } from "../../typechain-types/contracts/Escrow";
+import {
+  Action,
+  DELEGATE_SALT_PREFIX,
+  Kind,
+  MAX_DELEGATE_LOCK_DURATION,
+  MAX_DELEGATE_RELEASE_WINDOW,
+  dealIdOf as protocolDealIdOf,
+  escrowDomain,
+  typesOf,
+  type DealStruct,
+  type PrimaryType,
+} from "../../protocol";
 
-export const KIND = { payment: 0, onramp: 1, offramp: 2 } as const;
-export const ACTION = { Perform: 0, Release: 1, Cancel: 2, Dispute: 3, Claim: 4 } as const;
+export { Action, Kind };
 export const USDT = (n: number) => BigInt(Math.round(n * 1e6));
 const HOUR = 3600;
 const DAY = 24 * HOUR;
@@ -49,7 +57,8 @@ export type Protocol = {
   payees: JsonRpcSigner[];
 };
 
-export type DealParams = IEscrow.DealStruct & { payer: string; payee: string; amount: bigint; salt: string };
+/** A deal as the scripts build it: the ABI struct. */
+export type DealParams = DealStruct;
 
 /** Connects to the contracts of a deployments file on a node (roles held by account 0, as deployed locally). */
 export async function connectProtocol(url: string, deploymentFile: string): Promise<Protocol> {
@@ -98,14 +107,8 @@ export async function setupActors(p: Protocol): Promise<void> {
   await mined(p.escrow.connect(p.acceptor).depositFloat(usdt, USDT(5_000_000)));
 }
 
-/**
- * First 12 bytes of every salt of a lock by an acceptor's delegate, and of no other deal's (the escrow refuses a
- * delegate's lock without them, and any other open or lock with them).
- */
-export const DELEGATE_SALT_PREFIX = dataSlice(id("USDT Escrow: lock by delegate"), 0, 12);
 /** Longest release window and latest deadline (from the lock) of a delegate's lock. */
-export const MAX_DELEGATE_RELEASE_WINDOW = 2 * DAY;
-export const MAX_DELEGATE_LOCK_DURATION = 7 * DAY;
+export { MAX_DELEGATE_LOCK_DURATION, MAX_DELEGATE_RELEASE_WINDOW };
 
 let saltSeq = BigInt(Date.now()) << 20n;
 /** A fresh salt for a deal opened or locked by its funder (never with the delegate prefix). */
@@ -121,7 +124,7 @@ export function nextDelegateSalt(): string {
 }
 
 export function dealIdOf(deal: { payer: string; salt: string }): string {
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [deal.payer, deal.salt]));
+  return protocolDealIdOf(deal.payer, deal.salt);
 }
 
 export async function latest(p: Protocol): Promise<number> {
@@ -140,7 +143,7 @@ export async function makeDeal(
     deadline: now + 7 * DAY,
     releaseWindow: DAY,
     feeBps: GATEWAY_FEE_BPS,
-    kind: KIND.payment,
+    kind: Kind.Payment,
     autoRelease: false,
     salt: nextSalt(),
     ...over,
@@ -158,62 +161,33 @@ export async function makeDelegateLock(
 ): Promise<DealParams> {
   return makeDeal(p, {
     payer: await p.acceptor.getAddress(),
-    kind: KIND.onramp,
+    kind: Kind.OnRamp,
     deadline: (await latest(p)) + 2 * DAY,
     salt: nextDelegateSalt(),
     ...over,
   });
 }
 
-const escrowDomain = async (p: Protocol) => ({
-  name: "USDT Escrow",
-  version: "1",
-  chainId: p.chainId,
-  verifyingContract: await p.escrow.getAddress(),
-});
+/** Signs `message` as `primary` in the escrow's domain, valid for a day. */
+async function signTyped(
+  p: Protocol,
+  signer: JsonRpcSigner,
+  primary: PrimaryType,
+  message: Record<string, unknown>,
+): Promise<IEscrow.AuthorizationStruct> {
+  const expiry = BigInt((await latest(p)) + DAY);
+  const domain = escrowDomain(p.chainId, await p.escrow.getAddress());
+  const signature = await signer.signTypedData(domain, typesOf(primary), { ...message, expiry });
+  return { expiry, signature };
+}
 
 /** Signs a Split(dealId, payeeAmount, expiry) for `splitWithSigs` (valid for a day). */
-export async function signSplit(
-  p: Protocol,
-  signer: JsonRpcSigner,
-  dealId: string,
-  payeeAmount: bigint,
-): Promise<IEscrow.AuthorizationStruct> {
-  const expiry = BigInt((await latest(p)) + DAY);
-  const signature = await signer.signTypedData(
-    await escrowDomain(p),
-    {
-      Split: [
-        { name: "dealId", type: "bytes32" },
-        { name: "payeeAmount", type: "uint96" },
-        { name: "expiry", type: "uint256" },
-      ],
-    },
-    { dealId, payeeAmount, expiry },
-  );
-  return { expiry, signature };
-}
+export const signSplit = (p: Protocol, signer: JsonRpcSigner, dealId: string, payeeAmount: bigint) =>
+  signTyped(p, signer, "Split", { dealId, payeeAmount });
 
-export async function signAction(
-  p: Protocol,
-  signer: JsonRpcSigner,
-  dealId: string,
-  action: number,
-): Promise<IEscrow.AuthorizationStruct> {
-  const expiry = BigInt((await latest(p)) + DAY);
-  const signature = await signer.signTypedData(
-    await escrowDomain(p),
-    {
-      DealAction: [
-        { name: "dealId", type: "bytes32" },
-        { name: "action", type: "uint8" },
-        { name: "expiry", type: "uint256" },
-      ],
-    },
-    { dealId, action, expiry },
-  );
-  return { expiry, signature };
-}
+/** Signs a DealAction(dealId, action, expiry) for `actWithSig`, `settleWithSigs` or `cancelWithSigs`. */
+export const signAction = (p: Protocol, signer: JsonRpcSigner, dealId: string, action: number) =>
+  signTyped(p, signer, "DealAction", { dealId, action });
 
 export async function increaseTime(p: Protocol, seconds: number): Promise<void> {
   await p.provider.send("evm_increaseTime", [seconds]);
@@ -263,8 +237,8 @@ export async function runAllPaths(p: Protocol): Promise<Expected[]> {
       .connect(p.accounts[19])
       .settleWithSigs(
         d3,
-        await signAction(p, payee, id3, ACTION.Perform),
-        await signAction(p, payer2, id3, ACTION.Release),
+        await signAction(p, payee, id3, Action.Perform),
+        await signAction(p, payer2, id3, Action.Release),
       ),
   );
   expect(d3, "released", "payment", ["DealOpened", "DealReleased"]);
@@ -282,8 +256,8 @@ export async function runAllPaths(p: Protocol): Promise<Expected[]> {
   await mined(
     p.escrow.cancelWithSigs(
       d5,
-      await signAction(p, payer2, id5, ACTION.Cancel),
-      await signAction(p, payee2, id5, ACTION.Cancel),
+      await signAction(p, payer2, id5, Action.Cancel),
+      await signAction(p, payee2, id5, Action.Cancel),
     ),
   );
   expect(d5, "refunded", "payment", ["DealOpened", "DealRefunded"]);
@@ -307,7 +281,7 @@ export async function runAllPaths(p: Protocol): Promise<Expected[]> {
   const d8 = await makeDeal(p, {
     payer: await addr(payer2),
     payee: await addr(p.acceptor),
-    kind: KIND.offramp,
+    kind: Kind.OffRamp,
     amount: USDT(80),
   });
   await open(payer2, d8);
