@@ -9,6 +9,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { isAddress, ZeroAddress } from "ethers";
 import type { ContractTransactionResponse } from "ethers";
 import { LOCAL_NETWORKS, USDT_CHAINS } from "./networks";
+import { MIN_SLASH_TIME } from "../../protocol";
 
 /** One deployed contract as recorded in the deployments file. */
 export type DeployedContract = {
@@ -66,10 +67,10 @@ export const DEFAULTS = {
 };
 
 /**
- * The escrow's `MIN_SLASH_TIME`: its resolution window plus this must fit under the registry's floor of the
- * unbonding delay, so governance can always slash a leaving gateway after its last ruling.
+ * The escrow's `MIN_SLASH_TIME` (from the protocol model): its resolution window plus this must fit under the
+ * registry's floor of the unbonding delay, so governance can always slash a leaving gateway after its last ruling.
  */
-export const MIN_SLASH_TIME = 7 * 24 * 3600;
+export { MIN_SLASH_TIME };
 
 export type DeployOptions = {
   /** Redeploy even if the deployments file records contracts. */
