@@ -1,6 +1,6 @@
 /**
  * `npx hardhat run scripts/deploy.ts --network <name>` — deploys the protocol and writes
- * deployments/<name>.json. Configuration comes from the environment (see the README, "Deploying");
+ * deployments/<name>.json. Configuration comes from the environment (see docs/deploy.md);
  * FRESH=1 redeploys even when the deployments file already records the contracts
  * (`npx hardhat deploy --network <name> --fresh` does the same).
  */

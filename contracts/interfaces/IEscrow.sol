@@ -6,7 +6,7 @@ import {IGatewayRegistry} from "./IGatewayRegistry.sol";
 /// @title IEscrow
 /// @notice Escrow of ERC-20 stablecoins (USDT first) that pays a deal's payee only when the payer and the payee
 /// both confirm, or when the gateway both sides chose rules on a dispute. The rules are written out below,
-/// function by function (the README's "Deals" section tells them in prose).
+/// function by function (docs/design.md §3–§4 tells them in prose).
 /// @dev Storage holds one slot per deal: its status, a timestamp, two flags and a 200-bit commitment to its
 /// parameters. Every call about a deal passes the full {Deal} (as emitted in {DealOpened}); the contract checks it
 /// against the commitment. Finding two parameter sets with the same commitment takes about 2^100 hash evaluations.

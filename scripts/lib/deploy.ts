@@ -48,8 +48,8 @@ export type DeployConfig = {
   unbondingDelay: number;
   /**
    * The registry's floor of the unbonding delay, fixed at deployment (its 6th constructor argument): every escrow
-   * deployed against the registry must have a resolution window at or below it, and the unbonding delay can never
-   * be set below it. Default: the resolution window.
+   * deployed against the registry must have a resolution window + MIN_SLASH_TIME at or below it, and the unbonding
+   * delay can never be set below it. Default: the resolution window + MIN_SLASH_TIME.
    */
   minUnbondingDelay: number;
   resolutionWindow: number;
@@ -81,7 +81,7 @@ export type DeployOptions = {
   log?: (line: string) => void;
 };
 
-/** Builds the configuration from environment variables (documented in the README) for `network`. */
+/** Builds the configuration from environment variables (documented in docs/deploy.md) for `network`. */
 export function configFromEnv(
   env: NodeJS.ProcessEnv,
   network: string,

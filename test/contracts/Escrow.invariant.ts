@@ -1,5 +1,5 @@
 /**
- * Invariant suite of DESIGN.md §5: a fast-check model of the protocol (`./model.ts`) drives random sequences of
+ * Invariant suite of docs/design.md §5: a fast-check model of the protocol (`./model.ts`) drives random sequences of
  * actions by several actors against one deployment on Hardhat's in-process network, and after every step checks
  * the invariants against the chain:
  *
