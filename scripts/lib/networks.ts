@@ -12,49 +12,28 @@ export type UsdtChain = {
   usdt?: { address: string; decimals: number };
 };
 
+/** A chain's entry: its Hardhat name, id, RPC variable, and canonical USDT (address, decimals) on mainnets. */
+const chain = (name: string, chainId: number, rpcEnv: string, usdt?: [string, number]): UsdtChain => ({
+  name,
+  chainId,
+  rpcEnv,
+  ...(usdt ? { usdt: { address: usdt[0], decimals: usdt[1] } } : {}),
+});
+
+// prettier-ignore
 export const USDT_CHAINS: UsdtChain[] = [
-  {
-    name: "mainnet",
-    chainId: 1,
-    rpcEnv: "MAINNET_RPC_URL",
-    usdt: { address: "0xdAC17F958D2ee523a2206206994597C13D831ec7", decimals: 6 },
-  },
-  { name: "sepolia", chainId: 11155111, rpcEnv: "SEPOLIA_RPC_URL" },
-  {
-    name: "bsc",
-    chainId: 56,
-    rpcEnv: "BSC_RPC_URL",
-    usdt: { address: "0x55d398326f99059fF775485246999027B3197955", decimals: 18 },
-  },
-  { name: "bscTestnet", chainId: 97, rpcEnv: "BSC_TESTNET_RPC_URL" },
-  {
-    name: "polygon",
-    chainId: 137,
-    rpcEnv: "POLYGON_RPC_URL",
-    usdt: { address: "0xc2132D05D31c914a87C6611C10748AEb04B58e8F", decimals: 6 },
-  },
-  { name: "polygonAmoy", chainId: 80002, rpcEnv: "POLYGON_AMOY_RPC_URL" },
-  {
-    name: "arbitrum",
-    chainId: 42161,
-    rpcEnv: "ARBITRUM_RPC_URL",
-    usdt: { address: "0xFd086bC7CD5C481DCC9C85ebE478A1C0b69FCbb9", decimals: 6 },
-  },
-  { name: "arbitrumSepolia", chainId: 421614, rpcEnv: "ARBITRUM_SEPOLIA_RPC_URL" },
-  {
-    name: "optimism",
-    chainId: 10,
-    rpcEnv: "OPTIMISM_RPC_URL",
-    usdt: { address: "0x94b008aA00579c1307B0EF2c499aD98a8ce58e58", decimals: 6 },
-  },
-  { name: "optimismSepolia", chainId: 11155420, rpcEnv: "OPTIMISM_SEPOLIA_RPC_URL" },
-  {
-    name: "avalanche",
-    chainId: 43114,
-    rpcEnv: "AVALANCHE_RPC_URL",
-    usdt: { address: "0x9702230A8Ea53601f5cD2dc00fDBc13d4dF4A8c7", decimals: 6 },
-  },
-  { name: "avalancheFuji", chainId: 43113, rpcEnv: "AVALANCHE_FUJI_RPC_URL" },
+  chain("mainnet", 1, "MAINNET_RPC_URL", ["0xdAC17F958D2ee523a2206206994597C13D831ec7", 6]),
+  chain("sepolia", 11155111, "SEPOLIA_RPC_URL"),
+  chain("bsc", 56, "BSC_RPC_URL", ["0x55d398326f99059fF775485246999027B3197955", 18]),
+  chain("bscTestnet", 97, "BSC_TESTNET_RPC_URL"),
+  chain("polygon", 137, "POLYGON_RPC_URL", ["0xc2132D05D31c914a87C6611C10748AEb04B58e8F", 6]),
+  chain("polygonAmoy", 80002, "POLYGON_AMOY_RPC_URL"),
+  chain("arbitrum", 42161, "ARBITRUM_RPC_URL", ["0xFd086bC7CD5C481DCC9C85ebE478A1C0b69FCbb9", 6]),
+  chain("arbitrumSepolia", 421614, "ARBITRUM_SEPOLIA_RPC_URL"),
+  chain("optimism", 10, "OPTIMISM_RPC_URL", ["0x94b008aA00579c1307B0EF2c499aD98a8ce58e58", 6]),
+  chain("optimismSepolia", 11155420, "OPTIMISM_SEPOLIA_RPC_URL"),
+  chain("avalanche", 43114, "AVALANCHE_RPC_URL", ["0x9702230A8Ea53601f5cD2dc00fDBc13d4dF4A8c7", 6]),
+  chain("avalancheFuji", 43113, "AVALANCHE_FUJI_RPC_URL"),
 ];
 
 /** Networks on which the deploy script also deploys the test USDT and may keep the deployer as admin. */

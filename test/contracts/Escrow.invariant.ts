@@ -1210,105 +1210,78 @@ const resolveArb: fc.Arbitrary<Cmd> = fc
   )
   .map(([sel, by, share]) => new ResolveCmd(sel, by, share));
 
-type SettleVariant = "ok" | "payeeByPayer" | "payerSignsPerform" | "payeeExpired" | "payerEdge" | "byOutsider";
+/**
+ * A call carrying both parties' `DealAction` signatures, relayed by an outsider: `settleWithSigs` (the payee's
+ * Perform first, then the payer's Release) or `cancelWithSigs` (the payer's Cancel first, then the payee's). The
+ * variants spoil one signature: the first signed by the other party or an outsider, the second for the wrong
+ * action, the first expired, or the second expiring in this very block (still valid).
+ */
+type PairVariant = "ok" | "firstBySecond" | "firstByOutsider" | "secondWrongAction" | "firstExpired" | "secondEdge";
+type PairFn = "settleWithSigs" | "cancelWithSigs";
+const PAIR_SIGS = {
+  settleWithSigs: {
+    fit: FIT.settleable,
+    firstParty: "payee",
+    actions: [ACTION.Perform, ACTION.Release],
+    wrongSecond: ACTION.Perform,
+    okWeight: 8,
+    spoilers: ["firstBySecond", "secondWrongAction", "firstExpired", "secondEdge", "firstByOutsider"],
+  },
+  cancelWithSigs: {
+    fit: FIT.live,
+    firstParty: "payer",
+    actions: [ACTION.Cancel, ACTION.Cancel],
+    wrongSecond: ACTION.Release,
+    okWeight: 6,
+    spoilers: ["firstByOutsider", "secondWrongAction", "firstExpired", "secondEdge"],
+  },
+} as const satisfies Record<PairFn, unknown>;
 
-/** `settleWithSigs`: payee's Perform and payer's Release signatures in one relayed transaction. */
-class SettleSigsCmd extends Base {
+class PairSigsCmd extends Base {
   constructor(
+    readonly fn: PairFn,
     readonly sel: DealSel,
-    readonly variant: SettleVariant,
+    readonly variant: PairVariant,
   ) {
     super();
   }
   async run(m: EscrowModel, w: World): Promise<void> {
-    const { p, label } = pickDeal(w, this.sel, FIT.settleable);
+    const spec = PAIR_SIGS[this.fn];
+    const { p, label } = pickDeal(w, this.sel, spec.fit);
     const t = await w.tick();
     const id = dealIdOf(p.payer, p.salt);
     const v = this.variant;
-    const payeeSigner = v === "payeeByPayer" ? p.payer : v === "byOutsider" ? w.outsider : p.payee;
-    const payeeExpiry = v === "payeeExpired" ? t - 1n : t + BigInt(HOUR);
-    const payerAction = v === "payerSignsPerform" ? ACTION.Perform : ACTION.Release;
-    const payerExpiry = v === "payerEdge" ? t : t + BigInt(HOUR);
-    const payeeAuth: SigAuth = { signer: payeeSigner, dealId: id, action: ACTION.Perform, expiry: payeeExpiry };
-    const payerAuth: SigAuth = { signer: p.payer, dealId: id, action: payerAction, expiry: payerExpiry };
-    const data = w.escrowIface.encodeFunctionData("settleWithSigs", [
+    const [first, second] = spec.firstParty === "payee" ? [p.payee, p.payer] : [p.payer, p.payee];
+    const firstSigner = v === "firstBySecond" ? second : v === "firstByOutsider" ? w.outsider : first;
+    const firstExpiry = v === "firstExpired" ? t - 1n : t + BigInt(HOUR);
+    const [firstAction, secondOk] = spec.actions;
+    const secondAction = v === "secondWrongAction" ? spec.wrongSecond : secondOk;
+    const secondExpiry = v === "secondEdge" ? t : t + BigInt(HOUR);
+    const firstAuth: SigAuth = { signer: firstSigner, dealId: id, action: firstAction, expiry: firstExpiry };
+    const secondAuth: SigAuth = { signer: second, dealId: id, action: secondAction, expiry: secondExpiry };
+    const data = w.escrowIface.encodeFunctionData(this.fn, [
       p,
-      w.sign(payeeSigner, id, ACTION.Perform, payeeExpiry),
-      w.sign(p.payer, id, payerAction, payerExpiry),
+      w.sign(firstSigner, id, firstAction, firstExpiry),
+      w.sign(second, id, secondAction, secondExpiry),
     ]);
-    const verdict = m.settleWithSigs(p, payeeAuth, payerAuth, t);
-    await w.exec("settleWithSigs", `${this} [${label} at ${t}]`, w.outsider, w.cfg.escrow, data, verdict);
+    const verdict = m[this.fn](p, firstAuth, secondAuth, t);
+    await w.exec(this.fn, `${this} [${label} at ${t}]`, w.outsider, w.cfg.escrow, data, verdict);
   }
   toString(): string {
-    return `settleWithSigs(${selStr(this.sel)} ${this.variant})`;
+    return `${this.fn}(${selStr(this.sel)} ${this.variant})`;
   }
 }
 
-const settleArb: fc.Arbitrary<Cmd> = fc
-  .tuple(
-    dealSelArb,
-    fc.oneof(
-      { weight: 8, arbitrary: fc.constant<SettleVariant>("ok") },
-      {
-        weight: 1,
-        arbitrary: fc.constantFrom<SettleVariant>(
-          "payeeByPayer",
-          "payerSignsPerform",
-          "payeeExpired",
-          "payerEdge",
-          "byOutsider",
-        ),
-      },
-    ),
-  )
-  .map(([sel, v]) => new SettleSigsCmd(sel, v));
-
-type CancelVariant = "ok" | "payerByOutsider" | "payeeSignsRelease" | "payerExpired" | "payeeEdge";
-
-/** `cancelWithSigs`: payer and payee cancel together, relayed by an outsider. */
-class CancelSigsCmd extends Base {
-  constructor(
-    readonly sel: DealSel,
-    readonly variant: CancelVariant,
-  ) {
-    super();
-  }
-  async run(m: EscrowModel, w: World): Promise<void> {
-    const { p, label } = pickDeal(w, this.sel, FIT.live);
-    const t = await w.tick();
-    const id = dealIdOf(p.payer, p.salt);
-    const v = this.variant;
-    const payerSigner = v === "payerByOutsider" ? w.outsider : p.payer;
-    const payerExpiry = v === "payerExpired" ? t - 1n : t + BigInt(HOUR);
-    const payeeAction = v === "payeeSignsRelease" ? ACTION.Release : ACTION.Cancel;
-    const payeeExpiry = v === "payeeEdge" ? t : t + BigInt(HOUR);
-    const payerAuth: SigAuth = { signer: payerSigner, dealId: id, action: ACTION.Cancel, expiry: payerExpiry };
-    const payeeAuth: SigAuth = { signer: p.payee, dealId: id, action: payeeAction, expiry: payeeExpiry };
-    const data = w.escrowIface.encodeFunctionData("cancelWithSigs", [
-      p,
-      w.sign(payerSigner, id, ACTION.Cancel, payerExpiry),
-      w.sign(p.payee, id, payeeAction, payeeExpiry),
-    ]);
-    const verdict = m.cancelWithSigs(p, payerAuth, payeeAuth, t);
-    await w.exec("cancelWithSigs", `${this} [${label} at ${t}]`, w.outsider, w.cfg.escrow, data, verdict);
-  }
-  toString(): string {
-    return `cancelWithSigs(${selStr(this.sel)} ${this.variant})`;
-  }
-}
-
-const cancelSigsArb: fc.Arbitrary<Cmd> = fc
-  .tuple(
-    dealSelArb,
-    fc.oneof(
-      { weight: 6, arbitrary: fc.constant<CancelVariant>("ok") },
-      {
-        weight: 1,
-        arbitrary: fc.constantFrom<CancelVariant>("payerByOutsider", "payeeSignsRelease", "payerExpired", "payeeEdge"),
-      },
-    ),
-  )
-  .map(([sel, v]) => new CancelSigsCmd(sel, v));
+const pairSigsArb = (fn: PairFn): fc.Arbitrary<Cmd> =>
+  fc
+    .tuple(
+      dealSelArb,
+      fc.oneof(
+        { weight: PAIR_SIGS[fn].okWeight, arbitrary: fc.constant<PairVariant>("ok") },
+        { weight: 1, arbitrary: fc.constantFrom<PairVariant>(...PAIR_SIGS[fn].spoilers) },
+      ),
+    )
+    .map(([sel, v]) => new PairSigsCmd(fn, sel, v));
 
 type SplitVariant = "ok" | "payerOther" | "payeeByOutsider" | "payerExpired" | "over";
 
@@ -1841,7 +1814,7 @@ class ProgressCmd extends Base {
         () => new ActCmd("perform", sel, "natural", "valid", false),
         () => new ActCmd("release", sel, "natural", null, false),
         () => new ActCmd("cancel", sel, "natural", null, false),
-        () => new SettleSigsCmd(sel, "ok"),
+        () => new PairSigsCmd("settleWithSigs", sel, "ok"),
         () => new SplitSigsCmd(sel, "ok", this.share),
         () => after(d.p.deadline, new RefundCmd(sel, "outsider")),
       ];
@@ -1858,7 +1831,7 @@ class ProgressCmd extends Base {
         // The payee disputes only once the payer stayed silent for the release window.
         () => after(windowEnd, new ActCmd("dispute", sel, "natural", null, true)),
         () => after(windowEnd, new ActCmd("dispute", sel, "natural", "valid", true)),
-        () => new SettleSigsCmd(sel, "ok"),
+        () => new PairSigsCmd("settleWithSigs", sel, "ok"),
         () => new SplitSigsCmd(sel, "ok", this.share),
       ];
       if (d.p.autoRelease) {
@@ -1881,8 +1854,8 @@ class ProgressCmd extends Base {
         () => new ActCmd("release", sel, "natural", null, false),
         () => new ActCmd("cancel", sel, "natural", c % 2 === 0 ? null : "valid", false),
         () => new SplitSigsCmd(sel, "ok", this.share),
-        () => new SettleSigsCmd(sel, "ok"),
-        () => new CancelSigsCmd(sel, "ok"),
+        () => new PairSigsCmd("settleWithSigs", sel, "ok"),
+        () => new PairSigsCmd("cancelWithSigs", sel, "ok"),
       ];
       const refundAt = d.since + w.cfg.resolutionWindow > expiry ? d.since + w.cfg.resolutionWindow : expiry;
       if (expiry !== 0n) options.push(() => after(refundAt, new RefundCmd(sel, "outsider")));
@@ -1906,8 +1879,8 @@ const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 36, arbitrary: actArb },
   { weight: 3, arbitrary: refundArb },
   { weight: 7, arbitrary: resolveArb },
-  { weight: 4, arbitrary: settleArb },
-  { weight: 2, arbitrary: cancelSigsArb },
+  { weight: 4, arbitrary: pairSigsArb("settleWithSigs") },
+  { weight: 2, arbitrary: pairSigsArb("cancelWithSigs") },
   { weight: 3, arbitrary: splitArb },
   { weight: 2, arbitrary: evidenceArb },
   { weight: 1, arbitrary: exitArb },

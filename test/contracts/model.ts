@@ -189,20 +189,7 @@ export function commitmentOf(p: DealParams): string {
         "bool",
         "bytes32",
       ],
-      [
-        DEAL_TYPEHASH,
-        p.payer,
-        p.payee,
-        p.gateway,
-        p.token,
-        p.amount,
-        p.deadline,
-        p.releaseWindow,
-        p.feeBps,
-        p.kind,
-        p.autoRelease,
-        p.salt,
-      ],
+      [DEAL_TYPEHASH, ...dealTuple(p)],
     ),
   );
   return hash.slice(0, 2 + 50);
