@@ -252,36 +252,26 @@ describe("TestUSDT", function () {
       await expect(token.connect(bob).transferFrom(alice.address, carol.address, 1n)).to.be.revertedWithoutReason();
     });
 
-    it("a blacklisted recipient still receives by transfer", async function () {
-      const { token, alice, bob } = await loadFixture(fundedFixture);
-      await token.addBlackList(bob.address);
-      await expect(token.connect(alice).transfer(bob.address, USDT(10))).to.changeTokenBalances(
-        token,
-        [alice, bob],
-        [-USDT(10), USDT(10)],
-      );
-    });
-
-    it("a blacklisted recipient still receives by transferFrom", async function () {
-      const { token, alice, bob, carol } = await loadFixture(fundedFixture);
-      await token.addBlackList(carol.address);
-      await expect(token.connect(bob).transferFrom(alice.address, carol.address, USDT(10))).to.changeTokenBalances(
-        token,
-        [alice, carol],
-        [-USDT(10), USDT(10)],
-      );
-    });
-
-    it("a blacklisted spender can still transferFrom", async function () {
-      const { token, alice, bob, carol } = await loadFixture(fundedFixture);
-      await token.addBlackList(bob.address);
-      await expect(token.connect(bob).transferFrom(alice.address, carol.address, USDT(10))).to.changeTokenBalances(
-        token,
-        [alice, carol],
-        [-USDT(10), USDT(10)],
-      );
-      expect(await token.allowance(alice.address, bob.address)).to.equal(USDT(290));
-    });
+    // USDT's blacklist stops only the sender: a listed recipient or spender moves tokens as before.
+    const unaffected: [string, "bob" | "carol", "transfer" | "transferFrom"][] = [
+      ["a blacklisted recipient still receives by transfer", "bob", "transfer"],
+      ["a blacklisted recipient still receives by transferFrom", "carol", "transferFrom"],
+      ["a blacklisted spender can still transferFrom", "bob", "transferFrom"],
+    ];
+    for (const [name, listed, call] of unaffected) {
+      it(name, async function () {
+        const f = await loadFixture(fundedFixture);
+        const { token, alice, bob, carol } = f;
+        await token.addBlackList(f[listed].address);
+        const to = call === "transfer" ? bob : carol;
+        const tx =
+          call === "transfer"
+            ? token.connect(alice).transfer(to.address, USDT(10))
+            : token.connect(bob).transferFrom(alice.address, to.address, USDT(10));
+        await expect(tx).to.changeTokenBalances(token, [alice, to], [-USDT(10), USDT(10)]);
+        if (call === "transferFrom") expect(await token.allowance(alice.address, bob.address)).to.equal(USDT(290));
+      });
+    }
 
     it("a blacklisted account can still spend someone else's allowance to itself", async function () {
       const { token, alice, bob } = await loadFixture(fundedFixture);
