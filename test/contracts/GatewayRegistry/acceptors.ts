@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import type { ContractTransactionResponse } from "ethers";
 import { ethers } from "hardhat";
 
 import type { GatewayRegistry } from "../../../typechain-types";
@@ -8,17 +9,80 @@ import {
   baseFixture,
   Ctx,
   exitedFixture,
+  itRevertsAcceptorWrongStatus,
+  itRevertsWhenPaused,
   itRevertsWrongStatus,
-  METHOD_PIX,
-  METHOD_UPI,
-  methodEvents,
-  pausedFixture,
   pendingAcceptorFixture,
+  pendingFixture,
   registerGateway,
   suspendedAcceptorFixture,
   suspendedFixture,
   twoGatewaysFixture,
 } from "./shared";
+
+const METHOD_PIX = ethers.id("PIX:BRL");
+const METHOD_UPI = ethers.id("UPI:INR");
+
+/** The (method, supported) pairs of every AcceptorMethodSet event emitted by `tx`, in order. */
+async function methodEvents(registry: GatewayRegistry, tx: ContractTransactionResponse): Promise<[string, boolean][]> {
+  const receipt = await tx.wait();
+  const out: [string, boolean][] = [];
+  for (const log of receipt!.logs) {
+    const parsed = registry.interface.parseLog(log);
+    if (parsed?.name === "AcceptorMethodSet") out.push([parsed.args.method, parsed.args.supported]);
+  }
+  return out;
+}
+
+/** gateway2 Active beside the fixture gateway; acceptor2 registered under the fixture gateway, awaiting approval. */
+async function pendingBesideTwoGatewaysFixture() {
+  const c = await pendingFixture();
+  await c.registry.connect(c.governor).approveGateway(c.gateway2.address, GATEWAY_FEE_CAP_BPS);
+  await c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, c.delegate.address);
+  return c;
+}
+
+/** twoGatewaysFixture with the fixture acceptor suspended by its gateway. */
+async function suspendedBesideTwoGatewaysFixture() {
+  const c = await twoGatewaysFixture();
+  await c.registry.connect(c.gateway).suspendAcceptor(c.acceptor.address);
+  return c;
+}
+
+/**
+ * One test: `fn` about the fixture's `acc` reverts RegistryNotAcceptorGateway(acc, caller) for every caller but the
+ * acceptor's own gateway: another Active gateway, the other roles, the acceptors, the delegate, a stranger, and the
+ * governor too unless `governors` may act.
+ */
+function itRefusesAllButItsGateway(
+  fn: "approveAcceptor" | "suspendAcceptor" | "reinstateAcceptor",
+  fixture: () => Promise<Ctx>,
+  acc: "acceptor" | "acceptor2",
+  governors: boolean,
+): void {
+  const who = governors ? "neither its gateway nor a governor" : "not its gateway (the governor included)";
+  it(`when the caller is ${who} → it reverts RegistryNotAcceptorGateway`, async function () {
+    const c = await loadFixture(fixture);
+    const others = [c.gateway2, c.admin, c.pauser, c.arbiter, c.acceptor, c.acceptor2, c.delegate, c.other];
+    for (const s of governors ? others : [c.governor, ...others]) {
+      await expect(c.registry.connect(s)[fn](c[acc].address))
+        .to.be.revertedWithCustomError(c.registry, "RegistryNotAcceptorGateway")
+        .withArgs(c[acc].address, s.address);
+    }
+  });
+}
+
+/** One test: `call` by an account that never registered as an acceptor reverts RegistryAcceptorWrongStatus(it, None). */
+function itRequiresRegisteredAcceptor(call: (c: Ctx, r: GatewayRegistry) => Promise<unknown>): void {
+  it("when the caller is no registered acceptor (gateways, governor and delegates included) → it reverts RegistryAcceptorWrongStatus(caller, None)", async function () {
+    const c = await loadFixture(baseFixture);
+    for (const s of [c.stranger, c.gateway, c.governor, c.delegate]) {
+      await expect(call(c, c.registry.connect(s)))
+        .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
+        .withArgs(s.address, AcceptorStatus.None);
+    }
+  });
+}
 
 describe("GatewayRegistry: acceptors", function () {
   /*------------------------------------------------------------
@@ -26,35 +90,23 @@ describe("GatewayRegistry: acceptors", function () {
   ------------------------------------------------------------*/
   describe("registerAcceptor", function () {
     describe("validations", function () {
-      it("reverts RegistryPaused while paused", async function () {
-        const c = await loadFixture(pausedFixture);
-        await expect(
-          c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, ethers.ZeroAddress),
-        ).to.be.revertedWithCustomError(c.registry, "RegistryPaused");
-      });
+      itRevertsWhenPaused((c) =>
+        c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, ethers.ZeroAddress),
+      );
+      itRevertsWhenPaused(
+        (c) => c.registry.connect(c.acceptor).registerAcceptor(c.stranger.address, ethers.ZeroAddress),
+        "an acceptor already registered, naming an unknown gateway",
+      );
 
-      it("reverts RegistryAcceptorWrongStatus for an account already registered (Active)", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.acceptor).registerAcceptor(c.gateway.address, ethers.ZeroAddress))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.acceptor.address, AcceptorStatus.Active);
-      });
-
-      it("reverts RegistryAcceptorWrongStatus for an account registering twice (Pending), even under another gateway", async function () {
-        const c = await loadFixture(pendingAcceptorFixture);
-        await registerGateway(c, c.gateway2);
-        await c.registry.connect(c.governor).approveGateway(c.gateway2.address, 300);
-        await expect(c.registry.connect(c.acceptor2).registerAcceptor(c.gateway2.address, ethers.ZeroAddress))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.acceptor2.address, AcceptorStatus.Pending);
-      });
-
-      it("reverts RegistryAcceptorWrongStatus for a suspended acceptor", async function () {
-        const c = await loadFixture(suspendedAcceptorFixture);
-        await expect(c.registry.connect(c.acceptor).registerAcceptor(c.gateway.address, ethers.ZeroAddress))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.acceptor.address, AcceptorStatus.Suspended);
-      });
+      itRevertsAcceptorWrongStatus(
+        ["Active", "Pending", "Suspended"],
+        "the caller (registering again, under another Active gateway)",
+        async (c, acc) => {
+          await registerGateway(c, c.gateway2);
+          await c.registry.connect(c.governor).approveGateway(c.gateway2.address, GATEWAY_FEE_CAP_BPS);
+          return c.registry.connect(acc).registerAcceptor(c.gateway2.address, ethers.ZeroAddress);
+        },
+      );
 
       itRevertsWrongStatus(
         ["None", "Pending", "Exiting", "Exited", "Pending, suspended", "Exiting, suspended"],
@@ -70,7 +122,7 @@ describe("GatewayRegistry: acceptors", function () {
         expect(await c.registry.acceptorCount()).to.equal(1n);
       });
 
-      it("an acceptor whose gateway has exited can neither deposit nor register again under another gateway", async function () {
+      it("when the acceptor's gateway has exited → it can neither deposit nor register again under another gateway", async function () {
         const c = await loadFixture(exitedFixture);
         await registerGateway(c, c.gateway2);
         await c.registry.connect(c.governor).approveGateway(c.gateway2.address, GATEWAY_FEE_CAP_BPS);
@@ -84,27 +136,22 @@ describe("GatewayRegistry: acceptors", function () {
     });
 
     describe("effects and events", function () {
-      it("records a pending acceptor and emits AcceptorRegistered", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, c.delegate.address))
-          .to.emit(c.registry, "AcceptorRegistered")
-          .withArgs(c.acceptor2.address, c.gateway.address, c.delegate.address);
-        expect(await acceptorOf(c.registry, c.acceptor2.address)).to.deep.equal({
-          gateway: c.gateway.address,
-          status: BigInt(AcceptorStatus.Pending),
-          lockDelegate: c.delegate.address,
+      for (const delegate of ["delegate", "none"] as const) {
+        it(`when every check passes (lock delegate: ${delegate}) → Pending under the gateway with that delegate; AcceptorRegistered`, async function () {
+          const c = await loadFixture(baseFixture);
+          const lockDelegate = delegate === "none" ? ethers.ZeroAddress : c.delegate.address;
+          await expect(c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, lockDelegate))
+            .to.emit(c.registry, "AcceptorRegistered")
+            .withArgs(c.acceptor2.address, c.gateway.address, lockDelegate);
+          expect(await acceptorOf(c.registry, c.acceptor2.address)).to.deep.equal({
+            gateway: c.gateway.address,
+            status: BigInt(AcceptorStatus.Pending),
+            lockDelegate,
+          });
         });
-      });
+      }
 
-      it("accepts a zero lock delegate", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, ethers.ZeroAddress))
-          .to.emit(c.registry, "AcceptorRegistered")
-          .withArgs(c.acceptor2.address, c.gateway.address, ethers.ZeroAddress);
-        expect((await c.registry.getAcceptor(c.acceptor2.address)).lockDelegate).to.equal(ethers.ZeroAddress);
-      });
-
-      it("appends the acceptor to the list", async function () {
+      it("when it registers → it is appended to the acceptor list", async function () {
         const c = await loadFixture(baseFixture);
         expect(await c.registry.acceptorCount()).to.equal(1n);
         await c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, ethers.ZeroAddress);
@@ -122,37 +169,11 @@ describe("GatewayRegistry: acceptors", function () {
   ------------------------------------------------------------*/
   describe("approveAcceptor", function () {
     describe("validations", function () {
-      it("reverts RegistryAcceptorWrongStatus for an unregistered account", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.gateway).approveAcceptor(c.stranger.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.stranger.address, AcceptorStatus.None);
-      });
+      itRevertsAcceptorWrongStatus(["None", "Active", "Suspended"], "the acceptor", (c, acc) =>
+        c.registry.connect(c.gateway).approveAcceptor(acc.address),
+      );
 
-      it("reverts RegistryAcceptorWrongStatus for an active acceptor", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.gateway).approveAcceptor(c.acceptor.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.acceptor.address, AcceptorStatus.Active);
-      });
-
-      it("reverts RegistryAcceptorWrongStatus for a suspended acceptor", async function () {
-        const c = await loadFixture(suspendedAcceptorFixture);
-        await expect(c.registry.connect(c.gateway).approveAcceptor(c.acceptor.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.acceptor.address, AcceptorStatus.Suspended);
-      });
-
-      it("reverts RegistryNotAcceptorGateway for anyone but its gateway, the governor included", async function () {
-        const c = await loadFixture(pendingAcceptorFixture);
-        await registerGateway(c, c.gateway2);
-        await c.registry.connect(c.governor).approveGateway(c.gateway2.address, 300);
-        for (const s of [c.gateway2, c.governor, c.admin, c.acceptor2, c.other]) {
-          await expect(c.registry.connect(s).approveAcceptor(c.acceptor2.address))
-            .to.be.revertedWithCustomError(c.registry, "RegistryNotAcceptorGateway")
-            .withArgs(c.acceptor2.address, s.address);
-        }
-      });
+      itRefusesAllButItsGateway("approveAcceptor", pendingBesideTwoGatewaysFixture, "acceptor2", false);
 
       it("when its gateway is Active but suspended → it reverts RegistryGatewaySuspended", async function () {
         const c = await loadFixture(pendingAcceptorFixture);
@@ -166,18 +187,17 @@ describe("GatewayRegistry: acceptors", function () {
       it("when its gateway is Exiting (suspended or not) → it reverts RegistryGatewayWrongStatus", async function () {
         const c = await loadFixture(pendingAcceptorFixture);
         await c.registry.connect(c.gateway).requestExit();
-        await expect(c.registry.connect(c.gateway).approveAcceptor(c.acceptor2.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryGatewayWrongStatus")
-          .withArgs(c.gateway.address, GatewayStatus.Exiting);
-        await c.registry.connect(c.governor).suspendGateway(c.gateway.address);
-        await expect(c.registry.connect(c.gateway).approveAcceptor(c.acceptor2.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryGatewayWrongStatus")
-          .withArgs(c.gateway.address, GatewayStatus.Exiting);
+        for (const sanction of [false, true]) {
+          if (sanction) await c.registry.connect(c.governor).suspendGateway(c.gateway.address);
+          await expect(c.registry.connect(c.gateway).approveAcceptor(c.acceptor2.address))
+            .to.be.revertedWithCustomError(c.registry, "RegistryGatewayWrongStatus")
+            .withArgs(c.gateway.address, GatewayStatus.Exiting);
+        }
       });
     });
 
     describe("effects and events", function () {
-      it("activates the acceptor and emits AcceptorApproved", async function () {
+      it("when its gateway approves a Pending acceptor → Active: it may deposit; AcceptorApproved", async function () {
         const c = await loadFixture(pendingAcceptorFixture);
         await expect(c.registry.connect(c.gateway).approveAcceptor(c.acceptor2.address))
           .to.emit(c.registry, "AcceptorApproved")
@@ -197,47 +217,23 @@ describe("GatewayRegistry: acceptors", function () {
   ------------------------------------------------------------*/
   describe("suspendAcceptor", function () {
     describe("validations", function () {
-      it("reverts RegistryNotAcceptorGateway for anyone but its gateway or a governor", async function () {
-        const c = await loadFixture(twoGatewaysFixture);
-        for (const s of [c.gateway2, c.admin, c.pauser, c.arbiter, c.acceptor, c.acceptor2, c.delegate, c.other]) {
-          await expect(c.registry.connect(s).suspendAcceptor(c.acceptor.address))
-            .to.be.revertedWithCustomError(c.registry, "RegistryNotAcceptorGateway")
-            .withArgs(c.acceptor.address, s.address);
-        }
-      });
+      itRefusesAllButItsGateway("suspendAcceptor", twoGatewaysFixture, "acceptor", true);
 
-      it("reverts RegistryNotAcceptorGateway for a non-governor naming an unregistered account", async function () {
+      it("when a non-governor names an unregistered account → it reverts RegistryNotAcceptorGateway (the caller is checked first)", async function () {
         const c = await loadFixture(baseFixture);
         await expect(c.registry.connect(c.gateway).suspendAcceptor(c.stranger.address))
           .to.be.revertedWithCustomError(c.registry, "RegistryNotAcceptorGateway")
           .withArgs(c.stranger.address, c.gateway.address);
       });
 
-      it("reverts RegistryAcceptorWrongStatus for an unregistered account (governor)", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.governor).suspendAcceptor(c.stranger.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.stranger.address, AcceptorStatus.None);
-      });
-
-      it("reverts RegistryAcceptorWrongStatus for a pending acceptor", async function () {
-        const c = await loadFixture(pendingAcceptorFixture);
-        await expect(c.registry.connect(c.gateway).suspendAcceptor(c.acceptor2.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.acceptor2.address, AcceptorStatus.Pending);
-      });
-
-      it("reverts RegistryAcceptorWrongStatus for an acceptor already suspended", async function () {
-        const c = await loadFixture(suspendedAcceptorFixture);
-        await expect(c.registry.connect(c.governor).suspendAcceptor(c.acceptor.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.acceptor.address, AcceptorStatus.Suspended);
-      });
+      itRevertsAcceptorWrongStatus(["None", "Pending", "Suspended"], "the acceptor (the governor asking)", (c, acc) =>
+        c.registry.connect(c.governor).suspendAcceptor(acc.address),
+      );
     });
 
     describe("effects and events", function () {
       for (const by of ["gateway", "governor"] as const) {
-        it(`suspends an active acceptor by its ${by} and emits AcceptorSuspended(acceptor, ${by})`, async function () {
+        it(`when its ${by} suspends an Active acceptor → Suspended: no deposit, no deal; AcceptorSuspended(acceptor, ${by})`, async function () {
           const c = await loadFixture(baseFixture);
           const caller = c[by];
           await expect(c.registry.connect(caller).suspendAcceptor(c.acceptor.address))
@@ -248,16 +244,18 @@ describe("GatewayRegistry: acceptors", function () {
             status: BigInt(AcceptorStatus.Suspended),
             lockDelegate: c.delegate.address,
           });
-          await expect(c.registry.checkDeposit(c.acceptor.address, c.usdtAddr))
-            .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-            .withArgs(c.acceptor.address, AcceptorStatus.Suspended);
-          await expect(c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor.address, true))
-            .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-            .withArgs(c.acceptor.address, AcceptorStatus.Suspended);
+          for (const view of [
+            c.registry.checkDeposit(c.acceptor.address, c.usdtAddr),
+            c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor.address, true),
+          ]) {
+            await expect(view)
+              .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
+              .withArgs(c.acceptor.address, AcceptorStatus.Suspended);
+          }
         });
       }
 
-      it("lets the governor suspend an acceptor whose gateway is suspended", async function () {
+      it("when its gateway is suspended → the governor suspends it all the same", async function () {
         const c = await loadFixture(suspendedFixture);
         await expect(c.registry.connect(c.governor).suspendAcceptor(c.acceptor.address))
           .to.emit(c.registry, "AcceptorSuspended")
@@ -268,62 +266,36 @@ describe("GatewayRegistry: acceptors", function () {
 
   describe("reinstateAcceptor", function () {
     describe("validations", function () {
-      it("reverts RegistryNotAcceptorGateway for anyone but its gateway or a governor", async function () {
-        const c = await loadFixture(suspendedAcceptorFixture);
-        await registerGateway(c, c.gateway2);
-        await c.registry.connect(c.governor).approveGateway(c.gateway2.address, 300);
-        for (const s of [c.gateway2, c.admin, c.pauser, c.arbiter, c.acceptor, c.delegate, c.other]) {
-          await expect(c.registry.connect(s).reinstateAcceptor(c.acceptor.address))
-            .to.be.revertedWithCustomError(c.registry, "RegistryNotAcceptorGateway")
-            .withArgs(c.acceptor.address, s.address);
-        }
-      });
+      itRefusesAllButItsGateway("reinstateAcceptor", suspendedBesideTwoGatewaysFixture, "acceptor", true);
 
-      it("reverts RegistryAcceptorWrongStatus for an unregistered account (governor)", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.governor).reinstateAcceptor(c.stranger.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.stranger.address, AcceptorStatus.None);
-      });
+      itRevertsAcceptorWrongStatus(["None", "Pending", "Active"], "the acceptor (the governor asking)", (c, acc) =>
+        c.registry.connect(c.governor).reinstateAcceptor(acc.address),
+      );
 
-      it("reverts RegistryAcceptorWrongStatus for a pending acceptor", async function () {
-        const c = await loadFixture(pendingAcceptorFixture);
-        await expect(c.registry.connect(c.gateway).reinstateAcceptor(c.acceptor2.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.acceptor2.address, AcceptorStatus.Pending);
-      });
-
-      it("reverts RegistryAcceptorWrongStatus for an active acceptor", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.governor).reinstateAcceptor(c.acceptor.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.acceptor.address, AcceptorStatus.Active);
-      });
-
-      it("when its gateway is Active but suspended → it reverts RegistryGatewaySuspended, for gateway and governor alike", async function () {
-        const c = await loadFixture(suspendedAcceptorFixture);
-        await c.registry.connect(c.governor).suspendGateway(c.gateway.address);
-        for (const s of [c.gateway, c.governor]) {
-          await expect(c.registry.connect(s).reinstateAcceptor(c.acceptor.address))
-            .to.be.revertedWithCustomError(c.registry, "RegistryGatewaySuspended")
-            .withArgs(c.gateway.address);
-        }
-      });
-
-      it("when its gateway is Exiting → it reverts RegistryGatewayWrongStatus, for gateway and governor alike", async function () {
-        const c = await loadFixture(suspendedAcceptorFixture);
-        await c.registry.connect(c.gateway).requestExit();
-        for (const s of [c.gateway, c.governor]) {
-          await expect(c.registry.connect(s).reinstateAcceptor(c.acceptor.address))
-            .to.be.revertedWithCustomError(c.registry, "RegistryGatewayWrongStatus")
-            .withArgs(c.gateway.address, GatewayStatus.Exiting);
-        }
-      });
+      for (const [standing, error] of [
+        ["Active but suspended", "RegistryGatewaySuspended"],
+        ["Exiting", "RegistryGatewayWrongStatus"],
+      ] as const) {
+        it(`when its gateway is ${standing} → it reverts ${error}, for gateway and governor alike`, async function () {
+          const c = await loadFixture(suspendedAcceptorFixture);
+          if (error === "RegistryGatewaySuspended") {
+            await c.registry.connect(c.governor).suspendGateway(c.gateway.address);
+          } else {
+            await c.registry.connect(c.gateway).requestExit();
+          }
+          const args = error === "RegistryGatewaySuspended" ? [] : [GatewayStatus.Exiting];
+          for (const s of [c.gateway, c.governor]) {
+            await expect(c.registry.connect(s).reinstateAcceptor(c.acceptor.address))
+              .to.be.revertedWithCustomError(c.registry, error)
+              .withArgs(c.gateway.address, ...args);
+          }
+        });
+      }
     });
 
     describe("effects and events", function () {
       for (const by of ["gateway", "governor"] as const) {
-        it(`reinstates a suspended acceptor by its ${by} and emits AcceptorReinstated(acceptor, ${by})`, async function () {
+        it(`when its ${by} reinstates a Suspended acceptor → Active: it may deposit again; AcceptorReinstated(acceptor, ${by})`, async function () {
           const c = await loadFixture(suspendedAcceptorFixture);
           const caller = c[by];
           await expect(c.registry.connect(caller).reinstateAcceptor(c.acceptor.address))
@@ -337,63 +309,42 @@ describe("GatewayRegistry: acceptors", function () {
   });
 
   /*------------------------------------------------------------
-               acceptor settings (registered callers)
+           acceptor settings (any registered acceptor)
   ------------------------------------------------------------*/
-  describe("acceptor settings require a registered caller", function () {
-    const calls: { fn: string; call: (c: Ctx, r: GatewayRegistry) => Promise<unknown> }[] = [
-      { fn: "setLockDelegate", call: (c, r) => r.setLockDelegate(c.delegate.address) },
-      { fn: "setMethods", call: (_c, r) => r.setMethods([METHOD_PIX], []) },
-      { fn: "setLimits", call: (c, r) => r.setLimits(c.usdtAddr, 1, 2) },
-    ];
-    for (const { fn, call } of calls) {
-      it(`${fn} reverts RegistryAcceptorWrongStatus(caller, None) for unregistered callers, gateways included`, async function () {
+  describe("setLockDelegate", function () {
+    itRequiresRegisteredAcceptor((c, r) => r.setLockDelegate(c.delegate.address));
+
+    for (const to of ["another account", "zero (removed)"] as const) {
+      it(`when the delegate is ${to} → stored, and dealTerms reports it; AcceptorLockDelegateSet`, async function () {
         const c = await loadFixture(baseFixture);
-        for (const s of [c.stranger, c.gateway, c.governor, c.delegate]) {
-          await expect(call(c, c.registry.connect(s)))
-            .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-            .withArgs(s.address, AcceptorStatus.None);
-        }
+        const delegate = to === "another account" ? c.other.address : ethers.ZeroAddress;
+        await expect(c.registry.connect(c.acceptor).setLockDelegate(delegate))
+          .to.emit(c.registry, "AcceptorLockDelegateSet")
+          .withArgs(c.acceptor.address, delegate);
+        expect((await c.registry.getAcceptor(c.acceptor.address)).lockDelegate).to.equal(delegate);
+        const terms = await c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor.address, true);
+        expect(terms.lockDelegate).to.equal(delegate);
       });
     }
-  });
 
-  describe("setLockDelegate", function () {
-    it("sets the delegate, emits AcceptorLockDelegateSet, and dealTerms reports it", async function () {
-      const c = await loadFixture(baseFixture);
-      await expect(c.registry.connect(c.acceptor).setLockDelegate(c.other.address))
-        .to.emit(c.registry, "AcceptorLockDelegateSet")
-        .withArgs(c.acceptor.address, c.other.address);
-      expect((await c.registry.getAcceptor(c.acceptor.address)).lockDelegate).to.equal(c.other.address);
-      expect(
-        (await c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor.address, true)).lockDelegate,
-      ).to.equal(c.other.address);
-    });
-
-    it("removes the delegate with zero", async function () {
-      const c = await loadFixture(baseFixture);
-      await expect(c.registry.connect(c.acceptor).setLockDelegate(ethers.ZeroAddress))
-        .to.emit(c.registry, "AcceptorLockDelegateSet")
-        .withArgs(c.acceptor.address, ethers.ZeroAddress);
-      expect(
-        (await c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor.address, true)).lockDelegate,
-      ).to.equal(ethers.ZeroAddress);
-    });
-
-    it("works for pending and suspended acceptors", async function () {
-      const p = await loadFixture(pendingAcceptorFixture);
-      await expect(p.registry.connect(p.acceptor2).setLockDelegate(p.other.address))
-        .to.emit(p.registry, "AcceptorLockDelegateSet")
-        .withArgs(p.acceptor2.address, p.other.address);
-      const s = await loadFixture(suspendedAcceptorFixture);
-      await expect(s.registry.connect(s.acceptor).setLockDelegate(s.other.address))
-        .to.emit(s.registry, "AcceptorLockDelegateSet")
-        .withArgs(s.acceptor.address, s.other.address);
-      expect((await s.registry.getAcceptor(s.acceptor.address)).lockDelegate).to.equal(s.other.address);
+    it("when the acceptor is Pending or Suspended → it sets it all the same", async function () {
+      for (const [fixture, who] of [
+        [pendingAcceptorFixture, "acceptor2"],
+        [suspendedAcceptorFixture, "acceptor"],
+      ] as const) {
+        const c = await loadFixture(fixture);
+        await expect(c.registry.connect(c[who]).setLockDelegate(c.other.address))
+          .to.emit(c.registry, "AcceptorLockDelegateSet")
+          .withArgs(c[who].address, c.other.address);
+        expect((await c.registry.getAcceptor(c[who].address)).lockDelegate).to.equal(c.other.address);
+      }
     });
   });
 
   describe("setMethods", function () {
-    it("adds new methods, emitting AcceptorMethodSet(acceptor, method, true) for each", async function () {
+    itRequiresRegisteredAcceptor((_c, r) => r.setMethods([METHOD_PIX], []));
+
+    it("when methods are added → each new one stored; AcceptorMethodSet(acceptor, method, true) for each", async function () {
       const c = await loadFixture(baseFixture);
       const tx = await c.registry.connect(c.acceptor).setMethods([METHOD_PIX, METHOD_UPI], []);
       await expect(tx).to.emit(c.registry, "AcceptorMethodSet").withArgs(c.acceptor.address, METHOD_PIX, true);
@@ -407,14 +358,14 @@ describe("GatewayRegistry: acceptors", function () {
       expect(await c.registry.supportsMethod(c.acceptor.address, METHOD_UPI)).to.equal(true);
     });
 
-    it("emits nothing for a method already present or a duplicate in the same call", async function () {
+    it("when an added method is present already or repeated in the call → no second entry, no second event", async function () {
       const c = await loadFixture(baseFixture);
       const tx = await c.registry.connect(c.acceptor).setMethods([METHOD_SEPA, METHOD_PIX, METHOD_PIX], []);
       expect(await methodEvents(c.registry, tx)).to.deep.equal([[METHOD_PIX, true]]);
       expect(await c.registry.methodsOf(c.acceptor.address)).to.deep.equal([METHOD_SEPA, METHOD_PIX]);
     });
 
-    it("removes methods, emitting AcceptorMethodSet(acceptor, method, false) only for those present", async function () {
+    it("when methods are removed → those present go; AcceptorMethodSet(acceptor, method, false) for them only", async function () {
       const c = await loadFixture(baseFixture);
       const tx = await c.registry.connect(c.acceptor).setMethods([], [METHOD_UPI, METHOD_SEPA, METHOD_SEPA]);
       await expect(tx).to.emit(c.registry, "AcceptorMethodSet").withArgs(c.acceptor.address, METHOD_SEPA, false);
@@ -423,7 +374,7 @@ describe("GatewayRegistry: acceptors", function () {
       expect(await c.registry.supportsMethod(c.acceptor.address, METHOD_SEPA)).to.equal(false);
     });
 
-    it("adds before it removes: a method in both lists ends up removed", async function () {
+    it("when a method is in both lists → added first, then removed: it ends up removed", async function () {
       const c = await loadFixture(baseFixture);
       const tx = await c.registry.connect(c.acceptor).setMethods([METHOD_PIX], [METHOD_PIX, METHOD_SEPA]);
       expect(await methodEvents(c.registry, tx)).to.deep.equal([
@@ -434,13 +385,13 @@ describe("GatewayRegistry: acceptors", function () {
       expect(await c.registry.methodsOf(c.acceptor.address)).to.deep.equal([]);
     });
 
-    it("emits nothing for empty lists", async function () {
+    it("when both lists are empty → nothing changes; no event", async function () {
       const c = await loadFixture(baseFixture);
       await expect(c.registry.connect(c.acceptor).setMethods([], [])).to.not.emit(c.registry, "AcceptorMethodSet");
       expect(await c.registry.methodsOf(c.acceptor.address)).to.deep.equal([METHOD_SEPA]);
     });
 
-    it("works for pending and suspended acceptors, and keeps acceptors' sets apart", async function () {
+    it("when the acceptor is Pending or Suspended → it works all the same; each acceptor keeps its own set", async function () {
       const c = await loadFixture(pendingAcceptorFixture);
       await expect(c.registry.connect(c.acceptor2).setMethods([METHOD_UPI], []))
         .to.emit(c.registry, "AcceptorMethodSet")
@@ -458,59 +409,64 @@ describe("GatewayRegistry: acceptors", function () {
   });
 
   describe("setLimits", function () {
-    describe("validations", function () {
-      it("reverts RegistryInvalidLimits for a zero maximum", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.acceptor).setLimits(c.usdtAddr, 0, 0))
-          .to.be.revertedWithCustomError(c.registry, "RegistryInvalidLimits")
-          .withArgs(0, 0);
-      });
+    /** The acceptor's limits for `token` as [min, max]. */
+    async function limitsOf(c: Ctx, acc: string, token: string): Promise<bigint[]> {
+      const l = await c.registry.limitsOf(acc, token);
+      return [l.minAmount, l.maxAmount];
+    }
 
-      it("reverts RegistryInvalidLimits for a minimum above the maximum", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.acceptor).setLimits(c.usdtAddr, USDT(11), USDT(10)))
-          .to.be.revertedWithCustomError(c.registry, "RegistryInvalidLimits")
-          .withArgs(USDT(11), USDT(10));
-      });
+    describe("validations", function () {
+      itRequiresRegisteredAcceptor((c, r) => r.setLimits(c.usdtAddr, 1, 2));
+
+      for (const [what, min, max] of [
+        ["the maximum is zero", 0n, 0n],
+        ["the minimum is above the maximum", USDT(11), USDT(10)],
+      ] as const) {
+        it(`when ${what} → it reverts RegistryInvalidLimits(min, max)`, async function () {
+          const c = await loadFixture(baseFixture);
+          await expect(c.registry.connect(c.acceptor).setLimits(c.usdtAddr, min, max))
+            .to.be.revertedWithCustomError(c.registry, "RegistryInvalidLimits")
+            .withArgs(min, max);
+        });
+      }
     });
 
     describe("effects and events", function () {
-      it("overwrites the limits for one token, emits AcceptorLimitsSet, and dealTerms reports them", async function () {
+      it("when 0 < max and min <= max → the token's limits replaced, other tokens' kept, dealTerms reports them; AcceptorLimitsSet", async function () {
         const c = await loadFixture(baseFixture);
         await expect(c.registry.connect(c.acceptor).setLimits(c.usdtAddr, USDT(50), USDT(900)))
           .to.emit(c.registry, "AcceptorLimitsSet")
           .withArgs(c.acceptor.address, c.usdtAddr, USDT(50), USDT(900));
-        const l = await c.registry.limitsOf(c.acceptor.address, c.usdtAddr);
-        expect([l.minAmount, l.maxAmount]).to.deep.equal([USDT(50), USDT(900)]);
-        const other = await c.registry.limitsOf(c.acceptor.address, c.daiAddr);
-        expect([other.minAmount, other.maxAmount]).to.deep.equal([ethers.parseEther("10"), ethers.parseEther("50000")]);
+        expect(await limitsOf(c, c.acceptor.address, c.usdtAddr)).to.deep.equal([USDT(50), USDT(900)]);
+        expect(await limitsOf(c, c.acceptor.address, c.daiAddr)).to.deep.equal([
+          ethers.parseEther("10"),
+          ethers.parseEther("50000"),
+        ]);
         const t = await c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor.address, false);
         expect([t.minAmount, t.maxAmount]).to.deep.equal([USDT(50), USDT(900)]);
       });
 
-      it("accepts a zero minimum, equal bounds and the largest uint96", async function () {
+      it("when the minimum is zero, the bounds are equal, or both are the largest uint96 → stored", async function () {
         const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.acceptor).setLimits(c.usdtAddr, 0, 1))
-          .to.emit(c.registry, "AcceptorLimitsSet")
-          .withArgs(c.acceptor.address, c.usdtAddr, 0, 1);
-        await expect(c.registry.connect(c.acceptor).setLimits(c.usdtAddr, USDT(5), USDT(5)))
-          .to.emit(c.registry, "AcceptorLimitsSet")
-          .withArgs(c.acceptor.address, c.usdtAddr, USDT(5), USDT(5));
-        const max = 2n ** 96n - 1n;
-        await expect(c.registry.connect(c.acceptor).setLimits(c.usdtAddr, max, max))
-          .to.emit(c.registry, "AcceptorLimitsSet")
-          .withArgs(c.acceptor.address, c.usdtAddr, max, max);
-        const l = await c.registry.limitsOf(c.acceptor.address, c.usdtAddr);
-        expect([l.minAmount, l.maxAmount]).to.deep.equal([max, max]);
+        const top = 2n ** 96n - 1n;
+        for (const [min, max] of [
+          [0n, 1n],
+          [USDT(5), USDT(5)],
+          [top, top],
+        ]) {
+          await expect(c.registry.connect(c.acceptor).setLimits(c.usdtAddr, min, max))
+            .to.emit(c.registry, "AcceptorLimitsSet")
+            .withArgs(c.acceptor.address, c.usdtAddr, min, max);
+          expect(await limitsOf(c, c.acceptor.address, c.usdtAddr)).to.deep.equal([min, max]);
+        }
       });
 
-      it("accepts a token that is not allowlisted, and pending acceptors", async function () {
+      it("when the token is not allowlisted, or the acceptor Pending → stored all the same", async function () {
         const c = await loadFixture(pendingAcceptorFixture);
         await expect(c.registry.connect(c.acceptor2).setLimits(c.stranger.address, 1, 2))
           .to.emit(c.registry, "AcceptorLimitsSet")
           .withArgs(c.acceptor2.address, c.stranger.address, 1, 2);
-        const l = await c.registry.limitsOf(c.acceptor2.address, c.stranger.address);
-        expect([l.minAmount, l.maxAmount]).to.deep.equal([1n, 2n]);
+        expect(await limitsOf(c, c.acceptor2.address, c.stranger.address)).to.deep.equal([1n, 2n]);
       });
     });
   });
@@ -532,12 +488,14 @@ describe("GatewayRegistry: acceptors", function () {
       }
       expect(await c.registry.acceptorCount()).to.equal(BigInt(crowd.length + 1));
       for (const s of crowd) {
-        await expect(c.registry.dealTerms(c.gateway.address, c.usdtAddr, s.address, true))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(s.address, AcceptorStatus.Pending);
-        await expect(c.registry.checkDeposit(s.address, c.usdtAddr))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(s.address, AcceptorStatus.Pending);
+        for (const view of [
+          c.registry.dealTerms(c.gateway.address, c.usdtAddr, s.address, true),
+          c.registry.checkDeposit(s.address, c.usdtAddr),
+        ]) {
+          await expect(view)
+            .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
+            .withArgs(s.address, AcceptorStatus.Pending);
+        }
       }
       // The gateway's approval is the gate: the one it approves is served, the rest still are not.
       await c.registry.connect(c.gateway).approveAcceptor(crowd[0].address);

@@ -22,18 +22,23 @@ import {
   baseFixture,
   Ctx,
   exitingFixture,
+  expectExitPays,
+  expectExitRefused,
   expectNotHeld,
   expectSanctioned,
+  FIXTURE_GATEWAY,
   GATEWAY2_FEE_BPS,
   gatewayIn,
   gatewayOf,
-  GATEWAYS_MAPPING_SLOT,
   GatewayState,
+  heldDisputeFixture,
   holdDispute,
-  hostileFixture,
+  itRefusesReentry,
+  itRequiresRole,
+  itRevertsAcceptorWrongStatus,
+  itRevertsWhenPaused,
   itRevertsWrongStatus,
   MAX_FEE_LIMIT_BPS,
-  MAX_UINT32,
   META,
   minedAt,
   pausedFixture,
@@ -42,12 +47,15 @@ import {
   registerGateway,
   requestExit,
   SUSPENDED_STATES,
-  suspendedAcceptorFixture,
   suspendedExitingFixture,
   suspendedFixture,
-  suspendedPendingFixture,
   twoGatewaysFixture,
 } from "./shared";
+
+const MAX_UINT32 = 2n ** 32n - 1n;
+
+/** Storage slot of `_gateways` (slot 0: AccessControl `_roles`; 1: packed parameters; 2: `_allowedTokens`). */
+const GATEWAYS_MAPPING_SLOT = 3n;
 
 describe("GatewayRegistry: gateways", function () {
   /*------------------------------------------------------------
@@ -55,10 +63,11 @@ describe("GatewayRegistry: gateways", function () {
   ------------------------------------------------------------*/
   describe("registerGateway", function () {
     describe("validations", function () {
-      it("reverts RegistryPaused while paused", async function () {
-        const c = await loadFixture(pausedFixture);
-        await expect(registerGateway(c, c.gateway2)).to.be.revertedWithCustomError(c.registry, "RegistryPaused");
-      });
+      itRevertsWhenPaused((c) => registerGateway(c, c.gateway2));
+      itRevertsWhenPaused(
+        (c) => registerGateway(c, c.gateway, 0n, MAX_FEE_BPS + 1),
+        "a caller already registered, no bond, a fee above the cap",
+      );
 
       describe("a caller already registered", function () {
         itRevertsWrongStatus(
@@ -68,28 +77,26 @@ describe("GatewayRegistry: gateways", function () {
         );
       });
 
-      it("reverts RegistryFeeTooHigh for a fee above the global cap", async function () {
+      it("when the fee is above the global cap → it reverts RegistryFeeTooHigh(fee, maxFeeBps)", async function () {
         const c = await loadFixture(baseFixture);
         await expect(registerGateway(c, c.gateway2, MIN_BOND, MAX_FEE_BPS + 1))
           .to.be.revertedWithCustomError(c.registry, "RegistryFeeTooHigh")
           .withArgs(MAX_FEE_BPS + 1, MAX_FEE_BPS);
       });
 
-      it("reverts RegistryBondTooLow for a zero bond", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.gateway2).registerGateway(0, GATEWAY2_FEE_BPS, META))
-          .to.be.revertedWithCustomError(c.registry, "RegistryBondTooLow")
-          .withArgs(0, MIN_BOND);
-      });
+      for (const [what, bond] of [
+        ["zero", 0n],
+        ["one unit below minBond", MIN_BOND - 1n],
+      ] as const) {
+        it(`when the bond is ${what} → it reverts RegistryBondTooLow(bond, minBond)`, async function () {
+          const c = await loadFixture(baseFixture);
+          await expect(registerGateway(c, c.gateway2, bond))
+            .to.be.revertedWithCustomError(c.registry, "RegistryBondTooLow")
+            .withArgs(bond, MIN_BOND);
+        });
+      }
 
-      it("reverts RegistryBondTooLow for a bond one unit below the minimum", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(registerGateway(c, c.gateway2, MIN_BOND - 1n))
-          .to.be.revertedWithCustomError(c.registry, "RegistryBondTooLow")
-          .withArgs(MIN_BOND - 1n, MIN_BOND);
-      });
-
-      it("reverts RegistryBondTooLow with what arrived when a transfer fee takes the bond below the minimum", async function () {
+      it("when USDT's transfer fee takes what arrives below minBond → it reverts RegistryBondTooLow(received, minBond); nothing moves", async function () {
         const c = await loadFixture(baseFixture);
         await c.usdt.connect(c.admin).setParams(10, 20); // 0.1%, at most 20 USDT
         const fee = USDT(10); // 0.1% of 10,000
@@ -101,7 +108,7 @@ describe("GatewayRegistry: gateways", function () {
         expect(await c.registry.gatewayCount()).to.equal(1n);
       });
 
-      it("reverts without data when the allowance is missing (USDT's own failure, passed through)", async function () {
+      it("when the allowance is missing → USDT's own failure passes through: a revert without data", async function () {
         const c = await loadFixture(baseFixture);
         await expect(
           c.registry.connect(c.gateway2).registerGateway(MIN_BOND, GATEWAY2_FEE_BPS, META),
@@ -111,24 +118,21 @@ describe("GatewayRegistry: gateways", function () {
     });
 
     describe("effects and events", function () {
-      it("records a pending gateway and emits GatewayRegistered", async function () {
+      it("when every check passes → Pending with its bond and fee and no cap yet; GatewayRegistered", async function () {
         const c = await loadFixture(baseFixture);
         await expect(registerGateway(c, c.gateway2, MIN_BOND, GATEWAY2_FEE_BPS, META))
           .to.emit(c.registry, "GatewayRegistered")
           .withArgs(c.gateway2.address, MIN_BOND, GATEWAY2_FEE_BPS, META);
         expect(await gatewayOf(c.registry, c.gateway2.address)).to.deep.equal({
-          bond: MIN_BOND,
+          ...FIXTURE_GATEWAY,
           feeBps: BigInt(GATEWAY2_FEE_BPS),
           feeCapBps: 0n,
           status: BigInt(GatewayStatus.Pending),
-          suspended: false,
-          exitAt: 0n,
-          openDisputes: 0n,
         });
         expect(await c.registry.canRule(c.gateway2.address)).to.equal(false);
       });
 
-      it("appends the gateway to the list", async function () {
+      it("when it registers → it is appended to the gateway list", async function () {
         const c = await loadFixture(baseFixture);
         expect(await c.registry.gatewayCount()).to.equal(1n);
         await registerGateway(c, c.gateway2);
@@ -139,19 +143,21 @@ describe("GatewayRegistry: gateways", function () {
         expect(await c.registry.gatewayAt(2)).to.equal(c.other.address);
       });
 
-      it("accepts a fee of zero and exactly the global cap", async function () {
+      it("when the fee is zero or exactly the global cap → it registers", async function () {
         const c = await loadFixture(baseFixture);
-        await expect(registerGateway(c, c.gateway2, MIN_BOND, 0))
-          .to.emit(c.registry, "GatewayRegistered")
-          .withArgs(c.gateway2.address, MIN_BOND, 0, META);
-        await expect(registerGateway(c, c.other, MIN_BOND, MAX_FEE_BPS))
-          .to.emit(c.registry, "GatewayRegistered")
-          .withArgs(c.other.address, MIN_BOND, MAX_FEE_BPS, META);
+        for (const [gw, fee] of [
+          [c.gateway2, 0],
+          [c.other, MAX_FEE_BPS],
+        ] as const) {
+          await expect(registerGateway(c, gw, MIN_BOND, fee))
+            .to.emit(c.registry, "GatewayRegistered")
+            .withArgs(gw.address, MIN_BOND, fee, META);
+        }
       });
     });
 
     describe("transfers", function () {
-      it("pulls the bond from the caller", async function () {
+      it("when it registers → the bond moves from the caller to the registry", async function () {
         const c = await loadFixture(baseFixture);
         const bond = MIN_BOND + USDT(2_500);
         await approveExactly(c.usdt, c.gateway2, c.registryAddr, bond);
@@ -163,13 +169,12 @@ describe("GatewayRegistry: gateways", function () {
         expect((await gatewayOf(c.registry, c.gateway2.address)).bond).to.equal(bond);
       });
 
-      it("credits only what arrived when USDT charges a transfer fee", async function () {
+      it("when USDT charges a transfer fee → only what arrived is credited", async function () {
         const c = await loadFixture(baseFixture);
         await c.usdt.connect(c.admin).setParams(10, 20); // 0.1%, at most 20 USDT
         const bond = USDT(20_000);
         const fee = USDT(20);
-        await approveExactly(c.usdt, c.gateway2, c.registryAddr, bond);
-        const tx = c.registry.connect(c.gateway2).registerGateway(bond, GATEWAY2_FEE_BPS, META);
+        const tx = registerGateway(c, c.gateway2, bond);
         await expect(tx).to.changeTokenBalances(c.usdt, [c.gateway2, c.registry, c.admin], [-bond, bond - fee, fee]);
         await expect(tx)
           .to.emit(c.registry, "GatewayRegistered")
@@ -178,19 +183,15 @@ describe("GatewayRegistry: gateways", function () {
       });
     });
 
-    it("is guarded against re-entry from the bond token", async function () {
-      const h = await loadFixture(hostileFixture);
-      await h.token.arm(
-        await h.registry.getAddress(),
-        h.registry.interface.encodeFunctionData("registerGateway", [MIN_BOND, 0, META]),
-      );
-      await expect(h.registry.connect(h.gateway).registerGateway(MIN_BOND, 0, META))
-        .to.emit(h.registry, "GatewayRegistered")
-        .withArgs(h.gateway.address, MIN_BOND, 0, META);
-      expect(await h.token.lastCallFailed()).to.equal(true);
-      expect(await h.token.lastRevertData()).to.equal(h.reentrancySelector);
-      expect(await h.registry.gatewayCount()).to.equal(1n);
-    });
+    itRefusesReentry(
+      (h) => h.registry.interface.encodeFunctionData("registerGateway", [MIN_BOND, 0, META]),
+      async (h) => {
+        await expect(h.registry.connect(h.gateway).registerGateway(MIN_BOND, 0, META))
+          .to.emit(h.registry, "GatewayRegistered")
+          .withArgs(h.gateway.address, MIN_BOND, 0, META);
+        expect(await h.registry.gatewayCount()).to.equal(1n);
+      },
+    );
   });
 
   /*------------------------------------------------------------
@@ -200,7 +201,7 @@ describe("GatewayRegistry: gateways", function () {
     describe("validations", function () {
       itRevertsWrongStatus(["None", "Exited"], "caller", (c, gw) => addBond(c, gw, USDT(1)));
 
-      it("reverts RegistryBondTooLow for a zero amount", async function () {
+      it("when the amount is zero → it reverts RegistryBondTooLow(0, minBond)", async function () {
         const c = await loadFixture(baseFixture);
         await expect(c.registry.connect(c.gateway).addBond(0))
           .to.be.revertedWithCustomError(c.registry, "RegistryBondTooLow")
@@ -209,7 +210,7 @@ describe("GatewayRegistry: gateways", function () {
     });
 
     for (const state of ["Pending", "Active", "Exiting", ...SUSPENDED_STATES] as const) {
-      it(`adds to the bond of a gateway that is ${state}, moving the tokens and emitting GatewayBondAdded`, async function () {
+      it(`when the caller is ${state} → the bond grows by what arrived, standing kept; GatewayBondAdded`, async function () {
         const { c, gw, status, suspended } = await gatewayIn(state);
         const tx = addBond(c, gw, USDT(7));
         await expect(tx).to.changeTokenBalances(c.usdt, [gw, c.registry], [-USDT(7), USDT(7)]);
@@ -217,12 +218,11 @@ describe("GatewayRegistry: gateways", function () {
           .to.emit(c.registry, "GatewayBondAdded")
           .withArgs(gw.address, USDT(7), MIN_BOND + USDT(7));
         const g = await gatewayOf(c.registry, gw.address);
-        expect(g.bond).to.equal(MIN_BOND + USDT(7));
-        expect([g.status, g.suspended]).to.deep.equal([BigInt(status), suspended]);
+        expect([g.bond, g.status, g.suspended]).to.deep.equal([MIN_BOND + USDT(7), BigInt(status), suspended]);
       });
     }
 
-    it("credits only what arrived when USDT charges a transfer fee", async function () {
+    it("when USDT charges a transfer fee → only what arrived is credited", async function () {
       const c = await loadFixture(baseFixture);
       await c.usdt.connect(c.admin).setParams(19, 1); // 0.19%, at most 1 USDT
       const amount = USDT(5_000);
@@ -235,17 +235,15 @@ describe("GatewayRegistry: gateways", function () {
       expect((await gatewayOf(c.registry, c.gateway.address)).bond).to.equal(MIN_BOND + amount - fee);
     });
 
-    it("is guarded against re-entry from the bond token", async function () {
-      const h = await loadFixture(hostileFixture);
-      await h.registry.connect(h.gateway).registerGateway(MIN_BOND, 0, META);
-      const registryAddr = await h.registry.getAddress();
-      await h.token.arm(registryAddr, h.registry.interface.encodeFunctionData("addBond", [1]));
-      await expect(h.registry.connect(h.gateway).addBond(USDT(3)))
-        .to.emit(h.registry, "GatewayBondAdded")
-        .withArgs(h.gateway.address, USDT(3), MIN_BOND + USDT(3));
-      expect(await h.token.lastCallFailed()).to.equal(true);
-      expect(await h.token.lastRevertData()).to.equal(h.reentrancySelector);
-    });
+    itRefusesReentry(
+      (h) => h.registry.interface.encodeFunctionData("addBond", [1]),
+      async (h) => {
+        await expect(h.registry.connect(h.gateway).addBond(USDT(3)))
+          .to.emit(h.registry, "GatewayBondAdded")
+          .withArgs(h.gateway.address, USDT(3), MIN_BOND + USDT(3));
+      },
+      (h) => h.registry.connect(h.gateway).registerGateway(MIN_BOND, 0, META),
+    );
   });
 
   /*------------------------------------------------------------
@@ -253,20 +251,24 @@ describe("GatewayRegistry: gateways", function () {
   ------------------------------------------------------------*/
   describe("approveGateway", function () {
     describe("validations", function () {
+      itRequiresRole("GOVERNOR_ROLE", (c, r) => r.approveGateway(c.gateway2.address, 100), {
+        fixture: pendingFixture,
+      });
+
       itRevertsWrongStatus(
         ["None", "Active", "Exiting", "Exited", "Active, suspended", "Exiting, suspended"],
         "gateway",
         (c, gw) => c.registry.connect(c.governor).approveGateway(gw.address, 100),
       );
 
-      it("reverts RegistryInvalidParameter for a cap above MAX_FEE_LIMIT_BPS", async function () {
+      it("when the cap is above MAX_FEE_LIMIT_BPS → it reverts RegistryInvalidParameter(cap, MAX_FEE_LIMIT_BPS)", async function () {
         const c = await loadFixture(pendingFixture);
         await expect(c.registry.connect(c.governor).approveGateway(c.gateway2.address, MAX_FEE_LIMIT_BPS + 1))
           .to.be.revertedWithCustomError(c.registry, "RegistryInvalidParameter")
           .withArgs(MAX_FEE_LIMIT_BPS + 1, MAX_FEE_LIMIT_BPS);
       });
 
-      it("reverts RegistryFeeTooHigh when the gateway's fee is above the cap given", async function () {
+      it("when the gateway's fee is above the cap → it reverts RegistryFeeTooHigh(fee, cap); it stays Pending", async function () {
         const c = await loadFixture(pendingFixture);
         await expect(c.registry.connect(c.governor).approveGateway(c.gateway2.address, GATEWAY2_FEE_BPS - 1))
           .to.be.revertedWithCustomError(c.registry, "RegistryFeeTooHigh")
@@ -276,19 +278,15 @@ describe("GatewayRegistry: gateways", function () {
     });
 
     describe("effects and events", function () {
-      it("activates the gateway with its cap and emits GatewayApproved", async function () {
+      it("when the gateway is Pending and its fee within the cap → Active with the cap: it rules and is named in deals; GatewayApproved", async function () {
         const c = await loadFixture(pendingFixture);
         await expect(c.registry.connect(c.governor).approveGateway(c.gateway2.address, 250))
           .to.emit(c.registry, "GatewayApproved")
           .withArgs(c.gateway2.address, 250);
         expect(await gatewayOf(c.registry, c.gateway2.address)).to.deep.equal({
-          bond: MIN_BOND,
+          ...FIXTURE_GATEWAY,
           feeBps: BigInt(GATEWAY2_FEE_BPS),
           feeCapBps: 250n,
-          status: BigInt(GatewayStatus.Active),
-          suspended: false,
-          exitAt: 0n,
-          openDisputes: 0n,
         });
         expect(await c.registry.canRule(c.gateway2.address)).to.equal(true);
         expect((await c.registry.dealTerms(c.gateway2.address, c.usdtAddr, ethers.ZeroAddress, false)).feeBps).to.equal(
@@ -296,15 +294,17 @@ describe("GatewayRegistry: gateways", function () {
         );
       });
 
-      it("accepts a cap equal to the fee and a cap of MAX_FEE_LIMIT_BPS (above the global cap)", async function () {
+      it("when the cap equals the fee, or is MAX_FEE_LIMIT_BPS (above the global cap) → it approves", async function () {
         const c = await loadFixture(pendingFixture);
-        await expect(c.registry.connect(c.governor).approveGateway(c.gateway2.address, GATEWAY2_FEE_BPS))
-          .to.emit(c.registry, "GatewayApproved")
-          .withArgs(c.gateway2.address, GATEWAY2_FEE_BPS);
         await registerGateway(c, c.other);
-        await expect(c.registry.connect(c.governor).approveGateway(c.other.address, MAX_FEE_LIMIT_BPS))
-          .to.emit(c.registry, "GatewayApproved")
-          .withArgs(c.other.address, MAX_FEE_LIMIT_BPS);
+        for (const [gw, cap] of [
+          [c.gateway2, GATEWAY2_FEE_BPS],
+          [c.other, MAX_FEE_LIMIT_BPS],
+        ] as const) {
+          await expect(c.registry.connect(c.governor).approveGateway(gw.address, cap))
+            .to.emit(c.registry, "GatewayApproved")
+            .withArgs(gw.address, cap);
+        }
       });
     });
   });
@@ -318,7 +318,7 @@ describe("GatewayRegistry: gateways", function () {
         c.registry.connect(gw).setGatewayFee(10),
       );
 
-      it("reverts RegistryFeeTooHigh above the global cap for a pending gateway", async function () {
+      it("when the caller is Pending and the fee above the global cap → it reverts RegistryFeeTooHigh(fee, maxFeeBps)", async function () {
         const c = await loadFixture(pendingFixture);
         await expect(c.registry.connect(c.gateway2).setGatewayFee(MAX_FEE_BPS + 1))
           .to.be.revertedWithCustomError(c.registry, "RegistryFeeTooHigh")
@@ -326,7 +326,7 @@ describe("GatewayRegistry: gateways", function () {
       });
 
       for (const state of ["Active", "Active, suspended"] as const) {
-        it(`reverts RegistryFeeTooHigh above its own cap for a gateway that is ${state}`, async function () {
+        it(`when the caller is ${state} and the fee above its own cap → it reverts RegistryFeeTooHigh(fee, feeCapBps)`, async function () {
           const { c, gw } = await gatewayIn(state);
           await expect(c.registry.connect(gw).setGatewayFee(GATEWAY_FEE_CAP_BPS + 1))
             .to.be.revertedWithCustomError(c.registry, "RegistryFeeTooHigh")
@@ -334,7 +334,7 @@ describe("GatewayRegistry: gateways", function () {
         });
       }
 
-      it("reverts RegistryFeeTooHigh against the global cap when it is below the gateway's own cap", async function () {
+      it("when the global cap is below the gateway's own cap and the fee above it → it reverts RegistryFeeTooHigh(fee, maxFeeBps)", async function () {
         const c = await loadFixture(baseFixture);
         await c.registry.connect(c.governor).setMaxFee(200);
         await expect(c.registry.connect(c.gateway).setGatewayFee(250))
@@ -344,32 +344,22 @@ describe("GatewayRegistry: gateways", function () {
     });
 
     describe("effects and events", function () {
-      it("lets a pending gateway set any fee up to the global cap; approval then checks it", async function () {
-        const c = await loadFixture(pendingFixture);
-        await expect(c.registry.connect(c.gateway2).setGatewayFee(MAX_FEE_BPS))
-          .to.emit(c.registry, "GatewayFeeSet")
-          .withArgs(c.gateway2.address, MAX_FEE_BPS);
-        expect((await gatewayOf(c.registry, c.gateway2.address)).feeBps).to.equal(BigInt(MAX_FEE_BPS));
-        await expect(c.registry.connect(c.governor).approveGateway(c.gateway2.address, GATEWAY_FEE_CAP_BPS))
-          .to.be.revertedWithCustomError(c.registry, "RegistryFeeTooHigh")
-          .withArgs(MAX_FEE_BPS, GATEWAY_FEE_CAP_BPS);
-      });
-
-      it("lets a pending gateway that is suspended set its fee all the same (the flag does not matter)", async function () {
-        const c = await loadFixture(suspendedPendingFixture);
-        await expect(c.registry.connect(c.gateway2).setGatewayFee(MAX_FEE_BPS))
-          .to.emit(c.registry, "GatewayFeeSet")
-          .withArgs(c.gateway2.address, MAX_FEE_BPS);
-        const g = await gatewayOf(c.registry, c.gateway2.address);
-        expect([g.feeBps, g.status, g.suspended]).to.deep.equal([
-          BigInt(MAX_FEE_BPS),
-          BigInt(GatewayStatus.Pending),
-          true,
-        ]);
-      });
+      for (const state of ["Pending", "Pending, suspended"] as const) {
+        it(`when the caller is ${state} → any fee up to the global cap (the flag does not matter); approval then checks it`, async function () {
+          const { c, gw, status, suspended } = await gatewayIn(state);
+          await expect(c.registry.connect(gw).setGatewayFee(MAX_FEE_BPS))
+            .to.emit(c.registry, "GatewayFeeSet")
+            .withArgs(gw.address, MAX_FEE_BPS);
+          const g = await gatewayOf(c.registry, gw.address);
+          expect([g.feeBps, g.status, g.suspended]).to.deep.equal([BigInt(MAX_FEE_BPS), BigInt(status), suspended]);
+          await expect(c.registry.connect(c.governor).approveGateway(gw.address, GATEWAY_FEE_CAP_BPS))
+            .to.be.revertedWithCustomError(c.registry, "RegistryFeeTooHigh")
+            .withArgs(MAX_FEE_BPS, GATEWAY_FEE_CAP_BPS);
+        });
+      }
 
       for (const state of ["Active", "Active, suspended"] as const) {
-        it(`lets a gateway that is ${state} set a fee up to its cap and emits GatewayFeeSet`, async function () {
+        it(`when the caller is ${state} → any fee up to its cap, standing kept; GatewayFeeSet`, async function () {
           const { c, gw, status, suspended } = await gatewayIn(state);
           await expect(c.registry.connect(gw).setGatewayFee(GATEWAY_FEE_CAP_BPS))
             .to.emit(c.registry, "GatewayFeeSet")
@@ -382,7 +372,7 @@ describe("GatewayRegistry: gateways", function () {
         });
       }
 
-      it("changes the fee quoted for new deals", async function () {
+      it("when set → dealTerms quotes the new fee for new deals", async function () {
         const c = await loadFixture(baseFixture);
         await c.registry.connect(c.gateway).setGatewayFee(120);
         expect((await c.registry.dealTerms(c.gateway.address, c.usdtAddr, ethers.ZeroAddress, false)).feeBps).to.equal(
@@ -403,9 +393,12 @@ describe("GatewayRegistry: gateways", function () {
     });
 
     describe("effects and events", function () {
-      for (const state of ["Pending", "Active"] as const) {
-        it(`when the caller is ${state} → Exiting; exitAt = now + unbondingDelay; bond, fee and counter kept; GatewayExitRequested`, async function () {
-          const { c, gw } = await gatewayIn(state);
+      for (const state of ["Pending", "Active", "Pending, suspended", "Active, suspended"] as const) {
+        const outcome = state.endsWith("suspended")
+          ? "Exiting and still suspended (the sanction stays): canRule false"
+          : "Exiting; exitAt = now + unbondingDelay; bond, fee and counter kept; GatewayExitRequested";
+        it(`when the caller is ${state} → ${outcome}`, async function () {
+          const { c, gw, suspended } = await gatewayIn(state);
           const before = await gatewayOf(c.registry, gw.address);
           const tx = await c.registry.connect(gw).requestExit();
           const exitAt = (await minedAt(tx)) + UNBONDING_DELAY;
@@ -415,23 +408,7 @@ describe("GatewayRegistry: gateways", function () {
             status: BigInt(GatewayStatus.Exiting),
             exitAt: BigInt(exitAt),
           });
-        });
-      }
-
-      for (const state of ["Pending, suspended", "Active, suspended"] as const) {
-        it(`when the caller is ${state} → Exiting and still suspended (the sanction stays): canRule false`, async function () {
-          const { c, gw } = await gatewayIn(state);
-          const before = await gatewayOf(c.registry, gw.address);
-          const tx = await c.registry.connect(gw).requestExit();
-          const exitAt = (await minedAt(tx)) + UNBONDING_DELAY;
-          await expect(tx).to.emit(c.registry, "GatewayExitRequested").withArgs(gw.address, exitAt);
-          expect(await gatewayOf(c.registry, gw.address)).to.deep.equal({
-            ...before,
-            status: BigInt(GatewayStatus.Exiting),
-            suspended: true,
-            exitAt: BigInt(exitAt),
-          });
-          await expectSanctioned(c, gw.address);
+          if (suspended) await expectSanctioned(c, gw.address);
         });
       }
 
@@ -455,14 +432,17 @@ describe("GatewayRegistry: gateways", function () {
 
       it("afterwards → it is named in no new deal or acceptor, and noteDisputeOpened returns false and changes nothing", async function () {
         const c = await loadFixture(exitingFixture);
-        expect(await c.registry.canRule(c.gateway.address)).to.equal(true);
-        await expect(c.registry.dealTerms(c.gateway.address, c.usdtAddr, ethers.ZeroAddress, false))
-          .to.be.revertedWithCustomError(c.registry, "RegistryGatewayWrongStatus")
-          .withArgs(c.gateway.address, GatewayStatus.Exiting);
-        await expect(c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, ethers.ZeroAddress))
-          .to.be.revertedWithCustomError(c.registry, "RegistryGatewayWrongStatus")
-          .withArgs(c.gateway.address, GatewayStatus.Exiting);
-        await expectNotHeld(c, c.gateway.address);
+        const gw = c.gateway.address;
+        expect(await c.registry.canRule(gw)).to.equal(true);
+        for (const call of [
+          c.registry.dealTerms(gw, c.usdtAddr, ethers.ZeroAddress, false),
+          c.registry.connect(c.acceptor2).registerAcceptor(gw, ethers.ZeroAddress),
+        ]) {
+          await expect(call)
+            .to.be.revertedWithCustomError(c.registry, "RegistryGatewayWrongStatus")
+            .withArgs(gw, GatewayStatus.Exiting);
+        }
+        await expectNotHeld(c, gw);
       });
     });
   });
@@ -482,37 +462,26 @@ describe("GatewayRegistry: gateways", function () {
         const c = await loadFixture(suspendedExitingFixture);
         await time.increaseTo(c.exitAt + DAY);
         expect((await gatewayOf(c.registry, c.gateway.address)).openDisputes).to.equal(0n);
-        await expect(c.registry.connect(c.gateway).completeExit())
-          .to.be.revertedWithCustomError(c.registry, "RegistryGatewaySuspended")
-          .withArgs(c.gateway.address);
+        await expectExitRefused(c, c.gateway, "RegistryGatewaySuspended");
       });
 
       it("when it is suspended → it reverts RegistryGatewaySuspended before exitAt too (the sanction is checked first)", async function () {
         const c = await loadFixture(suspendedExitingFixture);
-        await expect(c.registry.connect(c.gateway).completeExit())
-          .to.be.revertedWithCustomError(c.registry, "RegistryGatewaySuspended")
-          .withArgs(c.gateway.address);
+        await expectExitRefused(c, c.gateway, "RegistryGatewaySuspended");
       });
 
       it("when now < exitAt → it reverts RegistryUnbonding, up to the last second", async function () {
         const c = await loadFixture(exitingFixture);
-        await expect(c.registry.connect(c.gateway).completeExit())
-          .to.be.revertedWithCustomError(c.registry, "RegistryUnbonding")
-          .withArgs(c.gateway.address, c.exitAt);
+        await expectExitRefused(c, c.gateway, "RegistryUnbonding", c.exitAt);
         await time.setNextBlockTimestamp(c.exitAt - 1);
-        await expect(c.registry.connect(c.gateway).completeExit())
-          .to.be.revertedWithCustomError(c.registry, "RegistryUnbonding")
-          .withArgs(c.gateway.address, c.exitAt);
+        await expectExitRefused(c, c.gateway, "RegistryUnbonding", c.exitAt);
       });
 
       it("when it still holds disputes → it reverts RegistryGatewayHasDisputes; once they are closed it exits", async function () {
-        const c = await loadFixture(baseFixture);
-        await holdDispute(c, c.gateway.address, 1);
+        const c = await loadFixture(heldDisputeFixture);
         const exitAt = await requestExit(c, c.gateway);
         await time.increaseTo(exitAt);
-        await expect(c.registry.connect(c.gateway).completeExit())
-          .to.be.revertedWithCustomError(c.registry, "RegistryGatewayHasDisputes")
-          .withArgs(c.gateway.address, 1);
+        await expectExitRefused(c, c.gateway, "RegistryGatewayHasDisputes", 1);
         await c.registry.connect(c.escrowKey).noteDisputeClosed(c.gateway.address);
         await expect(c.registry.connect(c.gateway).completeExit()).to.emit(c.registry, "GatewayExited");
       });
@@ -522,40 +491,36 @@ describe("GatewayRegistry: gateways", function () {
       it("when not suspended, at exactly exitAt with no dispute held → bond returned; Exited; GatewayExited", async function () {
         const c = await loadFixture(exitingFixture);
         await time.setNextBlockTimestamp(c.exitAt);
-        const tx = c.registry.connect(c.gateway).completeExit();
-        await expect(tx).to.changeTokenBalances(c.usdt, [c.registry, c.gateway], [-MIN_BOND, MIN_BOND]);
-        await expect(tx).to.emit(c.registry, "GatewayExited").withArgs(c.gateway.address, MIN_BOND);
+        await expectExitPays(c, c.gateway, MIN_BOND);
         expect(await gatewayOf(c.registry, c.gateway.address)).to.deep.equal({
+          ...FIXTURE_GATEWAY,
           bond: 0n,
-          feeBps: BigInt(GATEWAY_FEE_BPS),
-          feeCapBps: BigInt(GATEWAY_FEE_CAP_BPS),
           status: BigInt(GatewayStatus.Exited),
-          suspended: false,
           exitAt: BigInt(c.exitAt),
-          openDisputes: 0n,
         });
         expect(await c.registry.canRule(c.gateway.address)).to.equal(false);
       });
 
-      it("when bond was added while exiting → the whole bond is returned", async function () {
-        const c = await loadFixture(exitingFixture);
-        await addBond(c, c.gateway, USDT(500));
-        await time.increaseTo(c.exitAt);
-        const bond = MIN_BOND + USDT(500);
-        const tx = c.registry.connect(c.gateway).completeExit();
-        await expect(tx).to.changeTokenBalances(c.usdt, [c.registry, c.gateway], [-bond, bond]);
-        await expect(tx).to.emit(c.registry, "GatewayExited").withArgs(c.gateway.address, bond);
-      });
-
-      it("when the bond was partly slashed → the rest is returned", async function () {
-        const c = await loadFixture(exitingFixture);
-        await c.registry.connect(c.governor).slashGateway(c.gateway.address, USDT(4_000), c.payer.address);
-        await time.increaseTo(c.exitAt);
-        const rest = MIN_BOND - USDT(4_000);
-        const tx = c.registry.connect(c.gateway).completeExit();
-        await expect(tx).to.changeTokenBalances(c.usdt, [c.registry, c.gateway], [-rest, rest]);
-        await expect(tx).to.emit(c.registry, "GatewayExited").withArgs(c.gateway.address, rest);
-      });
+      const before: [string, (c: Ctx) => Promise<unknown>, bigint][] = [
+        [
+          "bond was added while exiting → the whole bond is returned",
+          (c) => addBond(c, c.gateway, USDT(500)),
+          MIN_BOND + USDT(500),
+        ],
+        [
+          "the bond was partly slashed → the rest is returned",
+          (c) => c.registry.connect(c.governor).slashGateway(c.gateway.address, USDT(4_000), c.payer.address),
+          MIN_BOND - USDT(4_000),
+        ],
+      ];
+      for (const [what, change, returned] of before) {
+        it(`when ${what}`, async function () {
+          const c = await loadFixture(exitingFixture);
+          await change(c);
+          await time.increaseTo(c.exitAt);
+          await expectExitPays(c, c.gateway, returned);
+        });
+      }
 
       it("when the whole bond was slashed → Exited with nothing transferred", async function () {
         const c = await loadFixture(exitingFixture);
@@ -568,17 +533,12 @@ describe("GatewayRegistry: gateways", function () {
         expect((await gatewayOf(c.registry, c.gateway.address)).status).to.equal(BigInt(GatewayStatus.Exited));
       });
 
-      it("at the floor delay: the exit completes minUnbondingDelay after the request", async function () {
+      it("when the delay is at its floor → the exit completes minUnbondingDelay after the request", async function () {
         const c = await loadFixture(baseFixture);
         await c.registry.connect(c.governor).setUnbondingDelay(MIN_UNBONDING_DELAY);
         const tx = await c.registry.connect(c.gateway).requestExit();
-        const exitAt = (await minedAt(tx)) + MIN_UNBONDING_DELAY;
-        await time.setNextBlockTimestamp(exitAt);
-        await expect(c.registry.connect(c.gateway).completeExit()).to.changeTokenBalances(
-          c.usdt,
-          [c.registry, c.gateway],
-          [-MIN_BOND, MIN_BOND],
-        );
+        await time.setNextBlockTimestamp((await minedAt(tx)) + MIN_UNBONDING_DELAY);
+        await expectExitPays(c, c.gateway, MIN_BOND);
       });
 
       it("when paused → it works all the same", async function () {
@@ -591,43 +551,33 @@ describe("GatewayRegistry: gateways", function () {
       });
     });
 
-    it("is guarded against re-entry from the bond token", async function () {
-      const h = await loadFixture(hostileFixture);
-      await h.registry.connect(h.gateway).registerGateway(MIN_BOND, 0, META);
-      const tx = await h.registry.connect(h.gateway).requestExit();
-      await time.increaseTo((await minedAt(tx)) + UNBONDING_DELAY);
-      await h.token.arm(await h.registry.getAddress(), h.registry.interface.encodeFunctionData("completeExit"));
-      await expect(h.registry.connect(h.gateway).completeExit()).to.changeTokenBalances(
-        h.token,
-        [h.registry, h.gateway],
-        [-MIN_BOND, MIN_BOND],
-      );
-      expect(await h.token.lastCallFailed()).to.equal(true);
-      expect(await h.token.lastRevertData()).to.equal(h.reentrancySelector);
-    });
+    itRefusesReentry(
+      (h) => h.registry.interface.encodeFunctionData("completeExit"),
+      async (h) => {
+        await expect(h.registry.connect(h.gateway).completeExit()).to.changeTokenBalances(
+          h.token,
+          [h.registry, h.gateway],
+          [-MIN_BOND, MIN_BOND],
+        );
+      },
+      async (h) => {
+        await h.registry.connect(h.gateway).registerGateway(MIN_BOND, 0, META);
+        const tx = await h.registry.connect(h.gateway).requestExit();
+        await time.increaseTo((await minedAt(tx)) + UNBONDING_DELAY);
+      },
+    );
   });
 
   /*------------------------------------------------------------
                   noteDisputeOpened / noteDisputeClosed
   ------------------------------------------------------------*/
   describe("noteDisputeOpened", function () {
-    it("when the caller lacks ESCROW_ROLE → it reverts AccessControlUnauthorizedAccount (the gateway and the governor included)", async function () {
-      const c = await loadFixture(baseFixture);
-      for (const s of [c.gateway, c.governor, c.arbiter]) {
-        await expect(c.registry.connect(s).noteDisputeOpened(c.gateway.address))
-          .to.be.revertedWithCustomError(c.registry, "AccessControlUnauthorizedAccount")
-          .withArgs(s.address, await c.registry.ESCROW_ROLE());
-      }
+    itRequiresRole("ESCROW_ROLE", (c, r) => r.noteDisputeOpened(c.gateway.address));
+    itRequiresRole("ESCROW_ROLE", (c, r) => r.noteDisputeOpened(c.gateway2.address), {
+      first: "a gateway whose disputes it does not count",
     });
 
-    for (const state of ["None", "Pending", "Exiting", "Exited"] as const) {
-      it(`when the gateway is ${state} (not Active) → it returns false; nothing changes; no event`, async function () {
-        const { c, gw } = await gatewayIn(state);
-        await expectNotHeld(c, gw.address);
-      });
-    }
-
-    for (const state of SUSPENDED_STATES) {
+    for (const state of ["None", "Pending", "Exiting", "Exited", ...SUSPENDED_STATES] as const) {
       it(`when the gateway is ${state} → it returns false; nothing changes; no event`, async function () {
         const { c, gw } = await gatewayIn(state);
         await expectNotHeld(c, gw.address);
@@ -641,7 +591,7 @@ describe("GatewayRegistry: gateways", function () {
       expect((await gatewayOf(c.registry, c.gateway.address)).openDisputes).to.equal(2n);
     });
 
-    it("keeps each gateway's counter apart and leaves the rest of the record untouched", async function () {
+    it("when two gateways are Active → each keeps its own counter; the rest of the record is untouched", async function () {
       const c = await loadFixture(twoGatewaysFixture);
       const before = await gatewayOf(c.registry, c.gateway.address);
       await holdDispute(c, c.gateway.address, 1);
@@ -671,27 +621,15 @@ describe("GatewayRegistry: gateways", function () {
         .to.be.revertedWithCustomError(c.registry, "RegistryDisputeCounter")
         .withArgs(c.gateway.address, MAX_UINT32);
       expect(await gatewayOf(c.registry, c.gateway.address)).to.deep.equal({
-        bond: MIN_BOND,
-        feeBps: BigInt(GATEWAY_FEE_BPS),
-        feeCapBps: BigInt(GATEWAY_FEE_CAP_BPS),
-        status: BigInt(GatewayStatus.Active),
-        suspended: false,
-        exitAt: 0n,
+        ...FIXTURE_GATEWAY,
         openDisputes: MAX_UINT32,
       });
     });
   });
 
   describe("noteDisputeClosed", function () {
-    it("when the caller lacks ESCROW_ROLE → it reverts AccessControlUnauthorizedAccount (the gateway and the governor included)", async function () {
-      const c = await loadFixture(baseFixture);
-      await holdDispute(c, c.gateway.address, 1);
-      for (const s of [c.gateway, c.governor, c.arbiter]) {
-        await expect(c.registry.connect(s).noteDisputeClosed(c.gateway.address))
-          .to.be.revertedWithCustomError(c.registry, "AccessControlUnauthorizedAccount")
-          .withArgs(s.address, await c.registry.ESCROW_ROLE());
-      }
-    });
+    itRequiresRole("ESCROW_ROLE", (c, r) => r.noteDisputeClosed(c.gateway.address), { fixture: heldDisputeFixture });
+    itRequiresRole("ESCROW_ROLE", (c, r) => r.noteDisputeClosed(c.gateway.address), { first: "a counter at 0" });
 
     for (const state of ["None", "Active"] as const) {
       it(`when the counter is 0 (gateway ${state}) → it reverts RegistryDisputeCounter`, async function () {
@@ -741,7 +679,7 @@ describe("GatewayRegistry: gateways", function () {
       "Exiting, suspended": false,
     };
     for (const state of ALL_STATES) {
-      it(`is ${expected[state]} for a gateway that is ${state}`, async function () {
+      it(`when the gateway is ${state} → ${expected[state]}`, async function () {
         const { c, gw, status, suspended } = await gatewayIn(state);
         const g = await gatewayOf(c.registry, gw.address);
         expect([g.status, g.suspended]).to.deep.equal([BigInt(status), suspended]);
@@ -751,16 +689,15 @@ describe("GatewayRegistry: gateways", function () {
   });
 
   /*------------------------------------------------------------
-                              views
+                     dealTerms / checkDeposit
   ------------------------------------------------------------*/
   describe("dealTerms", function () {
     describe("reverts", function () {
-      it("when paused → it reverts RegistryPaused (checked first)", async function () {
-        const c = await loadFixture(pausedFixture);
-        await expect(
-          c.registry.dealTerms(c.gateway2.address, c.stranger.address, c.stranger.address, true),
-        ).to.be.revertedWithCustomError(c.registry, "RegistryPaused");
-      });
+      itRevertsWhenPaused((c) => c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor.address, true));
+      itRevertsWhenPaused(
+        (c) => c.registry.dealTerms(c.gateway2.address, c.stranger.address, c.stranger.address, true),
+        "an unknown gateway, token and acceptor",
+      );
 
       it("when the token is not allowed → it reverts RegistryTokenNotAllowed (before the gateway check)", async function () {
         const c = await loadFixture(baseFixture);
@@ -797,118 +734,88 @@ describe("GatewayRegistry: gateways", function () {
         }
       });
 
-      it("when the acceptor is unregistered → it reverts RegistryAcceptorWrongStatus", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.stranger.address, true))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.stranger.address, AcceptorStatus.None);
-      });
-
-      it("when the acceptor is Pending → it reverts RegistryAcceptorWrongStatus", async function () {
-        const c = await loadFixture(pendingAcceptorFixture);
-        await expect(c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor2.address, false))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.acceptor2.address, AcceptorStatus.Pending);
-      });
-
-      it("when the acceptor is Suspended → it reverts RegistryAcceptorWrongStatus", async function () {
-        const c = await loadFixture(suspendedAcceptorFixture);
-        await expect(c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor.address, true))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-          .withArgs(c.acceptor.address, AcceptorStatus.Suspended);
-      });
+      itRevertsAcceptorWrongStatus(["None", "Pending", "Suspended"], "the acceptor", (c, acc) =>
+        c.registry.dealTerms(c.gateway.address, c.usdtAddr, acc.address, true),
+      );
 
       it("when the acceptor is registered under another gateway → it reverts RegistryAcceptorGatewayMismatch", async function () {
         const c = await loadFixture(twoGatewaysFixture);
-        await expect(c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor2.address, false))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorGatewayMismatch")
-          .withArgs(c.acceptor2.address, c.gateway2.address, c.gateway.address);
-        await expect(c.registry.dealTerms(c.gateway2.address, c.usdtAddr, c.acceptor.address, true))
-          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorGatewayMismatch")
-          .withArgs(c.acceptor.address, c.gateway.address, c.gateway2.address);
+        for (const [acc, its, named] of [
+          [c.acceptor2, c.gateway2, c.gateway],
+          [c.acceptor, c.gateway, c.gateway2],
+        ]) {
+          await expect(c.registry.dealTerms(named.address, c.usdtAddr, acc.address, acc === c.acceptor))
+            .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorGatewayMismatch")
+            .withArgs(acc.address, its.address, named.address);
+        }
       });
     });
 
     describe("returns", function () {
+      /** The terms of a deal with the fixture gateway in `token`, as a list to compare with `deep.equal`. */
+      async function termsOf(c: Ctx, token: string, acc: string, withDelegate: boolean) {
+        const t = await c.registry.dealTerms(c.gateway.address, token, acc, withDelegate);
+        return [t.feeBps, t.lockDelegate, t.minAmount, t.maxAmount];
+      }
+      const fee = BigInt(GATEWAY_FEE_BPS);
+
       it("when no acceptor is given → the gateway's fee; zero delegate and limits (whatever withDelegate says)", async function () {
         const c = await loadFixture(baseFixture);
         for (const withDelegate of [false, true]) {
-          const t = await c.registry.dealTerms(c.gateway.address, c.usdtAddr, ethers.ZeroAddress, withDelegate);
-          expect([t.feeBps, t.lockDelegate, t.minAmount, t.maxAmount]).to.deep.equal([
-            BigInt(GATEWAY_FEE_BPS),
-            ethers.ZeroAddress,
-            0n,
-            0n,
-          ]);
+          const t = await termsOf(c, c.usdtAddr, ethers.ZeroAddress, withDelegate);
+          expect(t).to.deep.equal([fee, ethers.ZeroAddress, 0n, 0n]);
         }
       });
 
       it("when withDelegate is false → the fee and the acceptor's limits for the token; lockDelegate zero", async function () {
         const c = await loadFixture(baseFixture);
-        const u = await c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor.address, false);
-        expect([u.feeBps, u.lockDelegate, u.minAmount, u.maxAmount]).to.deep.equal([
-          BigInt(GATEWAY_FEE_BPS),
-          ethers.ZeroAddress,
-          USDT(10),
-          USDT(50_000),
-        ]);
+        const t = await termsOf(c, c.usdtAddr, c.acceptor.address, false);
+        expect(t).to.deep.equal([fee, ethers.ZeroAddress, USDT(10), USDT(50_000)]);
       });
 
       it("when withDelegate is true → the fee, the acceptor's limits for the token asked and its lock delegate", async function () {
         const c = await loadFixture(baseFixture);
-        const u = await c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor.address, true);
-        expect([u.feeBps, u.lockDelegate, u.minAmount, u.maxAmount]).to.deep.equal([
-          BigInt(GATEWAY_FEE_BPS),
-          c.delegate.address,
-          USDT(10),
-          USDT(50_000),
-        ]);
-        const d = await c.registry.dealTerms(c.gateway.address, c.daiAddr, c.acceptor.address, true);
-        expect([d.lockDelegate, d.minAmount, d.maxAmount]).to.deep.equal([
-          c.delegate.address,
-          ethers.parseEther("10"),
-          ethers.parseEther("50000"),
-        ]);
+        const u = await termsOf(c, c.usdtAddr, c.acceptor.address, true);
+        expect(u).to.deep.equal([fee, c.delegate.address, USDT(10), USDT(50_000)]);
+        const d = await termsOf(c, c.daiAddr, c.acceptor.address, true);
+        expect(d).to.deep.equal([fee, c.delegate.address, ethers.parseEther("10"), ethers.parseEther("50000")]);
       });
 
-      it("zero limits for an allowlisted token the acceptor set none for", async function () {
+      it("when the acceptor set no limits for the (allowlisted) token → zero limits", async function () {
         const c = await loadFixture(baseFixture);
         await c.registry.connect(c.governor).setTokenAllowed(c.stranger.address, true);
-        const t = await c.registry.dealTerms(c.gateway.address, c.stranger.address, c.acceptor.address, true);
-        expect([t.lockDelegate, t.minAmount, t.maxAmount]).to.deep.equal([c.delegate.address, 0n, 0n]);
+        const t = await termsOf(c, c.stranger.address, c.acceptor.address, true);
+        expect(t).to.deep.equal([fee, c.delegate.address, 0n, 0n]);
       });
 
-      it("the fee clamped to the global cap after setMaxFee lowered it", async function () {
+      it("when setMaxFee lowered the global cap below the gateway's fee → the fee clamped to the cap", async function () {
         const c = await loadFixture(baseFixture);
-        const feeOfTerms = async (acc: string) =>
-          (await c.registry.dealTerms(c.gateway.address, c.usdtAddr, acc, false)).feeBps;
+        const feeOfTerms = async (acc: string) => (await termsOf(c, c.usdtAddr, acc, false))[0];
         await c.registry.connect(c.governor).setMaxFee(20);
         expect(await feeOfTerms(ethers.ZeroAddress)).to.equal(20n);
         expect(await feeOfTerms(c.acceptor.address)).to.equal(20n);
-        expect((await gatewayOf(c.registry, c.gateway.address)).feeBps).to.equal(BigInt(GATEWAY_FEE_BPS));
+        expect((await gatewayOf(c.registry, c.gateway.address)).feeBps).to.equal(fee);
         await c.registry.connect(c.governor).setMaxFee(GATEWAY_FEE_BPS);
-        expect(await feeOfTerms(ethers.ZeroAddress)).to.equal(BigInt(GATEWAY_FEE_BPS));
+        expect(await feeOfTerms(ethers.ZeroAddress)).to.equal(fee);
         await c.registry.connect(c.governor).setMaxFee(0);
         expect(await feeOfTerms(ethers.ZeroAddress)).to.equal(0n);
         await c.registry.connect(c.governor).setMaxFee(MAX_FEE_BPS);
-        expect(await feeOfTerms(ethers.ZeroAddress)).to.equal(BigInt(GATEWAY_FEE_BPS));
+        expect(await feeOfTerms(ethers.ZeroAddress)).to.equal(fee);
       });
     });
   });
 
   describe("checkDeposit", function () {
+    itRevertsWhenPaused((c) => c.registry.checkDeposit(c.acceptor.address, c.usdtAddr));
+    itRevertsWhenPaused(
+      (c) => c.registry.checkDeposit(c.stranger.address, c.stranger.address),
+      "an unknown acceptor and token",
+    );
+
     it("when its gateway is Active and in good standing → it passes, for every allowlisted token", async function () {
       const c = await loadFixture(baseFixture);
       await c.registry.checkDeposit(c.acceptor.address, c.usdtAddr);
       await c.registry.checkDeposit(c.acceptor.address, c.daiAddr);
-    });
-
-    it("when paused → it reverts RegistryPaused", async function () {
-      const c = await loadFixture(pausedFixture);
-      await expect(c.registry.checkDeposit(c.acceptor.address, c.usdtAddr)).to.be.revertedWithCustomError(
-        c.registry,
-        "RegistryPaused",
-      );
     });
 
     it("when the token is not allowed (the bond token included, once disallowed) → it reverts RegistryTokenNotAllowed", async function () {
@@ -924,16 +831,16 @@ describe("GatewayRegistry: gateways", function () {
 
     it("when the acceptor is not Active (None, Pending, Suspended) → it reverts RegistryAcceptorWrongStatus", async function () {
       const c = await loadFixture(pendingAcceptorFixture);
-      await expect(c.registry.checkDeposit(c.stranger.address, c.usdtAddr))
-        .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-        .withArgs(c.stranger.address, AcceptorStatus.None);
-      await expect(c.registry.checkDeposit(c.acceptor2.address, c.usdtAddr))
-        .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-        .withArgs(c.acceptor2.address, AcceptorStatus.Pending);
       await c.registry.connect(c.governor).suspendAcceptor(c.acceptor.address);
-      await expect(c.registry.checkDeposit(c.acceptor.address, c.usdtAddr))
-        .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
-        .withArgs(c.acceptor.address, AcceptorStatus.Suspended);
+      for (const [acc, status] of [
+        [c.stranger, AcceptorStatus.None],
+        [c.acceptor2, AcceptorStatus.Pending],
+        [c.acceptor, AcceptorStatus.Suspended],
+      ] as const) {
+        await expect(c.registry.checkDeposit(acc.address, c.usdtAddr))
+          .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
+          .withArgs(acc.address, status);
+      }
     });
 
     for (const state of ["Exiting", "Exited", "Exiting, suspended"] as const) {

@@ -3,7 +3,6 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
-import type { GatewayRegistry } from "../../../typechain-types";
 import {
   AcceptorStatus,
   DAY,
@@ -29,14 +28,18 @@ import {
   addBond,
   baseFixture,
   Ctx,
-  deployArgs,
   exitingFixture,
+  expectExitPays,
+  expectExitRefused,
   expectNotHeld,
   expectSanctioned,
+  FIXTURE_GATEWAY,
   gatewayIn,
   gatewayOf,
   holdDispute,
-  hostileFixture,
+  itIsBoundedSetter,
+  itRefusesReentry,
+  itRequiresRole,
   itRevertsWrongStatus,
   MAX_FEE_LIMIT_BPS,
   MAX_UNBONDING_DELAY,
@@ -45,14 +48,40 @@ import {
   pausedFixture,
   pendingAcceptorFixture,
   pendingFixture,
-  REASONS,
   registerGateway,
   requestExit,
+  type Role,
   SUSPENDED_STATES,
   suspendedExitingFixture,
   suspendedFixture,
   suspendedPendingFixture,
 } from "./shared";
+
+const REASONS = ethers.id("ruling reasons");
+
+/** The constructor's six parameters, each overridable, with the fixture's values as defaults. */
+type DeployParams = {
+  admin: string;
+  token: string;
+  minBond: bigint | number;
+  maxFee: number;
+  delay: number;
+  floor: number;
+};
+
+/** A GatewayRegistry factory and a bond token, with `deploy(over)` taking the fixture's parameters by default. */
+async function deployArgs() {
+  const [deployer, admin] = await ethers.getSigners();
+  const factory = (await ethers.getContractFactory("GatewayRegistry")).connect(deployer);
+  const token = await (await ethers.getContractFactory("TestUSDT")).deploy();
+  const tokenAddr = await token.getAddress();
+  const deploy = (over: Partial<DeployParams> = {}) => {
+    const defaults = { admin: admin.address, token: tokenAddr, minBond: MIN_BOND, maxFee: MAX_FEE_BPS };
+    const p = { ...defaults, delay: UNBONDING_DELAY, floor: MIN_UNBONDING_DELAY, ...over };
+    return factory.deploy(p.admin, p.token, p.minBond, p.maxFee, p.delay, p.floor);
+  };
+  return { deployer, admin, factory, tokenAddr, deploy };
+}
 
 describe("GatewayRegistry: governance", function () {
   /*------------------------------------------------------------
@@ -60,104 +89,87 @@ describe("GatewayRegistry: governance", function () {
   ------------------------------------------------------------*/
   describe("constructor", function () {
     describe("validations", function () {
-      it("reverts RegistryZeroAddress for a zero admin", async function () {
-        const { factory, tokenAddr } = await loadFixture(deployArgs);
-        await expect(
-          factory.deploy(ethers.ZeroAddress, tokenAddr, MIN_BOND, MAX_FEE_BPS, UNBONDING_DELAY, MIN_UNBONDING_DELAY),
-        ).to.be.revertedWithCustomError(factory, "RegistryZeroAddress");
+      it("when the admin is the zero address → it reverts RegistryZeroAddress", async function () {
+        const { factory, deploy } = await loadFixture(deployArgs);
+        await expect(deploy({ admin: ethers.ZeroAddress })).to.be.revertedWithCustomError(
+          factory,
+          "RegistryZeroAddress",
+        );
       });
 
-      it("reverts RegistryZeroAddress for a zero bond token", async function () {
-        const { factory, admin } = await loadFixture(deployArgs);
-        await expect(
-          factory.deploy(
-            admin.address,
-            ethers.ZeroAddress,
-            MIN_BOND,
-            MAX_FEE_BPS,
-            UNBONDING_DELAY,
-            MIN_UNBONDING_DELAY,
-          ),
-        ).to.be.revertedWithCustomError(factory, "RegistryZeroAddress");
+      it("when the bond token is the zero address → it reverts RegistryZeroAddress", async function () {
+        const { factory, deploy } = await loadFixture(deployArgs);
+        await expect(deploy({ token: ethers.ZeroAddress })).to.be.revertedWithCustomError(
+          factory,
+          "RegistryZeroAddress",
+        );
       });
 
-      it("reverts RegistryInvalidParameter for a fee cap above MAX_FEE_LIMIT_BPS", async function () {
-        const { factory, admin, tokenAddr } = await loadFixture(deployArgs);
-        await expect(
-          factory.deploy(
-            admin.address,
-            tokenAddr,
-            MIN_BOND,
-            MAX_FEE_LIMIT_BPS + 1,
-            UNBONDING_DELAY,
-            MIN_UNBONDING_DELAY,
-          ),
-        )
+      it("when the fee cap is above MAX_FEE_LIMIT_BPS → it reverts RegistryInvalidParameter(cap, MAX_FEE_LIMIT_BPS)", async function () {
+        const { factory, deploy } = await loadFixture(deployArgs);
+        await expect(deploy({ maxFee: MAX_FEE_LIMIT_BPS + 1 }))
           .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
           .withArgs(MAX_FEE_LIMIT_BPS + 1, MAX_FEE_LIMIT_BPS);
       });
 
-      it("reverts RegistryInvalidParameter for an unbonding delay above MAX_UNBONDING_DELAY", async function () {
-        const { factory, admin, tokenAddr } = await loadFixture(deployArgs);
-        await expect(
-          factory.deploy(admin.address, tokenAddr, MIN_BOND, MAX_FEE_BPS, MAX_UNBONDING_DELAY + 1, MIN_UNBONDING_DELAY),
-        )
+      it("when the delay is above MAX_UNBONDING_DELAY → it reverts RegistryInvalidParameter(delay, MAX_UNBONDING_DELAY)", async function () {
+        const { factory, deploy } = await loadFixture(deployArgs);
+        await expect(deploy({ delay: MAX_UNBONDING_DELAY + 1 }))
           .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
           .withArgs(MAX_UNBONDING_DELAY + 1, MAX_UNBONDING_DELAY);
       });
 
-      it("when the floor is above MAX_UNBONDING_DELAY → reverts RegistryInvalidParameter(floor, MAX_UNBONDING_DELAY)", async function () {
-        const { factory, admin, tokenAddr } = await loadFixture(deployArgs);
-        await expect(
-          factory.deploy(admin.address, tokenAddr, MIN_BOND, MAX_FEE_BPS, MAX_UNBONDING_DELAY, MAX_UNBONDING_DELAY + 1),
-        )
+      it("when the floor is above MAX_UNBONDING_DELAY → it reverts RegistryInvalidParameter(floor, MAX_UNBONDING_DELAY)", async function () {
+        const { factory, deploy } = await loadFixture(deployArgs);
+        await expect(deploy({ delay: MAX_UNBONDING_DELAY, floor: MAX_UNBONDING_DELAY + 1 }))
           .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
           .withArgs(MAX_UNBONDING_DELAY + 1, MAX_UNBONDING_DELAY);
       });
 
-      it("when the initial delay is below the floor → reverts RegistryInvalidParameter(delay, floor)", async function () {
-        const { factory, admin, tokenAddr } = await loadFixture(deployArgs);
-        await expect(factory.deploy(admin.address, tokenAddr, MIN_BOND, MAX_FEE_BPS, 3 * DAY - 1, 3 * DAY))
-          .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
-          .withArgs(3 * DAY - 1, 3 * DAY);
-        await expect(factory.deploy(admin.address, tokenAddr, MIN_BOND, MAX_FEE_BPS, 0, 1))
-          .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
-          .withArgs(0, 1);
+      it("when the initial delay is below the floor → it reverts RegistryInvalidParameter(delay, floor)", async function () {
+        const { factory, deploy } = await loadFixture(deployArgs);
+        for (const [delay, floor] of [
+          [3 * DAY - 1, 3 * DAY],
+          [0, 1],
+        ]) {
+          await expect(deploy({ delay, floor }))
+            .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
+            .withArgs(delay, floor);
+        }
       });
 
-      it("when the initial delay equals the floor → deploys, and minUnbondingDelay() returns the floor", async function () {
-        const { factory, admin, tokenAddr } = await loadFixture(deployArgs);
-        const registry = await factory.deploy(admin.address, tokenAddr, MIN_BOND, MAX_FEE_BPS, 3 * DAY, 3 * DAY);
+      it("when the initial delay equals the floor → it deploys, and minUnbondingDelay() returns the floor", async function () {
+        const { deploy } = await loadFixture(deployArgs);
+        const registry = await deploy({ delay: 3 * DAY, floor: 3 * DAY });
         expect(await registry.unbondingDelay()).to.equal(BigInt(3 * DAY));
         expect(await registry.minUnbondingDelay()).to.equal(BigInt(3 * DAY));
       });
 
-      it("accepts parameters exactly at their limits, and zeros", async function () {
-        const { factory, admin, tokenAddr } = await loadFixture(deployArgs);
-        const atLimits = await factory.deploy(
-          admin.address,
-          tokenAddr,
-          2n ** 96n - 1n,
-          MAX_FEE_LIMIT_BPS,
-          MAX_UNBONDING_DELAY,
-          MAX_UNBONDING_DELAY,
-        );
-        expect(await atLimits.minBond()).to.equal(2n ** 96n - 1n);
-        expect(await atLimits.maxFeeBps()).to.equal(MAX_FEE_LIMIT_BPS);
-        expect(await atLimits.unbondingDelay()).to.equal(MAX_UNBONDING_DELAY);
-        expect(await atLimits.minUnbondingDelay()).to.equal(MAX_UNBONDING_DELAY);
-        const zeros = await factory.deploy(admin.address, tokenAddr, 0, 0, 0, 0);
-        expect(await zeros.minBond()).to.equal(0n);
-        expect(await zeros.maxFeeBps()).to.equal(0n);
-        expect(await zeros.unbondingDelay()).to.equal(0n);
-        expect(await zeros.minUnbondingDelay()).to.equal(0n);
+      it("when every parameter is at its limit, or zero → it deploys with them", async function () {
+        const { deploy } = await loadFixture(deployArgs);
+        const top = 2n ** 96n - 1n;
+        const limits = {
+          minBond: top,
+          maxFee: MAX_FEE_LIMIT_BPS,
+          delay: MAX_UNBONDING_DELAY,
+          floor: MAX_UNBONDING_DELAY,
+        };
+        for (const p of [limits, { minBond: 0, maxFee: 0, delay: 0, floor: 0 }]) {
+          const registry = await deploy(p);
+          expect(await registry.minBond()).to.equal(p.minBond);
+          expect(await registry.maxFeeBps()).to.equal(p.maxFee);
+          expect(await registry.unbondingDelay()).to.equal(p.delay);
+          expect(await registry.minUnbondingDelay()).to.equal(p.floor);
+        }
       });
     });
 
     describe("effects and events", function () {
-      it("emits MinBondSet, MaxFeeSet, UnbondingDelaySet and RoleGranted for the admin", async function () {
-        const { factory, admin, deployer, tokenAddr } = await loadFixture(deployArgs);
-        const registry = await factory.deploy(admin.address, tokenAddr, USDT(123), 77, 5 * DAY, 2 * DAY);
+      const params = { minBond: USDT(123), maxFee: 77, delay: 5 * DAY, floor: 2 * DAY };
+
+      it("when it deploys → MinBondSet, MaxFeeSet, UnbondingDelaySet, and RoleGranted for the admin", async function () {
+        const { admin, deployer, deploy } = await loadFixture(deployArgs);
+        const registry = await deploy(params);
         const tx = registry.deploymentTransaction()!;
         await expect(tx).to.emit(registry, "MinBondSet").withArgs(USDT(123));
         await expect(tx).to.emit(registry, "MaxFeeSet").withArgs(77);
@@ -167,9 +179,9 @@ describe("GatewayRegistry: governance", function () {
         await expect(tx).to.emit(registry, "RoleGranted").withArgs(ethers.ZeroHash, admin.address, deployer.address);
       });
 
-      it("stores the parameters and starts unpaused and empty, the bond token not yet allowed", async function () {
-        const { factory, admin, tokenAddr } = await loadFixture(deployArgs);
-        const registry = await factory.deploy(admin.address, tokenAddr, USDT(123), 77, 5 * DAY, 2 * DAY);
+      it("when it deploys → the parameters stored; unpaused, no gateway or acceptor, the bond token not yet allowed", async function () {
+        const { tokenAddr, deploy } = await loadFixture(deployArgs);
+        const registry = await deploy(params);
         expect(await registry.bondToken()).to.equal(tokenAddr);
         expect(await registry.minBond()).to.equal(USDT(123));
         expect(await registry.maxFeeBps()).to.equal(77n);
@@ -181,9 +193,9 @@ describe("GatewayRegistry: governance", function () {
         expect(await registry.isTokenAllowed(tokenAddr)).to.equal(false);
       });
 
-      it("grants DEFAULT_ADMIN_ROLE to the admin only, not to the deployer, and no other role", async function () {
-        const { factory, admin, deployer, tokenAddr } = await loadFixture(deployArgs);
-        const registry = await factory.deploy(admin.address, tokenAddr, USDT(123), 77, 5 * DAY, 2 * DAY);
+      it("when it deploys → DEFAULT_ADMIN_ROLE to the admin only, not to the deployer, and no other role", async function () {
+        const { admin, deployer, deploy } = await loadFixture(deployArgs);
+        const registry = await deploy(params);
         expect(await registry.hasRole(ethers.ZeroHash, admin.address)).to.equal(true);
         expect(await registry.hasRole(ethers.ZeroHash, deployer.address)).to.equal(false);
         for (const role of ["GOVERNOR_ROLE", "PAUSER_ROLE", "ARBITER_ROLE", "ESCROW_ROLE"] as const) {
@@ -192,7 +204,7 @@ describe("GatewayRegistry: governance", function () {
       });
     });
 
-    it("exposes the role identifiers and hard limits", async function () {
+    it("the role identifiers and hard limits are the documented constants", async function () {
       const { registry } = await loadFixture(baseFixture);
       expect(await registry.GOVERNOR_ROLE()).to.equal(ethers.id("GOVERNOR_ROLE"));
       expect(await registry.PAUSER_ROLE()).to.equal(ethers.id("PAUSER_ROLE"));
@@ -204,58 +216,17 @@ describe("GatewayRegistry: governance", function () {
   });
 
   /*------------------------------------------------------------
-                         access control
+         access control (each function's role: in its tests)
   ------------------------------------------------------------*/
   describe("access control", function () {
-    type Role = "GOVERNOR_ROLE" | "PAUSER_ROLE" | "ESCROW_ROLE";
-    const gated: { fn: string; role: Role; call: (c: Ctx, r: GatewayRegistry) => Promise<unknown> }[] = [
-      { fn: "setTokenAllowed", role: "GOVERNOR_ROLE", call: (c, r) => r.setTokenAllowed(c.usdtAddr, false) },
-      { fn: "setMinBond", role: "GOVERNOR_ROLE", call: (_c, r) => r.setMinBond(1) },
-      { fn: "setMaxFee", role: "GOVERNOR_ROLE", call: (_c, r) => r.setMaxFee(1) },
-      { fn: "setUnbondingDelay", role: "GOVERNOR_ROLE", call: (_c, r) => r.setUnbondingDelay(UNBONDING_DELAY) },
-      { fn: "approveGateway", role: "GOVERNOR_ROLE", call: (c, r) => r.approveGateway(c.gateway2.address, 100) },
-      { fn: "suspendGateway", role: "GOVERNOR_ROLE", call: (c, r) => r.suspendGateway(c.gateway.address) },
-      { fn: "reinstateGateway", role: "GOVERNOR_ROLE", call: (c, r) => r.reinstateGateway(c.gateway.address) },
-      {
-        fn: "slashGateway",
-        role: "GOVERNOR_ROLE",
-        call: (c, r) => r.slashGateway(c.gateway.address, 1, c.other.address),
-      },
-      { fn: "pause", role: "PAUSER_ROLE", call: (_c, r) => r.pause() },
-      { fn: "unpause", role: "PAUSER_ROLE", call: (_c, r) => r.unpause() },
-      { fn: "noteDisputeOpened", role: "ESCROW_ROLE", call: (c, r) => r.noteDisputeOpened(c.gateway.address) },
-      { fn: "noteDisputeClosed", role: "ESCROW_ROLE", call: (c, r) => r.noteDisputeClosed(c.gateway.address) },
-    ];
-
-    for (const { fn, role, call } of gated) {
-      it(`${fn} reverts AccessControlUnauthorizedAccount for every account without ${role}`, async function () {
-        const c = await loadFixture(baseFixture);
-        const roleId = await c.registry[role]();
-        const holders: Record<Role, string> = {
-          GOVERNOR_ROLE: c.governor.address,
-          PAUSER_ROLE: c.pauser.address,
-          ESCROW_ROLE: c.escrowKey.address,
-        };
-        const callers = [c.admin, c.governor, c.pauser, c.arbiter, c.escrowKey, c.gateway, c.other].filter(
-          (s) => s.address !== holders[role],
-        );
-        expect(callers).to.have.length(6);
-        for (const s of callers) {
-          await expect(call(c, c.registry.connect(s)))
-            .to.be.revertedWithCustomError(c.registry, "AccessControlUnauthorizedAccount")
-            .withArgs(s.address, roleId);
-        }
-      });
-    }
-
-    it("makes DEFAULT_ADMIN_ROLE the admin of every role", async function () {
+    it("DEFAULT_ADMIN_ROLE is the admin of every role", async function () {
       const { registry } = await loadFixture(baseFixture);
       for (const role of ["GOVERNOR_ROLE", "PAUSER_ROLE", "ARBITER_ROLE", "ESCROW_ROLE"] as const) {
         expect(await registry.getRoleAdmin(await registry[role]())).to.equal(ethers.ZeroHash);
       }
     });
 
-    it("lets the admin grant and revoke a role, which takes effect at once", async function () {
+    it("when the admin grants or revokes a role → it takes effect at once", async function () {
       const { registry, admin, other } = await loadFixture(baseFixture);
       const role = await registry.GOVERNOR_ROLE();
       await expect(registry.connect(admin).grantRole(role, other.address))
@@ -270,14 +241,14 @@ describe("GatewayRegistry: governance", function () {
         .withArgs(other.address, role);
     });
 
-    it("refuses grants by accounts without DEFAULT_ADMIN_ROLE", async function () {
+    it("when a caller without DEFAULT_ADMIN_ROLE grants a role → it reverts AccessControlUnauthorizedAccount", async function () {
       const { registry, governor, other } = await loadFixture(baseFixture);
       await expect(registry.connect(governor).grantRole(await registry.GOVERNOR_ROLE(), other.address))
         .to.be.revertedWithCustomError(registry, "AccessControlUnauthorizedAccount")
         .withArgs(governor.address, ethers.ZeroHash);
     });
 
-    it("lets a holder renounce its own role, and only its own", async function () {
+    it("when a holder renounces a role → its own only: naming another account reverts AccessControlBadConfirmation", async function () {
       const { registry, pauser, other } = await loadFixture(baseFixture);
       const role = await registry.PAUSER_ROLE();
       await expect(registry.connect(pauser).renounceRole(role, other.address)).to.be.revertedWithCustomError(
@@ -302,8 +273,6 @@ describe("GatewayRegistry: governance", function () {
             privileged roles: the worst each can do (NatSpec)
   ------------------------------------------------------------*/
   describe("privileged roles: worst cases", function () {
-    type Role = "GOVERNOR_ROLE" | "PAUSER_ROLE" | "ESCROW_ROLE";
-
     /** Tries every registry lever as `s` (except those of the roles in `held`): each reverts for want of its role. */
     async function expectNoOtherLever(c: Ctx, s: HardhatEthersSigner, held: Role[]): Promise<void> {
       const r = c.registry.connect(s);
@@ -376,9 +345,7 @@ describe("GatewayRegistry: governance", function () {
       // Exits wait for reinstatement: the bond (here all slashed) stays until governance lifts the sanction.
       const exitAt = await requestExit(c, c.gateway);
       await time.increaseTo(exitAt);
-      await expect(c.registry.connect(c.gateway).completeExit())
-        .to.be.revertedWithCustomError(c.registry, "RegistryGatewaySuspended")
-        .withArgs(c.gateway.address);
+      await expectExitRefused(c, c.gateway, "RegistryGatewaySuspended");
     });
 
     it("PAUSER_ROLE halts new business for good, yet no exit, settlement or sanction is blocked, and it has no other lever", async function () {
@@ -407,11 +374,7 @@ describe("GatewayRegistry: governance", function () {
       );
       const exitAt = await requestExit(c, c.gateway);
       await time.increaseTo(exitAt);
-      await expect(c.registry.connect(c.gateway).completeExit()).to.changeTokenBalances(
-        c.usdt,
-        [c.registry, c.gateway],
-        [-MIN_BOND, MIN_BOND],
-      );
+      await expectExitPays(c, c.gateway, MIN_BOND);
     });
 
     it("ARBITER_ROLE has no registry lever; it rules a dispute only once the gateway cannot, within the deal's amount, paying only payer and payee", async function () {
@@ -463,9 +426,7 @@ describe("GatewayRegistry: governance", function () {
 
       // While it keeps the count, the gateway cannot take its bond back.
       await time.increaseTo(exitAt);
-      await expect(c.registry.connect(c.gateway).completeExit())
-        .to.be.revertedWithCustomError(c.registry, "RegistryGatewayHasDisputes")
-        .withArgs(c.gateway.address, 3);
+      await expectExitRefused(c, c.gateway, "RegistryGatewayHasDisputes", 3);
       expect(await c.usdt.balanceOf(c.registryAddr)).to.equal(registryBalance);
 
       // It can count them all down (were they real, the arbiter would rule them), never below zero.
@@ -544,13 +505,9 @@ describe("GatewayRegistry: governance", function () {
       });
       await expectSanctioned(c, c.gateway.address);
       await time.increaseTo(exitAt);
-      await expect(c.registry.connect(c.gateway).completeExit())
-        .to.be.revertedWithCustomError(c.registry, "RegistryGatewaySuspended")
-        .withArgs(c.gateway.address);
+      await expectExitRefused(c, c.gateway, "RegistryGatewaySuspended");
       await c.registry.connect(c.governor).reinstateGateway(c.gateway.address);
-      const tx = c.registry.connect(c.gateway).completeExit();
-      await expect(tx).to.emit(c.registry, "GatewayExited").withArgs(c.gateway.address, MIN_BOND);
-      await expect(tx).to.changeTokenBalances(c.usdt, [c.registry, c.gateway], [-MIN_BOND, MIN_BOND]);
+      await expectExitPays(c, c.gateway, MIN_BOND);
     });
 
     it("exiting, then suspended, then reinstated → canRule true again, exitAt unchanged, the exit completes at the original exitAt", async function () {
@@ -563,9 +520,7 @@ describe("GatewayRegistry: governance", function () {
       expect([g.status, g.suspended, g.exitAt]).to.deep.equal([BigInt(GatewayStatus.Exiting), false, BigInt(c.exitAt)]);
       expect(await c.registry.canRule(c.gateway.address)).to.equal(true);
       await time.setNextBlockTimestamp(c.exitAt);
-      await expect(c.registry.connect(c.gateway).completeExit())
-        .to.emit(c.registry, "GatewayExited")
-        .withArgs(c.gateway.address, MIN_BOND);
+      await expectExitPays(c, c.gateway, MIN_BOND);
     });
 
     it("a suspended gateway calling everything it can (requestExit, setGatewayFee, addBond, approveAcceptor, reinstateAcceptor, suspendAcceptor) never regains canRule or dealTerms", async function () {
@@ -607,9 +562,7 @@ describe("GatewayRegistry: governance", function () {
         .withArgs(gw, GatewayStatus.Exiting);
       await expect(addBond(c, c.gateway, USDT(1))).to.emit(c.registry, "GatewayBondAdded");
       await time.increaseTo(exitAt);
-      await expect(asGateway.completeExit())
-        .to.be.revertedWithCustomError(c.registry, "RegistryGatewaySuspended")
-        .withArgs(gw);
+      await expectExitRefused(c, c.gateway, "RegistryGatewaySuspended");
       await expectSanctioned(c, gw);
       // Its acceptors stay closed to new business throughout.
       await expect(c.registry.checkDeposit(c.acceptor2.address, c.usdtAddr))
@@ -637,17 +590,11 @@ describe("GatewayRegistry: governance", function () {
       const exitAt = await requestExit(c, c.gateway);
       expect((await gatewayOf(c.registry, c.gateway.address)).openDisputes).to.equal(2n);
       await time.increaseTo(exitAt);
-      await expect(c.registry.connect(c.gateway).completeExit())
-        .to.be.revertedWithCustomError(c.registry, "RegistryGatewayHasDisputes")
-        .withArgs(c.gateway.address, 2);
+      await expectExitRefused(c, c.gateway, "RegistryGatewayHasDisputes", 2);
       await c.registry.connect(c.escrowKey).noteDisputeClosed(c.gateway.address);
-      await expect(c.registry.connect(c.gateway).completeExit())
-        .to.be.revertedWithCustomError(c.registry, "RegistryGatewayHasDisputes")
-        .withArgs(c.gateway.address, 1);
+      await expectExitRefused(c, c.gateway, "RegistryGatewayHasDisputes", 1);
       await c.registry.connect(c.escrowKey).noteDisputeClosed(c.gateway.address);
-      await expect(c.registry.connect(c.gateway).completeExit())
-        .to.emit(c.registry, "GatewayExited")
-        .withArgs(c.gateway.address, MIN_BOND);
+      await expectExitPays(c, c.gateway, MIN_BOND);
     });
 
     it("disputes raised after the exit request never hold the bond hostage: hold 1, request exit, 5 more are refused, close the 1 → the exit completes after the delay", async function () {
@@ -660,9 +607,7 @@ describe("GatewayRegistry: governance", function () {
         .to.emit(c.registry, "GatewayDisputesChanged")
         .withArgs(c.gateway.address, 0);
       await time.increaseTo(exitAt);
-      const tx = c.registry.connect(c.gateway).completeExit();
-      await expect(tx).to.emit(c.registry, "GatewayExited").withArgs(c.gateway.address, MIN_BOND);
-      await expect(tx).to.changeTokenBalances(c.usdt, [c.registry, c.gateway], [-MIN_BOND, MIN_BOND]);
+      await expectExitPays(c, c.gateway, MIN_BOND);
     });
 
     it("through the escrow: a dispute raised after the exit request goes to the arbiter and the exit completes while it is still open", async function () {
@@ -675,9 +620,7 @@ describe("GatewayRegistry: governance", function () {
         .to.emit(c.escrow, "DealDisputed")
         .withArgs(id, c.payer.address, false);
       await time.increaseTo(exitAt);
-      await expect(c.registry.connect(c.gateway).completeExit())
-        .to.emit(c.registry, "GatewayExited")
-        .withArgs(c.gateway.address, MIN_BOND);
+      await expectExitPays(c, c.gateway, MIN_BOND);
       expect((await c.escrow.getDeal(id)).status).to.equal(BigInt(Status.Disputed));
     });
   });
@@ -687,7 +630,9 @@ describe("GatewayRegistry: governance", function () {
   ------------------------------------------------------------*/
   describe("setTokenAllowed", function () {
     describe("validations", function () {
-      it("reverts RegistryZeroAddress for the zero token", async function () {
+      itRequiresRole("GOVERNOR_ROLE", (c, r) => r.setTokenAllowed(c.usdtAddr, false));
+
+      it("when the token is the zero address → it reverts RegistryZeroAddress", async function () {
         const { registry, governor } = await loadFixture(baseFixture);
         await expect(
           registry.connect(governor).setTokenAllowed(ethers.ZeroAddress, true),
@@ -696,7 +641,7 @@ describe("GatewayRegistry: governance", function () {
     });
 
     describe("effects and events", function () {
-      it("allows a new token and emits TokenAllowed(token, true)", async function () {
+      it("when allowed is true → the token is allowed; TokenAllowed(token, true)", async function () {
         const { registry, governor, stranger } = await loadFixture(baseFixture);
         expect(await registry.isTokenAllowed(stranger.address)).to.equal(false);
         await expect(registry.connect(governor).setTokenAllowed(stranger.address, true))
@@ -705,7 +650,7 @@ describe("GatewayRegistry: governance", function () {
         expect(await registry.isTokenAllowed(stranger.address)).to.equal(true);
       });
 
-      it("disallows a token, emits TokenAllowed(token, false), and new deals in it are refused", async function () {
+      it("when allowed is false → new deals in the token are refused; TokenAllowed(token, false)", async function () {
         const { registry, governor, gateway, daiAddr, usdtAddr } = await loadFixture(baseFixture);
         await expect(registry.connect(governor).setTokenAllowed(daiAddr, false))
           .to.emit(registry, "TokenAllowed")
@@ -717,7 +662,7 @@ describe("GatewayRegistry: governance", function () {
           .withArgs(daiAddr);
       });
 
-      it("disallowing the bond token → isTokenAllowed false; dealTerms and checkDeposit revert RegistryTokenNotAllowed; re-allowing restores both", async function () {
+      it("when the token is the bond token → disallowed, dealTerms and checkDeposit revert RegistryTokenNotAllowed; re-allowed, both work again", async function () {
         const c = await loadFixture(baseFixture);
         await expect(c.registry.connect(c.governor).setTokenAllowed(c.usdtAddr, false))
           .to.emit(c.registry, "TokenAllowed")
@@ -742,7 +687,7 @@ describe("GatewayRegistry: governance", function () {
         await c.registry.checkDeposit(c.acceptor.address, c.usdtAddr);
       });
 
-      it("keeps the bond token's flag and other tokens' flags apart", async function () {
+      it("when the bond token and other tokens are set in turn → each keeps its own flag", async function () {
         const c = await loadFixture(baseFixture);
         await c.registry.connect(c.governor).setTokenAllowed(c.daiAddr, false);
         await c.registry.connect(c.governor).setTokenAllowed(c.stranger.address, true);
@@ -756,7 +701,7 @@ describe("GatewayRegistry: governance", function () {
         await c.registry.checkDeposit(c.acceptor.address, c.stranger.address);
       });
 
-      it("emits again when set to the value it already has", async function () {
+      it("when the flag already has the value → it emits TokenAllowed all the same", async function () {
         const { registry, governor, usdtAddr } = await loadFixture(baseFixture);
         await expect(registry.connect(governor).setTokenAllowed(usdtAddr, true))
           .to.emit(registry, "TokenAllowed")
@@ -767,62 +712,47 @@ describe("GatewayRegistry: governance", function () {
   });
 
   /*------------------------------------------------------------
-                            setMinBond
+          setMinBond / setMaxFee / setUnbondingDelay
   ------------------------------------------------------------*/
   describe("setMinBond", function () {
-    it("sets the minimum and emits MinBondSet", async function () {
-      const { registry, governor } = await loadFixture(baseFixture);
-      await expect(registry.connect(governor).setMinBond(USDT(25_000)))
-        .to.emit(registry, "MinBondSet")
-        .withArgs(USDT(25_000));
-      expect(await registry.minBond()).to.equal(USDT(25_000));
+    itRequiresRole("GOVERNOR_ROLE", (_c, r) => r.setMinBond(1));
+
+    itIsBoundedSetter({
+      setter: "setMinBond",
+      getter: "minBond",
+      event: "MinBondSet",
+      initial: MIN_BOND,
+      inside: USDT(25_000),
+      min: { value: 0n, name: "0" },
+      max: { value: 2n ** 96n - 1n, name: "the largest uint96", hard: false },
     });
 
-    it("accepts zero and the largest uint96 (it has no hard limit)", async function () {
-      const { registry, governor } = await loadFixture(baseFixture);
-      await expect(registry.connect(governor).setMinBond(0)).to.emit(registry, "MinBondSet").withArgs(0);
-      expect(await registry.minBond()).to.equal(0n);
-      await expect(registry.connect(governor).setMinBond(2n ** 96n - 1n))
-        .to.emit(registry, "MinBondSet")
-        .withArgs(2n ** 96n - 1n);
-    });
-
-    it("applies to new registrations only", async function () {
+    it("when changed → it applies to new registrations only; registered gateways keep their bond and standing", async function () {
       const c = await loadFixture(baseFixture);
       await c.registry.connect(c.governor).setMinBond(MIN_BOND * 2n);
       await expect(registerGateway(c, c.gateway2, MIN_BOND))
         .to.be.revertedWithCustomError(c.registry, "RegistryBondTooLow")
         .withArgs(MIN_BOND, MIN_BOND * 2n);
-      // The existing gateway keeps its smaller bond and its standing.
       expect((await gatewayOf(c.registry, c.gateway.address)).bond).to.equal(MIN_BOND);
       expect(await c.registry.canRule(c.gateway.address)).to.equal(true);
       await expect(registerGateway(c, c.gateway2, MIN_BOND * 2n)).to.emit(c.registry, "GatewayRegistered");
     });
   });
 
-  /*------------------------------------------------------------
-                             setMaxFee
-  ------------------------------------------------------------*/
   describe("setMaxFee", function () {
-    it("reverts RegistryInvalidParameter above MAX_FEE_LIMIT_BPS", async function () {
-      const { registry, governor } = await loadFixture(baseFixture);
-      await expect(registry.connect(governor).setMaxFee(MAX_FEE_LIMIT_BPS + 1))
-        .to.be.revertedWithCustomError(registry, "RegistryInvalidParameter")
-        .withArgs(MAX_FEE_LIMIT_BPS + 1, MAX_FEE_LIMIT_BPS);
-      expect(await registry.maxFeeBps()).to.equal(BigInt(MAX_FEE_BPS));
+    itRequiresRole("GOVERNOR_ROLE", (_c, r) => r.setMaxFee(1));
+
+    itIsBoundedSetter({
+      setter: "setMaxFee",
+      getter: "maxFeeBps",
+      event: "MaxFeeSet",
+      initial: BigInt(MAX_FEE_BPS),
+      inside: 80n,
+      min: { value: 0n, name: "0" },
+      max: { value: BigInt(MAX_FEE_LIMIT_BPS), name: "MAX_FEE_LIMIT_BPS", hard: true },
     });
 
-    it("accepts exactly MAX_FEE_LIMIT_BPS and zero, emitting MaxFeeSet", async function () {
-      const { registry, governor } = await loadFixture(baseFixture);
-      await expect(registry.connect(governor).setMaxFee(MAX_FEE_LIMIT_BPS))
-        .to.emit(registry, "MaxFeeSet")
-        .withArgs(MAX_FEE_LIMIT_BPS);
-      expect(await registry.maxFeeBps()).to.equal(BigInt(MAX_FEE_LIMIT_BPS));
-      await expect(registry.connect(governor).setMaxFee(0)).to.emit(registry, "MaxFeeSet").withArgs(0);
-      expect(await registry.maxFeeBps()).to.equal(0n);
-    });
-
-    it("bounds the fee of new registrations", async function () {
+    it("when changed → it bounds the fee of new registrations", async function () {
       const c = await loadFixture(baseFixture);
       await c.registry.connect(c.governor).setMaxFee(80);
       await expect(registerGateway(c, c.gateway2, MIN_BOND, 81))
@@ -834,49 +764,23 @@ describe("GatewayRegistry: governance", function () {
     });
   });
 
-  /*------------------------------------------------------------
-                         setUnbondingDelay
-  ------------------------------------------------------------*/
   describe("setUnbondingDelay", function () {
-    it("when the caller lacks GOVERNOR_ROLE → it reverts AccessControlUnauthorizedAccount", async function () {
-      const c = await loadFixture(baseFixture);
-      await expect(c.registry.connect(c.gateway).setUnbondingDelay(UNBONDING_DELAY))
-        .to.be.revertedWithCustomError(c.registry, "AccessControlUnauthorizedAccount")
-        .withArgs(c.gateway.address, await c.registry.GOVERNOR_ROLE());
+    itRequiresRole("GOVERNOR_ROLE", (_c, r) => r.setUnbondingDelay(UNBONDING_DELAY));
+    itRequiresRole("GOVERNOR_ROLE", (_c, r) => r.setUnbondingDelay(MAX_UNBONDING_DELAY + 1), {
+      first: "a delay above MAX_UNBONDING_DELAY",
     });
 
-    it("when the delay is above MAX_UNBONDING_DELAY → it reverts RegistryInvalidParameter(delay, MAX_UNBONDING_DELAY)", async function () {
-      const { registry, governor } = await loadFixture(baseFixture);
-      await expect(registry.connect(governor).setUnbondingDelay(MAX_UNBONDING_DELAY + 1))
-        .to.be.revertedWithCustomError(registry, "RegistryInvalidParameter")
-        .withArgs(MAX_UNBONDING_DELAY + 1, MAX_UNBONDING_DELAY);
-      expect(await registry.unbondingDelay()).to.equal(BigInt(UNBONDING_DELAY));
+    itIsBoundedSetter({
+      setter: "setUnbondingDelay",
+      getter: "unbondingDelay",
+      event: "UnbondingDelaySet",
+      initial: BigInt(UNBONDING_DELAY),
+      inside: BigInt(30 * DAY),
+      min: { value: BigInt(MIN_UNBONDING_DELAY), name: "minUnbondingDelay" },
+      max: { value: BigInt(MAX_UNBONDING_DELAY), name: "MAX_UNBONDING_DELAY", hard: true },
     });
 
-    it("when the delay is below minUnbondingDelay → it reverts RegistryInvalidParameter(delay, minUnbondingDelay)", async function () {
-      const { registry, governor } = await loadFixture(baseFixture);
-      expect(await registry.minUnbondingDelay()).to.equal(BigInt(MIN_UNBONDING_DELAY));
-      for (const delay of [MIN_UNBONDING_DELAY - 1, DAY, 0]) {
-        await expect(registry.connect(governor).setUnbondingDelay(delay))
-          .to.be.revertedWithCustomError(registry, "RegistryInvalidParameter")
-          .withArgs(delay, MIN_UNBONDING_DELAY);
-      }
-      expect(await registry.unbondingDelay()).to.equal(BigInt(UNBONDING_DELAY));
-    });
-
-    it("when minUnbondingDelay <= delay <= MAX_UNBONDING_DELAY → it stores it and emits UnbondingDelaySet (both bounds included)", async function () {
-      const { registry, governor } = await loadFixture(baseFixture);
-      await expect(registry.connect(governor).setUnbondingDelay(MAX_UNBONDING_DELAY))
-        .to.emit(registry, "UnbondingDelaySet")
-        .withArgs(MAX_UNBONDING_DELAY);
-      expect(await registry.unbondingDelay()).to.equal(BigInt(MAX_UNBONDING_DELAY));
-      await expect(registry.connect(governor).setUnbondingDelay(MIN_UNBONDING_DELAY))
-        .to.emit(registry, "UnbondingDelaySet")
-        .withArgs(MIN_UNBONDING_DELAY);
-      expect(await registry.unbondingDelay()).to.equal(BigInt(MIN_UNBONDING_DELAY));
-    });
-
-    it("it applies to exits requested afterwards, not to exits already requested", async function () {
+    it("when changed → it applies to exits requested afterwards, not to exits already requested", async function () {
       const c = await loadFixture(exitingFixture);
       await c.registry.connect(c.governor).setUnbondingDelay(MIN_UNBONDING_DELAY);
       expect((await gatewayOf(c.registry, c.gateway.address)).exitAt).to.equal(BigInt(c.exitAt));
@@ -892,76 +796,42 @@ describe("GatewayRegistry: governance", function () {
                           pause / unpause
   ------------------------------------------------------------*/
   describe("pause", function () {
-    it("pauses and emits Paused(account)", async function () {
+    itRequiresRole("PAUSER_ROLE", (_c, r) => r.pause());
+
+    it("when not paused → paused; Paused(account)", async function () {
       const { registry, pauser } = await loadFixture(baseFixture);
       await expect(registry.connect(pauser).pause()).to.emit(registry, "Paused").withArgs(pauser.address);
       expect(await registry.paused()).to.equal(true);
     });
 
-    it("reverts RegistryPaused when already paused", async function () {
+    it("when already paused → it reverts RegistryPaused", async function () {
       const { registry, pauser } = await loadFixture(pausedFixture);
       await expect(registry.connect(pauser).pause()).to.be.revertedWithCustomError(registry, "RegistryPaused");
     });
 
-    describe("blocks new business", function () {
-      it("registerGateway reverts RegistryPaused", async function () {
-        const c = await loadFixture(pausedFixture);
-        await expect(registerGateway(c, c.gateway2)).to.be.revertedWithCustomError(c.registry, "RegistryPaused");
-      });
-
-      it("registerAcceptor reverts RegistryPaused", async function () {
-        const c = await loadFixture(pausedFixture);
-        await expect(
-          c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, ethers.ZeroAddress),
-        ).to.be.revertedWithCustomError(c.registry, "RegistryPaused");
-      });
-
-      it("dealTerms reverts RegistryPaused, with or without an acceptor", async function () {
-        const c = await loadFixture(pausedFixture);
-        await expect(
-          c.registry.dealTerms(c.gateway.address, c.usdtAddr, ethers.ZeroAddress, false),
-        ).to.be.revertedWithCustomError(c.registry, "RegistryPaused");
-        await expect(
-          c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor.address, true),
-        ).to.be.revertedWithCustomError(c.registry, "RegistryPaused");
-      });
-
-      it("checkDeposit reverts RegistryPaused", async function () {
-        const c = await loadFixture(pausedFixture);
-        await expect(c.registry.checkDeposit(c.acceptor.address, c.usdtAddr)).to.be.revertedWithCustomError(
-          c.registry,
-          "RegistryPaused",
-        );
-      });
-    });
-
-    describe("leaves exits, settlement and governance open", function () {
-      it("completeExit returns the bond while paused", async function () {
+    describe("afterwards: exits, settlement and governance stay open", function () {
+      it("when paused → completeExit returns the bond", async function () {
         const c = await loadFixture(exitingFixture);
         await c.registry.connect(c.pauser).pause();
         await time.increaseTo(c.exitAt);
-        await expect(c.registry.connect(c.gateway).completeExit()).to.changeTokenBalances(
-          c.usdt,
-          [c.gateway, c.registry],
-          [MIN_BOND, -MIN_BOND],
-        );
+        await expectExitPays(c, c.gateway, MIN_BOND);
       });
 
-      it("slashGateway works while paused", async function () {
+      it("when paused → slashGateway works", async function () {
         const c = await loadFixture(pausedFixture);
         await expect(
           c.registry.connect(c.governor).slashGateway(c.gateway.address, USDT(1), c.other.address),
         ).to.changeTokenBalances(c.usdt, [c.registry, c.other], [-USDT(1), USDT(1)]);
       });
 
-      it("setGatewayFee works while paused", async function () {
+      it("when paused → setGatewayFee works", async function () {
         const c = await loadFixture(pausedFixture);
         await expect(c.registry.connect(c.gateway).setGatewayFee(70))
           .to.emit(c.registry, "GatewayFeeSet")
           .withArgs(c.gateway.address, 70);
       });
 
-      it("requestExit, addBond and the acceptor's settings work while paused", async function () {
+      it("when paused → requestExit, addBond and the acceptor's settings work", async function () {
         const c = await loadFixture(pausedFixture);
         await expect(addBond(c, c.gateway, USDT(5))).to.changeTokenBalances(
           c.usdt,
@@ -969,49 +839,38 @@ describe("GatewayRegistry: governance", function () {
           [-USDT(5), USDT(5)],
         );
         await expect(c.registry.connect(c.gateway).requestExit()).to.emit(c.registry, "GatewayExitRequested");
-        await expect(c.registry.connect(c.acceptor).setLimits(c.usdtAddr, 1, 2)).to.emit(
-          c.registry,
-          "AcceptorLimitsSet",
-        );
-        await expect(c.registry.connect(c.acceptor).setLockDelegate(ethers.ZeroAddress)).to.emit(
-          c.registry,
-          "AcceptorLockDelegateSet",
-        );
-        await expect(c.registry.connect(c.acceptor).setMethods([], [METHOD_SEPA])).to.emit(
-          c.registry,
-          "AcceptorMethodSet",
-        );
+        const asAcceptor = c.registry.connect(c.acceptor);
+        await expect(asAcceptor.setLimits(c.usdtAddr, 1, 2)).to.emit(c.registry, "AcceptorLimitsSet");
+        await expect(asAcceptor.setLockDelegate(ethers.ZeroAddress)).to.emit(c.registry, "AcceptorLockDelegateSet");
+        await expect(asAcceptor.setMethods([], [METHOD_SEPA])).to.emit(c.registry, "AcceptorMethodSet");
       });
 
-      it("gateway and acceptor governance and the dispute hooks work while paused", async function () {
+      it("when paused → gateway and acceptor governance and the dispute hooks work", async function () {
         const c = await loadFixture(pausedFixture);
+        const gw = c.gateway.address;
         await expect(c.registry.connect(c.gateway).suspendAcceptor(c.acceptor.address)).to.emit(
           c.registry,
           "AcceptorSuspended",
         );
-        await holdDispute(c, c.gateway.address, 1);
-        await expect(c.registry.connect(c.escrowKey).noteDisputeClosed(c.gateway.address))
+        await holdDispute(c, gw, 1);
+        await expect(c.registry.connect(c.escrowKey).noteDisputeClosed(gw))
           .to.emit(c.registry, "GatewayDisputesChanged")
-          .withArgs(c.gateway.address, 0);
-        await expect(c.registry.connect(c.governor).suspendGateway(c.gateway.address)).to.emit(
-          c.registry,
-          "GatewaySuspended",
-        );
-        await expect(c.registry.connect(c.governor).reinstateGateway(c.gateway.address)).to.emit(
-          c.registry,
-          "GatewayReinstated",
-        );
+          .withArgs(gw, 0);
+        await expect(c.registry.connect(c.governor).suspendGateway(gw)).to.emit(c.registry, "GatewaySuspended");
+        await expect(c.registry.connect(c.governor).reinstateGateway(gw)).to.emit(c.registry, "GatewayReinstated");
       });
     });
   });
 
   describe("unpause", function () {
-    it("reverts RegistryNotPaused when not paused", async function () {
+    itRequiresRole("PAUSER_ROLE", (_c, r) => r.unpause(), { fixture: pausedFixture });
+
+    it("when not paused → it reverts RegistryNotPaused", async function () {
       const { registry, pauser } = await loadFixture(baseFixture);
       await expect(registry.connect(pauser).unpause()).to.be.revertedWithCustomError(registry, "RegistryNotPaused");
     });
 
-    it("unpauses, emits Unpaused(account) and reopens new business", async function () {
+    it("when paused → unpaused; Unpaused(account); new business reopens", async function () {
       const c = await loadFixture(pausedFixture);
       await expect(c.registry.connect(c.pauser).unpause()).to.emit(c.registry, "Unpaused").withArgs(c.pauser.address);
       expect(await c.registry.paused()).to.equal(false);
@@ -1019,7 +878,7 @@ describe("GatewayRegistry: governance", function () {
       await c.registry.checkDeposit(c.acceptor.address, c.usdtAddr);
     });
 
-    it("emits the account of whichever pauser acts", async function () {
+    it("when another pauser acts → Unpaused and Paused name that pauser", async function () {
       const c = await loadFixture(pausedFixture);
       await c.registry.connect(c.admin).grantRole(await c.registry.PAUSER_ROLE(), c.other.address);
       await expect(c.registry.connect(c.other).unpause()).to.emit(c.registry, "Unpaused").withArgs(c.other.address);
@@ -1032,12 +891,8 @@ describe("GatewayRegistry: governance", function () {
   ------------------------------------------------------------*/
   describe("suspendGateway", function () {
     describe("validations", function () {
-      it("when the caller lacks GOVERNOR_ROLE → it reverts AccessControlUnauthorizedAccount", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.arbiter).suspendGateway(c.gateway.address))
-          .to.be.revertedWithCustomError(c.registry, "AccessControlUnauthorizedAccount")
-          .withArgs(c.arbiter.address, await c.registry.GOVERNOR_ROLE());
-      });
+      itRequiresRole("GOVERNOR_ROLE", (c, r) => r.suspendGateway(c.gateway.address));
+      itRequiresRole("GOVERNOR_ROLE", (c, r) => r.suspendGateway(c.stranger.address), { first: "an unknown gateway" });
 
       itRevertsWrongStatus(["None", "Exited"], "gateway", (c, gw) =>
         c.registry.connect(c.governor).suspendGateway(gw.address),
@@ -1069,20 +924,21 @@ describe("GatewayRegistry: governance", function () {
 
       it("when it is Active → it rules nothing, is named in no deal and holds no new dispute; the disputes it holds stay counted until the escrow closes them", async function () {
         const c = await loadFixture(baseFixture);
-        await holdDispute(c, c.gateway.address, 1);
-        await c.registry.connect(c.governor).suspendGateway(c.gateway.address);
-        expect(await c.registry.canRule(c.gateway.address)).to.equal(false);
-        await expect(c.registry.dealTerms(c.gateway.address, c.usdtAddr, c.acceptor.address, true))
-          .to.be.revertedWithCustomError(c.registry, "RegistryGatewaySuspended")
-          .withArgs(c.gateway.address);
-        await expect(c.registry.checkDeposit(c.acceptor.address, c.usdtAddr))
-          .to.be.revertedWithCustomError(c.registry, "RegistryGatewaySuspended")
-          .withArgs(c.gateway.address);
-        await expectNotHeld(c, c.gateway.address);
-        expect((await gatewayOf(c.registry, c.gateway.address)).openDisputes).to.equal(1n);
-        await expect(c.registry.connect(c.escrowKey).noteDisputeClosed(c.gateway.address))
+        const gw = c.gateway.address;
+        await holdDispute(c, gw, 1);
+        await c.registry.connect(c.governor).suspendGateway(gw);
+        expect(await c.registry.canRule(gw)).to.equal(false);
+        for (const view of [
+          c.registry.dealTerms(gw, c.usdtAddr, c.acceptor.address, true),
+          c.registry.checkDeposit(c.acceptor.address, c.usdtAddr),
+        ]) {
+          await expect(view).to.be.revertedWithCustomError(c.registry, "RegistryGatewaySuspended").withArgs(gw);
+        }
+        await expectNotHeld(c, gw);
+        expect((await gatewayOf(c.registry, gw)).openDisputes).to.equal(1n);
+        await expect(c.registry.connect(c.escrowKey).noteDisputeClosed(gw))
           .to.emit(c.registry, "GatewayDisputesChanged")
-          .withArgs(c.gateway.address, 0);
+          .withArgs(gw, 0);
       });
 
       it("when it is Exiting → it stays Exiting with its exitAt, and cannot complete the exit", async function () {
@@ -1095,19 +951,15 @@ describe("GatewayRegistry: governance", function () {
           BigInt(c.exitAt),
         ]);
         await time.increaseTo(c.exitAt);
-        await expect(c.registry.connect(c.gateway).completeExit())
-          .to.be.revertedWithCustomError(c.registry, "RegistryGatewaySuspended")
-          .withArgs(c.gateway.address);
+        await expectExitRefused(c, c.gateway, "RegistryGatewaySuspended");
       });
     });
   });
 
   describe("reinstateGateway", function () {
-    it("when the caller lacks GOVERNOR_ROLE → it reverts AccessControlUnauthorizedAccount", async function () {
-      const c = await loadFixture(suspendedFixture);
-      await expect(c.registry.connect(c.gateway).reinstateGateway(c.gateway.address))
-        .to.be.revertedWithCustomError(c.registry, "AccessControlUnauthorizedAccount")
-        .withArgs(c.gateway.address, await c.registry.GOVERNOR_ROLE());
+    itRequiresRole("GOVERNOR_ROLE", (c, r) => r.reinstateGateway(c.gateway.address), { fixture: suspendedFixture });
+    itRequiresRole("GOVERNOR_ROLE", (c, r) => r.reinstateGateway(c.gateway.address), {
+      first: "a gateway not suspended",
     });
 
     for (const state of ["None", "Pending", "Active", "Exiting", "Exited"] as const) {
@@ -1133,15 +985,7 @@ describe("GatewayRegistry: governance", function () {
     it("when it is Active → it rules, is named in deals and holds disputes again", async function () {
       const c = await loadFixture(suspendedFixture);
       await c.registry.connect(c.governor).reinstateGateway(c.gateway.address);
-      expect(await gatewayOf(c.registry, c.gateway.address)).to.deep.equal({
-        bond: MIN_BOND,
-        feeBps: BigInt(GATEWAY_FEE_BPS),
-        feeCapBps: BigInt(GATEWAY_FEE_CAP_BPS),
-        status: BigInt(GatewayStatus.Active),
-        suspended: false,
-        exitAt: 0n,
-        openDisputes: 0n,
-      });
+      expect(await gatewayOf(c.registry, c.gateway.address)).to.deep.equal(FIXTURE_GATEWAY);
       expect(await c.registry.canRule(c.gateway.address)).to.equal(true);
       expect((await c.registry.dealTerms(c.gateway.address, c.usdtAddr, ethers.ZeroAddress, false)).feeBps).to.equal(
         BigInt(GATEWAY_FEE_BPS),
@@ -1158,9 +1002,7 @@ describe("GatewayRegistry: governance", function () {
       expect(await c.registry.canRule(c.gateway.address)).to.equal(true);
       await expectNotHeld(c, c.gateway.address);
       await time.setNextBlockTimestamp(c.exitAt);
-      await expect(c.registry.connect(c.gateway).completeExit())
-        .to.emit(c.registry, "GatewayExited")
-        .withArgs(c.gateway.address, MIN_BOND);
+      await expectExitPays(c, c.gateway, MIN_BOND);
     });
 
     it("when it is Pending → it stays Pending: it still needs the governor's approval", async function () {
@@ -1180,7 +1022,9 @@ describe("GatewayRegistry: governance", function () {
   ------------------------------------------------------------*/
   describe("slashGateway", function () {
     describe("validations", function () {
-      it("reverts RegistryZeroAddress for a zero recipient", async function () {
+      itRequiresRole("GOVERNOR_ROLE", (c, r) => r.slashGateway(c.gateway.address, 1, c.other.address));
+
+      it("when the recipient is the zero address → it reverts RegistryZeroAddress", async function () {
         const c = await loadFixture(baseFixture);
         await expect(
           c.registry.connect(c.governor).slashGateway(c.gateway.address, USDT(1), ethers.ZeroAddress),
@@ -1191,21 +1035,19 @@ describe("GatewayRegistry: governance", function () {
         c.registry.connect(c.governor).slashGateway(gw.address, USDT(1), c.other.address),
       );
 
-      it("reverts RegistryInvalidSlash for a zero amount", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.governor).slashGateway(c.gateway.address, 0, c.other.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryInvalidSlash")
-          .withArgs(c.gateway.address, 0, MIN_BOND);
-      });
+      for (const [what, amount] of [
+        ["zero", 0n],
+        ["above the bond", MIN_BOND + 1n],
+      ] as const) {
+        it(`when the amount is ${what} → it reverts RegistryInvalidSlash(gw, amount, bond)`, async function () {
+          const c = await loadFixture(baseFixture);
+          await expect(c.registry.connect(c.governor).slashGateway(c.gateway.address, amount, c.other.address))
+            .to.be.revertedWithCustomError(c.registry, "RegistryInvalidSlash")
+            .withArgs(c.gateway.address, amount, MIN_BOND);
+        });
+      }
 
-      it("reverts RegistryInvalidSlash for more than the bond", async function () {
-        const c = await loadFixture(baseFixture);
-        await expect(c.registry.connect(c.governor).slashGateway(c.gateway.address, MIN_BOND + 1n, c.other.address))
-          .to.be.revertedWithCustomError(c.registry, "RegistryInvalidSlash")
-          .withArgs(c.gateway.address, MIN_BOND + 1n, MIN_BOND);
-      });
-
-      it("never reaches other funds held by the registry: the limit is this gateway's bond", async function () {
+      it("when the bond is spent → not one unit more: the other gateways' bonds the registry holds are out of reach", async function () {
         const c = await loadFixture(pendingFixture); // the registry now holds two bonds
         expect(await c.usdt.balanceOf(c.registryAddr)).to.equal(MIN_BOND * 2n);
         await c.registry.connect(c.governor).slashGateway(c.gateway.address, MIN_BOND, c.other.address);
@@ -1219,7 +1061,7 @@ describe("GatewayRegistry: governance", function () {
 
     describe("effects, events and transfers", function () {
       for (const state of ["Pending", "Active", "Exiting", ...SUSPENDED_STATES] as const) {
-        it(`slashes a gateway that is ${state} to the recipient and emits GatewaySlashed`, async function () {
+        it(`when the gateway is ${state} → the amount goes to the recipient; bond reduced, standing kept; GatewaySlashed`, async function () {
           const { c, gw, status, suspended } = await gatewayIn(state);
           const amount = USDT(1_234);
           const tx = c.registry.connect(c.governor).slashGateway(gw.address, amount, c.payer.address);
@@ -1232,7 +1074,7 @@ describe("GatewayRegistry: governance", function () {
         });
       }
 
-      it("slashes the whole bond", async function () {
+      it("when the amount is the whole bond → the bond falls to zero", async function () {
         const c = await loadFixture(baseFixture);
         const tx = c.registry.connect(c.governor).slashGateway(c.gateway.address, MIN_BOND, c.payee.address);
         await expect(tx).to.changeTokenBalances(c.usdt, [c.registry, c.payee], [-MIN_BOND, MIN_BOND]);
@@ -1242,7 +1084,7 @@ describe("GatewayRegistry: governance", function () {
         expect((await gatewayOf(c.registry, c.gateway.address)).bond).to.equal(0n);
       });
 
-      it("debits the full amount from the bond even when USDT's transfer fee reduces what the recipient gets", async function () {
+      it("when USDT charges a transfer fee → the bond falls by the full amount; the recipient gets it less the fee", async function () {
         const c = await loadFixture(baseFixture);
         await c.usdt.connect(c.admin).setParams(10, 20); // 0.1%, at most 20 USDT
         const amount = USDT(1_000);
@@ -1253,34 +1095,28 @@ describe("GatewayRegistry: governance", function () {
         expect((await gatewayOf(c.registry, c.gateway.address)).bond).to.equal(MIN_BOND - amount);
       });
 
-      it("leaves the rest of an exiting gateway's bond for completeExit", async function () {
+      it("when the gateway is Exiting → completeExit returns the rest of the bond", async function () {
         const c = await loadFixture(exitingFixture);
         await c.registry.connect(c.governor).slashGateway(c.gateway.address, USDT(4_000), c.payer.address);
         await time.increaseTo(c.exitAt);
-        const rest = MIN_BOND - USDT(4_000);
-        const tx = c.registry.connect(c.gateway).completeExit();
-        await expect(tx).to.changeTokenBalances(c.usdt, [c.registry, c.gateway], [-rest, rest]);
-        await expect(tx).to.emit(c.registry, "GatewayExited").withArgs(c.gateway.address, rest);
+        await expectExitPays(c, c.gateway, MIN_BOND - USDT(4_000));
       });
     });
 
-    it("is guarded against re-entry from the bond token", async function () {
-      const h = await loadFixture(hostileFixture);
-      await h.registry.connect(h.gateway).registerGateway(MIN_BOND, 0, META);
-      const registryAddr = await h.registry.getAddress();
-      const tokenAddr = await h.token.getAddress();
-      // The token must hold the role, or the role check would stop it before the re-entrancy guard.
-      await h.registry.connect(h.admin).grantRole(await h.registry.GOVERNOR_ROLE(), tokenAddr);
-      await h.token.arm(
-        registryAddr,
-        h.registry.interface.encodeFunctionData("slashGateway", [h.gateway.address, 1, tokenAddr]),
-      );
-      await expect(h.registry.connect(h.governor).slashGateway(h.gateway.address, USDT(10), h.admin.address))
-        .to.emit(h.registry, "GatewaySlashed")
-        .withArgs(h.gateway.address, h.admin.address, USDT(10), MIN_BOND - USDT(10));
-      expect(await h.token.lastCallFailed()).to.equal(true);
-      expect(await h.token.lastRevertData()).to.equal(h.reentrancySelector);
-      expect((await h.registry.getGateway(h.gateway.address)).bond).to.equal(MIN_BOND - USDT(10));
-    });
+    itRefusesReentry(
+      async (h) =>
+        h.registry.interface.encodeFunctionData("slashGateway", [h.gateway.address, 1, await h.token.getAddress()]),
+      async (h) => {
+        await expect(h.registry.connect(h.governor).slashGateway(h.gateway.address, USDT(10), h.admin.address))
+          .to.emit(h.registry, "GatewaySlashed")
+          .withArgs(h.gateway.address, h.admin.address, USDT(10), MIN_BOND - USDT(10));
+        expect((await h.registry.getGateway(h.gateway.address)).bond).to.equal(MIN_BOND - USDT(10));
+      },
+      async (h) => {
+        await h.registry.connect(h.gateway).registerGateway(MIN_BOND, 0, META);
+        // The token must hold the role, or the role check would stop it before the re-entrancy guard.
+        await h.registry.connect(h.admin).grantRole(await h.registry.GOVERNOR_ROLE(), await h.token.getAddress());
+      },
+    );
   });
 });

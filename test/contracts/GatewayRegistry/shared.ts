@@ -7,7 +7,9 @@ import { ethers } from "hardhat";
 import type { GatewayRegistry, HostileToken } from "../../../typechain-types";
 import {
   DAY,
+  GATEWAY_FEE_BPS,
   GATEWAY_FEE_CAP_BPS,
+  AcceptorStatus,
   GatewayStatus,
   MAX_FEE_BPS,
   MIN_BOND,
@@ -25,15 +27,8 @@ import {
 
 export const MAX_FEE_LIMIT_BPS = 1_000;
 export const MAX_UNBONDING_DELAY = 180 * DAY;
-export const MAX_UINT32 = 2n ** 32n - 1n;
 export const META = ethers.id("gateway2 terms v1");
 export const GATEWAY2_FEE_BPS = 100;
-export const METHOD_PIX = ethers.id("PIX:BRL");
-export const METHOD_UPI = ethers.id("UPI:INR");
-export const REASONS = ethers.id("ruling reasons");
-
-/** Storage slot of `_gateways` (slot 0: AccessControl `_roles`; 1: packed parameters; 2: `_allowedTokens`). */
-export const GATEWAYS_MAPPING_SLOT = 3n;
 
 export type GatewayRecord = {
   bond: bigint;
@@ -43,6 +38,17 @@ export type GatewayRecord = {
   suspended: boolean;
   exitAt: bigint;
   openDisputes: bigint;
+};
+
+/** The fixture gateway's record as deployProtocol leaves it: Active, in good standing, bond and fee untouched. */
+export const FIXTURE_GATEWAY: GatewayRecord = {
+  bond: MIN_BOND,
+  feeBps: BigInt(GATEWAY_FEE_BPS),
+  feeCapBps: BigInt(GATEWAY_FEE_CAP_BPS),
+  status: BigInt(GatewayStatus.Active),
+  suspended: false,
+  exitAt: 0n,
+  openDisputes: 0n,
 };
 
 /** A gateway's record as a plain object, so it can be compared with `deep.equal`. */
@@ -100,20 +106,6 @@ export async function requestExit(c: Ctx, signer: HardhatEthersSigner): Promise<
   return (await minedAt(tx)) + Number(await c.registry.unbondingDelay());
 }
 
-/** The (method, supported) pairs of every AcceptorMethodSet event emitted by `tx`, in order. */
-export async function methodEvents(
-  registry: GatewayRegistry,
-  tx: ContractTransactionResponse,
-): Promise<[string, boolean][]> {
-  const receipt = await tx.wait();
-  const out: [string, boolean][] = [];
-  for (const log of receipt!.logs) {
-    const parsed = registry.interface.parseLog(log);
-    if (parsed?.name === "AcceptorMethodSet") out.push([parsed.args.method, parsed.args.supported]);
-  }
-  return out;
-}
-
 /** Has the ESCROW_ROLE key note a dispute the gateway holds: the call returns true and the counter reaches `count`. */
 export async function holdDispute(c: Ctx, gw: string, count: number): Promise<void> {
   expect(await c.registry.connect(c.escrowKey).noteDisputeOpened.staticCall(gw)).to.equal(true);
@@ -146,6 +138,25 @@ export async function expectSanctioned(c: Ctx, gw: string): Promise<void> {
     await expect(terms).to.be.revertedWithCustomError(c.registry, "RegistryGatewayWrongStatus").withArgs(gw, g.status);
   }
   await expectNotHeld(c, gw);
+}
+
+/** completeExit by `gw` pays back `amount`: the tokens move from the registry and GatewayExited reports it. */
+export async function expectExitPays(c: Ctx, gw: HardhatEthersSigner, amount: bigint): Promise<void> {
+  const tx = c.registry.connect(gw).completeExit();
+  await expect(tx).to.changeTokenBalances(c.usdt, [c.registry, gw], [-amount, amount]);
+  await expect(tx).to.emit(c.registry, "GatewayExited").withArgs(gw.address, amount);
+}
+
+/** completeExit by `gw` reverts `error`, whose arguments are the gateway's address and then `args`. */
+export async function expectExitRefused(
+  c: Ctx,
+  gw: HardhatEthersSigner,
+  error: "RegistryGatewaySuspended" | "RegistryGatewayHasDisputes" | "RegistryUnbonding",
+  ...args: unknown[]
+): Promise<void> {
+  await expect(c.registry.connect(gw).completeExit())
+    .to.be.revertedWithCustomError(c.registry, error)
+    .withArgs(gw.address, ...args);
 }
 
 /*//////////////////////////////////////////////////////////////
@@ -230,6 +241,13 @@ export async function pausedFixture() {
   return c;
 }
 
+/** The fixture gateway holds one dispute, noted by the ESCROW_ROLE key. */
+export async function heldDisputeFixture() {
+  const c = await baseFixture();
+  await c.registry.connect(c.escrowKey).noteDisputeOpened(c.gateway.address);
+  return c;
+}
+
 /** The fixture acceptor suspended by its gateway. */
 export async function suspendedAcceptorFixture() {
   const c = await baseFixture();
@@ -264,10 +282,10 @@ export async function hostileFixture() {
 }
 
 /** A gateway's standing: its life cycle status, alone or with governance's sanction on top. */
-export type Lifecycle = keyof typeof GatewayStatus;
+type Lifecycle = keyof typeof GatewayStatus;
 export type GatewayState = Lifecycle | "Pending, suspended" | "Active, suspended" | "Exiting, suspended";
 
-export const STATE: Record<
+const STATE: Record<
   GatewayState,
   { fixture: () => Promise<Ctx>; who: "gateway" | "gateway2"; status: Lifecycle; suspended: boolean }
 > = {
@@ -306,10 +324,157 @@ export function itRevertsWrongStatus(
   }
 }
 
-/** A registry deployer for the constructor tests. */
-export async function deployArgs() {
-  const [deployer, admin] = await ethers.getSigners();
-  const factory = (await ethers.getContractFactory("GatewayRegistry")).connect(deployer);
-  const token = await (await ethers.getContractFactory("TestUSDT")).deploy();
-  return { deployer, admin, factory, tokenAddr: await token.getAddress() };
+/** An acceptor account's standing, each in its own fixture: a stranger (None), acceptor2 (Pending), the acceptor. */
+type AcceptorState = keyof typeof AcceptorStatus;
+const ACCEPTOR: Record<AcceptorState, { fixture: () => Promise<Ctx>; who: "stranger" | "acceptor" | "acceptor2" }> = {
+  None: { fixture: baseFixture, who: "stranger" },
+  Pending: { fixture: pendingAcceptorFixture, who: "acceptor2" },
+  Active: { fixture: baseFixture, who: "acceptor" },
+  Suspended: { fixture: suspendedAcceptorFixture, who: "acceptor" },
+};
+
+/** One test per state: `call` (by or about the state's acceptor) reverts RegistryAcceptorWrongStatus(acc, status). */
+export function itRevertsAcceptorWrongStatus(
+  states: readonly AcceptorState[],
+  subject: string,
+  call: (c: Ctx, acc: HardhatEthersSigner) => Promise<unknown>,
+): void {
+  for (const state of states) {
+    it(`when ${subject} is ${state} → it reverts RegistryAcceptorWrongStatus`, async function () {
+      const c = await loadFixture(ACCEPTOR[state].fixture);
+      const acc = c[ACCEPTOR[state].who];
+      await expect(call(c, acc))
+        .to.be.revertedWithCustomError(c.registry, "RegistryAcceptorWrongStatus")
+        .withArgs(acc.address, AcceptorStatus[state]);
+    });
+  }
+}
+
+/*//////////////////////////////////////////////////////////////
+                          SHARED BEHAVIOURS
+//////////////////////////////////////////////////////////////*/
+
+/** The roles the registry's own functions check. */
+export type Role = "GOVERNOR_ROLE" | "PAUSER_ROLE" | "ESCROW_ROLE";
+
+/**
+ * One test of a role-gated function: `call` reverts AccessControlUnauthorizedAccount(caller, role) for each of the
+ * six fixture accounts without `role` (the admin, the other role holders, the gateway, a stranger). With `first`,
+ * `fixture` is a state in which the holder's call fails a later check, so the role is seen to be checked first;
+ * without it, the holder's same call then succeeds, so nothing but the role stood in the way.
+ */
+export function itRequiresRole(
+  role: Role,
+  call: (c: Ctx, r: GatewayRegistry) => Promise<unknown>,
+  { fixture = baseFixture, first }: { fixture?: () => Promise<Ctx>; first?: string } = {},
+): void {
+  const then = first ? `, checked first (${first})` : "; the holder's same call succeeds";
+  it(`when the caller lacks ${role} → it reverts AccessControlUnauthorizedAccount${then}`, async function () {
+    const c = await loadFixture(fixture);
+    const holder = { GOVERNOR_ROLE: c.governor, PAUSER_ROLE: c.pauser, ESCROW_ROLE: c.escrowKey }[role];
+    const callers = [c.admin, c.governor, c.pauser, c.arbiter, c.escrowKey, c.gateway, c.other].filter(
+      (s) => s.address !== holder.address,
+    );
+    expect(callers).to.have.length(6);
+    const roleId = await c.registry[role]();
+    for (const s of callers) {
+      await expect(call(c, c.registry.connect(s)))
+        .to.be.revertedWithCustomError(c.registry, "AccessControlUnauthorizedAccount")
+        .withArgs(s.address, roleId);
+    }
+    if (!first) await call(c, c.registry.connect(holder));
+  });
+}
+
+/**
+ * One test: while the registry is paused, `call` reverts RegistryPaused. With `first`, `call` would also fail later
+ * checks, so the pause is seen to be checked first; without it, the same call succeeds once the registry is unpaused.
+ */
+export function itRevertsWhenPaused(call: (c: Ctx) => Promise<unknown>, first?: string): void {
+  const then = first ? `, checked first (${first})` : "; once unpaused the same call succeeds";
+  it(`when paused → it reverts RegistryPaused${then}`, async function () {
+    const c = await loadFixture(pausedFixture);
+    await expect(call(c)).to.be.revertedWithCustomError(c.registry, "RegistryPaused");
+    if (first) return;
+    await c.registry.connect(c.pauser).unpause();
+    await call(c);
+  });
+}
+
+/** A governance parameter with bounds: the setter, the getter, the event, the fixture's value and the limits. */
+export interface BoundedParameter {
+  setter: "setMinBond" | "setMaxFee" | "setUnbondingDelay";
+  getter: "minBond" | "maxFeeBps" | "unbondingDelay";
+  event: "MinBondSet" | "MaxFeeSet" | "UnbondingDelaySet";
+  /** The value deployProtocol set, which every refused call leaves. */
+  initial: bigint;
+  /** A value strictly between the bounds. */
+  inside: bigint;
+  /** The least value accepted; a floor above zero is enforced with RegistryInvalidParameter(value, floor). */
+  min: { value: bigint; name: string };
+  /** The greatest value accepted; `hard: false` where the parameter's type is the only limit. */
+  max: { value: bigint; name: string; hard: boolean };
+}
+
+/**
+ * The tests of a bounded setter, called by the governor: above a hard maximum and below a floor above zero it
+ * reverts RegistryInvalidParameter(value, bound) and keeps the value; within the bounds (both included) it stores
+ * the value and emits its event. Without a hard maximum, the type's largest value is stored.
+ */
+export function itIsBoundedSetter(p: BoundedParameter): void {
+  const set = (c: Ctx, value: bigint) => c.registry.connect(c.governor)[p.setter](value);
+  async function expectRefused(c: Ctx, value: bigint, bound: bigint): Promise<void> {
+    await expect(set(c, value))
+      .to.be.revertedWithCustomError(c.registry, "RegistryInvalidParameter")
+      .withArgs(value, bound);
+    expect(await c.registry[p.getter]()).to.equal(p.initial);
+  }
+  async function expectStored(c: Ctx, value: bigint): Promise<void> {
+    await expect(set(c, value)).to.emit(c.registry, p.event).withArgs(value);
+    expect(await c.registry[p.getter]()).to.equal(value);
+  }
+
+  if (p.max.hard) {
+    it(`when the value is above ${p.max.name} → it reverts RegistryInvalidParameter(value, ${p.max.name}); the value is kept`, async function () {
+      const c = await loadFixture(baseFixture);
+      await expectRefused(c, p.max.value + 1n, p.max.value);
+    });
+  } else {
+    it(`when the value is ${p.max.name} → it is stored: the setter has no hard limit`, async function () {
+      const c = await loadFixture(baseFixture);
+      await expectStored(c, p.max.value);
+    });
+  }
+  if (p.min.value > 0n) {
+    it(`when the value is below ${p.min.name} → it reverts RegistryInvalidParameter(value, ${p.min.name}); the value is kept`, async function () {
+      const c = await loadFixture(baseFixture);
+      for (const value of [p.min.value - 1n, p.min.value / 2n, 0n]) await expectRefused(c, value, p.min.value);
+    });
+  }
+  it(`when ${p.min.name} <= value <= ${p.max.name} → it is stored and ${p.event} emitted (both bounds included)`, async function () {
+    const c = await loadFixture(baseFixture);
+    for (const value of [p.max.value, p.inside, p.min.value]) await expectStored(c, value);
+  });
+}
+
+/** The hostile-token registry of hostileFixture. */
+export type Hostile = Awaited<ReturnType<typeof hostileFixture>>;
+
+/**
+ * One test: while `act` moves the bond token, the token calls back into the registry with the calldata `reentry`
+ * gives; the inner call fails with ReentrancyGuardReentrantCall and `act` (which checks its own outcome) completes.
+ */
+export function itRefusesReentry(
+  reentry: (h: Hostile) => Promise<string> | string,
+  act: (h: Hostile) => Promise<void>,
+  prepare: (h: Hostile) => Promise<unknown> = async () => undefined,
+): void {
+  it("when the bond token calls back into the registry mid-transfer → the inner call reverts ReentrancyGuardReentrantCall; the outer call completes", async function () {
+    const h = await loadFixture(hostileFixture);
+    await prepare(h);
+    await h.token.arm(await h.registry.getAddress(), await reentry(h));
+    await act(h);
+    expect(await h.token.lastCallFailed()).to.equal(true);
+    expect(await h.token.lastRevertData()).to.equal(h.reentrancySelector);
+  });
 }

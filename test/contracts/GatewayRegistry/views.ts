@@ -1,22 +1,21 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
+import { AcceptorStatus, loadFixture, MAX_FEE_BPS, MIN_BOND, MIN_UNBONDING_DELAY, UNBONDING_DELAY } from "../fixtures";
 import {
-  AcceptorStatus,
-  GATEWAY_FEE_BPS,
-  GATEWAY_FEE_CAP_BPS,
-  GatewayStatus,
-  loadFixture,
-  MAX_FEE_BPS,
-  MIN_BOND,
-  MIN_UNBONDING_DELAY,
-  UNBONDING_DELAY,
-} from "../fixtures";
-import { acceptorOf, baseFixture, exitedFixture, gatewayOf, registerGateway, suspendedAcceptorFixture } from "./shared";
+  acceptorOf,
+  baseFixture,
+  Ctx,
+  exitedFixture,
+  FIXTURE_GATEWAY,
+  gatewayOf,
+  registerGateway,
+  suspendedAcceptorFixture,
+} from "./shared";
 
 describe("GatewayRegistry: views", function () {
   describe("isArbiter", function () {
-    it("is true only for holders of ARBITER_ROLE, following grants and revocations", async function () {
+    it("when the account holds ARBITER_ROLE → true, following grants and revocations; otherwise false", async function () {
       const c = await loadFixture(baseFixture);
       expect(await c.registry.isArbiter(c.arbiter.address)).to.equal(true);
       for (const s of [c.admin, c.governor, c.pauser, c.gateway, c.escrowKey, c.other]) {
@@ -30,48 +29,45 @@ describe("GatewayRegistry: views", function () {
     });
   });
 
-  describe("gatewayCount / gatewayAt", function () {
-    it("lists every gateway ever registered, exited ones included", async function () {
-      const c = await loadFixture(exitedFixture);
-      await registerGateway(c, c.gateway2);
-      expect(await c.registry.gatewayCount()).to.equal(2n);
-      expect(await c.registry.gatewayAt(0)).to.equal(c.gateway.address);
-      expect(await c.registry.gatewayAt(1)).to.equal(c.gateway2.address);
-    });
+  /** The two registration lists: a fixture whose first entry has left the business, and a second registration. */
+  const lists = [
+    {
+      count: "gatewayCount",
+      at: "gatewayAt",
+      fixture: exitedFixture,
+      what: "every gateway ever registered, exited ones included",
+      register: (c: Ctx) => registerGateway(c, c.gateway2),
+      entries: (c: Ctx) => [c.gateway.address, c.gateway2.address],
+    },
+    {
+      count: "acceptorCount",
+      at: "acceptorAt",
+      fixture: suspendedAcceptorFixture,
+      what: "every acceptor ever registered, whatever its status",
+      register: (c: Ctx) => c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, ethers.ZeroAddress),
+      entries: (c: Ctx) => [c.acceptor.address, c.acceptor2.address],
+    },
+  ] as const;
+  for (const l of lists) {
+    describe(`${l.count} / ${l.at}`, function () {
+      it(`when registrations were made → ${l.what}, in order`, async function () {
+        const c = await loadFixture(l.fixture);
+        await l.register(c);
+        expect(await c.registry[l.count]()).to.equal(2n);
+        expect([await c.registry[l.at](0), await c.registry[l.at](1)]).to.deep.equal(l.entries(c));
+      });
 
-    it("reverts with an out-of-bounds panic past the end", async function () {
-      const c = await loadFixture(baseFixture);
-      await expect(c.registry.gatewayAt(1)).to.be.revertedWithPanic(0x32);
+      it("when the index is past the end → it reverts with an out-of-bounds panic", async function () {
+        const c = await loadFixture(baseFixture);
+        await expect(c.registry[l.at](1)).to.be.revertedWithPanic(0x32);
+      });
     });
-  });
-
-  describe("acceptorCount / acceptorAt", function () {
-    it("lists every acceptor ever registered, whatever its status", async function () {
-      const c = await loadFixture(suspendedAcceptorFixture);
-      await c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, ethers.ZeroAddress);
-      expect(await c.registry.acceptorCount()).to.equal(2n);
-      expect(await c.registry.acceptorAt(0)).to.equal(c.acceptor.address);
-      expect(await c.registry.acceptorAt(1)).to.equal(c.acceptor2.address);
-    });
-
-    it("reverts with an out-of-bounds panic past the end", async function () {
-      const c = await loadFixture(baseFixture);
-      await expect(c.registry.acceptorAt(1)).to.be.revertedWithPanic(0x32);
-    });
-  });
+  }
 
   describe("getGateway / getAcceptor", function () {
-    it("return the fixture's records", async function () {
+    it("when the account is the fixture's gateway or acceptor → its record", async function () {
       const c = await loadFixture(baseFixture);
-      expect(await gatewayOf(c.registry, c.gateway.address)).to.deep.equal({
-        bond: MIN_BOND,
-        feeBps: BigInt(GATEWAY_FEE_BPS),
-        feeCapBps: BigInt(GATEWAY_FEE_CAP_BPS),
-        status: BigInt(GatewayStatus.Active),
-        suspended: false,
-        exitAt: 0n,
-        openDisputes: 0n,
-      });
+      expect(await gatewayOf(c.registry, c.gateway.address)).to.deep.equal(FIXTURE_GATEWAY);
       expect(await acceptorOf(c.registry, c.acceptor.address)).to.deep.equal({
         gateway: c.gateway.address,
         status: BigInt(AcceptorStatus.Active),
@@ -79,7 +75,7 @@ describe("GatewayRegistry: views", function () {
       });
     });
 
-    it("return all-zero records for unknown accounts", async function () {
+    it("when the account is unknown → all-zero records (and zero limits)", async function () {
       const c = await loadFixture(baseFixture);
       expect(await gatewayOf(c.registry, c.stranger.address)).to.deep.equal({
         bond: 0n,
