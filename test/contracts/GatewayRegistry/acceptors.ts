@@ -9,6 +9,7 @@ import {
   baseFixture,
   Ctx,
   exitedFixture,
+  extend,
   itRevertsAcceptorWrongStatus,
   itRevertsWhenPaused,
   itRevertsWrongStatus,
@@ -35,19 +36,15 @@ async function methodEvents(registry: GatewayRegistry, tx: ContractTransactionRe
 }
 
 /** gateway2 Active beside the fixture gateway; acceptor2 registered under the fixture gateway, awaiting approval. */
-async function pendingBesideTwoGatewaysFixture() {
-  const c = await pendingFixture();
+const pendingBesideTwoGatewaysFixture = extend(pendingFixture, async (c) => {
   await c.registry.connect(c.governor).approveGateway(c.gateway2.address, GATEWAY_FEE_CAP_BPS);
   await c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, c.delegate.address);
-  return c;
-}
+});
 
 /** twoGatewaysFixture with the fixture acceptor suspended by its gateway. */
-async function suspendedBesideTwoGatewaysFixture() {
-  const c = await twoGatewaysFixture();
-  await c.registry.connect(c.gateway).suspendAcceptor(c.acceptor.address);
-  return c;
-}
+const suspendedBesideTwoGatewaysFixture = extend(twoGatewaysFixture, (c) =>
+  c.registry.connect(c.gateway).suspendAcceptor(c.acceptor.address),
+);
 
 /**
  * One test: `fn` about the fixture's `acc` reverts RegistryNotAcceptorGateway(acc, caller) for every caller but the

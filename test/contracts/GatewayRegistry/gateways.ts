@@ -1,5 +1,6 @@
 import { setStorageAt, time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
+import type { ContractTransactionResponse } from "ethers";
 import { ethers } from "hardhat";
 
 import {
@@ -16,46 +17,43 @@ import {
   UNBONDING_DELAY,
   USDT,
 } from "../fixtures";
-import {
-  addBond,
-  ALL_STATES,
-  baseFixture,
-  Ctx,
-  exitingFixture,
-  expectExitPays,
-  expectExitRefused,
-  expectNotHeld,
-  expectSanctioned,
-  FIXTURE_GATEWAY,
-  GATEWAY2_FEE_BPS,
-  gatewayIn,
-  gatewayOf,
-  GatewayState,
-  heldDisputeFixture,
-  holdDispute,
-  itRefusesReentry,
-  itRequiresRole,
-  itRevertsAcceptorWrongStatus,
-  itRevertsWhenPaused,
-  itRevertsWrongStatus,
-  MAX_FEE_LIMIT_BPS,
-  META,
-  minedAt,
-  pausedFixture,
-  pendingAcceptorFixture,
-  pendingFixture,
-  registerGateway,
-  requestExit,
-  SUSPENDED_STATES,
-  suspendedExitingFixture,
-  suspendedFixture,
-  twoGatewaysFixture,
-} from "./shared";
+import { baseFixture, exitingFixture, heldDisputeFixture, pausedFixture, pendingAcceptorFixture } from "./shared";
+import { pendingFixture, suspendedExitingFixture, suspendedFixture, twoGatewaysFixture } from "./shared";
+import { itRefusesReentry, itRequiresRole, itRevertsAcceptorWrongStatus, itRevertsWhenPaused } from "./shared";
+import { itRevertsWrongStatus, addBond, expectExitPays, expectExitRefused, expectNotHeld } from "./shared";
+import { expectSanctioned, gatewayIn, gatewayOf, holdDispute, minedAt, registerGateway, requestExit } from "./shared";
+import { ALL_STATES, Ctx, FIXTURE_GATEWAY, GATEWAY2_FEE_BPS, GatewayState, MAX_FEE_LIMIT_BPS, META } from "./shared";
+import { SUSPENDED_STATES } from "./shared";
 
 const MAX_UINT32 = 2n ** 32n - 1n;
 
 /** Storage slot of `_gateways` (slot 0: AccessControl `_roles`; 1: packed parameters; 2: `_allowedTokens`). */
 const GATEWAYS_MAPPING_SLOT = 3n;
+
+/**
+ * One test: while USDT charges a transfer fee, `pull` of an amount by `who` credits only what arrived: the balances,
+ * `event` (whose arguments `args` gives for the amount received) and the bond agree.
+ */
+function itCreditsWhatArrived(
+  who: "gateway" | "gateway2",
+  pull: (c: Ctx, amount: bigint) => Promise<ContractTransactionResponse>,
+  event: "GatewayRegistered" | "GatewayBondAdded",
+  args: (c: Ctx, received: bigint) => unknown[],
+): void {
+  it("when USDT charges a transfer fee → only what arrived is credited", async function () {
+    const c = await loadFixture(baseFixture);
+    await c.usdt.connect(c.admin).setParams(10, 20); // 0.1%, at most 20 USDT
+    const [amount, fee] = [USDT(20_000), USDT(20)];
+    const gw = c[who];
+    const before = (await gatewayOf(c.registry, gw.address)).bond;
+    const tx = pull(c, amount);
+    await expect(tx).to.changeTokenBalances(c.usdt, [gw, c.registry, c.admin], [-amount, amount - fee, fee]);
+    await expect(tx)
+      .to.emit(c.registry, event)
+      .withArgs(...args(c, amount - fee));
+    expect((await gatewayOf(c.registry, gw.address)).bond).to.equal(before + amount - fee);
+  });
+}
 
 describe("GatewayRegistry: gateways", function () {
   /*------------------------------------------------------------
@@ -169,18 +167,12 @@ describe("GatewayRegistry: gateways", function () {
         expect((await gatewayOf(c.registry, c.gateway2.address)).bond).to.equal(bond);
       });
 
-      it("when USDT charges a transfer fee → only what arrived is credited", async function () {
-        const c = await loadFixture(baseFixture);
-        await c.usdt.connect(c.admin).setParams(10, 20); // 0.1%, at most 20 USDT
-        const bond = USDT(20_000);
-        const fee = USDT(20);
-        const tx = registerGateway(c, c.gateway2, bond);
-        await expect(tx).to.changeTokenBalances(c.usdt, [c.gateway2, c.registry, c.admin], [-bond, bond - fee, fee]);
-        await expect(tx)
-          .to.emit(c.registry, "GatewayRegistered")
-          .withArgs(c.gateway2.address, bond - fee, GATEWAY2_FEE_BPS, META);
-        expect((await gatewayOf(c.registry, c.gateway2.address)).bond).to.equal(bond - fee);
-      });
+      itCreditsWhatArrived(
+        "gateway2",
+        (c, bond) => registerGateway(c, c.gateway2, bond),
+        "GatewayRegistered",
+        (c, got) => [c.gateway2.address, got, GATEWAY2_FEE_BPS, META],
+      );
     });
 
     itRefusesReentry(
@@ -222,18 +214,12 @@ describe("GatewayRegistry: gateways", function () {
       });
     }
 
-    it("when USDT charges a transfer fee → only what arrived is credited", async function () {
-      const c = await loadFixture(baseFixture);
-      await c.usdt.connect(c.admin).setParams(19, 1); // 0.19%, at most 1 USDT
-      const amount = USDT(5_000);
-      const fee = USDT(1);
-      const tx = addBond(c, c.gateway, amount);
-      await expect(tx).to.changeTokenBalances(c.usdt, [c.gateway, c.registry, c.admin], [-amount, amount - fee, fee]);
-      await expect(tx)
-        .to.emit(c.registry, "GatewayBondAdded")
-        .withArgs(c.gateway.address, amount - fee, MIN_BOND + amount - fee);
-      expect((await gatewayOf(c.registry, c.gateway.address)).bond).to.equal(MIN_BOND + amount - fee);
-    });
+    itCreditsWhatArrived(
+      "gateway",
+      (c, amount) => addBond(c, c.gateway, amount),
+      "GatewayBondAdded",
+      (c, got) => [c.gateway.address, got, MIN_BOND + got],
+    );
 
     itRefusesReentry(
       (h) => h.registry.interface.encodeFunctionData("addBond", [1]),

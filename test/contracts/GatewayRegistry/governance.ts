@@ -24,38 +24,12 @@ import {
   UNBONDING_DELAY,
   USDT,
 } from "../fixtures";
-import {
-  addBond,
-  baseFixture,
-  Ctx,
-  exitingFixture,
-  expectExitPays,
-  expectExitRefused,
-  expectNotHeld,
-  expectSanctioned,
-  FIXTURE_GATEWAY,
-  gatewayIn,
-  gatewayOf,
-  holdDispute,
-  itIsBoundedSetter,
-  itRefusesReentry,
-  itRequiresRole,
-  itRevertsWrongStatus,
-  MAX_FEE_LIMIT_BPS,
-  MAX_UNBONDING_DELAY,
-  META,
-  minedAt,
-  pausedFixture,
-  pendingAcceptorFixture,
-  pendingFixture,
-  registerGateway,
-  requestExit,
-  type Role,
-  SUSPENDED_STATES,
-  suspendedExitingFixture,
-  suspendedFixture,
-  suspendedPendingFixture,
-} from "./shared";
+import { baseFixture, exitingFixture, pausedFixture, pendingAcceptorFixture, pendingFixture } from "./shared";
+import { suspendedExitingFixture, suspendedFixture, suspendedPendingFixture, itIsBoundedSetter } from "./shared";
+import { itRefusesReentry, itRequiresRole, itRevertsWrongStatus, addBond, expectExitPays } from "./shared";
+import { expectExitRefused, expectNotHeld, expectSanctioned, gatewayIn, gatewayOf, holdDispute } from "./shared";
+import { minedAt, registerGateway, requestExit, Ctx, FIXTURE_GATEWAY, MAX_FEE_LIMIT_BPS } from "./shared";
+import { MAX_UNBONDING_DELAY, META, type Role, SUSPENDED_STATES } from "./shared";
 
 const REASONS = ethers.id("ruling reasons");
 
@@ -88,120 +62,110 @@ describe("GatewayRegistry: governance", function () {
                            constructor
   ------------------------------------------------------------*/
   describe("constructor", function () {
-    describe("validations", function () {
-      it("when the admin is the zero address → it reverts RegistryZeroAddress", async function () {
-        const { factory, deploy } = await loadFixture(deployArgs);
-        await expect(deploy({ admin: ethers.ZeroAddress })).to.be.revertedWithCustomError(
-          factory,
-          "RegistryZeroAddress",
-        );
-      });
-
-      it("when the bond token is the zero address → it reverts RegistryZeroAddress", async function () {
-        const { factory, deploy } = await loadFixture(deployArgs);
-        await expect(deploy({ token: ethers.ZeroAddress })).to.be.revertedWithCustomError(
-          factory,
-          "RegistryZeroAddress",
-        );
-      });
-
-      it("when the fee cap is above MAX_FEE_LIMIT_BPS → it reverts RegistryInvalidParameter(cap, MAX_FEE_LIMIT_BPS)", async function () {
-        const { factory, deploy } = await loadFixture(deployArgs);
-        await expect(deploy({ maxFee: MAX_FEE_LIMIT_BPS + 1 }))
-          .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
-          .withArgs(MAX_FEE_LIMIT_BPS + 1, MAX_FEE_LIMIT_BPS);
-      });
-
-      it("when the delay is above MAX_UNBONDING_DELAY → it reverts RegistryInvalidParameter(delay, MAX_UNBONDING_DELAY)", async function () {
-        const { factory, deploy } = await loadFixture(deployArgs);
-        await expect(deploy({ delay: MAX_UNBONDING_DELAY + 1 }))
-          .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
-          .withArgs(MAX_UNBONDING_DELAY + 1, MAX_UNBONDING_DELAY);
-      });
-
-      it("when the floor is above MAX_UNBONDING_DELAY → it reverts RegistryInvalidParameter(floor, MAX_UNBONDING_DELAY)", async function () {
-        const { factory, deploy } = await loadFixture(deployArgs);
-        await expect(deploy({ delay: MAX_UNBONDING_DELAY, floor: MAX_UNBONDING_DELAY + 1 }))
-          .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
-          .withArgs(MAX_UNBONDING_DELAY + 1, MAX_UNBONDING_DELAY);
-      });
-
-      it("when the initial delay is below the floor → it reverts RegistryInvalidParameter(delay, floor)", async function () {
-        const { factory, deploy } = await loadFixture(deployArgs);
-        for (const [delay, floor] of [
-          [3 * DAY - 1, 3 * DAY],
-          [0, 1],
-        ]) {
-          await expect(deploy({ delay, floor }))
-            .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
-            .withArgs(delay, floor);
-        }
-      });
-
-      it("when the initial delay equals the floor → it deploys, and minUnbondingDelay() returns the floor", async function () {
-        const { deploy } = await loadFixture(deployArgs);
-        const registry = await deploy({ delay: 3 * DAY, floor: 3 * DAY });
-        expect(await registry.unbondingDelay()).to.equal(BigInt(3 * DAY));
-        expect(await registry.minUnbondingDelay()).to.equal(BigInt(3 * DAY));
-      });
-
-      it("when every parameter is at its limit, or zero → it deploys with them", async function () {
-        const { deploy } = await loadFixture(deployArgs);
-        const top = 2n ** 96n - 1n;
-        const limits = {
-          minBond: top,
-          maxFee: MAX_FEE_LIMIT_BPS,
-          delay: MAX_UNBONDING_DELAY,
-          floor: MAX_UNBONDING_DELAY,
-        };
-        for (const p of [limits, { minBond: 0, maxFee: 0, delay: 0, floor: 0 }]) {
-          const registry = await deploy(p);
-          expect(await registry.minBond()).to.equal(p.minBond);
-          expect(await registry.maxFeeBps()).to.equal(p.maxFee);
-          expect(await registry.unbondingDelay()).to.equal(p.delay);
-          expect(await registry.minUnbondingDelay()).to.equal(p.floor);
-        }
-      });
+    it("when the admin is the zero address → it reverts RegistryZeroAddress", async function () {
+      const { factory, deploy } = await loadFixture(deployArgs);
+      await expect(deploy({ admin: ethers.ZeroAddress })).to.be.revertedWithCustomError(factory, "RegistryZeroAddress");
     });
 
-    describe("effects and events", function () {
-      const params = { minBond: USDT(123), maxFee: 77, delay: 5 * DAY, floor: 2 * DAY };
+    it("when the bond token is the zero address → it reverts RegistryZeroAddress", async function () {
+      const { factory, deploy } = await loadFixture(deployArgs);
+      await expect(deploy({ token: ethers.ZeroAddress })).to.be.revertedWithCustomError(factory, "RegistryZeroAddress");
+    });
 
-      it("when it deploys → MinBondSet, MaxFeeSet, UnbondingDelaySet, and RoleGranted for the admin", async function () {
-        const { admin, deployer, deploy } = await loadFixture(deployArgs);
-        const registry = await deploy(params);
-        const tx = registry.deploymentTransaction()!;
-        await expect(tx).to.emit(registry, "MinBondSet").withArgs(USDT(123));
-        await expect(tx).to.emit(registry, "MaxFeeSet").withArgs(77);
-        await expect(tx)
-          .to.emit(registry, "UnbondingDelaySet")
-          .withArgs(5 * DAY);
-        await expect(tx).to.emit(registry, "RoleGranted").withArgs(ethers.ZeroHash, admin.address, deployer.address);
-      });
+    it("when the fee cap is above MAX_FEE_LIMIT_BPS → it reverts RegistryInvalidParameter(cap, MAX_FEE_LIMIT_BPS)", async function () {
+      const { factory, deploy } = await loadFixture(deployArgs);
+      await expect(deploy({ maxFee: MAX_FEE_LIMIT_BPS + 1 }))
+        .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
+        .withArgs(MAX_FEE_LIMIT_BPS + 1, MAX_FEE_LIMIT_BPS);
+    });
 
-      it("when it deploys → the parameters stored; unpaused, no gateway or acceptor, the bond token not yet allowed", async function () {
-        const { tokenAddr, deploy } = await loadFixture(deployArgs);
-        const registry = await deploy(params);
-        expect(await registry.bondToken()).to.equal(tokenAddr);
-        expect(await registry.minBond()).to.equal(USDT(123));
-        expect(await registry.maxFeeBps()).to.equal(77n);
-        expect(await registry.unbondingDelay()).to.equal(BigInt(5 * DAY));
-        expect(await registry.minUnbondingDelay()).to.equal(BigInt(2 * DAY));
-        expect(await registry.paused()).to.equal(false);
-        expect(await registry.gatewayCount()).to.equal(0n);
-        expect(await registry.acceptorCount()).to.equal(0n);
-        expect(await registry.isTokenAllowed(tokenAddr)).to.equal(false);
-      });
+    it("when the delay is above MAX_UNBONDING_DELAY → it reverts RegistryInvalidParameter(delay, MAX_UNBONDING_DELAY)", async function () {
+      const { factory, deploy } = await loadFixture(deployArgs);
+      await expect(deploy({ delay: MAX_UNBONDING_DELAY + 1 }))
+        .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
+        .withArgs(MAX_UNBONDING_DELAY + 1, MAX_UNBONDING_DELAY);
+    });
 
-      it("when it deploys → DEFAULT_ADMIN_ROLE to the admin only, not to the deployer, and no other role", async function () {
-        const { admin, deployer, deploy } = await loadFixture(deployArgs);
-        const registry = await deploy(params);
-        expect(await registry.hasRole(ethers.ZeroHash, admin.address)).to.equal(true);
-        expect(await registry.hasRole(ethers.ZeroHash, deployer.address)).to.equal(false);
-        for (const role of ["GOVERNOR_ROLE", "PAUSER_ROLE", "ARBITER_ROLE", "ESCROW_ROLE"] as const) {
-          expect(await registry.hasRole(await registry[role](), admin.address)).to.equal(false);
-        }
-      });
+    it("when the floor is above MAX_UNBONDING_DELAY → it reverts RegistryInvalidParameter(floor, MAX_UNBONDING_DELAY)", async function () {
+      const { factory, deploy } = await loadFixture(deployArgs);
+      await expect(deploy({ delay: MAX_UNBONDING_DELAY, floor: MAX_UNBONDING_DELAY + 1 }))
+        .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
+        .withArgs(MAX_UNBONDING_DELAY + 1, MAX_UNBONDING_DELAY);
+    });
+
+    it("when the initial delay is below the floor → it reverts RegistryInvalidParameter(delay, floor)", async function () {
+      const { factory, deploy } = await loadFixture(deployArgs);
+      for (const [delay, floor] of [
+        [3 * DAY - 1, 3 * DAY],
+        [0, 1],
+      ]) {
+        await expect(deploy({ delay, floor }))
+          .to.be.revertedWithCustomError(factory, "RegistryInvalidParameter")
+          .withArgs(delay, floor);
+      }
+    });
+
+    it("when the initial delay equals the floor → it deploys, and minUnbondingDelay() returns the floor", async function () {
+      const { deploy } = await loadFixture(deployArgs);
+      const registry = await deploy({ delay: 3 * DAY, floor: 3 * DAY });
+      expect(await registry.unbondingDelay()).to.equal(BigInt(3 * DAY));
+      expect(await registry.minUnbondingDelay()).to.equal(BigInt(3 * DAY));
+    });
+
+    it("when every parameter is at its limit, or zero → it deploys with them", async function () {
+      const { deploy } = await loadFixture(deployArgs);
+      const top = 2n ** 96n - 1n;
+      const limits = {
+        minBond: top,
+        maxFee: MAX_FEE_LIMIT_BPS,
+        delay: MAX_UNBONDING_DELAY,
+        floor: MAX_UNBONDING_DELAY,
+      };
+      for (const p of [limits, { minBond: 0, maxFee: 0, delay: 0, floor: 0 }]) {
+        const registry = await deploy(p);
+        expect(await registry.minBond()).to.equal(p.minBond);
+        expect(await registry.maxFeeBps()).to.equal(p.maxFee);
+        expect(await registry.unbondingDelay()).to.equal(p.delay);
+        expect(await registry.minUnbondingDelay()).to.equal(p.floor);
+      }
+    });
+
+    const params = { minBond: USDT(123), maxFee: 77, delay: 5 * DAY, floor: 2 * DAY };
+
+    it("when it deploys → MinBondSet, MaxFeeSet, UnbondingDelaySet, and RoleGranted for the admin", async function () {
+      const { admin, deployer, deploy } = await loadFixture(deployArgs);
+      const registry = await deploy(params);
+      const tx = registry.deploymentTransaction()!;
+      await expect(tx).to.emit(registry, "MinBondSet").withArgs(USDT(123));
+      await expect(tx).to.emit(registry, "MaxFeeSet").withArgs(77);
+      await expect(tx)
+        .to.emit(registry, "UnbondingDelaySet")
+        .withArgs(5 * DAY);
+      await expect(tx).to.emit(registry, "RoleGranted").withArgs(ethers.ZeroHash, admin.address, deployer.address);
+    });
+
+    it("when it deploys → the parameters stored; unpaused, no gateway or acceptor, the bond token not yet allowed", async function () {
+      const { tokenAddr, deploy } = await loadFixture(deployArgs);
+      const registry = await deploy(params);
+      expect(await registry.bondToken()).to.equal(tokenAddr);
+      expect(await registry.minBond()).to.equal(USDT(123));
+      expect(await registry.maxFeeBps()).to.equal(77n);
+      expect(await registry.unbondingDelay()).to.equal(BigInt(5 * DAY));
+      expect(await registry.minUnbondingDelay()).to.equal(BigInt(2 * DAY));
+      expect(await registry.paused()).to.equal(false);
+      expect(await registry.gatewayCount()).to.equal(0n);
+      expect(await registry.acceptorCount()).to.equal(0n);
+      expect(await registry.isTokenAllowed(tokenAddr)).to.equal(false);
+    });
+
+    it("when it deploys → DEFAULT_ADMIN_ROLE to the admin only, not to the deployer, and no other role", async function () {
+      const { admin, deployer, deploy } = await loadFixture(deployArgs);
+      const registry = await deploy(params);
+      expect(await registry.hasRole(ethers.ZeroHash, admin.address)).to.equal(true);
+      expect(await registry.hasRole(ethers.ZeroHash, deployer.address)).to.equal(false);
+      for (const role of ["GOVERNOR_ROLE", "PAUSER_ROLE", "ARBITER_ROLE", "ESCROW_ROLE"] as const) {
+        expect(await registry.hasRole(await registry[role](), admin.address)).to.equal(false);
+      }
     });
 
     it("the role identifiers and hard limits are the documented constants", async function () {
@@ -715,42 +679,22 @@ describe("GatewayRegistry: governance", function () {
           setMinBond / setMaxFee / setUnbondingDelay
   ------------------------------------------------------------*/
   describe("setMinBond", function () {
-    itRequiresRole("GOVERNOR_ROLE", (_c, r) => r.setMinBond(1));
+    itIsBoundedSetter("setMinBond", { min: 0n, max: 2n ** 96n - 1n, maxName: "the largest uint96", hardMax: false });
 
-    itIsBoundedSetter({
-      setter: "setMinBond",
-      getter: "minBond",
-      event: "MinBondSet",
-      initial: MIN_BOND,
-      inside: USDT(25_000),
-      min: { value: 0n, name: "0" },
-      max: { value: 2n ** 96n - 1n, name: "the largest uint96", hard: false },
-    });
-
-    it("when changed → it applies to new registrations only; registered gateways keep their bond and standing", async function () {
+    it("when changed → registered gateways keep their bond and standing; it applies to new registrations only", async function () {
       const c = await loadFixture(baseFixture);
       await c.registry.connect(c.governor).setMinBond(MIN_BOND * 2n);
+      expect(await gatewayOf(c.registry, c.gateway.address)).to.deep.equal(FIXTURE_GATEWAY);
+      expect(await c.registry.canRule(c.gateway.address)).to.equal(true);
       await expect(registerGateway(c, c.gateway2, MIN_BOND))
         .to.be.revertedWithCustomError(c.registry, "RegistryBondTooLow")
         .withArgs(MIN_BOND, MIN_BOND * 2n);
-      expect((await gatewayOf(c.registry, c.gateway.address)).bond).to.equal(MIN_BOND);
-      expect(await c.registry.canRule(c.gateway.address)).to.equal(true);
       await expect(registerGateway(c, c.gateway2, MIN_BOND * 2n)).to.emit(c.registry, "GatewayRegistered");
     });
   });
 
   describe("setMaxFee", function () {
-    itRequiresRole("GOVERNOR_ROLE", (_c, r) => r.setMaxFee(1));
-
-    itIsBoundedSetter({
-      setter: "setMaxFee",
-      getter: "maxFeeBps",
-      event: "MaxFeeSet",
-      initial: BigInt(MAX_FEE_BPS),
-      inside: 80n,
-      min: { value: 0n, name: "0" },
-      max: { value: BigInt(MAX_FEE_LIMIT_BPS), name: "MAX_FEE_LIMIT_BPS", hard: true },
-    });
+    itIsBoundedSetter("setMaxFee", { min: 0n, max: BigInt(MAX_FEE_LIMIT_BPS), maxName: "MAX_FEE_LIMIT_BPS" });
 
     it("when changed → it bounds the fee of new registrations", async function () {
       const c = await loadFixture(baseFixture);
@@ -765,19 +709,14 @@ describe("GatewayRegistry: governance", function () {
   });
 
   describe("setUnbondingDelay", function () {
-    itRequiresRole("GOVERNOR_ROLE", (_c, r) => r.setUnbondingDelay(UNBONDING_DELAY));
+    itIsBoundedSetter("setUnbondingDelay", {
+      min: BigInt(MIN_UNBONDING_DELAY),
+      minName: "minUnbondingDelay",
+      max: BigInt(MAX_UNBONDING_DELAY),
+      maxName: "MAX_UNBONDING_DELAY",
+    });
     itRequiresRole("GOVERNOR_ROLE", (_c, r) => r.setUnbondingDelay(MAX_UNBONDING_DELAY + 1), {
       first: "a delay above MAX_UNBONDING_DELAY",
-    });
-
-    itIsBoundedSetter({
-      setter: "setUnbondingDelay",
-      getter: "unbondingDelay",
-      event: "UnbondingDelaySet",
-      initial: BigInt(UNBONDING_DELAY),
-      inside: BigInt(30 * DAY),
-      min: { value: BigInt(MIN_UNBONDING_DELAY), name: "minUnbondingDelay" },
-      max: { value: BigInt(MAX_UNBONDING_DELAY), name: "MAX_UNBONDING_DELAY", hard: true },
     });
 
     it("when changed → it applies to exits requested afterwards, not to exits already requested", async function () {

@@ -30,16 +30,6 @@ export const MAX_UNBONDING_DELAY = 180 * DAY;
 export const META = ethers.id("gateway2 terms v1");
 export const GATEWAY2_FEE_BPS = 100;
 
-export type GatewayRecord = {
-  bond: bigint;
-  feeBps: bigint;
-  feeCapBps: bigint;
-  status: bigint;
-  suspended: boolean;
-  exitAt: bigint;
-  openDisputes: bigint;
-};
-
 /** The fixture gateway's record as deployProtocol leaves it: Active, in good standing, bond and fee untouched. */
 export const FIXTURE_GATEWAY: GatewayRecord = {
   bond: MIN_BOND,
@@ -52,18 +42,11 @@ export const FIXTURE_GATEWAY: GatewayRecord = {
 };
 
 /** A gateway's record as a plain object, so it can be compared with `deep.equal`. */
-export async function gatewayOf(registry: GatewayRegistry, gw: string): Promise<GatewayRecord> {
-  const g = await registry.getGateway(gw);
-  return {
-    bond: g.bond,
-    feeBps: g.feeBps,
-    feeCapBps: g.feeCapBps,
-    status: g.status,
-    suspended: g.suspended,
-    exitAt: g.exitAt,
-    openDisputes: g.openDisputes,
-  };
+export async function gatewayOf(registry: GatewayRegistry, gw: string) {
+  const { bond, feeBps, feeCapBps, status, suspended, exitAt, openDisputes } = await registry.getGateway(gw);
+  return { bond, feeBps, feeCapBps, status, suspended, exitAt, openDisputes };
 }
+export type GatewayRecord = Awaited<ReturnType<typeof gatewayOf>>;
 
 /** An acceptor's record as a plain object. */
 export async function acceptorOf(registry: GatewayRegistry, acc: string) {
@@ -182,85 +165,69 @@ export async function baseFixture() {
 }
 export type Ctx = Awaited<ReturnType<typeof baseFixture>>;
 
-/** gateway2 registered (bond MIN_BOND, fee 100 bps), awaiting approval. */
-export async function pendingFixture() {
-  const c = await baseFixture();
-  await registerGateway(c, c.gateway2);
-  return c;
+/** A fixture that runs `step` on what `from` built (a named function: loadFixture refuses anonymous ones). */
+export function extend<T>(from: () => Promise<T>, step: (c: T) => Promise<unknown>): () => Promise<T> {
+  return async function fixture() {
+    const c = await from();
+    await step(c);
+    return c;
+  };
 }
 
+/** gateway2 registered (bond MIN_BOND, fee 100 bps), awaiting approval. */
+export const pendingFixture = extend(baseFixture, (c) => registerGateway(c, c.gateway2));
+
 /** gateway2 registered and approved with a cap of 300 bps; acceptor2 approved under it. */
-export async function twoGatewaysFixture() {
-  const c = await pendingFixture();
+export const twoGatewaysFixture = extend(pendingFixture, async (c) => {
   await c.registry.connect(c.governor).approveGateway(c.gateway2.address, GATEWAY_FEE_CAP_BPS);
   await c.registry.connect(c.acceptor2).registerAcceptor(c.gateway2.address, ethers.ZeroAddress);
   await c.registry.connect(c.gateway2).approveAcceptor(c.acceptor2.address);
-  return c;
-}
+});
 
 /** The fixture gateway (Active) suspended by the governor. */
-export async function suspendedFixture() {
-  const c = await baseFixture();
-  await c.registry.connect(c.governor).suspendGateway(c.gateway.address);
-  return c;
-}
+export const suspendedFixture = extend(baseFixture, (c) =>
+  c.registry.connect(c.governor).suspendGateway(c.gateway.address),
+);
 
 /** gateway2 registered and suspended before any approval. */
-export async function suspendedPendingFixture() {
-  const c = await pendingFixture();
-  await c.registry.connect(c.governor).suspendGateway(c.gateway2.address);
-  return c;
-}
+export const suspendedPendingFixture = extend(pendingFixture, (c) =>
+  c.registry.connect(c.governor).suspendGateway(c.gateway2.address),
+);
 
 /** The fixture gateway has requested its exit; `exitAt` is when its bond is due. */
 export async function exitingFixture() {
   const c = await baseFixture();
-  const exitAt = await requestExit(c, c.gateway);
-  return { ...c, exitAt };
+  return { ...c, exitAt: await requestExit(c, c.gateway) };
 }
 
 /** The fixture gateway has requested its exit, then the governor suspended it. */
-export async function suspendedExitingFixture() {
-  const c = await exitingFixture();
-  await c.registry.connect(c.governor).suspendGateway(c.gateway.address);
-  return c;
-}
+export const suspendedExitingFixture = extend(exitingFixture, (c) =>
+  c.registry.connect(c.governor).suspendGateway(c.gateway.address),
+);
 
 /** The fixture gateway has exited and taken its bond back. */
-export async function exitedFixture() {
-  const c = await exitingFixture();
+export const exitedFixture = extend(exitingFixture, async (c) => {
   await time.increaseTo(c.exitAt);
   await c.registry.connect(c.gateway).completeExit();
-  return c;
-}
+});
 
 /** The protocol paused by the pauser. */
-export async function pausedFixture() {
-  const c = await baseFixture();
-  await c.registry.connect(c.pauser).pause();
-  return c;
-}
+export const pausedFixture = extend(baseFixture, (c) => c.registry.connect(c.pauser).pause());
 
 /** The fixture gateway holds one dispute, noted by the ESCROW_ROLE key. */
-export async function heldDisputeFixture() {
-  const c = await baseFixture();
-  await c.registry.connect(c.escrowKey).noteDisputeOpened(c.gateway.address);
-  return c;
-}
+export const heldDisputeFixture = extend(baseFixture, (c) =>
+  c.registry.connect(c.escrowKey).noteDisputeOpened(c.gateway.address),
+);
 
 /** The fixture acceptor suspended by its gateway. */
-export async function suspendedAcceptorFixture() {
-  const c = await baseFixture();
-  await c.registry.connect(c.gateway).suspendAcceptor(c.acceptor.address);
-  return c;
-}
+export const suspendedAcceptorFixture = extend(baseFixture, (c) =>
+  c.registry.connect(c.gateway).suspendAcceptor(c.acceptor.address),
+);
 
 /** acceptor2 registered under the fixture gateway, awaiting approval. */
-export async function pendingAcceptorFixture() {
-  const c = await baseFixture();
-  await c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, c.delegate.address);
-  return c;
-}
+export const pendingAcceptorFixture = extend(baseFixture, (c) =>
+  c.registry.connect(c.acceptor2).registerAcceptor(c.gateway.address, c.delegate.address),
+);
 
 /** A registry whose bond token is a HostileToken that can call back into the registry mid-transfer. */
 export async function hostileFixture() {
@@ -401,59 +368,65 @@ export function itRevertsWhenPaused(call: (c: Ctx) => Promise<unknown>, first?: 
   });
 }
 
-/** A governance parameter with bounds: the setter, the getter, the event, the fixture's value and the limits. */
-export interface BoundedParameter {
-  setter: "setMinBond" | "setMaxFee" | "setUnbondingDelay";
-  getter: "minBond" | "maxFeeBps" | "unbondingDelay";
-  event: "MinBondSet" | "MaxFeeSet" | "UnbondingDelaySet";
-  /** The value deployProtocol set, which every refused call leaves. */
-  initial: bigint;
-  /** A value strictly between the bounds. */
-  inside: bigint;
-  /** The least value accepted; a floor above zero is enforced with RegistryInvalidParameter(value, floor). */
-  min: { value: bigint; name: string };
-  /** The greatest value accepted; `hard: false` where the parameter's type is the only limit. */
-  max: { value: bigint; name: string; hard: boolean };
+/** The governance parameters set within bounds: each setter's getter and event. */
+const BOUNDED = {
+  setMinBond: { getter: "minBond", event: "MinBondSet" },
+  setMaxFee: { getter: "maxFeeBps", event: "MaxFeeSet" },
+  setUnbondingDelay: { getter: "unbondingDelay", event: "UnbondingDelaySet" },
+} as const;
+
+/** A parameter's bounds: the least value accepted (a floor above zero is enforced) and the greatest, by name. */
+export interface Bounds {
+  min: bigint;
+  minName?: string;
+  max: bigint;
+  maxName: string;
+  /** False where the parameter's type is the only upper limit. */
+  hardMax?: boolean;
 }
 
 /**
- * The tests of a bounded setter, called by the governor: above a hard maximum and below a floor above zero it
- * reverts RegistryInvalidParameter(value, bound) and keeps the value; within the bounds (both included) it stores
- * the value and emits its event. Without a hard maximum, the type's largest value is stored.
+ * The tests of a bounded governance setter: only a governor may call it; above a hard maximum and below a floor
+ * above zero it reverts RegistryInvalidParameter(value, bound) and keeps the value; within the bounds (both
+ * included) it stores the value and emits its event. Without a hard maximum, the type's largest value is stored.
  */
-export function itIsBoundedSetter(p: BoundedParameter): void {
-  const set = (c: Ctx, value: bigint) => c.registry.connect(c.governor)[p.setter](value);
+export function itIsBoundedSetter(setter: keyof typeof BOUNDED, bounds: Bounds): void {
+  const { getter, event } = BOUNDED[setter];
+  const { min, minName = "0", max, maxName, hardMax = true } = bounds;
+  const set = (c: Ctx, value: bigint) => c.registry.connect(c.governor)[setter](value);
   async function expectRefused(c: Ctx, value: bigint, bound: bigint): Promise<void> {
+    const kept = await c.registry[getter]();
     await expect(set(c, value))
       .to.be.revertedWithCustomError(c.registry, "RegistryInvalidParameter")
       .withArgs(value, bound);
-    expect(await c.registry[p.getter]()).to.equal(p.initial);
+    expect(await c.registry[getter]()).to.equal(kept);
   }
   async function expectStored(c: Ctx, value: bigint): Promise<void> {
-    await expect(set(c, value)).to.emit(c.registry, p.event).withArgs(value);
-    expect(await c.registry[p.getter]()).to.equal(value);
+    await expect(set(c, value)).to.emit(c.registry, event).withArgs(value);
+    expect(await c.registry[getter]()).to.equal(value);
   }
 
-  if (p.max.hard) {
-    it(`when the value is above ${p.max.name} → it reverts RegistryInvalidParameter(value, ${p.max.name}); the value is kept`, async function () {
+  itRequiresRole("GOVERNOR_ROLE", (_c, r) => r[setter](min));
+  if (hardMax) {
+    it(`when the value is above ${maxName} → it reverts RegistryInvalidParameter(value, ${maxName}); the value is kept`, async function () {
       const c = await loadFixture(baseFixture);
-      await expectRefused(c, p.max.value + 1n, p.max.value);
+      await expectRefused(c, max + 1n, max);
     });
   } else {
-    it(`when the value is ${p.max.name} → it is stored: the setter has no hard limit`, async function () {
+    it(`when the value is ${maxName} → it is stored: the setter has no hard limit`, async function () {
       const c = await loadFixture(baseFixture);
-      await expectStored(c, p.max.value);
+      await expectStored(c, max);
     });
   }
-  if (p.min.value > 0n) {
-    it(`when the value is below ${p.min.name} → it reverts RegistryInvalidParameter(value, ${p.min.name}); the value is kept`, async function () {
+  if (min > 0n) {
+    it(`when the value is below ${minName} → it reverts RegistryInvalidParameter(value, ${minName}); the value is kept`, async function () {
       const c = await loadFixture(baseFixture);
-      for (const value of [p.min.value - 1n, p.min.value / 2n, 0n]) await expectRefused(c, value, p.min.value);
+      for (const value of [min - 1n, min / 2n, 0n]) await expectRefused(c, value, min);
     });
   }
-  it(`when ${p.min.name} <= value <= ${p.max.name} → it is stored and ${p.event} emitted (both bounds included)`, async function () {
+  it(`when ${minName} <= value <= ${maxName} → it is stored and ${event} emitted (both bounds included)`, async function () {
     const c = await loadFixture(baseFixture);
-    for (const value of [p.max.value, p.inside, p.min.value]) await expectStored(c, value);
+    for (const value of [max, (min + max) / 2n, min]) await expectStored(c, value);
   });
 }
 
