@@ -1,3 +1,7 @@
+/**
+ * What the GatewayRegistry tests share: helpers, the fixtures and the gateway and acceptor standings they reach,
+ * and the shared behaviours (functions that declare the same tests, with parameters, for several functions).
+ */
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { expect } from "chai";
@@ -5,21 +9,9 @@ import type { ContractTransactionResponse } from "ethers";
 import { ethers } from "hardhat";
 
 import type { GatewayRegistry, HostileToken } from "../../../typechain-types";
-import {
-  DAY,
-  GATEWAY_FEE_BPS,
-  GATEWAY_FEE_CAP_BPS,
-  AcceptorStatus,
-  GatewayStatus,
-  MAX_FEE_BPS,
-  MIN_BOND,
-  MIN_UNBONDING_DELAY,
-  UNBONDING_DELAY,
-  approveExactly,
-  deployProtocol,
-  type Protocol,
-  loadFixture,
-} from "../fixtures";
+import { AcceptorStatus, approveExactly, DAY, deployProtocol, GATEWAY_FEE_BPS, GATEWAY_FEE_CAP_BPS } from "../fixtures";
+import { GatewayStatus, loadFixture, MAX_FEE_BPS, MIN_BOND, MIN_UNBONDING_DELAY, type Protocol } from "../fixtures";
+import { UNBONDING_DELAY } from "../fixtures";
 
 /*//////////////////////////////////////////////////////////////
                          CONSTANTS AND HELPERS
@@ -143,7 +135,7 @@ export async function expectExitRefused(
 }
 
 /*//////////////////////////////////////////////////////////////
-                               FIXTURES
+                     FIXTURES AND STANDINGS
 //////////////////////////////////////////////////////////////*/
 
 /** The shared protocol, plus a plain key holding ESCROW_ROLE and a second, unregistered acceptor account. */
@@ -275,6 +267,19 @@ export async function gatewayIn(state: GatewayState) {
   return { c, gw: c[s.who], status: GatewayStatus[s.status], suspended: s.suspended };
 }
 
+/** An acceptor account's standing, each in its own fixture: a stranger (None), acceptor2 (Pending), the acceptor. */
+type AcceptorState = keyof typeof AcceptorStatus;
+const ACCEPTOR: Record<AcceptorState, { fixture: () => Promise<Ctx>; who: "stranger" | "acceptor" | "acceptor2" }> = {
+  None: { fixture: baseFixture, who: "stranger" },
+  Pending: { fixture: pendingAcceptorFixture, who: "acceptor2" },
+  Active: { fixture: baseFixture, who: "acceptor" },
+  Suspended: { fixture: suspendedAcceptorFixture, who: "acceptor" },
+};
+
+/*//////////////////////////////////////////////////////////////
+                          SHARED BEHAVIOURS
+//////////////////////////////////////////////////////////////*/
+
 /** One test per state: `call` (by or about the state's gateway) reverts RegistryGatewayWrongStatus(gw, status). */
 export function itRevertsWrongStatus(
   states: readonly GatewayState[],
@@ -290,15 +295,6 @@ export function itRevertsWrongStatus(
     });
   }
 }
-
-/** An acceptor account's standing, each in its own fixture: a stranger (None), acceptor2 (Pending), the acceptor. */
-type AcceptorState = keyof typeof AcceptorStatus;
-const ACCEPTOR: Record<AcceptorState, { fixture: () => Promise<Ctx>; who: "stranger" | "acceptor" | "acceptor2" }> = {
-  None: { fixture: baseFixture, who: "stranger" },
-  Pending: { fixture: pendingAcceptorFixture, who: "acceptor2" },
-  Active: { fixture: baseFixture, who: "acceptor" },
-  Suspended: { fixture: suspendedAcceptorFixture, who: "acceptor" },
-};
 
 /** One test per state: `call` (by or about the state's acceptor) reverts RegistryAcceptorWrongStatus(acc, status). */
 export function itRevertsAcceptorWrongStatus(
@@ -316,10 +312,6 @@ export function itRevertsAcceptorWrongStatus(
     });
   }
 }
-
-/*//////////////////////////////////////////////////////////////
-                          SHARED BEHAVIOURS
-//////////////////////////////////////////////////////////////*/
 
 /** The roles the registry's own functions check. */
 export type Role = "GOVERNOR_ROLE" | "PAUSER_ROLE" | "ESCROW_ROLE";
@@ -431,7 +423,7 @@ export function itIsBoundedSetter(setter: keyof typeof BOUNDED, bounds: Bounds):
 }
 
 /** The hostile-token registry of hostileFixture. */
-export type Hostile = Awaited<ReturnType<typeof hostileFixture>>;
+type Hostile = Awaited<ReturnType<typeof hostileFixture>>;
 
 /**
  * One test: while `act` moves the bond token, the token calls back into the registry with the calldata `reentry`
