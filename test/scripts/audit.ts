@@ -341,30 +341,21 @@ describe("scripts/audit.ts (npm run audit)", function () {
       "offPerformed",
       "daiReleased",
     );
-    const signed = [];
-    for (const d of of("releasedSigs")) {
-      signed.push(
-        Promise.all([
-          signAction(d.payee, d.id, Action.Perform, expiry),
-          signAction(d.payer, d.id, Action.Release, expiry),
-        ]).then(([payeeSig, payerSig]) => ({
-          from: relayer,
-          data: enc("settleWithSigs", [d.deal, { expiry, signature: payeeSig }, { expiry, signature: payerSig }]),
-        })),
-      );
-    }
-    for (const d of of("refundMutual")) {
-      signed.push(
-        Promise.all([
-          signAction(d.payer, d.id, Action.Cancel, expiry),
-          signAction(d.payee, d.id, Action.Cancel, expiry),
-        ]).then(([payerSig, payeeSig]) => ({
-          from: relayer,
-          data: enc("cancelWithSigs", [d.deal, { expiry, signature: payerSig }, { expiry, signature: payeeSig }]),
-        })),
-      );
-    }
-    for (const d of of("splitOpen")) signed.push(splitBySigs(d, (d.deal.amount * 6n) / 10n, expiry, relayer));
+    /** A `fn` call of `d` with two DealAction signatures (signer and action each), sent by the relayer. */
+    const bySigs = async (d: Driven, fn: string, ...signers: [JsonRpcSigner, number][]) => {
+      const [first, second] = await Promise.all(signers.map(([s, action]) => signAction(s, d.id, action, expiry)));
+      return {
+        from: relayer,
+        data: enc(fn, [d.deal, { expiry, signature: first }, { expiry, signature: second }]),
+      };
+    };
+    const signed = [
+      ...of("releasedSigs").map((d) =>
+        bySigs(d, "settleWithSigs", [d.payee, Action.Perform], [d.payer, Action.Release]),
+      ),
+      ...of("refundMutual").map((d) => bySigs(d, "cancelWithSigs", [d.payer, Action.Cancel], [d.payee, Action.Cancel])),
+      ...of("splitOpen").map((d) => splitBySigs(d, (d.deal.amount * 6n) / 10n, expiry, relayer)),
+    ];
     await multicall([
       ...perform.map((d) => ({ from: d.payee, data: enc("perform", [d.deal]) })),
       ...of("payerReleased").map((d) => ({ from: d.payer, data: enc("release", [d.deal]) })),
@@ -534,6 +525,54 @@ describe("scripts/audit.ts (npm run audit)", function () {
     return { file, d, deployer, gw, p1, q1, usdt: token, registry: gateways, escrow: escrowOf, payment };
   }
 
+  /** `npm run audit -- --json` of `file`: expects exit `code` (and ok when it is 0); the report. */
+  async function auditJson(file: string, code: number): Promise<AuditReport> {
+    const r = await audit("--deployment", file, "--rpc", url, "--json");
+    expect(r.code, r.stderr).to.equal(code);
+    const report = parseReport(r);
+    expect(report.ok).to.equal(code === 0);
+    return report;
+  }
+
+  /** `npm run audit` of `file` (the text report): expects exit `code`; what it printed. */
+  async function auditText(file: string, code: number): Promise<Run> {
+    const r = await audit("--deployment", file, "--rpc", url);
+    expect(r.code, r.stderr).to.equal(code);
+    return r;
+  }
+
+  /**
+   * Runs `body` while the escrow stores `tamper(original)` as deal `id`'s record, then restores it. The record's
+   * slot: `_deals` is slot 2 (EIP712's two string fallbacks take 0 and 1); its layout, high to low byte: flags,
+   * status, since (5 bytes), commitment (25 bytes).
+   */
+  async function withTamperedDeal(id: string, tamper: (original: string) => string, body: () => Promise<void>) {
+    const slot = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256"], [id, 2]));
+    const escrowAddress = await escrow.getAddress();
+    const original: string = await provider.send("eth_getStorageAt", [escrowAddress, slot, "latest"]);
+    await provider.send("hardhat_setStorageAt", [escrowAddress, slot, tamper(original)]);
+    try {
+      await body();
+    } finally {
+      await provider.send("hardhat_setStorageAt", [escrowAddress, slot, original]);
+    }
+  }
+
+  /** Runs `body` while the test USDT is in a state `enter` sets and `leave` undoes (as its owner). */
+  async function whileUsdt(
+    enter: (owner: TestUSDT) => Promise<{ wait(): Promise<unknown> }>,
+    leave: (owner: TestUSDT) => Promise<{ wait(): Promise<unknown> }>,
+    body: () => Promise<void>,
+  ) {
+    const owner = usdt.connect(await provider.getSigner(0));
+    await (await enter(owner)).wait();
+    try {
+      await body();
+    } finally {
+      await (await leave(owner)).wait();
+    }
+  }
+
   describe("a consistent escrow", () => {
     it("derives the arbiter role and every deal's id as the contracts do", async () => {
       expect(ARBITER_ROLE).to.equal(await registry.ARBITER_ROLE());
@@ -688,8 +727,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
     });
 
     it("prints a human report with the header, the token table, counts, open deals and disputes, then OK", async () => {
-      const r = await audit("--deployment", deploymentFile, "--rpc", url);
-      expect(r.code, r.stderr).to.equal(0);
+      const r = await auditText(deploymentFile, 0);
       expect(r.stdout).to.contain("Escrow audit — chain 31337");
       expect(r.stdout).to.contain(`escrow    ${getAddress(deployment.contracts.Escrow.address)}`);
       expect(r.stdout).to.match(/^ {2}USDT {3}0x[0-9a-fA-F]{40} /m);
@@ -712,10 +750,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
       const deployer = await provider.getSigner(0);
       const extra = USDT("123.456789");
       await (await usdt.connect(deployer).mint(await escrow.getAddress(), extra, GAS)).wait();
-      const r = await audit("--deployment", deploymentFile, "--rpc", url, "--json");
-      expect(r.code, r.stderr).to.equal(0);
-      const report = parseReport(r);
-      expect(report.ok).to.equal(true);
+      const report = await auditJson(deploymentFile, 0);
       const t = report.tokens.find((x) => x.token === getAddress(deployment.contracts.TestUSDT!.address))!;
       expect(t.surplus).to.equal(extra.toString());
       expect(BigInt(t.balance) - BigInt(t.liabilities)).to.equal(extra);
@@ -725,54 +760,39 @@ describe("scripts/audit.ts (npm run audit)", function () {
   describe("storage that does not follow from the events", () => {
     it("exits 1 naming the deal whose stored status differs (restored afterwards)", async () => {
       const target = of("open")[0];
-      // Escrow storage: EIP712's two string fallbacks take slots 0 and 1; `_deals` is slot 2.
-      const slot = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256"], [target.id, 2]));
-      const escrowAddress = await escrow.getAddress();
-      const original: string = await provider.send("eth_getStorageAt", [escrowAddress, slot, "latest"]);
-      // Layout (high to low byte): flags, status, since (5 bytes), commitment (25 bytes).
-      expect(original.slice(4, 6)).to.equal("01", "the slot holds an Open deal");
-      expect("0x" + original.slice(-50)).to.equal(commitmentOf(target.deal));
-      const tampered = original.slice(0, 4) + "03" + original.slice(6);
-      await provider.send("hardhat_setStorageAt", [escrowAddress, slot, tampered]);
-      try {
+      const released = (original: string) => {
+        expect(original.slice(4, 6)).to.equal("01", "the slot holds an Open deal");
+        expect("0x" + original.slice(-50)).to.equal(commitmentOf(target.deal));
+        return original.slice(0, 4) + "03" + original.slice(6);
+      };
+      await withTamperedDeal(target.id, released, async () => {
         expect((await escrow.getDeal(target.id)).status).to.equal(3n);
-        const r = await audit("--deployment", deploymentFile, "--rpc", url, "--json");
-        expect(r.code, r.stderr).to.equal(1);
-        const report = parseReport(r);
-        expect(report.ok).to.equal(false);
-        expect(report.inconsistencies).to.deep.equal([
+        expect((await auditJson(deploymentFile, 1)).inconsistencies).to.deep.equal([
           {
             check: "storage",
             dealId: target.id,
             message: `storage: deal ${target.id} status Released on chain, Open from events`,
           },
         ]);
-      } finally {
-        await provider.send("hardhat_setStorageAt", [escrowAddress, slot, original]);
-      }
+      });
     });
 
     it("exits 1 naming the disputed deal whose stored flags say the gateway does not hold its dispute", async () => {
       const target = of("disputedFresh")[0];
-      const slot = keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "uint256"], [target.id, 2]));
-      const escrowAddress = await escrow.getAddress();
-      const original: string = await provider.send("eth_getStorageAt", [escrowAddress, slot, "latest"]);
-      expect(original.slice(2, 6)).to.equal("0205", "the slot holds a Disputed deal the gateway holds");
-      await provider.send("hardhat_setStorageAt", [escrowAddress, slot, "0x00" + original.slice(4)]);
-      try {
+      const unheld = (original: string) => {
+        expect(original.slice(2, 6)).to.equal("0205", "the slot holds a Disputed deal the gateway holds");
+        return "0x00" + original.slice(4);
+      };
+      await withTamperedDeal(target.id, unheld, async () => {
         expect((await escrow.getDeal(target.id)).flags).to.equal(0n);
-        const r = await audit("--deployment", deploymentFile, "--rpc", url, "--json");
-        expect(r.code, r.stderr).to.equal(1);
-        expect(parseReport(r).inconsistencies).to.deep.equal([
+        expect((await auditJson(deploymentFile, 1)).inconsistencies).to.deep.equal([
           {
             check: "storage",
             dealId: target.id,
             message: `storage: deal ${target.id} flags 0 on chain, 2 from events`,
           },
         ]);
-      } finally {
-        await provider.send("hardhat_setStorageAt", [escrowAddress, slot, original]);
-      }
+      });
     });
   });
 
@@ -781,15 +801,12 @@ describe("scripts/audit.ts (npm run audit)", function () {
       `token USDT ${token} has blacklisted the escrow: every payout in it is deferred to owed; governance should disallow the token`;
 
     it("blacklisted: exit 1, an ERROR line first and in the verdict, an error alert in --json; exit 0 once lifted", async () => {
-      const deployer = await provider.getSigner(0);
       const escrowAddress = await escrow.getAddress();
       const usdtAddress = getAddress(await usdt.getAddress());
-      await (await usdt.connect(deployer).addBlackList(escrowAddress, GAS)).wait();
-      try {
-        const json = await audit("--deployment", deploymentFile, "--rpc", url, "--json");
-        expect(json.code, json.stderr).to.equal(1);
-        const report = parseReport(json);
-        expect(report.ok).to.equal(false);
+      const blacklist = (owner: TestUSDT) => owner.addBlackList(escrowAddress, GAS);
+      const lift = (owner: TestUSDT) => owner.removeBlackList(escrowAddress, GAS);
+      await whileUsdt(blacklist, lift, async () => {
+        const report = await auditJson(deploymentFile, 1);
         expect(report.inconsistencies).to.deep.equal([]);
         expect(report.alerts).to.deep.equal([
           { level: "error", check: "token", token: usdtAddress, message: blacklisted(usdtAddress) },
@@ -799,30 +816,21 @@ describe("scripts/audit.ts (npm run audit)", function () {
           paused: false,
         });
 
-        const text = await audit("--deployment", deploymentFile, "--rpc", url);
-        expect(text.code).to.equal(1);
+        const text = await auditText(deploymentFile, 1);
         expect(text.stdout).to.contain(`\nALERTS: 1\n  ERROR   ${blacklisted(usdtAddress)}\n`);
         const tail = text.stdout.trimEnd().split("\n").slice(-2);
         expect(tail).to.deep.equal(["FAILED: 1 error", `  ERROR   ${blacklisted(usdtAddress)}`]);
         expect(text.stderr).to.contain("1 error");
-      } finally {
-        await (await usdt.connect(deployer).removeBlackList(escrowAddress, GAS)).wait();
-      }
-      const lifted = await audit("--deployment", deploymentFile, "--rpc", url, "--json");
-      expect(lifted.code, lifted.stderr).to.equal(0);
-      expect(parseReport(lifted).alerts).to.deep.equal([]);
+      });
+      expect((await auditJson(deploymentFile, 0)).alerts).to.deep.equal([]);
     });
 
     it("paused: a warning, exit 0 (payouts are deferred while it lasts, nothing is inconsistent)", async () => {
-      const deployer = await provider.getSigner(0);
       const usdtAddress = getAddress(await usdt.getAddress());
-      await (await usdt.connect(deployer).pause(GAS)).wait();
-      try {
-        const json = await audit("--deployment", deploymentFile, "--rpc", url, "--json");
-        expect(json.code, json.stderr).to.equal(0);
-        const report = parseReport(json);
-        expect(report.ok).to.equal(true);
-        expect(report.alerts).to.deep.equal([
+      const pause = (owner: TestUSDT) => owner.pause(GAS);
+      const unpause = (owner: TestUSDT) => owner.unpause(GAS);
+      await whileUsdt(pause, unpause, async () => {
+        expect((await auditJson(deploymentFile, 0)).alerts).to.deep.equal([
           {
             level: "warning",
             check: "token",
@@ -830,13 +838,10 @@ describe("scripts/audit.ts (npm run audit)", function () {
             message: `token USDT ${usdtAddress} is paused: payouts in it are deferred to owed until it is unpaused`,
           },
         ]);
-        const text = await audit("--deployment", deploymentFile, "--rpc", url);
-        expect(text.code).to.equal(0);
+        const text = await auditText(deploymentFile, 0);
         expect(text.stdout).to.contain(`  WARNING token USDT ${usdtAddress} is paused`);
         expect(text.stdout.trimEnd().split("\n").at(-1)).to.equal("OK: all checks passed, 1 warning above");
-      } finally {
-        await (await usdt.connect(deployer).unpause(GAS)).wait();
-      }
+      });
     });
   });
 
@@ -871,11 +876,8 @@ describe("scripts/audit.ts (npm run audit)", function () {
     });
 
     it("exits 0 (nothing inconsistent) with a warning for each", async () => {
-      const r = await audit("--deployment", file3, "--rpc", url, "--json");
-      expect(r.code, r.stderr).to.equal(0);
-      const report = parseReport(r);
+      const report = await auditJson(file3, 0);
       expect(report.inconsistencies).to.deep.equal([]);
-      expect(report.ok).to.equal(true);
       expect(report.alerts).to.deep.equal([
         {
           level: "warning",
@@ -895,8 +897,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
     });
 
     it("says so in the human report", async () => {
-      const r = await audit("--deployment", file3, "--rpc", url);
-      expect(r.code).to.equal(0);
+      const r = await auditText(file3, 0);
       expect(r.stdout).to.contain("ALERTS: 2\n  WARNING gateway ");
       expect(r.stdout).to.contain("NOBODY but the parties");
       expect(r.stdout).to.contain("  1 disputed deal has nobody able to rule it: only the parties can end it.");
@@ -920,8 +921,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
       );
       await (await escrow2.multicall(calls, GAS)).wait();
 
-      const healthy = parseReport(await audit("--deployment", file2, "--rpc", url, "--json"));
-      expect(healthy.ok).to.equal(true);
+      const healthy = await auditJson(file2, 0);
       expect(healthy.deals.byStatus.Open).to.equal(3);
 
       // The token's owner burns the escrow's balance (USDT's blacklist + destroyBlackFunds).
@@ -930,10 +930,7 @@ describe("scripts/audit.ts (npm run audit)", function () {
     });
 
     it("exits 1 with an I1 deficit naming the token (--json: ok false)", async () => {
-      const r = await audit("--deployment", file2, "--rpc", url, "--json");
-      expect(r.code, r.stderr).to.equal(1);
-      const report = parseReport(r);
-      expect(report.ok).to.equal(false);
+      const report = await auditJson(file2, 1);
       expect(report.inconsistencies).to.deep.equal([
         { check: "I1", message: `I1 solvency: USDT ${usdt2Address} balance 0 < liabilities 750 (deficit 750)` },
       ]);
@@ -956,16 +953,14 @@ describe("scripts/audit.ts (npm run audit)", function () {
     });
 
     it("prints every inconsistency and error in the human report", async () => {
-      const r = await audit("--deployment", file2, "--rpc", url);
-      expect(r.code).to.equal(1);
+      const r = await auditText(file2, 1);
       expect(r.stdout).to.contain("FAILED: 1 inconsistency, 1 error\n");
       expect(r.stdout).to.contain(`[I1] I1 solvency: USDT ${usdt2Address} balance 0 < liabilities 750 (deficit 750)`);
       expect(r.stdout).to.not.contain("OK: all checks passed");
     });
 
     it("leaves the first deployment's audit untouched (ok)", async () => {
-      const r = await audit("--deployment", deploymentFile, "--rpc", url, "--json");
-      expect(r.code, r.stderr).to.equal(0);
+      await auditJson(deploymentFile, 0);
     });
   });
 });

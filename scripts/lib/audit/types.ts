@@ -48,19 +48,23 @@ export type TokenReport = {
   paused: boolean | null;
 };
 
-/** A deal that is not final yet: its status and kind by the contract's names, its parties checksummed. */
+/**
+ * A deal that is not final yet: its status and kind by the contract's names, its parties and token checksummed
+ * (the JSON lists them in buildReport's order: id, status, kind, parties, token, amount, deadline, payerReleased).
+ */
 export type OpenDealReport = {
   dealId: string;
   status: StatusName;
+  /** Released by the payer while Open (the deal releases when the payee performs). */
+  payerReleased: boolean;
   kind: string;
+  amount: string;
+  /** Unix seconds. */
+  deadline: number;
   payer: string;
   payee: string;
   gateway: string;
   token: string;
-  amount: string;
-  /** Unix seconds. */
-  deadline: number;
-  payerReleased: boolean;
 };
 
 export type DisputeReport = {

@@ -233,7 +233,7 @@ export function disputed(b: Books, e: EventOf<"DealDisputed">): void {
 export function resolved(b: Books, e: EventOf<"DealResolved">): void {
   const d = b.dealFor(e, [Status.Disputed]);
   if (!d) return;
-  const { amount, feeBps, gateway } = d.params;
+  const { gateway } = d.params;
   const window = b.options.resolutionWindow;
   const windowEnd = window === undefined || d.disputedTime === undefined ? undefined : d.disputedTime + window;
   const inWindow = windowEnd === undefined || e.time === undefined ? undefined : e.time <= windowEnd;
@@ -261,24 +261,7 @@ export function resolved(b: Books, e: EventOf<"DealResolved">): void {
       );
     }
   }
-  const gross = e.payeeAmount + e.fee;
-  if (gross + e.refund !== amount) {
-    b.flag(
-      "I2",
-      e,
-      `conservation: deal ${d.dealId} Resolved payee ${e.payeeAmount} + fee ${e.fee} + refund ${e.refund} != amount ${amount}`,
-      d.dealId,
-    );
-  } else if (!asGateway && e.fee !== 0n) {
-    b.flag("I2", e, `conservation: deal ${d.dealId} ruled by ${cs(e.by)} as an arbiter charged fee ${e.fee}`, d.dealId);
-  } else if (asGateway && e.fee !== feeOf(gross, feeBps)) {
-    b.flag(
-      "I2",
-      e,
-      `conservation: deal ${d.dealId} Resolved fee ${e.fee} != ${feeBps} bps of ${gross} (${feeOf(gross, feeBps)})`,
-      d.dealId,
-    );
-  }
+  checkParts(b, e, d, "Resolved", asGateway ? undefined : e.by);
   d.resolvedBy = e.by;
   b.settle(d, e, e.payeeAmount, e.fee, e.refund, Status.Resolved);
 }
@@ -286,24 +269,47 @@ export function resolved(b: Books, e: EventOf<"DealResolved">): void {
 export function split(b: Books, e: EventOf<"DealSplit">): void {
   const d = b.dealFor(e, [Status.Open, Status.Performed, Status.Disputed]);
   if (!d) return;
+  checkParts(b, e, d, "Split");
+  b.settle(d, e, e.payeeAmount, e.fee, e.refund, Status.Split);
+}
+
+/**
+ * I2 of the parts a ruling or a split states: they add up to the deal's amount, and the fee is the deal's rate of
+ * the payee's gross share (`payeeAmount + fee`), or nothing when an arbiter ruled.
+ */
+function checkParts(
+  b: Books,
+  e: EventOf<"DealResolved" | "DealSplit">,
+  d: DealState,
+  label: "Resolved" | "Split",
+  arbiter?: string,
+): void {
   const { amount, feeBps } = d.params;
   const gross = e.payeeAmount + e.fee;
   if (gross + e.refund !== amount) {
     b.flag(
       "I2",
       e,
-      `conservation: deal ${d.dealId} Split payee ${e.payeeAmount} + fee ${e.fee} + refund ${e.refund} != amount ${amount}`,
+      `conservation: deal ${d.dealId} ${label} payee ${e.payeeAmount} + fee ${e.fee} + refund ${e.refund} != amount ${amount}`,
       d.dealId,
     );
+  } else if (arbiter !== undefined) {
+    if (e.fee !== 0n) {
+      b.flag(
+        "I2",
+        e,
+        `conservation: deal ${d.dealId} ruled by ${cs(arbiter)} as an arbiter charged fee ${e.fee}`,
+        d.dealId,
+      );
+    }
   } else if (e.fee !== feeOf(gross, feeBps)) {
     b.flag(
       "I2",
       e,
-      `conservation: deal ${d.dealId} Split fee ${e.fee} != ${feeBps} bps of ${gross} (${feeOf(gross, feeBps)})`,
+      `conservation: deal ${d.dealId} ${label} fee ${e.fee} != ${feeBps} bps of ${gross} (${feeOf(gross, feeBps)})`,
       d.dealId,
     );
   }
-  b.settle(d, e, e.payeeAmount, e.fee, e.refund, Status.Split);
 }
 
 export function evidence(b: Books, e: EventOf<"EvidencePosted">): void {
@@ -385,33 +391,32 @@ export function payoutDeferred(b: Books, e: EventOf<"PayoutDeferred">): void {
     );
   } else if (!same(e.token, d.params.token)) {
     b.flag("I2", e, `conservation: deal ${e.dealId} deferred a payout in ${cs(e.token)}, not its token`, e.dealId);
-  } else if (same(e.account, d.params.payee)) {
-    if (d.deferredPayee || e.amount !== d.payeeAmount) {
-      b.flag(
-        "I2",
-        e,
-        `conservation: deal ${e.dealId} deferred ${e.amount} to its payee, whose share is ${d.payeeAmount}${d.deferredPayee ? " and was deferred already" : ""}`,
-        e.dealId,
-      );
-    }
-    d.deferredPayee = true;
-  } else if (same(e.account, d.params.payer) && d.params.kind !== "onramp") {
-    if (d.deferredPayer || e.amount !== d.refund) {
-      b.flag(
-        "I2",
-        e,
-        `conservation: deal ${e.dealId} deferred ${e.amount} to its payer, whose refund is ${d.refund}${d.deferredPayer ? " and was deferred already" : ""}`,
-        e.dealId,
-      );
-    }
-    d.deferredPayer = true;
   } else {
-    b.flag(
-      "I2",
-      e,
-      `conservation: deal ${e.dealId} deferred ${e.amount} to ${cs(e.account)}, who is paid nothing by it`,
-      e.dealId,
-    );
+    // The deal's payee is owed its share, its payer (a wallet, not a float) its refund; nobody else anything.
+    const leg = same(e.account, d.params.payee)
+      ? { who: "payee", is: "share", amount: d.payeeAmount, deferred: d.deferredPayee }
+      : same(e.account, d.params.payer) && d.params.kind !== "onramp"
+        ? { who: "payer", is: "refund", amount: d.refund, deferred: d.deferredPayer }
+        : undefined;
+    if (leg === undefined) {
+      b.flag(
+        "I2",
+        e,
+        `conservation: deal ${e.dealId} deferred ${e.amount} to ${cs(e.account)}, who is paid nothing by it`,
+        e.dealId,
+      );
+    } else {
+      if (leg.deferred || e.amount !== leg.amount) {
+        b.flag(
+          "I2",
+          e,
+          `conservation: deal ${e.dealId} deferred ${e.amount} to its ${leg.who}, whose ${leg.is} is ${leg.amount}${leg.deferred ? " and was deferred already" : ""}`,
+          e.dealId,
+        );
+      }
+      if (leg.who === "payee") d.deferredPayee = true;
+      else d.deferredPayer = true;
+    }
   }
   b.credit(e.token, e.account, e.amount);
 }

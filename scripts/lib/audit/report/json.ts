@@ -5,26 +5,19 @@
 import { Status, isFinal } from "../../../../protocol";
 import type { AuditLedger } from "../ledger";
 import { checksummed, kindName, statusName, type StatusName } from "../names";
-import type { Alert, AuditReport, DisputeReport, Inconsistency, OpenDealReport, TokenReport } from "../types";
+import type { Alert, AuditReport, DisputeReport, OpenDealReport } from "../types";
 
-export type ReportInput = {
-  chainId: number;
-  /** Checksummed. */
-  escrow: string;
-  registry: string;
-  fromBlock: number;
-  /** The audited block and its timestamp. */
-  toBlock: number;
-  timestamp: number;
-  /** Logs read. */
-  events: number;
+/** The report's header, the snapshot's findings, and the replay to list deals, floats and owed balances from. */
+export type ReportInput = Pick<
+  AuditReport,
+  "chainId" | "escrow" | "registry" | "fromBlock" | "toBlock" | "timestamp" | "events" | "tokens" | "inconsistencies"
+> & {
   ledger: AuditLedger;
   resolutionWindow: number;
   /** Timestamps of the blocks where deals last changed status. */
   blockTimes: ReadonlyMap<number, number>;
-  tokens: TokenReport[];
+  /** The alerts so far (the report adds those of disputes nobody but their parties can end). */
   alerts: Alert[];
-  inconsistencies: Inconsistency[];
 };
 
 /** Assembles the report; adds a warning for every dispute nobody but its parties can end. */

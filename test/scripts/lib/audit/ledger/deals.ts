@@ -4,7 +4,7 @@
  */
 import { expect } from "chai";
 import { getAddress } from "ethers";
-import { Status, dealIdOf, type DealParams } from "../../../../../protocol";
+import { Status, type DealParams } from "../../../../../protocol";
 import { AuditLedger } from "../../../../../scripts/lib/audit/ledger";
 import {
   A,
@@ -13,6 +13,7 @@ import {
   WINDOW,
   disputedAt,
   ev,
+  idOf,
   ledger,
   messages,
   nextDelegateSalt,
@@ -20,6 +21,7 @@ import {
   opened,
   params,
   ruling,
+  withId,
 } from "../support/events";
 
 describe("scripts/lib/audit/ledger/deals.ts", () => {
@@ -42,8 +44,7 @@ describe("scripts/lib/audit/ledger/deals.ts", () => {
   describe("DealSplit", () => {
     it("ends an open, performed or disputed deal (final), fee on the payee's share only", () => {
       const l = ledger();
-      const open = params();
-      const openId = dealIdOf(open.payer, open.salt);
+      const [open, openId] = withId(params());
       const disputed = disputedAt(l, T0 + 10);
       l.applyAll([
         opened(open),
@@ -174,8 +175,7 @@ describe("scripts/lib/audit/ledger/deals.ts", () => {
 
     it("not held after a DisputeCountSkipped(opened): legal; a skipped close of a held dispute counts as drift", () => {
       const l = ledger();
-      const deal = params();
-      const dealId = dealIdOf(deal.payer, deal.salt);
+      const [deal, dealId] = withId(params());
       const held = disputedAt(l, T0 + 10);
       l.applyAll([
         opened(deal),
@@ -211,8 +211,7 @@ describe("scripts/lib/audit/ledger/deals.ts", () => {
 
     it("from anyone else → checked against ARBITER_ROLE on chain; after the deal ended → I4", () => {
       const l = new AuditLedger({ resolutionWindow: WINDOW });
-      const deal = params();
-      const dealId = dealIdOf(deal.payer, deal.salt);
+      const [deal, dealId] = withId(params());
       const outsider = ev({ type: "EvidencePosted", dealId, by: A.acceptor });
       l.applyAll([opened(deal), outsider, ev({ type: "DealRefunded", dealId, reason: "payee_cancel" })]);
       const late = ev({ type: "EvidencePosted", dealId, by: A.payer });
@@ -241,7 +240,7 @@ describe("scripts/lib/audit/ledger/deals.ts", () => {
         ev({ type: "FloatDeposited", acceptor: A.acceptor, token: A.token, amount: 10_000n }),
       ]);
     const lockedBy = (l: AuditLedger, deal: DealParams, delegate = DELEGATE, time = T0) => {
-      const dealId = dealIdOf(deal.payer, deal.salt);
+      const dealId = idOf(deal);
       const open = { ...opened(deal), time };
       l.applyAll([open, ev({ type: "DealLockedByDelegate", dealId, delegate, block: open.block, time })]);
       return dealId;
@@ -273,8 +272,8 @@ describe("scripts/lib/audit/ledger/deals.ts", () => {
       l.applyAll([opened(payment), opened(acceptorLock)]);
       l.finish();
       expect(messages(l)).to.deep.equal([
-        `I4 authority: deal ${dealIdOf(payment.payer, payment.salt)} (Payment) was opened with a salt reserved for delegate locks`,
-        `I4 authority: deal ${dealIdOf(acceptorLock.payer, acceptorLock.salt)} was locked with a salt reserved for delegate locks, but not by a delegate (no DealLockedByDelegate)`,
+        `I4 authority: deal ${idOf(payment)} (Payment) was opened with a salt reserved for delegate locks`,
+        `I4 authority: deal ${idOf(acceptorLock)} was locked with a salt reserved for delegate locks, but not by a delegate (no DealLockedByDelegate)`,
       ]);
     });
 
@@ -308,8 +307,7 @@ describe("scripts/lib/audit/ledger/deals.ts", () => {
 
     it("LockExpired of a lock the acceptor made → I4; of an open lock → I3", () => {
       const l = setup();
-      const own = params({ payer: A.acceptor, kind: "onramp", amount: 300n });
-      const ownId = dealIdOf(own.payer, own.salt);
+      const [own, ownId] = withId(params({ payer: A.acceptor, kind: "onramp", amount: 300n }));
       l.applyAll([opened(own), ev({ type: "DealPerformed", dealId: ownId, time: T0 })]);
       l.apply(ev({ type: "DealRefunded", dealId: ownId, reason: "lock_expired", time: T0 + 365 * DAY }));
       const open = lock();

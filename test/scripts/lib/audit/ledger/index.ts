@@ -4,15 +4,25 @@
  */
 import { expect } from "chai";
 import { ZeroHash, id } from "ethers";
-import { Status, dealIdOf } from "../../../../../protocol";
+import { Status } from "../../../../../protocol";
 import { AuditLedger } from "../../../../../scripts/lib/audit/ledger";
-import { A, T0, WINDOW, disputedAt, ev, ledger, opened, params } from "../support/events";
+import {
+  A,
+  T0,
+  WINDOW,
+  disputedAt,
+  ev,
+  idOf,
+  ledger as ledgerWithGateway,
+  opened,
+  params,
+  withId,
+} from "../support/events";
 
 describe("scripts/lib/audit/ledger", () => {
   describe("AuditLedger (the replay)", () => {
     it("rebuilds a released payment: status, since block, fee owed to the gateway, no inconsistency", () => {
-      const deal = params();
-      const dealId = dealIdOf(deal.payer, deal.salt);
+      const [deal, dealId] = withId(params());
       const ledger = new AuditLedger().applyAll([
         opened(deal),
         ev({ type: "DealReleaseApproved", dealId }),
@@ -30,8 +40,7 @@ describe("scripts/lib/audit/ledger", () => {
     });
 
     it("keeps payerReleased and the open block while the deal waits for the payee", () => {
-      const deal = params();
-      const dealId = dealIdOf(deal.payer, deal.salt);
+      const [deal, dealId] = withId(params());
       const open = opened(deal);
       const ledger = new AuditLedger().applyAll([open, ev({ type: "DealReleaseApproved", dealId })]);
       expect(ledger.deals.get(dealId.toLowerCase())).to.include({
@@ -43,8 +52,7 @@ describe("scripts/lib/audit/ledger", () => {
     });
 
     it("rebuilds an on-ramp float: lock, split ruling, deposit, withdrawal — I5 holds", () => {
-      const deal = params({ payer: A.acceptor, kind: "onramp", amount: 300n });
-      const dealId = dealIdOf(A.acceptor, deal.salt);
+      const [deal, dealId] = withId(params({ payer: A.acceptor, kind: "onramp", amount: 300n }));
       const ledger = new AuditLedger().applyAll([
         ev({ type: "FloatDeposited", acceptor: A.acceptor, token: A.token, amount: 1_000n }),
         opened(deal),
@@ -76,8 +84,7 @@ describe("scripts/lib/audit/ledger", () => {
     });
 
     it("flags I3 for any event after a final state (an illegal transition)", () => {
-      const deal = params();
-      const dealId = dealIdOf(deal.payer, deal.salt);
+      const [deal, dealId] = withId(params());
       const illegal = ev({ type: "DealPerformed", dealId });
       const ledger = new AuditLedger().applyAll([
         opened(deal),
@@ -96,8 +103,7 @@ describe("scripts/lib/audit/ledger", () => {
     });
 
     it("flags I3 for a deadline refund of a performed deal, a second open, and an unknown deal", () => {
-      const deal = params();
-      const dealId = dealIdOf(deal.payer, deal.salt);
+      const [deal, dealId] = withId(params());
       const unknown = id("unknown");
       const ledger = new AuditLedger().applyAll([
         opened(deal),
@@ -117,7 +123,7 @@ describe("scripts/lib/audit/ledger", () => {
       const a = params();
       const b = params();
       const c = params();
-      const [ia, ib, ic] = [dealIdOf(a.payer, a.salt), dealIdOf(b.payer, b.salt), dealIdOf(c.payer, c.salt)];
+      const [ia, ib, ic] = [idOf(a), idOf(b), idOf(c)];
       const ledger = new AuditLedger().applyAll([
         opened(a),
         opened(b),
@@ -148,8 +154,7 @@ describe("scripts/lib/audit/ledger", () => {
     });
 
     it("flags I4 for a dispute by a stranger, and leaves a ruling by a non-arbiter for the storage check", () => {
-      const deal = params();
-      const dealId = dealIdOf(deal.payer, deal.salt);
+      const [deal, dealId] = withId(params());
       const ruling = ev({
         type: "DealResolved",
         dealId,
@@ -189,8 +194,7 @@ describe("scripts/lib/audit/ledger", () => {
     });
 
     it("accepts a deferred payout to the payee of a settled deal and flags one to anybody else", () => {
-      const deal = params();
-      const dealId = dealIdOf(deal.payer, deal.salt);
+      const [deal, dealId] = withId(params());
       const ledger = new AuditLedger().applyAll([
         opened(deal),
         ev({ type: "DealPerformed", dealId }),
@@ -217,7 +221,7 @@ describe("scripts/lib/audit/ledger", () => {
 
   describe("who may end a dispute now (rulerOf)", () => {
     it("the gateway in its window, then an arbiter, and nobody but the parties without one", () => {
-      const l = ledger();
+      const l = ledgerWithGateway();
       const dealId = disputedAt(l, T0 + 10);
       const d = l.deals.get(dealId.toLowerCase())!;
       expect(l.rulerOf(d, T0 + 10 + WINDOW)).to.equal("gateway");

@@ -54,6 +54,9 @@ export const params = (over: Partial<DealParams> = {}): DealParams =>
 /** The id of a deal. */
 export const idOf = (deal: DealParams): string => dealIdOf(deal.payer, deal.salt);
 
+/** A deal and its id. */
+export const withId = (deal: DealParams): [DealParams, string] => [deal, idOf(deal)];
+
 /** The DealOpened of `deal`. */
 export const opened = (deal: DealParams): AuditEvent => ({
   ...at(),
