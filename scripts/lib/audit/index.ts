@@ -6,7 +6,7 @@
  * Plain ethers v6, the typechain factories, the protocol model and the relayer's chain adapter (no Hardhat), so it
  * runs from Node with ts-node against any RPC endpoint. One module per job: scan.ts reads the logs, ledger/ replays
  * them (pure, and written from the contracts' NatSpec independently of the relayer's projection), snapshot.ts reads
- * the state at the audited block, report/ renders the result, cli.ts is `npm run audit`.
+ * the state at the audited block, report/ renders the result, cli.ts is `npm run audit` (docs/design.md §9).
  */
 import { getAddress, type Provider } from "ethers";
 import { Escrow__factory } from "../../../typechain-types/factories/contracts/Escrow__factory";

@@ -1,8 +1,8 @@
 /**
  * The rules of a deal's life, replayed event by event: every step must start from a status the contracts allow
  * (I3), be taken by someone allowed at a time allowed (I4), and split the amount exactly (I2). Written from the
- * contracts' NatSpec, independently of the relayer's projection and of the protocol model's transition table: the
- * audit is a second reading of the same rules.
+ * contracts' NatSpec, independently of the relayer's projection and of the protocol model's transition table (only
+ * the set of final statuses is shared): the audit is a second reading of the same rules.
  */
 import {
   MAX_DELEGATE_LOCK_DURATION,
