@@ -348,11 +348,8 @@ function decodeEscrowWords(topics: readonly string[], data: string, pos: LogPosi
   }
 }
 
-/**
- * The topic0 of every event the relayer indexes, per contract (for eth_getLogs filters); with `roles`, the
- * registry's role events too (the audit follows the arbiter set).
- */
-export function topicsOf({ roles = false }: { roles?: boolean } = {}): { escrow: string[]; registry: string[] } {
+/** The topic0 of every event the relayer indexes, per contract (for eth_getLogs filters). */
+export function topicsOf(): { escrow: string[]; registry: string[] } {
   const pick = (iface: Interface, names: string[]) => names.map((n) => iface.getEvent(n)!.topicHash);
   return {
     escrow: pick(escrowInterface, ESCROW_EVENTS),
@@ -375,7 +372,6 @@ export function topicsOf({ roles = false }: { roles?: boolean } = {}): { escrow:
       "AcceptorMethodSet",
       "AcceptorLimitsSet",
       "TokenAllowed",
-      ...(roles ? ["RoleGranted", "RoleRevoked"] : []),
     ]),
   };
 }
