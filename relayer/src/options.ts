@@ -3,6 +3,7 @@
  * else in the relayer reads process.env.
  */
 import { z } from "zod";
+import { OptionsError } from "./errors";
 
 /** Every option: its environment variable, default and meaning (also the text of --help). */
 export const OPTION_DOCS: { env: string; default?: string; description: string }[] = [
@@ -62,9 +63,6 @@ export type Options = {
   logLevel: z.infer<typeof optionsSchema>["LOG_LEVEL"];
   indexer: boolean;
 };
-
-/** Thrown with every problem found, one per line. */
-export class OptionsError extends Error {}
 
 /**
  * Parses options from an environment and command-line arguments (`--name value` or `--name=value`, the

@@ -17,7 +17,8 @@ import { buildOpenApiDocument, ROUTES } from "../../relayer/src/api/openapi";
 import { PROBLEM_BASE } from "../../relayer/src/api/problems";
 import { startServer, type RunningServer } from "../../relayer/src/api/server";
 import { parseOptions } from "../../relayer/src/options";
-import { createStore, DEAL_FIELDS, NamespaceTaken, type Store } from "../../relayer/src/store/store";
+import { NamespaceTaken } from "../../relayer/src/errors";
+import { createStore, DEAL_FIELDS, type Store } from "../../relayer/src/store/store";
 import type { TokenHealth } from "../../relayer/src/tokens/monitor";
 
 /* ------------------------------------------------ fixtures ------------------------------------------------ */

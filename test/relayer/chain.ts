@@ -10,7 +10,6 @@ import path from "node:path";
 import { expect } from "chai";
 import { id, makeError, Wallet, type FetchResponse, type Log } from "ethers";
 import {
-  ChainClosedError,
   classifyError,
   createChain,
   DEFAULT_BACKOFF,
@@ -18,7 +17,8 @@ import {
   type Backoff,
   type EthersChain,
 } from "../../relayer/src/chain/chain";
-import { NonRetryableError, NotFoundError, RetryableError, type RawLog } from "../../relayer/src/chain/types";
+import type { RawLog } from "../../relayer/src/chain/types";
+import { ChainClosedError, NonRetryableError, NotFoundError, RetryableError } from "../../relayer/src/errors";
 import { createCommon, type Common } from "../../relayer/src/common";
 import { parseOptions } from "../../relayer/src/options";
 import { GatewayRegistry__factory, TestUSDT__factory } from "../../typechain-types";

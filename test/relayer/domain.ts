@@ -37,7 +37,6 @@ import {
   DELEGATE_SALT_PREFIX,
   FINAL_STATUSES,
   LOG_INDEX_SPAN,
-  ProjectionError,
   applyEvent,
   keysRead,
   keysReadAfterDeal,
@@ -50,6 +49,7 @@ import {
   type HistoryEntry,
   type ProjectionView,
 } from "../../relayer/src/domain/projection";
+import { ProjectionError } from "../../relayer/src/errors";
 import { acceptorView, confirmationsOf, dealView, finalityOf, gatewayView } from "../../relayer/src/domain/views";
 
 /*//////////////////////////////////////////////////////////////

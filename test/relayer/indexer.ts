@@ -12,7 +12,7 @@ import { id } from "ethers";
 import { createCommon, type Common } from "../../relayer/src/common";
 import { parseOptions } from "../../relayer/src/options";
 import { createChain, type EthersChain } from "../../relayer/src/chain/chain";
-import { RetryableError } from "../../relayer/src/chain/types";
+import { RetryableError } from "../../relayer/src/errors";
 import { createStore, type Store } from "../../relayer/src/store/store";
 import { createIndexer, type Indexer } from "../../relayer/src/indexer/indexer";
 import { startHardhatNode, deployToNode } from "./support/node";

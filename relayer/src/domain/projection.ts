@@ -19,6 +19,7 @@
  *   gws, accs            zset  — gateways and acceptors by registration order
  */
 import { dataSlice, id } from "ethers";
+import { ProjectionError } from "../errors";
 import type { DealKind, ProtocolEvent, RefundReason } from "./events";
 
 export const DEAL_STATUSES = ["open", "performed", "released", "refunded", "disputed", "resolved", "split"] as const;
@@ -120,9 +121,6 @@ export function keysReadAfterDeal(event: ProtocolEvent, deal: Hash | undefined):
 
 const big = (v: string | undefined) => BigInt(v ?? "0");
 const strip0x = (hex: string) => (hex.startsWith("0x") ? hex.slice(2) : hex);
-
-/** Thrown when an event does not fit the projection (a bug, or logs from an unexpected contract). */
-export class ProjectionError extends Error {}
 
 /** Applies one event to the projection. */
 export function applyEvent(view: ProjectionView, event: ProtocolEvent): void {
