@@ -9,13 +9,13 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { id } from "ethers";
-import { createCommon, type Common } from "../../relayer/src/common";
-import { parseOptions } from "../../relayer/src/options";
-import { createChain, type EthersChain } from "../../relayer/src/chain/chain";
-import { RetryableError } from "../../relayer/src/errors";
-import { createStore, type Store } from "../../relayer/src/store/store";
-import { createIndexer, type Indexer } from "../../relayer/src/indexer/indexer";
-import { startHardhatNode, deployToNode } from "./support/node";
+import { createCommon, type Common } from "../../../relayer/src/common";
+import { parseOptions } from "../../../relayer/src/options";
+import { createChain, type EthersChain } from "../../../relayer/src/chain/chain";
+import { RetryableError } from "../../../relayer/src/errors";
+import { createStore, type Store } from "../../../relayer/src/store/store";
+import { createIndexer, type Indexer } from "../../../relayer/src/indexer/indexer";
+import { startHardhatNode, deployToNode } from "../support/node";
 import {
   connectProtocol,
   dealIdOf,
@@ -26,7 +26,7 @@ import {
   USDT,
   type Expected,
   type Protocol,
-} from "./support/activity";
+} from "../support/activity";
 
 type Running = { store: Store; indexer: Indexer; stop: () => Promise<void>; prefix: string; common: Common };
 

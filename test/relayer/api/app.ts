@@ -9,17 +9,17 @@ import { randomBytes } from "node:crypto";
 import { Agent, request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import request from "supertest";
-import { createCommon, type Common } from "../../relayer/src/common";
-import type { ProtocolEvent } from "../../relayer/src/domain/events";
-import { scoreOf, type DealStatus } from "../../relayer/src/domain/projection";
-import { createApi, MAX_URL_LENGTH, type Readiness } from "../../relayer/src/api/app";
-import { buildOpenApiDocument, ROUTES } from "../../relayer/src/api/openapi";
-import { PROBLEM_BASE } from "../../relayer/src/api/problems";
-import { startServer, type RunningServer } from "../../relayer/src/api/server";
-import { parseOptions } from "../../relayer/src/options";
-import { NamespaceTaken } from "../../relayer/src/errors";
-import { createStore, DEAL_FIELDS, type Store } from "../../relayer/src/store/store";
-import type { TokenHealth } from "../../relayer/src/tokens/monitor";
+import { createCommon, type Common } from "../../../relayer/src/common";
+import type { ProtocolEvent } from "../../../relayer/src/domain/events";
+import { scoreOf, type DealStatus } from "../../../relayer/src/domain/projection";
+import { createApi, MAX_URL_LENGTH, type Readiness } from "../../../relayer/src/api/app";
+import { buildOpenApiDocument, ROUTES } from "../../../relayer/src/api/openapi";
+import { PROBLEM_BASE } from "../../../relayer/src/api/problems";
+import { startServer, type RunningServer } from "../../../relayer/src/api/server";
+import { parseOptions } from "../../../relayer/src/options";
+import { NamespaceTaken } from "../../../relayer/src/errors";
+import { createStore, DEAL_FIELDS, type Store } from "../../../relayer/src/store/store";
+import type { TokenHealth } from "../../../relayer/src/tokens/monitor";
 
 /* ------------------------------------------------ fixtures ------------------------------------------------ */
 

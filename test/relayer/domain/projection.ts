@@ -16,7 +16,7 @@ import {
   toUtf8Bytes,
   type EventFragment,
 } from "ethers";
-import { Escrow__factory, GatewayRegistry__factory } from "../../typechain-types";
+import { Escrow__factory, GatewayRegistry__factory } from "../../../typechain-types";
 import {
   DEAL_KINDS,
   MAX_EVIDENCE_URI_CHARS,
@@ -31,7 +31,7 @@ import {
   type ProtocolEventType,
   type RefundReason,
   type Sources,
-} from "../../relayer/src/domain/events";
+} from "../../../relayer/src/domain/events";
 import {
   DEAL_STATUSES,
   DELEGATE_SALT_PREFIX,
@@ -48,9 +48,9 @@ import {
   encodeHistory,
   type HistoryEntry,
   type ProjectionView,
-} from "../../relayer/src/domain/projection";
-import { ProjectionError } from "../../relayer/src/errors";
-import { acceptorView, confirmationsOf, dealView, finalityOf, gatewayView } from "../../relayer/src/domain/views";
+} from "../../../relayer/src/domain/projection";
+import { ProjectionError } from "../../../relayer/src/errors";
+import { acceptorView, confirmationsOf, dealView, finalityOf, gatewayView } from "../../../relayer/src/domain/views";
 
 /*//////////////////////////////////////////////////////////////
                  IN-MEMORY VIEW WITH REDIS SEMANTICS

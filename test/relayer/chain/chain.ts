@@ -16,14 +16,14 @@ import {
   INITIAL_LOG_SPAN,
   type Backoff,
   type EthersChain,
-} from "../../relayer/src/chain/chain";
-import type { RawLog } from "../../relayer/src/chain/types";
-import { ChainClosedError, NonRetryableError, NotFoundError, RetryableError } from "../../relayer/src/errors";
-import { createCommon, type Common } from "../../relayer/src/common";
-import { parseOptions } from "../../relayer/src/options";
-import { GatewayRegistry__factory, TestUSDT__factory } from "../../typechain-types";
-import { startFaultyProxy, type FaultyProxy } from "./support/faulty-proxy";
-import { deployToNode, freePort, startHardhatNode, type HardhatNode } from "./support/node";
+} from "../../../relayer/src/chain/chain";
+import type { RawLog } from "../../../relayer/src/chain/types";
+import { ChainClosedError, NonRetryableError, NotFoundError, RetryableError } from "../../../relayer/src/errors";
+import { createCommon, type Common } from "../../../relayer/src/common";
+import { parseOptions } from "../../../relayer/src/options";
+import { GatewayRegistry__factory, TestUSDT__factory } from "../../../typechain-types";
+import { startFaultyProxy, type FaultyProxy } from "../support/faulty-proxy";
+import { deployToNode, freePort, startHardhatNode, type HardhatNode } from "../support/node";
 
 /** Backoff for tests: the real policy's shape, in milliseconds instead of seconds. */
 const FAST: Partial<Backoff> = { initialMs: 1, maxMs: 5 };
