@@ -3,12 +3,12 @@
  *
  *   npm run relayer [-- --option value ...]     (see --help, or the README)
  */
-import fs from "node:fs";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { id } from "ethers";
 import { createCommon, type Common } from "./common";
+import { indexedContracts, readDeployment } from "./deployment";
 import { NamespaceTaken, OptionsError } from "./errors";
 import { helpText, parseProcessOptions } from "./options";
 import { createChain } from "./chain/chain";
@@ -22,27 +22,6 @@ import { startServer } from "./api/server";
 const READY_RPC_TIMEOUT_MS = 2_000;
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
-
-type DeploymentFile = {
-  chainId: number;
-  contracts: {
-    Escrow: { address: string; blockNumber: number };
-    GatewayRegistry: { address: string; blockNumber: number };
-  };
-};
-
-function readDeployment(path: string): DeploymentFile {
-  let parsed: DeploymentFile;
-  try {
-    parsed = JSON.parse(fs.readFileSync(path, "utf8")) as DeploymentFile;
-  } catch (error) {
-    throw new OptionsError(`DEPLOYMENT: cannot read ${path}: ${(error as Error).message}`);
-  }
-  if (!parsed?.contracts?.Escrow?.address || !parsed?.contracts?.GatewayRegistry?.address) {
-    throw new OptionsError(`DEPLOYMENT: ${path} has no Escrow and GatewayRegistry records`);
-  }
-  return parsed;
-}
 
 /** Starts every part; returns the running relayer (used by tests and benchmarks in-process). */
 export async function startRelayer(common: Common) {
@@ -67,8 +46,8 @@ export async function startRelayer(common: Common) {
     await redis.quit().catch(() => redis.disconnect());
   });
 
-  const escrow = deployment.contracts.Escrow.address.toLowerCase();
-  const registry = deployment.contracts.GatewayRegistry.address.toLowerCase();
+  const { sources, deploymentBlock } = indexedContracts(deployment);
+  const { escrow } = sources;
   const windowWord = await chain.call(escrow, RESOLUTION_WINDOW_CALL);
   if (windowWord === undefined || !/^0x[0-9a-f]{64}$/.test(windowWord) || BigInt(windowWord) >> 32n !== 0n) {
     throw new OptionsError(`${options.deployment}: the Escrow at ${escrow} does not answer resolutionWindow()`);
@@ -80,11 +59,8 @@ export async function startRelayer(common: Common) {
     common,
     chain,
     store,
-    sources: { escrow, registry },
-    deploymentBlock: Math.min(
-      deployment.contracts.Escrow.blockNumber,
-      deployment.contracts.GatewayRegistry.blockNumber,
-    ),
+    sources,
+    deploymentBlock,
     holder: `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`,
   });
 
