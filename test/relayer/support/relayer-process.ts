@@ -2,9 +2,8 @@
  * Runs the relayer as a real child process (as `npm run relayer` does), for crash, failover and restart tests.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import path from "node:path";
+import { ROOT } from "./node";
 
-const ROOT = path.resolve(__dirname, "..", "..", "..");
 const START_TIMEOUT_MS = 60_000;
 
 export type RelayerProcess = {

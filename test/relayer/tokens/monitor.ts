@@ -9,31 +9,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { Writable } from "node:stream";
-import pino from "pino";
 import { createCommon, type Common } from "../../../relayer/src/common";
 import { parseOptions } from "../../../relayer/src/options";
 import { startRelayer } from "../../../relayer/src/index";
 import { boolResult, createTokenMonitor, TOKEN_CHECK_INTERVAL_MS } from "../../../relayer/src/tokens/monitor";
 import { TestERC20__factory } from "../../../typechain-types";
+import { capturingLogger, ERROR, WARN, type LogLine } from "../support/logger";
 import { deployToNode, startHardhatNode } from "../support/node";
 import { connectProtocol, setupActors, type Protocol } from "../support/activity";
-
-type LogLine = { level: number; msg: string; token?: string; [key: string]: unknown };
-const ERROR = 50;
-const WARN = 40;
-
-/** A pino logger whose lines are kept (parsed) in `lines`. */
-function capturingLogger(level = "info") {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level }, stream), lines };
-}
 
 describe("token monitor: a token that blacklists the escrow, or is paused", function () {
   this.timeout(300_000);
