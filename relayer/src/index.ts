@@ -1,7 +1,7 @@
 /**
  * The composition root: the only place where the relayer's parts are wired together.
  *
- *   npm run relayer [-- --option value ...]     (see --help, or the README)
+ *   npm run relayer [-- --option value ...]     (see --help, or the README; relayer/launch.js builds, then calls main)
  */
 import os from "node:os";
 import { randomBytes } from "node:crypto";
@@ -120,8 +120,8 @@ async function claimKeys(store: Store, logger: Common["logger"]): Promise<void> 
   }
 }
 
-async function main() {
-  const argv = process.argv.slice(2);
+/** Runs the relayer as a process: `argv` holds its options (or `--help`); a usage error exits with 2. */
+export async function main(argv: string[] = process.argv.slice(2)) {
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(helpText());
     return;
