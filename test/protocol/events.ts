@@ -59,7 +59,7 @@ const DECODED_POS: LogPosition = {
   logIndex: 7,
 };
 
-function rawLog(iface: Interface, name: string, values: unknown[], address: string): RawLog {
+function rawLog(iface: Interface, name: string, values: readonly unknown[], address: string): RawLog {
   const fragment = iface.getEvent(name) as EventFragment;
   const { data, topics } = iface.encodeEventLog(fragment, values);
   return { address, topics, data, ...RAW_POS };
@@ -69,9 +69,12 @@ type DecodeCase = {
   title: string;
   contract: "escrow" | "registry";
   name: ProtocolEventType;
-  values: unknown[];
+  values: readonly unknown[];
   expected: Record<string, unknown>;
 };
+
+/** The cases as written, each with its literal event name (for the check below that every event type has one). */
+const casesOf = <const T extends readonly DecodeCase[]>(cases: T): T => cases;
 
 const C = {
   payer: addrC("payer"),
@@ -84,10 +87,10 @@ const C = {
   treasury: addrC("treasury"),
 };
 
-const kindCases: DecodeCase[] = DEAL_KINDS.map((kind, i) => ({
+const kindCases = DEAL_KINDS.map((kind, i) => ({
   title: `DealOpened (kind ${i} → ${kind})`,
-  contract: "escrow",
-  name: "DealOpened",
+  contract: "escrow" as const,
+  name: "DealOpened" as const,
   values: [
     DEAL,
     C.payer,
@@ -126,15 +129,15 @@ const kindCases: DecodeCase[] = DEAL_KINDS.map((kind, i) => ({
   },
 }));
 
-const reasonCases: DecodeCase[] = REFUND_REASONS.map((reason, i) => ({
+const reasonCases = REFUND_REASONS.map((reason, i) => ({
   title: `DealRefunded (reason ${i} → ${reason})`,
-  contract: "escrow",
-  name: "DealRefunded",
+  contract: "escrow" as const,
+  name: "DealRefunded" as const,
   values: [DEAL, i],
   expected: { dealId: DEAL, reason },
 }));
 
-const DECODE_CASES: DecodeCase[] = [
+const DECODE_CASES = casesOf([
   ...kindCases,
   { title: "DealPerformed", contract: "escrow", name: "DealPerformed", values: [DEAL], expected: { dealId: DEAL } },
   {
@@ -383,46 +386,11 @@ const DECODE_CASES: DecodeCase[] = [
     values: [C.token, false],
     expected: { token: USDT, allowed: false },
   },
-];
+]);
 
-/** Every member of the ProtocolEvent union; the type below fails to compile if one is missing. */
-const ALL_EVENT_TYPES = [
-  "DealOpened",
-  "DealLockedByDelegate",
-  "DealPerformed",
-  "DealReleaseApproved",
-  "DealReleased",
-  "DealRefunded",
-  "DealDisputed",
-  "DealResolved",
-  "DealSplit",
-  "EvidencePosted",
-  "DisputeCountSkipped",
-  "PayoutDeferred",
-  "OwedClaimed",
-  "FloatDeposited",
-  "FloatWithdrawn",
-  "GatewayRegistered",
-  "GatewayApproved",
-  "GatewayFeeSet",
-  "GatewayBondAdded",
-  "GatewaySuspended",
-  "GatewayReinstated",
-  "GatewaySlashed",
-  "GatewayExitRequested",
-  "GatewayExited",
-  "GatewayDisputesChanged",
-  "AcceptorRegistered",
-  "AcceptorApproved",
-  "AcceptorSuspended",
-  "AcceptorReinstated",
-  "AcceptorLockDelegateSet",
-  "AcceptorMethodSet",
-  "AcceptorLimitsSet",
-  "TokenAllowed",
-] as const satisfies readonly ProtocolEventType[];
-type MissingEventTypes = Exclude<ProtocolEventType, (typeof ALL_EVENT_TYPES)[number]>;
-const _allEventTypesListed: [MissingEventTypes] extends [never] ? true : never = true;
+/** Compiles only while every member of the ProtocolEvent union has a decode case. */
+type UncoveredEventTypes = Exclude<ProtocolEventType, (typeof DECODE_CASES)[number]["name"]>;
+const _everyEventTypeCovered: [UncoveredEventTypes] extends [never] ? true : never = true;
 
 describe("protocol events", function () {
   describe("topicsOf", function () {
@@ -442,8 +410,10 @@ describe("protocol events", function () {
 
   describe("decodeLog", function () {
     it("has a case for every member of the ProtocolEvent union", function () {
-      expect(_allEventTypesListed).to.equal(true);
-      expect([...new Set(DECODE_CASES.map((c) => c.name))].sort()).to.deep.equal([...ALL_EVENT_TYPES].sort());
+      expect(_everyEventTypeCovered).to.equal(true);
+      // ... and only those: one event type per topic the relayer indexes.
+      const { escrow, registry } = topicsOf();
+      expect(new Set(DECODE_CASES.map((c) => c.name)).size).to.equal(escrow.length + registry.length);
     });
 
     describe("decodes every event type (addresses and ids lower-cased, amounts bigint, names mapped)", function () {

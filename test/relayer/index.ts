@@ -9,21 +9,22 @@ import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { createCommon } from "../../relayer/src/common";
-import { readDeployment, type DeploymentFile } from "../../relayer/src/deployment";
+import type { DeploymentFile } from "../../relayer/src/deployment";
 import { parseOptions } from "../../relayer/src/options";
 import { createStore, type Store } from "../../relayer/src/store/store";
-import { deployToNode, freePort, startHardhatNode } from "./support/node";
+import { startDeployed } from "./support/deployed";
+import { freePort, type HardhatNode } from "./support/node";
 import { startFaultyProxy } from "./support/faulty-proxy";
 import { caughtUp as caughtUpWith, freshPrefix, startIndexer } from "./support/indexer";
 import { prng } from "./support/random";
-import { connectProtocol, generateLoad, runAllPaths, setupActors, type Protocol } from "./support/activity";
+import { generateLoad, runAllPaths, type Protocol } from "./support/activity";
 import { metric, spawnRelayer, type RelayerProcess } from "./support/relayer-process";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("relayer processes: crashes, faults, restarts, failover", function () {
   this.timeout(600_000);
-  let node: Awaited<ReturnType<typeof startHardhatNode>>;
+  let node: HardhatNode;
   let deploymentFile: string;
   let deployment: DeploymentFile;
   let p: Protocol;
@@ -31,12 +32,7 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
-    node = await startHardhatNode();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "relayer-process-"));
-    deploymentFile = await deployToNode(node.url, dir);
-    deployment = readDeployment(deploymentFile);
-    p = await connectProtocol(node.url, deploymentFile);
-    await setupActors(p);
+    ({ node, deploymentFile, deployment, p } = await startDeployed("process"));
     await runAllPaths(p);
     // Many small blocks, so the backfill makes many commits a kill can land between.
     await generateLoad(p, 240, 4);

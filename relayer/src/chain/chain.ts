@@ -438,14 +438,9 @@ export function createChain({
   }
 
   /** A call that needs the chain id first. */
-  async function rpc<T>(
-    method: string,
-    params: unknown[],
-    parse: (result: unknown) => T,
-    notFound?: (failure: Failure) => boolean,
-  ): Promise<T> {
+  async function rpc<T>(...args: Parameters<typeof call<T>>): Promise<T> {
     await chainId();
-    return call(method, params, parse, notFound);
+    return call(...args);
   }
 
   const checkBlockNumber = (n: number, name: string) => {

@@ -47,7 +47,7 @@ import {
   NET,
   at,
   ev,
-  dealParams,
+  SALT,
   opened,
   performed,
   approved,
@@ -84,30 +84,26 @@ function expectIndexed(view: MemoryView, status: DealStatus, score: number, deal
   expect(view.zscore(`ix:gw:${d.gateway}`, dealId), "ix:gw:<gateway>").to.equal(score);
 }
 
-/** The fields the projection writes when a deal opens (from `dealParams(overrides)` at `pos`). */
-function openedFields(pos: LogPosition, overrides: Partial<DealParams> = {}): Hash {
-  const d = dealParams(overrides);
-  return {
-    status: "open",
-    kind: d.kind,
-    payer: d.payer,
-    payee: d.payee,
-    gateway: d.gateway,
-    token: d.token,
-    amount: d.amount.toString(),
-    deadline: String(d.deadline),
-    releaseWindow: String(d.releaseWindow),
-    feeBps: String(d.feeBps),
-    autoRelease: d.autoRelease ? "1" : "0",
-    salt: d.salt.slice(2),
-    ref: REF.slice(2),
-    payerReleased: "0",
-    ...(d.kind === "onramp" ? { lockedBy: d.payer } : {}),
-    openedBlock: String(pos.block),
-    updatedBlock: String(pos.block),
-    updatedLog: String(pos.logIndex),
-  };
-}
+/** The fields the projection writes when the scenarios' payment deal (`dealParams()`) opens at `pos`, written out. */
+const openedFields = (pos: LogPosition): Hash => ({
+  status: "open",
+  kind: "payment",
+  payer: PAYER,
+  payee: PAYEE,
+  gateway: GATEWAY,
+  token: USDT,
+  amount: "1000000",
+  deadline: "2000000000",
+  releaseWindow: "3600",
+  feeBps: "50",
+  autoRelease: "0",
+  salt: SALT.slice(2),
+  ref: REF.slice(2),
+  payerReleased: "0",
+  openedBlock: String(pos.block),
+  updatedBlock: String(pos.block),
+  updatedLog: String(pos.logIndex),
+});
 
 describe("relayer domain: projection", function () {
   describe("projection: deals", function () {

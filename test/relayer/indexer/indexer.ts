@@ -3,29 +3,25 @@
  * commits, and reorgs made with evm_snapshot/evm_revert; then, over a stub chain, how it logs a failed step.
  */
 import { expect } from "chai";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { Redis } from "ioredis";
 import { id } from "ethers";
 import type { EthersChain } from "../../../relayer/src/chain/chain";
 import type { Chain } from "../../../relayer/src/chain/types";
 import { createCommon } from "../../../relayer/src/common";
-import { readDeployment, type DeploymentFile } from "../../../relayer/src/deployment";
+import type { DeploymentFile } from "../../../relayer/src/deployment";
 import { ChainClosedError, NonRetryableError, RetryableError } from "../../../relayer/src/errors";
 import { createIndexer } from "../../../relayer/src/indexer/indexer";
 import { parseOptions } from "../../../relayer/src/options";
 import { createStore, type Store } from "../../../relayer/src/store/store";
 import { caughtUp, freshPrefix, startIndexer, type InProcessIndexer } from "../support/indexer";
 import { capturingLogger, WARN, type LogLine } from "../support/logger";
-import { startHardhatNode, deployToNode, type HardhatNode } from "../support/node";
+import { startDeployed } from "../support/deployed";
+import type { HardhatNode } from "../support/node";
 import {
-  connectProtocol,
   dealIdOf,
   makeDeal,
   makeDelegateLock,
   runAllPaths,
-  setupActors,
   USDT,
   type Expected,
   type Protocol,
@@ -74,12 +70,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
   }
 
   before(async () => {
-    node = await startHardhatNode();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "relayer-indexer-"));
-    deploymentFile = await deployToNode(node.url, dir);
-    deployment = readDeployment(deploymentFile);
-    p = await connectProtocol(node.url, deploymentFile);
-    await setupActors(p);
+    ({ node, deploymentFile, deployment, p } = await startDeployed("indexer"));
     redis = new Redis("redis://127.0.0.1:6379");
     // The live indexer follows the chain block by block while every deal path runs.
     live = start(3);

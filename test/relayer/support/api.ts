@@ -11,7 +11,7 @@ import { Agent, request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import request from "supertest";
 import { createCommon, type Common } from "../../../relayer/src/common";
-import type { ProtocolEvent } from "../../../relayer/src/domain/events";
+import type { DealParams, ProtocolEvent } from "../../../relayer/src/domain/events";
 import { scoreOf, type DealStatus } from "../../../relayer/src/domain/projection";
 import { createApi, type Readiness } from "../../../relayer/src/api/app";
 import { PROBLEM_BASE } from "../../../relayer/src/api/problems";
@@ -50,20 +50,11 @@ export const dealIdOf = (i: number) => keccakId(`api-test-deal-${i}`);
 export const txHashOf = (block: number, logIndex: number) => keccakId(`tx-${block}-${logIndex}`);
 export const blockHashOf = (block: number) => keccakId(`block-${block}`);
 
-/** What the test expects of each deal (a tiny model of the projection). */
-export type ModelDeal = {
+/** What the test expects of each deal (a tiny model of the projection): the parameters it opened with, and more. */
+export type ModelDeal = Omit<DealParams, "feeBps" | "autoRelease"> & {
   i: number;
   dealId: string;
   status: DealStatus;
-  payer: string;
-  payee: string;
-  gateway: string;
-  token: string;
-  amount: bigint;
-  deadline: number;
-  kind: "payment" | "onramp";
-  salt: string;
-  releaseWindow: number;
   score: number;
   updatedBlock: number;
   history: { event: string; block: number; logIndex: number }[];

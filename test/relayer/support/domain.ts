@@ -28,6 +28,28 @@ import {
                  IN-MEMORY VIEW WITH REDIS SEMANTICS
 //////////////////////////////////////////////////////////////*/
 
+/** The collection at `key`, created (and stored) when there is none yet. */
+function collection<C>(store: Map<string, C>, key: string, create: () => C): C {
+  let found = store.get(key);
+  if (found === undefined) {
+    found = create();
+    store.set(key, found);
+  }
+  return found;
+}
+
+/** Removes `member` from the collection at `key`, and the key once its collection is empty (as Redis does). */
+function removeMember(
+  store: Map<string, { delete(member: string): boolean; size: number }>,
+  key: string,
+  member: string,
+) {
+  const found = store.get(key);
+  if (!found) return;
+  found.delete(member);
+  if (found.size === 0) store.delete(key);
+}
+
 /**
  * A `ProjectionView` over Maps that behaves like the Redis commands the store issues: HSET merges fields (values are
  * strings), RPUSH appends, ZADD inserts or updates the score, ZREM/SREM delete and drop empty keys, SADD is a set.
@@ -54,32 +76,20 @@ export class MemoryView implements ProjectionView {
     this.hashes.set(key, { ...(this.hashes.get(key) ?? {}), ...fields });
   }
   pushList(key: string, value: string): void {
-    const list = this.lists.get(key) ?? [];
-    list.push(value);
-    this.lists.set(key, list);
+    collection(this.lists, key, () => []).push(value);
   }
   zadd(key: string, score: number, member: string): void {
     if (!Number.isFinite(score)) throw new Error(`ZADD ${key}: score ${score}`);
-    const zset = this.zsets.get(key) ?? new Map<string, number>();
-    zset.set(member, score);
-    this.zsets.set(key, zset);
+    collection(this.zsets, key, () => new Map<string, number>()).set(member, score);
   }
   zrem(key: string, member: string): void {
-    const zset = this.zsets.get(key);
-    if (!zset) return;
-    zset.delete(member);
-    if (zset.size === 0) this.zsets.delete(key);
+    removeMember(this.zsets, key, member);
   }
   sadd(key: string, member: string): void {
-    const set = this.sets.get(key) ?? new Set<string>();
-    set.add(member);
-    this.sets.set(key, set);
+    collection(this.sets, key, () => new Set<string>()).add(member);
   }
   srem(key: string, member: string): void {
-    const set = this.sets.get(key);
-    if (!set) return;
-    set.delete(member);
-    if (set.size === 0) this.sets.delete(key);
+    removeMember(this.sets, key, member);
   }
 
   /** ZSCORE */
