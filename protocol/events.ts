@@ -116,7 +116,9 @@ const TOPIC = Object.fromEntries(
 ) as Record<string, string>;
 
 /** Thrown inside the word decoder when a log does not have the exact layout; the ABI decoder then takes over. */
-class LayoutMismatch extends Error {}
+class LayoutMismatch extends Error {
+  override name = "LayoutMismatch";
+}
 const HEX_WORD = /^[0-9a-fA-F]{64}$/;
 const ADDRESS_WORD = /^0{24}[0-9a-fA-F]{40}$/;
 

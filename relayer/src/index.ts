@@ -1,17 +1,18 @@
 /**
  * The composition root: the only place where the relayer's parts are wired together.
  *
- *   npm run relayer [-- --option value ...]     (see --help, or the README)
+ *   npm run relayer [-- --option value ...]     (see --help, or the README; relayer/launch.js builds, then calls main)
  */
-import fs from "node:fs";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { id } from "ethers";
 import { createCommon, type Common } from "./common";
-import { helpText, OptionsError, parseProcessOptions } from "./options";
+import { indexedContracts, readDeployment } from "./deployment";
+import { NamespaceTaken, OptionsError } from "./errors";
+import { helpText, parseProcessOptions } from "./options";
 import { createChain } from "./chain/chain";
-import { createStore, NamespaceTaken, type Store } from "./store/store";
+import { createStore, type Store } from "./store/store";
 import { createIndexer } from "./indexer/indexer";
 import { createApi } from "./api/app";
 import { createTokenMonitor } from "./tokens/monitor";
@@ -21,27 +22,6 @@ import { startServer } from "./api/server";
 const READY_RPC_TIMEOUT_MS = 2_000;
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
-
-type DeploymentFile = {
-  chainId: number;
-  contracts: {
-    Escrow: { address: string; blockNumber: number };
-    GatewayRegistry: { address: string; blockNumber: number };
-  };
-};
-
-function readDeployment(path: string): DeploymentFile {
-  let parsed: DeploymentFile;
-  try {
-    parsed = JSON.parse(fs.readFileSync(path, "utf8")) as DeploymentFile;
-  } catch (error) {
-    throw new OptionsError(`DEPLOYMENT: cannot read ${path}: ${(error as Error).message}`);
-  }
-  if (!parsed?.contracts?.Escrow?.address || !parsed?.contracts?.GatewayRegistry?.address) {
-    throw new OptionsError(`DEPLOYMENT: ${path} has no Escrow and GatewayRegistry records`);
-  }
-  return parsed;
-}
 
 /** Starts every part; returns the running relayer (used by tests and benchmarks in-process). */
 export async function startRelayer(common: Common) {
@@ -66,8 +46,8 @@ export async function startRelayer(common: Common) {
     await redis.quit().catch(() => redis.disconnect());
   });
 
-  const escrow = deployment.contracts.Escrow.address.toLowerCase();
-  const registry = deployment.contracts.GatewayRegistry.address.toLowerCase();
+  const { sources, deploymentBlock } = indexedContracts(deployment);
+  const { escrow } = sources;
   const windowWord = await chain.call(escrow, RESOLUTION_WINDOW_CALL);
   if (windowWord === undefined || !/^0x[0-9a-f]{64}$/.test(windowWord) || BigInt(windowWord) >> 32n !== 0n) {
     throw new OptionsError(`${options.deployment}: the Escrow at ${escrow} does not answer resolutionWindow()`);
@@ -79,11 +59,8 @@ export async function startRelayer(common: Common) {
     common,
     chain,
     store,
-    sources: { escrow, registry },
-    deploymentBlock: Math.min(
-      deployment.contracts.Escrow.blockNumber,
-      deployment.contracts.GatewayRegistry.blockNumber,
-    ),
+    sources,
+    deploymentBlock,
     holder: `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`,
   });
 
@@ -143,8 +120,8 @@ async function claimKeys(store: Store, logger: Common["logger"]): Promise<void> 
   }
 }
 
-async function main() {
-  const argv = process.argv.slice(2);
+/** Runs the relayer as a process: `argv` holds its options (or `--help`); a usage error exits with 2. */
+export async function main(argv: string[] = process.argv.slice(2)) {
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(helpText());
     return;

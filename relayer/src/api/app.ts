@@ -55,6 +55,15 @@ function invalidParameters(errors: ParameterError[]): ApiProblem {
   return new ApiProblem("invalid-parameter", `Invalid ${plural(errors.length, "parameter")}: ${detail}.`, { errors });
 }
 
+/** One name or value of a query string, `+` as a space and percent-decoded; undefined when the encoding is malformed. */
+function decodeQueryPart(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, " "));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Splits a query string strictly: percent-decoding errors and repeated names are errors, not guesses. */
 function parseQuery(url: string): { values: Record<string, string>; errors: ParameterError[] } {
   const values = new Map<string, string>();
@@ -67,17 +76,13 @@ function parseQuery(url: string): { values: Record<string, string>; errors: Para
       const eq = part.indexOf("=");
       const rawName = eq < 0 ? part : part.slice(0, eq);
       const rawValue = eq < 0 ? "" : part.slice(eq + 1);
-      let name: string;
-      try {
-        name = decodeURIComponent(rawName.replace(/\+/g, " "));
-      } catch {
+      const name = decodeQueryPart(rawName);
+      if (name === undefined) {
         errors.push({ parameter: clip(rawName), in: "query", message: "has a malformed percent-encoded name" });
         continue;
       }
-      let value: string;
-      try {
-        value = decodeURIComponent(rawValue.replace(/\+/g, " "));
-      } catch {
+      const value = decodeQueryPart(rawValue);
+      if (value === undefined) {
         errors.push({ parameter: clip(name), in: "query", message: "has a malformed percent-encoded value" });
         continue;
       }

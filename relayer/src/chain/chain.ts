@@ -12,7 +12,15 @@
  */
 import { FetchRequest, getAddress, isError, makeError, type FetchGetUrlFunc, type GetUrlResponse } from "ethers";
 import type { Common } from "../common";
-import { NonRetryableError, NotFoundError, RetryableError, type BlockHeader, type Chain, type RawLog } from "./types";
+import {
+  CallRevertedError,
+  ChainClosedError,
+  MalformedResponseError,
+  NonRetryableError,
+  NotFoundError,
+  RetryableError,
+} from "../errors";
+import type { BlockHeader, Chain, RawLog } from "./types";
 
 /** Total time one HTTP request may take (connect, send, wait, read the body). */
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -42,11 +50,6 @@ export type FailureKind = "retryable" | "non_retryable" | "range" | "not_found" 
 
 /** A classified failure: `kind` decides what happens, `reason` says why (logged). */
 export type Failure = { kind: FailureKind; reason: string; code?: number; message: string };
-
-/** The chain after `close()`: every pending and later call rejects with this. */
-export class ChainClosedError extends NonRetryableError {}
-/** An `eth_call` reverted (an answer, not a failure: never retried, not counted as an RPC error). */
-class CallRevertedError extends NonRetryableError {}
 
 /** `createChain`'s result: the `Chain` plus the current adaptive `eth_getLogs` span (for tests and metrics). */
 export type EthersChain = Chain & {
@@ -187,9 +190,6 @@ function parseJson(text: string | undefined): unknown {
     return undefined;
   }
 }
-
-/** A response that parsed as JSON-RPC but does not hold what the method promises. Retryable. */
-class MalformedResponseError extends Error {}
 
 const HASH = /^0x[0-9a-fA-F]{64}$/;
 const QUANTITY = /^0x[0-9a-fA-F]{1,16}$/;
@@ -438,14 +438,9 @@ export function createChain({
   }
 
   /** A call that needs the chain id first. */
-  async function rpc<T>(
-    method: string,
-    params: unknown[],
-    parse: (result: unknown) => T,
-    notFound?: (failure: Failure) => boolean,
-  ): Promise<T> {
+  async function rpc<T>(...args: Parameters<typeof call<T>>): Promise<T> {
     await chainId();
-    return call(method, params, parse, notFound);
+    return call(...args);
   }
 
   const checkBlockNumber = (n: number, name: string) => {

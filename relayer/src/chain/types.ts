@@ -40,10 +40,3 @@ export type Chain = {
   /** Stops in-flight retries (shutdown). */
   close(): void;
 };
-
-/** A failure worth retrying (network, timeout, 5xx, rate limit, transient node error). */
-export class RetryableError extends Error {}
-/** A failure that retrying cannot fix (bad request, method not supported). */
-export class NonRetryableError extends Error {}
-/** The node does not know the block (it may not have it yet, or it was reorged away). */
-export class NotFoundError extends Error {}

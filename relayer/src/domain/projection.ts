@@ -32,6 +32,7 @@ import {
   type ProtocolEvent,
   type RefundReasonName,
 } from "../../../protocol";
+import { ProjectionError } from "../errors";
 
 export { ACCEPTOR_STATUSES, DEAL_STATUSES, GATEWAY_STATUSES };
 export type { DealStatus };
@@ -116,9 +117,6 @@ export function keysReadAfterDeal(event: ProtocolEvent, deal: Hash | undefined):
 
 const big = (v: string | undefined) => BigInt(v ?? "0");
 const strip0x = (hex: string) => (hex.startsWith("0x") ? hex.slice(2) : hex);
-
-/** Thrown when an event does not fit the projection (a bug, or logs from an unexpected contract). */
-export class ProjectionError extends Error {}
 
 /** Applies one event to the projection. */
 export function applyEvent(view: ProjectionView, event: ProtocolEvent): void {

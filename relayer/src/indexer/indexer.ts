@@ -18,16 +18,10 @@
  *    `eth_getBlockByNumber` per block holding a dispute for a backfilled one).
  */
 import type { Common } from "../common";
-import {
-  NotFoundError,
-  RetryableError,
-  type BlockHeader,
-  type Chain,
-  type ChainUpdate,
-  type RawLog,
-} from "../chain/types";
+import { blockIfKnown } from "../chain/blocks";
+import type { BlockHeader, Chain, ChainUpdate, RawLog } from "../chain/types";
 import { decodeLog, type ProtocolEvent, type Sources } from "../../../protocol";
-import { ProjectionError } from "../domain/projection";
+import { Halt, LeaseLost, NonRetryableError, ProjectionError, RetryableError } from "../errors";
 import type { Meta, Store } from "../store/store";
 
 /** How often progress is logged during the backfill. */
@@ -52,11 +46,6 @@ export type Indexer = {
   /** Subscribes to chain updates applied by this process while it leads. */
   onUpdate(listener: (update: ChainUpdate) => void): void;
 };
-
-/** The lease was lost: another process leads now. */
-class LeaseLost extends Error {}
-/** The indexer cannot go on without an operator (deep reorg, inconsistent logs). */
-class Halt extends Error {}
 
 export function createIndexer({
   common,
@@ -255,10 +244,7 @@ export function createIndexer({
       if (stored === undefined || from - ancestor > confirmations) {
         throw new Halt(`reorg below block ${ancestor}, deeper than the ${confirmations} confirmations kept`);
       }
-      const canonical = await chain.block(ancestor).catch((error) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      });
+      const canonical = await blockIfKnown(chain, ancestor);
       if (canonical?.hash === stored) {
         ancestorHash = stored;
         break;
@@ -301,10 +287,7 @@ export function createIndexer({
     // The checkpoint itself must still be canonical (a reorg may have happened while no block came, or while the
     // indexer was down).
     if (meta.block !== undefined && (next > head || next <= finalized)) {
-      const current = await chain.block(meta.block).catch((error) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      });
+      const current = await blockIfKnown(chain, meta.block);
       if (current?.hash !== meta.hash) return (await rollBack(meta)) ? "busy" : "idle";
     }
 
@@ -316,10 +299,7 @@ export function createIndexer({
     if (next <= finalized) return backfill(meta, next, head, finalized);
 
     // Follow: one unfinalized block, checked against its parent.
-    const header = await chain.block(next).catch((error) => {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    });
+    const header = await blockIfKnown(chain, next);
     if (!header) return "idle";
     if (meta.block !== undefined && header.parentHash !== meta.hash) {
       return (await rollBack(meta)) ? "busy" : "idle";
@@ -427,8 +407,7 @@ export function createIndexer({
           logger.fatal({ msg: "indexer halted; the projection needs an operator (rebuild)", reason: error.message });
           continue;
         }
-        const retryable =
-          error instanceof RetryableError || !(error instanceof Error && error.name === "NonRetryableError");
+        const retryable = !(error instanceof NonRetryableError);
         logger.warn({ msg: "indexer step failed", err: error, retryable, backoffMs: backoff });
         await sleep(backoff);
         backoff = Math.min(backoff * 2, ERROR_BACKOFF_CAP_MS);

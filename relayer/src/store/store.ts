@@ -12,6 +12,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Common } from "../common";
+import { NamespaceTaken } from "../errors";
 import {
   applyEvent,
   decodeHistory,
@@ -62,9 +63,6 @@ export type Store = ReturnType<typeof createStore>;
 
 /** Keys per SCAN step and per DEL when clearing. */
 const SCAN_COUNT = 1000;
-
-/** The store's keys belong to another chain or escrow. */
-export class NamespaceTaken extends Error {}
 
 /** Logical deal field → stored field name. Stored names are short: they are repeated in every deal's hash. */
 export const DEAL_FIELDS: Readonly<Record<string, string>> = {

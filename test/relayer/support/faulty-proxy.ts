@@ -20,6 +20,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { prng } from "./random";
 
 export type FaultKind = "http502" | "http429" | "reset" | "truncated" | "internal" | "malformed" | "range";
 
@@ -74,18 +75,6 @@ export type FaultyProxyOptions = {
   /** See setMaxLogsSpan. */
   maxLogsSpan?: number;
 };
-
-/** mulberry32: a small, fast, seedable PRNG with values in [0, 1). */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type RpcRequest = { id?: unknown; method?: unknown; params?: unknown };
 

@@ -5,41 +5,22 @@
  * then on its own with stubs (failures, the timer).
  */
 import { expect } from "chai";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { Writable } from "node:stream";
-import pino from "pino";
-import { createCommon, type Common } from "../../relayer/src/common";
-import { parseOptions } from "../../relayer/src/options";
-import { startRelayer } from "../../relayer/src/index";
-import { boolResult, createTokenMonitor, TOKEN_CHECK_INTERVAL_MS } from "../../relayer/src/tokens/monitor";
-import { TestERC20__factory } from "../../typechain-types";
-import { deployToNode, startHardhatNode } from "./support/node";
-import { connectProtocol, setupActors, type Protocol } from "./support/activity";
-
-type LogLine = { level: number; msg: string; token?: string; [key: string]: unknown };
-const ERROR = 50;
-const WARN = 40;
-
-/** A pino logger whose lines are kept (parsed) in `lines`. */
-function capturingLogger(level = "info") {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level }, stream), lines };
-}
+import { createCommon, type Common } from "../../../relayer/src/common";
+import { parseOptions } from "../../../relayer/src/options";
+import { startRelayer } from "../../../relayer/src/index";
+import { boolResult, createTokenMonitor, TOKEN_CHECK_INTERVAL_MS } from "../../../relayer/src/tokens/monitor";
+import { TestERC20__factory } from "../../../typechain-types";
+import { capturingLogger, ERROR, WARN, type LogLine } from "../support/logger";
+import { startDeployed } from "../support/deployed";
+import type { HardhatNode } from "../support/node";
+import type { Protocol } from "../support/activity";
 
 describe("token monitor: a token that blacklists the escrow, or is paused", function () {
   this.timeout(300_000);
 
   describe("against a Hardhat node (TestUSDT as mainnet Tether), through startRelayer", function () {
-    let node: Awaited<ReturnType<typeof startHardhatNode>>;
+    let node: HardhatNode;
     let p: Protocol;
     let common: Common;
     let relayer: Awaited<ReturnType<typeof startRelayer>>;
@@ -55,11 +36,8 @@ describe("token monitor: a token that blacklists the escrow, or is paused", func
     const errorsAbout = (token: string) => lines.filter((l) => l.level === ERROR && l.token === token);
 
     before(async function () {
-      node = await startHardhatNode();
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "relayer-tokens-"));
-      const deploymentFile = await deployToNode(node.url, dir);
-      p = await connectProtocol(node.url, deploymentFile);
-      await setupActors(p);
+      let deploymentFile: string;
+      ({ node, deploymentFile, p } = await startDeployed("tokens"));
       usdt = (await p.usdt.getAddress()).toLowerCase();
       escrow = (await p.escrow.getAddress()).toLowerCase();
       // A second token with neither a blacklist nor a pause.

@@ -5,422 +5,67 @@
 import { expect } from "chai";
 import { id as keccakId } from "ethers";
 import { Redis } from "ioredis";
-import { randomBytes } from "node:crypto";
 import { Agent, request as httpRequest } from "node:http";
-import { connect } from "node:net";
 import request from "supertest";
-import { createCommon, type Common } from "../../relayer/src/common";
-import type { ProtocolEvent } from "../../relayer/src/domain/events";
-import { scoreOf, type DealStatus } from "../../relayer/src/domain/projection";
-import { createApi, MAX_URL_LENGTH, type Readiness } from "../../relayer/src/api/app";
-import { buildOpenApiDocument, ROUTES } from "../../relayer/src/api/openapi";
-import { PROBLEM_BASE } from "../../relayer/src/api/problems";
-import { startServer, type RunningServer } from "../../relayer/src/api/server";
-import { parseOptions } from "../../relayer/src/options";
-import { createStore, DEAL_FIELDS, NamespaceTaken, type Store } from "../../relayer/src/store/store";
-import type { TokenHealth } from "../../relayer/src/tokens/monitor";
-
-/* ------------------------------------------------ fixtures ------------------------------------------------ */
-
-const CHAIN_ID = 31337;
-const CONFIRMATIONS = 3;
-const addr = (n: number) => `0x${n.toString(16).padStart(40, "0")}`;
-const ESCROW = "0x" + "E5".repeat(20);
-const USDT = addr(0x1001);
-const DAI = addr(0x1002);
-const GW1 = addr(0xa001);
-const GW2 = addr(0xa002);
-const GW3 = addr(0xa003);
-const ACC1 = addr(0xb001);
-const ACC2 = addr(0xb002);
-const ACC3 = addr(0xb003);
-const PARTIES = [0, 1, 2, 3, 4, 5].map((i) => addr(0xc000 + i));
-const SEPA = keccakId("SEPA:EUR");
-const PIX = keccakId("PIX:BRL");
-const DEAL_COUNT = 64;
-const FLOAT = 1_000_000_000_000n;
-const RESOLUTION_WINDOW = 3 * 24 * 3600;
-/** A recent dispute (its gateway's window open for days) and one long over. */
-const RECENT = Math.floor(Date.now() / 1000);
-const LONG_AGO = 1_600_000_000;
-/** First 12 bytes of a delegate's lock salt (bytes12 of keccak256("USDT Escrow: lock by delegate")). */
-const DELEGATE_PREFIX = keccakId("USDT Escrow: lock by delegate").slice(2, 26);
-
-const dealIdOf = (i: number) => keccakId(`api-test-deal-${i}`);
-const txHashOf = (block: number, logIndex: number) => keccakId(`tx-${block}-${logIndex}`);
-const blockHashOf = (block: number) => keccakId(`block-${block}`);
-
-/** What the test expects of each deal (a tiny model of the projection). */
-type ModelDeal = {
-  i: number;
-  dealId: string;
-  status: DealStatus;
-  payer: string;
-  payee: string;
-  gateway: string;
-  token: string;
-  amount: bigint;
-  deadline: number;
-  kind: "payment" | "onramp";
-  salt: string;
-  releaseWindow: number;
-  score: number;
-  updatedBlock: number;
-  history: { event: string; block: number; logIndex: number }[];
-};
-
-type Dist<T> = T extends unknown ? Omit<T, "block" | "blockHash" | "txHash" | "logIndex"> : never;
-type EventBody = Dist<ProtocolEvent>;
-
-/** Builds the seed: blocks of events, and the model of every deal. */
-function buildSeed(): { blocks: Map<number, ProtocolEvent[]>; deals: ModelDeal[]; lastBlock: number } {
-  const blocks = new Map<number, ProtocolEvent[]>();
-  const deals: ModelDeal[] = [];
-  const at = (block: number, body: EventBody): ProtocolEvent => {
-    const list = blocks.get(block) ?? [];
-    blocks.set(block, list);
-    const logIndex = list.length * 3 + 1; // gaps, as real logs of other contracts would leave
-    const event = {
-      ...body,
-      block,
-      blockHash: blockHashOf(block),
-      txHash: txHashOf(block, logIndex),
-      logIndex,
-    } as ProtocolEvent;
-    list.push(event);
-    return event;
-  };
-  const touch = (d: ModelDeal, e: ProtocolEvent, status?: DealStatus) => {
-    d.history.push({ event: e.type, block: e.block, logIndex: e.logIndex });
-    d.score = scoreOf(e.block, e.logIndex);
-    d.updatedBlock = e.block;
-    if (status) d.status = status;
-  };
-
-  // Registry: tokens, three gateways (two approved), three acceptors.
-  at(10, { type: "TokenAllowed", token: USDT, allowed: true });
-  at(10, { type: "TokenAllowed", token: DAI, allowed: true });
-  for (const gw of [GW1, GW2, GW3]) {
-    at(10, { type: "GatewayRegistered", gateway: gw, bond: 5_000_000_000n, feeBps: 50, metadata: keccakId(gw) });
-  }
-  at(10, { type: "GatewayApproved", gateway: GW1, feeCapBps: 300 });
-  at(10, { type: "GatewayApproved", gateway: GW2, feeCapBps: 200 });
-  at(11, { type: "AcceptorRegistered", acceptor: ACC1, gateway: GW1, lockDelegate: addr(0xd001) });
-  at(11, { type: "AcceptorRegistered", acceptor: ACC2, gateway: GW1, lockDelegate: addr(0xd002) });
-  at(11, { type: "AcceptorRegistered", acceptor: ACC3, gateway: GW2, lockDelegate: addr(0xd003) });
-  at(11, { type: "AcceptorApproved", acceptor: ACC1 });
-  at(11, { type: "AcceptorApproved", acceptor: ACC2 });
-  at(12, { type: "AcceptorMethodSet", acceptor: ACC1, method: SEPA, supported: true });
-  at(12, { type: "AcceptorMethodSet", acceptor: ACC2, method: SEPA, supported: true });
-  at(12, { type: "AcceptorMethodSet", acceptor: ACC2, method: PIX, supported: true });
-  at(12, { type: "AcceptorMethodSet", acceptor: ACC3, method: PIX, supported: true });
-  at(12, {
-    type: "AcceptorLimitsSet",
-    acceptor: ACC1,
-    token: USDT,
-    minAmount: 10_000_000n,
-    maxAmount: 50_000_000_000n,
-  });
-  at(12, { type: "AcceptorLimitsSet", acceptor: ACC2, token: DAI, minAmount: 1n, maxAmount: 2n });
-  at(12, { type: "FloatDeposited", acceptor: ACC1, token: USDT, amount: FLOAT });
-  at(13, { type: "AcceptorSuspended", acceptor: ACC3 });
-
-  // Deals: three opened per block from block 20; deal 5 is an on-ramp funded by ACC1's float, locked by its
-  // delegate.
-  for (let i = 0; i < DEAL_COUNT; i++) {
-    const kind = i === 5 ? "onramp" : "payment";
-    const d: ModelDeal = {
-      i,
-      dealId: dealIdOf(i),
-      status: "open",
-      payer: kind === "onramp" ? ACC1 : PARTIES[i % 6],
-      payee: PARTIES[(i + 1) % 6],
-      gateway: i % 2 === 0 ? GW1 : GW2,
-      token: i === 5 || i % 3 !== 0 ? USDT : DAI,
-      amount: 1_000_000n * BigInt(i + 1),
-      deadline: 1_900_000_000 + i,
-      kind,
-      salt: i === 5 ? `0x${DELEGATE_PREFIX}${"05".repeat(20)}` : keccakId(`salt-${i}`),
-      releaseWindow: 3600,
-      score: 0,
-      updatedBlock: 0,
-      history: [],
-    };
-    const e = at(20 + Math.floor(i / 3), {
-      type: "DealOpened",
-      dealId: d.dealId,
-      ref: keccakId(`ref-${i}`),
-      deal: {
-        payer: d.payer,
-        payee: d.payee,
-        gateway: d.gateway,
-        token: d.token,
-        amount: d.amount,
-        deadline: d.deadline,
-        releaseWindow: 3600,
-        feeBps: 50,
-        kind,
-        autoRelease: i % 4 === 0,
-        salt: d.salt,
-      },
-    });
-    touch(d, e);
-    if (i === 5) touch(d, at(e.block, { type: "DealLockedByDelegate", dealId: d.dealId, delegate: addr(0xd001) }));
-    deals.push(d);
-  }
-
-  // Updates from block 50: performed, released, refunded, disputed, resolved.
-  let block = 50;
-  let inBlock = 0;
-  const next = () => {
-    if (++inBlock > 4) {
-      block++;
-      inBlock = 1;
-    }
-    return block;
-  };
-  for (const d of deals) {
-    const fee = (d.amount * 50n) / 10_000n;
-    if (d.i % 10 === 0 && d.i > 0) {
-      // Split by agreement while open: 70% to the payee (the fee out of it), the rest back.
-      const share = (d.amount * 7n) / 10n;
-      const splitFee = (share * 50n) / 10_000n;
-      const e = at(next(), {
-        type: "DealSplit",
-        dealId: d.dealId,
-        payeeAmount: share - splitFee,
-        fee: splitFee,
-        refund: d.amount - share,
-      });
-      touch(d, e, "split");
-      continue;
-    }
-    switch (d.i % 5) {
-      case 1:
-        touch(d, at(next(), { type: "DealPerformed", dealId: d.dealId }), "performed");
-        break;
-      case 2:
-        // The payer releases first; the payee's "performed" then releases at once (as the escrow emits it).
-        touch(d, at(next(), { type: "DealReleaseApproved", dealId: d.dealId }));
-        touch(d, at(next(), { type: "DealPerformed", dealId: d.dealId }), "performed");
-        touch(d, at(next(), { type: "DealReleased", dealId: d.dealId }), "released");
-        break;
-      case 3:
-        touch(d, at(next(), { type: "DealRefunded", dealId: d.dealId, reason: "deadline" }), "refunded");
-        break;
-      case 4:
-        touch(d, at(next(), { type: "DealPerformed", dealId: d.dealId }), "performed");
-        // Deals 19, 39, 59: raised while the gateway could not hold it; 29: its window long over.
-        touch(
-          d,
-          at(next(), {
-            type: "DealDisputed",
-            dealId: d.dealId,
-            by: d.payer,
-            gatewayHolds: d.i % 20 !== 19,
-            timestamp: d.i === 29 ? LONG_AGO : RECENT,
-          }),
-          "disputed",
-        );
-        if (d.i === 9) {
-          touch(
-            d,
-            at(next(), {
-              type: "EvidencePosted",
-              dealId: d.dealId,
-              by: d.payer,
-              contentHash: keccakId("a"),
-              uri: "ipfs://a",
-            }),
-          );
-          touch(
-            d,
-            at(next(), {
-              type: "EvidencePosted",
-              dealId: d.dealId,
-              by: d.gateway,
-              contentHash: keccakId("b"),
-              uri: "",
-            }),
-          );
-        }
-        if (d.i % 10 === 4) {
-          const refund = d.amount / 2n;
-          touch(
-            d,
-            at(next(), {
-              type: "DealResolved",
-              dealId: d.dealId,
-              by: d.gateway,
-              payeeAmount: d.amount - fee - refund,
-              fee,
-              refund,
-              reasons: keccakId(`reasons-${d.i}`),
-            }),
-            "resolved",
-          );
-        }
-        break;
-    }
-  }
-  return { blocks, deals, lastBlock: Math.max(...blocks.keys()) };
-}
-
-const newestFirst = (a: ModelDeal, b: ModelDeal) => b.score - a.score || (a.dealId < b.dealId ? 1 : -1);
-
-/* ------------------------------------------------- helpers ------------------------------------------------- */
-
-type Res = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
-
-const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-
-/** A raw request (paths are sent as given: no normalisation, no encoding). */
-function raw(
-  port: number,
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-  body?: string,
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: "127.0.0.1", port, method, path, headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }),
-      );
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-/** Sends bytes on a fresh socket and parses the (Connection: close) response. */
-function rawSocket(port: number, bytes: Buffer): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1", () => socket.end(bytes));
-    const chunks: Buffer[] = [];
-    socket.on("data", (c: Buffer) => chunks.push(c));
-    socket.on("error", reject);
-    socket.on("close", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      const split = text.indexOf("\r\n\r\n");
-      const head = text.slice(0, split).split("\r\n");
-      const headers: Record<string, string> = {};
-      for (const line of head.slice(1)) {
-        const colon = line.indexOf(":");
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      resolve({ status: Number(head[0].split(" ")[1]), headers, body: text.slice(split + 4) });
-    });
-  });
-}
-
-/** A seeded PRNG (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function expectProblem(
-  res: { status: number; headers: Record<string, unknown>; body: unknown },
-  status: number,
-  kind: string,
-) {
-  expect(res.status, JSON.stringify(res.body)).to.equal(status);
-  expect(String(res.headers["content-type"])).to.match(/^application\/problem\+json/);
-  const body = res.body as Record<string, unknown>;
-  expect(body.type).to.equal(PROBLEM_BASE + kind);
-  expect(body.status).to.equal(status);
-  expect(body.title).to.be.a("string").and.not.empty;
-  expect(body.detail).to.be.a("string").and.not.empty;
-  return body as {
-    detail: string;
-    errors?: { parameter: string; in: string; message: string }[];
-    [k: string]: unknown;
-  };
-}
-
-/* -------------------------------------------------- tests -------------------------------------------------- */
+import type { Common } from "../../../relayer/src/common";
+import { MAX_URL_LENGTH } from "../../../relayer/src/api/app";
+import { PROBLEM_BASE } from "../../../relayer/src/api/problems";
+import { startServer, type RunningServer } from "../../../relayer/src/api/server";
+import { createStore, type Store } from "../../../relayer/src/store/store";
+import {
+  CHAIN_ID,
+  addr,
+  ESCROW,
+  USDT,
+  DAI,
+  GW1,
+  GW2,
+  GW3,
+  ACC1,
+  ACC2,
+  ACC3,
+  PARTIES,
+  SEPA,
+  PIX,
+  DEAL_COUNT,
+  FLOAT,
+  RESOLUTION_WINDOW,
+  RECENT,
+  LONG_AGO,
+  txHashOf,
+  newestFirst,
+  type Res,
+  raw,
+  rawSocket,
+  expectProblem,
+  READY,
+  type SeededApi,
+  type Seed,
+  startSeededApi,
+  apiOver,
+} from "../support/api";
+import { prng } from "../support/random";
 
 describe("relayer read API", function () {
-  const prefix = `test-api-${randomBytes(6).toString("hex")}`;
+  let api: SeededApi;
   let redis: Redis;
   let common: Common;
   let store: Store;
   let server: RunningServer;
-  let http: ReturnType<typeof request>;
-  let seed: ReturnType<typeof buildSeed>;
+  let http: SeededApi["http"];
+  let seed: Seed;
   let head: number;
-  let readiness: Awaited<ReturnType<Readiness>> | Error = { ready: true, checks: { redis: true, indexer: true } };
-  let tokenHealth: TokenHealth[] = [];
 
   const model = (i: number) => seed.deals[i];
   const allNewestFirst = () => [...seed.deals].sort(newestFirst);
 
   before(async function () {
-    redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
-    const options = parseOptions({
-      RPC_URL: "http://127.0.0.1:8545",
-      DEPLOYMENT: "none.json",
-      REDIS_PREFIX: prefix,
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      LOG_LEVEL: "silent",
-    });
-    common = createCommon(options);
-    store = createStore({ common, redis, chainId: CHAIN_ID, escrow: ESCROW });
-    seed = buildSeed();
-    const lease = await store.lease("api-test", 60_000);
-    expect(lease).to.be.a("string");
-    let previous: number | undefined;
-    for (const block of [...seed.blocks.keys()].sort((a, b) => a - b)) {
-      const result = await store.commit({
-        leaseValue: lease!,
-        expectBlock: previous,
-        toBlock: block,
-        toHash: blockHashOf(block),
-        events: seed.blocks.get(block)!,
-        undoable: false,
-        blockHashes: [],
-        pruneBlocks: [],
-      });
-      expect(result).to.equal("OK");
-      previous = block;
-    }
-    await store.releaseLease(lease!);
-    // The head is one block past the last one: events of the last block have 2 confirmations (pending at 3).
-    head = seed.lastBlock + 1;
-    await store.setProgress(head, true);
-    const app = createApi({
-      common,
-      store,
-      metaCacheMs: 0,
-      resolutionWindow: RESOLUTION_WINDOW,
-      tokens: () => tokenHealth,
-      readiness: async () => {
-        if (readiness instanceof Error) throw readiness;
-        return readiness;
-      },
-    });
-    server = await startServer(app, 0, "127.0.0.1");
-    http = request(`http://127.0.0.1:${server.port}`);
+    api = await startSeededApi("api");
+    ({ redis, common, store, server, http, seed, head } = api);
   });
 
   after(async function () {
-    agent.destroy();
-    await server?.close();
-    await store?.clear();
-    const left = await redis.keys(`${prefix}:*`);
-    expect(left).to.deep.equal([]);
-    await redis.quit();
+    await api?.close();
   });
 
   /* -------------------------------------------- GET /v1/deals/{id} -------------------------------------------- */
@@ -992,34 +637,37 @@ describe("relayer read API", function () {
         .expect(200)
         .expect("Content-Type", /^application\/json/);
       expect(res.body).to.deep.equal({ status: "ok", tokens: [] });
-      tokenHealth = [
+      api.tokenHealth = [
         { token: USDT, allowed: true, escrowBlacklisted: true, paused: false, checkedAt: 1_700_000_000_000 },
         { token: DAI, allowed: false, escrowBlacklisted: null, paused: null, checkedAt: 1_700_000_000_001 },
       ];
       try {
-        expect((await http.get("/v1/health").expect(200)).body).to.deep.equal({ status: "ok", tokens: tokenHealth });
+        expect((await http.get("/v1/health").expect(200)).body).to.deep.equal({
+          status: "ok",
+          tokens: api.tokenHealth,
+        });
       } finally {
-        tokenHealth = [];
+        api.tokenHealth = [];
       }
     });
 
     it("GET /v1/ready is 200 when ready, 503 not-ready with the checks otherwise", async function () {
-      readiness = { ready: true, checks: { redis: true, indexer: true } };
+      api.readiness = READY;
       expect((await http.get("/v1/ready").expect(200)).body).to.deep.equal({
         ready: true,
         checks: { redis: true, indexer: true },
       });
-      readiness = { ready: false, checks: { redis: true, indexer: "backfilling" } };
+      api.readiness = { ready: false, checks: { redis: true, indexer: "backfilling" } };
       try {
         const body = expectProblem(await http.get("/v1/ready"), 503, "not-ready");
         expect(body).to.deep.include({ ready: false, checks: { redis: true, indexer: "backfilling" } });
         expect(body.detail).to.contain("indexer");
-        readiness = new Error("secret internals");
+        api.readiness = new Error("secret internals");
         const failed = expectProblem(await http.get("/v1/ready"), 503, "not-ready");
         expect(failed.checks).to.deep.equal({ readiness: "the readiness check failed" });
         expect(JSON.stringify(failed)).not.to.contain("secret");
       } finally {
-        readiness = { ready: true, checks: { redis: true, indexer: true } };
+        api.readiness = READY;
       }
     });
 
@@ -1041,213 +689,6 @@ describe("relayer read API", function () {
       expect(res.text).to.match(/route="unmatched",status="404"/);
       expect(res.text).not.to.contain(model(1).dealId);
       expect(res.text).not.to.contain("no/such");
-    });
-  });
-
-  /* ------------------------------------------------- OpenAPI ------------------------------------------------- */
-
-  describe("GET /v1/openapi.json", function () {
-    type Doc = {
-      openapi: string;
-      info: { title: string; version: string };
-      paths: Record<
-        string,
-        Record<
-          string,
-          {
-            parameters?: { name: string; in: string; required?: boolean; schema: unknown }[];
-            responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
-          }
-        >
-      >;
-      components: {
-        schemas: Record<string, { type?: string; properties?: Record<string, unknown>; required?: string[] }>;
-      };
-    };
-    let doc: Doc;
-
-    before(async function () {
-      const res = await http
-        .get("/v1/openapi.json")
-        .expect(200)
-        .expect("Content-Type", /^application\/json/);
-      doc = res.body;
-    });
-
-    it("is an OpenAPI 3.1 document with info, paths and components", function () {
-      expect(doc.openapi).to.match(/^3\.1\.\d+$/);
-      expect(doc.info.title).to.be.a("string").and.not.empty;
-      expect(doc.info.version).to.be.a("string").and.not.empty;
-      expect(doc).to.deep.equal(JSON.parse(JSON.stringify(buildOpenApiDocument())));
-    });
-
-    it("documents every route the app serves, with a 200 and problem responses", function () {
-      const expected = [
-        "/v1/deals/{dealId}",
-        "/v1/deals",
-        "/v1/gateways",
-        "/v1/gateways/{address}",
-        "/v1/acceptors",
-        "/v1/acceptors/{address}",
-        "/v1/health",
-        "/v1/ready",
-        "/metrics",
-        "/v1/openapi.json",
-      ];
-      expect(Object.keys(doc.paths).sort()).to.deep.equal([...expected].sort());
-      expect(ROUTES.map((r) => r.path).sort()).to.deep.equal([...expected].sort());
-      for (const path of expected) {
-        const op = doc.paths[path].get;
-        expect(op, path).to.be.an("object");
-        expect(op.responses["200"], path).to.be.an("object");
-        for (const status of ["400", "405", "500"]) {
-          expect(op.responses[status].content!["application/problem+json"].schema, `${path} ${status}`).to.deep.equal({
-            $ref: "#/components/schemas/Problem",
-          });
-        }
-        for (const name of path.match(/\{(\w+)\}/g) ?? []) {
-          const param = op.parameters!.find((p) => p.name === name.slice(1, -1));
-          expect(param, `${path} ${name}`).to.deep.include({ in: "path", required: true });
-        }
-      }
-      expect(
-        doc.paths["/v1/deals/{dealId}"].get.responses["404"].content!["application/problem+json"].schema,
-      ).to.deep.equal({
-        $ref: "#/components/schemas/Problem",
-      });
-      expect(doc.paths["/v1/ready"].get.responses["503"]).to.be.an("object");
-      const listParams = doc.paths["/v1/deals"].get.parameters!.map((p) => `${p.in}:${p.name}`).sort();
-      expect(listParams).to.deep.equal(["query:cursor", "query:gateway", "query:limit", "query:party", "query:status"]);
-      const accParams = doc.paths["/v1/acceptors"].get.parameters!.map((p) => `${p.in}:${p.name}`).sort();
-      expect(accParams).to.deep.equal(["query:method", "query:status", "query:token"]);
-    });
-
-    it("has DealView and Problem components, and every $ref resolves", function () {
-      const deal = doc.components.schemas.DealView;
-      expect(deal.type).to.equal("object");
-      for (const field of [
-        "status",
-        "payer",
-        "payee",
-        "gateway",
-        "token",
-        "amount",
-        "deadline",
-        "confirmations",
-        "finality",
-        "history",
-      ]) {
-        expect(deal.properties, field).to.have.property(field);
-        expect(deal.required, field).to.include(field);
-      }
-      const problem = doc.components.schemas.Problem;
-      expect(problem.required).to.include.members(["type", "title", "status", "detail"]);
-      const refs: string[] = [];
-      const walk = (node: unknown) => {
-        if (Array.isArray(node)) node.forEach(walk);
-        else if (node && typeof node === "object") {
-          for (const [k, v] of Object.entries(node)) {
-            if (k === "$ref") refs.push(v as string);
-            else walk(v);
-          }
-        }
-      };
-      walk(doc);
-      expect(refs).not.to.be.empty;
-      for (const ref of refs) {
-        const m = /^#\/components\/schemas\/(\w+)$/.exec(ref);
-        expect(m, ref).to.not.equal(null);
-        expect(doc.components.schemas, ref).to.have.property(m![1]);
-      }
-    });
-
-    /** Checks a value against a schema of the document (the subset of JSON Schema the generator emits). */
-    function conforms(value: unknown, schema: Record<string, unknown>, at: string, open = false): string[] {
-      const ref = schema.$ref as string | undefined;
-      if (ref)
-        return conforms(value, doc.components.schemas[ref.split("/").pop()!] as Record<string, unknown>, at, open);
-      const errors: string[] = [];
-      if (schema.allOf)
-        for (const s of schema.allOf as Record<string, unknown>[]) errors.push(...conforms(value, s, at, true));
-      if (schema.anyOf) {
-        const options = (schema.anyOf as Record<string, unknown>[]).map((s) => conforms(value, s, at));
-        if (options.every((o) => o.length > 0)) errors.push(`${at}: matches no anyOf option`);
-      }
-      if (schema.enum && !(schema.enum as unknown[]).includes(value))
-        errors.push(`${at}: ${String(value)} not in enum`);
-      const types = schema.type === undefined ? [] : ([] as string[]).concat(schema.type as string);
-      const typeOf = (v: unknown) =>
-        v === null ? "null" : Array.isArray(v) ? "array" : Number.isInteger(v) ? "integer" : typeof v;
-      if (
-        types.length > 0 &&
-        !types.some((t) => t === typeOf(value) || (t === "number" && typeof value === "number"))
-      ) {
-        errors.push(`${at}: ${typeOf(value)} is not ${types.join("|")}`);
-      }
-      if (typeof value === "string" && typeof schema.pattern === "string" && !new RegExp(schema.pattern).test(value)) {
-        errors.push(`${at}: does not match ${schema.pattern}`);
-      }
-      if (Array.isArray(value) && schema.items) {
-        value.forEach((v, i) => errors.push(...conforms(v, schema.items as Record<string, unknown>, `${at}[${i}]`)));
-      }
-      if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-        const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
-        for (const key of (schema.required ?? []) as string[])
-          if (!(key in value)) errors.push(`${at}.${key}: missing`);
-        for (const [key, v] of Object.entries(value)) {
-          if (properties[key]) errors.push(...conforms(v, properties[key], `${at}.${key}`));
-          else if (schema.additionalProperties && typeof schema.additionalProperties === "object") {
-            errors.push(...conforms(v, schema.additionalProperties as Record<string, unknown>, `${at}.${key}`));
-          } else if (schema.properties && !open) errors.push(`${at}.${key}: not documented`);
-        }
-      }
-      return errors;
-    }
-
-    it("describes what the routes actually answer", async function () {
-      const samples: [string, number, string][] = [
-        ...[0, 2, 3, 4, 5, 9].map((i): [string, number, string] => [
-          `/v1/deals/${model(i).dealId}`,
-          200,
-          "/v1/deals/{dealId}",
-        ]),
-        ["/v1/deals?limit=100", 200, "/v1/deals"],
-        [`/v1/deals?party=${PARTIES[2]}&status=open&limit=1`, 200, "/v1/deals"],
-        ["/v1/gateways", 200, "/v1/gateways"],
-        [`/v1/gateways/${GW3}`, 200, "/v1/gateways/{address}"],
-        ["/v1/acceptors", 200, "/v1/acceptors"],
-        [`/v1/acceptors/${ACC1}`, 200, "/v1/acceptors/{address}"],
-        ["/v1/health", 200, "/v1/health"],
-        ["/v1/ready", 200, "/v1/ready"],
-        [`/v1/deals/${keccakId("x")}`, 404, "/v1/deals/{dealId}"],
-        ["/v1/deals?limit=0&x=1", 400, "/v1/deals"],
-        [`/v1/acceptors/${addr(1)}`, 404, "/v1/acceptors/{address}"],
-      ];
-      for (const [url, status, path] of samples) {
-        const res = await http.get(url).expect(status);
-        const content = doc.paths[path].get.responses[String(status)].content!;
-        const schema = (content["application/json"] ?? content["application/problem+json"]).schema as Record<
-          string,
-          unknown
-        >;
-        expect(conforms(res.body, schema, url)).to.deep.equal([]);
-      }
-      readiness = { ready: false, checks: { redis: false } };
-      try {
-        const res = await http.get("/v1/ready").expect(503);
-        const schema = doc.paths["/v1/ready"].get.responses["503"].content!["application/problem+json"].schema;
-        expect(conforms(res.body, schema as Record<string, unknown>, "ready")).to.deep.equal([]);
-      } finally {
-        readiness = { ready: true, checks: { redis: true, indexer: true } };
-      }
-    });
-
-    it("documents finality and the method name hashing", function () {
-      const text = JSON.stringify(doc);
-      expect(text).to.contain("pending");
-      expect(text).to.contain("final");
-      expect(doc.paths["/v1/deals"].get).to.have.property("description").that.contains("fewer than `limit`");
-      expect(JSON.stringify(doc.paths["/v1/acceptors"])).to.contain("keccak256");
     });
   });
 
@@ -1319,14 +760,7 @@ describe("relayer read API", function () {
       await closed.connect();
       await closed.quit();
       const deadStore = createStore({ common, redis: closed, chainId: CHAIN_ID, escrow: ESCROW });
-      const down = request(
-        createApi({
-          common,
-          store: deadStore,
-          resolutionWindow: RESOLUTION_WINDOW,
-          readiness: async () => ({ ready: false, checks: {} }),
-        }),
-      );
+      const down = request(apiOver(common, deadStore, false));
       const res = await down.get(`/v1/deals/${model(0).dealId}`);
       expectProblem(res, 503, "unavailable");
       expect(res.headers["retry-after"]).to.equal("1");
@@ -1335,28 +769,14 @@ describe("relayer read API", function () {
         ...store,
         getDeal: async () => Promise.reject(new TypeError("secret internals at /srv/app.js:1")),
       };
-      const bug = request(
-        createApi({
-          common,
-          store: buggy,
-          resolutionWindow: RESOLUTION_WINDOW,
-          readiness: async () => ({ ready: true, checks: {} }),
-        }),
-      );
+      const bug = request(apiOver(common, buggy));
       const failed = await bug.get(`/v1/deals/${model(0).dealId}`);
       const body = expectProblem(failed, 500, "internal");
       expect(JSON.stringify(body)).not.to.match(/secret|app\.js|TypeError|stack/);
     });
 
     it("caches the head for META_CACHE_MS by default", async function () {
-      const cachedApi = request(
-        createApi({
-          common,
-          store,
-          resolutionWindow: RESOLUTION_WINDOW,
-          readiness: async () => ({ ready: true, checks: {} }),
-        }),
-      );
+      const cachedApi = request(apiOver(common, store));
       const d = model(1);
       const first = await cachedApi.get(`/v1/deals/${d.dealId}`).expect(200);
       await store.setProgress(head + 10, true);
@@ -1372,13 +792,7 @@ describe("relayer read API", function () {
     });
 
     it("closes with idle keep-alive connections open", async function () {
-      const app = createApi({
-        common,
-        store,
-        resolutionWindow: RESOLUTION_WINDOW,
-        readiness: async () => ({ ready: true, checks: {} }),
-      });
-      const other = await startServer(app, 0, "127.0.0.1");
+      const other = await startServer(apiOver(common, store), 0, "127.0.0.1");
       const keepAlive = new Agent({ keepAlive: true });
       await new Promise<void>((resolve, reject) => {
         httpRequest({ host: "127.0.0.1", port: other.port, path: "/v1/health", agent: keepAlive }, (res) => {
@@ -1397,51 +811,12 @@ describe("relayer read API", function () {
 
   /* -------------------------------------------------- fuzz -------------------------------------------------- */
 
-  describe("store keys", function () {
-    it("puts every key under <prefix>:{<chainId>:<first 8 hex digits of the escrow>}:", async function () {
-      expect(store.keyPrefix).to.equal(`${prefix}:{${CHAIN_ID}:${ESCROW.slice(2, 10).toLowerCase()}}:`);
-      const keys = await redis.keys(`${prefix}:*`);
-      expect(keys.length).to.be.greaterThan(seed.deals.length);
-      for (const key of keys) expect(key.startsWith(store.keyPrefix)).to.equal(true, key);
-    });
-
-    it("stores deal hashes with short field names and serves the logical ones", async function () {
-      const d = model(0);
-      const raw = await redis.hgetall(store.key(`deal:${d.dealId}`));
-      expect(raw.s).to.equal((await store.getDeal(d.dealId))!.deal.status);
-      expect(Object.keys(raw)).to.not.include("status");
-      for (const field of Object.keys(raw)) expect(Object.values(DEAL_FIELDS)).to.include(field);
-      const stored = Object.values(DEAL_FIELDS);
-      expect(new Set(stored).size).to.equal(stored.length, "stored names are distinct");
-    });
-
-    it("claims the keys for one escrow and refuses another escrow with the same key tag", async function () {
-      await store.claim();
-      await store.claim(); // idempotent
-      expect(await redis.hget(store.key("meta"), "owner")).to.equal(`${CHAIN_ID}:${ESCROW.toLowerCase()}`);
-      const lookalike = ESCROW.slice(0, 10) + "00".repeat(16);
-      const other = createStore({ common, redis, chainId: CHAIN_ID, escrow: lookalike });
-      expect(other.keyPrefix).to.equal(store.keyPrefix);
-      let error: unknown;
-      await other.claim().catch((e: unknown) => (error = e));
-      expect(error).to.be.instanceOf(NamespaceTaken);
-      expect((error as Error).message)
-        .to.include(ESCROW.toLowerCase())
-        .and.include("REDIS_PREFIX");
-      // another chain id has its own keys
-      const otherChain = createStore({ common, redis, chainId: CHAIN_ID + 1, escrow: lookalike });
-      expect(otherChain.keyPrefix).to.not.equal(store.keyPrefix);
-      await otherChain.claim();
-      await otherChain.clear();
-    });
-  });
-
   describe("fuzz", function () {
     const FUZZ_REQUESTS = 2500;
     const FUZZ_SEED = 0xe5c0;
 
     it(`answers ${FUZZ_REQUESTS} malformed requests with < 500, and every error as problem+json`, async function () {
-      const rand = mulberry32(FUZZ_SEED);
+      const rand = prng(FUZZ_SEED);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
       const int = (n: number) => Math.floor(rand() * n);
       const validCursor = (await http.get("/v1/deals?limit=3").expect(200)).body.nextCursor as string;

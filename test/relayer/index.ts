@@ -7,46 +7,32 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { createCommon } from "../../relayer/src/common";
+import type { DeploymentFile } from "../../relayer/src/deployment";
 import { parseOptions } from "../../relayer/src/options";
-import { createChain } from "../../relayer/src/chain/chain";
 import { createStore, type Store } from "../../relayer/src/store/store";
-import { createIndexer } from "../../relayer/src/indexer/indexer";
-import { deployToNode, freePort, startHardhatNode } from "./support/node";
+import { startDeployed } from "./support/deployed";
+import { freePort, type HardhatNode } from "./support/node";
 import { startFaultyProxy } from "./support/faulty-proxy";
-import { connectProtocol, generateLoad, runAllPaths, setupActors, type Protocol } from "./support/activity";
+import { caughtUp as caughtUpWith, freshPrefix, startIndexer } from "./support/indexer";
+import { prng } from "./support/random";
+import { generateLoad, runAllPaths, type Protocol } from "./support/activity";
 import { metric, spawnRelayer, type RelayerProcess } from "./support/relayer-process";
-
-/** Seeded PRNG (mulberry32) so the kill points are reproducible. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("relayer processes: crashes, faults, restarts, failover", function () {
   this.timeout(600_000);
-  let node: Awaited<ReturnType<typeof startHardhatNode>>;
+  let node: HardhatNode;
   let deploymentFile: string;
-  let deployment: { chainId: number; contracts: Record<string, { address: string; blockNumber: number }> };
+  let deployment: DeploymentFile;
   let p: Protocol;
   let redis: Redis;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
-    node = await startHardhatNode();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "relayer-process-"));
-    deploymentFile = await deployToNode(node.url, dir);
-    deployment = JSON.parse(fs.readFileSync(deploymentFile, "utf8"));
-    p = await connectProtocol(node.url, deploymentFile);
-    await setupActors(p);
+    ({ node, deploymentFile, deployment, p } = await startDeployed("process"));
     await runAllPaths(p);
     // Many small blocks, so the backfill makes many commits a kill can land between.
     await generateLoad(p, 240, 4);
@@ -59,7 +45,7 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
     await node?.stop();
   });
 
-  const newPrefix = () => `test-proc-${randomBytes(4).toString("hex")}`;
+  const newPrefix = () => freshPrefix("proc");
   const storeFor = (client: Redis, prefix: string): Store => {
     const common = createCommon(
       parseOptions({ RPC_URL: node.url, DEPLOYMENT: deploymentFile, REDIS_PREFIX: prefix, LOG_LEVEL: "silent" }),
@@ -84,48 +70,22 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
     ...extra,
   });
 
-  async function caughtUp(store: Store, timeoutMs = 90_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const head = await p.provider.getBlock("latest");
-      const meta = await store.getMeta().catch(() => undefined);
-      if (meta?.block === head!.number && meta.hash === head!.hash) return;
-      if (Date.now() > deadline) throw new Error(`not caught up: ${meta?.block} of ${head!.number}`);
-      await sleep(50);
-    }
-  }
+  const caughtUp = (store: Store, timeoutMs = 90_000) => caughtUpWith(p.provider, store, { timeoutMs });
 
   /** A fresh in-process rebuild's projection, for comparison. */
   async function rebuild(): Promise<Record<string, unknown>> {
-    const prefix = newPrefix();
-    const common = createCommon(
-      parseOptions({
-        RPC_URL: node.url,
-        DEPLOYMENT: deploymentFile,
-        REDIS_PREFIX: prefix,
-        CONFIRMATIONS: "3",
-        POLL_INTERVAL_MS: "20",
-        LOG_LEVEL: "silent",
-      }),
-    );
-    const chain = createChain({ common, rpcUrl: node.url });
-    const store = storeFor(redis, prefix);
-    const indexer = createIndexer({
-      common,
-      chain,
-      store,
-      sources: { escrow: deployment.contracts.Escrow.address, registry: deployment.contracts.GatewayRegistry.address },
-      deploymentBlock: Math.min(
-        deployment.contracts.Escrow.blockNumber,
-        deployment.contracts.GatewayRegistry.blockNumber,
-      ),
+    const r = startIndexer({
+      rpcUrl: node.url,
+      deploymentFile,
+      redis,
+      prefix: newPrefix(),
+      env: { CONFIRMATIONS: "3", POLL_INTERVAL_MS: "20" },
       holder: "rebuild",
     });
-    void indexer.start();
-    await caughtUp(store);
-    await indexer.stop();
-    chain.close();
-    return store.dumpProjection();
+    cleanups.push(() => r.store.clear());
+    await caughtUp(r.store);
+    await r.stop();
+    return r.store.dumpProjection();
   }
 
   it("killed with SIGKILL at random points eleven times, ends identical to a fresh rebuild", async () => {

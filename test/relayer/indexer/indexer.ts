@@ -1,58 +1,81 @@
 /**
  * The indexer against a real Hardhat node and a real Redis: every deal path, rebuild determinism, idempotent
- * commits, and reorgs made with evm_snapshot/evm_revert.
+ * commits, and reorgs made with evm_snapshot/evm_revert; then, over a stub chain, how it logs a failed step.
  */
 import { expect } from "chai";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { id } from "ethers";
-import { createCommon, type Common } from "../../relayer/src/common";
-import { parseOptions } from "../../relayer/src/options";
-import { createChain, type EthersChain } from "../../relayer/src/chain/chain";
-import { RetryableError } from "../../relayer/src/chain/types";
-import { createStore, type Store } from "../../relayer/src/store/store";
-import { createIndexer, type Indexer } from "../../relayer/src/indexer/indexer";
-import { startHardhatNode, deployToNode } from "./support/node";
+import type { EthersChain } from "../../../relayer/src/chain/chain";
+import type { Chain } from "../../../relayer/src/chain/types";
+import { createCommon } from "../../../relayer/src/common";
+import type { DeploymentFile } from "../../../relayer/src/deployment";
+import { ChainClosedError, NonRetryableError, RetryableError } from "../../../relayer/src/errors";
+import { createIndexer } from "../../../relayer/src/indexer/indexer";
+import { parseOptions } from "../../../relayer/src/options";
+import { createStore, type Store } from "../../../relayer/src/store/store";
+import { caughtUp, freshPrefix, startIndexer, type InProcessIndexer } from "../support/indexer";
+import { capturingLogger, WARN, type LogLine } from "../support/logger";
+import { startDeployed } from "../support/deployed";
+import type { HardhatNode } from "../support/node";
 import {
-  connectProtocol,
   dealIdOf,
   makeDeal,
   makeDelegateLock,
   runAllPaths,
-  setupActors,
   USDT,
   type Expected,
   type Protocol,
-} from "./support/activity";
-
-type Running = { store: Store; indexer: Indexer; stop: () => Promise<void>; prefix: string; common: Common };
+} from "../support/activity";
 
 describe("relayer indexer (Hardhat node + Redis)", function () {
   this.timeout(300_000);
-  let node: Awaited<ReturnType<typeof startHardhatNode>>;
+  let node: HardhatNode;
   let deploymentFile: string;
-  let deployment: {
-    contracts: {
-      Escrow: { address: string; blockNumber: number };
-      GatewayRegistry: { address: string; blockNumber: number };
-    };
-    chainId: number;
-  };
+  let deployment: DeploymentFile;
   let p: Protocol;
   let redis: Redis;
-  const running: Running[] = [];
+  const running: InProcessIndexer[] = [];
+  /** What every deal path should have left, as driven in the set-up. */
+  let expected: Expected[];
+  /** The indexer that followed the chain while the set-up drove the deals (confirmation depth 3). */
+  let live: InProcessIndexer;
+
+  /** Starts an in-process indexer with its own key prefix; `instrument` may wrap its chain and store first. */
+  function start(
+    confirmations: number,
+    instrument?: (chain: EthersChain, store: Store) => void,
+    backfillChunkLogs?: number,
+  ): InProcessIndexer {
+    const r = startIndexer({
+      rpcUrl: node.url,
+      deploymentFile,
+      redis,
+      env: { CONFIRMATIONS: String(confirmations), POLL_INTERVAL_MS: "20", LEASE_TTL_MS: "1000", LOG_RANGE_MAX: "40" },
+      instrument,
+      backfillChunkLogs,
+    });
+    running.push(r);
+    return r;
+  }
+
+  /** Waits until the projection has applied the node's current head block. */
+  const caughtUpWith = (r: InProcessIndexer) => caughtUp(p.provider, r.store, { halted: r.indexer.halted });
+
+  async function rebuildDump(confirmations: number) {
+    const fresh = start(confirmations);
+    await caughtUpWith(fresh);
+    const dump = await fresh.store.dumpProjection();
+    await fresh.stop();
+    return dump;
+  }
 
   before(async () => {
-    node = await startHardhatNode();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "relayer-indexer-"));
-    deploymentFile = await deployToNode(node.url, dir);
-    deployment = JSON.parse(fs.readFileSync(deploymentFile, "utf8"));
-    p = await connectProtocol(node.url, deploymentFile);
-    await setupActors(p);
+    ({ node, deploymentFile, deployment, p } = await startDeployed("indexer"));
     redis = new Redis("redis://127.0.0.1:6379");
+    // The live indexer follows the chain block by block while every deal path runs.
+    live = start(3);
+    expected = await runAllPaths(p);
+    await caughtUpWith(live);
   });
 
   after(async () => {
@@ -64,88 +87,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
     await node?.stop();
   });
 
-  /** Starts an in-process indexer with its own key prefix; `instrument` may wrap its chain and store first. */
-  async function startIndexer(
-    confirmations: number,
-    prefix = `test-idx-${randomBytes(4).toString("hex")}`,
-    instrument?: (chain: EthersChain, store: Store) => void,
-    backfillChunkLogs?: number,
-  ): Promise<Running> {
-    const common = createCommon(
-      parseOptions({
-        RPC_URL: node.url,
-        DEPLOYMENT: deploymentFile,
-        REDIS_PREFIX: prefix,
-        CONFIRMATIONS: String(confirmations),
-        POLL_INTERVAL_MS: "20",
-        LEASE_TTL_MS: "1000",
-        LOG_RANGE_MAX: "40",
-        LOG_LEVEL: "silent",
-      }),
-    );
-    const chain = createChain({ common, rpcUrl: node.url });
-    const store = createStore({
-      common,
-      redis,
-      chainId: deployment.chainId,
-      escrow: deployment.contracts.Escrow.address,
-    });
-    instrument?.(chain, store);
-    const indexer = createIndexer({
-      common,
-      chain,
-      store,
-      sources: { escrow: deployment.contracts.Escrow.address, registry: deployment.contracts.GatewayRegistry.address },
-      deploymentBlock: Math.min(
-        deployment.contracts.Escrow.blockNumber,
-        deployment.contracts.GatewayRegistry.blockNumber,
-      ),
-      holder: `test-${prefix}`,
-      backfillChunkLogs,
-    });
-    void indexer.start();
-    const r: Running = {
-      store,
-      indexer,
-      prefix,
-      common,
-      stop: async () => {
-        await indexer.stop();
-        chain.close();
-      },
-    };
-    running.push(r);
-    return r;
-  }
-
-  /** Waits until the projection has applied the node's current head block. */
-  async function caughtUp(r: Running): Promise<void> {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const head = await p.provider.getBlock("latest");
-      const meta = await r.store.getMeta();
-      if (meta.block === head!.number && meta.hash === head!.hash) return;
-      if (r.indexer.halted()) throw new Error(`indexer halted: ${r.indexer.halted()}`);
-      if (Date.now() > deadline) throw new Error(`indexer stuck at ${meta.block}, head ${head!.number}`);
-      await new Promise((res) => setTimeout(res, 25));
-    }
-  }
-
-  async function rebuildDump(confirmations: number) {
-    const fresh = await startIndexer(confirmations);
-    await caughtUp(fresh);
-    const dump = await fresh.store.dumpProjection();
-    await fresh.stop();
-    return dump;
-  }
-
-  let expected: Expected[];
-  let live: Running;
-
   it("shows deals driven through every path with the right status and history", async () => {
-    live = await startIndexer(3);
-    expected = await runAllPaths(p);
-    await caughtUp(live);
     for (const e of expected) {
       const got = await live.store.getDeal(e.dealId.toLowerCase());
       expect(got, e.dealId).to.not.equal(undefined);
@@ -243,7 +185,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
     const trace: string[] = [];
     let reads = 0;
     let injected = 0;
-    const r = await startIndexer(1, undefined, (chain, store) => {
+    const r = start(1, (chain, store) => {
       const read = chain.logsInRange.bind(chain);
       chain.logsInRange = async (addresses, from, to) => {
         trace.push(`read ${from}`);
@@ -262,7 +204,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
         return result;
       };
     });
-    await caughtUp(r);
+    await caughtUpWith(r);
     expect(injected).to.equal(1);
     expect(await r.store.dumpProjection()).to.deep.equal(liveDump);
     // Some read of the blocks from F on started before the commit that reached F - 1 had finished.
@@ -277,9 +219,8 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
     const liveDump = await live.store.dumpProjection();
     const commits: { toBlock: number; events: number; toHash: string }[] = [];
     let reads = 0;
-    const r = await startIndexer(
+    const r = start(
       1,
-      undefined,
       (chain, store) => {
         const read = chain.logsInRange.bind(chain);
         chain.logsInRange = async (addresses, from, to) => {
@@ -294,7 +235,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       },
       3,
     );
-    await caughtUp(r);
+    await caughtUpWith(r);
     expect(await r.store.dumpProjection()).to.deep.equal(liveDump);
     expect(commits.length).to.be.greaterThan(reads);
     // Every checkpoint hash is the chain's hash of that block, whether taken from a log or asked for.
@@ -352,9 +293,15 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
   });
 
   describe("reorgs", () => {
+    // A reorg rewrites the chain under every indexer that follows it (a deep one halts them): the live indexer's part
+    // is over, and each test here starts indexers of its own.
+    before(async () => {
+      await live.stop();
+    });
+
     it("rolls a shallow reorg back and forward, records retractions and never changes a final deal", async () => {
-      const r = await startIndexer(6);
-      await caughtUp(r);
+      const r = start(6);
+      await caughtUpWith(r);
       const finalDeal = expected[0].dealId.toLowerCase();
       const finalBefore = await r.store.getDeal(finalDeal);
       const [payer] = p.payers;
@@ -379,7 +326,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       await (await p.escrow.connect(await p.provider.getSigner(stillOpen.deal.payee)).perform(stillOpen.deal)).wait();
       const lock = await makeDelegateLock(p, { payee: await payee.getAddress(), amount: USDT(33) });
       await (await p.escrow.connect(p.delegate).lock(lock, id("gone-lock"))).wait();
-      await caughtUp(r);
+      await caughtUpWith(r);
       const goneId = dealIdOf(gone).toLowerCase();
       expect((await r.store.getDeal(goneId))!.deal.status).to.equal("performed");
       expect((await r.store.getDeal(stillOpenId))!.deal.status).to.equal("performed");
@@ -395,7 +342,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       });
       await (await p.escrow.connect(payer).open(kept, id("kept"))).wait();
       for (let i = 0; i < 3; i++) await p.provider.send("evm_mine", []);
-      await caughtUp(r);
+      await caughtUpWith(r);
 
       expect(await r.store.getDeal(goneId)).to.equal(undefined);
       expect(await r.store.getDeal(dealIdOf(lock).toLowerCase())).to.equal(undefined);
@@ -423,8 +370,8 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
     });
 
     it("undoes a block in which one deal opened, was performed and was released (writes combined per key)", async () => {
-      const r = await startIndexer(4);
-      await caughtUp(r);
+      const r = start(4);
+      await caughtUpWith(r);
       const before = await r.store.dumpProjection();
       const [payer] = p.payers;
       const [payee] = p.payees;
@@ -443,7 +390,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       } finally {
         await p.provider.send("evm_setAutomine", [true]);
       }
-      await caughtUp(r);
+      await caughtUpWith(r);
       const dealId = dealIdOf(d).toLowerCase();
       const got = await r.store.getDeal(dealId);
       expect(got!.deal.status).to.equal("released");
@@ -452,15 +399,15 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
 
       await p.provider.send("evm_revert", [snapshot]);
       for (let i = 0; i < 3; i++) await p.provider.send("evm_mine", []);
-      await caughtUp(r);
+      await caughtUpWith(r);
       expect(await r.store.getDeal(dealId)).to.equal(undefined);
       expect(await r.store.dumpProjection()).to.deep.equal(before);
       await r.stop();
     });
 
     it("halts on a reorg deeper than the confirmation depth and leaves the projection as it was", async () => {
-      const r = await startIndexer(2);
-      await caughtUp(r);
+      const r = start(2);
+      await caughtUpWith(r);
       const [payer] = p.payers;
       const [payee] = p.payees;
       const snapshot = await p.provider.send("evm_snapshot", []);
@@ -469,7 +416,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
         await (await p.escrow.connect(payer).open(d, id(`deep-${i}`))).wait();
       }
       for (let i = 0; i < 2; i++) await p.provider.send("evm_mine", []);
-      await caughtUp(r);
+      await caughtUpWith(r);
       const before = await r.store.dumpProjection();
       await p.provider.send("evm_revert", [snapshot]);
       // One block at a time: hardhat_mine reports zero parent hashes inside long runs.
@@ -481,5 +428,81 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       expect(await r.store.dumpProjection()).to.deep.equal(before);
       await r.stop();
     });
+  });
+});
+
+const ESCROW = "0x" + "e5".repeat(20);
+const REGISTRY = "0x" + "7e".repeat(20);
+
+describe("relayer indexer: a failed step (stub chain + Redis)", function () {
+  let redis: Redis;
+  const stores: Store[] = [];
+
+  before(function () {
+    redis = new Redis("redis://127.0.0.1:6379");
+  });
+
+  after(async function () {
+    for (const store of stores) await store.clear();
+    await redis?.quit();
+  });
+
+  /** Runs an indexer whose chain fails every `head()` with `error`, and returns its first "indexer step failed" line. */
+  async function failedStep(error: Error): Promise<LogLine> {
+    const { logger, lines } = capturingLogger("warn");
+    const prefix = freshPrefix("idx-fail");
+    const common = createCommon(
+      parseOptions({ RPC_URL: "http://127.0.0.1:1", DEPLOYMENT: "x", REDIS_PREFIX: prefix, POLL_INTERVAL_MS: "20" }),
+      logger,
+    );
+    const store = createStore({ common, redis, chainId: 31337, escrow: ESCROW });
+    stores.push(store);
+    const unused = () => Promise.reject(new Error("not used by this test"));
+    const chain: Chain = {
+      chainId: async () => 31337,
+      head: async () => Promise.reject(error),
+      block: unused,
+      logsInRange: unused,
+      logsOfBlock: unused,
+      call: unused,
+      close: () => undefined,
+    };
+    const indexer = createIndexer({
+      common,
+      chain,
+      store,
+      sources: { escrow: ESCROW, registry: REGISTRY },
+      deploymentBlock: 1,
+      holder: "test-failed-step",
+    });
+    void indexer.start();
+    try {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const line = lines.find((l) => l.msg === "indexer step failed");
+        if (line) return line;
+        if (Date.now() > deadline) throw new Error(`no failed step logged: ${JSON.stringify(lines)}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      await indexer.stop();
+    }
+  }
+
+  it("logs a failure that retrying cannot fix with retryable false (NonRetryableError and its subclasses)", async function () {
+    for (const error of [
+      new NonRetryableError("eth_blockNumber failed: json-rpc error -32601"),
+      new ChainClosedError(),
+    ]) {
+      const line = await failedStep(error);
+      expect(line, error.name).to.include({ level: WARN, retryable: false });
+      expect((line.err as { type: string }).type, error.name).to.equal(error.name);
+    }
+  });
+
+  it("logs any other failure with retryable true", async function () {
+    for (const error of [new RetryableError("eth_blockNumber failed after 8 attempts"), new Error("redis down")]) {
+      expect(await failedStep(error), error.name).to.include({ level: WARN, retryable: true });
+    }
   });
 });

@@ -1,0 +1,217 @@
+/**
+ * The OpenAPI document (`openapi.ts`) as the read API serves it at /v1/openapi.json: every route, its parameters
+ * and problem responses, resolvable references, and schemas that what the routes answer over a seeded store conforms
+ * to.
+ */
+import { expect } from "chai";
+import { id as keccakId } from "ethers";
+import { buildOpenApiDocument, ROUTES } from "../../../relayer/src/api/openapi";
+import { ACC1, addr, GW3, PARTIES, READY, startSeededApi, type SeededApi } from "../support/api";
+
+describe("relayer read API: GET /v1/openapi.json", function () {
+  let api: SeededApi;
+  const model = (i: number) => api.seed.deals[i];
+  type Doc = {
+    openapi: string;
+    info: { title: string; version: string };
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          parameters?: { name: string; in: string; required?: boolean; schema: unknown }[];
+          responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+        }
+      >
+    >;
+    components: {
+      schemas: Record<string, { type?: string; properties?: Record<string, unknown>; required?: string[] }>;
+    };
+  };
+  let doc: Doc;
+
+  before(async function () {
+    api = await startSeededApi("openapi");
+    const res = await api.http
+      .get("/v1/openapi.json")
+      .expect(200)
+      .expect("Content-Type", /^application\/json/);
+    doc = res.body;
+  });
+
+  after(async function () {
+    await api?.close();
+  });
+
+  it("is an OpenAPI 3.1 document with info, paths and components", function () {
+    expect(doc.openapi).to.match(/^3\.1\.\d+$/);
+    expect(doc.info.title).to.be.a("string").and.not.empty;
+    expect(doc.info.version).to.be.a("string").and.not.empty;
+    expect(doc).to.deep.equal(JSON.parse(JSON.stringify(buildOpenApiDocument())));
+  });
+
+  it("documents every route the app serves, with a 200 and problem responses", function () {
+    const expected = [
+      "/v1/deals/{dealId}",
+      "/v1/deals",
+      "/v1/gateways",
+      "/v1/gateways/{address}",
+      "/v1/acceptors",
+      "/v1/acceptors/{address}",
+      "/v1/health",
+      "/v1/ready",
+      "/metrics",
+      "/v1/openapi.json",
+    ];
+    expect(Object.keys(doc.paths).sort()).to.deep.equal([...expected].sort());
+    expect(ROUTES.map((r) => r.path).sort()).to.deep.equal([...expected].sort());
+    for (const path of expected) {
+      const op = doc.paths[path].get;
+      expect(op, path).to.be.an("object");
+      expect(op.responses["200"], path).to.be.an("object");
+      for (const status of ["400", "405", "500"]) {
+        expect(op.responses[status].content!["application/problem+json"].schema, `${path} ${status}`).to.deep.equal({
+          $ref: "#/components/schemas/Problem",
+        });
+      }
+      for (const name of path.match(/\{(\w+)\}/g) ?? []) {
+        const param = op.parameters!.find((p) => p.name === name.slice(1, -1));
+        expect(param, `${path} ${name}`).to.deep.include({ in: "path", required: true });
+      }
+    }
+    expect(
+      doc.paths["/v1/deals/{dealId}"].get.responses["404"].content!["application/problem+json"].schema,
+    ).to.deep.equal({
+      $ref: "#/components/schemas/Problem",
+    });
+    expect(doc.paths["/v1/ready"].get.responses["503"]).to.be.an("object");
+    const listParams = doc.paths["/v1/deals"].get.parameters!.map((p) => `${p.in}:${p.name}`).sort();
+    expect(listParams).to.deep.equal(["query:cursor", "query:gateway", "query:limit", "query:party", "query:status"]);
+    const accParams = doc.paths["/v1/acceptors"].get.parameters!.map((p) => `${p.in}:${p.name}`).sort();
+    expect(accParams).to.deep.equal(["query:method", "query:status", "query:token"]);
+  });
+
+  it("has DealView and Problem components, and every $ref resolves", function () {
+    const deal = doc.components.schemas.DealView;
+    expect(deal.type).to.equal("object");
+    for (const field of [
+      "status",
+      "payer",
+      "payee",
+      "gateway",
+      "token",
+      "amount",
+      "deadline",
+      "confirmations",
+      "finality",
+      "history",
+    ]) {
+      expect(deal.properties, field).to.have.property(field);
+      expect(deal.required, field).to.include(field);
+    }
+    const problem = doc.components.schemas.Problem;
+    expect(problem.required).to.include.members(["type", "title", "status", "detail"]);
+    const refs: string[] = [];
+    const walk = (node: unknown) => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === "object") {
+        for (const [k, v] of Object.entries(node)) {
+          if (k === "$ref") refs.push(v as string);
+          else walk(v);
+        }
+      }
+    };
+    walk(doc);
+    expect(refs).not.to.be.empty;
+    for (const ref of refs) {
+      const m = /^#\/components\/schemas\/(\w+)$/.exec(ref);
+      expect(m, ref).to.not.equal(null);
+      expect(doc.components.schemas, ref).to.have.property(m![1]);
+    }
+  });
+
+  /** Checks a value against a schema of the document (the subset of JSON Schema the generator emits). */
+  function conforms(value: unknown, schema: Record<string, unknown>, at: string, open = false): string[] {
+    const ref = schema.$ref as string | undefined;
+    if (ref) return conforms(value, doc.components.schemas[ref.split("/").pop()!] as Record<string, unknown>, at, open);
+    const errors: string[] = [];
+    if (schema.allOf)
+      for (const s of schema.allOf as Record<string, unknown>[]) errors.push(...conforms(value, s, at, true));
+    if (schema.anyOf) {
+      const options = (schema.anyOf as Record<string, unknown>[]).map((s) => conforms(value, s, at));
+      if (options.every((o) => o.length > 0)) errors.push(`${at}: matches no anyOf option`);
+    }
+    if (schema.enum && !(schema.enum as unknown[]).includes(value)) errors.push(`${at}: ${String(value)} not in enum`);
+    const types = schema.type === undefined ? [] : ([] as string[]).concat(schema.type as string);
+    const typeOf = (v: unknown) =>
+      v === null ? "null" : Array.isArray(v) ? "array" : Number.isInteger(v) ? "integer" : typeof v;
+    if (types.length > 0 && !types.some((t) => t === typeOf(value) || (t === "number" && typeof value === "number"))) {
+      errors.push(`${at}: ${typeOf(value)} is not ${types.join("|")}`);
+    }
+    if (typeof value === "string" && typeof schema.pattern === "string" && !new RegExp(schema.pattern).test(value)) {
+      errors.push(`${at}: does not match ${schema.pattern}`);
+    }
+    if (Array.isArray(value) && schema.items) {
+      value.forEach((v, i) => errors.push(...conforms(v, schema.items as Record<string, unknown>, `${at}[${i}]`)));
+    }
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+      for (const key of (schema.required ?? []) as string[]) if (!(key in value)) errors.push(`${at}.${key}: missing`);
+      for (const [key, v] of Object.entries(value)) {
+        if (properties[key]) errors.push(...conforms(v, properties[key], `${at}.${key}`));
+        else if (schema.additionalProperties && typeof schema.additionalProperties === "object") {
+          errors.push(...conforms(v, schema.additionalProperties as Record<string, unknown>, `${at}.${key}`));
+        } else if (schema.properties && !open) errors.push(`${at}.${key}: not documented`);
+      }
+    }
+    return errors;
+  }
+
+  it("describes what the routes actually answer", async function () {
+    const samples: [string, number, string][] = [
+      ...[0, 2, 3, 4, 5, 9].map((i): [string, number, string] => [
+        `/v1/deals/${model(i).dealId}`,
+        200,
+        "/v1/deals/{dealId}",
+      ]),
+      ["/v1/deals?limit=100", 200, "/v1/deals"],
+      [`/v1/deals?party=${PARTIES[2]}&status=open&limit=1`, 200, "/v1/deals"],
+      ["/v1/gateways", 200, "/v1/gateways"],
+      [`/v1/gateways/${GW3}`, 200, "/v1/gateways/{address}"],
+      ["/v1/acceptors", 200, "/v1/acceptors"],
+      [`/v1/acceptors/${ACC1}`, 200, "/v1/acceptors/{address}"],
+      ["/v1/health", 200, "/v1/health"],
+      ["/v1/ready", 200, "/v1/ready"],
+      [`/v1/deals/${keccakId("x")}`, 404, "/v1/deals/{dealId}"],
+      ["/v1/deals?limit=0&x=1", 400, "/v1/deals"],
+      [`/v1/acceptors/${addr(1)}`, 404, "/v1/acceptors/{address}"],
+    ];
+    for (const [url, status, path] of samples) {
+      const res = await api.http.get(url).expect(status);
+      const content = doc.paths[path].get.responses[String(status)].content!;
+      const schema = (content["application/json"] ?? content["application/problem+json"]).schema as Record<
+        string,
+        unknown
+      >;
+      expect(conforms(res.body, schema, url)).to.deep.equal([]);
+    }
+    api.readiness = { ready: false, checks: { redis: false } };
+    try {
+      const res = await api.http.get("/v1/ready").expect(503);
+      const schema = doc.paths["/v1/ready"].get.responses["503"].content!["application/problem+json"].schema;
+      expect(conforms(res.body, schema as Record<string, unknown>, "ready")).to.deep.equal([]);
+    } finally {
+      api.readiness = READY;
+    }
+  });
+
+  it("documents finality and the method name hashing", function () {
+    // Every view carries `finality`, whose values are the two of the enum (not merely the word in a field name).
+    for (const view of ["DealView", "HistoryEntry", "GatewayView", "AcceptorView"]) {
+      const finality = doc.components.schemas[view].properties?.finality as { enum?: string[] } | undefined;
+      expect(finality?.enum, view).to.deep.equal(["pending", "final"]);
+    }
+    expect(doc.paths["/v1/deals"].get).to.have.property("description").that.contains("fewer than `limit`");
+    expect(JSON.stringify(doc.paths["/v1/acceptors"])).to.contain("keccak256");
+  });
+});

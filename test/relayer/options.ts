@@ -1,0 +1,231 @@
+/**
+ * The relayer's options (`options.ts`): the environment and the command line (`--x=y`, `--x y`), their precedence,
+ * defaults, what is refused and how, `--help` and the README table built from the one list, and the process's exit
+ * code on a usage error.
+ */
+import { expect } from "chai";
+import { OptionsError } from "../../relayer/src/errors";
+import { helpText, OPTIONS, optionsTable, parseOptions, type Options } from "../../relayer/src/options";
+import { runToEnd } from "./support/relayer-process";
+
+/** The two options without a default. */
+const REQUIRED = { RPC_URL: "http://127.0.0.1:8545", DEPLOYMENT: "deployments/localhost.json" };
+
+/** The message of the OptionsError that parsing `env` and `argv` throws (fails if it parses). */
+function refusal(env: Record<string, string | undefined>, argv: string[] = []): string {
+  try {
+    parseOptions(env, argv);
+  } catch (error) {
+    expect(error).to.be.instanceOf(OptionsError);
+    return (error as Error).message;
+  }
+  expect.fail(`parsed ${JSON.stringify({ env, argv })}`);
+}
+
+// The Options type is inferred from the schema: a change of an option's type shows here at compile time.
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const _optionsType: Equal<
+  Options,
+  {
+    rpcUrl: string;
+    deployment: string;
+    redisUrl: string;
+    redisPrefix: string;
+    port: number;
+    host: string;
+    confirmations: number;
+    pollIntervalMs: number;
+    logRangeMax: number;
+    leaseTtlMs: number;
+    relayerKey?: string | undefined;
+    logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+    indexer: boolean;
+  }
+> = true;
+
+describe("relayer options", function () {
+  describe("parseOptions", function () {
+    it("fills every option that has a default, and parses numbers and switches", function () {
+      expect(_optionsType).to.equal(true);
+      expect(parseOptions(REQUIRED)).to.deep.equal({
+        rpcUrl: REQUIRED.RPC_URL,
+        deployment: REQUIRED.DEPLOYMENT,
+        redisUrl: "redis://127.0.0.1:6379",
+        redisPrefix: "escrow",
+        port: 8080,
+        host: "0.0.0.0",
+        confirmations: 12,
+        pollIntervalMs: 1000,
+        logRangeMax: 10_000,
+        leaseTtlMs: 3000,
+        relayerKey: undefined,
+        logLevel: "info",
+        indexer: true,
+      });
+    });
+
+    it("reads every option from its environment variable", function () {
+      const key = "0x" + "ab".repeat(32);
+      const options = parseOptions({
+        ...REQUIRED,
+        REDIS_URL: "redis://redis:6380",
+        REDIS_PREFIX: "escrow-test",
+        PORT: "0",
+        HOST: "127.0.0.1",
+        CONFIRMATIONS: "1",
+        POLL_INTERVAL_MS: "10",
+        LOG_RANGE_MAX: "2",
+        LEASE_TTL_MS: "500",
+        RELAYER_KEY: key,
+        LOG_LEVEL: "silent",
+        INDEXER: "off",
+      });
+      expect(options).to.deep.equal({
+        rpcUrl: REQUIRED.RPC_URL,
+        deployment: REQUIRED.DEPLOYMENT,
+        redisUrl: "redis://redis:6380",
+        redisPrefix: "escrow-test",
+        port: 0,
+        host: "127.0.0.1",
+        confirmations: 1,
+        pollIntervalMs: 10,
+        logRangeMax: 2,
+        leaseTtlMs: 500,
+        relayerKey: key,
+        logLevel: "silent",
+        indexer: false,
+      });
+    });
+
+    it("takes flags as --x=y and as --x y, a value holding '=' whole", function () {
+      const options = parseOptions({}, [
+        "--rpc-url=http://node:8545",
+        "--deployment",
+        "file.json",
+        "--redis-url=redis://h:1/?a=b",
+        "--port",
+        "9000",
+        "--indexer=off",
+      ]);
+      expect(options).to.deep.include({
+        rpcUrl: "http://node:8545",
+        deployment: "file.json",
+        redisUrl: "redis://h:1/?a=b",
+        port: 9000,
+        indexer: false,
+      });
+    });
+
+    it("lets a flag win over the environment, and treats an empty variable as unset", function () {
+      const env = { ...REQUIRED, PORT: "7000", CONFIRMATIONS: "3", HOST: "" };
+      expect(parseOptions(env, ["--port", "7001"])).to.deep.include({ port: 7001, confirmations: 3, host: "0.0.0.0" });
+      expect(parseOptions(env, ["--confirmations=4", "--confirmations=5"])).to.deep.include({ confirmations: 5 });
+    });
+
+    it("refuses an unknown flag and an argument that is not a flag", function () {
+      expect(refusal(REQUIRED, ["--nope", "1"])).to.equal("unknown option --nope");
+      expect(refusal(REQUIRED, ["--rpc-url-x=1"])).to.equal("unknown option --rpc-url-x");
+      expect(refusal(REQUIRED, ["8080"])).to.equal("unexpected argument 8080");
+      expect(refusal(REQUIRED, ["-p", "8080"])).to.equal("unexpected argument -p");
+    });
+
+    it("refuses a flag without a value", function () {
+      expect(refusal(REQUIRED, ["--port"])).to.equal("option --port needs a value");
+      expect(refusal(REQUIRED, ["--host=0.0.0.0", "--confirmations"])).to.equal("option --confirmations needs a value");
+    });
+
+    it("refuses bad values, every problem on a line of its own named by the variable", function () {
+      const lines = refusal({
+        RPC_URL: "not a url",
+        PORT: "eighty",
+        CONFIRMATIONS: "0",
+        LEASE_TTL_MS: "1.5",
+        REDIS_PREFIX: "a b",
+        RELAYER_KEY: "0x12",
+        LOG_LEVEL: "loud",
+        INDEXER: "maybe",
+      }).split("\n");
+      expect(lines.map((l) => l.split(":")[0])).to.deep.equal([
+        "RPC_URL",
+        "DEPLOYMENT",
+        "REDIS_PREFIX",
+        "PORT",
+        "CONFIRMATIONS",
+        "LEASE_TTL_MS",
+        "RELAYER_KEY",
+        "LOG_LEVEL",
+        "INDEXER",
+      ]);
+      expect(lines[0]).to.equal("RPC_URL: RPC_URL must be an http(s) or ws(s) URL");
+      expect(lines[2]).to.equal("REDIS_PREFIX: REDIS_PREFIX may hold letters, digits, _ . -");
+      expect(lines[6]).to.equal("RELAYER_KEY: RELAYER_KEY must be a 32-byte hex private key");
+      // Bounds: the same checks whether the value comes from a flag or the environment.
+      expect(refusal(REQUIRED, ["--port=65536"])).to.match(/^PORT: /);
+      expect(refusal({ ...REQUIRED, POLL_INTERVAL_MS: "9" })).to.match(/^POLL_INTERVAL_MS: /);
+    });
+  });
+
+  describe("--help and the options table", function () {
+    it("lists every option with its variable, flag, meaning and default", function () {
+      const lines = helpText().split("\n");
+      expect(lines[0]).to.equal("usage: npm run relayer [-- --option value ...]");
+      const rows = lines.filter((l) => l.startsWith("  "));
+      expect(rows).to.have.length(Object.keys(OPTIONS).length);
+      for (const [i, o] of Object.values(OPTIONS).entries()) {
+        expect(rows[i].split(/\s+/).slice(1, 3)).to.deep.equal([o.env, o.flag]);
+        expect(rows[i]).to.contain(o.description);
+        if (o.default !== undefined) expect(rows[i].endsWith(`(default ${o.default})`), rows[i]).to.equal(true);
+        else expect(rows[i]).to.not.contain("(default");
+      }
+    });
+
+    it("gives every option a flag named after its variable, and a default that parses", function () {
+      for (const o of Object.values(OPTIONS)) {
+        expect(o.flag).to.equal(`--${o.env.toLowerCase().replace(/_/g, "-")}`);
+        if (o.default !== undefined) expect(o.schema.safeParse(o.default).success, o.env).to.equal(true);
+      }
+    });
+
+    it("makes a Markdown table of every option for the README", function () {
+      const table = optionsTable().split("\n");
+      expect(table[0]).to.equal("| Variable | Flag | Default | Meaning |");
+      expect(table).to.have.length(2 + Object.keys(OPTIONS).length);
+      expect(table).to.include("| `PORT` | `--port` | `8080` | HTTP port of the API (0 picks a free port) |");
+      expect(table).to.include("| `RPC_URL` | `--rpc-url` |  | JSON-RPC endpoint of the chain (required) |");
+    });
+  });
+
+  describe("the process", function () {
+    this.timeout(60_000);
+
+    it("exits with 2 on a usage error, saying what is wrong above the help", async function () {
+      const unknown = await runToEnd(["--nope"], { env: REQUIRED });
+      expect(unknown.code).to.equal(2);
+      expect(unknown.stderr).to.match(/^relayer: unknown option --nope\n\nusage: npm run relayer/);
+      const bad = await runToEnd([], { env: { ...REQUIRED, PORT: "eighty" } });
+      expect(bad.code).to.equal(2);
+      expect(bad.stderr).to.match(/^relayer: PORT: /);
+      const missing = await runToEnd(["--port", "1"]);
+      expect(missing.code).to.equal(2);
+      expect(missing.stderr).to.contain("RPC_URL:").and.contain("DEPLOYMENT:");
+    });
+
+    it("prints the help and exits with 0 on --help or -h", async function () {
+      for (const flag of ["--help", "-h"]) {
+        const run = await runToEnd([flag]);
+        expect(run.code, flag).to.equal(0);
+        expect(run.stdout.trim()).to.equal(helpText());
+      }
+    });
+
+    it("answers --help through npm's entry point (relayer/launch.js) without building anything", async function () {
+      const started = Date.now();
+      const run = await runToEnd(["--port", "1", "--help"], { script: ["relayer/launch.js"] });
+      expect(run.code).to.equal(0);
+      expect(run.stdout.trim()).to.equal(helpText());
+      expect(run.stderr).to.equal("");
+      // A build (contracts and relayer) takes far longer than this.
+      expect(Date.now() - started).to.be.lessThan(10_000);
+    });
+  });
+});
