@@ -29,6 +29,7 @@ import { createChain } from "../relayer/src/chain/chain";
 import { createStore, type Store } from "../relayer/src/store/store";
 import { createIndexer } from "../relayer/src/indexer/indexer";
 import { decodeLog, type Sources } from "../protocol";
+import { indexedContracts, readDeployment, type DeploymentFile } from "../relayer/src/deployment";
 import { deployToNode, freePort, startHardhatNode, ROOT, type HardhatNode } from "../test/relayer/support/node";
 import { connectProtocol, generateLoad, setupActors, type Protocol } from "../test/relayer/support/activity";
 
@@ -58,14 +59,6 @@ const TARGETS = {
   apiRatio: 0.5,
   redisBytesPerDeal: 2_048,
   relayerRssMb: 300,
-};
-
-type Deployment = {
-  chainId: number;
-  contracts: {
-    Escrow: { address: string; blockNumber: number };
-    GatewayRegistry: { address: string; blockNumber: number };
-  };
 };
 
 /* --------------------------------------------------- helpers --------------------------------------------------- */
@@ -228,7 +221,7 @@ type BackfillResult = { events: number; seconds: number; steps: Record<string, n
 async function backfillPass(args: {
   rpcUrl: string;
   deploymentFile: string;
-  deployment: Deployment;
+  deployment: DeploymentFile;
   prefix: string;
   redis: Redis;
   head: number;
@@ -246,8 +239,8 @@ async function backfillPass(args: {
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "silent",
     }),
   );
-  const escrow = deployment.contracts.Escrow.address.toLowerCase();
-  const registry = deployment.contracts.GatewayRegistry.address.toLowerCase();
+  const { sources, deploymentBlock } = indexedContracts(deployment);
+  const { escrow } = sources;
   const chain = createChain({ common, rpcUrl });
   const store = createStore({ common, redis, chainId: deployment.chainId, escrow });
   // Where the time goes: RPC calls, and the store's commit (of which: the Lua script's EVAL round trip).
@@ -263,11 +256,8 @@ async function backfillPass(args: {
     common,
     chain,
     store,
-    sources: { escrow, registry },
-    deploymentBlock: Math.min(
-      deployment.contracts.Escrow.blockNumber,
-      deployment.contracts.GatewayRegistry.blockNumber,
-    ),
+    sources,
+    deploymentBlock,
     holder: `bench:${process.pid}:${randomBytes(4).toString("hex")}`,
   });
   try {
@@ -332,7 +322,7 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-relayer-"));
   cleanups.push({ name: "temp dir", fn: () => fs.rmSync(dir, { recursive: true, force: true }) });
   const deploymentFile = (await timed("deploy", () => deployToNode(node.url, dir))).value;
-  const deployment = JSON.parse(fs.readFileSync(deploymentFile, "utf8")) as Deployment;
+  const deployment = readDeployment(deploymentFile);
   const p: Protocol = await connectProtocol(node.url, deploymentFile);
   cleanups.push({ name: "protocol provider", fn: () => p.provider.destroy() });
   await timed("setupActors", () => setupActors(p));
@@ -366,7 +356,7 @@ async function main(): Promise<void> {
   const dealIds = [...first.value, ...rest.value.flat()];
   const generationSeconds = first.seconds + rest.seconds;
   const head = await p.provider.getBlockNumber();
-  const fromBlock = Math.min(deployment.contracts.Escrow.blockNumber, deployment.contracts.GatewayRegistry.blockNumber);
+  const { sources, deploymentBlock: fromBlock } = indexedContracts(deployment);
   log(
     `generated ${fmt(dealIds.length)} deals (${fmt(dealIds.length * 3)} deal events) in ${generationSeconds.toFixed(1)} s;` +
       ` blocks ${fromBlock}..${head}`,
@@ -374,10 +364,6 @@ async function main(): Promise<void> {
 
   /* 2 + 3. raw baseline and backfill, alternately */
   log("== 2+3. raw getLogs+decode baseline vs. indexer backfill (alternating) ==");
-  const sources: Sources = {
-    escrow: deployment.contracts.Escrow.address.toLowerCase(),
-    registry: deployment.contracts.GatewayRegistry.address.toLowerCase(),
-  };
   const rawCommon = createCommon(
     parseOptions({
       RPC_URL: node.url,

@@ -10,6 +10,7 @@
  * aborts), and response bodies are decoded natively (ethers' JavaScript UTF-8 decoder holds the event loop for
  * seconds on a response of tens of thousands of logs, long enough for the indexer's lease to lapse).
  */
+import { setMaxListeners } from "node:events";
 import { FetchRequest, getAddress, isError, makeError, type FetchGetUrlFunc, type GetUrlResponse } from "ethers";
 import type { Common } from "../common";
 import {
@@ -311,6 +312,8 @@ export function createChain({
   let span = Math.max(1, Math.min(initialLogSpan, maxSpan));
 
   const closing = new AbortController();
+  // Every request in flight listens on this one signal: many concurrent reads are normal, not a leak.
+  setMaxListeners(0, closing.signal);
   const connection = new FetchRequest(rpcUrl);
   connection.timeout = requestTimeoutMs;
   connection.allowGzip = false;

@@ -301,7 +301,7 @@ function runScenario(scenario: Scenario): Model {
       settle(awarded - fee, fee, d.amount - awarded);
     };
 
-    // Legal moves from the deal's status (DESIGN.md §4), weighted so that walks reach the later states.
+    // Legal moves from the deal's status (docs/design.md §4.3), weighted so that walks reach the later states.
     const moves: [weight: number, move: () => void][] = [];
     const cancel = () => refund(step.ratio % 2 === 0 ? "payee_cancel" : "mutual_cancel");
     switch (deal.status) {

@@ -870,7 +870,7 @@ describe("relayer domain: projection", function () {
       });
     });
 
-    // The contract emits each of these only from the statuses of DESIGN.md §4; any other order means a bug or logs
+    // The contract emits each of these only from the statuses of docs/design.md §4.3; any other order means a bug or logs
     // from an unexpected contract ("an event that does not fit the projection").
     describe("transitions the state machine forbids", function () {
       const cases: [string, ProtocolEvent[], ProtocolEvent][] = [
