@@ -3,6 +3,8 @@
  * defaults, what is refused and how, `--help` and the README table built from the one list, and the process's exit
  * code on a usage error.
  */
+import fs from "node:fs";
+import path from "node:path";
 import { expect } from "chai";
 import { OptionsError } from "../../relayer/src/errors";
 import { helpText, OPTIONS, optionsTable, parseOptions, type Options } from "../../relayer/src/options";
@@ -192,6 +194,20 @@ describe("relayer options", function () {
       expect(table).to.have.length(2 + Object.keys(OPTIONS).length);
       expect(table).to.include("| `PORT` | `--port` | `8080` | HTTP port of the API (0 picks a free port) |");
       expect(table).to.include("| `RPC_URL` | `--rpc-url` |  | JSON-RPC endpoint of the chain (required) |");
+    });
+
+    it("relayer/README.md holds that table, cell for cell (however prettier aligned it)", function () {
+      const cells = (row: string) =>
+        row
+          .split("|")
+          .slice(1, -1)
+          .map((cell) => cell.trim());
+      const rows = (lines: string[]) => lines.filter((l) => !/^\|[\s|:-]+\|$/.test(l)).map(cells);
+      const readme = fs.readFileSync(path.join(__dirname, "../../relayer/README.md"), "utf8").split("\n");
+      const start = readme.findIndex((line) => /^\|\s*Variable\s*\|\s*Flag\s*\|/.test(line));
+      expect(start, "the options table in relayer/README.md").to.be.greaterThan(-1);
+      const end = readme.findIndex((line, i) => i > start && !line.startsWith("|"));
+      expect(rows(readme.slice(start, end))).to.deep.equal(rows(optionsTable().split("\n")));
     });
   });
 
