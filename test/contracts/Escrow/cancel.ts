@@ -1,10 +1,10 @@
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 
-import { KINDS, openKind, RefundReason, Status } from "../fixtures";
+import { KINDS, openKind, RefundReason } from "../fixtures";
 import { behavesLikeACallOnAKnownDeal, behavesLikeACallRefusedFrom, behavesLikeACallReservedTo } from "./shared/deals";
-import { cancelSubject, disputeWith, escrowEventNames, expectSettlement, FINAL_STATES } from "./shared/deals";
-import { finalLabel, openDisputes, payeeStrangers, reach, refundPayout, setup, type State } from "./shared/deals";
+import { cancelSubject, disputeWith, escrowEventNames, expectRefunded, FINAL_STATES, finalLabel } from "./shared/deals";
+import { openDisputes, payeeStrangers, reach, setup, type State } from "./shared/deals";
 
 describe("Escrow", function () {
   describe("cancel", function () {
@@ -20,12 +20,7 @@ describe("Escrow", function () {
             it(`${kind} from ${state}: → Refunded (PayeeCancel), the whole amount back, no fee`, async function () {
               const c = await setup(kind, state);
               const disputesBefore = await openDisputes(c.p);
-              const tx = await expectSettlement(
-                c,
-                () => c.p.escrow.connect(c.payee).cancel(c.deal),
-                refundPayout(c),
-                Status.Refunded,
-              );
+              const tx = await expectRefunded(c, () => c.p.escrow.connect(c.payee).cancel(c.deal));
               await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.PayeeCancel);
               expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealRefunded"]);
               if (state === "Disputed") {
@@ -42,25 +37,20 @@ describe("Escrow", function () {
 
         it("when the deal is Open and the payer had released → it refunds all the same", async function () {
           const c = await setup("OnRamp", "OpenReleased");
-          await expectSettlement(c, () => c.p.escrow.connect(c.payee).cancel(c.deal), refundPayout(c), Status.Refunded);
+          await expectRefunded(c, () => c.p.escrow.connect(c.payee).cancel(c.deal));
         });
 
         it("when the deadline has passed → it refunds all the same", async function () {
           const c = await setup("Payment");
           await time.increaseTo(c.deal.deadline + 100n);
-          await expectSettlement(c, () => c.p.escrow.connect(c.payee).cancel(c.deal), refundPayout(c), Status.Refunded);
+          await expectRefunded(c, () => c.p.escrow.connect(c.payee).cancel(c.deal));
         });
 
         for (const state of ["Open", "Disputed"] as State[]) {
           it(`when the registry is paused → it refunds all the same (from ${state})`, async function () {
             const c = await setup("OnRamp", state);
             await c.p.registry.connect(c.p.pauser).pause();
-            await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.payee).cancel(c.deal),
-              refundPayout(c),
-              Status.Refunded,
-            );
+            await expectRefunded(c, () => c.p.escrow.connect(c.payee).cancel(c.deal));
           });
         }
 
@@ -75,12 +65,7 @@ describe("Escrow", function () {
 
         it("when the gateway does not hold the dispute (raised while Exiting) → the counter is unchanged", async function () {
           const c = await disputeWith("Exiting");
-          const tx = await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.payee).cancel(c.deal),
-            refundPayout(c),
-            Status.Refunded,
-          );
+          const tx = await expectRefunded(c, () => c.p.escrow.connect(c.payee).cancel(c.deal));
           await expect(tx).not.to.emit(c.p.registry, "GatewayDisputesChanged");
           expect(await openDisputes(c.p)).to.equal(1n);
         });

@@ -3,8 +3,8 @@ import { expect } from "chai";
 
 import { HOUR, KINDS, RELEASE_WINDOW, Status } from "../fixtures";
 import { behavesLikeACallOnAKnownDeal, behavesLikeACallRefusedFrom, claimSubject } from "./shared/deals";
-import { escrowEventNames, expectSettlement, FINAL_STATES, finalLabel, payeeStrangers } from "./shared/deals";
-import { releasePayout, releaseWindowEnd, setup, tsOf } from "./shared/deals";
+import { escrowEventNames, expectReleased, FINAL_STATES, finalLabel, payeeStrangers } from "./shared/deals";
+import { releaseWindowEnd, setup, tsOf } from "./shared/deals";
 
 describe("Escrow", function () {
   describe("claim", function () {
@@ -65,12 +65,7 @@ describe("Escrow", function () {
             await expect(c.p.escrow.connect(c.payee).claim(c.deal))
               .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
               .withArgs(c.id, endsAt);
-            const tx = await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.payee).claim(c.deal),
-              releasePayout(c),
-              Status.Released,
-            );
+            const tx = await expectReleased(c, () => c.p.escrow.connect(c.payee).claim(c.deal));
             expect(await tsOf(tx)).to.equal(endsAt + 1n);
             await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
             expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealReleased"]);
@@ -89,12 +84,7 @@ describe("Escrow", function () {
             const c = await setup("Payment", "Performed", auto);
             await c.p.registry.connect(c.p.pauser).pause();
             await time.increase(RELEASE_WINDOW + 1);
-            await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.payee).claim(c.deal),
-              releasePayout(c),
-              Status.Released,
-            );
+            await expectReleased(c, () => c.p.escrow.connect(c.payee).claim(c.deal));
           });
         });
       });

@@ -3,8 +3,8 @@ import { expect } from "chai";
 
 import { KINDS, Status } from "../fixtures";
 import { behavesLikeACallOnAKnownDeal, behavesLikeACallRefusedFrom, behavesLikeACallReservedTo } from "./shared/deals";
-import { books, escrowEventNames, expectRecord, expectSettlement, expectUntouched, FINAL_STATES } from "./shared/deals";
-import { finalLabel, payeeStrangers, performSubject, releasePayout, setup, tsOf } from "./shared/deals";
+import { books, escrowEventNames, expectRecord, expectReleased, expectUntouched, FINAL_STATES } from "./shared/deals";
+import { finalLabel, payeeStrangers, performSubject, setup, tsOf } from "./shared/deals";
 
 describe("Escrow", function () {
   describe("perform", function () {
@@ -46,12 +46,7 @@ describe("Escrow", function () {
 
             it(`${kind}: when the payer released first → Released at once; DealPerformed then DealReleased; the payee gets the amount less the fee, the fee is owed to the gateway`, async function () {
               const c = await setup(kind, "OpenReleased");
-              const tx = await expectSettlement(
-                c,
-                () => c.p.escrow.connect(c.payee).perform(c.deal),
-                releasePayout(c),
-                Status.Released,
-              );
+              const tx = await expectReleased(c, () => c.p.escrow.connect(c.payee).perform(c.deal));
               await expect(tx).to.emit(c.p.escrow, "DealPerformed").withArgs(c.id);
               await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
               expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealPerformed", "DealReleased"]);

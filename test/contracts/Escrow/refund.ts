@@ -4,9 +4,9 @@ import { ethers } from "hardhat";
 
 import { DAY, KINDS, loadFixture, MAX_DELEGATE_LOCK_DURATION, MAX_DELEGATE_RELEASE_WINDOW } from "../fixtures";
 import { openKind, RefundReason, RELEASE_WINDOW, RESOLUTION_WINDOW, Status, USDT } from "../fixtures";
-import { behavesLikeACallOnAKnownDeal, delegateLock, escrowEventNames, expectSettlement } from "./shared/deals";
+import { behavesLikeACallOnAKnownDeal, delegateLock, escrowEventNames, expectRefunded } from "./shared/deals";
 import { FINAL_STATES, FLOAT, floatOf, now, openDisputes, protocolWithFloat, reach } from "./shared/deals";
-import { refundPayout, refundSubject, setup, STATUS_OF, type State } from "./shared/deals";
+import { refundSubject, setup, STATUS_OF, type State } from "./shared/deals";
 
 describe("Escrow", function () {
   describe("refund", function () {
@@ -33,12 +33,7 @@ describe("Escrow", function () {
           it(`${kind}: anyone, one second after the deadline → Refunded (Deadline), the whole amount back`, async function () {
             const c = await setup(kind);
             await time.setNextBlockTimestamp(c.deal.deadline + 1n);
-            const tx = await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.p.other).refund(c.deal),
-              refundPayout(c),
-              Status.Refunded,
-            );
+            const tx = await expectRefunded(c, () => c.p.escrow.connect(c.p.other).refund(c.deal));
             await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.Deadline);
             expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealRefunded"]);
           });
@@ -59,12 +54,7 @@ describe("Escrow", function () {
         it("when the payer had released → it refunds all the same", async function () {
           const c = await setup("OnRamp", "OpenReleased");
           await time.increaseTo(c.deal.deadline + 1n);
-          const tx = await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.p.other).refund(c.deal),
-            refundPayout(c),
-            Status.Refunded,
-          );
+          const tx = await expectRefunded(c, () => c.p.escrow.connect(c.p.other).refund(c.deal));
           await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.Deadline);
         });
 
@@ -72,12 +62,7 @@ describe("Escrow", function () {
           const p = await loadFixture(protocolWithFloat);
           const c = await delegateLock(p);
           await time.increaseTo(c.deal.deadline + 1n);
-          const tx = await expectSettlement(
-            c,
-            () => p.escrow.connect(p.other).refund(c.deal),
-            refundPayout(c),
-            Status.Refunded,
-          );
+          const tx = await expectRefunded(c, () => p.escrow.connect(p.other).refund(c.deal));
           await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(c.id, RefundReason.Deadline);
           expect((await p.escrow.floatOf(p.acceptor.address, c.deal.token)).free).to.equal(FLOAT);
         });
@@ -86,12 +71,7 @@ describe("Escrow", function () {
           const c = await setup("Payment");
           await c.p.registry.connect(c.p.pauser).pause();
           await time.increaseTo(c.deal.deadline + 1n);
-          await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.p.other).refund(c.deal),
-            refundPayout(c),
-            Status.Refunded,
-          );
+          await expectRefunded(c, () => c.p.escrow.connect(c.p.other).refund(c.deal));
         });
       });
     });
@@ -165,12 +145,7 @@ describe("Escrow", function () {
           await reach(c, "Performed");
           expect((await p.escrow.floatOf(p.acceptor.address, c.deal.token)).free).to.equal(FLOAT - c.deal.amount);
           await time.setNextBlockTimestamp((await p.escrow.lockExpiry(c.deal)) + 1n);
-          const tx = await expectSettlement(
-            c,
-            () => p.escrow.connect(p.other).refund(c.deal),
-            refundPayout(c),
-            Status.Refunded,
-          );
+          const tx = await expectRefunded(c, () => p.escrow.connect(p.other).refund(c.deal));
           await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(c.id, RefundReason.LockExpired);
           expect(await floatOf(p, c.deal.token)).to.deep.equal([FLOAT, 0n]);
         });
@@ -196,12 +171,7 @@ describe("Escrow", function () {
             .withArgs(c.id, c.payee.address, true);
           expect(await openDisputes(p)).to.equal(1n);
           await time.setNextBlockTimestamp((await p.escrow.lockExpiry(c.deal)) + 1n);
-          const tx = await expectSettlement(
-            c,
-            () => p.escrow.connect(p.other).refund(c.deal),
-            refundPayout(c),
-            Status.Refunded,
-          );
+          const tx = await expectRefunded(c, () => p.escrow.connect(p.other).refund(c.deal));
           await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(c.id, RefundReason.LockExpired);
           await expect(tx).to.emit(p.registry, "GatewayDisputesChanged").withArgs(p.gateway.address, 0);
           expect(await openDisputes(p)).to.equal(0n);
@@ -218,12 +188,7 @@ describe("Escrow", function () {
             .to.emit(p.escrow, "DealDisputed")
             .withArgs(c.id, c.payer.address, false);
           await time.setNextBlockTimestamp((await p.escrow.lockExpiry(c.deal)) + 1n);
-          const tx = await expectSettlement(
-            c,
-            () => p.escrow.connect(p.other).refund(c.deal),
-            refundPayout(c),
-            Status.Refunded,
-          );
+          const tx = await expectRefunded(c, () => p.escrow.connect(p.other).refund(c.deal));
           await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(c.id, RefundReason.LockExpired);
           await expect(tx).not.to.emit(p.registry, "GatewayDisputesChanged");
           expect(await openDisputes(p)).to.equal(1n);

@@ -7,9 +7,9 @@ import { feeOf, Flags, GATEWAY_FEE_BPS, KINDS, loadFixture, openKind, PAYOUT_GAS
 import { Status, USDT } from "../fixtures";
 import { AMOUNT, behavesLikeACallOnAKnownDeal, behavesLikeACallRefusedFrom } from "./shared/deals";
 import { behavesLikeACallReservedTo, books, disputeWith, escrowEventNames, expectRecord } from "./shared/deals";
-import { expectSettlement, expectUntouched, FINAL_STATES, finalLabel, openDisputes } from "./shared/deals";
-import { payerStrangers, protocolWithFloat, reach, refundPayout, releasePayout, releaseSubject } from "./shared/deals";
-import { requiredGas, setup, statusOf, tsOf, type Ctx } from "./shared/deals";
+import { expectRefunded, expectReleased, expectSettlement, expectUntouched, FINAL_STATES } from "./shared/deals";
+import { finalLabel, openDisputes, payerStrangers, protocolWithFloat, reach, releasePayout } from "./shared/deals";
+import { releaseSubject, requiredGas, setup, statusOf, tsOf, type Ctx } from "./shared/deals";
 
 describe("Escrow", function () {
   describe("release", function () {
@@ -46,22 +46,12 @@ describe("Escrow", function () {
           await expect(c.p.escrow.connect(c.payer).release(c.deal))
             .to.be.revertedWithCustomError(c.p.escrow, "EscrowWrongStatus")
             .withArgs(c.id, Status.Open);
-          await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.payee).perform(c.deal),
-            releasePayout(c),
-            Status.Released,
-          );
+          await expectReleased(c, () => c.p.escrow.connect(c.payee).perform(c.deal));
         });
 
         it("an approved open deal: the payee can still cancel (payer refunded)", async function () {
           const c = await setup("Payment", "OpenReleased");
-          const tx = await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.payee).cancel(c.deal),
-            refundPayout(c),
-            Status.Refunded,
-          );
+          const tx = await expectRefunded(c, () => c.p.escrow.connect(c.payee).cancel(c.deal));
           await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.PayeeCancel);
         });
       });
@@ -118,23 +108,13 @@ describe("Escrow", function () {
           const c = await setup("Payment", "Performed");
           await c.p.registry.connect(c.p.governor).suspendGateway(c.p.gateway.address);
           expect((await c.p.registry.getGateway(c.p.gateway.address)).suspended).to.equal(true);
-          await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.payer).release(c.deal),
-            releasePayout(c),
-            Status.Released,
-          );
+          await expectReleased(c, () => c.p.escrow.connect(c.payer).release(c.deal));
         });
 
         it("when the registry is paused → it releases all the same", async function () {
           const c = await setup("Payment", "Performed");
           await c.p.registry.connect(c.p.pauser).pause();
-          await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.payer).release(c.deal),
-            releasePayout(c),
-            Status.Released,
-          );
+          await expectReleased(c, () => c.p.escrow.connect(c.payer).release(c.deal));
         });
       });
 
@@ -143,12 +123,7 @@ describe("Escrow", function () {
           it(`${kind}: when the gateway holds the dispute → Released; the payee gets the amount less the fee; the gateway's open disputes fall by one`, async function () {
             const c = await setup(kind, "Disputed");
             expect(await openDisputes(c.p)).to.equal(1n);
-            const tx = await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.payer).release(c.deal),
-              releasePayout(c),
-              Status.Released,
-            );
+            const tx = await expectReleased(c, () => c.p.escrow.connect(c.payer).release(c.deal));
             await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
             await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
             expect(await openDisputes(c.p)).to.equal(0n);
@@ -160,12 +135,7 @@ describe("Escrow", function () {
           await c.p.registry
             .connect(c.p.admin)
             .revokeRole(await c.p.registry.ESCROW_ROLE(), await c.p.escrow.getAddress());
-          const tx = await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.payer).release(c.deal),
-            releasePayout(c),
-            Status.Released,
-          );
+          const tx = await expectReleased(c, () => c.p.escrow.connect(c.payer).release(c.deal));
           await expect(tx).to.emit(c.p.escrow, "DisputeCountSkipped").withArgs(c.id, c.p.gateway.address, false);
           expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealReleased", "DisputeCountSkipped"]);
           expect(await openDisputes(c.p), "the counter drifted: the audit reports it").to.equal(1n);
@@ -174,12 +144,7 @@ describe("Escrow", function () {
         it("when the gateway does not hold it (raised while suspended) → Released; the counter is unchanged", async function () {
           const c = await disputeWith("suspended");
           expect(await openDisputes(c.p)).to.equal(1n);
-          const tx = await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.payer).release(c.deal),
-            releasePayout(c),
-            Status.Released,
-          );
+          const tx = await expectReleased(c, () => c.p.escrow.connect(c.payer).release(c.deal));
           await expect(tx).not.to.emit(c.p.registry, "GatewayDisputesChanged");
           await expect(tx).not.to.emit(c.p.escrow, "DisputeCountSkipped");
           expect(await openDisputes(c.p)).to.equal(1n);
@@ -191,14 +156,14 @@ describe("Escrow", function () {
       it("when the payee is blacklisted by USDT → the payee still receives its payout (frozen in its wallet by the token)", async function () {
         const c = await setup("Payment", "Performed");
         await c.p.usdt.connect(c.p.admin).addBlackList(c.payee.address);
-        await expectSettlement(c, () => c.p.escrow.connect(c.payer).release(c.deal), releasePayout(c), Status.Released);
+        await expectReleased(c, () => c.p.escrow.connect(c.payer).release(c.deal));
         expect(await c.p.usdt.isBlackListed(c.payee.address)).to.equal(true);
       });
 
       it("when the payer is blacklisted by USDT → a cancel still refunds it", async function () {
         const c = await setup("Payment", "Performed");
         await c.p.usdt.connect(c.p.admin).addBlackList(c.payer.address);
-        await expectSettlement(c, () => c.p.escrow.connect(c.payee).cancel(c.deal), refundPayout(c), Status.Refunded);
+        await expectRefunded(c, () => c.p.escrow.connect(c.payee).cancel(c.deal));
       });
 
       it("when USDT is paused → the payout is owed (PayoutDeferred), the deal is final; claimOwed pays once unpaused", async function () {

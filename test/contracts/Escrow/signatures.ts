@@ -5,14 +5,73 @@ import { ethers } from "hardhat";
 import type { ERC1271Wallet } from "../../../typechain-types";
 
 import { Action, dealIdOf, Flags, Kind, KINDS, loadFixture, makeDeal, openKind, RefundReason } from "../fixtures";
-import { RELEASE_WINDOW, signAction, Status, type Deal, type DealOut } from "../fixtures";
+import { RELEASE_WINDOW, signAction, Status, type Deal, type DealOut, type KindName } from "../fixtures";
 import { act, actionStructHash, actSubject, afterReleaseWindow, behavesLikeACallOnAKnownDeal } from "./shared/deals";
-import { behavesLikeACallRefusedFrom, behavesLikeACallReservedTo, books, callsTo } from "./shared/deals";
-import { cancelSigsSubject, deployWallet, disputeWith, escrowEventNames, expectRecord } from "./shared/deals";
-import { expectSettlement, expectUntouched, FINAL_STATES, finalLabel, now, openDisputes } from "./shared/deals";
-import { partyStrangers, payeeStrangers, payerStrangers, protocolWithFloat, refundPayout } from "./shared/deals";
-import { releasePayout, releaseWindowEnd, settleSubject, setup, sign, tsOf, type Ctx } from "./shared/deals";
-import type { State, Subject } from "./shared/deals";
+import { behavesLikeACallRefusedFrom, behavesLikeACallReservedTo, books, bothSignedSubject } from "./shared/deals";
+import { byBoth, callsTo, deployWallet, disputeWith, escrowEventNames, expectRecord } from "./shared/deals";
+import { expectRefunded, expectReleased, expectUntouched, FINAL_STATES, finalLabel } from "./shared/deals";
+import { MUTUAL_CANCEL, now, openDisputes, partyStrangers, payeeStrangers, payerStrangers } from "./shared/deals";
+import { protocolWithFloat, releaseWindowEnd, sendBoth, SETTLE, setup, sign, signBoth, tsOf } from "./shared/deals";
+import type { Auth, BothSigned, Ctx, State, Subject } from "./shared/deals";
+
+/** For one signer of a call by both signatures: the deal it is tested on, and any further check. */
+interface SignerCase {
+  kind: KindName;
+  state?: State;
+  /** Further checks once every wrong signature was refused, given the two valid ones. */
+  also?: (c: Ctx, good: [Auth, Auth]) => Promise<void>;
+}
+
+const actionName = (action: number) => Object.keys(Action)[action];
+
+/**
+ * The checks of a call by both parties' signatures before it acts: the deal against its commitment, a final deal,
+ * then each signature in argument order, wrong or expired. A wrong signature is a stranger's, the acceptor's lock
+ * delegate's, the other party's (its valid one included), or the signer's own of another action.
+ */
+function behavesLikeACallByBothSignatures(call: BothSigned, cases: [SignerCase, SignerCase]): void {
+  const subject = bothSignedSubject(call);
+  behavesLikeACallOnAKnownDeal(subject);
+  behavesLikeACallRefusedFrom(subject, FINAL_STATES, finalLabel);
+
+  call.signers.forEach(({ party, action }, slot) => {
+    const w = cases[slot];
+    const otherParty = party === "payer" ? "payee" : "payer";
+    const otherAction = action === Action.Release ? Action.Cancel : Action.Release;
+    it(`when the ${party}'s ${actionName(action)} signature is wrong or another action's → it reverts EscrowInvalidSignature(dealId, ${party})`, async function () {
+      const c = await setup(w.kind, w.state);
+      const good = await signBoth(call, c);
+      const bads = [
+        await sign(c, c.p.other, action),
+        await sign(c, c.p.delegate, action),
+        await sign(c, c[otherParty], action),
+        await sign(c, c[party], otherAction),
+        good[1 - slot],
+      ];
+      for (const bad of bads) {
+        await expect(sendBoth(call, c, slot === 0 ? [bad, good[1]] : [good[0], bad]))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
+          .withArgs(c.id, c[party].address);
+      }
+      if (w.also) await w.also(c, good);
+    });
+  });
+
+  it("when a signature has expired → it reverts EscrowSignatureExpired(expiry)", async function () {
+    const c = await setup("Payment");
+    const good = await signBoth(call, c);
+    const expiry = await now();
+    const old = await signBoth(call, c, c.deal, [expiry, expiry - 1n]);
+    for (const [auths, expired] of [
+      [[old[0], good[1]], expiry],
+      [[good[0], old[1]], expiry - 1n],
+    ] as [[Auth, Auth], bigint][]) {
+      await expect(sendBoth(call, c, auths))
+        .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
+        .withArgs(expired);
+    }
+  });
+}
 
 describe("Escrow", function () {
   describe("every deal call checks the deal against its commitment", function () {
@@ -254,12 +313,7 @@ describe("Escrow", function () {
 
         it("Perform after the payer's release → Released at once", async function () {
           const c = await setup("OnRamp", "OpenReleased");
-          const tx = await expectSettlement(
-            c,
-            () => act(c, Action.Perform, c.payee),
-            releasePayout(c),
-            Status.Released,
-          );
+          const tx = await expectReleased(c, () => act(c, Action.Perform, c.payee));
           expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealPerformed", "DealReleased"]);
         });
 
@@ -275,24 +329,14 @@ describe("Escrow", function () {
         for (const kind of KINDS) {
           it(`${kind}: Release → Released from Performed`, async function () {
             const c = await setup(kind, "Performed");
-            const tx = await expectSettlement(
-              c,
-              () => act(c, Action.Release, c.payer),
-              releasePayout(c),
-              Status.Released,
-            );
+            const tx = await expectReleased(c, () => act(c, Action.Release, c.payer));
             await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
           });
         }
 
         it("Release → Released from Disputed; the held dispute is uncounted", async function () {
           const c = await setup("OffRamp", "Disputed");
-          const tx = await expectSettlement(
-            c,
-            () => act(c, Action.Release, c.payer),
-            releasePayout(c),
-            Status.Released,
-          );
+          const tx = await expectReleased(c, () => act(c, Action.Release, c.payer));
           await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
         });
 
@@ -308,12 +352,7 @@ describe("Escrow", function () {
         for (const kind of KINDS) {
           it(`${kind}: Cancel → Refunded (PayeeCancel)`, async function () {
             const c = await setup(kind, "Performed");
-            const tx = await expectSettlement(
-              c,
-              () => act(c, Action.Cancel, c.payee),
-              refundPayout(c),
-              Status.Refunded,
-            );
+            const tx = await expectRefunded(c, () => act(c, Action.Cancel, c.payee));
             await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.PayeeCancel);
           });
         }
@@ -414,7 +453,7 @@ describe("Escrow", function () {
         it("Claim → Released after the release window", async function () {
           const c = await setup("Payment", "Performed", { autoRelease: true });
           await time.increase(RELEASE_WINDOW + 1);
-          const tx = await expectSettlement(c, () => act(c, Action.Claim, c.payee), releasePayout(c), Status.Released);
+          const tx = await expectReleased(c, () => act(c, Action.Claim, c.payee));
           await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
         });
 
@@ -438,73 +477,26 @@ describe("Escrow", function () {
   });
 
   describe("settleWithSigs", function () {
-    async function sigs(c: Ctx) {
-      return {
-        payeeAuth: await sign(c, c.payee, Action.Perform),
-        payerAuth: await sign(c, c.payer, Action.Release),
-      };
-    }
-
-    behavesLikeACallOnAKnownDeal(settleSubject);
-    behavesLikeACallRefusedFrom(settleSubject, FINAL_STATES, finalLabel);
+    behavesLikeACallByBothSignatures(SETTLE, [
+      {
+        kind: "OffRamp",
+        also: async (c, [payeeAuth, payerAuth]) => {
+          // swapped slots
+          await expect(sendBoth(SETTLE, c, [payerAuth, payeeAuth]))
+            .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
+            .withArgs(c.id, c.payee.address);
+        },
+      },
+      { kind: "OnRamp" },
+    ]);
 
     it("when the deal is Open and the deadline has passed → it reverts EscrowDeadlinePassed", async function () {
       const c = await setup("Payment");
-      const { payeeAuth, payerAuth } = await sigs(c);
+      const auths = await signBoth(SETTLE, c);
       await time.setNextBlockTimestamp(c.deal.deadline + 1n);
-      await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth))
+      await expect(sendBoth(SETTLE, c, auths))
         .to.be.revertedWithCustomError(c.p.escrow, "EscrowDeadlinePassed")
         .withArgs(c.id, c.deal.deadline);
-    });
-
-    it("when the payee's Perform signature is wrong or another action's → it reverts EscrowInvalidSignature(dealId, payee)", async function () {
-      const c = await setup("OffRamp");
-      const { payeeAuth, payerAuth } = await sigs(c);
-      const bads = [
-        await sign(c, c.p.other, Action.Perform),
-        await sign(c, c.payer, Action.Perform),
-        await sign(c, c.payee, Action.Release),
-        payerAuth,
-      ];
-      for (const bad of bads) {
-        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, bad, payerAuth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-          .withArgs(c.id, c.payee.address);
-      }
-      // swapped slots
-      await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payerAuth, payeeAuth))
-        .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-        .withArgs(c.id, c.payee.address);
-    });
-
-    it("when the payer's Release signature is wrong or another action's → it reverts EscrowInvalidSignature(dealId, payer)", async function () {
-      const c = await setup("OnRamp");
-      const { payeeAuth } = await sigs(c);
-      const bads = [
-        await sign(c, c.p.other, Action.Release),
-        await sign(c, c.p.delegate, Action.Release),
-        await sign(c, c.payer, Action.Cancel),
-        payeeAuth,
-      ];
-      for (const bad of bads) {
-        await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, bad))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-          .withArgs(c.id, c.payer.address);
-      }
-    });
-
-    it("when a signature has expired → it reverts EscrowSignatureExpired(expiry)", async function () {
-      const c = await setup("Payment");
-      const { payeeAuth, payerAuth } = await sigs(c);
-      const expiry = await now();
-      const oldPayee = await sign(c, c.payee, Action.Perform, expiry);
-      const oldPayer = await sign(c, c.payer, Action.Release, expiry - 1n);
-      await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, oldPayee, payerAuth))
-        .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
-        .withArgs(expiry);
-      await expect(c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, oldPayer))
-        .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
-        .withArgs(expiry - 1n);
     });
 
     describe("when both signatures are valid", function () {
@@ -512,13 +504,7 @@ describe("Escrow", function () {
         for (const state of ["Open", "OpenReleased", "Performed"] as State[]) {
           it(`${kind}: when the deal is ${state === "OpenReleased" ? "Open and released" : state} → Released; the payee gets the amount less the fee`, async function () {
             const c = await setup(kind, state);
-            const { payeeAuth, payerAuth } = await sigs(c);
-            const tx = await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth),
-              releasePayout(c),
-              Status.Released,
-            );
+            const tx = await expectReleased(c, byBoth(SETTLE, c));
             await expect(tx).to.emit(c.p.escrow, "DealReleased").withArgs(c.id);
             expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealReleased"]);
           });
@@ -527,39 +513,21 @@ describe("Escrow", function () {
 
       it("when the deal is Open at exactly the deadline → Released", async function () {
         const c = await setup("Payment");
-        const payeeAuth = await sign(c, c.payee, Action.Perform, c.deal.deadline);
-        const payerAuth = await sign(c, c.payer, Action.Release, c.deal.deadline);
+        const auths = await signBoth(SETTLE, c, c.deal, [c.deal.deadline, c.deal.deadline]);
         await time.setNextBlockTimestamp(c.deal.deadline);
-        await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth),
-          releasePayout(c),
-          Status.Released,
-        );
+        await expectReleased(c, () => sendBoth(SETTLE, c, auths));
       });
 
       it("when the deal is Performed after the deadline → Released (the deadline binds only an open deal)", async function () {
         const c = await setup("Payment", "Performed");
         await time.increaseTo(c.deal.deadline + 1n);
-        const { payeeAuth, payerAuth } = await sigs(c);
-        await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth),
-          releasePayout(c),
-          Status.Released,
-        );
+        await expectReleased(c, byBoth(SETTLE, c));
       });
 
       for (const kind of KINDS) {
         it(`${kind}: when the deal is Disputed and the gateway holds the dispute → Released; its open disputes fall by one`, async function () {
           const c = await setup(kind, "Disputed");
-          const { payeeAuth, payerAuth } = await sigs(c);
-          const tx = await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth),
-            releasePayout(c),
-            Status.Released,
-          );
+          const tx = await expectReleased(c, byBoth(SETTLE, c));
           await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
           expect(await openDisputes(c.p)).to.equal(0n);
         });
@@ -567,13 +535,7 @@ describe("Escrow", function () {
 
       it("when the deal is Disputed and the gateway does not hold it (raised while suspended, then Exiting) → Released; the counter is unchanged", async function () {
         const c = await disputeWith("suspended, then Exiting");
-        const { payeeAuth, payerAuth } = await sigs(c);
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.other).settleWithSigs(c.deal, payeeAuth, payerAuth),
-          releasePayout(c),
-          Status.Released,
-        );
+        const tx = await expectReleased(c, byBoth(SETTLE, c));
         await expect(tx).not.to.emit(c.p.registry, "GatewayDisputesChanged");
         expect(await openDisputes(c.p)).to.equal(1n);
       });
@@ -581,58 +543,21 @@ describe("Escrow", function () {
   });
 
   describe("cancelWithSigs", function () {
-    async function sigs(c: Ctx) {
-      return {
-        payerAuth: await sign(c, c.payer, Action.Cancel),
-        payeeAuth: await sign(c, c.payee, Action.Cancel),
-      };
-    }
-
-    behavesLikeACallOnAKnownDeal(cancelSigsSubject);
-    behavesLikeACallRefusedFrom(cancelSigsSubject, FINAL_STATES, finalLabel);
-
-    it("when the payer's Cancel signature is wrong or another action's → it reverts EscrowInvalidSignature(dealId, payer)", async function () {
-      const c = await setup("OnRamp");
-      const { payerAuth, payeeAuth } = await sigs(c);
-      const bads = [
-        await sign(c, c.p.other, Action.Cancel),
-        await sign(c, c.p.delegate, Action.Cancel),
-        await sign(c, c.payer, Action.Release),
-        payeeAuth,
-      ];
-      for (const bad of bads) {
-        await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, bad, payeeAuth))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-          .withArgs(c.id, c.payer.address);
-      }
-      expect(payerAuth.signature).to.not.equal(payeeAuth.signature);
-    });
-
-    it("when the payee's Cancel signature is wrong or another action's → it reverts EscrowInvalidSignature(dealId, payee)", async function () {
-      const c = await setup("Payment", "Disputed");
-      const { payerAuth } = await sigs(c);
-      const bads = [await sign(c, c.p.other, Action.Cancel), await sign(c, c.payee, Action.Perform), payerAuth];
-      for (const bad of bads) {
-        await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, payerAuth, bad))
-          .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
-          .withArgs(c.id, c.payee.address);
-      }
-      expect(await openDisputes(c.p)).to.equal(1n);
-    });
-
-    it("when a signature has expired → it reverts EscrowSignatureExpired(expiry)", async function () {
-      const c = await setup("Payment");
-      const { payerAuth, payeeAuth } = await sigs(c);
-      const expiry = await now();
-      const oldPayer = await sign(c, c.payer, Action.Cancel, expiry);
-      const oldPayee = await sign(c, c.payee, Action.Cancel, expiry - 2n);
-      await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, oldPayer, payeeAuth))
-        .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
-        .withArgs(expiry);
-      await expect(c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, payerAuth, oldPayee))
-        .to.be.revertedWithCustomError(c.p.escrow, "EscrowSignatureExpired")
-        .withArgs(expiry - 2n);
-    });
+    behavesLikeACallByBothSignatures(MUTUAL_CANCEL, [
+      {
+        kind: "OnRamp",
+        also: async (_c, [payerAuth, payeeAuth]) => {
+          expect(payerAuth.signature).to.not.equal(payeeAuth.signature);
+        },
+      },
+      {
+        kind: "Payment",
+        state: "Disputed",
+        also: async (c) => {
+          expect(await openDisputes(c.p)).to.equal(1n);
+        },
+      },
+    ]);
 
     describe("when both signatures are valid", function () {
       for (const kind of KINDS) {
@@ -643,13 +568,7 @@ describe("Escrow", function () {
               : `when the deal is ${state} → Refunded (MutualCancel); the whole amount back`;
           it(`${kind}: ${branch}`, async function () {
             const c = await setup(kind, state);
-            const { payerAuth, payeeAuth } = await sigs(c);
-            const tx = await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, payerAuth, payeeAuth),
-              refundPayout(c),
-              Status.Refunded,
-            );
+            const tx = await expectRefunded(c, byBoth(MUTUAL_CANCEL, c));
             await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.MutualCancel);
             expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealRefunded"]);
             if (state === "Disputed") {
@@ -666,24 +585,12 @@ describe("Escrow", function () {
         const c = await setup("Payment", "Performed");
         await c.p.registry.connect(c.p.pauser).pause();
         await time.increaseTo(c.deal.deadline + 1n);
-        const { payerAuth, payeeAuth } = await sigs(c);
-        await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, payerAuth, payeeAuth),
-          refundPayout(c),
-          Status.Refunded,
-        );
+        await expectRefunded(c, byBoth(MUTUAL_CANCEL, c));
       });
 
       it("when the deal is Disputed and the gateway does not hold it (registry refused to count it) → Refunded; the counter is unchanged", async function () {
         const c = await disputeWith("registry refuses");
-        const { payerAuth, payeeAuth } = await sigs(c);
-        const tx = await expectSettlement(
-          c,
-          () => c.p.escrow.connect(c.p.other).cancelWithSigs(c.deal, payerAuth, payeeAuth),
-          refundPayout(c),
-          Status.Refunded,
-        );
+        const tx = await expectRefunded(c, byBoth(MUTUAL_CANCEL, c));
         await expect(tx).not.to.emit(c.p.escrow, "DisputeCountSkipped");
         expect(await openDisputes(c.p)).to.equal(1n);
       });

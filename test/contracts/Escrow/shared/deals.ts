@@ -180,6 +180,16 @@ export function refundPayout(c: Ctx): Payout {
   return { payeeNet: 0n, fee: 0n, refund: c.deal.amount };
 }
 
+/** `expectSettlement` of a full release: `run` leaves `c` Released, the payee paid the amount less the fee. */
+export function expectReleased(c: Ctx, run: () => Promise<ContractTransactionResponse>) {
+  return expectSettlement(c, run, releasePayout(c), Status.Released);
+}
+
+/** `expectSettlement` of a full refund: `run` leaves `c` Refunded, the whole amount back. */
+export function expectRefunded(c: Ctx, run: () => Promise<ContractTransactionResponse>) {
+  return expectSettlement(c, run, refundPayout(c), Status.Refunded);
+}
+
 /** A ruling by the gateway: `payeeAmount` less the fee to the payee, the rest back. */
 export function gatewayRuling(c: Ctx, payeeAmount: bigint): Payout {
   const fee = feeOf(payeeAmount, c.deal.feeBps);
@@ -201,7 +211,10 @@ export async function longExpiry(): Promise<bigint> {
   return BigInt((await time.latest()) + 30 * DAY);
 }
 
-export async function sign(c: Ctx, signer: HardhatEthersSigner, action: number, expiry?: bigint) {
+/** A signature and its expiry, as the escrow's calls by signature take them. */
+export type Auth = { expiry: bigint; signature: string };
+
+export async function sign(c: Ctx, signer: HardhatEthersSigner, action: number, expiry?: bigint): Promise<Auth> {
   return signAction(c.p.escrow, signer, c.id, action, expiry ?? (await longExpiry()));
 }
 
@@ -210,7 +223,7 @@ export async function act(
   c: Ctx,
   action: number,
   signer: HardhatEthersSigner,
-  auth?: Awaited<ReturnType<typeof sign>>,
+  auth?: Auth,
   deal: DealOut = c.deal,
 ): Promise<ContractTransactionResponse> {
   const a = auth ?? (await signAction(c.p.escrow, signer, dealIdOf(deal), action, await longExpiry()));
@@ -441,30 +454,68 @@ export const actSubject = (
   by: (c) => c[party],
   call: (c, d, who) => act(c, action, who, undefined, d),
 });
-export const settleSubject: Subject = {
+/** A party of a deal and the action it signs. */
+export type Signed = { party: "payer" | "payee"; action: number };
+
+/** A call that takes both parties' signatures, and who signs which action, in the call's argument order. */
+export interface BothSigned {
+  fn: "settleWithSigs" | "cancelWithSigs";
+  signers: [Signed, Signed];
+}
+
+/** settleWithSigs: the payee's Perform, then the payer's Release. */
+export const SETTLE: BothSigned = {
+  fn: "settleWithSigs",
+  signers: [
+    { party: "payee", action: Action.Perform },
+    { party: "payer", action: Action.Release },
+  ],
+};
+
+/** cancelWithSigs: the payer's Cancel, then the payee's Cancel. */
+export const MUTUAL_CANCEL: BothSigned = {
+  fn: "cancelWithSigs",
+  signers: [
+    { party: "payer", action: Action.Cancel },
+    { party: "payee", action: Action.Cancel },
+  ],
+};
+
+/** Both parties' signatures for `call` over `deal`, in argument order; 30 days unless `expiries` are given. */
+export async function signBoth(
+  call: BothSigned,
+  c: Ctx,
+  deal: DealOut = c.deal,
+  expiries: bigint[] = [],
+): Promise<[Auth, Auth]> {
+  const [a, b] = call.signers;
+  const id = dealIdOf(deal);
+  return [
+    await signAction(c.p.escrow, c[a.party], id, a.action, expiries[0] ?? (await longExpiry())),
+    await signAction(c.p.escrow, c[b.party], id, b.action, expiries[1] ?? (await longExpiry())),
+  ];
+}
+
+/** Submits `call` over `deal` with `auths`, sent by `from` (a stranger unless told). */
+export function sendBoth(
+  call: BothSigned,
+  c: Ctx,
+  auths: [Auth, Auth],
+  deal: DealOut = c.deal,
+  from: HardhatEthersSigner = c.p.other,
+): Promise<ContractTransactionResponse> {
+  return c.p.escrow.connect(from)[call.fn](deal, auths[0], auths[1]);
+}
+
+/** A run of `call` with both parties' fresh signatures, sent by a stranger. */
+export const byBoth = (call: BothSigned, c: Ctx) => async () => sendBoth(call, c, await signBoth(call, c));
+
+/** `call` as a Subject: both parties' fresh signatures, submitted by anyone. */
+export const bothSignedSubject = (call: BothSigned): Subject => ({
   state: "Open",
   by: (c) => c.p.other,
-  call: async (c, d, who) =>
-    c.p.escrow
-      .connect(who)
-      .settleWithSigs(
-        d,
-        await signAction(c.p.escrow, c.payee, dealIdOf(d), Action.Perform),
-        await signAction(c.p.escrow, c.payer, dealIdOf(d), Action.Release),
-      ),
-};
-export const cancelSigsSubject: Subject = {
-  state: "Open",
-  by: (c) => c.p.other,
-  call: async (c, d, who) =>
-    c.p.escrow
-      .connect(who)
-      .cancelWithSigs(
-        d,
-        await signAction(c.p.escrow, c.payer, dealIdOf(d), Action.Cancel),
-        await signAction(c.p.escrow, c.payee, dealIdOf(d), Action.Cancel),
-      ),
-};
+  call: async (c, d, who) => sendBoth(call, c, await signBoth(call, c, d), d, who),
+});
 export const resolveSubject: Subject = {
   state: "Disputed",
   by: (c) => c.p.gateway,

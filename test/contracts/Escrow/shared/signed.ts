@@ -10,7 +10,7 @@ import type { ERC1271Wallet } from "../../../../typechain-types";
 import { Action, approveExactly, DAY, dealIdOf, deployProtocol, depositFloat, escrowDomain } from "../../fixtures";
 import { feeOf, GATEWAY_FEE_BPS, loadFixture, MIN_BOND, nextSalt, openKind, signAction } from "../../fixtures";
 import { signSplit, Status, USDT, type Deal, type DealCtx, type KindName } from "../../fixtures";
-import { FLOAT, reach, tsOf, type FinalState, type Payout, type State } from "./deals";
+import { FLOAT, reach, tsOf, type Auth, type FinalState, type Payout, type State } from "./deals";
 
 /*//////////////////////////////////////////////////////////////
                         FIXTURE AND HELPERS
@@ -107,8 +107,6 @@ export async function expectPayout(
   expect([rec.commitment, rec.since, rec.status, rec.flags]).to.deep.equal([commitment, await tsOf(tx), status, 0n]);
   return tx;
 }
-
-export type Auth = { expiry: bigint; signature: string };
 
 /** A signature over the same digest with s' = n − s and the other v: the same signer, a "different" signature
  * that OpenZeppelin's ECDSA refuses (high s). */
