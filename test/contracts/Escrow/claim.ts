@@ -2,9 +2,9 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 
 import { HOUR, KINDS, RELEASE_WINDOW, Status } from "../fixtures";
-import { behavesLikeACallOnAKnownDeal, behavesLikeACallRefusedFrom, claimSubject } from "./shared/deals";
-import { escrowEventNames, expectReleased, FINAL_STATES, finalLabel, payeeStrangers } from "./shared/deals";
-import { releaseWindowEnd, setup, tsOf } from "./shared/deals";
+import { behavesLikeACallAfterTheReleaseWindow, behavesLikeACallOnAKnownDeal } from "./shared/deals";
+import { behavesLikeACallRefusedFrom, claimSubject, escrowEventNames, expectReleased } from "./shared/deals";
+import { FINAL_STATES, finalLabel, payeeStrangers, releaseWindowEnd, setup, tsOf } from "./shared/deals";
 
 describe("Escrow", function () {
   describe("claim", function () {
@@ -40,22 +40,7 @@ describe("Escrow", function () {
         }
 
         describe("when the deal is autoRelease", function () {
-          it("when the release window has not ended (right after perform) → it reverts EscrowReleaseWindowOpen(dealId, since + releaseWindow)", async function () {
-            const c = await setup("Payment", "Performed", auto);
-            const endsAt = await releaseWindowEnd(c);
-            await expect(c.p.escrow.connect(c.payee).claim(c.deal))
-              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
-              .withArgs(c.id, endsAt);
-          });
-
-          it("when the release window has not ended (at exactly since + releaseWindow) → it reverts EscrowReleaseWindowOpen", async function () {
-            const c = await setup("Payment", "Performed", auto);
-            const endsAt = await releaseWindowEnd(c);
-            await time.setNextBlockTimestamp(endsAt);
-            await expect(c.p.escrow.connect(c.payee).claim(c.deal))
-              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
-              .withArgs(c.id, endsAt);
-          });
+          behavesLikeACallAfterTheReleaseWindow(claimSubject, "right after perform");
 
           it("when the release window has ended (the deal's own 2 hours + 1 s) → Released; DealReleased; the payee gets the amount less the fee", async function () {
             const c = await setup("Payment", "Performed", { ...auto, releaseWindow: BigInt(2 * HOUR) });

@@ -4,11 +4,12 @@ import { expect } from "chai";
 
 import { Flags, HOUR, KINDS, loadFixture, openKind, REGISTRY_HOOK_GAS, RELEASE_WINDOW, Status } from "../fixtures";
 import { USDT } from "../fixtures";
-import { arbiterRuling, behavesLikeACallOnAKnownDeal, behavesLikeACallRefusedFrom } from "./shared/deals";
-import { behavesLikeACallReservedTo, books, disputeSubject, disputeWith, escrowEventNames } from "./shared/deals";
-import { expectRecord, expectReleased, expectSettlement, expectUntouched, FINAL_STATES } from "./shared/deals";
-import { finalLabel, now, openDisputes, partyStrangers, protocolWithFloat, reach, REASONS } from "./shared/deals";
-import { releaseWindowEnd, requiredGas, setup, statusOf, tsOf, type Holding } from "./shared/deals";
+import { arbiterRuling, atReleaseWindowEnd, behavesLikeACallAfterTheReleaseWindow } from "./shared/deals";
+import { behavesLikeACallOnAKnownDeal, behavesLikeACallRefusedFrom, behavesLikeACallReservedTo } from "./shared/deals";
+import { books, disputeSubject, disputeWith, escrowEventNames, expectRecord, expectReleased } from "./shared/deals";
+import { expectSettlement, expectUntouched, FINAL_STATES, finalLabel, now, openDisputes } from "./shared/deals";
+import { partyStrangers, protocolWithFloat, reach, REASONS, releaseWindowEnd, requiredGas } from "./shared/deals";
+import { setup, statusOf, tsOf, type Holding } from "./shared/deals";
 
 describe("Escrow", function () {
   describe("dispute", function () {
@@ -51,27 +52,21 @@ describe("Escrow", function () {
             const auto = { autoRelease: true };
 
             it("when the release window has not ended (at exactly since + releaseWindow) → Disputed", async function () {
-              const c = await setup("Payment", "Performed", auto);
-              const endsAt = await releaseWindowEnd(c);
-              await time.setNextBlockTimestamp(endsAt);
+              const { c, endsAt } = await atReleaseWindowEnd("Payment", 0n, auto);
               const tx = await c.p.escrow.connect(c.payer).dispute(c.deal);
               await expect(tx).to.emit(c.p.escrow, "DealDisputed").withArgs(c.id, c.payer.address, true);
               await expectRecord(c, Status.Disputed, endsAt, Flags.GatewayHolds);
             });
 
             it("when the release window has ended (since + releaseWindow + 1) → it reverts EscrowReleaseWindowClosed(dealId, endsAt)", async function () {
-              const c = await setup("Payment", "Performed", auto);
-              const endsAt = await releaseWindowEnd(c);
-              await time.setNextBlockTimestamp(endsAt + 1n);
+              const { c, endsAt } = await atReleaseWindowEnd("Payment", 1n, auto);
               await expect(c.p.escrow.connect(c.payer).dispute(c.deal))
                 .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowClosed")
                 .withArgs(c.id, endsAt);
             });
 
             it("window over: the payer's dispute reverts, the payee's claim pays (claim is never a race)", async function () {
-              const c = await setup("Payment", "Performed", auto);
-              const endsAt = await releaseWindowEnd(c);
-              await time.setNextBlockTimestamp(endsAt + 1n);
+              const { c, endsAt } = await atReleaseWindowEnd("Payment", 1n, auto);
               await expect(c.p.escrow.connect(c.payer).dispute(c.deal))
                 .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowClosed")
                 .withArgs(c.id, endsAt);
@@ -94,28 +89,11 @@ describe("Escrow", function () {
               .withArgs(c.id, at + c.deal.releaseWindow);
           });
 
-          it("when the release window has not ended (the block after perform) → it reverts EscrowReleaseWindowOpen(dealId, since + releaseWindow)", async function () {
-            const c = await setup("OffRamp", "Performed");
-            const endsAt = await releaseWindowEnd(c);
-            await expect(c.p.escrow.connect(c.payee).dispute(c.deal))
-              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
-              .withArgs(c.id, endsAt);
-          });
-
-          it("when the release window has not ended (at exactly since + releaseWindow) → it reverts EscrowReleaseWindowOpen", async function () {
-            const c = await setup("Payment", "Performed");
-            const endsAt = await releaseWindowEnd(c);
-            await time.setNextBlockTimestamp(endsAt);
-            await expect(c.p.escrow.connect(c.payee).dispute(c.deal))
-              .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
-              .withArgs(c.id, endsAt);
-          });
+          behavesLikeACallAfterTheReleaseWindow(disputeSubject("payee"), "the block after perform", "OffRamp");
 
           for (const kind of KINDS) {
             it(`${kind}: when the release window has ended (since + releaseWindow + 1) → Disputed`, async function () {
-              const c = await setup(kind, "Performed");
-              const endsAt = await releaseWindowEnd(c);
-              await time.setNextBlockTimestamp(endsAt + 1n);
+              const { c, endsAt } = await atReleaseWindowEnd(kind, 1n);
               const before = await books(c);
               const tx = await c.p.escrow.connect(c.payee).dispute(c.deal);
               await expect(tx).to.emit(c.p.escrow, "DealDisputed").withArgs(c.id, c.payee.address, true);

@@ -10,14 +10,26 @@ import { signResolution, Status, USDT } from "../fixtures";
 import { AMOUNT, arbiterRuling, behavesLikeACallOnAKnownDeal, behavesLikeACallRefusedFrom } from "./shared/deals";
 import { disputeWith, escrowEventNames, expectSettlement, FINAL_STATES, finalLabel, FLOAT } from "./shared/deals";
 import { floatOf, gatewayRuling, NOT_HELD, openDisputes, protocolWithFloat, reach, REASONS } from "./shared/deals";
-import { refundPayout, releasePayout, resolutionEnd, resolveSubject, setup, tsOf } from "./shared/deals";
-import type { FinalState, State } from "./shared/deals";
-import { expectPayout, FINAL_STATUS, itChecksSignatures, later, PARTIAL, payoutOf } from "./shared/signed";
-import { protocolWithWallets, setupWithWallets, type WalletCtx } from "./shared/signed";
+import { resolutionEnd, resolveSubject, setup, tsOf, type Ctx, type FinalState, type State } from "./shared/deals";
+import { FINAL_STATUS, itChecksSignatures, later, PARTIAL, payoutOf, protocolWithWallets } from "./shared/signed";
+import { setupWithWallets, type WalletCtx } from "./shared/signed";
 
 describe("Escrow", function () {
   describe("resolve", function () {
     const SPLIT = USDT(60); // of 100
+
+    /** `who` rules `payeeAmount` of `c` with REASONS: every leg checked (the gateway takes its fee, an arbiter none),
+     * and DealResolved(dealId, who, payee's net, fee, refund, REASONS). */
+    async function expectRuling(c: Ctx, who: "gateway" | "arbiter", payeeAmount = SPLIT) {
+      const by = c.p[who];
+      const pay = who === "gateway" ? gatewayRuling(c, payeeAmount) : arbiterRuling(c, payeeAmount);
+      const rule = () => c.p.escrow.connect(by).resolve(c.deal, payeeAmount, REASONS);
+      const tx = await expectSettlement(c, rule, pay, Status.Resolved);
+      await expect(tx)
+        .to.emit(c.p.escrow, "DealResolved")
+        .withArgs(c.id, by.address, pay.payeeNet, pay.fee, pay.refund, REASONS);
+      return tx;
+    }
 
     behavesLikeACallOnAKnownDeal(resolveSubject);
     behavesLikeACallRefusedFrom(resolveSubject, ["Open", "OpenReleased", "Performed"], (st) =>
@@ -66,15 +78,8 @@ describe("Escrow", function () {
               const pay = gatewayRuling(c, SPLIT);
               expect(pay.fee).to.equal(USDT("0.3"));
               expect(await openDisputes(c.p)).to.equal(1n);
-              const tx = await expectSettlement(
-                c,
-                () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS),
-                pay,
-                Status.Resolved,
-              );
-              await expect(tx)
-                .to.emit(c.p.escrow, "DealResolved")
-                .withArgs(c.id, c.p.gateway.address, USDT("59.7"), USDT("0.3"), USDT(40), REASONS);
+              const tx = await expectRuling(c, "gateway");
+              expect([pay.payeeNet, pay.refund]).to.deep.equal([USDT("59.7"), USDT(40)]);
               await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
               expect(await escrowEventNames(c.p, tx)).to.deep.equal(["DealResolved"]);
               expect(await openDisputes(c.p)).to.equal(0n);
@@ -93,39 +98,17 @@ describe("Escrow", function () {
 
           it("payeeAmount 0: everything back to the payer, no fee", async function () {
             const c = await setup("Payment", "Disputed");
-            const tx = await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, 0n, REASONS),
-              refundPayout(c),
-              Status.Resolved,
-            );
-            await expect(tx)
-              .to.emit(c.p.escrow, "DealResolved")
-              .withArgs(c.id, c.p.gateway.address, 0n, 0n, c.deal.amount, REASONS);
+            await expectRuling(c, "gateway", 0n);
           });
 
           it("payeeAmount = amount: everything to the payee less the fee, no refund", async function () {
             const c = await setup("OffRamp", "Disputed");
-            const pay = releasePayout(c);
-            const tx = await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, c.deal.amount, REASONS),
-              pay,
-              Status.Resolved,
-            );
-            await expect(tx)
-              .to.emit(c.p.escrow, "DealResolved")
-              .withArgs(c.id, c.p.gateway.address, pay.payeeNet, pay.fee, 0n, REASONS);
+            await expectRuling(c, "gateway", c.deal.amount);
           });
 
           it("OnRamp, payeeAmount 0: the whole amount back to the acceptor's free float", async function () {
             const c = await setup("OnRamp", "Disputed");
-            await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, 0n, REASONS),
-              refundPayout(c),
-              Status.Resolved,
-            );
+            await expectRuling(c, "gateway", 0n);
             expect(await floatOf(c.p, c.deal.token)).to.deep.equal([FLOAT, 0n]);
           });
 
@@ -165,12 +148,7 @@ describe("Escrow", function () {
             await expect(p.escrow.connect(p.arbiter).resolve(c.deal, SPLIT, REASONS))
               .to.be.revertedWithCustomError(p.escrow, "EscrowResolutionWindowOpen")
               .withArgs(c.id, await resolutionEnd(c));
-            await expectSettlement(
-              c,
-              () => p.escrow.connect(p.gateway).resolve(c.deal, SPLIT, REASONS),
-              gatewayRuling(c, SPLIT),
-              Status.Resolved,
-            );
+            await expectRuling(c, "gateway");
             expect(await openDisputes(p)).to.equal(0n);
           });
 
@@ -185,12 +163,7 @@ describe("Escrow", function () {
             await expect(c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS))
               .to.be.revertedWithCustomError(c.p.escrow, "EscrowResolutionWindowOpen")
               .withArgs(c.id, endsAt);
-            await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS),
-              gatewayRuling(c, SPLIT),
-              Status.Resolved,
-            );
+            await expectRuling(c, "gateway");
           });
         });
       });
@@ -213,15 +186,7 @@ describe("Escrow", function () {
           await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS))
             .to.be.revertedWithCustomError(c.p.escrow, "EscrowUnauthorized")
             .withArgs(c.id, c.p.gateway.address);
-          const tx = await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS),
-            arbiterRuling(c, SPLIT),
-            Status.Resolved,
-          );
-          await expect(tx)
-            .to.emit(c.p.escrow, "DealResolved")
-            .withArgs(c.id, c.p.arbiter.address, SPLIT, 0n, c.deal.amount - SPLIT, REASONS);
+          await expectRuling(c, "arbiter");
           expect(await openDisputes(c.p)).to.equal(0n);
         });
 
@@ -246,6 +211,42 @@ describe("Escrow", function () {
     });
 
     describe("when the caller is an arbiter", function () {
+      describe("when the gateway may not rule it (its window is over, it is suspended, or it does not hold the dispute) → Resolved with no fee; DealResolved(by arbiter, ..., reasons); a held dispute is uncounted", function () {
+        for (const kind of KINDS) {
+          it(`${kind}: when the window is over → Resolved with no fee; the held dispute is uncounted`, async function () {
+            const c = await setup(kind, "Disputed");
+            await time.setNextBlockTimestamp((await resolutionEnd(c)) + 1n);
+            const tx = await expectRuling(c, "arbiter");
+            await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
+            expect(await openDisputes(c.p)).to.equal(0n);
+          });
+        }
+
+        it("when the window is over, payeeAmount = amount → the whole amount to the payee, no fee", async function () {
+          const c = await setup("Payment", "Disputed");
+          await time.increase(RESOLUTION_WINDOW + 1);
+          await expectRuling(c, "arbiter", c.deal.amount);
+        });
+
+        it("when the gateway holding the dispute is suspended → at once, no fee; the held dispute is uncounted", async function () {
+          const c = await setup("OnRamp", "Disputed");
+          await c.p.registry.connect(c.p.governor).suspendGateway(c.p.gateway.address);
+          await expectRuling(c, "arbiter");
+          expect(await openDisputes(c.p)).to.equal(0n);
+        });
+
+        for (const holding of NOT_HELD) {
+          it(`when the dispute is not held (raised while ${holding === "registry refuses" ? "the registry refused to count it" : `the gateway was ${holding}`}) → at once, no fee; the counter is unchanged`, async function () {
+            const c = await disputeWith(holding);
+            const before = await openDisputes(c.p);
+            const tx = await expectRuling(c, "arbiter");
+            await expect(tx).not.to.emit(c.p.registry, "GatewayDisputesChanged");
+            await expect(tx).not.to.emit(c.p.escrow, "DisputeCountSkipped");
+            expect(await openDisputes(c.p)).to.equal(before);
+          });
+        }
+      });
+
       it("when the gateway holds the dispute, may rule and the window runs → it reverts EscrowResolutionWindowOpen (also at its last second)", async function () {
         const c = await setup("Payment", "Disputed");
         const endsAt = await resolutionEnd(c);
@@ -256,71 +257,6 @@ describe("Escrow", function () {
         await expect(c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS))
           .to.be.revertedWithCustomError(c.p.escrow, "EscrowResolutionWindowOpen")
           .withArgs(c.id, endsAt);
-      });
-
-      describe("otherwise → Resolved with no fee; DealResolved(by arbiter, ..., reasons); a held dispute is uncounted", function () {
-        for (const kind of KINDS) {
-          it(`${kind}: when the window is over → Resolved with no fee; the held dispute is uncounted`, async function () {
-            const c = await setup(kind, "Disputed");
-            await time.setNextBlockTimestamp((await resolutionEnd(c)) + 1n);
-            const tx = await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS),
-              arbiterRuling(c, SPLIT),
-              Status.Resolved,
-            );
-            await expect(tx)
-              .to.emit(c.p.escrow, "DealResolved")
-              .withArgs(c.id, c.p.arbiter.address, SPLIT, 0n, c.deal.amount - SPLIT, REASONS);
-            await expect(tx).to.emit(c.p.registry, "GatewayDisputesChanged").withArgs(c.p.gateway.address, 0);
-            expect(await openDisputes(c.p)).to.equal(0n);
-          });
-        }
-
-        it("when the window is over, payeeAmount = amount → the whole amount to the payee, no fee", async function () {
-          const c = await setup("Payment", "Disputed");
-          await time.increase(RESOLUTION_WINDOW + 1);
-          await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, c.deal.amount, REASONS),
-            arbiterRuling(c, c.deal.amount),
-            Status.Resolved,
-          );
-        });
-
-        it("when the gateway holding the dispute is suspended → at once, no fee; the held dispute is uncounted", async function () {
-          const c = await setup("OnRamp", "Disputed");
-          await c.p.registry.connect(c.p.governor).suspendGateway(c.p.gateway.address);
-          const tx = await expectSettlement(
-            c,
-            () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS),
-            arbiterRuling(c, SPLIT),
-            Status.Resolved,
-          );
-          await expect(tx)
-            .to.emit(c.p.escrow, "DealResolved")
-            .withArgs(c.id, c.p.arbiter.address, SPLIT, 0n, c.deal.amount - SPLIT, REASONS);
-          expect(await openDisputes(c.p)).to.equal(0n);
-        });
-
-        for (const holding of NOT_HELD) {
-          it(`when the dispute is not held (raised while ${holding === "registry refuses" ? "the registry refused to count it" : `the gateway was ${holding}`}) → at once, no fee; the counter is unchanged`, async function () {
-            const c = await disputeWith(holding);
-            const before = await openDisputes(c.p);
-            const tx = await expectSettlement(
-              c,
-              () => c.p.escrow.connect(c.p.arbiter).resolve(c.deal, SPLIT, REASONS),
-              arbiterRuling(c, SPLIT),
-              Status.Resolved,
-            );
-            await expect(tx)
-              .to.emit(c.p.escrow, "DealResolved")
-              .withArgs(c.id, c.p.arbiter.address, SPLIT, 0n, c.deal.amount - SPLIT, REASONS);
-            await expect(tx).not.to.emit(c.p.registry, "GatewayDisputesChanged");
-            await expect(tx).not.to.emit(c.p.escrow, "DisputeCountSkipped");
-            expect(await openDisputes(c.p)).to.equal(before);
-          });
-        }
       });
     });
 
@@ -507,7 +443,7 @@ describe("Escrow", function () {
             const c = await setupWithWallets("Payment", "Disputed");
             const payeeAmount = share(c.deal.amount);
             const e = payoutOf(c, payeeAmount);
-            const tx = await expectPayout(c, () => rule(c, payeeAmount), e, Status.Resolved);
+            const tx = await expectSettlement(c, () => rule(c, payeeAmount), e, Status.Resolved);
             await expect(tx)
               .to.emit(c.p.escrow, "DealResolved")
               .withArgs(c.id, c.deal.gateway, e.payeeNet, e.fee, e.refund, REASONS);
@@ -518,7 +454,7 @@ describe("Escrow", function () {
 
       it("when the kind is OnRamp → the refund returns to the acceptor's free float", async function () {
         const c = await setupWithWallets("OnRamp", "Disputed");
-        await expectPayout(c, () => resolveSigned(c, c.p.gateway, PARTIAL), payoutOf(c, PARTIAL), Status.Resolved);
+        await expectSettlement(c, () => resolveSigned(c, c.p.gateway, PARTIAL), payoutOf(c, PARTIAL), Status.Resolved);
       });
 
       it("when the reasons are zero (none written) → DealResolved carries zero", async function () {
@@ -554,7 +490,7 @@ describe("Escrow", function () {
           const e = payoutOf(c, PARTIAL);
           const send = () =>
             c.p.escrow.connect(c.p.other).resolveWithSig(c.deal, PARTIAL, REASONS, c.deal.gateway, auth);
-          const tx = await expectPayout(c, send, e, Status.Resolved);
+          const tx = await expectSettlement(c, send, e, Status.Resolved);
           await expect(tx)
             .to.emit(c.p.escrow, "DealResolved")
             .withArgs(c.id, c.deal.gateway, e.payeeNet, e.fee, e.refund, REASONS);
@@ -588,7 +524,7 @@ describe("Escrow", function () {
           expect(await openDisputes(c.p)).to.equal(s.held ? 1n : 0n);
           await s.prepare(c);
           const e = payoutOf(c, PARTIAL, false);
-          const tx = await expectPayout(c, () => resolveSigned(c, c.p.arbiter, PARTIAL), e, Status.Resolved);
+          const tx = await expectSettlement(c, () => resolveSigned(c, c.p.arbiter, PARTIAL), e, Status.Resolved);
           await expect(tx)
             .to.emit(c.p.escrow, "DealResolved")
             .withArgs(c.id, c.p.arbiter.address, PARTIAL, 0n, e.refund, REASONS);
@@ -606,7 +542,7 @@ describe("Escrow", function () {
         const auth = await signResolution(c.p.escrow, c.p.other, c.id, PARTIAL, REASONS);
         const e = payoutOf(c, PARTIAL, false);
         const send = () => c.p.escrow.connect(c.payee).resolveWithSig(c.deal, PARTIAL, REASONS, arbiter, auth);
-        const tx = await expectPayout(c, send, e, Status.Resolved);
+        const tx = await expectSettlement(c, send, e, Status.Resolved);
         await expect(tx).to.emit(c.p.escrow, "DealResolved").withArgs(c.id, arbiter, PARTIAL, 0n, e.refund, REASONS);
       });
     });

@@ -4,9 +4,9 @@ import { ethers } from "hardhat";
 
 import { DAY, dealIdOf, KINDS, loadFixture, makeDeal, openDeal, openKind, RELEASE_WINDOW } from "../fixtures";
 import { signSplit, Status, UNBONDING_DELAY } from "../fixtures";
-import { AMOUNT, FINAL_STATES, openDisputes, reach, type LiveState } from "./shared/deals";
-import { expectPayout, FINAL_STATUS, itChecksSignatures, PARTIAL, payoutOf } from "./shared/signed";
-import { protocolWithWallets, setupWithWallets, split, type WalletCtx } from "./shared/signed";
+import { AMOUNT, expectSettlement, FINAL_STATES, openDisputes, reach, type LiveState } from "./shared/deals";
+import { FINAL_STATUS, itChecksSignatures, PARTIAL, payoutOf, protocolWithWallets } from "./shared/signed";
+import { setupWithWallets, split, type WalletCtx } from "./shared/signed";
 
 describe("Escrow", function () {
   describe("splitWithSigs", function () {
@@ -116,7 +116,7 @@ describe("Escrow", function () {
         it(`when ${name} → it splits`, async function () {
           // The wallets' owners are the payer and payee EOAs, so `split` signs with the owners' keys.
           const c = await walletDeal(payerIsWallet, payeeIsWallet);
-          await expectPayout(c, () => split(c, PARTIAL), payoutOf(c, PARTIAL), Status.Split);
+          await expectSettlement(c, () => split(c, PARTIAL), payoutOf(c, PARTIAL), Status.Split);
         });
       }
 
@@ -154,7 +154,7 @@ describe("Escrow", function () {
               const c = await setupWithWallets(kind, state);
               const payeeAmount = share(c.deal.amount);
               const e = payoutOf(c, payeeAmount);
-              const tx = await expectPayout(c, () => split(c, payeeAmount), e, Status.Split);
+              const tx = await expectSettlement(c, () => split(c, payeeAmount), e, Status.Split);
               await expect(tx).to.emit(c.p.escrow, "DealSplit").withArgs(c.id, e.payeeNet, e.fee, e.refund);
             });
           }
@@ -171,7 +171,7 @@ describe("Escrow", function () {
       it("when the gateway changed its fee since the open → the deal's feeBps still applies", async function () {
         const c = await setupWithWallets("Payment", "Disputed");
         await c.p.registry.connect(c.p.gateway).setGatewayFee(250);
-        await expectPayout(c, () => split(c, PARTIAL), payoutOf(c, PARTIAL), Status.Split);
+        await expectSettlement(c, () => split(c, PARTIAL), payoutOf(c, PARTIAL), Status.Split);
       });
     });
 
@@ -190,7 +190,7 @@ describe("Escrow", function () {
         await time.increase(RELEASE_WINDOW + 1);
         await c.p.escrow.connect(c.payee).dispute(c.deal);
         expect(await openDisputes(c.p)).to.equal(1n);
-        await expectPayout(c, () => split(c, PARTIAL), payoutOf(c, PARTIAL), Status.Split);
+        await expectSettlement(c, () => split(c, PARTIAL), payoutOf(c, PARTIAL), Status.Split);
         expect(await openDisputes(c.p)).to.equal(0n);
       });
 
@@ -222,7 +222,7 @@ describe("Escrow", function () {
         await c.p.registry
           .connect(c.p.admin)
           .revokeRole(await c.p.registry.ESCROW_ROLE(), await c.p.escrow.getAddress());
-        const tx = await expectPayout(c, () => split(c, PARTIAL), payoutOf(c, PARTIAL), Status.Split);
+        const tx = await expectSettlement(c, () => split(c, PARTIAL), payoutOf(c, PARTIAL), Status.Split);
         await expect(tx).to.emit(c.p.escrow, "DisputeCountSkipped").withArgs(c.id, c.deal.gateway, false);
         expect(await openDisputes(c.p), "the counter drifted (the audit reports it)").to.equal(1n);
       });
@@ -233,7 +233,7 @@ describe("Escrow", function () {
         const c = await setupWithWallets("Payment", "Disputed");
         await c.p.registry.connect(c.p.pauser).pause();
         await c.p.registry.connect(c.p.governor).suspendGateway(c.deal.gateway);
-        await expectPayout(c, () => split(c, PARTIAL), payoutOf(c, PARTIAL), Status.Split);
+        await expectSettlement(c, () => split(c, PARTIAL), payoutOf(c, PARTIAL), Status.Split);
         expect(await openDisputes(c.p)).to.equal(0n);
       });
 
@@ -243,7 +243,7 @@ describe("Escrow", function () {
         await p.registry.connect(p.gateway).requestExit();
         await time.increase(UNBONDING_DELAY);
         await p.registry.connect(p.gateway).completeExit();
-        await expectPayout(c, () => split(c, PARTIAL), payoutOf(c, PARTIAL), Status.Split);
+        await expectSettlement(c, () => split(c, PARTIAL), payoutOf(c, PARTIAL), Status.Split);
       });
 
       it("when the token is paused → both pushes are owed instead (PayoutDeferred), the fee owed to the gateway", async function () {

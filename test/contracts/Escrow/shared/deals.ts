@@ -239,6 +239,19 @@ export async function releaseWindowEnd(c: Ctx): Promise<bigint> {
   return (await c.p.escrow.getDeal(c.id)).since + c.deal.releaseWindow;
 }
 
+/** A deal of `kind` opened and performed in this test, with the next block `offset` seconds after the end of its
+ * release window; returns the deal and that end. */
+export async function atReleaseWindowEnd(
+  kind: KindName,
+  offset: bigint,
+  over: Partial<Deal> = {},
+): Promise<{ c: Ctx; endsAt: bigint }> {
+  const c = await setup(kind, "Performed", over);
+  const endsAt = await releaseWindowEnd(c);
+  await time.setNextBlockTimestamp(endsAt + offset);
+  return { c, endsAt };
+}
+
 /** The end of the gateway's resolution window of a disputed deal. */
 export async function resolutionEnd(c: Ctx): Promise<bigint> {
   return (await c.p.escrow.getDeal(c.id)).since + BigInt(RESOLUTION_WINDOW);
@@ -383,6 +396,27 @@ export function behavesLikeACallRefusedFrom(
         .withArgs(c.id, STATUS_OF[state]);
     });
   }
+}
+
+/**
+ * A call of the payee's that waits out the payer's release window of a performed deal: while the window runs it
+ * reverts EscrowReleaseWindowOpen(dealId, since + releaseWindow), right after perform (`soon` says when, on a deal of
+ * `kind`) and at the window's last second.
+ */
+export function behavesLikeACallAfterTheReleaseWindow(s: Subject, soon: string, kind: KindName = "Payment"): void {
+  it(`when the release window has not ended (${soon}) → it reverts EscrowReleaseWindowOpen(dealId, since + releaseWindow)`, async function () {
+    const c = await setup(kind, "Performed", s.over);
+    await expect(s.call(c, c.deal, s.by(c)))
+      .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
+      .withArgs(c.id, await releaseWindowEnd(c));
+  });
+
+  it("when the release window has not ended (at exactly since + releaseWindow) → it reverts EscrowReleaseWindowOpen", async function () {
+    const { c, endsAt } = await atReleaseWindowEnd("Payment", 0n, s.over);
+    await expect(s.call(c, c.deal, s.by(c)))
+      .to.be.revertedWithCustomError(c.p.escrow, "EscrowReleaseWindowOpen")
+      .withArgs(c.id, endsAt);
+  });
 }
 
 export const finalLabel = (st: State) => `final (${st})`;

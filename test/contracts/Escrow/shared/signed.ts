@@ -10,7 +10,7 @@ import type { ERC1271Wallet } from "../../../../typechain-types";
 import { Action, approveExactly, DAY, dealIdOf, deployProtocol, depositFloat, escrowDomain } from "../../fixtures";
 import { feeOf, GATEWAY_FEE_BPS, loadFixture, MIN_BOND, nextSalt, openKind, signAction } from "../../fixtures";
 import { signSplit, Status, USDT, type Deal, type DealCtx, type KindName } from "../../fixtures";
-import { FLOAT, reach, tsOf, type Auth, type FinalState, type Payout, type State } from "./deals";
+import { FLOAT, reach, type Auth, type FinalState, type Payout, type State } from "./deals";
 
 /*//////////////////////////////////////////////////////////////
                         FIXTURE AND HELPERS
@@ -70,44 +70,6 @@ export function payoutOf(c: WalletCtx, payeeAmount: bigint, withFee = true): Pay
   return { payeeNet: payeeAmount - fee, fee, refund: c.deal.amount - payeeAmount };
 }
 
-/**
- * Runs a settling call and checks every leg: the payee's wallet gets `payeeNet`, the fee is owed to the gateway,
- * the refund goes to the payer's wallet (or the acceptor's free float for OnRamp, whose locked float drops by the
- * amount), nobody else is paid or owed, no payout is deferred, and the record is `status` since the tx's block.
- */
-export async function expectPayout(
-  c: WalletCtx,
-  send: () => Promise<ContractTransactionResponse>,
-  e: Payout,
-  status: number,
-): Promise<ContractTransactionResponse> {
-  expect(e.payeeNet + e.fee + e.refund, "the expected legs add up to the amount").to.equal(c.deal.amount);
-  const { p, deal } = c;
-  const onRamp = c.kind === "OnRamp";
-  const owedAccounts = [deal.gateway, deal.payer, deal.payee];
-  const owedBefore = await Promise.all(owedAccounts.map((a) => p.escrow.owed(deal.token, a)));
-  const floatBefore = await p.escrow.floatOf(p.acceptor.address, deal.token);
-  const commitment = (await p.escrow.getDeal(c.id)).commitment;
-
-  const tx = await send();
-
-  const escrowLeg = e.payeeNet + (onRamp ? 0n : e.refund);
-  await expect(tx).to.changeTokenBalances(
-    p.usdt,
-    [deal.payer, deal.payee, deal.gateway, p.other, await p.escrow.getAddress()],
-    [onRamp ? 0n : e.refund, e.payeeNet, 0n, 0n, -escrowLeg],
-  );
-  await expect(tx).not.to.emit(p.escrow, "PayoutDeferred");
-  const owedAfter = await Promise.all(owedAccounts.map((a) => p.escrow.owed(deal.token, a)));
-  expect(owedAfter).to.deep.equal([owedBefore[0] + e.fee, owedBefore[1], owedBefore[2]]);
-  const floatAfter = await p.escrow.floatOf(p.acceptor.address, deal.token);
-  expect(floatAfter.free - floatBefore.free, "acceptor's free float").to.equal(onRamp ? e.refund : 0n);
-  expect(floatBefore.locked - floatAfter.locked, "acceptor's locked float").to.equal(onRamp ? deal.amount : 0n);
-  const rec = await p.escrow.getDeal(c.id);
-  expect([rec.commitment, rec.since, rec.status, rec.flags]).to.deep.equal([commitment, await tsOf(tx), status, 0n]);
-  return tx;
-}
-
 /** A signature over the same digest with s' = n − s and the other v: the same signer, a "different" signature
  * that OpenZeppelin's ECDSA refuses (high s). */
 export function malleate(sig: string): string {
@@ -117,25 +79,17 @@ export function malleate(sig: string): string {
   return ethers.concat([s.r, highS, s.v === 27 ? "0x1c" : "0x1b"]);
 }
 
-/** EIP-712 types of the three v1.1 messages (for signing under another domain). */
+/** EIP-712 types of the three v1.1 messages (for signing under another domain): dealId, their fields, expiry. */
+const field = (name: string, type: string) => ({ name, type });
+const message = (...fields: { name: string; type: string }[]) => [
+  field("dealId", "bytes32"),
+  ...fields,
+  field("expiry", "uint256"),
+];
 export const TYPES: Record<string, { name: string; type: string }[]> = {
-  Split: [
-    { name: "dealId", type: "bytes32" },
-    { name: "payeeAmount", type: "uint96" },
-    { name: "expiry", type: "uint256" },
-  ],
-  Resolution: [
-    { name: "dealId", type: "bytes32" },
-    { name: "payeeAmount", type: "uint96" },
-    { name: "reasons", type: "bytes32" },
-    { name: "expiry", type: "uint256" },
-  ],
-  Evidence: [
-    { name: "dealId", type: "bytes32" },
-    { name: "contentHash", type: "bytes32" },
-    { name: "uri", type: "string" },
-    { name: "expiry", type: "uint256" },
-  ],
+  Split: message(field("payeeAmount", "uint96")),
+  Resolution: message(field("payeeAmount", "uint96"), field("reasons", "bytes32")),
+  Evidence: message(field("contentHash", "bytes32"), field("uri", "string")),
 };
 
 /** Signs `primary` with `msg` under the escrow's domain with `verifyingContract` replaced. */
