@@ -69,7 +69,16 @@ export const reach = (c: Ctx, state: State): Promise<void> => reachState(c, stat
 
 /** Loads the fixture, opens a deal of `kind` and drives it to `state`. */
 export async function setup(kind: KindName = "Payment", state: State = "Open", over: Partial<Deal> = {}): Promise<Ctx> {
-  const p = await loadFixture(protocolWithFloat);
+  return openInState(await loadFixture(protocolWithFloat), kind, state, over);
+}
+
+/** Opens a deal of `kind` in `p` and drives it to `state`. */
+export async function openInState<P extends Protocol>(
+  p: P,
+  kind: KindName,
+  state: State,
+  over: Partial<Deal> = {},
+): Promise<DealCtx<P>> {
   const c = await openKind(p, kind, over);
   await reach(c, state);
   return c;
@@ -280,12 +289,10 @@ export async function disputeWith(
 ): Promise<Ctx & { background: boolean }> {
   const p = await loadFixture(protocolWithFloat);
   const deadline = BigInt((await time.latest()) + 30 * DAY);
-  const c = await openKind(p, kind, { deadline });
-  await reach(c, "Performed");
+  const c = await openInState(p, kind, "Performed", { deadline });
   let background = false;
   if (holding !== "held" && holding !== "Exited") {
-    const b = await openKind(p, "Payment", { deadline });
-    await reach(b, "Disputed");
+    await openInState(p, "Payment", "Disputed", { deadline });
     background = true;
   }
   switch (holding) {
@@ -379,6 +386,16 @@ export function behavesLikeACallReservedTo(
       await expect(s.call(c, c.deal, s.by(c))).not.to.be.reverted;
     });
   }
+}
+
+/** A party's call on a deal checks, before it acts, the deal against its commitment and then its caller. */
+export function behavesLikeAPartysCall(
+  s: Subject,
+  party: string,
+  strangers: { names: string; of: (c: Ctx) => HardhatEthersSigner[] },
+): void {
+  behavesLikeACallOnAKnownDeal(s);
+  behavesLikeACallReservedTo(s, party, strangers);
 }
 
 /** The call reverts EscrowWrongStatus(dealId, status) from each of `states`, made by the party who may make it. */

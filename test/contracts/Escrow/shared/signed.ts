@@ -8,9 +8,9 @@ import { ethers } from "hardhat";
 import type { ERC1271Wallet } from "../../../../typechain-types";
 
 import { Action, approveExactly, DAY, dealIdOf, deployProtocol, depositFloat, escrowDomain } from "../../fixtures";
-import { feeOf, GATEWAY_FEE_BPS, loadFixture, MIN_BOND, nextSalt, openKind, signAction } from "../../fixtures";
-import { signSplit, Status, USDT, type Deal, type DealCtx, type KindName } from "../../fixtures";
-import { FLOAT, reach, type Auth, type FinalState, type Payout, type State } from "./deals";
+import { feeOf, GATEWAY_FEE_BPS, loadFixture, MIN_BOND, nextSalt, signAction, signSplit, Status } from "../../fixtures";
+import { USDT, type Deal, type DealCtx, type KindName } from "../../fixtures";
+import { FLOAT, openInState, type Auth, type FinalState, type Payout, type State } from "./deals";
 
 /*//////////////////////////////////////////////////////////////
                         FIXTURE AND HELPERS
@@ -51,10 +51,7 @@ export async function setupWithWallets(
   state: State = "Open",
   over: Partial<Deal> = {},
 ): Promise<WalletCtx> {
-  const p = await loadFixture(protocolWithWallets);
-  const c = await openKind(p, kind, over);
-  await reach(c, state);
-  return c;
+  return openInState(await loadFixture(protocolWithWallets), kind, state, over);
 }
 
 /** Splits `c` with both parties' fresh signatures, submitted by a stranger. */
