@@ -6,9 +6,8 @@ import { loadFixture, makeDeal, MAX_DELEGATE_RELEASE_WINDOW, MAX_RESOLUTION_WIND
 import { MIN_RELEASE_WINDOW, MIN_RESOLUTION_WINDOW, MIN_SLASH_TIME, nextDelegateSalt, openDeal } from "../fixtures";
 import { RESOLUTION_WINDOW, signAction, signOpen, Status, USDT, type DealOut } from "../fixtures";
 import { ACTION_TYPES, approveFor, deployRegistry, dirtyCalldata, dirtyWords } from "./shared/opening";
-import { expectLockedByDelegateRightAfterOpened, LOCK_TYPES, makeDelegateLockDeal } from "./shared/opening";
-import { makeLockDeal, makeOffRampDeal, OPEN_TYPES, REF, REF2, statusOf, structHash, tuple } from "./shared/opening";
-import { withFloat } from "./shared/opening";
+import { expectDelegateLockEvents, LOCK_TYPES, makeDelegateLockDeal, makeLockDeal } from "./shared/opening";
+import { makeOffRampDeal, OPEN_TYPES, REF, REF2, statusOf, structHash, tuple, withFloat } from "./shared/opening";
 
 describe("Escrow constructor", function () {
   it("when the registry is not a contract → it reverts EscrowInvalidRegistry", async function () {
@@ -279,12 +278,8 @@ describe("Escrow.multicall", function () {
     const tx = p.escrow.connect(p.delegate).multicall(calls);
     await expect(tx)
       .to.emit(p.escrow, "DealOpened")
-      .withArgs(dealIdOf(own), p.delegate.address, p.payee.address, tuple(own), REF)
-      .and.to.emit(p.escrow, "DealOpened")
-      .withArgs(dealIdOf(lock), p.acceptor.address, p.payee.address, tuple(lock), REF2)
-      .and.to.emit(p.escrow, "DealLockedByDelegate")
-      .withArgs(dealIdOf(lock), p.delegate.address);
-    await expectLockedByDelegateRightAfterOpened(p, tx, dealIdOf(lock), p.delegate.address);
+      .withArgs(dealIdOf(own), p.delegate.address, p.payee.address, tuple(own), REF);
+    await expectDelegateLockEvents(p, tx, lock, p.delegate.address, REF2);
     await expect(tx).to.changeTokenBalances(p.usdt, [p.delegate, p.escrow], [-own.amount, own.amount]);
     const f = await p.escrow.floatOf(p.acceptor.address, await p.usdt.getAddress());
     expect(f.locked).to.equal(USDT(300));

@@ -1,11 +1,13 @@
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import type { HostileToken, TestERC20 } from "../../../typechain-types";
 
 import { AcceptorStatus, approveExactly, dealIdOf, deployProtocol, feeOf, loadFixture, makeDeal } from "../fixtures";
-import { PAYOUT_GAS, USDT } from "../fixtures";
-import { BURN_GAS_LIMIT, FLOAT, itIsRefusedByTheRegistry, makeDelegateLockDeal, REF } from "./shared/opening";
-import { registerAcceptor, UINT96_MAX, withFloat, withPerformedDeal, withReleasedDeal } from "./shared/opening";
+import { PAYOUT_GAS, USDT, type Protocol } from "../fixtures";
+import { BURN_GAS_LIMIT, expectFloat, expectRefusedUnlessActiveAcceptor, FLOAT } from "./shared/opening";
+import { itIsRefusedByTheRegistry, makeDelegateLockDeal, REF, UINT96_MAX, withFloat } from "./shared/opening";
+import { withPerformedDeal, withReleasedDeal } from "./shared/opening";
 
 describe("Escrow.depositFloat", function () {
   describe("validations", function () {
@@ -32,24 +34,13 @@ describe("Escrow.depositFloat", function () {
     it("when the caller is not an Active acceptor → it reverts RegistryAcceptorWrongStatus", async function () {
       const p = await loadFixture(deployProtocol);
       const usdt = await p.usdt.getAddress();
-      // unregistered
-      await expect(p.escrow.connect(p.other).depositFloat(usdt, FLOAT))
-        .to.be.revertedWithCustomError(p.registry, "RegistryAcceptorWrongStatus")
-        .withArgs(p.other.address, AcceptorStatus.None);
       // the delegate is not the acceptor
       await expect(p.escrow.connect(p.delegate).depositFloat(usdt, FLOAT))
         .to.be.revertedWithCustomError(p.registry, "RegistryAcceptorWrongStatus")
         .withArgs(p.delegate.address, AcceptorStatus.None);
-      // pending
-      await registerAcceptor(p, p.other, false);
-      await expect(p.escrow.connect(p.other).depositFloat(usdt, FLOAT))
-        .to.be.revertedWithCustomError(p.registry, "RegistryAcceptorWrongStatus")
-        .withArgs(p.other.address, AcceptorStatus.Pending);
-      // suspended
-      await p.registry.connect(p.gateway).suspendAcceptor(p.acceptor.address);
-      await expect(p.escrow.connect(p.acceptor).depositFloat(usdt, FLOAT))
-        .to.be.revertedWithCustomError(p.registry, "RegistryAcceptorWrongStatus")
-        .withArgs(p.acceptor.address, AcceptorStatus.Suspended);
+      await expectRefusedUnlessActiveAcceptor(p, async (acceptor) =>
+        p.escrow.connect(acceptor).depositFloat(usdt, FLOAT),
+      );
     });
 
     it("when the acceptor's gateway was suspended and is reinstated → it deposits again", async function () {
@@ -178,9 +169,7 @@ describe("Escrow.withdrawFloat", function () {
         [p.acceptor, p.escrow],
         [USDT(400), -USDT(400)],
       );
-      const f = await p.escrow.floatOf(p.acceptor.address, usdt);
-      expect(f.free).to.equal(0n);
-      expect(f.locked).to.equal(USDT(600));
+      await expectFloat(p, 0n, USDT(600));
     });
 
     it("when the token is paused → it reverts without data and keeps the float", async function () {
@@ -237,6 +226,20 @@ describe("Escrow.withdrawFloat", function () {
 });
 
 describe("Escrow.claimOwed", function () {
+  /** claimOwed of `account`'s `amount` of USDT, sent by `by`: OwedClaimed, and the amount moves from the escrow to
+   * `account` (nothing to the sender when it is someone else). */
+  async function expectClaimed(p: Protocol, by: HardhatEthersSigner, account: HardhatEthersSigner, amount: bigint) {
+    const usdt = await p.usdt.getAddress();
+    const tx = p.escrow.connect(by).claimOwed(usdt, account.address);
+    await expect(tx).to.emit(p.escrow, "OwedClaimed").withArgs(usdt, account.address, amount);
+    const others = by === account ? [] : [by];
+    await expect(tx).to.changeTokenBalances(
+      p.usdt,
+      [account, ...others, p.escrow],
+      [amount, ...others.map(() => 0n), -amount],
+    );
+  }
+
   it("when nothing is owed → it reverts EscrowNothingOwed", async function () {
     const p = await loadFixture(deployProtocol);
     const usdt = await p.usdt.getAddress();
@@ -250,9 +253,7 @@ describe("Escrow.claimOwed", function () {
     const usdt = await p.usdt.getAddress();
     expect(p.fee).to.be.greaterThan(0n);
     expect(await p.escrow.owed(usdt, p.gateway.address)).to.equal(p.fee);
-    const tx = p.escrow.connect(p.other).claimOwed(usdt, p.gateway.address);
-    await expect(tx).to.emit(p.escrow, "OwedClaimed").withArgs(usdt, p.gateway.address, p.fee);
-    await expect(tx).to.changeTokenBalances(p.usdt, [p.gateway, p.other, p.escrow], [p.fee, 0n, -p.fee]);
+    await expectClaimed(p, p.other, p.gateway, p.fee);
     expect(await p.escrow.owed(usdt, p.gateway.address)).to.equal(0n);
     await expect(p.escrow.connect(p.other).claimOwed(usdt, p.gateway.address))
       .to.be.revertedWithCustomError(p.escrow, "EscrowNothingOwed")
@@ -279,11 +280,8 @@ describe("Escrow.claimOwed", function () {
 
   it("when the registry is paused → it still pays", async function () {
     const p = await loadFixture(withReleasedDeal);
-    const usdt = await p.usdt.getAddress();
     await p.registry.connect(p.pauser).pause();
-    const tx = p.escrow.connect(p.gateway).claimOwed(usdt, p.gateway.address);
-    await expect(tx).to.emit(p.escrow, "OwedClaimed").withArgs(usdt, p.gateway.address, p.fee);
-    await expect(tx).to.changeTokenBalances(p.usdt, [p.gateway, p.escrow], [p.fee, -p.fee]);
+    await expectClaimed(p, p.gateway, p.gateway, p.fee);
   });
 
   it("when a release was deferred by a paused token → after the unpause it pays the payee in full", async function () {
@@ -295,9 +293,7 @@ describe("Escrow.claimOwed", function () {
       .withArgs(dealIdOf(p.deal), usdt, p.payee.address, p.net);
     expect(await p.escrow.owed(usdt, p.payee.address)).to.equal(p.net);
     await p.usdt.connect(p.admin).unpause();
-    const tx = p.escrow.connect(p.other).claimOwed(usdt, p.payee.address);
-    await expect(tx).to.emit(p.escrow, "OwedClaimed").withArgs(usdt, p.payee.address, p.net);
-    await expect(tx).to.changeTokenBalances(p.usdt, [p.payee, p.other, p.escrow], [p.net, 0n, -p.net]);
+    await expectClaimed(p, p.other, p.payee, p.net);
     expect(await p.escrow.owed(usdt, p.payee.address)).to.equal(0n);
   });
 
@@ -313,9 +309,7 @@ describe("Escrow.claimOwed", function () {
     expect(await p.escrow.owed(usdt, p.payee.address)).to.equal(p.net);
 
     await p.usdt.connect(p.admin).removeBlackList(escrow);
-    const tx = p.escrow.connect(p.other).claimOwed(usdt, p.payee.address);
-    await expect(tx).to.emit(p.escrow, "OwedClaimed").withArgs(usdt, p.payee.address, p.net);
-    await expect(tx).to.changeTokenBalances(p.usdt, [p.payee, p.escrow], [p.net, -p.net]);
+    await expectClaimed(p, p.other, p.payee, p.net);
   });
 
   it("when the payee is blacklisted by USDT → the release pays it (frozen in its wallet) and nothing is owed", async function () {

@@ -2,12 +2,13 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
-import { AcceptorStatus, DAY, dealIdOf, depositFloat, GATEWAY_FEE_BPS, Kind, loadFixture } from "../fixtures";
-import { MAX_DEAL_DURATION, MAX_DELEGATE_LOCK_DURATION, MAX_DELEGATE_RELEASE_WINDOW } from "../fixtures";
-import { MAX_RELEASE_WINDOW, nextDelegateSalt, nextSalt, RESOLUTION_WINDOW, signOpen, Status, USDT } from "../fixtures";
-import { beforeCheckingTheDelegateSaltPrefix, expectLockedByDelegateRightAfterOpened, FLOAT } from "./shared/opening";
-import { itIsRefusedByTheRegistry, makeDelegateLockDeal, makeLockDeal, nearDelegateSalt, REF } from "./shared/opening";
-import { REF2, registerAcceptor, registerGateway, statusOf, structHash, tuple, withFloat } from "./shared/opening";
+import { AcceptorStatus, DAY, dealIdOf, GATEWAY_FEE_BPS, Kind, loadFixture, MAX_DEAL_DURATION } from "../fixtures";
+import { MAX_DELEGATE_LOCK_DURATION, MAX_DELEGATE_RELEASE_WINDOW, MAX_RELEASE_WINDOW } from "../fixtures";
+import { nextDelegateSalt, nextSalt, RESOLUTION_WINDOW, signOpen, Status, USDT } from "../fixtures";
+import { beforeCheckingTheDelegateSaltPrefix, expectDelegateLockEvents, expectFloat } from "./shared/opening";
+import { expectOpenRecord, FLOAT, itIsRefusedByTheRegistry, lockSigned, makeDelegateLockDeal } from "./shared/opening";
+import { makeLockDeal, nearDelegateSalt, REF, REF2, registerGateway, statusOf, structHash } from "./shared/opening";
+import { tuple, withFloat, withSecondAcceptor } from "./shared/opening";
 
 describe("Escrow.lock", function () {
   beforeCheckingTheDelegateSaltPrefix();
@@ -36,11 +37,8 @@ describe("Escrow.lock", function () {
     });
 
     it("when the caller is another acceptor's delegate → it reverts EscrowUnauthorized", async function () {
-      const p = await loadFixture(withFloat);
-      const acc2 = p.rest[0];
-      await registerAcceptor(p, acc2);
-      await depositFloat(p, FLOAT, acc2);
-      const deal = await makeDelegateLockDeal(p, { payer: acc2.address });
+      const p = await loadFixture(withSecondAcceptor);
+      const deal = await makeDelegateLockDeal(p, { payer: p.acc2.address });
       await expect(p.escrow.connect(p.delegate).lock(deal, REF))
         .to.be.revertedWithCustomError(p.escrow, "EscrowUnauthorized")
         .withArgs(dealIdOf(deal), p.delegate.address);
@@ -104,9 +102,7 @@ describe("Escrow.lock", function () {
       const p = await loadFixture(withFloat);
       const deal = await makeLockDeal(p, { amount: FLOAT });
       await p.escrow.connect(p.acceptor).lock(deal, REF);
-      const f = await p.escrow.floatOf(p.acceptor.address, await p.usdt.getAddress());
-      expect(f.free).to.equal(0n);
-      expect(f.locked).to.equal(FLOAT);
+      await expectFloat(p, 0n, FLOAT);
     });
 
     it("when the amount is outside the acceptor's limits → it reverts EscrowAmountOutOfLimits", async function () {
@@ -238,6 +234,19 @@ describe("Escrow.lock", function () {
   });
 
   describe("delegate bounds", function () {
+    /** A lock by `by` (a delegate's salt for the delegate) with its deadline `duration` after the block that mines it
+     * (at time `t`) and a release window of `releaseWindow`; it must be Open. */
+    async function lockedAtBounds(by: "acceptor" | "delegate", duration: number, releaseWindow: number) {
+      const p = await loadFixture(withFloat);
+      const t = (await time.latest()) + 10;
+      const make = by === "delegate" ? makeDelegateLockDeal : makeLockDeal;
+      const deal = await make(p, { deadline: BigInt(t + duration), releaseWindow });
+      await time.setNextBlockTimestamp(t);
+      await p.escrow.connect(p[by]).lock(deal, REF);
+      expect(await statusOf(p, deal)).to.equal(Status.Open);
+      return { p, deal, t };
+    }
+
     it("when the delegate's deadline is beyond now + MAX_DELEGATE_LOCK_DURATION → it reverts EscrowInvalidDeadline", async function () {
       const p = await loadFixture(withFloat);
       for (const beyond of [1, DAY, MAX_DEAL_DURATION - MAX_DELEGATE_LOCK_DURATION]) {
@@ -262,30 +271,14 @@ describe("Escrow.lock", function () {
     });
 
     it("when the delegate's deadline and release window are at their bounds → it locks", async function () {
-      const p = await loadFixture(withFloat);
-      const t = (await time.latest()) + 10;
-      const deal = await makeDelegateLockDeal(p, {
-        deadline: BigInt(t + MAX_DELEGATE_LOCK_DURATION),
-        releaseWindow: MAX_DELEGATE_RELEASE_WINDOW,
-      });
-      await time.setNextBlockTimestamp(t);
-      await p.escrow.connect(p.delegate).lock(deal, REF);
-      expect(await statusOf(p, deal)).to.equal(Status.Open);
+      const { p, deal, t } = await lockedAtBounds("delegate", MAX_DELEGATE_LOCK_DURATION, MAX_DELEGATE_RELEASE_WINDOW);
       expect(await p.escrow.lockExpiry(deal)).to.equal(
         t + MAX_DELEGATE_LOCK_DURATION + MAX_DELEGATE_RELEASE_WINDOW + RESOLUTION_WINDOW,
       );
     });
 
     it("when the acceptor locks with a deadline or release window beyond the delegate's bounds → it locks (the bounds are the delegate's)", async function () {
-      const p = await loadFixture(withFloat);
-      const t = (await time.latest()) + 10;
-      const deal = await makeLockDeal(p, {
-        deadline: BigInt(t + MAX_DEAL_DURATION),
-        releaseWindow: MAX_RELEASE_WINDOW,
-      });
-      await time.setNextBlockTimestamp(t);
-      await p.escrow.connect(p.acceptor).lock(deal, REF);
-      expect(await statusOf(p, deal)).to.equal(Status.Open);
+      const { p, deal } = await lockedAtBounds("acceptor", MAX_DEAL_DURATION, MAX_RELEASE_WINDOW);
       expect(await p.escrow.lockExpiry(deal)).to.equal(0n);
     });
   });
@@ -293,7 +286,6 @@ describe("Escrow.lock", function () {
   describe("effects and events", function () {
     it("when the acceptor locks → free -amount, locked +amount, no token moves, DealOpened and no DealLockedByDelegate", async function () {
       const p = await loadFixture(withFloat);
-      const usdt = await p.usdt.getAddress();
       const deal = await makeLockDeal(p, { amount: USDT(250) });
       const tx = p.escrow.connect(p.acceptor).lock(deal, REF);
       await expect(tx)
@@ -301,36 +293,19 @@ describe("Escrow.lock", function () {
         .withArgs(dealIdOf(deal), p.acceptor.address, p.payee.address, tuple(deal), REF);
       await expect(tx).not.to.emit(p.escrow, "DealLockedByDelegate");
       await expect(tx).to.changeTokenBalances(p.usdt, [p.acceptor, p.delegate, p.escrow, p.payee], [0n, 0n, 0n, 0n]);
-      const f = await p.escrow.floatOf(p.acceptor.address, usdt);
-      expect(f.free).to.equal(FLOAT - USDT(250));
-      expect(f.locked).to.equal(USDT(250));
-      const rec = await p.escrow.getDeal(dealIdOf(deal));
-      expect(rec.status).to.equal(Status.Open);
-      expect(rec.commitment).to.equal(ethers.dataSlice(structHash(deal), 0, 25));
-      expect(rec.flags).to.equal(0n);
+      await expectFloat(p, FLOAT - USDT(250), USDT(250));
+      await expectOpenRecord(p, deal);
       expect(await p.escrow.lockExpiry(deal)).to.equal(0n);
     });
 
     it("when the delegate locks → the same float move, DealOpened then DealLockedByDelegate(dealId, delegate)", async function () {
       const p = await loadFixture(withFloat);
-      const usdt = await p.usdt.getAddress();
       const deal = await makeDelegateLockDeal(p, { amount: USDT(250) });
-      const id = dealIdOf(deal);
       const tx = p.escrow.connect(p.delegate).lock(deal, REF);
-      await expect(tx)
-        .to.emit(p.escrow, "DealOpened")
-        .withArgs(id, p.acceptor.address, p.payee.address, tuple(deal), REF)
-        .and.to.emit(p.escrow, "DealLockedByDelegate")
-        .withArgs(id, p.delegate.address);
-      await expectLockedByDelegateRightAfterOpened(p, tx, id, p.delegate.address);
+      await expectDelegateLockEvents(p, tx, deal, p.delegate.address);
       await expect(tx).to.changeTokenBalances(p.usdt, [p.acceptor, p.delegate, p.escrow, p.payee], [0n, 0n, 0n, 0n]);
-      const f = await p.escrow.floatOf(p.acceptor.address, usdt);
-      expect(f.free).to.equal(FLOAT - USDT(250));
-      expect(f.locked).to.equal(USDT(250));
-      const rec = await p.escrow.getDeal(id);
-      expect(rec.status).to.equal(Status.Open);
-      expect(rec.commitment).to.equal(ethers.dataSlice(structHash(deal), 0, 25));
-      expect(rec.flags).to.equal(0n);
+      await expectFloat(p, FLOAT - USDT(250), USDT(250));
+      await expectOpenRecord(p, deal);
       expect(await p.escrow.lockExpiry(deal)).to.equal(deal.deadline + deal.releaseWindow + BigInt(RESOLUTION_WINDOW));
     });
 
@@ -341,9 +316,7 @@ describe("Escrow.lock", function () {
       await p.escrow.connect(p.acceptor).depositFloat(dai, ethers.parseEther("1000"));
       const deal = await makeDelegateLockDeal(p, { token: dai, amount: ethers.parseEther("40") });
       await p.escrow.connect(p.delegate).lock(deal, REF);
-      const f = await p.escrow.floatOf(p.acceptor.address, dai);
-      expect(f.free).to.equal(ethers.parseEther("960"));
-      expect(f.locked).to.equal(ethers.parseEther("40"));
+      await expectFloat(p, ethers.parseEther("960"), ethers.parseEther("40"), dai);
       // the USDT float is untouched
       expect((await p.escrow.floatOf(p.acceptor.address, await p.usdt.getAddress())).free).to.equal(FLOAT);
     });
@@ -354,53 +327,37 @@ describe("Escrow.lockWithSig", function () {
   it("when the acceptor signed → it locks as the acceptor's lock, whoever submits; no DealLockedByDelegate", async function () {
     const p = await loadFixture(withFloat);
     const deal = await makeLockDeal(p);
-    const auth = await signOpen(p.escrow, p.acceptor, deal, REF, "Lock");
-    const tx = p.escrow.connect(p.other).lockWithSig(deal, REF, p.acceptor.address, auth);
+    const tx = lockSigned(p, deal, p.acceptor);
     await expect(tx)
       .to.emit(p.escrow, "DealOpened")
       .withArgs(dealIdOf(deal), p.acceptor.address, p.payee.address, tuple(deal), REF);
     await expect(tx).not.to.emit(p.escrow, "DealLockedByDelegate");
     await expect(tx).to.changeTokenBalances(p.usdt, [p.acceptor, p.escrow, p.other], [0n, 0n, 0n]);
-    const f = await p.escrow.floatOf(p.acceptor.address, await p.usdt.getAddress());
-    expect(f.free).to.equal(FLOAT - deal.amount);
-    expect(f.locked).to.equal(deal.amount);
+    await expectFloat(p, FLOAT - deal.amount, deal.amount);
   });
 
   it("when the delegate signed → it locks as the delegate's lock, whoever submits; DealOpened then DealLockedByDelegate(dealId, signer)", async function () {
     const p = await loadFixture(withFloat);
     const deal = await makeDelegateLockDeal(p);
-    const id = dealIdOf(deal);
-    const auth = await signOpen(p.escrow, p.delegate, deal, REF, "Lock");
-    const tx = p.escrow.connect(p.other).lockWithSig(deal, REF, p.delegate.address, auth);
-    await expect(tx)
-      .to.emit(p.escrow, "DealOpened")
-      .withArgs(id, p.acceptor.address, p.payee.address, tuple(deal), REF)
-      .and.to.emit(p.escrow, "DealLockedByDelegate")
-      .withArgs(id, p.delegate.address);
-    await expectLockedByDelegateRightAfterOpened(p, tx, id, p.delegate.address);
-    const f = await p.escrow.floatOf(p.acceptor.address, await p.usdt.getAddress());
-    expect(f.free).to.equal(FLOAT - deal.amount);
-    expect(f.locked).to.equal(deal.amount);
+    const tx = lockSigned(p, deal, p.delegate);
+    await expectDelegateLockEvents(p, tx, deal, p.delegate.address);
+    await expectFloat(p, FLOAT - deal.amount, deal.amount);
     expect(await p.escrow.lockExpiry(deal)).to.equal(deal.deadline + deal.releaseWindow + BigInt(RESOLUTION_WINDOW));
   });
 
-  it("when the acceptor signed a salt with DELEGATE_SALT_PREFIX → it reverts EscrowInvalidSalt", async function () {
-    const p = await loadFixture(withFloat);
-    const deal = await makeDelegateLockDeal(p);
-    const auth = await signOpen(p.escrow, p.acceptor, deal, REF, "Lock");
-    await expect(p.escrow.connect(p.other).lockWithSig(deal, REF, p.acceptor.address, auth))
-      .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
-      .withArgs(deal.salt);
-  });
-
-  it("when the delegate signed a salt without DELEGATE_SALT_PREFIX → it reverts EscrowInvalidSalt", async function () {
-    const p = await loadFixture(withFloat);
-    const deal = await makeLockDeal(p);
-    const auth = await signOpen(p.escrow, p.delegate, deal, REF, "Lock");
-    await expect(p.escrow.connect(p.other).lockWithSig(deal, REF, p.delegate.address, auth))
-      .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
-      .withArgs(deal.salt);
-  });
+  const wrongSalts = [
+    { signer: "acceptor", salt: "with", make: makeDelegateLockDeal },
+    { signer: "delegate", salt: "without", make: makeLockDeal },
+  ] as const;
+  for (const { signer, salt, make } of wrongSalts) {
+    it(`when the ${signer} signed a salt ${salt} DELEGATE_SALT_PREFIX → it reverts EscrowInvalidSalt`, async function () {
+      const p = await loadFixture(withFloat);
+      const deal = await make(p);
+      await expect(lockSigned(p, deal, p[signer]))
+        .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
+        .withArgs(deal.salt);
+    });
+  }
 
   it("when the delegate signed beyond its bounds → it reverts EscrowInvalidDeadline / EscrowInvalidReleaseWindow", async function () {
     const p = await loadFixture(withFloat);
@@ -414,8 +371,7 @@ describe("Escrow.lockWithSig", function () {
       .withArgs(latest + DAY, latest);
 
     const slow = await makeDelegateLockDeal(p, { releaseWindow: MAX_DELEGATE_RELEASE_WINDOW + 1 });
-    const slowAuth = await signOpen(p.escrow, p.delegate, slow, REF, "Lock");
-    await expect(p.escrow.connect(p.other).lockWithSig(slow, REF, p.delegate.address, slowAuth))
+    await expect(lockSigned(p, slow, p.delegate))
       .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidReleaseWindow")
       .withArgs(MAX_DELEGATE_RELEASE_WINDOW + 1);
   });
@@ -434,19 +390,15 @@ describe("Escrow.lockWithSig", function () {
   it("when the signer is neither the acceptor nor its delegate → it reverts EscrowUnauthorized", async function () {
     const p = await loadFixture(withFloat);
     for (const deal of [await makeLockDeal(p), await makeDelegateLockDeal(p)]) {
-      const auth = await signOpen(p.escrow, p.other, deal, REF, "Lock");
-      await expect(p.escrow.connect(p.other).lockWithSig(deal, REF, p.other.address, auth))
+      await expect(lockSigned(p, deal, p.other))
         .to.be.revertedWithCustomError(p.escrow, "EscrowUnauthorized")
         .withArgs(dealIdOf(deal), p.other.address);
     }
   });
 
   it("when the signer is the zero address (an acceptor without a delegate) → it reverts EscrowInvalidSignature", async function () {
-    const p = await loadFixture(withFloat);
-    const acc2 = p.rest[0];
-    await registerAcceptor(p, acc2);
-    await depositFloat(p, FLOAT, acc2);
-    const deal = await makeDelegateLockDeal(p, { payer: acc2.address });
+    const p = await loadFixture(withSecondAcceptor);
+    const deal = await makeDelegateLockDeal(p, { payer: p.acc2.address });
     const auth = await signOpen(p.escrow, p.other, deal, REF, "Lock");
     const garbage = { expiry: auth.expiry, signature: ethers.zeroPadValue("0x", 65) };
     for (const a of [auth, garbage, { expiry: auth.expiry, signature: "0x" }]) {

@@ -3,12 +3,13 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import type { ERC1271Wallet, TestERC20 } from "../../../typechain-types";
 
-import { AcceptorStatus, approveExactly, DAY, dealIdOf, deployProtocol, feeOf, GATEWAY_FEE_BPS } from "../fixtures";
-import { GatewayStatus, HOUR, Kind, loadFixture, makeDeal, MAX_DEAL_DURATION, MAX_RELEASE_WINDOW } from "../fixtures";
+import { approveExactly, DAY, dealIdOf, deployProtocol, feeOf, GATEWAY_FEE_BPS, GatewayStatus } from "../fixtures";
+import { HOUR, Kind, loadFixture, makeDeal, MAX_DEAL_DURATION, MAX_RELEASE_WINDOW } from "../fixtures";
 import { MIN_RELEASE_WINDOW, nextDelegateSalt, nextSalt, openDeal, signOpen, Status, USDT } from "../fixtures";
-import { approveFor, beforeCheckingTheDelegateSaltPrefix, BURN_GAS_LIMIT, DEAL_FIELDS } from "./shared/opening";
-import { dirtyCalldata, dirtyWords, FLOAT, itIsRefusedByTheRegistry, makeOffRampDeal } from "./shared/opening";
-import { nearDelegateSalt, REF, REF2, registerAcceptor, registerGateway, statusOf, structHash } from "./shared/opening";
+import { approvedDeal, approveFor, beforeCheckingTheDelegateSaltPrefix, BURN_GAS_LIMIT } from "./shared/opening";
+import { DEAL_FIELDS, dirtyCalldata, dirtyWords, expectFloat, expectOnlyFeeAccepted } from "./shared/opening";
+import { expectOpens, expectRefusedUnlessActiveAcceptor, FLOAT, itIsRefusedByTheRegistry } from "./shared/opening";
+import { makeOffRampDeal, nearDelegateSalt, REF, REF2, registerGateway, statusOf, structHash } from "./shared/opening";
 import { tuple, withFloat, withGateway2 } from "./shared/opening";
 
 describe("Escrow.open", function () {
@@ -16,9 +17,7 @@ describe("Escrow.open", function () {
 
   describe("validations", function () {
     it("when a deal word has out-of-range high bits → it reverts (Solidity's range check) and opens nothing", async function () {
-      const p = await loadFixture(deployProtocol);
-      const deal = await makeDeal(p);
-      await approveFor(p, deal);
+      const { p, deal } = await approvedDeal();
       for (const [field, word] of dirtyWords(deal)) {
         const data = dirtyCalldata(p, "open", [deal, REF], field, word);
         await expect(
@@ -115,8 +114,7 @@ describe("Escrow.open", function () {
       const p = await loadFixture(deployProtocol);
       for (const w of [MIN_RELEASE_WINDOW, MAX_RELEASE_WINDOW]) {
         const deal = await makeDeal(p, { releaseWindow: w });
-        await openDeal(p, deal);
-        expect(await statusOf(p, deal)).to.equal(Status.Open);
+        await expectOpens(p, deal);
       }
     });
 
@@ -135,14 +133,11 @@ describe("Escrow.open", function () {
     it("when a payment sets autoRelease → it opens", async function () {
       const p = await loadFixture(deployProtocol);
       const deal = await makeDeal(p, { autoRelease: true });
-      await openDeal(p, deal);
-      expect(await statusOf(p, deal)).to.equal(Status.Open);
+      await expectOpens(p, deal);
     });
 
     it("when the caller is not the payer → it reverts EscrowUnauthorized", async function () {
-      const p = await loadFixture(deployProtocol);
-      const deal = await makeDeal(p);
-      await approveFor(p, deal);
+      const { p, deal } = await approvedDeal();
       for (const s of [p.other, p.payee, p.gateway]) {
         await expect(p.escrow.connect(s).open(deal, REF))
           .to.be.revertedWithCustomError(p.escrow, "EscrowUnauthorized")
@@ -151,9 +146,7 @@ describe("Escrow.open", function () {
     });
 
     it("when the caller is not the payer and the registry would refuse (paused, gateway suspended) → it reverts EscrowUnauthorized: the caller check comes first", async function () {
-      const p = await loadFixture(deployProtocol);
-      const deal = await makeDeal(p);
-      await approveFor(p, deal);
+      const { p, deal } = await approvedDeal();
       await p.registry.connect(p.pauser).pause();
       await expect(p.escrow.connect(p.other).open(deal, REF))
         .to.be.revertedWithCustomError(p.escrow, "EscrowUnauthorized")
@@ -214,8 +207,7 @@ describe("Escrow.open", function () {
       await p.registry.connect(p.governor).suspendGateway(p.gateway.address);
       await p.registry.connect(p.governor).reinstateGateway(p.gateway.address);
       const deal = await makeDeal(p);
-      await openDeal(p, deal);
-      expect(await statusOf(p, deal)).to.equal(Status.Open);
+      await expectOpens(p, deal);
     });
 
     it("when the salt starts with DELEGATE_SALT_PREFIX → it reverts EscrowInvalidSalt (payment, off-ramp, the acceptor's own payment)", async function () {
@@ -236,8 +228,7 @@ describe("Escrow.open", function () {
     it("when the salt shares only the first 11 bytes of DELEGATE_SALT_PREFIX → it opens (an ordinary salt)", async function () {
       const p = await loadFixture(deployProtocol);
       const deal = await makeDeal(p, { salt: nearDelegateSalt() });
-      await openDeal(p, deal);
-      expect(await statusOf(p, deal)).to.equal(Status.Open);
+      await expectOpens(p, deal);
     });
 
     it("when feeBps differs from the gateway's current fee → it reverts EscrowFeeMismatch", async function () {
@@ -250,26 +241,13 @@ describe("Escrow.open", function () {
       }
       // after the gateway changes its fee, the old one no longer matches
       await p.registry.connect(p.gateway).setGatewayFee(70);
-      const old = await makeDeal(p);
-      await expect(p.escrow.connect(p.payer).open(old, REF))
-        .to.be.revertedWithCustomError(p.escrow, "EscrowFeeMismatch")
-        .withArgs(p.gateway.address, GATEWAY_FEE_BPS, 70);
-      const fresh = await makeDeal(p, { feeBps: 70 });
-      await openDeal(p, fresh);
-      expect(await statusOf(p, fresh)).to.equal(Status.Open);
+      await expectOnlyFeeAccepted(p, 70);
     });
 
     it("when the global cap is lowered below the gateway's fee → it expects the clamped fee (EscrowFeeMismatch otherwise)", async function () {
       const p = await loadFixture(deployProtocol);
       await p.registry.connect(p.governor).setMaxFee(30);
-      const deal = await makeDeal(p); // feeBps 50, the gateway's own fee
-      await approveFor(p, deal);
-      await expect(p.escrow.connect(p.payer).open(deal, REF))
-        .to.be.revertedWithCustomError(p.escrow, "EscrowFeeMismatch")
-        .withArgs(p.gateway.address, GATEWAY_FEE_BPS, 30);
-      const clamped = await makeDeal(p, { feeBps: 30 });
-      await openDeal(p, clamped);
-      expect(await statusOf(p, clamped)).to.equal(Status.Open);
+      await expectOnlyFeeAccepted(p, 30);
     });
 
     it("when a deal with the same payer and salt exists → it reverts EscrowDealExists", async function () {
@@ -300,22 +278,9 @@ describe("Escrow.open", function () {
   describe("off-ramp", function () {
     it("when the payee is not an Active acceptor → it reverts RegistryAcceptorWrongStatus", async function () {
       const p = await loadFixture(deployProtocol);
-      // not registered
-      let deal = await makeOffRampDeal(p, { payee: p.other.address });
-      await expect(p.escrow.connect(p.payer).open(deal, REF))
-        .to.be.revertedWithCustomError(p.registry, "RegistryAcceptorWrongStatus")
-        .withArgs(p.other.address, AcceptorStatus.None);
-      // pending
-      await registerAcceptor(p, p.other, false);
-      await expect(p.escrow.connect(p.payer).open(deal, REF))
-        .to.be.revertedWithCustomError(p.registry, "RegistryAcceptorWrongStatus")
-        .withArgs(p.other.address, AcceptorStatus.Pending);
-      // suspended
-      await p.registry.connect(p.gateway).suspendAcceptor(p.acceptor.address);
-      deal = await makeOffRampDeal(p);
-      await expect(p.escrow.connect(p.payer).open(deal, REF))
-        .to.be.revertedWithCustomError(p.registry, "RegistryAcceptorWrongStatus")
-        .withArgs(p.acceptor.address, AcceptorStatus.Suspended);
+      await expectRefusedUnlessActiveAcceptor(p, async (acceptor) =>
+        p.escrow.connect(p.payer).open(await makeOffRampDeal(p, { payee: acceptor.address }), REF),
+      );
     });
 
     it("when the acceptor is registered under another gateway → it reverts RegistryAcceptorGatewayMismatch", async function () {
@@ -341,8 +306,7 @@ describe("Escrow.open", function () {
       const p = await loadFixture(deployProtocol);
       for (const amount of [USDT(10), USDT(50_000)]) {
         const deal = await makeOffRampDeal(p, { amount });
-        await openDeal(p, deal);
-        expect(await statusOf(p, deal)).to.equal(Status.Open);
+        await expectOpens(p, deal);
       }
     });
 
@@ -365,9 +329,7 @@ describe("Escrow.open", function () {
         .to.emit(p.escrow, "DealOpened")
         .withArgs(dealIdOf(deal), p.payer.address, p.acceptor.address, tuple(deal), REF);
       await expect(tx).to.changeTokenBalances(p.usdt, [p.payer, p.escrow, p.acceptor], [-deal.amount, deal.amount, 0n]);
-      const f = await p.escrow.floatOf(p.acceptor.address, await p.usdt.getAddress());
-      expect(f.free).to.equal(FLOAT);
-      expect(f.locked).to.equal(0n);
+      await expectFloat(p, FLOAT, 0n);
     });
   });
 
@@ -406,26 +368,20 @@ describe("Escrow.open", function () {
     });
 
     it("when the payer is blacklisted by USDT → it reverts without data (Tether's bare require)", async function () {
-      const p = await loadFixture(deployProtocol);
-      const deal = await makeDeal(p);
-      await approveFor(p, deal);
+      const { p, deal } = await approvedDeal();
       await p.usdt.connect(p.admin).addBlackList(p.payer.address);
       await expect(p.escrow.connect(p.payer).open(deal, REF)).to.be.revertedWithoutReason();
       expect(await statusOf(p, deal)).to.equal(Status.None);
     });
 
     it("when the token is paused → it reverts without data", async function () {
-      const p = await loadFixture(deployProtocol);
-      const deal = await makeDeal(p);
-      await approveFor(p, deal);
+      const { p, deal } = await approvedDeal();
       await p.usdt.connect(p.admin).pause();
       await expect(p.escrow.connect(p.payer).open(deal, REF)).to.be.revertedWithoutReason();
     });
 
     it("when every check passes → it moves exactly the amount from the payer to the escrow", async function () {
-      const p = await loadFixture(deployProtocol);
-      const deal = await makeDeal(p);
-      await approveFor(p, deal);
+      const { p, deal } = await approvedDeal();
       await expect(p.escrow.connect(p.payer).open(deal, REF)).to.changeTokenBalances(
         p.usdt,
         [p.payer, p.escrow, p.payee, p.gateway],
@@ -474,9 +430,7 @@ describe("Escrow.open", function () {
     });
 
     it("when every check passes → it stores the record: commitment, status Open, since now, flags 0", async function () {
-      const p = await loadFixture(deployProtocol);
-      const deal = await makeDeal(p);
-      await approveFor(p, deal);
+      const { p, deal } = await approvedDeal();
       const receipt = await (await p.escrow.connect(p.payer).open(deal, REF)).wait();
       const block = await ethers.provider.getBlock(receipt!.blockNumber);
 
@@ -490,9 +444,7 @@ describe("Escrow.open", function () {
     });
 
     it("when every check passes → it returns and uses the id keccak256(abi.encode(payer, salt))", async function () {
-      const p = await loadFixture(deployProtocol);
-      const deal = await makeDeal(p);
-      await approveFor(p, deal);
+      const { p, deal } = await approvedDeal();
       const expected = ethers.keccak256(
         ethers.AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [deal.payer, deal.salt]),
       );
@@ -505,9 +457,7 @@ describe("Escrow.open", function () {
 
 describe("Escrow.openWithSig", function () {
   it("when the payer signed → it opens, whoever submits", async function () {
-    const p = await loadFixture(deployProtocol);
-    const deal = await makeDeal(p);
-    await approveFor(p, deal);
+    const { p, deal } = await approvedDeal();
     const auth = await signOpen(p.escrow, p.payer, deal, REF);
     const tx = p.escrow.connect(p.other).openWithSig(deal, REF, auth);
     await expect(tx)
@@ -530,9 +480,7 @@ describe("Escrow.openWithSig", function () {
   });
 
   it("when the signature has expired → it reverts EscrowSignatureExpired (at its expiry it still opens)", async function () {
-    const p = await loadFixture(deployProtocol);
-    const deal = await makeDeal(p);
-    await approveFor(p, deal);
+    const { p, deal } = await approvedDeal();
     const expiry = BigInt((await time.latest()) + HOUR);
     const auth = await signOpen(p.escrow, p.payer, deal, REF, "Open", expiry);
     await time.setNextBlockTimestamp(expiry + 1n);
@@ -549,9 +497,7 @@ describe("Escrow.openWithSig", function () {
   });
 
   it("when someone other than the payer signed → it reverts EscrowInvalidSignature", async function () {
-    const p = await loadFixture(deployProtocol);
-    const deal = await makeDeal(p);
-    await approveFor(p, deal);
+    const { p, deal } = await approvedDeal();
     for (const s of [p.other, p.payee, p.gateway]) {
       const auth = await signOpen(p.escrow, s, deal, REF);
       await expect(p.escrow.connect(s).openWithSig(deal, REF, auth))
@@ -561,9 +507,7 @@ describe("Escrow.openWithSig", function () {
   });
 
   it("when the signature covers another ref, deal or expiry, or the Lock type → it reverts EscrowInvalidSignature", async function () {
-    const p = await loadFixture(deployProtocol);
-    const deal = await makeDeal(p);
-    await approveFor(p, deal);
+    const { p, deal } = await approvedDeal();
     const auth = await signOpen(p.escrow, p.payer, deal, REF);
     const id = dealIdOf(deal);
 

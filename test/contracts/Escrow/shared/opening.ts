@@ -6,10 +6,10 @@ import type { ContractTransactionResponse, Interface } from "ethers";
 import { ethers } from "hardhat";
 import type { GatewayRegistry } from "../../../../typechain-types";
 
-import { approveExactly, DEAL_TYPE, dealIdOf, DELEGATE_SALT_PREFIX, deployProtocol } from "../../fixtures";
-import { depositFloat, feeOf, GATEWAY_FEE_BPS, GATEWAY_FEE_CAP_BPS, GatewayStatus, Kind } from "../../fixtures";
-import { loadFixture, makeDeal, MAX_FEE_BPS, MIN_BOND, nextDelegateSalt, nextSalt, openDeal } from "../../fixtures";
-import { USDT, type DealOut, type Protocol } from "../../fixtures";
+import { AcceptorStatus, approveExactly, DEAL_TYPE, dealIdOf, DELEGATE_SALT_PREFIX } from "../../fixtures";
+import { deployProtocol, depositFloat, feeOf, GATEWAY_FEE_BPS, GATEWAY_FEE_CAP_BPS } from "../../fixtures";
+import { GatewayStatus, Kind, loadFixture, makeDeal, MAX_FEE_BPS, MIN_BOND, nextDelegateSalt } from "../../fixtures";
+import { nextSalt, openDeal, signOpen, Status, USDT, type DealOut, type Protocol } from "../../fixtures";
 
 /*//////////////////////////////////////////////////////////////
                          LOCAL HELPERS
@@ -135,13 +135,23 @@ export function dirtyWords(deal: DealOut): [keyof DealOut, bigint][] {
   ];
 }
 
-/** Asserts that the escrow's DealLockedByDelegate(dealId, delegate) is the escrow log right after DealOpened. */
-export async function expectLockedByDelegateRightAfterOpened(
+/**
+ * Asserts the events of a lock by the acceptor's delegate: DealOpened(dealId, acceptor, payee, deal, ref) and,
+ * as the escrow's very next log, DealLockedByDelegate(dealId, delegate).
+ */
+export async function expectDelegateLockEvents(
   p: Protocol,
   tx: Promise<ContractTransactionResponse>,
-  dealId: string,
-  delegate: string,
+  deal: DealOut,
+  delegate: string = p.delegate.address,
+  ref: string = REF,
 ) {
+  const dealId = dealIdOf(deal);
+  await expect(tx)
+    .to.emit(p.escrow, "DealOpened")
+    .withArgs(dealId, deal.payer, deal.payee, tuple(deal), ref)
+    .and.to.emit(p.escrow, "DealLockedByDelegate")
+    .withArgs(dealId, delegate);
   const receipt = await (await tx).wait();
   const escrow = await p.escrow.getAddress();
   const logs = receipt!.logs.filter((l) => l.address === escrow).map((l) => p.escrow.interface.parseLog(l)!);
@@ -151,6 +161,78 @@ export async function expectLockedByDelegateRightAfterOpened(
   expect(next?.name).to.equal("DealLockedByDelegate");
   expect(next!.args.dealId).to.equal(dealId);
   expect(next!.args.delegate).to.equal(delegate);
+}
+
+/** Asserts the fixture acceptor's float in `token` (USDT unless given): [free, locked]. */
+export async function expectFloat(p: Protocol, free: bigint, locked: bigint, token?: string): Promise<void> {
+  const f = await p.escrow.floatOf(p.acceptor.address, token ?? (await p.usdt.getAddress()));
+  expect([f.free, f.locked], "float [free, locked]").to.deep.equal([free, locked]);
+}
+
+/** Asserts the stored record of a deal just opened or locked: Open, its commitment, no flags. */
+export async function expectOpenRecord(p: Protocol, deal: DealOut): Promise<void> {
+  const rec = await p.escrow.getDeal(dealIdOf(deal));
+  expect(rec.status).to.equal(Status.Open);
+  expect(rec.commitment).to.equal(ethers.dataSlice(structHash(deal), 0, 25));
+  expect(rec.flags).to.equal(0n);
+}
+
+/** Opens `deal` (its payer approving the escrow first) and checks that it is Open. */
+export async function expectOpens(p: Protocol, deal: DealOut): Promise<void> {
+  await openDeal(p, deal);
+  expect(await statusOf(p, deal)).to.equal(Status.Open);
+}
+
+/** A fresh protocol (`fixture`) and a deal (makeDeal with `over`) whose payer approved the escrow for it. */
+export async function approvedDeal(over: Parameters<typeof makeDeal>[1] = {}, fixture = deployProtocol) {
+  const p = await loadFixture(fixture);
+  const deal = await makeDeal(p, over);
+  await approveFor(p, deal);
+  return { p, deal };
+}
+
+/**
+ * Asserts that `send(acceptor)` reverts RegistryAcceptorWrongStatus(acceptor, status) for an acceptor that is not
+ * Active: `other` unregistered (None), then registered but not approved (Pending), then the fixture acceptor
+ * suspended by its gateway (Suspended).
+ */
+export async function expectRefusedUnlessActiveAcceptor(
+  p: Protocol,
+  send: (acceptor: HardhatEthersSigner) => Promise<unknown>,
+): Promise<void> {
+  const refused = async (acceptor: HardhatEthersSigner, status: number) =>
+    expect(send(acceptor))
+      .to.be.revertedWithCustomError(p.registry, "RegistryAcceptorWrongStatus")
+      .withArgs(acceptor.address, status);
+  await refused(p.other, AcceptorStatus.None);
+  await registerAcceptor(p, p.other, false);
+  await refused(p.other, AcceptorStatus.Pending);
+  await p.registry.connect(p.gateway).suspendAcceptor(p.acceptor.address);
+  await refused(p.acceptor, AcceptorStatus.Suspended);
+}
+
+/** Asserts that a deal at the fixture gateway's own fee (50 bps) reverts EscrowFeeMismatch(gateway, 50, `fee`) once
+ * the fee it must carry is `fee`, and that a deal at `fee` opens. */
+export async function expectOnlyFeeAccepted(p: Protocol, fee: number): Promise<void> {
+  const old = await makeDeal(p);
+  await approveFor(p, old);
+  await expect(p.escrow.connect(p.payer).open(old, REF))
+    .to.be.revertedWithCustomError(p.escrow, "EscrowFeeMismatch")
+    .withArgs(p.gateway.address, GATEWAY_FEE_BPS, fee);
+  await expectOpens(p, await makeDeal(p, { feeBps: fee }));
+}
+
+/** lockWithSig of `deal` naming `signer`, submitted by a stranger, with `signer`'s own Lock signature unless `auth`
+ * is given. */
+export async function lockSigned(
+  p: Protocol,
+  deal: DealOut,
+  signer: HardhatEthersSigner,
+  auth?: { expiry: bigint; signature: string },
+  ref: string = REF,
+): Promise<ContractTransactionResponse> {
+  const a = auth ?? (await signOpen(p.escrow, signer, deal, ref, "Lock"));
+  return p.escrow.connect(p.other).lockWithSig(deal, ref, signer.address, a);
 }
 
 /*//////////////////////////////////////////////////////////////
@@ -222,6 +304,16 @@ export async function withFloat() {
   const p = await deployProtocol();
   await depositFloat(p, FLOAT);
   return p;
+}
+
+/** The protocol with float, and a second acceptor (`acc2`, no lock delegate) under the fixture gateway with float
+ * of its own. */
+export async function withSecondAcceptor() {
+  const p = await withFloat();
+  const acc2 = p.rest[0];
+  await registerAcceptor(p, acc2);
+  await depositFloat(p, FLOAT, acc2);
+  return { ...p, acc2 };
 }
 
 /** The protocol with a second active gateway (`gateway2`). */
