@@ -156,30 +156,18 @@ describe("Escrow.postEvidenceWithSig", function () {
     return c.p.escrow.connect(c.p.other).postEvidenceWithSig(c.deal, CONTENT, URI, signer, auth);
   }
 
-  describe("signatures", function () {
-    itChecksSignatures({
-      primary: "Evidence",
-      roles: ["poster"],
-      bound: ["contentHash", "uri"],
-      setup: async () => {
-        const c = await setupWithWallets("Payment", "Disputed");
-        return {
-          c,
-          msg: { dealId: c.id, contentHash: CONTENT, uri: URI },
-          other: { contentHash: ethers.id("another file"), uri: URI + "#tampered" },
-          key: { poster: c.payer },
-          address: { poster: c.deal.payer },
-          sign: (key, m, expiry) =>
-            signEvidence(c.p.escrow, key, String(m.dealId), String(m.contentHash), String(m.uri), expiry),
-          submit: ([auth]) =>
-            c.p.escrow.connect(c.p.other).postEvidenceWithSig(c.deal, CONTENT, URI, c.deal.payer, auth!),
-          succeeded: async (tx) => {
-            await expect(tx).to.emit(c.p.escrow, "EvidencePosted").withArgs(c.id, c.deal.payer, CONTENT, URI);
-          },
-        };
-      },
-    });
-  });
+  itChecksSignatures("Evidence", ["poster"], ["contentHash", "uri"], (c) => ({
+    msg: { dealId: c.id, contentHash: CONTENT, uri: URI },
+    other: { contentHash: ethers.id("another file"), uri: URI + "#tampered" },
+    key: { poster: c.payer },
+    address: { poster: c.deal.payer },
+    sign: (key, m, expiry) =>
+      signEvidence(c.p.escrow, key, String(m.dealId), String(m.contentHash), String(m.uri), expiry),
+    submit: ([auth]) => c.p.escrow.connect(c.p.other).postEvidenceWithSig(c.deal, CONTENT, URI, c.deal.payer, auth!),
+    succeeded: async (tx) => {
+      await expect(tx).to.emit(c.p.escrow, "EvidencePosted").withArgs(c.id, c.deal.payer, CONTENT, URI);
+    },
+  }));
 
   describe("validations", function () {
     it("when the deal was never opened (a valid signature over its id) → it reverts EscrowUnknownDeal", async function () {

@@ -3,10 +3,10 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 
 import { DAY, KINDS, loadFixture, MAX_DELEGATE_LOCK_DURATION, MAX_DELEGATE_RELEASE_WINDOW } from "../fixtures";
-import { openKind, RefundReason, RELEASE_WINDOW, RESOLUTION_WINDOW, Status, USDT } from "../fixtures";
+import { openKind, RefundReason, RELEASE_WINDOW, RESOLUTION_WINDOW, Status, USDT, type Protocol } from "../fixtures";
 import { behavesLikeACallOnAKnownDeal, delegateLock, escrowEventNames, expectRefunded } from "./shared/deals";
 import { FINAL_STATES, FLOAT, floatOf, now, openDisputes, openInState, protocolWithFloat, reach } from "./shared/deals";
-import { refundSubject, setup, STATUS_OF, type State } from "./shared/deals";
+import { refundSubject, setup, STATUS_OF, type Ctx, type State } from "./shared/deals";
 
 describe("Escrow.refund", function () {
   behavesLikeACallOnAKnownDeal(refundSubject);
@@ -116,6 +116,21 @@ describe("Escrow.refund", function () {
     }
 
     describe("when the deal is a delegate's lock", function () {
+      /** Asserts that anyone's refund of `c` reverts EscrowLockNotExpired(dealId, `until`). */
+      async function expectLockNotExpired(c: Ctx, until: bigint) {
+        await expect(c.p.escrow.connect(c.p.other).refund(c.deal))
+          .to.be.revertedWithCustomError(c.p.escrow, "EscrowLockNotExpired")
+          .withArgs(c.id, until);
+      }
+
+      /** A delegate's lock of this test, performed by the payee, and its lockExpiry. */
+      async function performedLock(): Promise<{ p: Protocol; c: Ctx; expiresAt: bigint }> {
+        const p = await loadFixture(protocolWithFloat);
+        const c = await delegateLock(p);
+        await reach(c, "Performed");
+        return { p, c, expiresAt: await p.escrow.lockExpiry(c.deal) };
+      }
+
       it("lockExpiry = deadline + releaseWindow + resolutionWindow", async function () {
         const p = await loadFixture(protocolWithFloat);
         const c = await delegateLock(p, { releaseWindow: BigInt(MAX_DELEGATE_RELEASE_WINDOW) });
@@ -125,51 +140,36 @@ describe("Escrow.refund", function () {
       });
 
       it("Performed: when lockExpiry has not passed (before and at it) → it reverts EscrowLockNotExpired(dealId, lockExpiry)", async function () {
-        const p = await loadFixture(protocolWithFloat);
-        const c = await delegateLock(p);
-        await reach(c, "Performed");
-        const expiresAt = await p.escrow.lockExpiry(c.deal);
-        await expect(p.escrow.connect(p.other).refund(c.deal))
-          .to.be.revertedWithCustomError(p.escrow, "EscrowLockNotExpired")
-          .withArgs(c.id, expiresAt);
+        const { c, expiresAt } = await performedLock();
+        await expectLockNotExpired(c, expiresAt);
         await time.setNextBlockTimestamp(expiresAt);
-        await expect(p.escrow.connect(p.other).refund(c.deal))
-          .to.be.revertedWithCustomError(p.escrow, "EscrowLockNotExpired")
-          .withArgs(c.id, expiresAt);
+        await expectLockNotExpired(c, expiresAt);
       });
 
       it("Performed: when lockExpiry has passed → Refunded (LockExpired); the amount back to the acceptor's free float", async function () {
-        const p = await loadFixture(protocolWithFloat);
-        const c = await delegateLock(p);
-        await reach(c, "Performed");
+        const { p, c, expiresAt } = await performedLock();
         expect((await p.escrow.floatOf(p.acceptor.address, c.deal.token)).free).to.equal(FLOAT - c.deal.amount);
-        await time.setNextBlockTimestamp((await p.escrow.lockExpiry(c.deal)) + 1n);
+        await time.setNextBlockTimestamp(expiresAt + 1n);
         const tx = await expectRefunded(c, () => p.escrow.connect(p.other).refund(c.deal));
         await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(c.id, RefundReason.LockExpired);
         expect(await floatOf(p, c.deal.token)).to.deep.equal([FLOAT, 0n]);
       });
 
       it("Disputed: when lockExpiry has not passed → it reverts EscrowLockNotExpired(dealId, lockExpiry)", async function () {
-        const p = await loadFixture(protocolWithFloat);
-        const c = await delegateLock(p);
-        await reach(c, "Disputed");
-        const expiresAt = await p.escrow.lockExpiry(c.deal);
+        const { p, c, expiresAt } = await performedLock();
+        await p.escrow.connect(c.payer).dispute(c.deal);
         await time.setNextBlockTimestamp(expiresAt);
-        await expect(p.escrow.connect(p.other).refund(c.deal))
-          .to.be.revertedWithCustomError(p.escrow, "EscrowLockNotExpired")
-          .withArgs(c.id, expiresAt);
+        await expectLockNotExpired(c, expiresAt);
       });
 
       it("Disputed: when lockExpiry has passed and the gateway holds the dispute → Refunded (LockExpired); the gateway's open disputes fall by one", async function () {
-        const p = await loadFixture(protocolWithFloat);
-        const c = await delegateLock(p);
-        await reach(c, "Performed");
+        const { p, c, expiresAt } = await performedLock();
         await time.increase(RELEASE_WINDOW + 1);
         await expect(p.escrow.connect(c.payee).dispute(c.deal))
           .to.emit(p.escrow, "DealDisputed")
           .withArgs(c.id, c.payee.address, true);
         expect(await openDisputes(p)).to.equal(1n);
-        await time.setNextBlockTimestamp((await p.escrow.lockExpiry(c.deal)) + 1n);
+        await time.setNextBlockTimestamp(expiresAt + 1n);
         const tx = await expectRefunded(c, () => p.escrow.connect(p.other).refund(c.deal));
         await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(c.id, RefundReason.LockExpired);
         await expect(tx).to.emit(p.registry, "GatewayDisputesChanged").withArgs(p.gateway.address, 0);
@@ -177,15 +177,13 @@ describe("Escrow.refund", function () {
       });
 
       it("Disputed: when lockExpiry has passed and the dispute is not held (gateway suspended) → Refunded (LockExpired); the counter is unchanged", async function () {
-        const p = await loadFixture(protocolWithFloat);
-        const c = await delegateLock(p);
+        const { p, c, expiresAt } = await performedLock();
         await openInState(p, "Payment", "Disputed");
-        await reach(c, "Performed");
         await p.registry.connect(p.governor).suspendGateway(p.gateway.address);
         await expect(p.escrow.connect(c.payer).dispute(c.deal))
           .to.emit(p.escrow, "DealDisputed")
           .withArgs(c.id, c.payer.address, false);
-        await time.setNextBlockTimestamp((await p.escrow.lockExpiry(c.deal)) + 1n);
+        await time.setNextBlockTimestamp(expiresAt + 1n);
         const tx = await expectRefunded(c, () => p.escrow.connect(p.other).refund(c.deal));
         await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(c.id, RefundReason.LockExpired);
         await expect(tx).not.to.emit(p.registry, "GatewayDisputesChanged");
@@ -194,20 +192,15 @@ describe("Escrow.refund", function () {
 
       for (const holder of ["gateway", "arbiter"] as const) {
         it(`Disputed: when the dispute's resolution window ends after lockExpiry (the ${holder} rules it) → it reverts EscrowLockNotExpired(dealId, since + resolutionWindow) until the window is over`, async function () {
-          const p = await loadFixture(protocolWithFloat);
-          const c = await delegateLock(p);
-          await reach(c, "Performed");
+          const { p, c, expiresAt } = await performedLock();
           if (holder === "arbiter") await p.registry.connect(p.governor).suspendGateway(p.gateway.address);
-          const expiresAt = await p.escrow.lockExpiry(c.deal);
           // The buyer disputes at the last second before the expiry: its window runs a whole resolution window on.
           await time.setNextBlockTimestamp(expiresAt);
           await p.escrow.connect(c.payee).dispute(c.deal);
           const windowEnd = (await p.escrow.getDeal(c.id)).since + BigInt(RESOLUTION_WINDOW);
           expect(windowEnd).to.equal(expiresAt + BigInt(RESOLUTION_WINDOW));
           await time.setNextBlockTimestamp(expiresAt + 1n);
-          await expect(p.escrow.connect(p.other).refund(c.deal))
-            .to.be.revertedWithCustomError(p.escrow, "EscrowLockNotExpired")
-            .withArgs(c.id, windowEnd);
+          await expectLockNotExpired(c, windowEnd);
           // Whoever may rule still has its whole window: at its last second the ruling lands.
           const ruler = holder === "gateway" ? p.gateway : p.arbiter;
           await time.setNextBlockTimestamp(windowEnd);
@@ -219,16 +212,11 @@ describe("Escrow.refund", function () {
       }
 
       it("Disputed: when both lockExpiry and the dispute's window are over → Refunded (LockExpired)", async function () {
-        const p = await loadFixture(protocolWithFloat);
-        const c = await delegateLock(p);
-        await reach(c, "Performed");
-        const expiresAt = await p.escrow.lockExpiry(c.deal);
+        const { p, c, expiresAt } = await performedLock();
         await time.setNextBlockTimestamp(expiresAt);
         await p.escrow.connect(c.payee).dispute(c.deal);
         await time.setNextBlockTimestamp(expiresAt + BigInt(RESOLUTION_WINDOW));
-        await expect(p.escrow.connect(p.other).refund(c.deal))
-          .to.be.revertedWithCustomError(p.escrow, "EscrowLockNotExpired")
-          .withArgs(c.id, expiresAt + BigInt(RESOLUTION_WINDOW));
+        await expectLockNotExpired(c, expiresAt + BigInt(RESOLUTION_WINDOW));
         await time.setNextBlockTimestamp(expiresAt + BigInt(RESOLUTION_WINDOW) + 1n);
         await expect(p.escrow.connect(p.other).refund(c.deal))
           .to.emit(p.escrow, "DealRefunded")

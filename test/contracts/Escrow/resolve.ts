@@ -283,33 +283,21 @@ describe("Escrow.resolveWithSig", function () {
     return c.p.escrow.connect(c.p.other).resolveWithSig(c.deal, payeeAmount, reasons, signer.address, auth);
   }
 
-  describe("signatures", function () {
-    itChecksSignatures({
-      primary: "Resolution",
-      roles: ["gateway"],
-      bound: ["payeeAmount", "reasons"],
-      setup: async () => {
-        const c = await setupWithWallets("Payment", "Disputed");
-        return {
-          c,
-          msg: { dealId: c.id, payeeAmount: PARTIAL, reasons: REASONS },
-          other: { payeeAmount: PARTIAL + 1n, reasons: ethers.id("other reasons") },
-          key: { gateway: c.p.gateway },
-          address: { gateway: c.deal.gateway },
-          sign: (key, m, expiry) =>
-            signResolution(c.p.escrow, key, String(m.dealId), BigInt(String(m.payeeAmount)), String(m.reasons), expiry),
-          submit: ([auth]) =>
-            c.p.escrow.connect(c.p.other).resolveWithSig(c.deal, PARTIAL, REASONS, c.deal.gateway, auth!),
-          succeeded: async (tx) => {
-            const { payeeNet, fee, refund } = payoutOf(c, PARTIAL);
-            await expect(tx)
-              .to.emit(c.p.escrow, "DealResolved")
-              .withArgs(c.id, c.deal.gateway, payeeNet, fee, refund, REASONS);
-          },
-        };
-      },
-    });
-  });
+  itChecksSignatures("Resolution", ["gateway"], ["payeeAmount", "reasons"], (c) => ({
+    msg: { dealId: c.id, payeeAmount: PARTIAL, reasons: REASONS },
+    other: { payeeAmount: PARTIAL + 1n, reasons: ethers.id("other reasons") },
+    key: { gateway: c.p.gateway },
+    address: { gateway: c.deal.gateway },
+    sign: (key, m, expiry) =>
+      signResolution(c.p.escrow, key, String(m.dealId), BigInt(String(m.payeeAmount)), String(m.reasons), expiry),
+    submit: ([auth]) => c.p.escrow.connect(c.p.other).resolveWithSig(c.deal, PARTIAL, REASONS, c.deal.gateway, auth!),
+    succeeded: async (tx) => {
+      const { payeeNet, fee, refund } = payoutOf(c, PARTIAL);
+      await expect(tx)
+        .to.emit(c.p.escrow, "DealResolved")
+        .withArgs(c.id, c.deal.gateway, payeeNet, fee, refund, REASONS);
+    },
+  }));
 
   describe("validations", function () {
     it("when the deal was never opened (a valid signature over its id) → it reverts EscrowUnknownDeal", async function () {

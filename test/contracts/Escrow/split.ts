@@ -51,30 +51,19 @@ describe("Escrow.splitWithSigs", function () {
     });
   });
 
-  describe("signatures", function () {
-    itChecksSignatures({
-      primary: "Split",
-      roles: ["payer", "payee"],
-      bound: ["payeeAmount"],
-      setup: async () => {
-        const c = await setupWithWallets("Payment", "Disputed");
-        return {
-          c,
-          msg: { dealId: c.id, payeeAmount: PARTIAL },
-          other: { payeeAmount: PARTIAL + 1n },
-          key: { payer: c.payer, payee: c.payee },
-          address: { payer: c.deal.payer, payee: c.deal.payee },
-          sign: (key, m, expiry) => signSplit(c.p.escrow, key, String(m.dealId), BigInt(String(m.payeeAmount)), expiry),
-          submit: ([payerAuth, payeeAuth]) =>
-            c.p.escrow.connect(c.p.other).splitWithSigs(c.deal, PARTIAL, payerAuth!, payeeAuth!),
-          succeeded: async (tx) => {
-            const { payeeNet, fee, refund } = payoutOf(c, PARTIAL);
-            await expect(tx).to.emit(c.p.escrow, "DealSplit").withArgs(c.id, payeeNet, fee, refund);
-          },
-        };
-      },
-    });
-  });
+  itChecksSignatures("Split", ["payer", "payee"], ["payeeAmount"], (c) => ({
+    msg: { dealId: c.id, payeeAmount: PARTIAL },
+    other: { payeeAmount: PARTIAL + 1n },
+    key: { payer: c.payer, payee: c.payee },
+    address: { payer: c.deal.payer, payee: c.deal.payee },
+    sign: (key, m, expiry) => signSplit(c.p.escrow, key, String(m.dealId), BigInt(String(m.payeeAmount)), expiry),
+    submit: ([payerAuth, payeeAuth]) =>
+      c.p.escrow.connect(c.p.other).splitWithSigs(c.deal, PARTIAL, payerAuth!, payeeAuth!),
+    succeeded: async (tx) => {
+      const { payeeNet, fee, refund } = payoutOf(c, PARTIAL);
+      await expect(tx).to.emit(c.p.escrow, "DealSplit").withArgs(c.id, payeeNet, fee, refund);
+    },
+  }));
 
   describe("ERC-1271 wallets as parties", function () {
     /** A payment from `payerWallet` (or the payer EOA) to `payeeWallet` (or the payee EOA), performed. */

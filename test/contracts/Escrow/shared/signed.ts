@@ -129,21 +129,25 @@ export interface SignedCase {
   succeeded: (tx: ContractTransactionResponse) => Promise<void>;
 }
 
-export interface SignedCall {
-  /** The EIP-712 primary type. */
-  primary: string;
-  /** The roles whose signatures the call checks, in the order it checks them. */
-  roles: string[];
-  /** The fields besides dealId the signature binds. */
-  bound: string[];
-  setup: () => Promise<SignedCase>;
-}
-
 /**
- * `it` blocks for every way a signature of `call` can be wrong, for each role in turn (the other roles' signatures
- * valid), and for the two ways it is right (submitted by anyone; used at its expiry second).
+ * `it` blocks, under describe("signatures"), for every way a signature of a call of EIP-712 type `primary` can be
+ * wrong, for each of `roles` in turn in the order the call checks them (the other roles' signatures valid), and for
+ * the two ways it is right (submitted by anyone; used at its expiry second). The signature binds dealId and the
+ * fields `bound`; `on(c)` says how the call is signed and made on a disputed payment `c`.
  */
-export function itChecksSignatures(call: SignedCall): void {
+export function itChecksSignatures(
+  primary: string,
+  roles: string[],
+  bound: string[],
+  on: (c: WalletCtx) => Omit<SignedCase, "c">,
+): void {
+  const call = {
+    roles,
+    setup: async (): Promise<SignedCase> => {
+      const c = await setupWithWallets("Payment", "Disputed");
+      return { c, ...on(c) };
+    },
+  };
   async function authsWith(s: SignedCase, role: string, bad: Auth): Promise<Auth[]> {
     return Promise.all(call.roles.map((r) => (r === role ? bad : s.sign(s.key[r]!, s.msg))));
   }
@@ -154,77 +158,75 @@ export function itChecksSignatures(call: SignedCall): void {
       .withArgs(s.c.id, s.address[role]);
   }
 
-  it("when every signature is valid and a stranger submits → it succeeds", async function () {
-    const s = await call.setup();
-    await s.succeeded(await s.submit(await Promise.all(call.roles.map((r) => s.sign(s.key[r]!, s.msg)))));
-  });
-
-  it("when a signature is used at its expiry second → it succeeds (expiry is inclusive)", async function () {
-    const s = await call.setup();
-    const expiry = await later(100);
-    const auths = await Promise.all(call.roles.map((r) => s.sign(s.key[r]!, s.msg, expiry)));
-    await time.setNextBlockTimestamp(expiry);
-    await s.succeeded(await s.submit(auths));
-  });
-
-  for (const role of call.roles) {
-    describe(`the ${role}'s signature`, function () {
-      it(`when it is missing (empty bytes) → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
-        const s = await call.setup();
-        await expectInvalid(s, role, { expiry: await later(), signature: "0x" });
-      });
-
-      it(`when another key signed it → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
-        const s = await call.setup();
-        await expectInvalid(s, role, await s.sign(s.c.p.other, s.msg));
-      });
-
-      it("when it has expired → it reverts EscrowSignatureExpired(expiry)", async function () {
-        const s = await call.setup();
-        const expiry = BigInt(await time.latest());
-        const auths = await authsWith(s, role, await s.sign(s.key[role]!, s.msg, expiry));
-        await expect(s.submit(auths))
-          .to.be.revertedWithCustomError(s.c.p.escrow, "EscrowSignatureExpired")
-          .withArgs(expiry);
-      });
-
-      it(`when it is over another deal → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
-        const s = await call.setup();
-        const otherId = dealIdOf({ payer: s.c.deal.payer, salt: nextSalt() });
-        await expectInvalid(s, role, await s.sign(s.key[role]!, { ...s.msg, dealId: otherId }));
-      });
-
-      for (const field of call.bound) {
-        it(`when it is over another ${field} → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
-          const s = await call.setup();
-          await expectInvalid(s, role, await s.sign(s.key[role]!, { ...s.msg, [field]: s.other[field] }));
-        });
-      }
-
-      it(`when it is of another type (a DealAction Release) → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
-        const s = await call.setup();
-        await expectInvalid(s, role, await signAction(s.c.p.escrow, s.key[role]!, s.c.id, Action.Release));
-      });
-
-      it(`when it is for another contract (EIP-712 domain) → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
-        const s = await call.setup();
-        const elsewhere = await s.c.p.registry.getAddress();
-        await expectInvalid(
-          s,
-          role,
-          await signForContract(s.c.p, s.key[role]!, elsewhere, call.primary, s.msg, await later()),
-        );
-      });
-
-      it(`when it is a malleated (high-s) copy of a valid one → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
-        const s = await call.setup();
-        const good = await s.sign(s.key[role]!, s.msg);
-        await expectInvalid(s, role, { expiry: good.expiry, signature: malleate(good.signature) });
-      });
+  describe("signatures", function () {
+    it("when every signature is valid and a stranger submits → it succeeds", async function () {
+      const s = await call.setup();
+      await s.succeeded(await s.submit(await Promise.all(call.roles.map((r) => s.sign(s.key[r]!, s.msg)))));
     });
-  }
-}
 
-/*//////////////////////////////////////////////////////////////
-                              TESTS
-//////////////////////////////////////////////////////////////*/
+    it("when a signature is used at its expiry second → it succeeds (expiry is inclusive)", async function () {
+      const s = await call.setup();
+      const expiry = await later(100);
+      const auths = await Promise.all(call.roles.map((r) => s.sign(s.key[r]!, s.msg, expiry)));
+      await time.setNextBlockTimestamp(expiry);
+      await s.succeeded(await s.submit(auths));
+    });
+
+    for (const role of call.roles) {
+      describe(`the ${role}'s signature`, function () {
+        it(`when it is missing (empty bytes) → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
+          const s = await call.setup();
+          await expectInvalid(s, role, { expiry: await later(), signature: "0x" });
+        });
+
+        it(`when another key signed it → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
+          const s = await call.setup();
+          await expectInvalid(s, role, await s.sign(s.c.p.other, s.msg));
+        });
+
+        it("when it has expired → it reverts EscrowSignatureExpired(expiry)", async function () {
+          const s = await call.setup();
+          const expiry = BigInt(await time.latest());
+          const auths = await authsWith(s, role, await s.sign(s.key[role]!, s.msg, expiry));
+          await expect(s.submit(auths))
+            .to.be.revertedWithCustomError(s.c.p.escrow, "EscrowSignatureExpired")
+            .withArgs(expiry);
+        });
+
+        it(`when it is over another deal → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
+          const s = await call.setup();
+          const otherId = dealIdOf({ payer: s.c.deal.payer, salt: nextSalt() });
+          await expectInvalid(s, role, await s.sign(s.key[role]!, { ...s.msg, dealId: otherId }));
+        });
+
+        for (const field of bound) {
+          it(`when it is over another ${field} → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
+            const s = await call.setup();
+            await expectInvalid(s, role, await s.sign(s.key[role]!, { ...s.msg, [field]: s.other[field] }));
+          });
+        }
+
+        it(`when it is of another type (a DealAction Release) → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
+          const s = await call.setup();
+          await expectInvalid(s, role, await signAction(s.c.p.escrow, s.key[role]!, s.c.id, Action.Release));
+        });
+
+        it(`when it is for another contract (EIP-712 domain) → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
+          const s = await call.setup();
+          const elsewhere = await s.c.p.registry.getAddress();
+          await expectInvalid(
+            s,
+            role,
+            await signForContract(s.c.p, s.key[role]!, elsewhere, primary, s.msg, await later()),
+          );
+        });
+
+        it(`when it is a malleated (high-s) copy of a valid one → it reverts EscrowInvalidSignature(dealId, ${role})`, async function () {
+          const s = await call.setup();
+          const good = await s.sign(s.key[role]!, s.msg);
+          await expectInvalid(s, role, { expiry: good.expiry, signature: malleate(good.signature) });
+        });
+      });
+    }
+  });
+}
