@@ -1,14 +1,21 @@
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
 import { AcceptorStatus, DAY, dealIdOf, GATEWAY_FEE_BPS, Kind, loadFixture, MAX_DEAL_DURATION } from "../fixtures";
 import { MAX_DELEGATE_LOCK_DURATION, MAX_DELEGATE_RELEASE_WINDOW, MAX_RELEASE_WINDOW } from "../fixtures";
-import { nextDelegateSalt, nextSalt, RESOLUTION_WINDOW, signOpen, Status, USDT } from "../fixtures";
+import { nextDelegateSalt, nextSalt, RESOLUTION_WINDOW, signOpen, Status, USDT, type DealOut } from "../fixtures";
+import type { Protocol } from "../fixtures";
 import { beforeCheckingTheDelegateSaltPrefix, expectDelegateLockEvents, expectFloat } from "./shared/opening";
 import { expectOpenRecord, FLOAT, itIsRefusedByTheRegistry, lockSigned, makeDelegateLockDeal } from "./shared/opening";
 import { makeLockDeal, nearDelegateSalt, REF, REF2, registerGateway, statusOf, structHash } from "./shared/opening";
 import { tuple, withFloat, withSecondAcceptor } from "./shared/opening";
+
+/** `by` locks `deal` for the fixture acceptor, with `ref`. */
+function lockAs(p: Protocol, by: HardhatEthersSigner, deal: DealOut, ref = REF) {
+  return p.escrow.connect(by).lock(deal, ref);
+}
 
 describe("Escrow.lock", function () {
   beforeCheckingTheDelegateSaltPrefix();
@@ -18,7 +25,7 @@ describe("Escrow.lock", function () {
       const p = await loadFixture(withFloat);
       for (const deal of [await makeLockDeal(p), await makeDelegateLockDeal(p)]) {
         for (const s of [p.other, p.payee, p.gateway]) {
-          await expect(p.escrow.connect(s).lock(deal, REF))
+          await expect(lockAs(p, s, deal))
             .to.be.revertedWithCustomError(p.escrow, "EscrowUnauthorized")
             .withArgs(dealIdOf(deal), s.address);
         }
@@ -29,17 +36,17 @@ describe("Escrow.lock", function () {
       const p = await loadFixture(withFloat);
       await p.registry.connect(p.acceptor).setLockDelegate(p.other.address);
       const deal = await makeDelegateLockDeal(p);
-      await expect(p.escrow.connect(p.delegate).lock(deal, REF))
+      await expect(lockAs(p, p.delegate, deal))
         .to.be.revertedWithCustomError(p.escrow, "EscrowUnauthorized")
         .withArgs(dealIdOf(deal), p.delegate.address);
-      await p.escrow.connect(p.other).lock(deal, REF);
+      await lockAs(p, p.other, deal);
       expect(await statusOf(p, deal)).to.equal(Status.Open);
     });
 
     it("when the caller is another acceptor's delegate → it reverts EscrowUnauthorized", async function () {
       const p = await loadFixture(withSecondAcceptor);
       const deal = await makeDelegateLockDeal(p, { payer: p.acc2.address });
-      await expect(p.escrow.connect(p.delegate).lock(deal, REF))
+      await expect(lockAs(p, p.delegate, deal))
         .to.be.revertedWithCustomError(p.escrow, "EscrowUnauthorized")
         .withArgs(dealIdOf(deal), p.delegate.address);
     });
@@ -54,7 +61,7 @@ describe("Escrow.lock", function () {
       ];
       for (const [kind, autoRelease] of cases) {
         const deal = await makeLockDeal(p, { kind, autoRelease });
-        await expect(p.escrow.connect(p.acceptor).lock(deal, REF))
+        await expect(lockAs(p, p.acceptor, deal))
           .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidKind")
           .withArgs(kind, autoRelease);
       }
@@ -63,15 +70,15 @@ describe("Escrow.lock", function () {
     it("when the parties overlap or the fee differs → it reverts as open does (EscrowInvalidParties, EscrowFeeMismatch)", async function () {
       const p = await loadFixture(withFloat);
       const self = await makeLockDeal(p, { payee: p.acceptor.address });
-      await expect(p.escrow.connect(p.acceptor).lock(self, REF))
+      await expect(lockAs(p, p.acceptor, self))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidParties")
         .withArgs(p.acceptor.address, p.acceptor.address, p.gateway.address);
       const fee = await makeLockDeal(p, { feeBps: 0 });
-      await expect(p.escrow.connect(p.acceptor).lock(fee, REF))
+      await expect(lockAs(p, p.acceptor, fee))
         .to.be.revertedWithCustomError(p.escrow, "EscrowFeeMismatch")
         .withArgs(p.gateway.address, 0, GATEWAY_FEE_BPS);
       const delegateFee = await makeDelegateLockDeal(p, { feeBps: 0 });
-      await expect(p.escrow.connect(p.delegate).lock(delegateFee, REF))
+      await expect(lockAs(p, p.delegate, delegateFee))
         .to.be.revertedWithCustomError(p.escrow, "EscrowFeeMismatch")
         .withArgs(p.gateway.address, 0, GATEWAY_FEE_BPS);
     });
@@ -80,20 +87,20 @@ describe("Escrow.lock", function () {
       const p = await loadFixture(withFloat);
       const usdt = await p.usdt.getAddress();
       const big = await makeLockDeal(p, { amount: FLOAT + 1n });
-      await expect(p.escrow.connect(p.acceptor).lock(big, REF))
+      await expect(lockAs(p, p.acceptor, big))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInsufficientFloat")
         .withArgs(p.acceptor.address, usdt, FLOAT, FLOAT + 1n);
 
       const first = await makeLockDeal(p, { amount: USDT(600) });
-      await p.escrow.connect(p.acceptor).lock(first, REF);
+      await lockAs(p, p.acceptor, first);
       const second = await makeDelegateLockDeal(p, { amount: USDT(500) });
-      await expect(p.escrow.connect(p.delegate).lock(second, REF))
+      await expect(lockAs(p, p.delegate, second))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInsufficientFloat")
         .withArgs(p.acceptor.address, usdt, USDT(400), USDT(500));
 
       // the float of another token does not count
       const dai = await makeLockDeal(p, { token: await p.dai.getAddress(), amount: ethers.parseEther("100") });
-      await expect(p.escrow.connect(p.acceptor).lock(dai, REF))
+      await expect(lockAs(p, p.acceptor, dai))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInsufficientFloat")
         .withArgs(p.acceptor.address, await p.dai.getAddress(), 0, ethers.parseEther("100"));
     });
@@ -101,7 +108,7 @@ describe("Escrow.lock", function () {
     it("when the amount equals the free float → it locks it all", async function () {
       const p = await loadFixture(withFloat);
       const deal = await makeLockDeal(p, { amount: FLOAT });
-      await p.escrow.connect(p.acceptor).lock(deal, REF);
+      await lockAs(p, p.acceptor, deal);
       await expectFloat(p, 0n, FLOAT);
     });
 
@@ -109,7 +116,7 @@ describe("Escrow.lock", function () {
       const p = await loadFixture(withFloat);
       for (const amount of [USDT(10) - 1n, USDT(50_000) + 1n]) {
         const deal = await makeLockDeal(p, { amount });
-        await expect(p.escrow.connect(p.acceptor).lock(deal, REF))
+        await expect(lockAs(p, p.acceptor, deal))
           .to.be.revertedWithCustomError(p.escrow, "EscrowAmountOutOfLimits")
           .withArgs(p.acceptor.address, amount, USDT(10), USDT(50_000));
       }
@@ -122,7 +129,7 @@ describe("Escrow.lock", function () {
         [p.acceptor, await makeLockDeal(p)],
         [p.delegate, await makeDelegateLockDeal(p)],
       ] as const) {
-        await expect(p.escrow.connect(s).lock(deal, REF))
+        await expect(lockAs(p, s, deal))
           .to.be.revertedWithCustomError(p.registry, "RegistryAcceptorWrongStatus")
           .withArgs(p.acceptor.address, AcceptorStatus.Suspended);
       }
@@ -133,7 +140,7 @@ describe("Escrow.lock", function () {
     it("when the payer is no acceptor → it reverts RegistryAcceptorWrongStatus", async function () {
       const p = await loadFixture(withFloat);
       const deal = await makeLockDeal(p, { payer: p.other.address });
-      await expect(p.escrow.connect(p.other).lock(deal, REF))
+      await expect(lockAs(p, p.other, deal))
         .to.be.revertedWithCustomError(p.registry, "RegistryAcceptorWrongStatus")
         .withArgs(p.other.address, AcceptorStatus.None);
     });
@@ -142,7 +149,7 @@ describe("Escrow.lock", function () {
       const p = await loadFixture(withFloat);
       await registerGateway(p, p.gateway2);
       const deal = await makeLockDeal(p, { gateway: p.gateway2.address });
-      await expect(p.escrow.connect(p.acceptor).lock(deal, REF))
+      await expect(lockAs(p, p.acceptor, deal))
         .to.be.revertedWithCustomError(p.registry, "RegistryAcceptorGatewayMismatch")
         .withArgs(p.acceptor.address, p.gateway.address, p.gateway2.address);
     });
@@ -150,26 +157,26 @@ describe("Escrow.lock", function () {
     describe("when the registry refuses the acceptor's lock", function () {
       itIsRefusedByTheRegistry(withFloat, async (p) => {
         const deal = await makeLockDeal(p);
-        return () => p.escrow.connect(p.acceptor).lock(deal, REF);
+        return () => lockAs(p, p.acceptor, deal);
       });
     });
 
     describe("when the registry refuses the delegate's lock", function () {
       itIsRefusedByTheRegistry(withFloat, async (p) => {
         const deal = await makeDelegateLockDeal(p);
-        return () => p.escrow.connect(p.delegate).lock(deal, REF);
+        return () => lockAs(p, p.delegate, deal);
       });
     });
 
     it("when the acceptor repeats a salt → it reverts EscrowDealExists; so does the delegate", async function () {
       const p = await loadFixture(withFloat);
       const deal = await makeLockDeal(p);
-      await p.escrow.connect(p.acceptor).lock(deal, REF);
+      await lockAs(p, p.acceptor, deal);
       await expect(p.escrow.connect(p.acceptor).lock({ ...deal, amount: USDT(20) }, REF))
         .to.be.revertedWithCustomError(p.escrow, "EscrowDealExists")
         .withArgs(dealIdOf(deal));
       const byDelegate = await makeDelegateLockDeal(p);
-      await p.escrow.connect(p.delegate).lock(byDelegate, REF);
+      await lockAs(p, p.delegate, byDelegate);
       await expect(p.escrow.connect(p.delegate).lock({ ...byDelegate, amount: USDT(20) }, REF))
         .to.be.revertedWithCustomError(p.escrow, "EscrowDealExists")
         .withArgs(dealIdOf(byDelegate));
@@ -180,7 +187,7 @@ describe("Escrow.lock", function () {
     it("when the acceptor locks with a salt with DELEGATE_SALT_PREFIX → it reverts EscrowInvalidSalt", async function () {
       const p = await loadFixture(withFloat);
       const deal = await makeDelegateLockDeal(p);
-      await expect(p.escrow.connect(p.acceptor).lock(deal, REF))
+      await expect(lockAs(p, p.acceptor, deal))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
         .withArgs(deal.salt);
       expect(await statusOf(p, deal)).to.equal(Status.None);
@@ -190,7 +197,7 @@ describe("Escrow.lock", function () {
       const p = await loadFixture(withFloat);
       for (const salt of [nextSalt(), ethers.ZeroHash, nearDelegateSalt()]) {
         const deal = await makeLockDeal(p, { salt });
-        await expect(p.escrow.connect(p.delegate).lock(deal, REF))
+        await expect(lockAs(p, p.delegate, deal))
           .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
           .withArgs(salt);
       }
@@ -206,7 +213,7 @@ describe("Escrow.lock", function () {
 
       // the delegate sees the salt in the mempool and tries to take the id for a payee of its choice
       const hijack = { ...planned, payee: p.delegate.address, amount: USDT(900) };
-      await expect(p.escrow.connect(p.delegate).lock(hijack, REF2))
+      await expect(lockAs(p, p.delegate, hijack, REF2))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
         .withArgs(planned.salt);
       const hijackAuth = await signOpen(p.escrow, p.delegate, hijack, REF2, "Lock");
@@ -216,7 +223,7 @@ describe("Escrow.lock", function () {
 
       // with a prefixed salt it locks, under another id
       const own = { ...hijack, salt: nextDelegateSalt() };
-      await p.escrow.connect(p.delegate).lock(own, REF2);
+      await lockAs(p, p.delegate, own, REF2);
       expect(dealIdOf(own)).to.not.equal(plannedId);
       expect(await statusOf(p, own)).to.equal(Status.Open);
 
@@ -242,7 +249,7 @@ describe("Escrow.lock", function () {
       const make = by === "delegate" ? makeDelegateLockDeal : makeLockDeal;
       const deal = await make(p, { deadline: BigInt(t + duration), releaseWindow });
       await time.setNextBlockTimestamp(t);
-      await p.escrow.connect(p[by]).lock(deal, REF);
+      await lockAs(p, p[by], deal);
       expect(await statusOf(p, deal)).to.equal(Status.Open);
       return { p, deal, t };
     }
@@ -254,7 +261,7 @@ describe("Escrow.lock", function () {
         const latest = t + MAX_DELEGATE_LOCK_DURATION;
         const deal = await makeDelegateLockDeal(p, { deadline: BigInt(latest + beyond) });
         await time.setNextBlockTimestamp(t);
-        await expect(p.escrow.connect(p.delegate).lock(deal, REF))
+        await expect(lockAs(p, p.delegate, deal))
           .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidDeadline")
           .withArgs(latest + beyond, latest);
       }
@@ -264,7 +271,7 @@ describe("Escrow.lock", function () {
       const p = await loadFixture(withFloat);
       for (const w of [MAX_DELEGATE_RELEASE_WINDOW + 1, MAX_RELEASE_WINDOW]) {
         const deal = await makeDelegateLockDeal(p, { releaseWindow: w });
-        await expect(p.escrow.connect(p.delegate).lock(deal, REF))
+        await expect(lockAs(p, p.delegate, deal))
           .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidReleaseWindow")
           .withArgs(w);
       }
@@ -287,7 +294,7 @@ describe("Escrow.lock", function () {
     it("when the acceptor locks → free -amount, locked +amount, no token moves, DealOpened and no DealLockedByDelegate", async function () {
       const p = await loadFixture(withFloat);
       const deal = await makeLockDeal(p, { amount: USDT(250) });
-      const tx = p.escrow.connect(p.acceptor).lock(deal, REF);
+      const tx = lockAs(p, p.acceptor, deal);
       await expect(tx)
         .to.emit(p.escrow, "DealOpened")
         .withArgs(dealIdOf(deal), p.acceptor.address, p.payee.address, tuple(deal), REF);
@@ -301,7 +308,7 @@ describe("Escrow.lock", function () {
     it("when the delegate locks → the same float move, DealOpened then DealLockedByDelegate(dealId, delegate)", async function () {
       const p = await loadFixture(withFloat);
       const deal = await makeDelegateLockDeal(p, { amount: USDT(250) });
-      const tx = p.escrow.connect(p.delegate).lock(deal, REF);
+      const tx = lockAs(p, p.delegate, deal);
       await expectDelegateLockEvents(p, tx, deal, p.delegate.address);
       await expect(tx).to.changeTokenBalances(p.usdt, [p.acceptor, p.delegate, p.escrow, p.payee], [0n, 0n, 0n, 0n]);
       await expectFloat(p, FLOAT - USDT(250), USDT(250));
@@ -315,7 +322,7 @@ describe("Escrow.lock", function () {
       await p.dai.connect(p.acceptor).approve(await p.escrow.getAddress(), ethers.parseEther("1000"));
       await p.escrow.connect(p.acceptor).depositFloat(dai, ethers.parseEther("1000"));
       const deal = await makeDelegateLockDeal(p, { token: dai, amount: ethers.parseEther("40") });
-      await p.escrow.connect(p.delegate).lock(deal, REF);
+      await lockAs(p, p.delegate, deal);
       await expectFloat(p, ethers.parseEther("960"), ethers.parseEther("40"), dai);
       // the USDT float is untouched
       expect((await p.escrow.floatOf(p.acceptor.address, await p.usdt.getAddress())).free).to.equal(FLOAT);
