@@ -6,9 +6,9 @@ import type { ContractTransactionReceipt, ContractTransactionResponse, Transacti
 import { ethers, network } from "hardhat";
 import type { ERC1271Wallet, Escrow, HostileToken } from "../../../../typechain-types";
 
-import { approveExactly, dealIdOf, deployProtocol, GATEWAY_FEE_BPS, Kind, makeDeal } from "../../fixtures";
-import { MAX_DELEGATE_RELEASE_WINDOW, MIN_BOND, nextDelegateSalt, Status, USDT, type DealOut } from "../../fixtures";
-import type { Protocol } from "../../fixtures";
+import { approveExactly, dealIdOf, deployProtocol, depositFloat, GATEWAY_FEE_BPS, Kind } from "../../fixtures";
+import { lockDeal, makeDeal, MAX_DELEGATE_RELEASE_WINDOW, MIN_BOND, nextDelegateSalt, openDeal } from "../../fixtures";
+import { Status, USDT, type DealOut, type Protocol } from "../../fixtures";
 
 /*
  * Proof-of-concept attacks on the escrow and the registry. Each section names the attack; each test says what the
@@ -47,8 +47,8 @@ export interface Liabilities {
   openDeals?: DealOut[];
   /** [acceptor, free, locked] */
   floats?: Array<[string, bigint, bigint]>;
-  /** [account, amount] */
-  owed?: Array<[string, bigint]>;
+  /** account → amount */
+  owed?: Record<string, bigint>;
 }
 
 export async function statusOf(escrow: Escrow, id: string): Promise<number> {
@@ -73,7 +73,7 @@ export async function expectSolvent(escrow: Escrow, token: Balances, l: Liabilit
     expect([f.free, f.locked]).to.deep.equal([free, locked]);
     total += free + locked;
   }
-  for (const [account, amount] of l.owed ?? []) {
+  for (const [account, amount] of Object.entries(l.owed ?? {})) {
     expect(await escrow.owed(tokenAddress, account)).to.equal(amount);
     total += amount;
   }
@@ -292,6 +292,27 @@ export async function walletsFixture() {
   const payeeWallet = (await ethers.deployContract("ERC1271Wallet", [p.payee.address])) as unknown as ERC1271Wallet;
   await p.usdt.connect(p.admin).mint(await payerWallet.getAddress(), USDT(1_000));
   return { ...p, payerWallet, payeeWallet };
+}
+
+/** The protocol with 1,000 USDT of free float deposited by the acceptor. */
+export async function floatFixture() {
+  const p = await deployProtocol();
+  await depositFloat(p, USDT(1_000));
+  return p;
+}
+
+/** Opens a deal (makeDeal with `over`) from its payer's wallet and returns it. */
+export async function openedDeal(p: Protocol, over: Parameters<typeof makeDeal>[1] = {}): Promise<DealOut> {
+  const d = await makeDeal(p, over);
+  await openDeal(p, d);
+  return d;
+}
+
+/** Locks an on-ramp deal (makeDeal with `over`) from the acceptor's float, by the acceptor, and returns it. */
+export async function lockedRamp(p: Protocol, over: Parameters<typeof makeDeal>[1] = {}): Promise<DealOut> {
+  const d = await makeDeal(p, { payer: p.acceptor.address, kind: BigInt(Kind.OnRamp), ...over });
+  await lockDeal(p, d);
+  return d;
 }
 
 /** The protocol with gateway2 registered and approved too (an active gateway that deals do not name). */
