@@ -6,9 +6,17 @@ import type { Escrow } from "../../../../typechain-types";
 
 import { Action, approveExactly, DAY, dealIdOf, deployProtocol, feeOf, loadFixture, makeDeal } from "../../fixtures";
 import { RefundReason, RELEASE_WINDOW, RESOLUTION_WINDOW, signAction, signOpen, signResolution } from "../../fixtures";
-import { signSplit, Status, USDT } from "../../fixtures";
+import { signSplit, Status, USDT, type Protocol } from "../../fixtures";
 import { dealTuple, ERC1271, expectSolvent, inSnapshot, openDisputes, openedDeal } from "../shared/attacks";
 import { performAndDispute, REASONS, settle, statusOf, walletsFixture, yesWallet } from "../shared/attacks";
+
+/** The payer's and the payee's Split signatures of `payeeAmount` of deal `dealId`. */
+async function signSplitBoth(p: Protocol, dealId: string, payeeAmount: bigint) {
+  return [
+    await signSplit(p.escrow, p.payer, dealId, payeeAmount),
+    await signSplit(p.escrow, p.payee, dealId, payeeAmount),
+  ] as const;
+}
 
 describe("Escrow attacks: signature replay", function () {
   /** Two open deals A and B between the same payer and payee. */
@@ -20,6 +28,20 @@ describe("Escrow attacks: signature replay", function () {
     await p.escrow.connect(p.payer).open(a, ethers.ZeroHash);
     await p.escrow.connect(p.payer).open(b, ethers.ZeroHash);
     return { ...p, a, b };
+  }
+
+  type T = Awaited<ReturnType<typeof twoDealsFixture>>;
+
+  /** The two open deals, and A's id. */
+  async function twoDeals(): Promise<{ p: T; id: string }> {
+    const p = await loadFixture(twoDealsFixture);
+    return { p, id: dealIdOf(p.a) };
+  }
+
+  /** Asserts that deal `id` is still `status` and that the escrow still holds both deals' money, and only that. */
+  async function expectBothHeld(p: T, id: string, status: number = Status.Open) {
+    expect(await statusOf(p.escrow, id)).to.equal(status);
+    await expectSolvent(p.escrow, p.usdt, { openDeals: [p.a, p.b] });
   }
 
   describe("across deals", function () {
@@ -34,8 +56,7 @@ describe("Escrow attacks: signature replay", function () {
       await expect(p.escrow.connect(p.other).settleWithSigs(p.b, performA, sigA))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSignature")
         .withArgs(dealIdOf(p.b), p.payee.address);
-      expect(await statusOf(p.escrow, dealIdOf(p.b))).to.equal(Status.Performed);
-      await expectSolvent(p.escrow, p.usdt, { openDeals: [p.a, p.b] });
+      await expectBothHeld(p, dealIdOf(p.b), Status.Performed);
     });
 
     it("a Split and a Resolution signed for deal A are refused for deal B", async function () {
@@ -44,8 +65,7 @@ describe("Escrow attacks: signature replay", function () {
       await performAndDispute(p, p.b);
       const idA = dealIdOf(p.a);
       const idB = dealIdOf(p.b);
-      const payerSplit = await signSplit(p.escrow, p.payer, idA, USDT(50));
-      const payeeSplit = await signSplit(p.escrow, p.payee, idA, USDT(50));
+      const [payerSplit, payeeSplit] = await signSplitBoth(p, idA, USDT(50));
       await expect(p.escrow.splitWithSigs(p.b, USDT(50), payerSplit, payeeSplit))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSignature")
         .withArgs(idB, p.payer.address);
@@ -53,15 +73,13 @@ describe("Escrow attacks: signature replay", function () {
       await expect(p.escrow.resolveWithSig(p.b, USDT(90), REASONS, p.gateway.address, ruling))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSignature")
         .withArgs(idB, p.gateway.address);
-      expect(await statusOf(p.escrow, idB)).to.equal(Status.Disputed);
-      await expectSolvent(p.escrow, p.usdt, { openDeals: [p.a, p.b] });
+      await expectBothHeld(p, idB, Status.Disputed);
     });
   });
 
   describe("across actions, amounts and signers", function () {
     it("a Perform signature cannot be used as Release, Cancel, Claim or Dispute", async function () {
-      const p = await loadFixture(twoDealsFixture);
-      const id = dealIdOf(p.a);
+      const { p, id } = await twoDeals();
       const perform = await signAction(p.escrow, p.payee, id, Action.Perform);
       const performByPayer = await signAction(p.escrow, p.payer, id, Action.Perform);
       await expect(p.escrow.actWithSig(p.a, Action.Release, p.payer.address, performByPayer))
@@ -80,13 +98,11 @@ describe("Escrow attacks: signature replay", function () {
       await expect(p.escrow.cancelWithSigs(p.a, performByPayer, cancel))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSignature")
         .withArgs(id, p.payer.address);
-      expect(await statusOf(p.escrow, id)).to.equal(Status.Open);
-      await expectSolvent(p.escrow, p.usdt, { openDeals: [p.a, p.b] });
+      await expectBothHeld(p, id);
     });
 
     it("a signer who is not the action's party is refused before its signature is looked at", async function () {
-      const p = await loadFixture(twoDealsFixture);
-      const id = dealIdOf(p.a);
+      const { p, id } = await twoDeals();
       const cases: Array<[number, HardhatEthersSigner]> = [
         [Action.Release, p.payee],
         [Action.Perform, p.payer],
@@ -105,8 +121,7 @@ describe("Escrow attacks: signature replay", function () {
     });
 
     it("settleWithSigs refuses the two signatures swapped", async function () {
-      const p = await loadFixture(twoDealsFixture);
-      const id = dealIdOf(p.a);
+      const { p, id } = await twoDeals();
       const perform = await signAction(p.escrow, p.payee, id, Action.Perform);
       const release = await signAction(p.escrow, p.payer, id, Action.Release);
       await expect(p.escrow.settleWithSigs(p.a, release, perform))
@@ -117,15 +132,12 @@ describe("Escrow attacks: signature replay", function () {
       await expect(p.escrow.settleWithSigs(p.a, perform, releaseByPayee))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSignature")
         .withArgs(id, p.payer.address);
-      expect(await statusOf(p.escrow, id)).to.equal(Status.Open);
-      await expectSolvent(p.escrow, p.usdt, { openDeals: [p.a, p.b] });
+      await expectBothHeld(p, id);
     });
 
     it("a Split signed for one amount is refused for another, and a Cancel is not a Split", async function () {
-      const p = await loadFixture(twoDealsFixture);
-      const id = dealIdOf(p.a);
-      const payerSplit = await signSplit(p.escrow, p.payer, id, USDT(30));
-      const payeeSplit = await signSplit(p.escrow, p.payee, id, USDT(30));
+      const { p, id } = await twoDeals();
+      const [payerSplit, payeeSplit] = await signSplitBoth(p, id, USDT(30));
       await expect(p.escrow.splitWithSigs(p.a, USDT(31), payerSplit, payeeSplit))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSignature")
         .withArgs(id, p.payer.address);
@@ -133,8 +145,7 @@ describe("Escrow attacks: signature replay", function () {
       await expect(p.escrow.splitWithSigs(p.a, 0n, payerCancel, payeeSplit))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSignature")
         .withArgs(id, p.payer.address);
-      expect(await statusOf(p.escrow, id)).to.equal(Status.Open);
-      await expectSolvent(p.escrow, p.usdt, { openDeals: [p.a, p.b] });
+      await expectBothHeld(p, id);
     });
 
     it("an Open signature is not a Lock signature", async function () {
@@ -151,20 +162,17 @@ describe("Escrow attacks: signature replay", function () {
 
   describe("across chains and contracts", function () {
     it("a signature for another chain id is refused", async function () {
-      const p = await loadFixture(twoDealsFixture);
-      const id = dealIdOf(p.a);
+      const { p, id } = await twoDeals();
       await p.escrow.connect(p.payee).perform(p.a);
       const release = await signAction(p.escrow, p.payer, id, Action.Release, undefined, { chainId: 999n });
       await expect(p.escrow.actWithSig(p.a, Action.Release, p.payer.address, release))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSignature")
         .withArgs(id, p.payer.address);
-      expect(await statusOf(p.escrow, id)).to.equal(Status.Performed);
-      await expectSolvent(p.escrow, p.usdt, { openDeals: [p.a, p.b] });
+      await expectBothHeld(p, id, Status.Performed);
     });
 
     it("a signature for another verifying contract is refused", async function () {
-      const p = await loadFixture(twoDealsFixture);
-      const id = dealIdOf(p.a);
+      const { p, id } = await twoDeals();
       await p.escrow.connect(p.payee).perform(p.a);
       const release = await signAction(p.escrow, p.payer, id, Action.Release, undefined, {
         verifyingContract: p.other.address,
@@ -201,16 +209,14 @@ describe("Escrow attacks: signature replay", function () {
         [escrow2, p.payee],
         [-(p.a.amount - fee), p.a.amount - fee],
       );
-      expect(await statusOf(p.escrow, id)).to.equal(Status.Open);
-      await expectSolvent(p.escrow, p.usdt, { openDeals: [p.a, p.b] });
+      await expectBothHeld(p, id);
       await expectSolvent(escrow2, p.usdt, { owed: { [p.gateway.address]: fee } });
     });
   });
 
   describe("expiry", function () {
     it("a signature is valid up to its expiry and refused one second later", async function () {
-      const p = await loadFixture(twoDealsFixture);
-      const id = dealIdOf(p.a);
+      const { p, id } = await twoDeals();
       const expiry = BigInt(await time.latest()) + 100n;
       const perform = await signAction(p.escrow, p.payee, id, Action.Perform, expiry);
       await time.setNextBlockTimestamp(expiry + 1n);
@@ -228,8 +234,7 @@ describe("Escrow attacks: signature replay", function () {
     });
 
     it("expired signatures are refused by openWithSig, settleWithSigs, cancelWithSigs, splitWithSigs and Dispute", async function () {
-      const p = await loadFixture(twoDealsFixture);
-      const id = dealIdOf(p.a);
+      const { p, id } = await twoDeals();
       const expiry = BigInt(await time.latest()) + 100n;
       const fresh = BigInt((await time.latest()) + DAY);
       const d = await makeDeal(p);
@@ -262,15 +267,13 @@ describe("Escrow attacks: signature replay", function () {
         .to.be.revertedWithCustomError(p.escrow, "EscrowSignatureExpired")
         .withArgs(dispute.expiry);
       expect(await statusOf(p.escrow, id)).to.equal(Status.Performed);
-      expect(await statusOf(p.escrow, dealIdOf(d))).to.equal(Status.None);
-      await expectSolvent(p.escrow, p.usdt, { openDeals: [p.a, p.b] });
+      await expectBothHeld(p, dealIdOf(d), Status.None);
     });
   });
 
   describe("after use", function () {
     it("a used Perform signature cannot be replayed", async function () {
-      const p = await loadFixture(twoDealsFixture);
-      const id = dealIdOf(p.a);
+      const { p, id } = await twoDeals();
       const perform = await signAction(p.escrow, p.payee, id, Action.Perform);
       await p.escrow.actWithSig(p.a, Action.Perform, p.payee.address, perform);
       await expect(p.escrow.actWithSig(p.a, Action.Perform, p.payee.address, perform))
@@ -280,8 +283,7 @@ describe("Escrow attacks: signature replay", function () {
     });
 
     it("a used early Release signature cannot be replayed, before or after the payout", async function () {
-      const p = await loadFixture(twoDealsFixture);
-      const id = dealIdOf(p.a);
+      const { p, id } = await twoDeals();
       const release = await signAction(p.escrow, p.payer, id, Action.Release);
       await expect(p.escrow.actWithSig(p.a, Action.Release, p.payer.address, release))
         .to.emit(p.escrow, "DealReleaseApproved")
@@ -302,8 +304,7 @@ describe("Escrow attacks: signature replay", function () {
     });
 
     it("a used settleWithSigs pair cannot be replayed", async function () {
-      const p = await loadFixture(twoDealsFixture);
-      const id = dealIdOf(p.a);
+      const { p, id } = await twoDeals();
       const perform = await signAction(p.escrow, p.payee, id, Action.Perform);
       const release = await signAction(p.escrow, p.payer, id, Action.Release);
       const fee = feeOf(p.a.amount, p.a.feeBps);
@@ -320,8 +321,7 @@ describe("Escrow attacks: signature replay", function () {
     });
 
     it("a used mutual-cancel pair cannot be replayed", async function () {
-      const p = await loadFixture(twoDealsFixture);
-      const id = dealIdOf(p.a);
+      const { p, id } = await twoDeals();
       const payerCancel = await signAction(p.escrow, p.payer, id, Action.Cancel);
       const payeeCancel = await signAction(p.escrow, p.payee, id, Action.Cancel);
       await expect(p.escrow.cancelWithSigs(p.a, payerCancel, payeeCancel)).to.changeTokenBalances(
@@ -342,8 +342,7 @@ describe("Escrow attacks: signature replay", function () {
       const p = await loadFixture(twoDealsFixture);
       const idA = dealIdOf(p.a);
       const idB = dealIdOf(p.b);
-      const payerSplit = await signSplit(p.escrow, p.payer, idA, USDT(40));
-      const payeeSplit = await signSplit(p.escrow, p.payee, idA, USDT(40));
+      const [payerSplit, payeeSplit] = await signSplitBoth(p, idA, USDT(40));
       await p.escrow.splitWithSigs(p.a, USDT(40), payerSplit, payeeSplit);
       await expect(p.escrow.splitWithSigs(p.a, USDT(40), payerSplit, payeeSplit))
         .to.be.revertedWithCustomError(p.escrow, "EscrowWrongStatus")
