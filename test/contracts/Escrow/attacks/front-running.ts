@@ -5,15 +5,14 @@ import { ethers } from "hardhat";
 import { Action, approveExactly, DAY, dealIdOf, deployProtocol, feeOf, Kind, loadFixture } from "../../fixtures";
 import { makeDeal, MAX_DELEGATE_RELEASE_WINDOW, nextDelegateSalt, openDeal, signAction } from "../../fixtures";
 import { signOpen, Status, USDT, type DealOut } from "../../fixtures";
-import { dealTuple, expectSolvent, floatFixture, inOneBlock, inSnapshot, openDisputes } from "../shared/attacks";
-import { openedDeal, statusOf } from "../shared/attacks";
+import { approvedDeal, dealTuple, expectFloatUntouched, expectSolvent, floatFixture } from "../shared/attacks";
+import { inOneBlock, inSnapshot, openDisputes, openedDeal, statusOf } from "../shared/attacks";
 
 describe("Escrow attacks: front-running an open with the same deal id", function () {
   /** The victim (payer) has approved the escrow; its open is pending. */
   async function pendingOpenFixture() {
     const p = await deployProtocol();
-    const d = await makeDeal(p);
-    await approveExactly(p.usdt, p.payer, await p.escrow.getAddress(), d.amount);
+    const d = await approvedDeal(p);
     return { ...p, d };
   }
 
@@ -101,7 +100,7 @@ describe("Escrow attacks: front-running an open with the same deal id", function
     await expect(p.escrow.connect(p.other).lock(prefixed, ethers.ZeroHash))
       .to.be.revertedWithCustomError(p.escrow, "EscrowUnauthorized")
       .withArgs(dealIdOf(prefixed), p.other.address);
-    await expectSolvent(p.escrow, p.usdt, { floats: [[p.acceptor.address, USDT(1_000), 0n]] });
+    await expectFloatUntouched(p);
   });
 
   describe("the lock delegate front-runs the acceptor's planned lock id", function () {
@@ -155,7 +154,7 @@ describe("Escrow attacks: front-running an open with the same deal id", function
       await expect(p.escrow.connect(p.payer).open(payment, ethers.ZeroHash))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
         .withArgs(payment.salt);
-      await expectSolvent(p.escrow, p.usdt, { floats: [[p.acceptor.address, USDT(1_000), 0n]] });
+      await expectFloatUntouched(p);
     });
   });
 });

@@ -6,8 +6,9 @@ import { Action, approveExactly, dealIdOf, deployProtocol, feeOf, GatewayStatus,
 import { makeDeal, MAX_DELEGATE_LOCK_DURATION, MAX_DELEGATE_RELEASE_WINDOW, MIN_BOND, openDeal } from "../../fixtures";
 import { RefundReason, RELEASE_WINDOW, RESOLUTION_WINDOW, signAction, signResolution, signSplit } from "../../fixtures";
 import { Status, UNBONDING_DELAY, USDT, type DealOut } from "../../fixtures";
-import { dealTuple, delegateDeal, expectSolvent, floatFixture, inSnapshot, NO_REASONS } from "../shared/attacks";
-import { openDisputes, openedDeal, performAndDispute, REASONS, statusOf, twoGatewaysFixture } from "../shared/attacks";
+import { dealTuple, delegateDeal, expectFloatUntouched, expectSolvent, floatFixture } from "../shared/attacks";
+import { inSnapshot, NO_REASONS, openDisputes, openedDeal, performAndDispute, REASONS } from "../shared/attacks";
+import { statusOf, twoGatewaysFixture } from "../shared/attacks";
 
 describe("Escrow attacks: a malicious gateway", function () {
   /** A payment the payer disputed while the gateway was active: the gateway holds it. */
@@ -363,7 +364,7 @@ describe("Escrow attacks: a malicious gateway", function () {
       await expect(p.escrow.connect(p.delegate).lock(slow, ethers.ZeroHash))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidReleaseWindow")
         .withArgs(slow.releaseWindow);
-      await expectSolvent(p.escrow, p.usdt, { floats: [[p.acceptor.address, USDT(1_000), 0n]] });
+      await expectFloatUntouched(p);
     });
 
     it("cannot open a wallet-funded deal in the acceptor's name", async function () {
@@ -373,7 +374,7 @@ describe("Escrow attacks: a malicious gateway", function () {
       await expect(p.escrow.connect(p.delegate).open(d, ethers.ZeroHash))
         .to.be.revertedWithCustomError(p.escrow, "EscrowUnauthorized")
         .withArgs(dealIdOf(d), p.delegate.address);
-      await expectSolvent(p.escrow, p.usdt, { floats: [[p.acceptor.address, USDT(1_000), 0n]] });
+      await expectFloatUntouched(p);
     });
 
     describe("a compromised delegate locks all free float to an accomplice, who performs at once", function () {
@@ -441,7 +442,7 @@ describe("Escrow attacks: a malicious gateway", function () {
         const tx = p.escrow.connect(p.rest[1]).refund(p.d);
         await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(id, RefundReason.LockExpired);
         await expect(tx).to.changeTokenBalances(p.usdt, [p.escrow, p.accomplice], [0n, 0n]);
-        await expectSolvent(p.escrow, p.usdt, { floats: [[p.acceptor.address, USDT(1_000), 0n]] });
+        await expectFloatUntouched(p);
         await expect(p.escrow.connect(p.acceptor).withdrawFloat(usdt, USDT(1_000))).to.changeTokenBalances(
           p.usdt,
           [p.escrow, p.acceptor],
@@ -465,7 +466,7 @@ describe("Escrow attacks: a malicious gateway", function () {
         const tx = p.escrow.refund(p.d);
         await expect(tx).to.emit(p.escrow, "DealRefunded").withArgs(id, RefundReason.LockExpired);
         await expect(tx).to.emit(p.registry, "GatewayDisputesChanged").withArgs(p.gateway.address, 0n);
-        await expectSolvent(p.escrow, p.usdt, { floats: [[p.acceptor.address, USDT(1_000), 0n]] });
+        await expectFloatUntouched(p);
       });
     });
   });

@@ -8,8 +8,8 @@ import { AcceptorStatus, Action, approveExactly, dealIdOf, deployProtocol, depos
 import { Kind, loadFixture, makeDeal, MIN_BOND, openDeal, RefundReason, RELEASE_WINDOW } from "../../fixtures";
 import { RESOLUTION_WINDOW, signAction, signSplit, Status, UNBONDING_DELAY, USDT, type DealOut } from "../../fixtures";
 import type { Protocol } from "../../fixtures";
-import { delegateDeal, expectSolvent, impersonate, inSnapshot, lockedRamp, NO_REASONS } from "../shared/attacks";
-import { openDisputes, performAndDispute, REASONS, settle, twoGatewaysFixture } from "../shared/attacks";
+import { approvedDeal, delegateDeal, expectSolvent, impersonate, inSnapshot, lockedRamp } from "../shared/attacks";
+import { NO_REASONS, openDisputes, performAndDispute, REASONS, settle, twoGatewaysFixture } from "../shared/attacks";
 import type { Liabilities } from "../shared/attacks";
 
 describe("Escrow attacks: griefing by registration", function () {
@@ -168,8 +168,7 @@ describe("Escrow attacks: governance cannot block exits", function () {
 
   it("new business is blocked: open, lock, delegate lock and deposit", async function () {
     const p = await loadFixture(lockdownFixture);
-    const d = await makeDeal(p);
-    await approveExactly(p.usdt, p.payer, await p.escrow.getAddress(), d.amount);
+    const d = await approvedDeal(p);
     await expect(p.escrow.connect(p.payer).open(d, ethers.ZeroHash)).to.be.revertedWithCustomError(
       p.registry,
       "RegistryPaused",

@@ -5,8 +5,9 @@ import type { TestUSDTUpgraded } from "../../../../typechain-types";
 
 import { approveExactly, dealIdOf, deployProtocol, depositFloat, feeOf, loadFixture, makeDeal } from "../../fixtures";
 import { openDeal, RefundReason, signOpen, Status, USDT } from "../../fixtures";
-import { expectSolvent, floatFixture, inSnapshot, lockedRamp, NO_REASONS, NON_FINAL } from "../shared/attacks";
-import { openedDeal, performAndDispute, REASONS, settle, statusOf, type Liabilities } from "../shared/attacks";
+import { approvedDeal, expectFloatUntouched, expectSolvent, floatFixture, inSnapshot } from "../shared/attacks";
+import { lockedRamp, NO_REASONS, NON_FINAL, openedDeal, performAndDispute, REASONS, settle } from "../shared/attacks";
+import { statusOf, type Liabilities } from "../shared/attacks";
 
 describe("Escrow attacks: blacklisted parties (USDT's blacklist stops only the sender)", function () {
   describe("a blacklisted payee", function () {
@@ -91,8 +92,7 @@ describe("Escrow attacks: blacklisted parties (USDT's blacklist stops only the s
 
     it("cannot open: the pull from its wallet reverts with empty data and no deal is recorded", async function () {
       const p = await loadFixture(blacklistedPayerFixture);
-      const d = await makeDeal(p);
-      await approveExactly(p.usdt, p.payer, await p.escrow.getAddress(), d.amount);
+      const d = await approvedDeal(p);
       await expect(p.escrow.connect(p.payer).open(d, ethers.ZeroHash)).to.be.revertedWithoutReason();
       const sig = await signOpen(p.escrow, p.payer, d, ethers.ZeroHash);
       await expect(p.escrow.connect(p.other).openWithSig(d, ethers.ZeroHash, sig)).to.be.revertedWithoutReason();
@@ -192,8 +192,7 @@ describe("Escrow attacks: blacklisted parties (USDT's blacklist stops only the s
     it("opens and float deposits still succeed: the money arrives and is frozen in the escrow", async function () {
       const p = await loadFixture(listedEscrowFixture);
       const usdt = await p.usdt.getAddress();
-      const d = await makeDeal(p);
-      await approveExactly(p.usdt, p.payer, await p.escrow.getAddress(), d.amount);
+      const d = await approvedDeal(p);
       await expect(p.escrow.connect(p.payer).open(d, ethers.ZeroHash)).to.changeTokenBalances(
         p.usdt,
         [p.payer, p.escrow],
@@ -299,8 +298,7 @@ describe("Escrow attacks: blacklisted parties (USDT's blacklist stops only the s
       const p = await loadFixture(listedEscrowFixture);
       const usdt = await p.usdt.getAddress();
       await p.registry.connect(p.governor).setTokenAllowed(usdt, false);
-      const d = await makeDeal(p);
-      await approveExactly(p.usdt, p.payer, await p.escrow.getAddress(), d.amount);
+      const d = await approvedDeal(p);
       await expect(p.escrow.connect(p.payer).open(d, ethers.ZeroHash))
         .to.be.revertedWithCustomError(p.registry, "RegistryTokenNotAllowed")
         .withArgs(usdt);
@@ -450,8 +448,7 @@ describe("Escrow attacks: USDT paused mid-deal", function () {
   it("opens and deposits revert (empty data) while paused: the pull fails, nothing is recorded", async function () {
     const p = await loadFixture(pausedFixture);
     const usdt = await p.usdt.getAddress();
-    const d = await makeDeal(p);
-    await approveExactly(p.usdt, p.payer, await p.escrow.getAddress(), d.amount);
+    const d = await approvedDeal(p);
     await expect(p.escrow.connect(p.payer).open(d, ethers.ZeroHash)).to.be.revertedWithoutReason();
     await approveExactly(p.usdt, p.acceptor, await p.escrow.getAddress(), USDT(10));
     await expect(p.escrow.connect(p.acceptor).depositFloat(usdt, USDT(10))).to.be.revertedWithoutReason();
@@ -469,7 +466,7 @@ describe("Escrow attacks: USDT paused mid-deal", function () {
 
     await expect(p.escrow.refund(d)).to.emit(p.escrow, "DealRefunded").withArgs(dealIdOf(d), RefundReason.Deadline);
     await expect(p.escrow.connect(p.acceptor).withdrawFloat(usdt, USDT(1_000))).to.be.revertedWithoutReason();
-    await expectSolvent(p.escrow, p.usdt, { floats: [[p.acceptor.address, USDT(1_000), 0n]] });
+    await expectFloatUntouched(p);
     await p.usdt.connect(p.admin).unpause();
     await expect(p.escrow.connect(p.acceptor).withdrawFloat(usdt, USDT(1_000))).to.changeTokenBalances(
       p.usdt,
@@ -494,8 +491,7 @@ describe("Escrow attacks: USDT transfer fee switched on", function () {
     const p = await loadFixture(deployProtocol);
     const usdt = await p.usdt.getAddress();
     await p.usdt.connect(p.admin).setParams(TOKEN_FEE_BPS, TOKEN_MAX_FEE_WHOLE);
-    const d = await makeDeal(p);
-    await approveExactly(p.usdt, p.payer, await p.escrow.getAddress(), d.amount);
+    const d = await approvedDeal(p);
     await expect(p.escrow.connect(p.payer).open(d, ethers.ZeroHash))
       .to.be.revertedWithCustomError(p.escrow, "EscrowTransferShortfall")
       .withArgs(usdt, d.amount, d.amount - tokenFee(d.amount));

@@ -301,6 +301,18 @@ export async function floatFixture() {
   return p;
 }
 
+/** I1 for floatFixture's escrow when nothing happened to it: it holds exactly the acceptor's 1,000 USDT of free float. */
+export async function expectFloatUntouched(p: Protocol): Promise<void> {
+  await expectSolvent(p.escrow, p.usdt, { floats: [[p.acceptor.address, USDT(1_000), 0n]] });
+}
+
+/** A payment (makeDeal with `over`) its payer approved the escrow for, not opened yet. */
+export async function approvedDeal(p: Protocol, over: Parameters<typeof makeDeal>[1] = {}): Promise<DealOut> {
+  const d = await makeDeal(p, over);
+  await approveExactly(p.usdt, await ethers.getSigner(d.payer), await p.escrow.getAddress(), d.amount);
+  return d;
+}
+
 /** Opens a deal (makeDeal with `over`) from its payer's wallet and returns it. */
 export async function openedDeal(p: Protocol, over: Parameters<typeof makeDeal>[1] = {}): Promise<DealOut> {
   const d = await makeDeal(p, over);
