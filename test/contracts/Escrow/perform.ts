@@ -51,7 +51,7 @@ describe("Escrow.perform", function () {
           });
         }
 
-        it("at exactly the deadline → Performed", async function () {
+        it("when the deadline is this very second → Performed (the deadline itself is in time)", async function () {
           const c = await setup();
           await time.setNextBlockTimestamp(c.deal.deadline);
           const tx = await c.p.escrow.connect(c.payee).perform(c.deal);

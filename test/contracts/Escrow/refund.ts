@@ -38,7 +38,7 @@ describe("Escrow.refund", function () {
         });
       }
 
-      it("the payee and the payer may trigger it too", async function () {
+      it("when the payee or the payer calls it → it refunds all the same", async function () {
         const c1 = await setup("Payment");
         const c2 = await openKind(c1.p, "Payment");
         await time.increaseTo(c2.deal.deadline + 1n);
@@ -131,7 +131,7 @@ describe("Escrow.refund", function () {
         return { p, c, expiresAt: await p.escrow.lockExpiry(c.deal) };
       }
 
-      it("lockExpiry = deadline + releaseWindow + resolutionWindow", async function () {
+      it("when the deal is a delegate's lock → its lockExpiry is deadline + releaseWindow + resolutionWindow", async function () {
         const p = await loadFixture(protocolWithFloat);
         const c = await delegateLock(p, { releaseWindow: BigInt(MAX_DELEGATE_RELEASE_WINDOW) });
         expect(await p.escrow.lockExpiry(c.deal)).to.equal(
@@ -224,7 +224,7 @@ describe("Escrow.refund", function () {
         expect(await floatOf(p, c.deal.token)).to.deep.equal([FLOAT, 0n]);
       });
 
-      it("the bound of a delegate's lock: the delegate locks to an accomplice who performs at once; nobody acts; at lockExpiry + 1 anyone returns the float", async function () {
+      it("when the delegate locks to an accomplice who performs at once and nobody acts → at lockExpiry + 1 anyone returns the float (the bound of a delegate's lock)", async function () {
         const p = await loadFixture(protocolWithFloat);
         const accomplice = p.rest[0];
         const lockedAt = (await now()) + 10n;

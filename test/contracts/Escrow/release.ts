@@ -38,7 +38,7 @@ describe("Escrow.release", function () {
         });
       }
 
-      it("early release, twice, then perform: the second release reverts EscrowWrongStatus(Open); perform pays at once", async function () {
+      it("when the payer releases early twice → the second release reverts EscrowWrongStatus(Open); the payee's perform then pays at once", async function () {
         const c = await setup("OffRamp");
         await c.p.escrow.connect(c.payer).release(c.deal);
         await expect(c.p.escrow.connect(c.payer).release(c.deal))
@@ -47,7 +47,7 @@ describe("Escrow.release", function () {
         await expectReleased(c, () => c.p.escrow.connect(c.payee).perform(c.deal));
       });
 
-      it("an approved open deal: the payee can still cancel (payer refunded)", async function () {
+      it("when the payer released early → the payee can still cancel (the payer is refunded)", async function () {
         const c = await setup("Payment", "OpenReleased");
         const tx = await expectRefunded(c, () => c.p.escrow.connect(c.payee).cancel(c.deal));
         await expect(tx).to.emit(c.p.escrow, "DealRefunded").withArgs(c.id, RefundReason.PayeeCancel);
@@ -56,7 +56,7 @@ describe("Escrow.release", function () {
 
     describe("when the deal is Performed → Released; DealReleased(dealId); the payee gets the amount less the fee (rounded down), the fee is owed to the gateway", function () {
       for (const kind of KINDS) {
-        it(`${kind}: Performed → Released, the payee gets 99.5, 0.5 owed to the gateway, DealReleased(dealId)`, async function () {
+        it(`${kind}: when the deal is Performed → Released; the payee gets 99.5, 0.5 is owed to the gateway; DealReleased(dealId)`, async function () {
           const c = await setup(kind, "Performed");
           const pay = releasePayout(c);
           expect(pay.fee).to.equal(USDT("0.5"));
@@ -82,7 +82,7 @@ describe("Escrow.release", function () {
         });
       }
 
-      it("fees accumulate in owed for the gateway across deals", async function () {
+      it("when the gateway earns fees on several deals → they add up in what it is owed", async function () {
         const c1 = await setup("Payment", "Performed");
         const c2 = await openInState(c1.p, "OnRamp", "Performed");
         await c1.p.escrow.connect(c1.payer).release(c1.deal);
@@ -302,7 +302,7 @@ describe("Escrow: multicall (batches)", function () {
     return deals;
   }
 
-  it("the payer releases 20 performed deals in one transaction", async function () {
+  it("when the payer batches the releases of 20 performed deals → one transaction releases them all", async function () {
     const deals = await performedBatch();
     const { p } = deals[0];
     const token = p.usdt;
@@ -325,7 +325,7 @@ describe("Escrow: multicall (batches)", function () {
     }
   });
 
-  it("a batch where one call reverts reverts as a whole (with that call's error)", async function () {
+  it("when one release in the batch reverts → the whole batch reverts, with that call's error", async function () {
     const deals = await performedBatch();
     const { p } = deals[0];
     const bad = deals[7];
@@ -345,7 +345,7 @@ describe("Escrow: multicall (batches)", function () {
     }
   });
 
-  it("a batch submitted by someone other than the payer reverts EscrowUnauthorized", async function () {
+  it("when someone other than the payer submits the batch → it reverts EscrowUnauthorized", async function () {
     const deals = await performedBatch();
     const { p } = deals[0];
     const calls = deals.map((c) => p.escrow.interface.encodeFunctionData("release", [c.deal]));
@@ -356,7 +356,7 @@ describe("Escrow: multicall (batches)", function () {
 });
 
 describe("Escrow: fees are fixed at open", function () {
-  it("a deal opened at 50 bps keeps it after the gateway sets 100 bps", async function () {
+  it("when the gateway raises its fee (50 → 100 bps) after the open → the release charges the deal's 50 bps", async function () {
     const c = await setup("Payment", "Performed");
     expect(c.deal.feeBps).to.equal(50n);
     await c.p.registry.connect(c.p.gateway).setGatewayFee(100);
@@ -373,7 +373,7 @@ describe("Escrow: fees are fixed at open", function () {
     );
   });
 
-  it("a deal opened after the change is charged 100 bps", async function () {
+  it("when the deal is opened after the raise → the release charges 100 bps", async function () {
     const p = await loadFixture(protocolWithFloat);
     await p.registry.connect(p.gateway).setGatewayFee(100);
     const c = await openInState(p, "Payment", "Performed", { feeBps: 100n });

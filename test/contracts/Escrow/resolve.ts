@@ -73,7 +73,7 @@ describe("Escrow.resolve", function () {
 
       describe("when the window runs → Resolved; DealResolved(by gateway, payee less fee, fee, refund, reasons); its open disputes fall by one", function () {
         for (const kind of KINDS) {
-          it(`${kind}: payee gets payeeAmount − fee, fee owed to the gateway, payer gets the rest, reasons in DealResolved, openDisputes − 1`, async function () {
+          it(`${kind}: when the window runs → the payee gets payeeAmount − fee, the fee is owed to the gateway, the payer gets the rest; reasons in DealResolved; openDisputes − 1`, async function () {
             const c = await setup(kind, "Disputed");
             const pay = gatewayRuling(c, SPLIT);
             expect(pay.fee).to.equal(USDT("0.3"));
@@ -86,7 +86,7 @@ describe("Escrow.resolve", function () {
           });
         }
 
-        it("at exactly the end of the window, with no reasons (zero hash)", async function () {
+        it("when it rules at the window's last second with no reasons → Resolved; DealResolved carries the zero hash", async function () {
           const c = await setup("Payment", "Disputed");
           const endsAt = await resolutionEnd(c);
           await time.setNextBlockTimestamp(endsAt);
@@ -96,23 +96,23 @@ describe("Escrow.resolve", function () {
             .withArgs(c.id, c.p.gateway.address, pay.payeeNet, pay.fee, pay.refund, ethers.ZeroHash);
         });
 
-        it("payeeAmount 0: everything back to the payer, no fee", async function () {
+        it("when payeeAmount is 0 → everything back to the payer, no fee", async function () {
           const c = await setup("Payment", "Disputed");
           await expectRuling(c, "gateway", 0n);
         });
 
-        it("payeeAmount = amount: everything to the payee less the fee, no refund", async function () {
+        it("when payeeAmount is the amount → everything to the payee less the fee, no refund", async function () {
           const c = await setup("OffRamp", "Disputed");
           await expectRuling(c, "gateway", c.deal.amount);
         });
 
-        it("OnRamp, payeeAmount 0: the whole amount back to the acceptor's free float", async function () {
+        it("when the kind is OnRamp and payeeAmount is 0 → the whole amount back to the acceptor's free float", async function () {
           const c = await setup("OnRamp", "Disputed");
           await expectRuling(c, "gateway", 0n);
           expect(await floatOf(c.p, c.deal.token)).to.deep.equal([FLOAT, 0n]);
         });
 
-        it("rounds the fee down on the payee's share (333333 base units → fee 1666)", async function () {
+        it("when the fee on the payee's share has a fraction (333333 base units) → it is rounded down (1666)", async function () {
           const c = await setup("Payment", "Disputed");
           await expectSettlement(
             c,
@@ -122,7 +122,7 @@ describe("Escrow.resolve", function () {
           );
         });
 
-        it("charges the deal's 50 bps after the gateway raised its fee to 100 bps", async function () {
+        it("when the gateway raised its fee to 100 bps after the open → it charges the deal's 50 bps", async function () {
           const c = await setup("OnRamp", "Disputed");
           await c.p.registry.connect(c.p.gateway).setGatewayFee(100);
           await expect(c.p.escrow.connect(c.p.gateway).resolve(c.deal, SPLIT, REASONS))

@@ -148,7 +148,7 @@ describe("Escrow.splitWithSigs", function () {
       }
     }
 
-    it("fee = floor(payeeAmount × feeBps / 10,000): 33.333333 USDT at 50 bps → 0.166666 USDT", async function () {
+    it("when the fee has a fraction (33.333333 USDT at 50 bps) → it is floor(payeeAmount × feeBps / 10,000): 0.166666 USDT", async function () {
       const c = await setupWithWallets("Payment", "Performed");
       await expect(split(c, PARTIAL))
         .to.emit(c.p.escrow, "DealSplit")
