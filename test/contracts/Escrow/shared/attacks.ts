@@ -11,8 +11,8 @@ import { lockDeal, makeDeal, MAX_DELEGATE_RELEASE_WINDOW, MIN_BOND, nextDelegate
 import { Status, USDT, type DealOut, type Protocol } from "../../fixtures";
 
 /*
- * Proof-of-concept attacks on the escrow and the registry. Each section names the attack; each test says what the
- * attacker tries and what happens now. Tests of attacks the v1.0 security review found carry a one-line comment
+ * The attack tests are proof-of-concept attacks on the escrow and the registry. Each suite ("Escrow attacks: …") names
+ * the attack; each test says what the attacker tries and what happens now. Tests of attacks the v1.0 security review found carry a one-line comment
  * starting "v1.0:" with what v1.0 allowed.
  */
 
@@ -23,14 +23,14 @@ export const NON_FINAL: number[] = [Status.Open, Status.Performed, Status.Disput
 export const NO_REASONS = ethers.ZeroHash;
 export const REASONS = ethers.id("written reasons");
 /** Gas the escrow keeps back around a bounded call (its private CALL_OVERHEAD, as the tests expect it). */
-export const CALL_OVERHEAD = 5_000;
+const CALL_OVERHEAD = 5_000;
 /** What must be left before a bounded call of `callGas` starts: callGas + callGas/63 + CALL_OVERHEAD. */
 export const requiredBefore = (callGas: number): bigint => BigInt(callGas + Math.floor(callGas / 63) + CALL_OVERHEAD);
 /**
  * Runtime code that answers every call with ERC-1271's magic value: a wallet that approves any signature
  * (PUSH4 0x1626ba7e, PUSH1 224, SHL, PUSH0, MSTORE, PUSH1 32, PUSH0, RETURN). ERC1271Wallet cannot be made to.
  */
-export const YES_WALLET_CODE = "0x631626ba7e60e01b5f5260205ff3";
+const YES_WALLET_CODE = "0x631626ba7e60e01b5f5260205ff3";
 export const ERC1271 = new ethers.Interface([
   "function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)",
 ]);
@@ -161,7 +161,7 @@ export async function inOneBlock(
 //////////////////////////////////////////////////////////////*/
 
 /** What one transaction sent with a given gas limit did. */
-export interface GasOutcome {
+interface GasOutcome {
   gasLimit: number;
   ok: boolean;
   /** For a success: why its outcome is not the normal one (undefined when it is). */
@@ -172,7 +172,7 @@ export interface GasOutcome {
   required?: bigint;
 }
 
-export function classifyFailure(e: unknown, escrow: Escrow): Pick<GasOutcome, "error" | "required"> {
+function classifyFailure(e: unknown, escrow: Escrow): Pick<GasOutcome, "error" | "required"> {
   const err = e as { data?: unknown; message?: string };
   if (typeof err.data === "string" && err.data.length >= 10) {
     const parsed = escrow.interface.parseError(err.data);
@@ -187,7 +187,7 @@ export function classifyFailure(e: unknown, escrow: Escrow): Pick<GasOutcome, "e
  * Sends one transaction with `gasLimit` in a snapshot, judges a success with `judge` (which returns why the outcome
  * is abnormal, or undefined) before the state is rolled back, and classifies a failure.
  */
-export async function runWithGas(
+async function runWithGas(
   escrow: Escrow,
   gasLimit: number,
   send: (overrides: { gasLimit: number }) => Promise<ContractTransactionResponse>,
@@ -346,7 +346,3 @@ export async function delegateDeal(p: Protocol, over: Partial<DealOut> = {}): Pr
     ...over,
   });
 }
-
-/*//////////////////////////////////////////////////////////////
-                             TESTS
-//////////////////////////////////////////////////////////////*/

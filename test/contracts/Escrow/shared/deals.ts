@@ -15,7 +15,7 @@ import type { DealCtx, DealOut, KindName, Protocol } from "../../fixtures";
                         FIXTURE AND HELPERS
 //////////////////////////////////////////////////////////////*/
 
-/** Free float the acceptor holds in every test, enough for the on-ramp deals opened below. */
+/** Free float the acceptor holds in every test, enough for the on-ramp deals the tests open. */
 export const FLOAT = USDT(10_000);
 /** Default deal amount (makeDeal). */
 export const AMOUNT = USDT(100);
@@ -99,7 +99,7 @@ export async function escrowEventNames(p: Protocol, tx: ContractTransactionRespo
 }
 
 /** The first 25 bytes of the deal's EIP-712 struct hash, computed off-chain. */
-export function commitmentOf(deal: DealOut): string {
+function commitmentOf(deal: DealOut): string {
   return ethers.dataSlice(ethers.TypedDataEncoder.hashStruct("Deal", { Deal: DEAL_TYPE }, deal), 0, 25);
 }
 
@@ -216,7 +216,7 @@ export async function expectUntouched(c: Ctx, before: Awaited<ReturnType<typeof 
 }
 
 /** Signatures in these tests last 30 days unless a test gives the expiry (windows and deadlines are days long). */
-export async function longExpiry(): Promise<bigint> {
+async function longExpiry(): Promise<bigint> {
   return BigInt((await time.latest()) + 30 * DAY);
 }
 
@@ -267,7 +267,7 @@ export async function resolutionEnd(c: Ctx): Promise<bigint> {
 }
 
 /** The gateway asks to exit, waits out the unbonding delay and leaves (it must hold no dispute). */
-export async function exitGateway(p: Protocol): Promise<void> {
+async function exitGateway(p: Protocol): Promise<void> {
   await p.registry.connect(p.gateway).requestExit();
   await time.increase(UNBONDING_DELAY);
   await p.registry.connect(p.gateway).completeExit();
@@ -326,7 +326,7 @@ export async function disputeWith(
                          SHARED BEHAVIOURS
 //////////////////////////////////////////////////////////////*/
 
-/** A call on a deal, as the tests below exercise it: where it works and how it is made. */
+/** A call on a deal, as the shared behaviours exercise it: where it works and how it is made. */
 export interface Subject {
   /** The state from which the call works when made by `by`. */
   state: State;
@@ -341,7 +341,7 @@ export interface Subject {
   call: (c: Ctx, deal: DealOut, who: HardhatEthersSigner) => Promise<ContractTransactionResponse>;
 }
 
-export async function setupSubject(s: Subject, kind: KindName = "Payment"): Promise<Ctx> {
+async function setupSubject(s: Subject, kind: KindName = "Payment"): Promise<Ctx> {
   return setup(kind, s.state, s.over);
 }
 
@@ -506,7 +506,7 @@ export const actSubject = (
   call: (c, d, who) => act(c, action, who, undefined, d),
 });
 /** A party of a deal and the action it signs. */
-export type Signed = { party: "payer" | "payee"; action: number };
+type Signed = { party: "payer" | "payee"; action: number };
 
 /** A call that takes both parties' signatures, and who signs which action, in the call's argument order. */
 export interface BothSigned {
@@ -574,11 +574,7 @@ export const resolveSubject: Subject = {
 };
 
 /*//////////////////////////////////////////////////////////////
-                              TESTS
-//////////////////////////////////////////////////////////////*/
-
-/*//////////////////////////////////////////////////////////////
-                      HELPERS USED ABOVE (hoisted)
+                WALLETS, STRUCT HASHES, TRACES, FLOATS
 //////////////////////////////////////////////////////////////*/
 
 /** Deploys an ERC-1271 wallet whose owner is `owner` (it accepts exactly the owner's signatures). */

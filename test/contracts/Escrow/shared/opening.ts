@@ -24,14 +24,14 @@ export const BURN_GAS_LIMIT = 1_000_000;
 export const REF = ethers.id("order #1");
 export const REF2 = ethers.id("order #2");
 
-export const OPEN_FIELDS = [
+const OPEN_FIELDS = [
   { name: "deal", type: "Deal" },
   { name: "ref", type: "bytes32" },
   { name: "expiry", type: "uint256" },
 ];
 export const OPEN_TYPES = { Open: OPEN_FIELDS, Deal: DEAL_TYPE };
 export const LOCK_TYPES = { Lock: OPEN_FIELDS, Deal: DEAL_TYPE };
-export const DEAL_TYPES = { Deal: DEAL_TYPE };
+const DEAL_TYPES = { Deal: DEAL_TYPE };
 export const ACTION_TYPES = {
   DealAction: [
     { name: "dealId", type: "bytes32" },
@@ -240,14 +240,14 @@ export async function lockSigned(
 //////////////////////////////////////////////////////////////*/
 
 /** A refusal of the registry, set up after the call was prepared. */
-export interface RegistryGate {
+interface RegistryGate {
   when: string;
   error: string;
   close: (p: Protocol) => Promise<unknown>;
   args: (p: Protocol) => Promise<unknown[]>;
 }
 
-export const REGISTRY_GATES: RegistryGate[] = [
+const REGISTRY_GATES: RegistryGate[] = [
   {
     when: "the registry is paused",
     error: "RegistryPaused",
@@ -345,7 +345,6 @@ export async function withPerformedDeal() {
 /** The tests' own copy of the delegate salt prefix must be 12 bytes, or every delegate test is moot. */
 export function beforeCheckingTheDelegateSaltPrefix(): void {
   before(function () {
-    // The tests' own copy of the delegate salt prefix must be 12 bytes, or every delegate test below is moot.
     expect(ethers.dataLength(DELEGATE_SALT_PREFIX)).to.equal(12);
     expect(nextDelegateSalt().startsWith(DELEGATE_SALT_PREFIX)).to.equal(true);
     expect(nextSalt().startsWith(DELEGATE_SALT_PREFIX)).to.equal(false);

@@ -69,7 +69,7 @@ export function payoutOf(c: WalletCtx, payeeAmount: bigint, withFee = true): Pay
 
 /** A signature over the same digest with s' = n − s and the other v: the same signer, a "different" signature
  * that OpenZeppelin's ECDSA refuses (high s). */
-export function malleate(sig: string): string {
+function malleate(sig: string): string {
   const s = ethers.Signature.from(sig);
   const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
   const highS = ethers.toBeHex(n - BigInt(s.s), 32);
@@ -83,14 +83,14 @@ const message = (...fields: { name: string; type: string }[]) => [
   ...fields,
   field("expiry", "uint256"),
 ];
-export const TYPES: Record<string, { name: string; type: string }[]> = {
+const TYPES: Record<string, { name: string; type: string }[]> = {
   Split: message(field("payeeAmount", "uint96")),
   Resolution: message(field("payeeAmount", "uint96"), field("reasons", "bytes32")),
   Evidence: message(field("contentHash", "bytes32"), field("uri", "string")),
 };
 
 /** Signs `primary` with `msg` under the escrow's domain with `verifyingContract` replaced. */
-export async function signForContract(
+async function signForContract(
   p: WalletProtocol,
   key: HardhatEthersSigner,
   verifyingContract: string,
@@ -112,7 +112,7 @@ export async function later(seconds = DAY): Promise<bigint> {
 //////////////////////////////////////////////////////////////*/
 
 /** One signed call, set up so that it succeeds with correct signatures. */
-export interface SignedCase {
+interface SignedCase {
   c: WalletCtx;
   /** The correct message (without expiry); `dealId` and the bound fields. */
   msg: Record<string, unknown>;
