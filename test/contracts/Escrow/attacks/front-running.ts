@@ -9,11 +9,65 @@ import { approvedDeal, dealTuple, expectFloatUntouched, expectSolvent, floatFixt
 import { inOneBlock, inSnapshot, openDisputes, openedDeal, statusOf } from "../shared/attacks";
 
 describe("Escrow attacks: front-running an open with the same deal id", function () {
+  describe("the lock delegate front-runs the acceptor's planned lock id", function () {
+    /** The acceptor has float and plans a lock with salt S (its id is known from the pending transaction). */
+    async function plannedLockFixture() {
+      const p = await floatFixture();
+      const planned = await makeDeal(p, { payer: p.acceptor.address, kind: BigInt(Kind.OnRamp) });
+      return { ...p, planned };
+    }
+
+    it("attack: the delegate locks the acceptor's planned id (same salt) to its accomplice → EscrowInvalidSalt", async function () {
+      // v1.0: the delegate could take the id the acceptor planned (same salt), locking its float to its accomplice.
+      const p = await loadFixture(plannedLockFixture);
+      const salt = p.planned.salt;
+      const hijack = {
+        ...p.planned,
+        payee: p.other.address,
+        deadline: BigInt((await time.latest()) + DAY),
+        releaseWindow: BigInt(MAX_DELEGATE_RELEASE_WINDOW),
+      };
+      expect(dealIdOf(hijack)).to.equal(dealIdOf(p.planned));
+      await expect(p.escrow.connect(p.delegate).lock(hijack, ethers.ZeroHash))
+        .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
+        .withArgs(salt);
+      // Not even the acceptor's own terms, and not by signature either.
+      await expect(p.escrow.connect(p.delegate).lock(p.planned, ethers.ZeroHash))
+        .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
+        .withArgs(salt);
+      const sig = await signOpen(p.escrow, p.delegate, hijack, ethers.ZeroHash, "Lock");
+      await expect(p.escrow.connect(p.other).lockWithSig(hijack, ethers.ZeroHash, p.delegate.address, sig))
+        .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
+        .withArgs(salt);
+      expect(await statusOf(p.escrow, dealIdOf(p.planned))).to.equal(Status.None);
+
+      // The acceptor's planned lock goes through.
+      await expect(p.escrow.connect(p.acceptor).lock(p.planned, ethers.ZeroHash))
+        .to.emit(p.escrow, "DealOpened")
+        .withArgs(dealIdOf(p.planned), p.acceptor.address, p.payee.address, dealTuple(p.planned), ethers.ZeroHash);
+      await expectSolvent(p.escrow, p.usdt, { floats: [[p.acceptor.address, USDT(900), p.planned.amount]] });
+    });
+
+    it("delegate and acceptor ids never meet: the acceptor cannot use a delegate's salt either", async function () {
+      const p = await loadFixture(plannedLockFixture);
+      const prefixed = { ...p.planned, salt: nextDelegateSalt() };
+      await expect(p.escrow.connect(p.acceptor).lock(prefixed, ethers.ZeroHash))
+        .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
+        .withArgs(prefixed.salt);
+      // Nor may a payer open a payment with one.
+      const payment = await makeDeal(p, { salt: nextDelegateSalt() });
+      await approveExactly(p.usdt, p.payer, await p.escrow.getAddress(), payment.amount);
+      await expect(p.escrow.connect(p.payer).open(payment, ethers.ZeroHash))
+        .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
+        .withArgs(payment.salt);
+      await expectFloatUntouched(p);
+    });
+  });
+
   /** The victim (payer) has approved the escrow; its open is pending. */
   async function pendingOpenFixture() {
     const p = await deployProtocol();
-    const d = await approvedDeal(p);
-    return { ...p, d };
+    return { ...p, d: await approvedDeal(p) };
   }
 
   it("the attacker cannot open the victim's deal, nor a variant paying itself from the victim", async function () {
@@ -102,72 +156,21 @@ describe("Escrow attacks: front-running an open with the same deal id", function
       .withArgs(dealIdOf(prefixed), p.other.address);
     await expectFloatUntouched(p);
   });
-
-  describe("the lock delegate front-runs the acceptor's planned lock id", function () {
-    /** The acceptor has float and plans a lock with salt S (its id is known from the pending transaction). */
-    async function plannedLockFixture() {
-      const p = await floatFixture();
-      const planned = await makeDeal(p, { payer: p.acceptor.address, kind: BigInt(Kind.OnRamp) });
-      return { ...p, planned };
-    }
-
-    it("attack: the delegate locks the acceptor's planned id (same salt) to its accomplice → EscrowInvalidSalt", async function () {
-      // v1.0: the delegate could take the id the acceptor planned (same salt), locking its float to its accomplice.
-      const p = await loadFixture(plannedLockFixture);
-      const salt = p.planned.salt;
-      const hijack = {
-        ...p.planned,
-        payee: p.other.address,
-        deadline: BigInt((await time.latest()) + DAY),
-        releaseWindow: BigInt(MAX_DELEGATE_RELEASE_WINDOW),
-      };
-      expect(dealIdOf(hijack)).to.equal(dealIdOf(p.planned));
-      await expect(p.escrow.connect(p.delegate).lock(hijack, ethers.ZeroHash))
-        .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
-        .withArgs(salt);
-      // Not even the acceptor's own terms, and not by signature either.
-      await expect(p.escrow.connect(p.delegate).lock(p.planned, ethers.ZeroHash))
-        .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
-        .withArgs(salt);
-      const sig = await signOpen(p.escrow, p.delegate, hijack, ethers.ZeroHash, "Lock");
-      await expect(p.escrow.connect(p.other).lockWithSig(hijack, ethers.ZeroHash, p.delegate.address, sig))
-        .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
-        .withArgs(salt);
-      expect(await statusOf(p.escrow, dealIdOf(p.planned))).to.equal(Status.None);
-
-      // The acceptor's planned lock goes through.
-      await expect(p.escrow.connect(p.acceptor).lock(p.planned, ethers.ZeroHash))
-        .to.emit(p.escrow, "DealOpened")
-        .withArgs(dealIdOf(p.planned), p.acceptor.address, p.payee.address, dealTuple(p.planned), ethers.ZeroHash);
-      await expectSolvent(p.escrow, p.usdt, { floats: [[p.acceptor.address, USDT(900), p.planned.amount]] });
-    });
-
-    it("delegate and acceptor ids never meet: the acceptor cannot use a delegate's salt either", async function () {
-      const p = await loadFixture(plannedLockFixture);
-      const prefixed = { ...p.planned, salt: nextDelegateSalt() };
-      await expect(p.escrow.connect(p.acceptor).lock(prefixed, ethers.ZeroHash))
-        .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
-        .withArgs(prefixed.salt);
-      // Nor may a payer open a payment with one.
-      const payment = await makeDeal(p, { salt: nextDelegateSalt() });
-      await approveExactly(p.usdt, p.payer, await p.escrow.getAddress(), payment.amount);
-      await expect(p.escrow.connect(p.payer).open(payment, ethers.ZeroHash))
-        .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSalt")
-        .withArgs(payment.salt);
-      await expectFloatUntouched(p);
-    });
-  });
 });
 
 describe("Escrow attacks: dispute timing", function () {
   describe("the payee performs and disputes in the same block", function () {
+    /** A payment opened in this test, and its id. */
+    async function openedPayment() {
+      const p = await loadFixture(deployProtocol);
+      const d = await openedDeal(p);
+      return { p, d, id: dealIdOf(d) };
+    }
+
     it("attack: perform and dispute in one multicall → reverts EscrowReleaseWindowOpen; the payer keeps its window", async function () {
       // v1.0: the payee could dispute the moment it performed, taking the deal to the gateway before the payer
       // had any chance to check and release.
-      const p = await loadFixture(deployProtocol);
-      const d = await makeDeal(p);
-      const id = dealIdOf(d);
-      await openDeal(p, d);
+      const { p, d, id } = await openedPayment();
       const iface = p.escrow.interface;
       const at = BigInt(await time.latest()) + 5n;
       await time.setNextBlockTimestamp(at);
@@ -183,10 +186,7 @@ describe("Escrow attacks: dispute timing", function () {
     });
 
     it("attack: perform and dispute as two transactions in one block → the dispute fails, the perform stands", async function () {
-      const p = await loadFixture(deployProtocol);
-      const d = await makeDeal(p);
-      const id = dealIdOf(d);
-      await openDeal(p, d);
+      const { p, d, id } = await openedPayment();
       const receipts = await inOneBlock(undefined, async () => [
         await p.escrow.connect(p.payee).perform(d, { gasLimit: 300_000 }),
         await p.escrow.connect(p.payee).dispute(d, { gasLimit: 300_000 }),
@@ -197,10 +197,7 @@ describe("Escrow attacks: dispute timing", function () {
     });
 
     it("the payee may dispute only once the payer's window is over: at its last second it reverts, one second later it holds", async function () {
-      const p = await loadFixture(deployProtocol);
-      const d = await makeDeal(p);
-      const id = dealIdOf(d);
-      await openDeal(p, d);
+      const { p, d, id } = await openedPayment();
       await p.escrow.connect(p.payee).perform(d);
       const endsAt = (await p.escrow.getDeal(id)).since + d.releaseWindow;
       await time.setNextBlockTimestamp(endsAt);

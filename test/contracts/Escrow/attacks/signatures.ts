@@ -10,6 +10,11 @@ import { signSplit, Status, USDT, type Protocol } from "../../fixtures";
 import { dealTuple, ERC1271, expectSolvent, inSnapshot, openDisputes, openedDeal } from "../shared/attacks";
 import { performAndDispute, REASONS, settle, statusOf, walletsFixture, yesWallet } from "../shared/attacks";
 
+/** Two DealAction signatures over deal `dealId`, each a signer and its action. */
+async function signPair(p: Protocol, dealId: string, ...pair: [HardhatEthersSigner, number][]) {
+  return Promise.all(pair.map(([signer, action]) => signAction(p.escrow, signer, dealId, action)));
+}
+
 /** The payer's and the payee's Split signatures of `payeeAmount` of deal `dealId`. */
 async function signSplitBoth(p: Protocol, dealId: string, payeeAmount: bigint) {
   return [
@@ -80,8 +85,7 @@ describe("Escrow attacks: signature replay", function () {
   describe("across actions, amounts and signers", function () {
     it("a Perform signature cannot be used as Release, Cancel, Claim or Dispute", async function () {
       const { p, id } = await twoDeals();
-      const perform = await signAction(p.escrow, p.payee, id, Action.Perform);
-      const performByPayer = await signAction(p.escrow, p.payer, id, Action.Perform);
+      const [perform, performByPayer] = await signPair(p, id, [p.payee, Action.Perform], [p.payer, Action.Perform]);
       await expect(p.escrow.actWithSig(p.a, Action.Release, p.payer.address, performByPayer))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSignature")
         .withArgs(id, p.payer.address);
@@ -122,8 +126,7 @@ describe("Escrow attacks: signature replay", function () {
 
     it("settleWithSigs refuses the two signatures swapped", async function () {
       const { p, id } = await twoDeals();
-      const perform = await signAction(p.escrow, p.payee, id, Action.Perform);
-      const release = await signAction(p.escrow, p.payer, id, Action.Release);
+      const [perform, release] = await signPair(p, id, [p.payee, Action.Perform], [p.payer, Action.Release]);
       await expect(p.escrow.settleWithSigs(p.a, release, perform))
         .to.be.revertedWithCustomError(p.escrow, "EscrowInvalidSignature")
         .withArgs(id, p.payee.address);
@@ -279,7 +282,7 @@ describe("Escrow attacks: signature replay", function () {
       await expect(p.escrow.actWithSig(p.a, Action.Perform, p.payee.address, perform))
         .to.be.revertedWithCustomError(p.escrow, "EscrowWrongStatus")
         .withArgs(id, Status.Performed);
-      await expectSolvent(p.escrow, p.usdt, { openDeals: [p.a, p.b] });
+      await expectBothHeld(p, id, Status.Performed);
     });
 
     it("a used early Release signature cannot be replayed, before or after the payout", async function () {
@@ -305,8 +308,7 @@ describe("Escrow attacks: signature replay", function () {
 
     it("a used settleWithSigs pair cannot be replayed", async function () {
       const { p, id } = await twoDeals();
-      const perform = await signAction(p.escrow, p.payee, id, Action.Perform);
-      const release = await signAction(p.escrow, p.payer, id, Action.Release);
+      const [perform, release] = await signPair(p, id, [p.payee, Action.Perform], [p.payer, Action.Release]);
       const fee = feeOf(p.a.amount, p.a.feeBps);
       await expect(p.escrow.connect(p.other).settleWithSigs(p.a, perform, release))
         .to.emit(p.escrow, "DealReleased")
@@ -322,8 +324,7 @@ describe("Escrow attacks: signature replay", function () {
 
     it("a used mutual-cancel pair cannot be replayed", async function () {
       const { p, id } = await twoDeals();
-      const payerCancel = await signAction(p.escrow, p.payer, id, Action.Cancel);
-      const payeeCancel = await signAction(p.escrow, p.payee, id, Action.Cancel);
+      const [payerCancel, payeeCancel] = await signPair(p, id, [p.payer, Action.Cancel], [p.payee, Action.Cancel]);
       await expect(p.escrow.cancelWithSigs(p.a, payerCancel, payeeCancel)).to.changeTokenBalances(
         p.usdt,
         [p.escrow, p.payer],
@@ -481,18 +482,16 @@ describe("Escrow attacks: contract-wallet (ERC-1271) parties", function () {
     const performByPayerOwner = await signAction(w.escrow, w.payer, id, Action.Perform);
     const releaseByPayeeOwner = await signAction(w.escrow, w.payee, id, Action.Release);
 
-    await expect(w.escrow.settleWithSigs(d, performByOther, release))
-      .to.be.revertedWithCustomError(w.escrow, "EscrowInvalidSignature")
-      .withArgs(id, d.payee);
-    await expect(w.escrow.settleWithSigs(d, performByPayerOwner, release))
-      .to.be.revertedWithCustomError(w.escrow, "EscrowInvalidSignature")
-      .withArgs(id, d.payee);
-    await expect(w.escrow.settleWithSigs(d, perform, releaseByOther))
-      .to.be.revertedWithCustomError(w.escrow, "EscrowInvalidSignature")
-      .withArgs(id, d.payer);
-    await expect(w.escrow.settleWithSigs(d, perform, releaseByPayeeOwner))
-      .to.be.revertedWithCustomError(w.escrow, "EscrowInvalidSignature")
-      .withArgs(id, d.payer);
+    for (const bad of [performByOther, performByPayerOwner]) {
+      await expect(w.escrow.settleWithSigs(d, bad, release))
+        .to.be.revertedWithCustomError(w.escrow, "EscrowInvalidSignature")
+        .withArgs(id, d.payee);
+    }
+    for (const bad of [releaseByOther, releaseByPayeeOwner]) {
+      await expect(w.escrow.settleWithSigs(d, perform, bad))
+        .to.be.revertedWithCustomError(w.escrow, "EscrowInvalidSignature")
+        .withArgs(id, d.payer);
+    }
     expect(await statusOf(w.escrow, id)).to.equal(Status.Open);
     await expectSolvent(w.escrow, w.usdt, { openDeals: [d] });
   });

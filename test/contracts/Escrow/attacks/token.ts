@@ -490,8 +490,8 @@ describe("Escrow attacks: USDT transfer fee switched on", function () {
   it("opening a deal reverts EscrowTransferShortfall, so a deal's amount is always exact", async function () {
     const p = await loadFixture(deployProtocol);
     const usdt = await p.usdt.getAddress();
-    await p.usdt.connect(p.admin).setParams(TOKEN_FEE_BPS, TOKEN_MAX_FEE_WHOLE);
     const d = await approvedDeal(p);
+    await p.usdt.connect(p.admin).setParams(TOKEN_FEE_BPS, TOKEN_MAX_FEE_WHOLE);
     await expect(p.escrow.connect(p.payer).open(d, ethers.ZeroHash))
       .to.be.revertedWithCustomError(p.escrow, "EscrowTransferShortfall")
       .withArgs(usdt, d.amount, d.amount - tokenFee(d.amount));
