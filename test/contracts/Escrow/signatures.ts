@@ -35,11 +35,11 @@ function behavesLikeACallByBothSignatures(call: BothSigned, cases: [SignerCase, 
   behavesLikeACallRefusedFrom(subject, FINAL_STATES, finalLabel);
 
   call.signers.forEach(({ party, action }, slot) => {
-    const w = cases[slot];
+    const signerCase = cases[slot];
     const otherParty = party === "payer" ? "payee" : "payer";
     const otherAction = action === Action.Release ? Action.Cancel : Action.Release;
     it(`when the ${party}'s ${actionName(action)} signature is wrong or another action's → it reverts EscrowInvalidSignature(dealId, ${party})`, async function () {
-      const c = await setup(w.kind, w.state);
+      const c = await setup(signerCase.kind, signerCase.state);
       const good = await signBoth(call, c);
       const bads = [
         await sign(c, c.p.other, action),
@@ -53,7 +53,7 @@ function behavesLikeACallByBothSignatures(call: BothSigned, cases: [SignerCase, 
           .to.be.revertedWithCustomError(c.p.escrow, "EscrowInvalidSignature")
           .withArgs(c.id, c[party].address);
       }
-      if (w.also) await w.also(c, good);
+      if (signerCase.also) await signerCase.also(c, good);
     });
   });
 
