@@ -3,16 +3,7 @@
  * machine, and bulk load. Used by the relayer's integration, process and benchmark runs.
  */
 import fs from "node:fs";
-import {
-  JsonRpcProvider,
-  MaxUint256,
-  ZeroHash,
-  concat,
-  id,
-  toBeHex,
-  zeroPadValue,
-  type JsonRpcSigner,
-} from "ethers";
+import { JsonRpcProvider, MaxUint256, ZeroHash, concat, id, toBeHex, zeroPadValue, type JsonRpcSigner } from "ethers";
 import {
   Escrow__factory,
   GatewayRegistry__factory,
