@@ -3,6 +3,7 @@ import { expect } from "chai";
 import type { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
 import { ethers, network } from "hardhat";
 
+import type { HardhatEthersSigner as Signer } from "@nomicfoundation/hardhat-ethers/signers";
 import type { TestUSDT, TestUSDTUpgraded } from "../../../typechain-types";
 
 const USDT = (whole: number | bigint): bigint => BigInt(whole) * 10n ** 6n;
@@ -44,6 +45,18 @@ function events(token: TestUSDT, receipt: ContractTransactionReceipt | null): un
     const parsed = token.interface.parseLog(log)!;
     return [parsed.name, ...parsed.args];
   });
+}
+
+/** transfer, transferFrom (bob spends alice's allowance) and approve each return empty data, as on mainnet. */
+async function expectNoReturnData(token: TestUSDT, alice: Signer, bob: Signer, carol: Signer) {
+  const calls = [
+    [alice, await token.transfer.populateTransaction(bob.address, 1n)],
+    [bob, await token.transferFrom.populateTransaction(alice.address, carol.address, 1n)],
+    [alice, await token.approve.populateTransaction(carol.address, 1n)],
+  ] as const;
+  for (const [from, tx] of calls) {
+    expect(await ethers.provider.call({ ...tx, from: from.address })).to.equal("0x");
+  }
 }
 
 describe("TestUSDT", function () {
@@ -110,14 +123,7 @@ describe("TestUSDT", function () {
   describe("return data (no bool, like mainnet)", function () {
     it("transfer, transferFrom and approve return no data", async function () {
       const { token, alice, bob, carol } = await loadFixture(fundedFixture);
-      const calls = [
-        [alice, await token.transfer.populateTransaction(bob.address, 1n)],
-        [bob, await token.transferFrom.populateTransaction(alice.address, carol.address, 1n)],
-        [alice, await token.approve.populateTransaction(carol.address, 1n)],
-      ] as const;
-      for (const [from, tx] of calls) {
-        expect(await ethers.provider.call({ ...tx, from: from.address })).to.equal("0x");
-      }
+      await expectNoReturnData(token, alice, bob, carol);
     });
 
     it("the ABI declares no outputs for transfer, transferFrom and approve", async function () {
@@ -637,14 +643,7 @@ describe("TestUSDT", function () {
     it("forwarded transfer, transferFrom and approve return no data", async function () {
       const { token, alice, bob, carol } = await loadFixture(deprecatedFixture);
       await token.connect(alice).approve(bob.address, USDT(50));
-      const calls = [
-        [alice, await token.transfer.populateTransaction(bob.address, 1n)],
-        [bob, await token.transferFrom.populateTransaction(alice.address, carol.address, 1n)],
-        [alice, await token.approve.populateTransaction(carol.address, 1n)],
-      ] as const;
-      for (const [from, tx] of calls) {
-        expect(await ethers.provider.call({ ...tx, from: from.address })).to.equal("0x");
-      }
+      await expectNoReturnData(token, alice, bob, carol);
     });
 
     it("still checks pause and the sender blacklist before forwarding", async function () {
