@@ -5,38 +5,10 @@
 import { expect } from "chai";
 import { AbiCoder, Interface, ZeroAddress, hexlify, id, toUtf8Bytes, type EventFragment } from "ethers";
 import { Escrow__factory, GatewayRegistry__factory } from "../../typechain-types";
-import {
-  ARBITER_ROLE,
-  DEAL_KINDS,
-  MAX_EVIDENCE_URI_CHARS,
-  REFUND_REASONS,
-  decodeLog,
-  evidenceUri,
-  topicsOf,
-  type LogPosition,
-  type ProtocolEventType,
-  type Sources,
-} from "../../protocol";
-import {
-  addrC,
-  addr,
-  ESCROW,
-  REGISTRY,
-  SOURCES,
-  PAYER,
-  PAYEE,
-  GATEWAY,
-  ACCEPTOR,
-  DELEGATE,
-  USDT,
-  SALT,
-  REF,
-  DEAL,
-  SEPA,
-  PIX,
-  NET,
-  REASONS,
-} from "../relayer/support/domain";
+import { ARBITER_ROLE, DEAL_KINDS, MAX_EVIDENCE_URI_CHARS, REFUND_REASONS, decodeLog } from "../../protocol";
+import { evidenceUri, topicsOf, type LogPosition, type ProtocolEventType, type Sources } from "../../protocol";
+import { addrC, addr, ESCROW, REGISTRY, SOURCES, PAYER, PAYEE, GATEWAY, ACCEPTOR } from "../relayer/support/domain";
+import { DELEGATE, USDT, SALT, REF, DEAL, SEPA, PIX, NET, REASONS } from "../relayer/support/domain";
 
 /*//////////////////////////////////////////////////////////////
                               DECODING

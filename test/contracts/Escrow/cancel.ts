@@ -2,21 +2,9 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 
 import { KINDS, RefundReason } from "../fixtures";
-import {
-  behavesLikeACallRefusedFrom,
-  behavesLikeAPartysCall,
-  cancelSubject,
-  disputeWith,
-  escrowEventNames,
-  expectRefunded,
-  FINAL_STATES,
-  finalLabel,
-  openDisputes,
-  openInState,
-  payeeStrangers,
-  setup,
-  type State,
-} from "./shared/deals";
+import { behavesLikeACallRefusedFrom, behavesLikeAPartysCall, cancelSubject, disputeWith } from "./shared/deals";
+import { escrowEventNames, expectRefunded, FINAL_STATES, finalLabel, openDisputes, openInState } from "./shared/deals";
+import { payeeStrangers, setup, type State } from "./shared/deals";
 
 describe("Escrow.cancel", function () {
   behavesLikeAPartysCall(cancelSubject, "payee", payeeStrangers);

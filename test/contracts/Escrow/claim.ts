@@ -2,20 +2,9 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 
 import { HOUR, KINDS, RELEASE_WINDOW, Status } from "../fixtures";
-import {
-  behavesLikeACallAfterTheReleaseWindow,
-  behavesLikeACallOnAKnownDeal,
-  behavesLikeACallRefusedFrom,
-  claimSubject,
-  escrowEventNames,
-  expectReleased,
-  FINAL_STATES,
-  finalLabel,
-  payeeStrangers,
-  releaseWindowEnd,
-  setup,
-  tsOf,
-} from "./shared/deals";
+import { behavesLikeACallAfterTheReleaseWindow, behavesLikeACallOnAKnownDeal } from "./shared/deals";
+import { behavesLikeACallRefusedFrom, claimSubject, escrowEventNames, expectReleased } from "./shared/deals";
+import { FINAL_STATES, finalLabel, payeeStrangers, releaseWindowEnd, setup, tsOf } from "./shared/deals";
 
 describe("Escrow.claim", function () {
   const auto = { autoRelease: true };

@@ -1,50 +1,13 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
-import {
-  Action,
-  approveExactly,
-  DEAL_TYPE,
-  dealIdOf,
-  type DealOut,
-  deployProtocol,
-  escrowDomain,
-  Flags,
-  Kind,
-  loadFixture,
-  makeDeal,
-  MAX_DELEGATE_RELEASE_WINDOW,
-  MAX_RESOLUTION_WINDOW,
-  MIN_RELEASE_WINDOW,
-  MIN_RESOLUTION_WINDOW,
-  MIN_SLASH_TIME,
-  nextDelegateSalt,
-  openDeal,
-  RESOLUTION_WINDOW,
-  signAction,
-  signOpen,
-  Status,
-  USDT,
-} from "../fixtures";
-import {
-  ACTION_TYPES,
-  approveFor,
-  deployRegistry,
-  dirtyCalldata,
-  dirtyWords,
-  expectDelegateLockEvents,
-  LOCK_TYPES,
-  makeDelegateLockDeal,
-  makeLockDeal,
-  makeOffRampDeal,
-  OPEN_TYPES,
-  REF,
-  REF2,
-  statusOf,
-  structHash,
-  tuple,
-  withFloat,
-} from "./shared/opening";
+import { Action, approveExactly, DEAL_TYPE, dealIdOf, deployProtocol, escrowDomain, Flags, Kind } from "../fixtures";
+import { loadFixture, makeDeal, MAX_DELEGATE_RELEASE_WINDOW, MAX_RESOLUTION_WINDOW } from "../fixtures";
+import { MIN_RELEASE_WINDOW, MIN_RESOLUTION_WINDOW, MIN_SLASH_TIME, nextDelegateSalt, openDeal } from "../fixtures";
+import { RESOLUTION_WINDOW, signAction, signOpen, Status, USDT, type DealOut } from "../fixtures";
+import { ACTION_TYPES, approveFor, deployRegistry, dirtyCalldata, dirtyWords } from "./shared/opening";
+import { expectDelegateLockEvents, LOCK_TYPES, makeDelegateLockDeal, makeLockDeal } from "./shared/opening";
+import { makeOffRampDeal, OPEN_TYPES, REF, REF2, statusOf, structHash, tuple, withFloat } from "./shared/opening";
 
 describe("Escrow constructor", function () {
   it("when the registry is not a contract → it reverts EscrowInvalidRegistry", async function () {

@@ -3,35 +3,12 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 
 import { Flags, HOUR, KINDS, loadFixture, REGISTRY_HOOK_GAS, RELEASE_WINDOW, Status, USDT } from "../fixtures";
-import {
-  arbiterRuling,
-  atReleaseWindowEnd,
-  behavesLikeACallAfterTheReleaseWindow,
-  behavesLikeACallRefusedFrom,
-  behavesLikeAPartysCall,
-  books,
-  disputeSubject,
-  disputeWith,
-  escrowEventNames,
-  expectRecord,
-  expectReleased,
-  expectSettlement,
-  expectUntouched,
-  FINAL_STATES,
-  finalLabel,
-  type Holding,
-  now,
-  openDisputes,
-  openInState,
-  partyStrangers,
-  protocolWithFloat,
-  REASONS,
-  releaseWindowEnd,
-  requiredGas,
-  setup,
-  statusOf,
-  tsOf,
-} from "./shared/deals";
+import { arbiterRuling, atReleaseWindowEnd, behavesLikeACallAfterTheReleaseWindow } from "./shared/deals";
+import { behavesLikeACallRefusedFrom, behavesLikeAPartysCall, books, disputeSubject } from "./shared/deals";
+import { disputeWith, escrowEventNames, expectRecord, expectReleased, expectSettlement } from "./shared/deals";
+import { expectUntouched, FINAL_STATES, finalLabel, now, openDisputes, openInState } from "./shared/deals";
+import { partyStrangers, protocolWithFloat, REASONS, releaseWindowEnd, requiredGas, setup } from "./shared/deals";
+import { statusOf, tsOf, type Holding } from "./shared/deals";
 
 describe("Escrow.dispute", function () {
   behavesLikeAPartysCall(disputeSubject("payer"), "payer or the payee", partyStrangers);

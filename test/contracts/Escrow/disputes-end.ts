@@ -3,32 +3,10 @@ import { expect } from "chai";
 import type { ContractTransactionResponse } from "ethers";
 import { network } from "hardhat";
 
-import {
-  Action,
-  DAY,
-  loadFixture,
-  openKind,
-  RESOLUTION_WINDOW,
-  signAction,
-  signSplit,
-  Status,
-  UNBONDING_DELAY,
-  USDT,
-} from "../fixtures";
-import {
-  byBoth,
-  type Ctx,
-  disputeWith,
-  expectSettlement,
-  type Holding,
-  MUTUAL_CANCEL,
-  openDisputes,
-  type Payout,
-  REASONS,
-  refundPayout,
-  releasePayout,
-  SETTLE,
-} from "./shared/deals";
+import { Action, DAY, loadFixture, openKind, RESOLUTION_WINDOW, signAction, signSplit, Status } from "../fixtures";
+import { UNBONDING_DELAY, USDT } from "../fixtures";
+import { byBoth, disputeWith, expectSettlement, MUTUAL_CANCEL, openDisputes, REASONS } from "./shared/deals";
+import { refundPayout, releasePayout, SETTLE, type Ctx, type Holding, type Payout } from "./shared/deals";
 import { protocolWithWallets, type WalletProtocol } from "./shared/signed";
 
 describe("Escrow: disputes always end: the payer's release, the payee's cancel, settleWithSigs and cancelWithSigs end any dispute", function () {

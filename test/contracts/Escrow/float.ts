@@ -3,31 +3,11 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import type { HostileToken, TestERC20 } from "../../../typechain-types";
 
-import {
-  AcceptorStatus,
-  approveExactly,
-  dealIdOf,
-  deployProtocol,
-  feeOf,
-  loadFixture,
-  makeDeal,
-  PAYOUT_GAS,
-  type Protocol,
-  USDT,
-} from "../fixtures";
-import {
-  BURN_GAS_LIMIT,
-  expectFloat,
-  expectRefusedUnlessActiveAcceptor,
-  FLOAT,
-  itIsRefusedByTheRegistry,
-  makeDelegateLockDeal,
-  REF,
-  UINT96_MAX,
-  withFloat,
-  withPerformedDeal,
-  withReleasedDeal,
-} from "./shared/opening";
+import { AcceptorStatus, approveExactly, dealIdOf, deployProtocol, feeOf, loadFixture, makeDeal } from "../fixtures";
+import { PAYOUT_GAS, USDT, type Protocol } from "../fixtures";
+import { BURN_GAS_LIMIT, expectFloat, expectRefusedUnlessActiveAcceptor, FLOAT } from "./shared/opening";
+import { itIsRefusedByTheRegistry, makeDelegateLockDeal, REF, UINT96_MAX, withFloat } from "./shared/opening";
+import { withPerformedDeal, withReleasedDeal } from "./shared/opening";
 
 describe("Escrow.depositFloat", function () {
   describe("validations", function () {

@@ -3,46 +3,14 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
-import {
-  AcceptorStatus,
-  DAY,
-  dealIdOf,
-  type DealOut,
-  GATEWAY_FEE_BPS,
-  Kind,
-  loadFixture,
-  MAX_DEAL_DURATION,
-  MAX_DELEGATE_LOCK_DURATION,
-  MAX_DELEGATE_RELEASE_WINDOW,
-  MAX_RELEASE_WINDOW,
-  nextDelegateSalt,
-  nextSalt,
-  RESOLUTION_WINDOW,
-  signOpen,
-  Status,
-  USDT,
-} from "../fixtures";
+import { AcceptorStatus, DAY, dealIdOf, GATEWAY_FEE_BPS, Kind, loadFixture, MAX_DEAL_DURATION } from "../fixtures";
+import { MAX_DELEGATE_LOCK_DURATION, MAX_DELEGATE_RELEASE_WINDOW, MAX_RELEASE_WINDOW } from "../fixtures";
+import { nextDelegateSalt, nextSalt, RESOLUTION_WINDOW, signOpen, Status, USDT, type DealOut } from "../fixtures";
 import type { Protocol } from "../fixtures";
-import {
-  beforeCheckingTheDelegateSaltPrefix,
-  expectDelegateLockEvents,
-  expectFloat,
-  expectOpenRecord,
-  FLOAT,
-  itIsRefusedByTheRegistry,
-  lockSigned,
-  makeDelegateLockDeal,
-  makeLockDeal,
-  nearDelegateSalt,
-  REF,
-  REF2,
-  registerGateway,
-  statusOf,
-  structHash,
-  tuple,
-  withFloat,
-  withSecondAcceptor,
-} from "./shared/opening";
+import { beforeCheckingTheDelegateSaltPrefix, expectDelegateLockEvents, expectFloat } from "./shared/opening";
+import { expectOpenRecord, FLOAT, itIsRefusedByTheRegistry, lockSigned, makeDelegateLockDeal } from "./shared/opening";
+import { makeLockDeal, nearDelegateSalt, REF, REF2, registerGateway, statusOf, structHash } from "./shared/opening";
+import { tuple, withFloat, withSecondAcceptor } from "./shared/opening";
 
 /** `by` locks `deal` for the fixture acceptor, with `ref`. */
 function lockAs(p: Protocol, by: HardhatEthersSigner, deal: DealOut, ref = REF) {

@@ -3,53 +3,14 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import type { ERC1271Wallet, TestERC20 } from "../../../typechain-types";
 
-import {
-  approveExactly,
-  DAY,
-  dealIdOf,
-  deployProtocol,
-  feeOf,
-  GATEWAY_FEE_BPS,
-  GatewayStatus,
-  HOUR,
-  Kind,
-  loadFixture,
-  makeDeal,
-  MAX_DEAL_DURATION,
-  MAX_RELEASE_WINDOW,
-  MIN_RELEASE_WINDOW,
-  nextDelegateSalt,
-  nextSalt,
-  openDeal,
-  signOpen,
-  Status,
-  USDT,
-} from "../fixtures";
-import {
-  approvedDeal,
-  approveFor,
-  beforeCheckingTheDelegateSaltPrefix,
-  BURN_GAS_LIMIT,
-  DEAL_FIELDS,
-  dirtyCalldata,
-  dirtyWords,
-  expectFloat,
-  expectOnlyFeeAccepted,
-  expectOpens,
-  expectRefusedUnlessActiveAcceptor,
-  FLOAT,
-  itIsRefusedByTheRegistry,
-  makeOffRampDeal,
-  nearDelegateSalt,
-  REF,
-  REF2,
-  registerGateway,
-  statusOf,
-  structHash,
-  tuple,
-  withFloat,
-  withGateway2,
-} from "./shared/opening";
+import { approveExactly, DAY, dealIdOf, deployProtocol, feeOf, GATEWAY_FEE_BPS, GatewayStatus } from "../fixtures";
+import { HOUR, Kind, loadFixture, makeDeal, MAX_DEAL_DURATION, MAX_RELEASE_WINDOW } from "../fixtures";
+import { MIN_RELEASE_WINDOW, nextDelegateSalt, nextSalt, openDeal, signOpen, Status, USDT } from "../fixtures";
+import { approvedDeal, approveFor, beforeCheckingTheDelegateSaltPrefix, BURN_GAS_LIMIT } from "./shared/opening";
+import { DEAL_FIELDS, dirtyCalldata, dirtyWords, expectFloat, expectOnlyFeeAccepted } from "./shared/opening";
+import { expectOpens, expectRefusedUnlessActiveAcceptor, FLOAT, itIsRefusedByTheRegistry } from "./shared/opening";
+import { makeOffRampDeal, nearDelegateSalt, REF, REF2, registerGateway, statusOf, structHash } from "./shared/opening";
+import { tuple, withFloat, withGateway2 } from "./shared/opening";
 
 describe("Escrow.open", function () {
   beforeCheckingTheDelegateSaltPrefix();

@@ -2,21 +2,9 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 
 import { KINDS, Status } from "../fixtures";
-import {
-  behavesLikeACallRefusedFrom,
-  behavesLikeAPartysCall,
-  books,
-  escrowEventNames,
-  expectRecord,
-  expectReleased,
-  expectUntouched,
-  FINAL_STATES,
-  finalLabel,
-  payeeStrangers,
-  performSubject,
-  setup,
-  tsOf,
-} from "./shared/deals";
+import { behavesLikeACallRefusedFrom, behavesLikeAPartysCall, books, escrowEventNames } from "./shared/deals";
+import { expectRecord, expectReleased, expectUntouched, FINAL_STATES, finalLabel } from "./shared/deals";
+import { payeeStrangers, performSubject, setup, tsOf } from "./shared/deals";
 
 describe("Escrow.perform", function () {
   behavesLikeAPartysCall(performSubject, "payee", payeeStrangers);

@@ -2,39 +2,11 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
-import {
-  DAY,
-  KINDS,
-  loadFixture,
-  MAX_DELEGATE_LOCK_DURATION,
-  MAX_DELEGATE_RELEASE_WINDOW,
-  openKind,
-  type Protocol,
-  RefundReason,
-  RELEASE_WINDOW,
-  RESOLUTION_WINDOW,
-  Status,
-  USDT,
-} from "../fixtures";
-import {
-  behavesLikeACallOnAKnownDeal,
-  type Ctx,
-  delegateLock,
-  escrowEventNames,
-  expectRefunded,
-  FINAL_STATES,
-  FLOAT,
-  floatOf,
-  now,
-  openDisputes,
-  openInState,
-  protocolWithFloat,
-  reach,
-  refundSubject,
-  setup,
-  type State,
-  STATUS_OF,
-} from "./shared/deals";
+import { DAY, KINDS, loadFixture, MAX_DELEGATE_LOCK_DURATION, MAX_DELEGATE_RELEASE_WINDOW } from "../fixtures";
+import { openKind, RefundReason, RELEASE_WINDOW, RESOLUTION_WINDOW, Status, USDT, type Protocol } from "../fixtures";
+import { behavesLikeACallOnAKnownDeal, delegateLock, escrowEventNames, expectRefunded } from "./shared/deals";
+import { FINAL_STATES, FLOAT, floatOf, now, openDisputes, openInState, protocolWithFloat, reach } from "./shared/deals";
+import { refundSubject, setup, STATUS_OF, type Ctx, type State } from "./shared/deals";
 
 describe("Escrow.refund", function () {
   behavesLikeACallOnAKnownDeal(refundSubject);

@@ -3,43 +3,12 @@ import { takeSnapshot } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
-import {
-  feeOf,
-  Flags,
-  GATEWAY_FEE_BPS,
-  KINDS,
-  loadFixture,
-  openKind,
-  PAYOUT_GAS,
-  RefundReason,
-  Status,
-  USDT,
-} from "../fixtures";
-import {
-  AMOUNT,
-  behavesLikeACallRefusedFrom,
-  behavesLikeAPartysCall,
-  books,
-  disputeWith,
-  escrowEventNames,
-  expectRecord,
-  expectRefunded,
-  expectReleased,
-  expectSettlement,
-  expectUntouched,
-  FINAL_STATES,
-  finalLabel,
-  openDisputes,
-  openInState,
-  payerStrangers,
-  protocolWithFloat,
-  releasePayout,
-  releaseSubject,
-  requiredGas,
-  setup,
-  statusOf,
-  tsOf,
-} from "./shared/deals";
+import { feeOf, Flags, GATEWAY_FEE_BPS, KINDS, loadFixture, openKind, PAYOUT_GAS, RefundReason } from "../fixtures";
+import { Status, USDT } from "../fixtures";
+import { AMOUNT, behavesLikeACallRefusedFrom, behavesLikeAPartysCall, books, disputeWith } from "./shared/deals";
+import { escrowEventNames, expectRecord, expectRefunded, expectReleased, expectSettlement } from "./shared/deals";
+import { expectUntouched, FINAL_STATES, finalLabel, openDisputes, openInState, payerStrangers } from "./shared/deals";
+import { protocolWithFloat, releasePayout, releaseSubject, requiredGas, setup, statusOf, tsOf } from "./shared/deals";
 import type { Ctx } from "./shared/deals";
 
 describe("Escrow.release", function () {

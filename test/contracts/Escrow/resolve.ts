@@ -5,54 +5,15 @@ import type { ContractTransactionResponse } from "ethers";
 import { ethers } from "hardhat";
 import type { ERC1271Wallet } from "../../../typechain-types";
 
-import {
-  DAY,
-  dealIdOf,
-  GatewayStatus,
-  KINDS,
-  loadFixture,
-  makeDeal,
-  RESOLUTION_WINDOW,
-  signResolution,
-  Status,
-  USDT,
-} from "../fixtures";
-import {
-  AMOUNT,
-  arbiterRuling,
-  behavesLikeACallOnAKnownDeal,
-  behavesLikeACallRefusedFrom,
-  type Ctx,
-  disputeWith,
-  escrowEventNames,
-  expectSettlement,
-  FINAL_STATES,
-  finalLabel,
-  type FinalState,
-  FLOAT,
-  floatOf,
-  gatewayRuling,
-  NOT_HELD,
-  openDisputes,
-  openInState,
-  protocolWithFloat,
-  REASONS,
-  resolutionEnd,
-  resolveSubject,
-  setup,
-  tsOf,
-} from "./shared/deals";
+import { DAY, dealIdOf, GatewayStatus, KINDS, loadFixture, makeDeal, RESOLUTION_WINDOW } from "../fixtures";
+import { signResolution, Status, USDT } from "../fixtures";
+import { AMOUNT, arbiterRuling, behavesLikeACallOnAKnownDeal, behavesLikeACallRefusedFrom } from "./shared/deals";
+import { disputeWith, escrowEventNames, expectSettlement, FINAL_STATES, finalLabel, FLOAT } from "./shared/deals";
+import { floatOf, gatewayRuling, NOT_HELD, openDisputes, openInState, protocolWithFloat } from "./shared/deals";
+import { REASONS, resolutionEnd, resolveSubject, setup, tsOf, type Ctx, type FinalState } from "./shared/deals";
 import type { State } from "./shared/deals";
-import {
-  FINAL_STATUS,
-  itChecksSignatures,
-  later,
-  PARTIAL,
-  payoutOf,
-  protocolWithWallets,
-  setupWithWallets,
-  type WalletCtx,
-} from "./shared/signed";
+import { FINAL_STATUS, itChecksSignatures, later, PARTIAL, payoutOf, protocolWithWallets } from "./shared/signed";
+import { setupWithWallets, type WalletCtx } from "./shared/signed";
 
 describe("Escrow.resolve", function () {
   const SPLIT = USDT(60); // of 100

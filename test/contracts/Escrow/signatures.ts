@@ -4,59 +4,14 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import type { ERC1271Wallet } from "../../../typechain-types";
 
-import {
-  Action,
-  type Deal,
-  dealIdOf,
-  type DealOut,
-  Flags,
-  Kind,
-  type KindName,
-  KINDS,
-  loadFixture,
-  makeDeal,
-  openKind,
-  RefundReason,
-  RELEASE_WINDOW,
-  signAction,
-  Status,
-} from "../fixtures";
-import {
-  act,
-  actionStructHash,
-  actSubject,
-  afterReleaseWindow,
-  behavesLikeACallOnAKnownDeal,
-  behavesLikeACallRefusedFrom,
-  behavesLikeACallReservedTo,
-  books,
-  bothSignedSubject,
-  byBoth,
-  callsTo,
-  deployWallet,
-  disputeWith,
-  escrowEventNames,
-  expectRecord,
-  expectRefunded,
-  expectReleased,
-  expectUntouched,
-  FINAL_STATES,
-  finalLabel,
-  MUTUAL_CANCEL,
-  now,
-  openDisputes,
-  partyStrangers,
-  payeeStrangers,
-  payerStrangers,
-  protocolWithFloat,
-  releaseWindowEnd,
-  sendBoth,
-  SETTLE,
-  setup,
-  sign,
-  signBoth,
-  tsOf,
-} from "./shared/deals";
+import { Action, dealIdOf, Flags, Kind, KINDS, loadFixture, makeDeal, openKind, RefundReason } from "../fixtures";
+import { RELEASE_WINDOW, signAction, Status, type Deal, type DealOut, type KindName } from "../fixtures";
+import { act, actionStructHash, actSubject, afterReleaseWindow, behavesLikeACallOnAKnownDeal } from "./shared/deals";
+import { behavesLikeACallRefusedFrom, behavesLikeACallReservedTo, books, bothSignedSubject } from "./shared/deals";
+import { byBoth, callsTo, deployWallet, disputeWith, escrowEventNames, expectRecord } from "./shared/deals";
+import { expectRefunded, expectReleased, expectUntouched, FINAL_STATES, finalLabel } from "./shared/deals";
+import { MUTUAL_CANCEL, now, openDisputes, partyStrangers, payeeStrangers, payerStrangers } from "./shared/deals";
+import { protocolWithFloat, releaseWindowEnd, sendBoth, SETTLE, setup, sign, signBoth, tsOf } from "./shared/deals";
 import type { Auth, BothSigned, Ctx, State, Subject } from "./shared/deals";
 
 /** For one signer of a call by both signatures: the deal it is tested on, and any further check. */

@@ -2,30 +2,11 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
-import {
-  DAY,
-  dealIdOf,
-  KINDS,
-  loadFixture,
-  makeDeal,
-  openDeal,
-  openKind,
-  RELEASE_WINDOW,
-  signSplit,
-  Status,
-  UNBONDING_DELAY,
-} from "../fixtures";
-import { AMOUNT, expectSettlement, FINAL_STATES, type LiveState, openDisputes, openInState } from "./shared/deals";
-import {
-  FINAL_STATUS,
-  itChecksSignatures,
-  PARTIAL,
-  payoutOf,
-  protocolWithWallets,
-  setupWithWallets,
-  split,
-  type WalletCtx,
-} from "./shared/signed";
+import { DAY, dealIdOf, KINDS, loadFixture, makeDeal, openDeal, openKind, RELEASE_WINDOW } from "../fixtures";
+import { signSplit, Status, UNBONDING_DELAY } from "../fixtures";
+import { AMOUNT, expectSettlement, FINAL_STATES, openDisputes, openInState, type LiveState } from "./shared/deals";
+import { FINAL_STATUS, itChecksSignatures, PARTIAL, payoutOf, protocolWithWallets } from "./shared/signed";
+import { setupWithWallets, split, type WalletCtx } from "./shared/signed";
 
 describe("Escrow.splitWithSigs", function () {
   describe("validations", function () {

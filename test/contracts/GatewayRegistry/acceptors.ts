@@ -4,22 +4,9 @@ import { ethers } from "hardhat";
 
 import type { GatewayRegistry } from "../../../typechain-types";
 import { AcceptorStatus, GATEWAY_FEE_CAP_BPS, GatewayStatus, loadFixture, METHOD_SEPA, USDT } from "../fixtures";
-import {
-  acceptorOf,
-  baseFixture,
-  type Ctx,
-  exitedFixture,
-  extend,
-  itRevertsAcceptorWrongStatus,
-  itRevertsWhenPaused,
-  itRevertsWrongStatus,
-  pendingAcceptorFixture,
-  pendingFixture,
-  registerGateway,
-  suspendedAcceptorFixture,
-  suspendedFixture,
-  twoGatewaysFixture,
-} from "./shared";
+import { acceptorOf, baseFixture, type Ctx, exitedFixture, extend, itRevertsAcceptorWrongStatus } from "./shared";
+import { itRevertsWhenPaused, itRevertsWrongStatus, pendingAcceptorFixture, pendingFixture } from "./shared";
+import { registerGateway, suspendedAcceptorFixture, suspendedFixture, twoGatewaysFixture } from "./shared";
 
 const METHOD_PIX = ethers.id("PIX:BRL");
 const METHOD_UPI = ethers.id("UPI:INR");

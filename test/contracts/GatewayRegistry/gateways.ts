@@ -3,55 +3,15 @@ import { expect } from "chai";
 import type { ContractTransactionResponse } from "ethers";
 import { ethers } from "hardhat";
 
-import {
-  AcceptorStatus,
-  approveExactly,
-  DAY,
-  GATEWAY_FEE_BPS,
-  GATEWAY_FEE_CAP_BPS,
-  GatewayStatus,
-  loadFixture,
-  MAX_FEE_BPS,
-  MIN_BOND,
-  MIN_UNBONDING_DELAY,
-  UNBONDING_DELAY,
-  USDT,
-} from "../fixtures";
-import {
-  addBond,
-  ALL_STATES,
-  baseFixture,
-  type Ctx,
-  exitingFixture,
-  expectExitPays,
-  expectExitRefused,
-  expectNotHeld,
-  expectSanctioned,
-  FIXTURE_GATEWAY,
-  GATEWAY2_FEE_BPS,
-  gatewayIn,
-  gatewayOf,
-  type GatewayState,
-  heldDisputeFixture,
-  holdDispute,
-  itRefusesReentry,
-  itRequiresRole,
-  itRevertsAcceptorWrongStatus,
-  itRevertsWhenPaused,
-  itRevertsWrongStatus,
-  MAX_FEE_LIMIT_BPS,
-  META,
-  minedAt,
-  pausedFixture,
-  pendingAcceptorFixture,
-  pendingFixture,
-  registerGateway,
-  requestExit,
-  SUSPENDED_STATES,
-  suspendedExitingFixture,
-  suspendedFixture,
-  twoGatewaysFixture,
-} from "./shared";
+import { AcceptorStatus, approveExactly, DAY, GATEWAY_FEE_BPS, GATEWAY_FEE_CAP_BPS, GatewayStatus } from "../fixtures";
+import { loadFixture, MAX_FEE_BPS, MIN_BOND, MIN_UNBONDING_DELAY, UNBONDING_DELAY, USDT } from "../fixtures";
+import { addBond, ALL_STATES, baseFixture, type Ctx, exitingFixture, expectExitPays } from "./shared";
+import { expectExitRefused, expectNotHeld, expectSanctioned, FIXTURE_GATEWAY, GATEWAY2_FEE_BPS } from "./shared";
+import { gatewayIn, gatewayOf, type GatewayState, heldDisputeFixture, holdDispute, itRefusesReentry } from "./shared";
+import { itRequiresRole, itRevertsAcceptorWrongStatus, itRevertsWhenPaused, itRevertsWrongStatus } from "./shared";
+import { MAX_FEE_LIMIT_BPS, META, minedAt, pausedFixture, pendingAcceptorFixture, pendingFixture } from "./shared";
+import { registerGateway, requestExit, SUSPENDED_STATES, suspendedExitingFixture, suspendedFixture } from "./shared";
+import { twoGatewaysFixture } from "./shared";
 
 const MAX_UINT32 = 2n ** 32n - 1n;
 

@@ -3,59 +3,15 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
-import {
-  AcceptorStatus,
-  DAY,
-  depositFloat,
-  disputedDeal,
-  feeOf,
-  GATEWAY_FEE_BPS,
-  GATEWAY_FEE_CAP_BPS,
-  GatewayStatus,
-  loadFixture,
-  makeDeal,
-  MAX_FEE_BPS,
-  METHOD_SEPA,
-  MIN_BOND,
-  MIN_UNBONDING_DELAY,
-  openDeal,
-  RESOLUTION_WINDOW,
-  Status,
-  UNBONDING_DELAY,
-  USDT,
-} from "../fixtures";
-import {
-  addBond,
-  baseFixture,
-  type Ctx,
-  exitingFixture,
-  expectExitPays,
-  expectExitRefused,
-  expectNotHeld,
-  expectSanctioned,
-  FIXTURE_GATEWAY,
-  gatewayIn,
-  gatewayOf,
-  holdDispute,
-  itIsBoundedSetter,
-  itRefusesReentry,
-  itRequiresRole,
-  itRevertsWrongStatus,
-  MAX_FEE_LIMIT_BPS,
-  MAX_UNBONDING_DELAY,
-  META,
-  minedAt,
-  pausedFixture,
-  pendingAcceptorFixture,
-  pendingFixture,
-  registerGateway,
-  requestExit,
-  type Role,
-  SUSPENDED_STATES,
-  suspendedExitingFixture,
-  suspendedFixture,
-  suspendedPendingFixture,
-} from "./shared";
+import { AcceptorStatus, DAY, depositFloat, disputedDeal, feeOf, GATEWAY_FEE_BPS } from "../fixtures";
+import { GATEWAY_FEE_CAP_BPS, GatewayStatus, loadFixture, makeDeal, MAX_FEE_BPS, METHOD_SEPA } from "../fixtures";
+import { MIN_BOND, MIN_UNBONDING_DELAY, openDeal, RESOLUTION_WINDOW, Status, UNBONDING_DELAY, USDT } from "../fixtures";
+import { addBond, baseFixture, type Ctx, exitingFixture, expectExitPays, expectExitRefused } from "./shared";
+import { expectNotHeld, expectSanctioned, FIXTURE_GATEWAY, gatewayIn, gatewayOf, holdDispute } from "./shared";
+import { itIsBoundedSetter, itRefusesReentry, itRequiresRole, itRevertsWrongStatus, MAX_FEE_LIMIT_BPS } from "./shared";
+import { MAX_UNBONDING_DELAY, META, minedAt, pausedFixture, pendingAcceptorFixture, pendingFixture } from "./shared";
+import { registerGateway, requestExit, type Role, SUSPENDED_STATES, suspendedExitingFixture } from "./shared";
+import { suspendedFixture, suspendedPendingFixture } from "./shared";
 
 const REASONS = ethers.id("ruling reasons");
 

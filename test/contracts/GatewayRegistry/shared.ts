@@ -9,21 +9,9 @@ import type { ContractTransactionResponse } from "ethers";
 import { ethers } from "hardhat";
 
 import type { GatewayRegistry, HostileToken } from "../../../typechain-types";
-import {
-  AcceptorStatus,
-  approveExactly,
-  DAY,
-  deployProtocol,
-  GATEWAY_FEE_BPS,
-  GATEWAY_FEE_CAP_BPS,
-  GatewayStatus,
-  loadFixture,
-  MAX_FEE_BPS,
-  MIN_BOND,
-  MIN_UNBONDING_DELAY,
-  type Protocol,
-  UNBONDING_DELAY,
-} from "../fixtures";
+import { AcceptorStatus, approveExactly, DAY, deployProtocol, GATEWAY_FEE_BPS, GATEWAY_FEE_CAP_BPS } from "../fixtures";
+import { GatewayStatus, loadFixture, MAX_FEE_BPS, MIN_BOND, MIN_UNBONDING_DELAY, type Protocol } from "../fixtures";
+import { UNBONDING_DELAY } from "../fixtures";
 
 /*//////////////////////////////////////////////////////////////
                          CONSTANTS AND HELPERS

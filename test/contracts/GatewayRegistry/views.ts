@@ -2,16 +2,8 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 
 import { AcceptorStatus, loadFixture, MAX_FEE_BPS, MIN_BOND, MIN_UNBONDING_DELAY, UNBONDING_DELAY } from "../fixtures";
-import {
-  acceptorOf,
-  baseFixture,
-  type Ctx,
-  exitedFixture,
-  FIXTURE_GATEWAY,
-  gatewayOf,
-  registerGateway,
-  suspendedAcceptorFixture,
-} from "./shared";
+import { acceptorOf, baseFixture, type Ctx, exitedFixture, FIXTURE_GATEWAY, gatewayOf } from "./shared";
+import { registerGateway, suspendedAcceptorFixture } from "./shared";
 
 describe("GatewayRegistry: views", function () {
   describe("isArbiter", function () {

@@ -5,56 +5,14 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { id } from "ethers";
-import {
-  DEAL_KINDS,
-  DELEGATE_SALT_PREFIX,
-  REFUND_REASONS,
-  type DealKind,
-  type DealParams,
-  type ProtocolEvent,
-  type RefundReasonName as RefundReason,
-} from "../../../protocol";
+import { DEAL_KINDS, DELEGATE_SALT_PREFIX, REFUND_REASONS, type DealKind, type DealParams } from "../../../protocol";
+import { type ProtocolEvent, type RefundReasonName as RefundReason } from "../../../protocol";
 import { DEAL_STATUSES, FINAL_STATUSES, type DealStatus } from "../../../relayer/src/domain/projection";
-import {
-  MemoryView,
-  apply,
-  addr,
-  PAYER,
-  PAYEE,
-  GATEWAY,
-  ARBITER,
-  ACCEPTOR,
-  USDT,
-  DAI,
-  DEAL2,
-  SEPA,
-  AMOUNT,
-  FEE,
-  NET,
-  at,
-  ev,
-  dealParams,
-  opened,
-  performed,
-  approved,
-  released,
-  refunded,
-  disputed,
-  resolved,
-  split,
-  evidence,
-  lockedByDelegate,
-  skipped,
-  deferred,
-  claimed,
-  deposited,
-  withdrawn,
-  dealOf,
-  owedOf,
-  floatOf,
-  registeredGateway,
-  registeredAcceptor,
-} from "../support/domain";
+import { MemoryView, apply, addr, PAYER, PAYEE, GATEWAY, ARBITER, ACCEPTOR, USDT, DAI, DEAL2 } from "../support/domain";
+import { SEPA, AMOUNT, FEE, NET, at, ev, dealParams, opened, performed, approved, released } from "../support/domain";
+import { refunded, disputed, resolved, split, evidence, lockedByDelegate, skipped, deferred } from "../support/domain";
+import { claimed, deposited, withdrawn, dealOf, owedOf, floatOf, registeredGateway } from "../support/domain";
+import { registeredAcceptor } from "../support/domain";
 
 describe("relayer domain: projection determinism and invariants (fast-check)", function () {
   it("the same sequence applied to two fresh views yields identical state", function () {

@@ -6,68 +6,15 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { ZeroAddress, id } from "ethers";
 import { REFUND_REASONS, type DealParams, type LogPosition, type ProtocolEvent } from "../../../protocol";
-import {
-  LOG_INDEX_SPAN,
-  applyEvent,
-  keysRead,
-  keysReadAfterDeal,
-  reindexDeal,
-  scoreOf,
-  type DealStatus,
-  type Hash,
-  decodeHistory,
-  encodeHistory,
-  type HistoryEntry,
-} from "../../../relayer/src/domain/projection";
+import { LOG_INDEX_SPAN, applyEvent, keysRead, keysReadAfterDeal } from "../../../relayer/src/domain/projection";
+import { reindexDeal, scoreOf, type DealStatus, type Hash } from "../../../relayer/src/domain/projection";
+import { decodeHistory, encodeHistory, type HistoryEntry } from "../../../relayer/src/domain/projection";
 import { ProjectionError } from "../../../relayer/src/errors";
-import {
-  MemoryView,
-  apply,
-  addr,
-  PAYER,
-  PAYEE,
-  GATEWAY,
-  ARBITER,
-  ACCEPTOR,
-  DELEGATE,
-  USDT,
-  DAI,
-  REF,
-  DEAL,
-  DEAL2,
-  SEPA,
-  PIX,
-  AMOUNT,
-  FEE,
-  NET,
-  at,
-  ev,
-  SALT,
-  opened,
-  performed,
-  approved,
-  released,
-  refunded,
-  timeOf,
-  disputed,
-  REASONS,
-  resolved,
-  split,
-  evidence,
-  lockedByDelegate,
-  skipped,
-  DELEGATE_SALT,
-  deferred,
-  claimed,
-  deposited,
-  withdrawn,
-  dealOf,
-  owedOf,
-  floatOf,
-  entry,
-  registeredGateway,
-  registeredAcceptor,
-} from "../support/domain";
+import { MemoryView, apply, addr, PAYER, PAYEE, GATEWAY, ARBITER, ACCEPTOR, DELEGATE, USDT } from "../support/domain";
+import { DAI, REF, DEAL, DEAL2, SEPA, PIX, AMOUNT, FEE, NET, at, ev, SALT, opened, performed } from "../support/domain";
+import { approved, released, refunded, timeOf, disputed, REASONS, resolved, split, evidence } from "../support/domain";
+import { lockedByDelegate, skipped, DELEGATE_SALT, deferred, claimed, deposited, withdrawn } from "../support/domain";
+import { dealOf, owedOf, floatOf, entry, registeredGateway, registeredAcceptor } from "../support/domain";
 
 /** Checks that the deal sits in exactly the status index `status` and that every index scores it `score`. */
 function expectIndexed(view: MemoryView, status: DealStatus, score: number, dealId = DEAL, d = dealOf(view, dealId)) {

@@ -6,48 +6,11 @@ import { id } from "ethers";
 import type { ProtocolEvent } from "../../../protocol";
 import type { Hash } from "../../../relayer/src/domain/projection";
 import { acceptorView, confirmationsOf, dealView, finalityOf, gatewayView } from "../../../relayer/src/domain/views";
-import {
-  MemoryView,
-  apply,
-  PAYER,
-  PAYEE,
-  GATEWAY,
-  ARBITER,
-  ACCEPTOR,
-  DELEGATE,
-  USDT,
-  DAI,
-  SALT,
-  REF,
-  DEAL,
-  DEAL2,
-  SEPA,
-  PIX,
-  AMOUNT,
-  FEE_BPS,
-  FEE,
-  NET,
-  at,
-  ev,
-  dealParams,
-  opened,
-  performed,
-  approved,
-  released,
-  refunded,
-  timeOf,
-  disputed,
-  REASONS,
-  resolved,
-  evidence,
-  lockedByDelegate,
-  DELEGATE_SALT,
-  deposited,
-  dealOf,
-  entry,
-  registeredGateway,
-  registeredAcceptor,
-} from "../support/domain";
+import { MemoryView, apply, PAYER, PAYEE, GATEWAY, ARBITER, ACCEPTOR, DELEGATE, USDT, DAI } from "../support/domain";
+import { SALT, REF, DEAL, DEAL2, SEPA, PIX, AMOUNT, FEE_BPS, FEE, NET, at, ev, dealParams } from "../support/domain";
+import { opened, performed, approved, released, refunded, timeOf, disputed, REASONS } from "../support/domain";
+import { resolved, evidence, lockedByDelegate, DELEGATE_SALT, deposited, dealOf, entry } from "../support/domain";
+import { registeredGateway, registeredAcceptor } from "../support/domain";
 
 describe("relayer domain: views", function () {
   describe("confirmationsOf / finalityOf", function () {

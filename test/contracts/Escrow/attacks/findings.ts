@@ -1,20 +1,8 @@
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 
-import {
-  Action,
-  dealIdOf,
-  deployProtocol,
-  HOUR,
-  loadFixture,
-  makeDeal,
-  MIN_BOND,
-  MIN_SLASH_TIME,
-  MIN_UNBONDING_DELAY,
-  openDeal,
-  RESOLUTION_WINDOW,
-  signAction,
-} from "../../fixtures";
+import { Action, dealIdOf, deployProtocol, HOUR, loadFixture, makeDeal, MIN_BOND } from "../../fixtures";
+import { MIN_SLASH_TIME, MIN_UNBONDING_DELAY, openDeal, RESOLUTION_WINDOW, signAction } from "../../fixtures";
 import { inOneBlock, NO_REASONS } from "../shared/attacks";
 
 describe("Escrow attacks: findings of this review, settled", function () {

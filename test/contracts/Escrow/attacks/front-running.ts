@@ -2,37 +2,11 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
-import {
-  Action,
-  approveExactly,
-  DAY,
-  dealIdOf,
-  type DealOut,
-  deployProtocol,
-  feeOf,
-  Kind,
-  loadFixture,
-  makeDeal,
-  MAX_DELEGATE_RELEASE_WINDOW,
-  nextDelegateSalt,
-  openDeal,
-  signAction,
-  signOpen,
-  Status,
-  USDT,
-} from "../../fixtures";
-import {
-  approvedDeal,
-  dealTuple,
-  expectFloatUntouched,
-  expectSolvent,
-  floatFixture,
-  inOneBlock,
-  inSnapshot,
-  openDisputes,
-  openedDeal,
-  statusOf,
-} from "../shared/attacks";
+import { Action, approveExactly, DAY, dealIdOf, deployProtocol, feeOf, Kind, loadFixture } from "../../fixtures";
+import { makeDeal, MAX_DELEGATE_RELEASE_WINDOW, nextDelegateSalt, openDeal, signAction } from "../../fixtures";
+import { signOpen, Status, USDT, type DealOut } from "../../fixtures";
+import { approvedDeal, dealTuple, expectFloatUntouched, expectSolvent, floatFixture } from "../shared/attacks";
+import { inOneBlock, inSnapshot, openDisputes, openedDeal, statusOf } from "../shared/attacks";
 
 describe("Escrow attacks: front-running an open with the same deal id", function () {
   describe("the lock delegate front-runs the acceptor's planned lock id", function () {

@@ -2,32 +2,10 @@ import { anyUint } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import { expect } from "chai";
 import type { ContractTransactionReceipt } from "ethers";
 
-import {
-  Action,
-  dealIdOf,
-  type DealOut,
-  deployProtocol,
-  feeOf,
-  loadFixture,
-  makeDeal,
-  openDeal,
-  PAYOUT_GAS,
-  REGISTRY_HOOK_GAS,
-  signAction,
-  Status,
-} from "../../fixtures";
-import {
-  eventNames,
-  expectNoStarvation,
-  impersonate,
-  inOneBlock,
-  inSnapshot,
-  openDisputes,
-  openedDeal,
-  requiredBefore,
-  statusOf,
-  sweepGasLimits,
-} from "../shared/attacks";
+import { Action, dealIdOf, deployProtocol, feeOf, loadFixture, makeDeal, openDeal, PAYOUT_GAS } from "../../fixtures";
+import { REGISTRY_HOOK_GAS, signAction, Status, type DealOut } from "../../fixtures";
+import { eventNames, expectNoStarvation, impersonate, inOneBlock, inSnapshot, openDisputes } from "../shared/attacks";
+import { openedDeal, requiredBefore, statusOf, sweepGasLimits } from "../shared/attacks";
 
 describe("Escrow attacks: gas starvation of a bounded call", function () {
   /** A performed payment (the payer signed its Release for a relayer) and a disputed one the gateway holds. */

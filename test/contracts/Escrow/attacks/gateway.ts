@@ -2,45 +2,13 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
-import {
-  Action,
-  approveExactly,
-  dealIdOf,
-  type DealOut,
-  deployProtocol,
-  feeOf,
-  GatewayStatus,
-  loadFixture,
-  makeDeal,
-  MAX_DELEGATE_LOCK_DURATION,
-  MAX_DELEGATE_RELEASE_WINDOW,
-  MIN_BOND,
-  openDeal,
-  RefundReason,
-  RELEASE_WINDOW,
-  RESOLUTION_WINDOW,
-  signAction,
-  signResolution,
-  signSplit,
-  Status,
-  UNBONDING_DELAY,
-  USDT,
-} from "../../fixtures";
-import {
-  dealTuple,
-  delegateDeal,
-  expectFloatUntouched,
-  expectSolvent,
-  floatFixture,
-  inSnapshot,
-  NO_REASONS,
-  openDisputes,
-  openedDeal,
-  performAndDispute,
-  REASONS,
-  statusOf,
-  twoGatewaysFixture,
-} from "../shared/attacks";
+import { Action, approveExactly, dealIdOf, deployProtocol, feeOf, GatewayStatus, loadFixture } from "../../fixtures";
+import { makeDeal, MAX_DELEGATE_LOCK_DURATION, MAX_DELEGATE_RELEASE_WINDOW, MIN_BOND, openDeal } from "../../fixtures";
+import { RefundReason, RELEASE_WINDOW, RESOLUTION_WINDOW, signAction, signResolution, signSplit } from "../../fixtures";
+import { Status, UNBONDING_DELAY, USDT, type DealOut } from "../../fixtures";
+import { dealTuple, delegateDeal, expectFloatUntouched, expectSolvent, floatFixture } from "../shared/attacks";
+import { inSnapshot, NO_REASONS, openDisputes, openedDeal, performAndDispute, REASONS } from "../shared/attacks";
+import { statusOf, twoGatewaysFixture } from "../shared/attacks";
 
 describe("Escrow attacks: a malicious gateway", function () {
   /** A payment the payer disputed while the gateway was active: the gateway holds it. */

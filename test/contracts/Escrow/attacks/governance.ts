@@ -4,44 +4,12 @@ import { expect } from "chai";
 import type { ContractTransactionResponse } from "ethers";
 import { ethers } from "hardhat";
 
-import {
-  AcceptorStatus,
-  Action,
-  approveExactly,
-  dealIdOf,
-  type DealOut,
-  deployProtocol,
-  depositFloat,
-  feeOf,
-  Kind,
-  loadFixture,
-  makeDeal,
-  MIN_BOND,
-  openDeal,
-  RefundReason,
-  RELEASE_WINDOW,
-  RESOLUTION_WINDOW,
-  signAction,
-  signSplit,
-  Status,
-  UNBONDING_DELAY,
-  USDT,
-} from "../../fixtures";
+import { AcceptorStatus, Action, approveExactly, dealIdOf, deployProtocol, depositFloat, feeOf } from "../../fixtures";
+import { Kind, loadFixture, makeDeal, MIN_BOND, openDeal, RefundReason, RELEASE_WINDOW } from "../../fixtures";
+import { RESOLUTION_WINDOW, signAction, signSplit, Status, UNBONDING_DELAY, USDT, type DealOut } from "../../fixtures";
 import type { Protocol } from "../../fixtures";
-import {
-  approvedDeal,
-  delegateDeal,
-  expectSolvent,
-  impersonate,
-  inSnapshot,
-  lockedRamp,
-  NO_REASONS,
-  openDisputes,
-  performAndDispute,
-  REASONS,
-  settle,
-  twoGatewaysFixture,
-} from "../shared/attacks";
+import { approvedDeal, delegateDeal, expectSolvent, impersonate, inSnapshot, lockedRamp } from "../shared/attacks";
+import { NO_REASONS, openDisputes, performAndDispute, REASONS, settle, twoGatewaysFixture } from "../shared/attacks";
 import type { Liabilities } from "../shared/attacks";
 
 describe("Escrow attacks: griefing by registration", function () {

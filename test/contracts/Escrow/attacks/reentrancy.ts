@@ -2,31 +2,10 @@ import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { expect } from "chai";
 import { ethers } from "hardhat";
 
-import {
-  Action,
-  DAY,
-  dealIdOf,
-  type DealOut,
-  feeOf,
-  Kind,
-  loadFixture,
-  lockDeal,
-  makeDeal,
-  openDeal,
-  RefundReason,
-  Status,
-} from "../../fixtures";
-import {
-  expectSolvent,
-  HOST,
-  hostileFixture,
-  NO_REASONS,
-  performAndDispute,
-  REASONS,
-  REENTRANT_CALL,
-  settle,
-  statusOf,
-} from "../shared/attacks";
+import { Action, DAY, dealIdOf, feeOf, Kind, loadFixture, lockDeal, makeDeal, openDeal } from "../../fixtures";
+import { RefundReason, Status, type DealOut } from "../../fixtures";
+import { expectSolvent, HOST, hostileFixture, NO_REASONS, performAndDispute, REASONS } from "../shared/attacks";
+import { REENTRANT_CALL, settle, statusOf } from "../shared/attacks";
 
 describe("Escrow attacks: reentrancy through a hostile token's callback", function () {
   type H = Awaited<ReturnType<typeof hostileFixture>>;

@@ -4,40 +4,11 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import type { Escrow } from "../../../../typechain-types";
 
-import {
-  Action,
-  approveExactly,
-  DAY,
-  dealIdOf,
-  deployProtocol,
-  feeOf,
-  loadFixture,
-  makeDeal,
-  type Protocol,
-  RefundReason,
-  RELEASE_WINDOW,
-  RESOLUTION_WINDOW,
-  signAction,
-  signOpen,
-  signResolution,
-  signSplit,
-  Status,
-  USDT,
-} from "../../fixtures";
-import {
-  dealTuple,
-  ERC1271,
-  expectSolvent,
-  inSnapshot,
-  openDisputes,
-  openedDeal,
-  performAndDispute,
-  REASONS,
-  settle,
-  statusOf,
-  walletsFixture,
-  yesWallet,
-} from "../shared/attacks";
+import { Action, approveExactly, DAY, dealIdOf, deployProtocol, feeOf, loadFixture, makeDeal } from "../../fixtures";
+import { RefundReason, RELEASE_WINDOW, RESOLUTION_WINDOW, signAction, signOpen, signResolution } from "../../fixtures";
+import { signSplit, Status, USDT, type Protocol } from "../../fixtures";
+import { dealTuple, ERC1271, expectSolvent, inSnapshot, openDisputes, openedDeal } from "../shared/attacks";
+import { performAndDispute, REASONS, settle, statusOf, walletsFixture, yesWallet } from "../shared/attacks";
 
 /** Two DealAction signatures over deal `dealId`, each a signer and its action. */
 async function signPair(p: Protocol, dealId: string, ...pair: [HardhatEthersSigner, number][]) {

@@ -3,36 +3,11 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import type { TestUSDTUpgraded } from "../../../../typechain-types";
 
-import {
-  approveExactly,
-  dealIdOf,
-  deployProtocol,
-  depositFloat,
-  feeOf,
-  loadFixture,
-  makeDeal,
-  openDeal,
-  RefundReason,
-  signOpen,
-  Status,
-  USDT,
-} from "../../fixtures";
-import {
-  approvedDeal,
-  expectFloatUntouched,
-  expectSolvent,
-  floatFixture,
-  inSnapshot,
-  type Liabilities,
-  lockedRamp,
-  NO_REASONS,
-  NON_FINAL,
-  openedDeal,
-  performAndDispute,
-  REASONS,
-  settle,
-  statusOf,
-} from "../shared/attacks";
+import { approveExactly, dealIdOf, deployProtocol, depositFloat, feeOf, loadFixture, makeDeal } from "../../fixtures";
+import { openDeal, RefundReason, signOpen, Status, USDT } from "../../fixtures";
+import { approvedDeal, expectFloatUntouched, expectSolvent, floatFixture, inSnapshot } from "../shared/attacks";
+import { lockedRamp, NO_REASONS, NON_FINAL, openedDeal, performAndDispute, REASONS, settle } from "../shared/attacks";
+import { statusOf, type Liabilities } from "../shared/attacks";
 
 describe("Escrow attacks: blacklisted parties (USDT's blacklist stops only the sender)", function () {
   describe("a blacklisted payee", function () {

@@ -6,24 +6,9 @@ import type { ContractTransactionReceipt, ContractTransactionResponse, Transacti
 import { ethers, network } from "hardhat";
 import type { ERC1271Wallet, Escrow, HostileToken } from "../../../../typechain-types";
 
-import {
-  approveExactly,
-  dealIdOf,
-  type DealOut,
-  deployProtocol,
-  depositFloat,
-  GATEWAY_FEE_BPS,
-  Kind,
-  lockDeal,
-  makeDeal,
-  MAX_DELEGATE_RELEASE_WINDOW,
-  MIN_BOND,
-  nextDelegateSalt,
-  openDeal,
-  type Protocol,
-  Status,
-  USDT,
-} from "../../fixtures";
+import { approveExactly, dealIdOf, deployProtocol, depositFloat, GATEWAY_FEE_BPS, Kind } from "../../fixtures";
+import { lockDeal, makeDeal, MAX_DELEGATE_RELEASE_WINDOW, MIN_BOND, nextDelegateSalt, openDeal } from "../../fixtures";
+import { Status, USDT, type DealOut, type Protocol } from "../../fixtures";
 
 /*
  * The attack tests are proof-of-concept attacks on the escrow and the registry. Each suite ("Escrow attacks: …") names

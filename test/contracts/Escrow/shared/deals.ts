@@ -6,30 +6,9 @@ import type { ContractTransactionResponse } from "ethers";
 import { ethers, network } from "hardhat";
 import type { ERC1271Wallet } from "../../../../typechain-types";
 
-import {
-  Action,
-  DAY,
-  type Deal,
-  DEAL_TYPE,
-  dealIdOf,
-  deployProtocol,
-  depositFloat,
-  feeOf,
-  Flags,
-  GatewayStatus,
-  Kind,
-  KINDS,
-  loadFixture,
-  makeDeal,
-  nextDelegateSalt,
-  openKind,
-  reachState,
-  RESOLUTION_WINDOW,
-  signAction,
-  Status,
-  UNBONDING_DELAY,
-  USDT,
-} from "../../fixtures";
+import { Action, DAY, DEAL_TYPE, dealIdOf, deployProtocol, depositFloat, feeOf, Flags } from "../../fixtures";
+import { GatewayStatus, Kind, KINDS, loadFixture, makeDeal, nextDelegateSalt, openKind } from "../../fixtures";
+import { reachState, RESOLUTION_WINDOW, signAction, Status, UNBONDING_DELAY, USDT, type Deal } from "../../fixtures";
 import type { DealCtx, DealOut, KindName, Protocol } from "../../fixtures";
 
 /*//////////////////////////////////////////////////////////////

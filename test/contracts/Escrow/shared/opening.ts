@@ -6,32 +6,10 @@ import type { ContractTransactionResponse, Interface } from "ethers";
 import { ethers } from "hardhat";
 import type { GatewayRegistry } from "../../../../typechain-types";
 
-import {
-  AcceptorStatus,
-  approveExactly,
-  DEAL_TYPE,
-  dealIdOf,
-  type DealOut,
-  DELEGATE_SALT_PREFIX,
-  deployProtocol,
-  depositFloat,
-  feeOf,
-  GATEWAY_FEE_BPS,
-  GATEWAY_FEE_CAP_BPS,
-  GatewayStatus,
-  Kind,
-  loadFixture,
-  makeDeal,
-  MAX_FEE_BPS,
-  MIN_BOND,
-  nextDelegateSalt,
-  nextSalt,
-  openDeal,
-  type Protocol,
-  signOpen,
-  Status,
-  USDT,
-} from "../../fixtures";
+import { AcceptorStatus, approveExactly, DEAL_TYPE, dealIdOf, DELEGATE_SALT_PREFIX } from "../../fixtures";
+import { deployProtocol, depositFloat, feeOf, GATEWAY_FEE_BPS, GATEWAY_FEE_CAP_BPS } from "../../fixtures";
+import { GatewayStatus, Kind, loadFixture, makeDeal, MAX_FEE_BPS, MIN_BOND, nextDelegateSalt } from "../../fixtures";
+import { nextSalt, openDeal, signOpen, Status, USDT, type DealOut, type Protocol } from "../../fixtures";
 
 /*//////////////////////////////////////////////////////////////
                          LOCAL HELPERS

@@ -7,28 +7,10 @@ import type { ContractTransactionResponse } from "ethers";
 import { ethers } from "hardhat";
 import type { ERC1271Wallet } from "../../../../typechain-types";
 
-import {
-  Action,
-  approveExactly,
-  DAY,
-  type Deal,
-  type DealCtx,
-  dealIdOf,
-  deployProtocol,
-  depositFloat,
-  escrowDomain,
-  feeOf,
-  GATEWAY_FEE_BPS,
-  type KindName,
-  loadFixture,
-  MIN_BOND,
-  nextSalt,
-  signAction,
-  signSplit,
-  Status,
-  USDT,
-} from "../../fixtures";
-import { type Auth, type FinalState, FLOAT, openInState, type Payout, type State } from "./deals";
+import { Action, approveExactly, DAY, dealIdOf, deployProtocol, depositFloat, escrowDomain } from "../../fixtures";
+import { feeOf, GATEWAY_FEE_BPS, loadFixture, MIN_BOND, nextSalt, signAction, signSplit, Status } from "../../fixtures";
+import { USDT, type Deal, type DealCtx, type KindName } from "../../fixtures";
+import { FLOAT, openInState, type Auth, type FinalState, type Payout, type State } from "./deals";
 
 /*//////////////////////////////////////////////////////////////
                         FIXTURE AND HELPERS
