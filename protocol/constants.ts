@@ -1,6 +1,7 @@
 /**
  * The escrow's and the registry's constants that off-chain code needs (the contracts keep theirs private to save
- * bytecode; test/protocol/constants.ts checks these against the contracts' behaviour and sources).
+ * bytecode). The contract tests keep their own copies on purpose, as an independent oracle; test/protocol/eip712.ts
+ * has a delegate lock, salted with DELEGATE_SALT_PREFIX, accepted by a deployed escrow.
  */
 import { dataSlice, id } from "ethers";
 
@@ -8,19 +9,10 @@ const DAY = 24 * 3600;
 
 /** Basis points in one whole: fees are `amount × feeBps / BPS`, rounded down. */
 export const BPS = 10_000n;
-/** Shortest and longest release window a deal may give its payer, in seconds. */
-export const MIN_RELEASE_WINDOW = 3600;
-export const MAX_RELEASE_WINDOW = 90 * DAY;
-/** Latest deadline, counted from the open. */
-export const MAX_DEAL_DURATION = 365 * DAY;
 /** Latest deadline of a lock by an acceptor's lock delegate, counted from the lock. */
 export const MAX_DELEGATE_LOCK_DURATION = 7 * DAY;
 /** Longest release window of a lock by an acceptor's lock delegate. */
 export const MAX_DELEGATE_RELEASE_WINDOW = 2 * DAY;
-/** Gas a payout push may use before the amount is owed instead. */
-export const PAYOUT_GAS = 100_000;
-/** Gas the escrow gives the registry's dispute-count hooks. */
-export const REGISTRY_HOOK_GAS = 60_000;
 /** Time governance has to slash a gateway after its last ruling: unbonding floor = resolution window + this. */
 export const MIN_SLASH_TIME = 7 * DAY;
 

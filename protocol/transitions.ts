@@ -71,9 +71,6 @@ export const TRANSITIONS = {
 } as const satisfies Record<string, Transition>;
 export type DealCall = keyof typeof TRANSITIONS;
 
-/** The deal calls a signed `DealAction` stands for (actWithSig), by action number. */
-export const ACTION_CALLS: readonly DealCall[] = ["perform", "release", "cancel", "dispute", "claim"];
-
 /** Whether `call` may start from `status` (the status check only). */
 export const startsFrom = (call: DealCall, status: number): boolean =>
   (TRANSITIONS[call].from as readonly number[]).includes(status);

@@ -55,15 +55,14 @@ export async function withRetry<T>(fn: () => Promise<T>, label: string, attempts
  * reverts (CALL_EXCEPTION). Throws once the attempts are spent.
  */
 export async function optionalCall<T>(fn: () => Promise<T>, absent: T, label: string): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+  return withRetry(async () => {
     try {
       return await fn();
     } catch (error) {
       if (isError(error, "CALL_EXCEPTION")) return absent;
-      if (attempt >= READ_ATTEMPTS) throw new Error(`${label}: ${errorMessage(error)}`);
-      await sleep(backoffAfter(attempt));
+      throw error;
     }
-  }
+  }, label);
 }
 
 /** A short message for an error (ethers errors carry a long `message`; their `shortMessage` is enough). */

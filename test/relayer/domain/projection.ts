@@ -14,7 +14,15 @@ import { MemoryView, apply, addr, PAYER, PAYEE, GATEWAY, ARBITER, ACCEPTOR, DELE
 import { DAI, REF, DEAL, DEAL2, SEPA, PIX, AMOUNT, FEE, NET, at, ev, SALT, opened, performed } from "../support/domain";
 import { approved, released, refunded, timeOf, disputed, REASONS, resolved, split, evidence } from "../support/domain";
 import { lockedByDelegate, skipped, DELEGATE_SALT, deferred, claimed, deposited, withdrawn } from "../support/domain";
-import { dealOf, owedOf, floatOf, entry, registeredGateway, registeredAcceptor } from "../support/domain";
+import {
+  dealOf,
+  owedOf,
+  floatOf,
+  entry,
+  registeredGateway,
+  registeredAcceptor,
+  exitingGateway,
+} from "../support/domain";
 
 /** Checks that the deal sits in exactly the status index `status` and that every index scores it `score`. */
 function expectIndexed(view: MemoryView, status: DealStatus, score: number, dealId = DEAL, d = dealOf(view, dealId)) {
@@ -912,13 +920,7 @@ describe("relayer domain: projection", function () {
 
     it("suspension is a flag apart from the life cycle: an exiting gateway stays exiting, its exitAt kept", function () {
       const view = new MemoryView();
-      apply(
-        view,
-        registeredGateway(at(5)),
-        ev("GatewayApproved", at(6), { gateway: GATEWAY, feeCapBps: 300 }),
-        ev("GatewayExitRequested", at(7), { gateway: GATEWAY, exitAt: 1_900_000_000 }),
-        ev("GatewaySuspended", at(8), { gateway: GATEWAY }),
-      );
+      apply(view, ...exitingGateway(), ev("GatewaySuspended", at(8), { gateway: GATEWAY }));
       expect(view.hashes.get(`gw:${GATEWAY}`)).to.include({
         status: "exiting",
         suspended: "1",

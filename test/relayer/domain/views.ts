@@ -10,7 +10,7 @@ import { MemoryView, apply, PAYER, PAYEE, GATEWAY, ARBITER, ACCEPTOR, DELEGATE, 
 import { SALT, REF, DEAL, DEAL2, SEPA, PIX, AMOUNT, FEE_BPS, FEE, NET, at, ev, dealParams } from "../support/domain";
 import { opened, performed, approved, released, refunded, timeOf, disputed, REASONS } from "../support/domain";
 import { resolved, evidence, lockedByDelegate, DELEGATE_SALT, deposited, dealOf, entry } from "../support/domain";
-import { registeredGateway, registeredAcceptor } from "../support/domain";
+import { registeredGateway, registeredAcceptor, exitingGateway, EXIT_AT } from "../support/domain";
 
 describe("relayer domain: views", function () {
   describe("confirmationsOf / finalityOf", function () {
@@ -276,14 +276,9 @@ describe("relayer domain: views", function () {
 
     it("shows the suspension apart from the status, and whether the gateway may rule", function () {
       const view = new MemoryView();
-      apply(
-        view,
-        registeredGateway(at(5)),
-        ev("GatewayApproved", at(6), { gateway: GATEWAY, feeCapBps: 300 }),
-        ev("GatewayExitRequested", at(7), { gateway: GATEWAY, exitAt: 1_900_000_000 }),
-      );
+      apply(view, ...exitingGateway());
       const shown = () => gatewayView(GATEWAY, view.hashes.get(`gw:${GATEWAY}`)!, { head: 9, confirmations: 1 });
-      expect(shown()).to.include({ status: "exiting", suspended: false, canRule: true, exitAt: 1_900_000_000 });
+      expect(shown()).to.include({ status: "exiting", suspended: false, canRule: true, exitAt: EXIT_AT });
       apply(view, ev("GatewaySuspended", at(8), { gateway: GATEWAY }));
       expect(shown()).to.include({ status: "exiting", suspended: true, canRule: false });
       apply(

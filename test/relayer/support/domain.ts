@@ -279,6 +279,15 @@ export function registeredGateway(pos: LogPosition, gateway = GATEWAY): Protocol
   return ev("GatewayRegistered", pos, { gateway, bond: 1_000n, feeBps: 50, metadata: id("terms") });
 }
 
+/** When the exiting gateway of the scenarios may complete its exit. */
+export const EXIT_AT = 1_900_000_000;
+/** The gateway registered (block 5), approved with a 300 bps cap (6) and asking to exit at EXIT_AT (7). */
+export const exitingGateway = (): ProtocolEvent[] => [
+  registeredGateway(at(5)),
+  ev("GatewayApproved", at(6), { gateway: GATEWAY, feeCapBps: 300 }),
+  ev("GatewayExitRequested", at(7), { gateway: GATEWAY, exitAt: EXIT_AT }),
+];
+
 export function registeredAcceptor(pos: LogPosition, acceptor = ACCEPTOR): ProtocolEvent {
   return ev("AcceptorRegistered", pos, { acceptor, gateway: GATEWAY, lockDelegate: DELEGATE });
 }
