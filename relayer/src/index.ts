@@ -1,7 +1,7 @@
 /**
  * The composition root: the only place where the relayer's parts are wired together.
  *
- *   npm run relayer [-- --option value ...]     (see --help, or the README; relayer/launch.js builds, then calls main)
+ *   npm run relayer [-- --option value ...]     (see --help, or relayer/README.md; relayer/launch.js builds, then calls main)
  */
 import os from "node:os";
 import { randomBytes } from "node:crypto";

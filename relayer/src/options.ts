@@ -3,7 +3,7 @@
  * else in the relayer reads process.env.
  *
  * {@link OPTIONS} is the one list of them: each entry holds its environment variable, its flag, its default, its
- * meaning and its schema. The `Options` type, the parser, `--help` and the README's table all come from it. This
+ * meaning and its schema. The `Options` type, the parser, `--help` and relayer/README.md's table all come from it. This
  * module imports nothing but zod and the error classes, so `--help` is answered without building the relayer.
  */
 import { z } from "zod";
