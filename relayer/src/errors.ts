@@ -29,8 +29,17 @@ export class NonRetryableError extends RelayerError {}
 export class NotFoundError extends RelayerError {}
 /** The chain after `close()`: every pending and later call rejects with this. */
 export class ChainClosedError extends NonRetryableError {}
-/** An `eth_call` reverted (an answer, not a failure: never retried, not counted as an RPC error). */
-export class CallRevertedError extends NonRetryableError {}
+/**
+ * An `eth_call` or `eth_estimateGas` reverted (an answer, not a failure: never retried, not counted as an RPC
+ * error). `data` is the revert data the node gave ("0x" when none), for decoding a custom error or a reason.
+ */
+export class CallRevertedError extends NonRetryableError {
+  readonly data: string;
+  constructor(message: string, options: ErrorOptions & { data?: string } = {}) {
+    super(message, options);
+    this.data = options.data ?? "0x";
+  }
+}
 /** A response that parsed as JSON-RPC but does not hold what the method promises. Retryable. */
 export class MalformedResponseError extends RelayerError {}
 

@@ -11,7 +11,15 @@
  * seconds on a response of tens of thousands of logs, long enough for the indexer's lease to lapse).
  */
 import { setMaxListeners } from "node:events";
-import { FetchRequest, getAddress, isError, makeError, type FetchGetUrlFunc, type GetUrlResponse } from "ethers";
+import {
+  FetchRequest,
+  getAddress,
+  toQuantity,
+  isError,
+  makeError,
+  type FetchGetUrlFunc,
+  type GetUrlResponse,
+} from "ethers";
 import type { Common } from "../common";
 import {
   CallRevertedError,
@@ -21,7 +29,7 @@ import {
   NotFoundError,
   RetryableError,
 } from "../errors";
-import type { BlockHeader, Chain, RawLog } from "./types";
+import type { BlockHeader, CallOutcome, CallRequest, Chain, RawLog } from "./types";
 
 /** Total time one HTTP request may take (connect, send, wait, read the body). */
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -93,6 +101,8 @@ const RANGE_TOO_LARGE =
 
 /** How nodes say that an `eth_call` reverted (geth: code 3 "execution reverted"; Hardhat: "... reverted ..."). */
 const REVERTED = /revert|VM Exception|invalid opcode|out of gas/i;
+/** Methods whose "execution reverted" is an answer (the call's outcome), not a failure of the node. */
+const REVERTING_METHODS = new Set(["eth_call", "eth_estimateGas"]);
 
 /** How nodes say that they do not know a block hash (`eth_getLogs` with `blockHash`). */
 const UNKNOWN_BLOCK =
@@ -116,6 +126,15 @@ function rpcErrorOf(error: Record<string, unknown>): RpcErrorObject | undefined 
   return undefined;
 }
 
+/** The revert data a node attached to a reverted call's error (`error.data`, as hex), "0x" when it gave none. */
+export function revertDataOf(error: unknown): string {
+  const record = asRecord(error);
+  const rpc = record && rpcErrorOf(record);
+  const data = asRecord(rpc)?.data;
+  const hex = typeof data === "string" ? data : asRecord(data)?.data;
+  return typeof hex === "string" && HEX_DATA.test(hex) ? hex.toLowerCase() : "0x";
+}
+
 /** Classifies a JSON-RPC error object (from a 200 response, or from the body of an HTTP error). */
 function classifyRpcError(rpc: RpcErrorObject, method: string): Failure {
   const code = typeof rpc.code === "number" ? rpc.code : undefined;
@@ -123,7 +142,7 @@ function classifyRpcError(rpc: RpcErrorObject, method: string): Failure {
   if (method === "eth_getLogs" && RANGE_TOO_LARGE.test(message)) {
     return { kind: "range", reason: "range too large", code, message };
   }
-  if (method === "eth_call" && (code === 3 || REVERTED.test(message))) {
+  if (REVERTING_METHODS.has(method) && (code === 3 || REVERTED.test(message))) {
     return { kind: "reverted", reason: "execution reverted", code, message };
   }
   if (code !== undefined && NON_RETRYABLE_RPC_CODES.has(code)) {
@@ -410,7 +429,9 @@ export function createChain({
       } catch (error) {
         if (closing.signal.aborted) throw closedError();
         let failure = classifyError(error, method);
-        if (failure.kind === "reverted") throw new CallRevertedError(`${method}: ${failure.message}`, { cause: error });
+        if (failure.kind === "reverted") {
+          throw new CallRevertedError(`${method}: ${failure.message}`, { cause: error, data: revertDataOf(error) });
+        }
         if (notFound?.(failure)) failure = { ...failure, kind: "not_found" };
         const willRetry = (failure.kind === "retryable" || failure.kind === "range") && attempt < backoff.maxAttempts;
         const delayMs = willRetry ? delayAfter(attempt) : undefined;
@@ -562,6 +583,29 @@ export function createChain({
         });
       } catch (error) {
         if (error instanceof CallRevertedError) return undefined;
+        throw error;
+      }
+    },
+
+    request: (method: string, params: unknown[]) => rpc(method, params, (result) => result),
+
+    async simulate(tx: CallRequest, block: "latest" | "pending" = "latest"): Promise<CallOutcome> {
+      if (!/^0x[0-9a-fA-F]{40}$/.test(tx.to)) throw new RangeError(`to must be an address, got ${tx.to}`);
+      if (!HEX_DATA.test(tx.data)) throw new RangeError("data must be 0x-prefixed hex bytes");
+      const call: Record<string, string> = { to: tx.to.toLowerCase(), data: tx.data };
+      if (tx.from !== undefined) call.from = tx.from.toLowerCase();
+      if (tx.gas !== undefined) call.gas = toQuantity(tx.gas);
+      if (tx.value !== undefined) call.value = toQuantity(tx.value);
+      try {
+        const data = await rpc("eth_call", [call, block], (result) => {
+          if (typeof result !== "string" || !HEX_DATA.test(result)) {
+            throw new MalformedResponseError(`eth_call result is not hex data: ${JSON.stringify(result)}`);
+          }
+          return result.toLowerCase();
+        });
+        return { ok: true, data };
+      } catch (error) {
+        if (error instanceof CallRevertedError) return { ok: false, revertData: error.data };
         throw error;
       }
     },

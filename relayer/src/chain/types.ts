@@ -18,6 +18,12 @@ export type ChainUpdate =
   | { type: "reorg"; from: number; to: number; retracted: number }
   | { type: "finalize"; block: number };
 
+/** A call as `eth_call` takes it (addresses and data as 0x hex). */
+export type CallRequest = { from?: string; to: string; data: string; gas?: bigint; value?: bigint };
+
+/** What a simulated call did: returned `data`, or reverted with `revertData` ("0x" when the node gave none). */
+export type CallOutcome = { ok: true; data: string } | { ok: false; revertData: string };
+
 export type Chain = {
   chainId(): Promise<number>;
   /** The latest block number. */
@@ -37,6 +43,17 @@ export type Chain = {
    * undefined when the call reverted (for example a function the contract does not have).
    */
   call(to: string, data: string): Promise<string | undefined>;
+  /**
+   * Any JSON-RPC method, with the adapter's deadline, retries and error classification (the write side's
+   * `eth_sendRawTransaction`, `eth_getTransactionCount`, fees and receipts). A revert of `eth_call` or
+   * `eth_estimateGas` throws CallRevertedError with the revert data.
+   */
+  request(method: string, params: unknown[]): Promise<unknown>;
+  /**
+   * `eth_call` of a transaction at `block` ("latest" or "pending"): its return data, or its revert data when it
+   * reverted (to decode the custom error or reason it reverted with).
+   */
+  simulate(tx: CallRequest, block?: "latest" | "pending"): Promise<CallOutcome>;
   /** Stops in-flight retries (shutdown). */
   close(): void;
 };
