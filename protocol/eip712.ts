@@ -87,3 +87,43 @@ export const hashDeal = (deal: DealStruct): string => TypedDataEncoder.hashStruc
 
 /** The 25-byte commitment the escrow stores for a deal (the first 25 bytes of its struct hash), lower-case hex. */
 export const commitmentOf = (deal: DealStruct): string => dataSlice(hashDeal(deal), 0, 25).toLowerCase();
+
+/**
+ * A complete EIP-712 payload as wallets take it (`eth_signTypedData_v4`): domain, types with `EIP712Domain`,
+ * primary type and message, every integer as a decimal string so that it survives JSON.
+ */
+export type TypedDataPayload = {
+  domain: { name: string; version: string; chainId: string; verifyingContract: string };
+  types: Record<string, TypedDataField[]>;
+  primaryType: PrimaryType;
+  message: Record<string, unknown>;
+};
+
+const EIP712_DOMAIN_FIELDS: TypedDataField[] = [
+  { name: "name", type: "string" },
+  { name: "version", type: "string" },
+  { name: "chainId", type: "uint256" },
+  { name: "verifyingContract", type: "address" },
+];
+
+const jsonValue = (value: unknown): unknown =>
+  typeof value === "bigint"
+    ? value.toString()
+    : value !== null && typeof value === "object"
+      ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonValue(v)]))
+      : value;
+
+/** The payload a signer signs for `primary` with `message` on the escrow at `escrow` on `chainId`. */
+export function typedDataOf(
+  chainId: bigint | number,
+  escrow: string,
+  primary: PrimaryType,
+  message: Record<string, unknown>,
+): TypedDataPayload {
+  return {
+    domain: { name: DOMAIN_NAME, version: DOMAIN_VERSION, chainId: String(chainId), verifyingContract: escrow },
+    types: { EIP712Domain: EIP712_DOMAIN_FIELDS, ...typesOf(primary) },
+    primaryType: primary,
+    message: jsonValue(message) as Record<string, unknown>,
+  };
+}

@@ -63,7 +63,7 @@ export const TRANSITIONS = {
     from: LIVE,
     by: "payer and payee",
     to: Status.Released,
-    when: "both sign Release; from Open only before the deadline",
+    when: "the payee signs Perform and the payer Release; from Open only before the deadline",
   },
   cancelWithSigs: { from: LIVE, by: "payer and payee", to: Status.Refunded, when: "both sign Cancel" },
   splitWithSigs: { from: LIVE, by: "payer and payee", to: Status.Split, when: "both sign the same Split" },

@@ -35,7 +35,7 @@ export class ChainClosedError extends NonRetryableError {}
  */
 export class CallRevertedError extends NonRetryableError {
   readonly data: string;
-  constructor(message: string, options: ErrorOptions & { data?: string } = {}) {
+  constructor(message?: string, options: ErrorOptions & { data?: string } = {}) {
     super(message, options);
     this.data = options.data ?? "0x";
   }

@@ -465,6 +465,8 @@ describe("relayer indexer: a failed step (stub chain + Redis)", function () {
       logsInRange: unused,
       logsOfBlock: unused,
       call: unused,
+      request: unused,
+      simulate: unused,
       close: () => undefined,
     };
     const indexer = createIndexer({
