@@ -10,7 +10,6 @@
  */
 import express, { type NextFunction, type Request, type Response } from "express";
 import { id as keccakId } from "ethers";
-import type { z } from "zod";
 import type { Common } from "../common";
 import type { Hash, HistoryEntry } from "../domain/projection";
 import { acceptorView, dealView, gatewayView, type Progress } from "../domain/views";
@@ -18,8 +17,10 @@ import type { TokenHealth } from "../tokens/monitor";
 import type { Store } from "../store/store";
 import { decodeCursor, encodeCursor, filterKey, startingAt, type CursorPosition } from "./cursor";
 import { buildOpenApiDocument, ROUTES, SCAN_FACTOR, type RouteId } from "./openapi";
-import { ApiProblem, problemOf, sendProblem, type ParameterError } from "./problems";
+import { ApiProblem, problemOf, sendProblem } from "./problems";
 import { AcceptorListQuery, AddressParams, DealListQuery, DealParams, EmptyQuery, LIMIT_DEFAULT } from "./schemas";
+import { clip, invalidParameters, validate, validateQuery } from "./validation";
+import { writeHandlers, type WriteApi } from "./write";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -27,11 +28,8 @@ export const META_CACHE_MS = 250;
 export const MAX_URL_LENGTH = 8192;
 /** Largest JSON request body. */
 export const BODY_LIMIT = "100kb";
-/** Longest parameter name or request path echoed back in a problem. */
-const ECHO_MAX = 128;
 /** Methods kept as such in the request metric's label (others are counted as OTHER). */
 const METRIC_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
-const ALLOW = "GET, HEAD, OPTIONS";
 
 export type Readiness = () => Promise<{ ready: boolean; checks: Record<string, boolean | string> }>;
 
@@ -45,87 +43,9 @@ export type ApiDeps = {
   tokens?: () => TokenHealth[];
   /** Cache time of the indexer's progress (tests use 0). */
   metaCacheMs?: number;
+  /** The write side (absent: its routes answer 503, and reads need no key). */
+  write?: WriteApi;
 };
-
-const clip = (s: string) => (s.length > ECHO_MAX ? `${s.slice(0, ECHO_MAX)}…` : s);
-const plural = (n: number, word: string) => `${word}${n === 1 ? "" : "s"}`;
-
-function invalidParameters(errors: ParameterError[]): ApiProblem {
-  const detail = errors.map((e) => `${e.in} parameter "${e.parameter}" ${e.message}`).join("; ");
-  return new ApiProblem("invalid-parameter", `Invalid ${plural(errors.length, "parameter")}: ${detail}.`, { errors });
-}
-
-/** One name or value of a query string, `+` as a space and percent-decoded; undefined when the encoding is malformed. */
-function decodeQueryPart(raw: string): string | undefined {
-  try {
-    return decodeURIComponent(raw.replace(/\+/g, " "));
-  } catch {
-    return undefined;
-  }
-}
-
-/** Splits a query string strictly: percent-decoding errors and repeated names are errors, not guesses. */
-function parseQuery(url: string): { values: Record<string, string>; errors: ParameterError[] } {
-  const values = new Map<string, string>();
-  const errors: ParameterError[] = [];
-  const q = url.indexOf("?");
-  if (q >= 0) {
-    const repeated = new Set<string>();
-    for (const part of url.slice(q + 1).split("&")) {
-      if (part === "") continue;
-      const eq = part.indexOf("=");
-      const rawName = eq < 0 ? part : part.slice(0, eq);
-      const rawValue = eq < 0 ? "" : part.slice(eq + 1);
-      const name = decodeQueryPart(rawName);
-      if (name === undefined) {
-        errors.push({ parameter: clip(rawName), in: "query", message: "has a malformed percent-encoded name" });
-        continue;
-      }
-      const value = decodeQueryPart(rawValue);
-      if (value === undefined) {
-        errors.push({ parameter: clip(name), in: "query", message: "has a malformed percent-encoded value" });
-        continue;
-      }
-      if (values.has(name)) {
-        if (!repeated.has(name))
-          errors.push({ parameter: clip(name), in: "query", message: "is repeated; give it once" });
-        repeated.add(name);
-        continue;
-      }
-      values.set(name, value);
-    }
-  }
-  return { values: Object.fromEntries(values), errors };
-}
-
-/** Validates input with a schema; every issue becomes a named parameter error. */
-function validate<T extends z.ZodObject>(
-  schema: T,
-  input: Record<string, string>,
-  where: "path" | "query",
-  prior: ParameterError[] = [],
-): z.output<T> {
-  const result = schema.safeParse(input);
-  if (result.success && prior.length === 0) return result.data;
-  const errors = [...prior];
-  if (!result.success) {
-    const allowed = Object.keys(schema.shape);
-    for (const issue of result.error.issues) {
-      if (issue.code === "unrecognized_keys") {
-        const hint = allowed.length === 0 ? "this route takes no query parameters" : `known: ${allowed.join(", ")}`;
-        for (const key of issue.keys) errors.push({ parameter: clip(key), in: where, message: `is unknown (${hint})` });
-      } else {
-        errors.push({ parameter: String(issue.path[0] ?? where), in: where, message: issue.message });
-      }
-    }
-  }
-  throw invalidParameters(errors);
-}
-
-function validateQuery<T extends z.ZodObject>(req: Request, schema: T): z.output<T> {
-  const { values, errors } = parseQuery(req.originalUrl);
-  return validate(schema, values, "query", errors);
-}
 
 export function createApi({
   common,
@@ -134,6 +54,7 @@ export function createApi({
   resolutionWindow,
   tokens = () => [],
   metaCacheMs = META_CACHE_MS,
+  write,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const app = express();
@@ -175,6 +96,8 @@ export function createApi({
   /* ----------------------------------------------- handlers ----------------------------------------------- */
 
   const handlers: Record<RouteId, (req: Request, res: Response) => Promise<void> | void> = {
+    ...writeHandlers(write),
+
     async getDeal(req, res) {
       const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
       validateQuery(req, EmptyQuery);
@@ -376,22 +299,31 @@ export function createApi({
     next();
   });
 
-  // No route takes a body yet; parsing JSON bodies here makes a malformed one a 400 everywhere.
+  // Parsing JSON bodies here makes a malformed one a 400 everywhere.
   app.use(express.json({ limit: BODY_LIMIT }));
+  if (write?.headers) app.use(write.headers);
+  if (write) app.use(write.authenticate);
 
-  for (const route of ROUTES) {
-    const path = route.path.replace(/\{(\w+)\}/g, ":$1");
-    const handler = handlers[route.id];
-    app
-      .route(path)
-      .get(handler)
+  // Every path with its methods: GET routes also answer HEAD; OPTIONS answers with Allow.
+  const paths = new Map<string, typeof ROUTES>();
+  for (const route of ROUTES) paths.set(route.path, [...(paths.get(route.path) ?? []), route]);
+  for (const [pattern, routes] of paths) {
+    const methods = routes.map((r) => r.method.toUpperCase());
+    const allow = [...methods, ...(methods.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", ");
+    const chain = app.route(pattern.replace(/\{(\w+)\}/g, ":$1"));
+    for (const route of routes) {
+      const handler = handlers[route.id];
+      if (route.method === "post") chain.post(...(write?.beforePost ?? []), handler);
+      else chain.get(handler);
+    }
+    chain
       .options((_req: Request, res: Response) => {
-        res.setHeader("Allow", ALLOW);
+        res.setHeader("Allow", allow);
         res.status(204).end();
       })
       .all((req: Request) => {
-        throw new ApiProblem("method-not-allowed", `${clip(req.method)} is not allowed here; use ${ALLOW}.`, {
-          headers: { Allow: ALLOW },
+        throw new ApiProblem("method-not-allowed", `${clip(req.method)} is not allowed here; use ${allow}.`, {
+          headers: { Allow: allow },
         });
       });
   }

@@ -24,6 +24,16 @@ import {
   ProblemSchema,
   ReadySchema,
 } from "./schemas";
+import {
+  AcceptedSchema,
+  ConfirmationBody,
+  IntentBody,
+  IntentTypedDataBody,
+  SubmissionParams,
+  SubmissionSchema,
+  TypedDataQuery,
+  TypedDataSchema,
+} from "./write-schemas";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -38,9 +48,14 @@ export type RouteId =
   | "health"
   | "ready"
   | "metrics"
-  | "openapi";
+  | "openapi"
+  | "confirmationTypedData"
+  | "intentTypedData"
+  | "postConfirmation"
+  | "postIntent"
+  | "getSubmission";
 
-export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" };
+export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" };
 
 const json = (schema: z.ZodType, description: string) => ({
   description,
@@ -215,6 +230,105 @@ export const ROUTES: Route[] = [
       400: invalid,
     },
   },
+  {
+    id: "confirmationTypedData",
+    method: "get",
+    path: "/v1/deals/{dealId}/typed-data",
+    operationId: "confirmationTypedData",
+    tags: ["write"],
+    summary: "What a party signs to confirm",
+    description:
+      "The exact EIP-712 payload (domain, types, primary type, message) the escrow verifies for `action`, with a " +
+      "suggested expiry one hour ahead, so a wallet or a backend signs without knowing EIP-712 " +
+      "(`eth_signTypedData_v4`, ethers `signTypedData`). Given `signer`, the signer's role and the deal's status " +
+      "are checked first; a Safe as signer also gets `safe`, the SafeMessage its owners sign instead.",
+    request: { params: DealParams, query: TypedDataQuery },
+    responses: {
+      200: json(TypedDataSchema, "The payload to sign"),
+      400: invalid,
+      404: problem("No deal with this id has been indexed (type deal-not-found)"),
+      409: problem("The deal's status does not allow this action now (type wrong-status)"),
+      422: problem("The signer may not sign this action (type wrong-signer)"),
+    },
+  },
+  {
+    id: "intentTypedData",
+    method: "post",
+    path: "/v1/typed-data",
+    operationId: "intentTypedData",
+    tags: ["write"],
+    summary: "What a payer (open) or acceptor (lock) signs to open a deal without gas",
+    description:
+      "The EIP-712 payload of an `Open` or `Lock` intent for the deal in the body, with the deal id it will have " +
+      "(known before the transaction: keccak256(payer, salt)) and a suggested expiry.",
+    request: { body: { content: { "application/json": { schema: IntentTypedDataBody } } } },
+    responses: { 200: json(TypedDataSchema, "The payload to sign"), 400: invalid },
+  },
+  {
+    id: "postConfirmation",
+    method: "post",
+    path: "/v1/deals/{dealId}/confirmations",
+    operationId: "postConfirmation",
+    tags: ["write"],
+    summary: "Confirm: performed (fiat sent or received, goods delivered), release, cancel or dispute",
+    description:
+      "A party's signed action. Before anything is queued the relayer checks the API key's right to act on the " +
+      "deal, the signer's role, the deal's status, the expiry, the signature (a key, an ERC-1271 wallet such as a " +
+      "Safe, or an ERC-6492 wallet not deployed yet, which the relayer deploys first) and the call itself, " +
+      "simulated on the pending block. 202 with the submission to follow; a refusal names its reason, the " +
+      "escrow's custom error where the escrow would revert. When the payee's `performed` and the payer's " +
+      "`release` are both queued, they settle in one `settleWithSigs`. Takes `Idempotency-Key`.",
+    request: {
+      params: DealParams,
+      body: { content: { "application/json": { schema: ConfirmationBody } } },
+    },
+    responses: {
+      202: json(AcceptedSchema, "Accepted: queued (or, for a payer's cancel, waiting for the payee's)"),
+      400: invalid,
+      401: problem("No API key, or an unknown, revoked or expired one (type unauthenticated)"),
+      403: problem("The key may not act on this deal (type forbidden)"),
+      404: problem("No deal with this id has been indexed (type deal-not-found)"),
+      409: problem("Wrong status, or an Idempotency-Key reused with another body"),
+      422: problem("Wrong signer, expired or invalid signature, or the escrow would revert (its error named)"),
+      429: problem("Rate limit or daily gas budget exceeded (type rate-limited); see Retry-After"),
+    },
+  },
+  {
+    id: "postIntent",
+    method: "post",
+    path: "/v1/deals",
+    operationId: "postIntent",
+    tags: ["write"],
+    summary: "Open a deal without gas: a payer's signed open or an acceptor's signed lock",
+    description:
+      "Checks the key, the signature, the payer's balance and allowance (real USDT fails a short transfer with an " +
+      "`assert` that burns all gas), and the call simulated on the pending block; answers 202 with the deal id at " +
+      "once and the submission. A platform key registers the deal's `ref` as its own. Takes `Idempotency-Key`.",
+    request: { body: { content: { "application/json": { schema: IntentBody } } } },
+    responses: {
+      202: json(AcceptedSchema, "Accepted: the deal id and its submission"),
+      400: invalid,
+      401: problem("No API key, or an unknown, revoked or expired one (type unauthenticated)"),
+      403: problem("The key may not act for this deal (type forbidden)"),
+      409: problem("The deal exists already, or the ref is another platform's"),
+      422: problem("Invalid signature, insufficient balance or allowance, or the escrow would revert"),
+      429: problem("Rate limit or daily gas budget exceeded (type rate-limited); see Retry-After"),
+    },
+  },
+  {
+    id: "getSubmission",
+    method: "get",
+    path: "/v1/submissions/{id}",
+    operationId: "getSubmission",
+    tags: ["write"],
+    summary: "A submission's progress",
+    request: { params: SubmissionParams },
+    responses: {
+      200: json(SubmissionSchema, "The submission"),
+      400: invalid,
+      404: problem("No submission with this id (type submission-not-found)"),
+    },
+  },
 ];
 
 /** Problems every route can answer with, besides its own. */
@@ -234,7 +348,7 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: "3.1.0",
     info: {
-      title: "USDT escrow relayer — read API",
+      title: "USDT escrow relayer API",
       version,
       description:
         "Reads of the indexed escrow and gateway registry. Amounts are decimal strings in the token's base units; " +
@@ -248,6 +362,7 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
       { name: "gateways", description: "Gateways of the registry" },
       { name: "acceptors", description: "Acceptors (float providers) of the registry" },
       { name: "operations", description: "Health, readiness, metrics" },
+      { name: "write", description: "Signed confirmations and intents, relayed without gas for the signers" },
     ],
   });
 }

@@ -702,19 +702,27 @@ describe("relayer read API", function () {
       }
     });
 
-    it("answers other methods with 405 and Allow", async function () {
+    it("answers other methods with 405 and Allow, naming the methods the path takes", async function () {
+      const allowed: Record<string, string> = {
+        [`/v1/deals/${model(0).dealId}`]: "GET, HEAD, OPTIONS",
+        "/v1/deals": "GET, POST, HEAD, OPTIONS",
+        "/metrics": "GET, HEAD, OPTIONS",
+        "/v1/health": "GET, HEAD, OPTIONS",
+        [`/v1/deals/${model(0).dealId}/confirmations`]: "POST, OPTIONS",
+      };
       for (const method of ["post", "put", "patch", "delete"] as const) {
-        for (const path of [`/v1/deals/${model(0).dealId}`, "/v1/deals", "/metrics", "/v1/health"]) {
+        for (const [path, allow] of Object.entries(allowed)) {
+          if (allow.includes(method.toUpperCase())) continue;
           const res = await http[method](path);
           expectProblem(res, 405, "method-not-allowed");
-          expect(res.headers.allow).to.equal("GET, HEAD, OPTIONS");
+          expect(res.headers.allow).to.equal(allow);
         }
       }
     });
 
     it("answers OPTIONS with 204 and Allow, HEAD like GET without a body", async function () {
       const options = await http.options("/v1/deals").expect(204);
-      expect(options.headers.allow).to.equal("GET, HEAD, OPTIONS");
+      expect(options.headers.allow).to.equal("GET, POST, HEAD, OPTIONS");
       const head = await raw(server.port, "HEAD", `/v1/deals/${model(0).dealId}`);
       expect(head.status).to.equal(200);
       expect(head.body).to.equal("");

@@ -62,13 +62,22 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       "/v1/ready",
       "/metrics",
       "/v1/openapi.json",
+      "/v1/deals/{dealId}/typed-data",
+      "/v1/submissions/{id}",
     ];
-    expect(Object.keys(doc.paths).sort()).to.deep.equal([...expected].sort());
-    expect(ROUTES.map((r) => r.path).sort()).to.deep.equal([...expected].sort());
-    for (const path of expected) {
-      const op = doc.paths[path].get;
+    const posts = ["/v1/deals", "/v1/deals/{dealId}/confirmations", "/v1/typed-data"];
+    const paths = [...new Set([...expected, ...posts])].sort();
+    expect(Object.keys(doc.paths).sort()).to.deep.equal(paths);
+    expect([...new Set(ROUTES.map((r) => r.path))].sort()).to.deep.equal(paths);
+    const operations = [
+      ...expected.map((path) => ({ path, op: doc.paths[path].get })),
+      ...posts.map((path) => ({ path, op: doc.paths[path].post })),
+    ];
+    for (const { path, op } of operations) {
       expect(op, path).to.be.an("object");
-      expect(op.responses["200"], path).to.be.an("object");
+      // Reads and typed data answer 200; a POST that queues a transaction answers 202.
+      const success = path === "/v1/typed-data" || op === doc.paths[path].get ? "200" : "202";
+      expect(op.responses[success], path).to.be.an("object");
       for (const status of ["400", "405", "500"]) {
         expect(op.responses[status].content!["application/problem+json"].schema, `${path} ${status}`).to.deep.equal({
           $ref: "#/components/schemas/Problem",

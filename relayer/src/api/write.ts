@@ -1,0 +1,91 @@
+/**
+ * The write API's handlers: typed data to sign, confirmations, intents and submissions. Authentication, rate
+ * limits and idempotency run before them as middleware (relayer/src/auth); the use cases live in
+ * relayer/src/write/service.ts.
+ */
+import type { Request, RequestHandler, Response } from "express";
+import type { WriteService } from "../write/service";
+import type { KeyIdentity } from "../write/rules";
+import { ApiProblem } from "./problems";
+import { EmptyQuery as EmptyQueryStrict } from "./schemas";
+import { validate, validateBody, validateQuery } from "./validation";
+import {
+  ConfirmationBody,
+  DealParams,
+  IntentBody,
+  IntentTypedDataBody,
+  SubmissionParams,
+  TypedDataQuery,
+} from "./write-schemas";
+
+/** The write side as the API uses it; absent when the relayer runs without a signer key. */
+export type WriteApi = {
+  service: WriteService;
+  submissions: { get(id: string): Promise<unknown> };
+  /** Sets `res.locals.apiKey` (or refuses); runs on every route. */
+  authenticate: RequestHandler;
+  /** Runs before every POST: per-key rate limit, idempotency. */
+  beforePost: RequestHandler[];
+  /** Runs before every route (CORS, nosniff, Cache-Control). */
+  headers?: RequestHandler;
+};
+
+const WRITE_OFF =
+  "This relayer runs without a signer key (RELAYER_KEY or RELAYER_KEYSTORE): its write API is off. Ask its " +
+  "operator, or send the transaction yourself.";
+
+/** The key a POST acts with: authentication made sure a POST has one. */
+function keyOf(res: Response): KeyIdentity {
+  const key = res.locals.apiKey as KeyIdentity | undefined;
+  if (!key) throw new ApiProblem("unauthenticated", "Send an API key: Authorization: Bearer <key>.");
+  return key;
+}
+
+const dealIdOf = (req: Request) =>
+  validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
+
+export function writeHandlers(write: WriteApi | undefined) {
+  const need = (): WriteApi => {
+    if (!write) throw new ApiProblem("unavailable", WRITE_OFF);
+    return write;
+  };
+  return {
+    async confirmationTypedData(req: Request, res: Response) {
+      const dealId = dealIdOf(req);
+      const query = validateQuery(req, TypedDataQuery);
+      res.json(await need().service.confirmationTypedData(dealId, query.action, query.signer));
+    },
+
+    async intentTypedData(req: Request, res: Response) {
+      const body = validateBody(req, IntentTypedDataBody);
+      validateQuery(req, EmptyQueryStrict);
+      res.json(await need().service.intentTypedData(body.type, body.deal, body.ref, body.signer));
+    },
+
+    async postConfirmation(req: Request, res: Response) {
+      const dealId = dealIdOf(req);
+      validateQuery(req, EmptyQueryStrict);
+      const body = validateBody(req, ConfirmationBody);
+      const { status, body: answer } = await need().service.confirm(keyOf(res), dealId, body);
+      const id = (answer.submission as { id?: string } | null)?.id;
+      if (id) res.setHeader("Location", `/v1/submissions/${id}`);
+      res.status(status).json(answer);
+    },
+
+    async postIntent(req: Request, res: Response) {
+      validateQuery(req, EmptyQueryStrict);
+      const body = validateBody(req, IntentBody);
+      const { status, body: answer } = await need().service.openIntent(keyOf(res), body);
+      res.setHeader("Location", `/v1/submissions/${answer.submission.id}`);
+      res.status(status).json(answer);
+    },
+
+    async getSubmission(req: Request, res: Response) {
+      const { id } = validate(SubmissionParams, req.params as Record<string, string>, "path");
+      validateQuery(req, EmptyQueryStrict);
+      const found = await need().submissions.get(id);
+      if (!found) throw new ApiProblem("submission-not-found", `No submission ${id}.`);
+      res.json(found);
+    },
+  };
+}
