@@ -18,6 +18,8 @@ export type OptionSpec<S extends z.ZodType = z.ZodType> = {
   description: string;
   /** Parses the option's text (the default's too) into its value. */
   schema: S;
+  /** Set only in the environment: a flag would show the value in the process list. */
+  secret?: boolean;
 };
 
 /** An option set by the environment variable `env` or the flag named after it (RPC_URL → --rpc-url). */
@@ -30,7 +32,14 @@ function option<S extends z.ZodType>(
   return { env, flag: `--${env.toLowerCase().replace(/_/g, "-")}`, default: defaultValue, description, schema };
 }
 
+/** An option read only from the environment (a key or a password: never a flag, which `ps` shows). */
+const secret = <S extends z.ZodType>(env: string, description: string, schema: S): OptionSpec<S> => ({
+  ...option(env, description, schema),
+  secret: true,
+});
+
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const onOff = z.enum(["on", "off"]).transform((value) => value === "on");
 
 /** Every option, in the order `--help` lists them. */
 export const OPTIONS = {
@@ -72,13 +81,65 @@ export const OPTIONS = {
     intFrom(500, 600_000),
     "3000",
   ),
-  relayerKey: option(
+  relayerKey: secret(
     "RELAYER_KEY",
-    "private key of the relayer's signer (not used by the read side)",
+    "private key of the relayer's signer, which pays the gas of relayed transactions (environment only; without it or a keystore the write API is off)",
     z
       .string()
       .regex(/^0x[0-9a-fA-F]{64}$/, "RELAYER_KEY must be a 32-byte hex private key")
       .optional(),
+  ),
+  relayerKeystore: option(
+    "RELAYER_KEYSTORE",
+    "path to an encrypted JSON keystore holding the relayer's signer (instead of RELAYER_KEY)",
+    z.string().min(1).optional(),
+  ),
+  relayerKeystorePassword: secret(
+    "RELAYER_KEYSTORE_PASSWORD",
+    "the keystore's password (environment only)",
+    z.string().optional(),
+  ),
+  corsOrigins: option(
+    "CORS_ORIGINS",
+    "browser origins allowed to call the API, comma-separated, or * for any (none by default)",
+    z.string().transform((v) =>
+      v
+        .split(",")
+        .map((o) => o.trim())
+        .filter((o) => o !== ""),
+    ),
+    "",
+  ),
+  readsRequireKey: option("READS_REQUIRE_KEY", "on: every route, reads too, needs an API key", onOff, "off"),
+  rateLimitPerMinute: option(
+    "RATE_LIMIT_PER_MINUTE",
+    "requests per minute per API key (per client address for reads without a key)",
+    intFrom(1, 1_000_000),
+    "600",
+  ),
+  dailyGasPerKey: option(
+    "DAILY_GAS_PER_KEY",
+    "gas the relayer spends per API key and UTC day at most (the operator pays it)",
+    z.coerce.bigint().refine((v) => v > 0n, "DAILY_GAS_PER_KEY must be positive"),
+    "20000000",
+  ),
+  batchWindowMs: option(
+    "BATCH_WINDOW_MS",
+    "how long the submitter gathers ready calls into one multicall transaction",
+    intFrom(0, 60_000),
+    "200",
+  ),
+  bumpAfterMs: option(
+    "BUMP_AFTER_MS",
+    "a transaction not mined after this long is replaced with higher fees",
+    intFrom(100, 3_600_000),
+    "30000",
+  ),
+  maxFeeGwei: option(
+    "MAX_FEE_GWEI",
+    "highest maxFeePerGas the submitter pays, in gwei (bumps stop there)",
+    intFrom(1, 1_000_000),
+    "500",
   ),
   logLevel: option(
     "LOG_LEVEL",
@@ -86,12 +147,7 @@ export const OPTIONS = {
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
     "info",
   ),
-  indexer: option(
-    "INDEXER",
-    "on: take part in leader election and index; off: serve the API only",
-    z.enum(["on", "off"]).transform((value) => value === "on"),
-    "on",
-  ),
+  indexer: option("INDEXER", "on: take part in leader election and index; off: serve the API only", onOff, "on"),
 };
 
 type OptionName = keyof typeof OPTIONS;
@@ -124,6 +180,9 @@ export function parseOptions(env: Record<string, string | undefined>, argv: stri
     const envName = flag.toUpperCase().replace(/-/g, "_");
     const name = OPTION_NAMES.find((n) => OPTIONS[n].env === envName);
     if (name === undefined) throw new OptionsError(`unknown option --${flag}`);
+    if ((OPTIONS[name] as OptionSpec).secret) {
+      throw new OptionsError(`${envName} is a secret: set it in the environment (a flag shows in the process list)`);
+    }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new OptionsError(`option --${flag} needs a value`);
     text[name] = value;
@@ -152,7 +211,8 @@ export function helpText(): string {
     "",
   ];
   for (const o of Object.values(OPTIONS)) {
-    const line = `  ${o.env.padEnd(17)} ${o.flag.padEnd(19)} ${o.description}`;
+    const flag = (o as OptionSpec).secret ? "(environment only)" : o.flag;
+    const line = `  ${o.env.padEnd(25)} ${flag.padEnd(25)} ${o.description}`;
     lines.push(o.default === undefined ? line : `${line} (default ${o.default})`);
   }
   return lines.join("\n");
@@ -161,7 +221,9 @@ export function helpText(): string {
 /** The options as a Markdown table (for the relayer's README). */
 export function optionsTable(): string {
   const rows = Object.values(OPTIONS).map(
-    (o) => `| \`${o.env}\` | \`${o.flag}\` | ${o.default === undefined ? "" : `\`${o.default}\``} | ${o.description} |`,
+    (o) =>
+      `| \`${o.env}\` | ${(o as OptionSpec).secret ? "(environment only)" : `\`${o.flag}\``} | ` +
+      `${o.default === undefined ? "" : `\`${o.default}\``} | ${o.description} |`,
   );
   return ["| Variable | Flag | Default | Meaning |", "| --- | --- | --- | --- |", ...rows].join("\n");
 }

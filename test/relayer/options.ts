@@ -7,7 +7,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { OptionsError } from "../../relayer/src/errors";
-import { helpText, OPTIONS, optionsTable, parseOptions, type Options } from "../../relayer/src/options";
+import {
+  helpText,
+  OPTIONS,
+  optionsTable,
+  parseOptions,
+  type Options,
+  type OptionSpec,
+} from "../../relayer/src/options";
 import { runToEnd } from "./support/relayer-process";
 
 /** The two options without a default. */
@@ -40,6 +47,15 @@ const _optionsType: Equal<
     logRangeMax: number;
     leaseTtlMs: number;
     relayerKey?: string | undefined;
+    relayerKeystore?: string | undefined;
+    relayerKeystorePassword?: string | undefined;
+    corsOrigins: string[];
+    readsRequireKey: boolean;
+    rateLimitPerMinute: number;
+    dailyGasPerKey: bigint;
+    batchWindowMs: number;
+    bumpAfterMs: number;
+    maxFeeGwei: number;
     logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
     indexer: boolean;
   }
@@ -61,6 +77,15 @@ describe("relayer options", function () {
         logRangeMax: 10_000,
         leaseTtlMs: 3000,
         relayerKey: undefined,
+        relayerKeystore: undefined,
+        relayerKeystorePassword: undefined,
+        corsOrigins: [],
+        readsRequireKey: false,
+        rateLimitPerMinute: 600,
+        dailyGasPerKey: 20_000_000n,
+        batchWindowMs: 200,
+        bumpAfterMs: 30_000,
+        maxFeeGwei: 500,
         logLevel: "info",
         indexer: true,
       });
@@ -94,6 +119,15 @@ describe("relayer options", function () {
         logRangeMax: 2,
         leaseTtlMs: 500,
         relayerKey: key,
+        relayerKeystore: undefined,
+        relayerKeystorePassword: undefined,
+        corsOrigins: [],
+        readsRequireKey: false,
+        rateLimitPerMinute: 600,
+        dailyGasPerKey: 20_000_000n,
+        batchWindowMs: 200,
+        bumpAfterMs: 30_000,
+        maxFeeGwei: 500,
         logLevel: "silent",
         indexer: false,
       });
@@ -174,7 +208,8 @@ describe("relayer options", function () {
       const rows = lines.filter((l) => l.startsWith("  "));
       expect(rows).to.have.length(Object.keys(OPTIONS).length);
       for (const [i, o] of Object.values(OPTIONS).entries()) {
-        expect(rows[i].split(/\s+/).slice(1, 3)).to.deep.equal([o.env, o.flag]);
+        const flag = (o as OptionSpec).secret ? "(environment" : o.flag;
+        expect(rows[i].split(/\s+/).slice(1, 3)).to.deep.equal([o.env, flag]);
         expect(rows[i]).to.contain(o.description);
         if (o.default !== undefined) expect(rows[i].endsWith(`(default ${o.default})`), rows[i]).to.equal(true);
         else expect(rows[i]).to.not.contain("(default");
@@ -194,6 +229,31 @@ describe("relayer options", function () {
       expect(table).to.have.length(2 + Object.keys(OPTIONS).length);
       expect(table).to.include("| `PORT` | `--port` | `8080` | HTTP port of the API (0 picks a free port) |");
       expect(table).to.include("| `RPC_URL` | `--rpc-url` |  | JSON-RPC endpoint of the chain (required) |");
+      expect(table.find((row) => row.startsWith("| `RELAYER_KEY` |"))).to.match(
+        /^\| `RELAYER_KEY` \| \(environment only\) \|/,
+      );
+    });
+
+    it("refuses a secret given as a flag, which the process list would show, and takes it from the environment", function () {
+      const key = `0x${"11".repeat(32)}`;
+      for (const flag of [`--relayer-key=${key}`, "--relayer-keystore-password=pw"]) {
+        const message = refusal(REQUIRED, [flag]);
+        expect(message).to.match(/is a secret: set it in the environment/);
+        expect(message).not.to.include(key);
+      }
+      expect(parseOptions({ ...REQUIRED, RELAYER_KEY: key }).relayerKey).to.equal(key);
+    });
+
+    it("parses the write side's options: CORS origins as a list, the gas budget as a bigint", function () {
+      const parsed = parseOptions({
+        ...REQUIRED,
+        CORS_ORIGINS: "https://a.example, https://b.example,",
+        DAILY_GAS_PER_KEY: "5000000",
+      });
+      expect(parsed.corsOrigins).to.deep.equal(["https://a.example", "https://b.example"]);
+      expect(parsed.dailyGasPerKey).to.equal(5_000_000n);
+      expect(parseOptions(REQUIRED).corsOrigins).to.deep.equal([]);
+      expect(refusal({ ...REQUIRED, DAILY_GAS_PER_KEY: "0" })).to.match(/DAILY_GAS_PER_KEY must be positive/);
     });
 
     it("relayer/README.md holds that table, cell for cell (however prettier aligned it)", function () {
