@@ -19,6 +19,7 @@ import {
   fieldsOf,
   hashDeal,
   typeHashOf,
+  typedDataOf,
   typesOf,
   type PrimaryType,
 } from "../../protocol";
@@ -135,6 +136,26 @@ describe("protocol/eip712", function () {
       const id = await openDeal(p, deal);
       const auth = await sign(p, p.payee, "DealAction", { dealId: id, action: Action.Perform });
       await expect(p.escrow.connect(p.other).actWithSig(deal, Action.Perform, p.payee.address, auth))
+        .to.emit(p.escrow, "DealPerformed")
+        .withArgs(id);
+    });
+
+    it("accepts a DealAction signed over JSON-RPC from typedDataOf's payload (eth_signTypedData_v4, as a wallet signs)", async function () {
+      const p = await loadFixture(deployProtocol);
+      const deal = await makeDeal(p);
+      const id = await openDeal(p, deal);
+      const { chainId } = await ethers.provider.getNetwork();
+      const expiry = BigInt((await time.latest()) + DAY);
+      const payload = typedDataOf(chainId, await p.escrow.getAddress(), "DealAction", {
+        dealId: id,
+        action: Action.Perform,
+        expiry,
+      });
+      // Through JSON, as an HTTP client receives it: every integer is a string, EIP712Domain is listed.
+      const json = JSON.stringify(payload);
+      expect(JSON.parse(json).message.expiry).to.equal(expiry.toString());
+      const signature = (await ethers.provider.send("eth_signTypedData_v4", [p.payee.address, json])) as string;
+      await expect(p.escrow.connect(p.other).actWithSig(deal, Action.Perform, p.payee.address, { expiry, signature }))
         .to.emit(p.escrow, "DealPerformed")
         .withArgs(id);
     });

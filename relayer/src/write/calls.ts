@@ -5,7 +5,7 @@
 import { AbiCoder, Interface, dataSlice, type Result } from "ethers";
 import { Escrow__factory } from "../../../typechain-types/factories/contracts/Escrow__factory";
 import { GatewayRegistry__factory } from "../../../typechain-types/factories/contracts/GatewayRegistry__factory";
-import { Action, KIND_NAMES, STATUS_NAMES, type DealParams, type DealStruct } from "../../../protocol";
+import { KIND_NAMES, STATUS_NAMES, type DealParams, type DealStruct } from "../../../protocol";
 import type { Hash } from "../domain/projection";
 
 export const ESCROW = new Interface(Escrow__factory.abi);
@@ -82,9 +82,11 @@ export function decodeActWithSig(
 /** A decoded revert: the custom error's (or reason's) name, its arguments as strings, and one sentence. */
 export type DecodedError = { name: string; args?: Record<string, string>; message: string };
 
-const argValue = (name: string, value: unknown, type: string): string => {
-  if (typeof value === "bigint" && /Status$/.test(type) && name === "status") return STATUS_NAMES[Number(value)];
-  if (typeof value === "bigint" && type === "uint8" && name === "action") return Object.keys(Action)[Number(value)];
+/** Enum arguments of the contracts' errors, by name (the ABI carries them as uint8). */
+const ENUM_ARGS: Record<string, readonly string[]> = { status: STATUS_NAMES, kind: KIND_NAMES };
+
+const argValue = (name: string, value: unknown): string => {
+  if (typeof value === "bigint" && ENUM_ARGS[name]) return ENUM_ARGS[name][Number(value)] ?? String(value);
   return typeof value === "string" ? value.toLowerCase() : String(value);
 };
 
@@ -123,7 +125,7 @@ export function decodeError(revertData: string): DecodedError {
     if (!parsed) continue;
     const args: Record<string, string> = {};
     parsed.fragment.inputs.forEach((input, i) => {
-      args[input.name] = argValue(input.name, parsed.args[i], input.type);
+      args[input.name] = argValue(input.name, parsed.args[i]);
     });
     const list = Object.entries(args)
       .map(([k, v]) => `${k}=${v}`)
