@@ -4,7 +4,17 @@
  * (`actWithSig` accepts it and the deal moves, or the escrow refuses it too).
  */
 import { expect } from "chai";
-import { Signature, Wallet, ZeroAddress, concat, id, toBeHex, zeroPadValue, type JsonRpcSigner } from "ethers";
+import {
+  Signature,
+  Wallet,
+  ZeroAddress,
+  ZeroHash,
+  concat,
+  id,
+  toBeHex,
+  zeroPadValue,
+  type JsonRpcSigner,
+} from "ethers";
 import { createChain, type EthersChain } from "../../../relayer/src/chain/chain";
 import { createCommon } from "../../../relayer/src/common";
 import { parseOptions } from "../../../relayer/src/options";
@@ -296,6 +306,30 @@ describe("relayer signatures: checkSignature", function () {
         const opened = await openFor(safe);
         const signature = await signSafeMessage(safe, chainId, opened.digest, [ws[1]]);
         expectRefusal(await check(safe, opened.digest, signature), "wallet-rejected", /needs 2 owner.*GS020/);
+      });
+
+      it("2-of-3: an approved-hash part (v = 1) for an owner who approved nothing → wallet-rejected (GS025)", async function () {
+        const ws = owners();
+        const safe = await createSafe(kits[version], addresses(ws), 2);
+        const opened = await openFor(safe);
+        const approved = concat([zeroPadValue(ws[0].address, 32), ZeroHash, "0x01"]);
+        const signed = await signSafeMessage(safe, chainId, opened.digest, [ws[1]]);
+        const parts = [
+          { owner: ws[0].address.toLowerCase(), part: approved },
+          { owner: ws[1].address.toLowerCase(), part: signed },
+        ].sort((a, b) => (a.owner < b.owner ? -1 : 1));
+        const signature = concat(parts.map((p) => p.part));
+        expectRefusal(await check(safe, opened.digest, signature), "wallet-rejected", /approved-hash.*GS025/);
+      });
+
+      it("an empty signature for a message the Safe never signed on chain → wallet-rejected with its reason", async function () {
+        const safe = await createSafe(kits[version], [Wallet.createRandom().address], 1);
+        const opened = await openFor(safe);
+        expectRefusal(
+          await check(safe, opened.digest, "0x"),
+          "wallet-rejected",
+          /refused the signature: "Hash not approved"/,
+        );
       });
 
       it("a Safe without a fallback handler → not-a-wallet, saying to set CompatibilityFallbackHandler", async function () {
