@@ -77,33 +77,7 @@ export async function checkSignature(
   const hasCode = typeof code === "string" && code !== "0x" && code !== "0x0";
   const signature = wrapper ? wrapper.signature : input.signature.toLowerCase();
 
-  if (!hasCode && wrapper) {
-    const probe = await probeUndeployed(chain, { signer, digest, wrapper });
-    if (probe.stage === "factory-reverted") {
-      return refuse(
-        "wallet-not-deployable",
-        `the factory call in the ERC-6492 signature (factory ${wrapper.factory}) reverts` +
-          `${describeRevert(probe.revertData)}, so the wallet cannot be deployed from it`,
-      );
-    }
-    if (probe.stage === "not-deployed") {
-      return refuse(
-        "wallet-not-deployable",
-        `the factory call in the ERC-6492 signature does not deploy the signer ${signer}: it is for another wallet ` +
-          "(other owners, salt or implementation)",
-      );
-    }
-    const verdict = judge(probe.ok, probe.data);
-    if (verdict === "valid") {
-      return {
-        ok: true,
-        via: "erc6492",
-        signature,
-        deploy: { factory: wrapper.factory, data: wrapper.factoryCalldata },
-      };
-    }
-    return explain(chain, verdict, { signer, digest, signature, deployed: false });
-  }
+  if (!hasCode && wrapper) return checkUndeployed(chain, { signer, digest, wrapper });
   if (!hasCode) {
     if (!recovered.ok) return refuse("malformed", recovered.reason);
     return refuse(
@@ -120,6 +94,42 @@ export async function checkSignature(
   const verdict = outcome.ok ? judge(true, outcome.data) : judge(false, outcome.revertData);
   if (verdict === "valid") return { ok: true, via: "erc1271", signature };
   return explain(chain, verdict, { signer, digest, signature, deployed: true });
+}
+
+/**
+ * ERC-6492 from a signer without code: the probe runs the wrapped factory call, then the new wallet's ERC-1271
+ * check, in one eth_call; an accepted signature comes back with the factory call to send before the escrow call.
+ */
+async function checkUndeployed(
+  chain: Chain,
+  input: { signer: string; digest: string; wrapper: Erc6492Wrapper },
+): Promise<SignatureCheck> {
+  const { signer, digest, wrapper } = input;
+  const probe = await probeUndeployed(chain, { signer, digest, wrapper });
+  if (probe.stage === "factory-reverted") {
+    return refuse(
+      "wallet-not-deployable",
+      `the factory call in the ERC-6492 signature (factory ${wrapper.factory}) reverts` +
+        `${describeRevert(probe.revertData)}, so the wallet cannot be deployed from it`,
+    );
+  }
+  if (probe.stage === "not-deployed") {
+    return refuse(
+      "wallet-not-deployable",
+      `the factory call in the ERC-6492 signature does not deploy the signer ${signer}: it is for another wallet ` +
+        "(other owners, salt or implementation)",
+    );
+  }
+  const verdict = judge(probe.ok, probe.data);
+  if (verdict === "valid") {
+    return {
+      ok: true,
+      via: "erc6492",
+      signature: wrapper.signature,
+      deploy: { factory: wrapper.factory, data: wrapper.factoryCalldata },
+    };
+  }
+  return explain(chain, verdict, { signer, digest, signature: wrapper.signature, deployed: false });
 }
 
 /** How a wallet answered: accepted, answered something else, or reverted (with its revert data). */
