@@ -37,6 +37,12 @@ export type SignatureCheck =
   | { ok: false; code: SignatureRefusal; reason: string /* one sentence for a problem's detail */ };
 
 /** ERC-1271's magic value, as the one 32-byte word the escrow compares the answer with. */
+/**
+ * The longest signature checked, in bytes: far above a Safe of 100 owners (65 bytes each) or an ERC-6492 wrapper with
+ * a Safe's factory call; anything longer is refused before it reaches the node.
+ */
+export const MAX_SIGNATURE_BYTES = 16_384;
+
 const MAGIC_WORD = "0x1626ba7e" + "0".repeat(56);
 const ERC1271 = new Interface(["function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)"]);
 const ERROR_STRING = "0x08c379a0"; // Error(string)
@@ -58,6 +64,9 @@ export async function checkSignature(
   if (!isHexString(input.digest, 32)) return refuse("malformed", "the digest is not 32 bytes of 0x-prefixed hex");
   if (!isHexString(input.signature) || input.signature.length % 2 !== 0) {
     return refuse("malformed", "the signature is not 0x-prefixed hex bytes");
+  }
+  if (input.signature.length > 2 + 2 * MAX_SIGNATURE_BYTES) {
+    return refuse("malformed", `the signature is longer than ${MAX_SIGNATURE_BYTES} bytes`);
   }
   const signer = input.signer.toLowerCase();
   const digest = input.digest.toLowerCase();

@@ -19,7 +19,7 @@ import { createChain, type EthersChain } from "../../../relayer/src/chain/chain"
 import { createCommon } from "../../../relayer/src/common";
 import { parseOptions } from "../../../relayer/src/options";
 import { HALF_CURVE_ORDER } from "../../../relayer/src/signatures/ecdsa";
-import { checkSignature, type SignatureCheck } from "../../../relayer/src/signatures/check";
+import { MAX_SIGNATURE_BYTES, checkSignature, type SignatureCheck } from "../../../relayer/src/signatures/check";
 import { wrapErc6492 } from "../../../relayer/src/signatures/erc6492";
 import { Action, Status, digestOf, escrowDomain, typesOf, type DealStruct } from "../../../protocol";
 import { ERC1271Wallet__factory } from "../../../typechain-types";
@@ -192,6 +192,11 @@ describe("relayer signatures: checkSignature", function () {
       },
       { name: "a signer that is not an address", input: () => ["0x1234", undefined, undefined], reason: /signer/ },
       { name: "a digest of 31 bytes", input: () => [undefined, "0x" + "ab".repeat(31), undefined], reason: /digest/ },
+      {
+        name: "a signature longer than MAX_SIGNATURE_BYTES",
+        input: () => [undefined, undefined, "0x" + "11".repeat(MAX_SIGNATURE_BYTES + 1)],
+        reason: /longer than 16384 bytes/,
+      },
       {
         name: "an ERC-6492 suffix on bytes that are no wrapper",
         input: () => [undefined, undefined, "0x" + "00".repeat(40) + "6492".repeat(16)],
