@@ -2,6 +2,7 @@
 export {
   checkSignature,
   describeRevert,
+  MAX_SIGNATURE_BYTES,
   SIGNATURE_REFUSALS,
   type SignatureCheck,
   type SignatureRefusal,
