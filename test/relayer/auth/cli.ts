@@ -9,7 +9,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { KEYS_USAGE, keysOptions, runKeysCommand } from "../../../relayer/src/auth/cli";
 import { createKeyStore, keysBase, SECRET_PATTERN, type KeyStore } from "../../../relayer/src/auth/keys";
 import { OptionsError } from "../../../relayer/src/errors";
-import { REDIS_URL, connectRedis, testPrefix } from "./support";
+import { connectRedis, redisUrl, testPrefix } from "./support";
 
 const OWNER = "0x" + "Ab".repeat(20);
 
@@ -45,12 +45,12 @@ describe("auth: keys command", function () {
   });
 
   /** Runs `keys <argv>` against the suite's prefix; returns the exit code and each stream's lines. */
-  async function keysCommand(argv: string[], redisUrl = REDIS_URL) {
+  async function keysCommand(argv: string[], url = redisUrl()) {
     const out: string[] = [];
     const err: string[] = [];
     const code = await runKeysCommand(
       argv,
-      { redisUrl, redisPrefix: space.prefix },
+      { redisUrl: url, redisPrefix: space.prefix },
       { out: (l) => out.push(l), err: (l) => err.push(l) },
     );
     return { code, out, err: err.join("\n") };

@@ -297,13 +297,17 @@ describe("auth: HTTP middleware", function () {
 
     it("puts nosniff and Cache-Control: no-store on answers, problems and unknown routes", async function () {
       const app = served([]);
-      for (const res of [
-        await request(app).get("/thing"),
-        await request(app).post("/thing"),
-        await request(app).get("/nowhere"),
-      ]) {
-        expect(res.headers["x-content-type-options"], res.req.path).to.equal("nosniff");
-        expect(res.headers["cache-control"], res.req.path).to.equal("no-store");
+      const answers = {
+        "GET /thing": await request(app).get("/thing"),
+        "POST /thing (401)": await request(app).post("/thing"),
+        "GET /nowhere (404)": await request(app).get("/nowhere"),
+      };
+      expect(answers["GET /thing"].status).to.equal(200);
+      expect(answers["POST /thing (401)"].status).to.equal(401);
+      expect(answers["GET /nowhere (404)"].status).to.equal(404);
+      for (const [what, res] of Object.entries(answers)) {
+        expect(res.headers["x-content-type-options"], what).to.equal("nosniff");
+        expect(res.headers["cache-control"], what).to.equal("no-store");
       }
     });
 

@@ -10,9 +10,13 @@ import { randomBytes } from "node:crypto";
 import { createServer, connect, type AddressInfo, type Socket } from "node:net";
 import { ApiProblem, problemOf, sendProblem } from "../../../relayer/src/api/problems";
 
-export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+/**
+ * The Redis of the run. Read when a suite starts, not when this module loads: the root hook (test/support/redis.ts)
+ * sets REDIS_URL after mocha has loaded every test file.
+ */
+export const redisUrl = () => process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-export const connectRedis = async (url = REDIS_URL) => {
+export const connectRedis = async (url = redisUrl()) => {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   return redis;
@@ -33,7 +37,7 @@ export function testPrefix(name: string) {
 }
 
 /** A TCP relay to Redis; while stalled it forwards nothing in either direction (Redis seems to hang). */
-export async function startStallingRelay(url = REDIS_URL) {
+export async function startStallingRelay(url = redisUrl()) {
   const target = new URL(url);
   let stalled = false;
   const held: (() => void)[] = [];
