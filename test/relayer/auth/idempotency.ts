@@ -141,7 +141,7 @@ describe("auth: Idempotency-Key", function () {
   });
 
   it("a request still waiting after waitMs → 409 idempotency-key-in-use with Retry-After", async function () {
-    behaviour.delayMs = 800;
+    behaviour.delayMs = 1_500;
     const a = app({ waitMs: 200 });
     const [first, second] = await Promise.all([post(a, "k-slow", {}), sleep(50).then(() => post(a, "k-slow", {}))]);
     expect(first.status).to.equal(201);
@@ -175,7 +175,7 @@ describe("auth: Idempotency-Key", function () {
 
   it("a claim whose request never finished lapses after pendingMs; the retry then runs", async function () {
     behaviour.hangFirst = true;
-    const a = app({ pendingMs: 300, waitMs: 100 });
+    const a = app({ pendingMs: 1_000, waitMs: 100 });
     await post(a, "k-dead", {})
       .timeout(150)
       .then(
@@ -183,7 +183,7 @@ describe("auth: Idempotency-Key", function () {
         (e: Error & { timeout?: number }) => expect(e.timeout).to.equal(150),
       );
     expectProblem(await post(a, "k-dead", {}), 409, "idempotency-key-in-use");
-    await sleep(350);
+    await sleep(1_100);
     const retry = await post(a, "k-dead", {}).expect(201);
     expect(retry.body.submission).to.equal("sub_2");
   });
