@@ -70,9 +70,9 @@ function parseArgs(args: string[], allowed: string[]): { positional: string[]; f
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
 
-/** One line of `keys list`: id, scope, owner, created, state, label. */
-function listLine(key: ApiKey, now: number): string {
-  const state = key.expiresAt === undefined ? "active" : key.expiresAt <= now ? `revoked ${iso(key.expiresAt)}` : "";
+/** One line of `keys list`: id, scope, owner, created, state (active, or revoked and when), label. */
+function listLine(key: ApiKey): string {
+  const state = key.expiresAt === undefined ? "active" : `revoked ${iso(key.expiresAt)}`;
   return [key.id, key.scope.padEnd(8), key.owner, iso(key.createdAt), state, key.label ?? ""].join("  ").trimEnd();
 }
 
@@ -151,8 +151,7 @@ export async function runKeysCommand(
       io.out(secret);
       io.err(`created ${key.id} (scope ${key.scope}, owner ${key.owner}); the secret above is shown only this once`);
     } else if (command === "list") {
-      const now = Math.floor(Date.now() / 1000);
-      for (const key of await keys.list()) io.out(listLine(key, now));
+      for (const key of await keys.list()) io.out(listLine(key));
     } else if (command === "revoke") {
       if (!(await keys.revoke(positional[0]))) {
         io.err(`keys: no active key ${positional[0]}`);

@@ -156,7 +156,8 @@ export const CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key,
 export const CORS_EXPOSE_HEADERS = "Retry-After, Idempotent-Replayed, Location, RateLimit-Limit, RateLimit-Remaining";
 /** How long a browser may cache a preflight answer (seconds). */
 export const CORS_MAX_AGE = "600";
-const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+/** An origin CORS may allow: scheme://host[:port] (for an option's schema; "*" is allowed besides). */
+export const CORS_ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 /**
  * CORS for `corsOrigins` ("*" for any; otherwise exact origins such as `https://app.example`), answering preflights
@@ -168,7 +169,7 @@ export function securityHeaders(opts: { corsOrigins: string[] }): RequestHandler
   const origins = new Set<string>();
   for (const origin of opts.corsOrigins) {
     if (origin === "*") continue;
-    if (!ORIGIN.test(origin))
+    if (!CORS_ORIGIN.test(origin))
       throw new RangeError(`CORS origin ${origin} is not "*" nor a scheme://host[:port] origin`);
     origins.add(origin.toLowerCase());
   }
