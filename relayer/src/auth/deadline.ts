@@ -1,0 +1,19 @@
+/**
+ * A deadline for one Redis call. ioredis queues a command while it reconnects, so without one a request could wait
+ * for as long as Redis is away. A call past its deadline rejects with an error coded `ETIMEDOUT`, which the API's
+ * problem mapping (api/problems.ts) answers as 503 "unavailable" with Retry-After.
+ */
+
+/** The deadline of one Redis call of the auth module unless its caller gives another. */
+export const REDIS_TIMEOUT_MS = 2_000;
+
+/** `promise`, or a rejection coded ETIMEDOUT once `ms` have passed (the command itself is not cancelled). */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(Object.assign(new Error(`redis: ${what} took longer than ${ms} ms`), { code: "ETIMEDOUT" }));
+    }, ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
