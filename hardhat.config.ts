@@ -3,6 +3,7 @@ import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task
 import type { HardhatUserConfig } from "hardhat/config";
 import "@nomicfoundation/hardhat-toolbox";
 import { usdtNetworks } from "./scripts/lib/networks";
+import { mochaHooks } from "./test/support/redis";
 
 /** The one Solidity version every contract pins; the npm `solc` package must be this exact version. */
 export const SOLC_VERSION = "0.8.30";
@@ -60,7 +61,8 @@ const config: HardhatUserConfig = {
   },
   sourcify: { enabled: true },
   typechain: { outDir: "typechain-types", target: "ethers-v6" },
-  mocha: { timeout: 120_000 },
+  // The root hooks give the tests a Redis on a fresh machine (a private redis-server when none answers on 6379).
+  mocha: { timeout: 120_000, rootHooks: mochaHooks },
   gasReporter: { enabled: false },
 };
 

@@ -17,6 +17,19 @@ import { createIndexer } from "./indexer/indexer";
 import { createApi } from "./api/app";
 import { createTokenMonitor } from "./tokens/monitor";
 import { startServer } from "./api/server";
+import { createKeyStore, keysBase } from "./auth/keys";
+import { authenticate, idempotency, rateLimit, securityHeaders } from "./auth/http";
+import { createGasBudget } from "./auth/budget";
+import { keysOptions, runKeysCommand } from "./auth/cli";
+import { checkSignature } from "./signatures/check";
+import { safeInfo, safeMessageTypedData } from "./signatures/safe";
+import { createSubmitter } from "./submitter/submitter";
+import { createWriteService } from "./write/service";
+import { decodeError } from "./write/calls";
+import { planCalls } from "./write/planner";
+import type { WriteApi } from "./api/write";
+import { Wallet } from "ethers";
+import fs from "node:fs";
 
 /** How long a readiness probe waits for the RPC node. */
 const READY_RPC_TIMEOUT_MS = 2_000;
@@ -95,7 +108,66 @@ export async function startRelayer(common: Common) {
   common.onShutdown("tokens", () => tokens.stop());
   tokens.start();
 
-  const app = createApi({ common, store, readiness, resolutionWindow, tokens: tokens.snapshot });
+  const keys = createKeyStore({ redis, base: keysBase(options.redisPrefix) });
+  const signerKey = await loadSignerKey(options);
+  let headers;
+  try {
+    headers = securityHeaders({ corsOrigins: options.corsOrigins });
+  } catch (error) {
+    throw new OptionsError(`CORS_ORIGINS: ${(error as Error).message}`);
+  }
+  const write: WriteApi = {
+    authenticate: [
+      authenticate(keys, { requireKeyForReads: options.readsRequireKey }),
+      rateLimit({ redis, base: `${keysBase(options.redisPrefix)}rate:`, perMinute: options.rateLimitPerMinute }),
+    ],
+    beforePost: [idempotency({ redis, base: `${keysBase(options.redisPrefix)}idem:` })],
+    headers,
+  };
+  let submitter: ReturnType<typeof createSubmitter> | undefined;
+  let signer: string | undefined;
+  if (signerKey) {
+    signer = new Wallet(signerKey).address.toLowerCase();
+    const budget = createGasBudget({ redis, base: `${keysBase(options.redisPrefix)}gas:`, dailyGas: options.dailyGasPerKey });
+    submitter = createSubmitter({
+      common,
+      chain,
+      redis,
+      base: `${store.keyPrefix}w:`,
+      signerKey,
+      escrow,
+      confirmations: options.confirmations,
+      planner: async (queued) => planCalls(queued),
+      budget,
+      decodeError,
+      options: {
+        batchWindowMs: options.batchWindowMs,
+        bumpAfterMs: options.bumpAfterMs,
+        maxFeePerGasCap: BigInt(options.maxFeeGwei) * 10n ** 9n,
+      },
+    });
+    const running = submitter;
+    common.onShutdown("submitter", () => running.stop());
+    await running.start();
+    write.submissions = running;
+    write.service = createWriteService({
+      chainId,
+      escrow,
+      chain,
+      redis,
+      base: store.keyPrefix,
+      getDeal: async (dealId) => (await store.getDeal(dealId))?.deal,
+      checkSignature: (input) => checkSignature(chain, input),
+      safeTypedData: async (address, digest) =>
+        (await safeInfo(chain, address)) ? safeMessageTypedData(address, chainId, digest) : undefined,
+      submitter: running,
+      refs: keys,
+      relayer: signer,
+    });
+    logger.info({ msg: "write side on", signer });
+  }
+
+  const app = createApi({ common, store, readiness, resolutionWindow, tokens: tokens.snapshot, write });
   const server = await startServer(app, options.port, options.host);
   common.onShutdown("http", () => server.close());
   logger.info({ msg: "api listening", port: server.port, chainId, escrow });
@@ -104,7 +176,31 @@ export async function startRelayer(common: Common) {
     common.onShutdown("indexer", () => indexer.stop());
     void indexer.start();
   }
-  return { port: server.port, store, indexer, chainId, redis, tokens, resolutionWindow };
+  const clear = async () => {
+    await submitter?.stop();
+    await store.clear();
+  };
+  return { port: server.port, store, indexer, chainId, redis, tokens, resolutionWindow, keys, submitter, signer, clear };
+}
+
+/**
+ * The relayer's signer key: RELAYER_KEY, or the keystore file RELAYER_KEYSTORE decrypted with
+ * RELAYER_KEYSTORE_PASSWORD; none when neither is set (the write API is off). Never logged.
+ */
+async function loadSignerKey(options: Common["options"]): Promise<string | undefined> {
+  if (options.relayerKey) return options.relayerKey;
+  if (!options.relayerKeystore) return undefined;
+  let json: string;
+  try {
+    json = fs.readFileSync(options.relayerKeystore, "utf8");
+  } catch (error) {
+    throw new OptionsError(`RELAYER_KEYSTORE: cannot read ${options.relayerKeystore}: ${(error as Error).message}`);
+  }
+  try {
+    return (await Wallet.fromEncryptedJson(json, options.relayerKeystorePassword ?? "")).privateKey;
+  } catch {
+    throw new OptionsError("RELAYER_KEYSTORE: the keystore could not be decrypted with RELAYER_KEYSTORE_PASSWORD");
+  }
 }
 
 /** Claims the store's keys for this escrow, waiting for Redis if it does not answer yet. */
@@ -122,6 +218,16 @@ async function claimKeys(store: Store, logger: Common["logger"]): Promise<void> 
 
 /** Runs the relayer as a process: `argv` holds its options (or `--help`); a usage error exits with 2. */
 export async function main(argv: string[] = process.argv.slice(2)) {
+  if (argv[0] === "keys") {
+    try {
+      process.exitCode = await runKeysCommand(argv.slice(1), keysOptions(process.env));
+    } catch (error) {
+      if (!(error instanceof OptionsError)) throw error;
+      console.error(`relayer keys: ${error.message}`);
+      process.exitCode = 2;
+    }
+    return;
+  }
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(helpText());
     return;

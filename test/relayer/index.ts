@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
+import { testRedisUrl } from "../support/redis";
 import { createCommon } from "../../relayer/src/common";
 import type { DeploymentFile } from "../../relayer/src/deployment";
 import { parseOptions } from "../../relayer/src/options";
@@ -36,7 +37,7 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
     await runAllPaths(p);
     // Many small blocks, so the backfill makes many commits a kill can land between.
     await generateLoad(p, 240, 4);
-    redis = new Redis("redis://127.0.0.1:6379");
+    redis = new Redis(testRedisUrl());
   });
 
   after(async () => {

@@ -23,3 +23,6 @@ export const mochaHooks = {
     redis = undefined;
   },
 };
+
+/** The Redis the tests use: REDIS_URL (the private server's, when the root hook started one) or the default. */
+export const testRedisUrl = (): string => process.env.REDIS_URL ?? "redis://127.0.0.1:6379";

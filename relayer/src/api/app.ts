@@ -270,6 +270,8 @@ export function createApi({
 
   /* ---------------------------------------------- middleware ---------------------------------------------- */
 
+  if (write?.headers) app.use(write.headers);
+
   // Request duration (labelled by route pattern, never the raw URL) and a debug log line.
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = performance.now();
@@ -301,8 +303,6 @@ export function createApi({
 
   // Parsing JSON bodies here makes a malformed one a 400 everywhere.
   app.use(express.json({ limit: BODY_LIMIT }));
-  if (write?.headers) app.use(write.headers);
-  if (write) app.use(write.authenticate);
 
   // Every path with its methods: GET routes also answer HEAD; OPTIONS answers with Allow.
   const paths = new Map<string, typeof ROUTES>();
@@ -313,8 +313,10 @@ export function createApi({
     const chain = app.route(pattern.replace(/\{(\w+)\}/g, ":$1"));
     for (const route of routes) {
       const handler = handlers[route.id];
-      if (route.method === "post") chain.post(...(write?.beforePost ?? []), handler);
-      else chain.get(handler);
+      // Probes and metrics stay open to the operator's infrastructure; every other route authenticates.
+      const guards = route.tags?.includes("operations") || !write ? [] : write.authenticate;
+      if (route.method === "post") chain.post(...guards, ...(write?.beforePost ?? []), handler);
+      else chain.get(...guards, handler);
     }
     chain
       .options((_req: Request, res: Response) => {

@@ -19,8 +19,6 @@ export const PROBLEM_KINDS = {
   "gateway-not-found": { status: 404, title: "Gateway not found" },
   "acceptor-not-found": { status: 404, title: "Acceptor not found" },
   "method-not-allowed": { status: 405, title: "Method not allowed" },
-  unauthenticated: { status: 401, title: "Unauthenticated" },
-  forbidden: { status: 403, title: "Forbidden" },
   "submission-not-found": { status: 404, title: "Submission not found" },
   "wrong-status": { status: 409, title: "Wrong status" },
   "deal-exists": { status: 409, title: "Deal exists" },

@@ -20,13 +20,14 @@ import {
 
 /** The write side as the API uses it; absent when the relayer runs without a signer key. */
 export type WriteApi = {
-  service: WriteService;
-  submissions: { get(id: string): Promise<unknown> };
-  /** Sets `res.locals.apiKey` (or refuses); runs on every route. */
-  authenticate: RequestHandler;
-  /** Runs before every POST: per-key rate limit, idempotency. */
+  /** The use cases; absent when the relayer has no signer key (the write routes then answer 503). */
+  service?: WriteService;
+  submissions?: { get(id: string): Promise<unknown> };
+  /** Authentication (sets `res.locals.apiKey` or refuses) and rate limits: every route but the operations ones. */
+  authenticate: RequestHandler[];
+  /** Runs before every POST, after the body is parsed: idempotency. */
   beforePost: RequestHandler[];
-  /** Runs before every route (CORS, nosniff, Cache-Control). */
+  /** Runs first on every request (CORS, nosniff, Cache-Control). */
   headers?: RequestHandler;
 };
 
@@ -45,9 +46,9 @@ const dealIdOf = (req: Request) =>
   validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
 
 export function writeHandlers(write: WriteApi | undefined) {
-  const need = (): WriteApi => {
-    if (!write) throw new ApiProblem("unavailable", WRITE_OFF);
-    return write;
+  const need = () => {
+    if (!write?.service || !write.submissions) throw new ApiProblem("unavailable", WRITE_OFF);
+    return { service: write.service, submissions: write.submissions };
   };
   return {
     async confirmationTypedData(req: Request, res: Response) {

@@ -1,10 +1,11 @@
 /**
- * The read API against a real Redis (127.0.0.1:6379): the projection is seeded by committing protocol events
+ * The read API against a real Redis (REDIS_URL, default 127.0.0.1:6379): the projection is seeded by committing protocol events
  * through the store's real write path (lease + commit), then every route is exercised over HTTP.
  */
 import { expect } from "chai";
 import { id as keccakId } from "ethers";
 import { Redis } from "ioredis";
+import { testRedisUrl } from "../../support/redis";
 import { Agent, request as httpRequest } from "node:http";
 import request from "supertest";
 import type { Common } from "../../../relayer/src/common";
@@ -764,7 +765,7 @@ describe("relayer read API", function () {
     });
 
     it("answers a store outage with 503 unavailable and a bug with a 500 that leaks nothing", async function () {
-      const closed = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true });
+      const closed = new Redis(testRedisUrl(), { lazyConnect: true });
       await closed.connect();
       await closed.quit();
       const deadStore = createStore({ common, redis: closed, chainId: CHAIN_ID, escrow: ESCROW });

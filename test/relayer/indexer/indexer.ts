@@ -4,6 +4,7 @@
  */
 import { expect } from "chai";
 import { Redis } from "ioredis";
+import { testRedisUrl } from "../../support/redis";
 import { id } from "ethers";
 import type { EthersChain } from "../../../relayer/src/chain/chain";
 import type { Chain } from "../../../relayer/src/chain/types";
@@ -71,7 +72,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
 
   before(async () => {
     ({ node, deploymentFile, deployment, p } = await startDeployed("indexer"));
-    redis = new Redis("redis://127.0.0.1:6379");
+    redis = new Redis(testRedisUrl());
     // The live indexer follows the chain block by block while every deal path runs.
     live = start(3);
     expected = await runAllPaths(p);
@@ -439,7 +440,7 @@ describe("relayer indexer: a failed step (stub chain + Redis)", function () {
   const stores: Store[] = [];
 
   before(function () {
-    redis = new Redis("redis://127.0.0.1:6379");
+    redis = new Redis(testRedisUrl());
   });
 
   after(async function () {

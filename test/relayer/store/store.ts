@@ -1,11 +1,12 @@
 /**
- * The Redis store (`store.ts`) on its own, against a real Redis (127.0.0.1:6379): its keys, the lease and its
+ * The Redis store (`store.ts`) on its own, against a real Redis (REDIS_URL, default 127.0.0.1:6379): its keys, the lease and its
  * fencing token, commits (atomic with the checkpoint, refused with a stale checkpoint or a lost lease), undo logs and
  * rollbacks, the event stream, and the reads the API serves. Every test starts from an empty key prefix of its own
  * and deletes it afterwards.
  */
 import { expect } from "chai";
 import { Redis } from "ioredis";
+import { testRedisUrl } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { createCommon, type Common } from "../../../relayer/src/common";
 import type { ProtocolEvent } from "../../../protocol";
@@ -57,7 +58,7 @@ describe("relayer store (Redis)", function () {
   };
 
   before(async function () {
-    redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 });
+    redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect();
   });
 

@@ -1,11 +1,12 @@
 /**
  * The read API's test fixtures: a projection seeded by committing protocol events through the store's real write
- * path (lease + commit) into a real Redis (127.0.0.1:6379) under a key prefix of its own, the model of every seeded
+ * path (lease + commit) into a real Redis (REDIS_URL, default 127.0.0.1:6379) under a key prefix of its own, the model of every seeded
  * deal, the API served over it on a free port, and raw HTTP helpers that send paths as given.
  */
 import { expect } from "chai";
 import { id as keccakId } from "ethers";
 import { Redis } from "ioredis";
+import { testRedisUrl } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { Agent, request as httpRequest } from "node:http";
 import { connect } from "node:net";
@@ -361,7 +362,7 @@ export type SeededApi = {
  */
 export async function startSeededApi(name: string): Promise<SeededApi> {
   const prefix = `test-${name}-${randomBytes(6).toString("hex")}`;
-  const redis = new Redis({ host: "127.0.0.1", port: 6379, lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   const common = createCommon(
     parseOptions({

@@ -52,6 +52,7 @@ describe("token monitor: a token that blacklists the escrow, or is paused", func
         parseOptions({
           RPC_URL: node.url,
           DEPLOYMENT: deploymentFile,
+          REDIS_URL: process.env.REDIS_URL,
           REDIS_PREFIX: `test-tokens-${randomBytes(4).toString("hex")}`,
           PORT: "0",
           HOST: "127.0.0.1",
