@@ -1,0 +1,346 @@
+/**
+ * The submitter against a real Hardhat node with the protocol deployed and a real Redis (a random key prefix per
+ * test, removed after): the life of a submission, failures that block nothing, batching into one multicall, fee
+ * bumps of a stuck transaction, and crashes (SIGKILL of a child process at each point of sending).
+ */
+import { randomBytes } from "node:crypto";
+import { expect } from "chai";
+import { Interface, Wallet } from "ethers";
+import { Redis } from "ioredis";
+import { Escrow__factory } from "../../../typechain-types";
+import { createChain } from "../../../relayer/src/chain/chain";
+import { createCommon, type Common } from "../../../relayer/src/common";
+import { parseOptions } from "../../../relayer/src/options";
+import { createSubmitter, type SubmitterDeps } from "../../../relayer/src/submitter/submitter";
+import type { Call, Submitter, SubmissionView, SubmitterOptions } from "../../../relayer/src/submitter/types";
+import { Action, dealIdOf, makeDeal, signAction, type DealParams, type Protocol } from "../support/activity";
+import { fund, mine, minedFrom, noNonceGaps, setAutomine } from "../support/chain-control";
+import { startDeployed, type Deployed } from "../support/deployed";
+import { decodeEscrowError, spawnSubmitter, type SubmitterProcess } from "../support/submitter-process";
+
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const escrowInterface = new Interface(Escrow__factory.abi);
+const MULTICALL = escrowInterface.getFunction("multicall")!.selector;
+const FAST: SubmitterOptions = {
+  batchWindowMs: 300,
+  pollMs: 100,
+  leaseMs: 1_500,
+  jobLockMs: 1_500,
+  stalledIntervalMs: 500,
+  bumpAfterMs: 60_000,
+};
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("relayer/submitter", function () {
+  this.timeout(180_000);
+  let d: Deployed;
+  let p: Protocol;
+  let escrow: string;
+  let redis: Redis;
+  let common: Common;
+  const prefixes: string[] = [];
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  before(async () => {
+    d = await startDeployed("submitter");
+    p = d.p;
+    escrow = await p.escrow.getAddress();
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    common = createCommon(parseOptions({ RPC_URL: d.node.url, DEPLOYMENT: "x", LOG_LEVEL: "silent" }));
+  });
+
+  afterEach(async () => {
+    for (const clean of cleanups.splice(0).reverse()) await clean().catch(() => undefined);
+    await setAutomine(p.provider, true);
+    for (const prefix of prefixes.splice(0)) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+  });
+
+  after(async () => {
+    await redis?.quit();
+    await d?.node.stop();
+  });
+
+  /** A fresh key prefix (with the hash tag) and a fresh funded relayer key: no state shared between tests. */
+  async function fresh(): Promise<{ base: string; key: string; address: string }> {
+    const prefix = `test-sub-${randomBytes(4).toString("hex")}`;
+    prefixes.push(prefix);
+    const wallet = Wallet.createRandom();
+    await fund(p.provider, wallet.address);
+    return {
+      base: `${prefix}:{31337:${escrow.slice(2, 10).toLowerCase()}}:`,
+      key: wallet.privateKey,
+      address: wallet.address,
+    };
+  }
+
+  function submitterFor(env: { base: string; key: string }, over: Partial<SubmitterDeps> = {}): Submitter {
+    const chain = createChain({ common, rpcUrl: d.node.url });
+    const submitter = createSubmitter({
+      common,
+      chain,
+      redis,
+      base: env.base,
+      signerKey: env.key,
+      escrow,
+      confirmations: 1,
+      decodeError: decodeEscrowError,
+      ...over,
+      options: { ...FAST, ...over.options },
+    });
+    cleanups.push(async () => {
+      await submitter.stop();
+      chain.close();
+    });
+    return submitter;
+  }
+
+  /** Opens a payment deal paid by payer `i` to payee `i` (sent by the payer itself). */
+  async function openDeal(i = 0): Promise<DealParams> {
+    const payer = p.payers[i % p.payers.length];
+    const payee = p.payees[i % p.payees.length];
+    const deal = await makeDeal(p, { payer: await payer.getAddress(), payee: await payee.getAddress() });
+    await (await p.escrow.connect(payer).open(deal, "0x" + "00".repeat(32))).wait();
+    return deal;
+  }
+
+  async function performCall(deal: DealParams, i = 0): Promise<Call> {
+    const payee = p.payees[i % p.payees.length];
+    const auth = await signAction(p, payee, dealIdOf(deal), Action.Perform);
+    return {
+      to: escrow,
+      data: escrowInterface.encodeFunctionData("actWithSig", [deal, Action.Perform, await payee.getAddress(), auth]),
+    };
+  }
+
+  async function settleCall(deal: DealParams, i = 0): Promise<Call> {
+    const id = dealIdOf(deal);
+    const payeeAuth = await signAction(p, p.payees[i % p.payees.length], id, Action.Perform);
+    const payerAuth = await signAction(p, p.payers[i % p.payers.length], id, Action.Release);
+    return { to: escrow, data: escrowInterface.encodeFunctionData("settleWithSigs", [deal, payeeAuth, payerAuth]) };
+  }
+
+  const statusOf = async (deal: DealParams) => Number((await p.escrow.getDeal(dealIdOf(deal))).status);
+
+  const viewWhen = (s: Submitter, id: string, test: (v: SubmissionView) => boolean, ms?: number) =>
+    until(
+      `submission ${id}`,
+      async () => {
+        const v = await s.get(id);
+        return v && test(v) ? v : undefined;
+      },
+      ms,
+    );
+
+  describe("one submission", () => {
+    it("an actWithSig submission → queued, sent, mined, then final at the confirmation depth", async () => {
+      const env = await fresh();
+      const s = submitterFor(env, { confirmations: 3 });
+      const deal = await openDeal(0);
+      const queued = await s.submit({ kind: "perform", dealId: dealIdOf(deal), call: await performCall(deal) });
+      expect(queued.status).to.equal("queued");
+      expect(queued.transactions).to.deep.equal([]);
+      const startBlock = await p.provider.getBlockNumber();
+      await s.start();
+      const mined = await viewWhen(s, queued.id, (v) => v.status === "mined");
+      expect(mined.transactions).to.have.length(1);
+      expect(mined.transactionHash).to.equal(mined.transactions[0].hash);
+      expect(mined.confirmations).to.be.lessThan(3);
+      expect(await statusOf(deal)).to.equal(2); // Performed
+      await mine(p.provider, 2);
+      const final = await viewWhen(s, queued.id, (v) => v.status === "final");
+      expect(final.confirmations).to.be.at.least(3);
+      expect(BigInt(final.gasUsed!)).to.be.greaterThan(0n);
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs.map((t) => t.hash)).to.deep.equal([final.transactionHash]);
+    });
+
+    it("the same id submitted twice → one submission and one transaction", async () => {
+      const env = await fresh();
+      const s = submitterFor(env);
+      const deal = await openDeal(1);
+      const call = await performCall(deal, 1);
+      const first = await s.submit({ id: "sub_twice", kind: "perform", call });
+      const again = await s.submit({ id: "sub_twice", kind: "other", call });
+      expect(again).to.deep.equal(first);
+      const startBlock = await p.provider.getBlockNumber();
+      await s.start();
+      await viewWhen(s, "sub_twice", (v) => v.status === "final");
+      expect(await minedFrom(p.provider, env.address, startBlock)).to.have.length(1);
+    });
+
+    it("an unknown id → undefined; a malformed request → TypeError and nothing stored", async () => {
+      const env = await fresh();
+      const s = submitterFor(env);
+      expect(await s.get("sub_nope")).to.equal(undefined);
+      expect(await s.get("../../etc")).to.equal(undefined);
+      let error: unknown;
+      try {
+        await s.submit({ kind: "perform", call: { to: "0x12", data: "0x" } });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).to.be.instanceOf(TypeError);
+      expect(await redis.keys(`${env.base.split(":")[0]}*`)).to.deep.equal([]);
+    });
+  });
+
+  describe("failures", () => {
+    it("a reverting call → failed with the decoded custom error, and the next one in the window still goes", async () => {
+      const env = await fresh();
+      const s = submitterFor(env);
+      const deal = await openDeal(2);
+      const good = await performCall(deal, 2);
+      // The payer is not the party of a Perform: the escrow refuses with EscrowUnauthorized.
+      const payer = p.payers[2];
+      const auth = await signAction(p, payer, dealIdOf(deal), Action.Perform);
+      const bad = {
+        to: escrow,
+        data: escrowInterface.encodeFunctionData("actWithSig", [deal, Action.Perform, await payer.getAddress(), auth]),
+      };
+      const startBlock = await p.provider.getBlockNumber();
+      const failing = await s.submit({ kind: "perform", call: bad });
+      const passing = await s.submit({ kind: "perform", call: good });
+      await s.start();
+      const failed = await viewWhen(s, failing.id, (v) => v.status === "failed");
+      expect(failed.error?.name).to.equal("EscrowUnauthorized");
+      expect(failed.error?.args?.caller?.toLowerCase()).to.equal((await payer.getAddress()).toLowerCase());
+      expect(failed.transactions).to.deep.equal([]);
+      await viewWhen(s, passing.id, (v) => v.status === "final");
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs).to.have.length(1);
+      expect(txs[0].input.startsWith(escrowInterface.getFunction("actWithSig")!.selector)).to.equal(true);
+    });
+
+    it("two calls that pass alone but not together → the batch is halved: one lands, the other fails decoded", async () => {
+      const env = await fresh();
+      const s = submitterFor(env);
+      const deal = await openDeal(3);
+      const a = await s.submit({ kind: "settle", call: await settleCall(deal, 3) });
+      const b = await s.submit({ kind: "settle", call: await settleCall(deal, 3) });
+      await s.start();
+      const views = await Promise.all(
+        [a.id, b.id].map((id) => viewWhen(s, id, (v) => v.status === "final" || v.status === "failed")),
+      );
+      expect(views.map((v) => v.status).sort()).to.deep.equal(["failed", "final"]);
+      expect(views.find((v) => v.status === "failed")!.error?.name).to.equal("EscrowWrongStatus");
+      expect(await statusOf(deal)).to.equal(3); // Released
+    });
+  });
+
+  describe("batching", () => {
+    it("N settlements queued in one window → one multicall transaction, and gas per settlement ≤ 0.75 of each sent alone", async () => {
+      const N = 6;
+      const env = await fresh();
+      const s = submitterFor(env, { options: { batchWindowMs: 1_000 } });
+      const deals: DealParams[] = [];
+      for (let i = 0; i < 2 * N; i++) deals.push(await openDeal(i));
+      const calls = await Promise.all(deals.map((deal, i) => settleCall(deal, i)));
+      // Baseline: the first N settled by their payees, each sending its own settleWithSigs.
+      let baseline = 0n;
+      for (let i = 0; i < N; i++) {
+        const tx = await p.payees[i % p.payees.length].sendTransaction({ to: escrow, data: calls[i].data });
+        baseline += (await tx.wait())!.gasUsed;
+      }
+      const startBlock = await p.provider.getBlockNumber();
+      await s.start();
+      const ids = [];
+      for (let i = N; i < 2 * N; i++) ids.push((await s.submit({ kind: "settle", call: calls[i] })).id);
+      const views = await Promise.all(ids.map((id) => viewWhen(s, id, (v) => v.status === "final")));
+      const hashes = new Set(views.map((v) => v.transactionHash));
+      expect(hashes.size).to.equal(1);
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs).to.have.length(1);
+      expect(txs[0].input.startsWith(MULTICALL)).to.equal(true);
+      for (const deal of deals) expect(await statusOf(deal)).to.equal(3);
+      const ratio = Number(BigInt(views[0].gasUsed!)) / Number(baseline);
+      expect(ratio).to.be.at.most(0.75);
+    });
+  });
+
+  describe("fee bumps", () => {
+    it("a transaction not mined in bumpAfterMs → replaced at the same nonce with fees +12.5%, both hashes listed, one mined", async () => {
+      const env = await fresh();
+      const s = submitterFor(env, { options: { bumpAfterMs: 700 } });
+      const deal = await openDeal(4);
+      await setAutomine(p.provider, false);
+      const startBlock = (await p.provider.getBlockNumber()) + 1;
+      const sub = await s.submit({ kind: "perform", call: await performCall(deal, 4) });
+      await s.start();
+      const bumped = await viewWhen(s, sub.id, (v) => v.transactions.length >= 2);
+      const [first, second] = bumped.transactions;
+      expect(second.nonce).to.equal(first.nonce);
+      expect(second.hash).to.not.equal(first.hash);
+      expect(BigInt(second.maxFeePerGas) * 1000n).to.be.at.least(BigInt(first.maxFeePerGas) * 1125n);
+      expect(BigInt(second.maxPriorityFeePerGas) * 1000n).to.be.at.least(BigInt(first.maxPriorityFeePerGas) * 1125n);
+      expect(bumped.status).to.equal("sent");
+      await mine(p.provider, 1);
+      const final = await viewWhen(s, sub.id, (v) => v.status === "final");
+      expect(final.id).to.equal(sub.id);
+      expect(final.transactions.map((t) => t.hash)).to.include(final.transactionHash);
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs).to.have.length(1);
+      expect(txs[0].hash).to.equal(final.transactionHash);
+      expect(await statusOf(deal)).to.equal(2);
+    });
+  });
+
+  describe("crashes (SIGKILL of the submitter's process)", () => {
+    const crashes = [
+      { at: "afterTake", when: "between queued and sent (jobs taken, nothing recorded)", automine: true },
+      { at: "afterRecord", when: "between queued and sent (signed and recorded, not broadcast)", automine: true },
+      { at: "afterBroadcast", when: "between sent and mined (broadcast, not mined)", automine: false },
+    ] as const;
+    for (const crash of crashes) {
+      it(`killed ${crash.when} → after restart each submission completes exactly once, no nonce gap`, async () => {
+        const env = await fresh();
+        const childEnv = {
+          RPC_URL: d.node.url,
+          REDIS_URL,
+          SUBMITTER_BASE: env.base,
+          SUBMITTER_KEY: env.key,
+          ESCROW: escrow,
+          CONFIRMATIONS: "1",
+          SUBMITTER_OPTIONS: JSON.stringify(FAST),
+        };
+        const deals = [await openDeal(0), await openDeal(1), await openDeal(2)];
+        const client = submitterFor(env); // submits only: never started
+        if (!crash.automine) await setAutomine(p.provider, false);
+        const startBlock = (await p.provider.getBlockNumber()) + 1;
+        const ids: string[] = [];
+        for (const [i, deal] of deals.entries()) {
+          ids.push((await client.submit({ kind: "settle", call: await settleCall(deal, i) })).id);
+        }
+        let child: SubmitterProcess | undefined = await spawnSubmitter({ ...childEnv, CRASH_AT: crash.at });
+        cleanups.push(() => child!.kill());
+        expect(await child.exited).to.equal("SIGKILL");
+        expect(child.logs.map((l) => l.msg)).to.include("crashing");
+        if (!crash.automine) {
+          await setAutomine(p.provider, true);
+          // nothing was mined by the crashed process: the transaction waits in the node's pool
+          expect(await minedFrom(p.provider, env.address, startBlock)).to.have.length(0);
+        }
+        child = await spawnSubmitter(childEnv);
+        if (!crash.automine) await mine(p.provider, 1);
+        const views = await Promise.all(ids.map((id) => viewWhen(client, id, (v) => v.status === "final", 60_000)));
+        for (const deal of deals) expect(await statusOf(deal)).to.equal(3);
+        const txs = await minedFrom(p.provider, env.address, startBlock);
+        expect(txs).to.have.length(1);
+        expect(new Set(views.map((v) => v.transactionHash))).to.deep.equal(new Set([txs[0].hash]));
+        expect(await noNonceGaps(p.provider, env.address, txs)).to.equal(true);
+        for (const v of views) expect(v.transactions).to.have.length(1);
+      });
+    }
+  });
+});
