@@ -130,6 +130,16 @@ export type SubmitterOptions = {
   gasMarginPercent?: number;
 };
 
+/** Test seams: called at the named points of sending (a crash test kills the process there). */
+export type SubmitterHooks = {
+  /** The round took its jobs; nothing is recorded yet. */
+  afterTake?: (ids: string[]) => void | Promise<void>;
+  /** The signed transaction is recorded; it is not broadcast yet. */
+  afterRecord?: (slot: Slot) => void | Promise<void>;
+  /** The transaction was broadcast. */
+  afterBroadcast?: (slot: Slot) => void | Promise<void>;
+};
+
 export type Submitter = {
   submit(r: SubmissionRequest): Promise<SubmissionView>;
   get(id: string): Promise<SubmissionView | undefined>;
