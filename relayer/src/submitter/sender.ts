@@ -74,7 +74,7 @@ export function createSender(ctx: SubmitterContext) {
               : "error";
       const level = outcome === "error" ? "error" : "info";
       logger[level]({ msg: "broadcast refused", hash: tx.hash, nonce: tx.nonce, outcome, error: message });
-      if (outcome === "nonce-too-high") await syncNonce();
+      if (outcome === "nonce-too-high" || outcome === "nonce-too-low") await syncNonce();
       return outcome;
     }
   }

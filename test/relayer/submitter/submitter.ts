@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
-import { Interface, Wallet } from "ethers";
+import { ContractFactory, Interface, Wallet } from "ethers";
 import { Redis } from "ioredis";
 import { Escrow__factory } from "../../../typechain-types";
 import { createChain } from "../../../relayer/src/chain/chain";
@@ -293,6 +293,136 @@ describe("relayer/submitter", function () {
       expect(txs).to.have.length(1);
       expect(txs[0].hash).to.equal(final.transactionHash);
       expect(await statusOf(deal)).to.equal(2);
+    });
+  });
+
+  describe("nonces and leadership", () => {
+    it("a transaction of the relayer's key sent elsewhere → the submitter re-syncs and its submission lands, no gap", async () => {
+      const env = await fresh();
+      const s = submitterFor(env);
+      const startBlock = await p.provider.getBlockNumber();
+      await s.start();
+      const dealA = await openDeal(0);
+      const first = await s.submit({ kind: "perform", call: await performCall(dealA, 0) });
+      await viewWhen(s, first.id, (v) => v.status === "final");
+      // Someone else uses the key: nonce 1 is gone when the submitter next signs.
+      const foreign = new Wallet(env.key, p.provider);
+      await (await foreign.sendTransaction({ to: env.address, value: 0n })).wait();
+      const dealB = await openDeal(1);
+      const second = await s.submit({ kind: "perform", call: await performCall(dealB, 1) });
+      const final = await viewWhen(s, second.id, (v) => v.status === "final", 60_000);
+      expect(final.transactions.at(-1)!.nonce).to.equal(2);
+      expect(await statusOf(dealB)).to.equal(2);
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs.map((t) => t.nonce)).to.deep.equal([0, 1, 2]);
+      expect(await noNonceGaps(p.provider, env.address, txs)).to.equal(true);
+    });
+
+    it("two submitters started on one key → one leads; every submission lands once, no gap", async () => {
+      const env = await fresh();
+      const a = submitterFor(env);
+      const b = submitterFor(env);
+      const startBlock = await p.provider.getBlockNumber();
+      await Promise.all([a.start(), b.start()]);
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const deal = await openDeal(i);
+        const via = i % 2 === 0 ? a : b;
+        ids.push((await via.submit({ kind: "perform", call: await performCall(deal, i) })).id);
+        await new Promise((resolve) => setTimeout(resolve, 400)); // one round each
+      }
+      const views = await Promise.all(ids.map((id) => viewWhen(a, id, (v) => v.status === "final")));
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs).to.have.length(new Set(views.map((v) => v.transactionHash)).size);
+      expect(await noNonceGaps(p.provider, env.address, txs)).to.equal(true);
+    });
+  });
+
+  describe("gas budget", () => {
+    /** A budget in memory: what the submitter reserves and settles is recorded (H1's Redis budget is theirs). */
+    function memoryBudget(limit: bigint) {
+      const spent = new Map<string, bigint>();
+      const settled: { keyId: string; reserved: bigint; used: bigint }[] = [];
+      return {
+        spent,
+        settled,
+        async reserve(keyId: string, gas: bigint) {
+          const now = spent.get(keyId) ?? 0n;
+          if (now + gas > limit) return { ok: false as const, remaining: limit - now, resetsAt: 0 };
+          spent.set(keyId, now + gas);
+          return { ok: true as const };
+        },
+        async settle(keyId: string, reserved: bigint, used: bigint) {
+          settled.push({ keyId, reserved, used });
+          spent.set(keyId, (spent.get(keyId) ?? 0n) - reserved + used);
+        },
+      };
+    }
+
+    it("a key whose budget covers the call → reserved before sending, settled with the gas used", async () => {
+      const env = await fresh();
+      const budget = memoryBudget(10_000_000n);
+      const s = submitterFor(env, { budget });
+      await s.start();
+      const deal = await openDeal(5);
+      const sub = await s.submit({ kind: "perform", keyId: "key_a", call: await performCall(deal, 5) });
+      const final = await viewWhen(s, sub.id, (v) => v.status === "final");
+      expect(budget.settled).to.have.length(1);
+      expect(budget.settled[0].keyId).to.equal("key_a");
+      expect(budget.settled[0].used).to.equal(BigInt(final.gasUsed!));
+      expect(budget.settled[0].reserved).to.be.greaterThan(budget.settled[0].used);
+      expect(budget.spent.get("key_a")).to.equal(BigInt(final.gasUsed!));
+    });
+
+    it("a key over its budget → failed GasBudgetExceeded, nothing sent, and the operator's submission still goes", async () => {
+      const env = await fresh();
+      const budget = memoryBudget(1_000n);
+      const s = submitterFor(env, { budget });
+      const startBlock = await p.provider.getBlockNumber();
+      const [dealA, dealB] = [await openDeal(0), await openDeal(1)];
+      const charged = await s.submit({ kind: "perform", keyId: "key_poor", call: await performCall(dealA, 0) });
+      const operator = await s.submit({ kind: "perform", call: await performCall(dealB, 1) });
+      await s.start();
+      const refused = await viewWhen(s, charged.id, (v) => v.status === "failed");
+      expect(refused.error?.name).to.equal("GasBudgetExceeded");
+      expect(refused.transactions).to.deep.equal([]);
+      const final = await viewWhen(s, operator.id, (v) => v.status === "final");
+      expect(await minedFrom(p.provider, env.address, startBlock)).to.have.length(1);
+      expect(final.transactionHash).to.be.a("string");
+      expect(await statusOf(dealA)).to.equal(1); // still Open
+    });
+  });
+
+  describe("preludes", () => {
+    it("a prelude whose address has no code → sent first in its own transaction, then the call; with code → skipped", async () => {
+      const env = await fresh();
+      const artifact =
+        await import("@safe-global/safe-contracts/build/artifacts/contracts/proxies/SafeProxyFactory.sol/SafeProxyFactory.json");
+      const factory = await new ContractFactory(artifact.abi, artifact.bytecode, p.owner).deploy();
+      await factory.waitForDeployment();
+      const factoryAddress = await factory.getAddress();
+      const create = factory.interface.encodeFunctionData("createProxyWithNonce", [escrow, "0x", 7n]);
+      const predicted = factory.interface.decodeFunctionResult(
+        "createProxyWithNonce",
+        await p.provider.call({ to: factoryAddress, data: create }),
+      )[0] as string;
+      expect(await p.provider.getCode(predicted)).to.equal("0x");
+      const s = submitterFor(env);
+      const startBlock = await p.provider.getBlockNumber();
+      await s.start();
+      const dealA = await openDeal(0);
+      const prelude = { to: factoryAddress, data: create, unlessCodeAt: predicted };
+      const first = await s.submit({ kind: "perform", call: await performCall(dealA, 0), prelude });
+      await viewWhen(s, first.id, (v) => v.status === "final");
+      expect(await p.provider.getCode(predicted)).to.not.equal("0x");
+      const dealB = await openDeal(1);
+      const second = await s.submit({ kind: "perform", call: await performCall(dealB, 1), prelude });
+      await viewWhen(s, second.id, (v) => v.status === "final");
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs.map((t) => t.to.toLowerCase())).to.deep.equal(
+        [factoryAddress, escrow, escrow].map((a) => a.toLowerCase()),
+      );
+      expect(await noNonceGaps(p.provider, env.address, txs)).to.equal(true);
     });
   });
 
