@@ -20,9 +20,13 @@ export function createFollower(ctx: SubmitterContext, sender: Sender) {
   const { chain, store, address, confirmations, budget, decodeError, o, cap, logger, enqueue } = ctx;
   const { broadcast, sign } = sender;
 
+  /**
+   * Why a mined transaction reverted (a receipt holds no reason): its call replayed on the state its block left,
+   * which is what made it fail when another transaction of that block got there first.
+   */
   async function revertReason(slot: Slot, block: number): Promise<SubmissionError | undefined> {
     try {
-      const at = toQuantity(Math.max(0, block - 1));
+      const at = toQuantity(block);
       await chain.request("eth_call", [{ from: address, to: slot.to, data: slot.data, gas: toQuantity(slot.gas) }, at]);
       return { name: "TransactionReverted", message: "the transaction reverted on chain (it succeeds when replayed)" };
     } catch (error) {

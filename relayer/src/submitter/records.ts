@@ -54,6 +54,15 @@ export class RedisDeadlineError extends Error {
   }
 }
 
+/** `promise`, or a RedisDeadlineError after `ms` (for BullMQ's calls, whose connections retry without end). */
+export function withDeadline<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisDeadlineError(what, ms)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 export type SubmitterStore = ReturnType<typeof createSubmitterStore>;
 
 export function createSubmitterStore({
@@ -77,13 +86,7 @@ export function createSubmitterStore({
     lease: `${base}sub:lease:${who}`,
   };
 
-  function timed<T>(what: string, promise: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RedisDeadlineError(what, timeoutMs)), timeoutMs);
-    });
-    return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-  }
+  const timed = <T>(what: string, promise: Promise<T>): Promise<T> => withDeadline(what, timeoutMs, promise);
 
   const parse = <T>(json: string | null): T | undefined => (json === null ? undefined : (JSON.parse(json) as T));
 
@@ -129,9 +132,9 @@ export function createSubmitterStore({
       await timed("put", tx.exec());
     },
 
-    /** Ids of queued submissions, oldest first. */
-    async queuedIds(limit = 10_000): Promise<string[]> {
-      return timed("queued", redis.zrange(k.queued, 0, limit - 1));
+    /** Ids of queued submissions created before `before` (unix ms), oldest first. */
+    async queuedIds(before = Number.MAX_SAFE_INTEGER, limit = 10_000): Promise<string[]> {
+      return timed("queued", redis.zrangebyscore(k.queued, "-inf", before, "LIMIT", 0, limit));
     },
 
     async nextNonce(): Promise<number | undefined> {

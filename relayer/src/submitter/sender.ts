@@ -9,6 +9,7 @@ import { Escrow__factory } from "../../../typechain-types/factories/contracts/Es
 import { CallRevertedError } from "../errors";
 import { suggestFees, type Fees } from "./fees";
 import type { SubmitterContext } from "./context";
+import { withDeadline } from "./records";
 import type { Call, SentTransaction, Slot, SlotTransaction, SubmissionError, SubmissionRecord } from "./types";
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
@@ -278,7 +279,13 @@ export function createSender(ctx: SubmitterContext) {
       const batchable: Plan[] = [];
       const alone: Plan[] = [];
       for (const p of valid) {
-        checkCall(p.call, "planned call");
+        try {
+          checkCall(p.call, "planned call");
+        } catch (error) {
+          const invalid = { name: "InvalidPlan", message: `the planner returned an invalid call: ${errorText(error)}` };
+          await store.put(p.submissionIds.map((id) => failedWith(byId.get(id)!, invalid)));
+          continue;
+        }
         const outcome = await chain.simulate({ from: address, to: p.call.to, data: p.call.data }, "pending");
         if (!outcome.ok) {
           const error = decodeError(outcome.revertData);
@@ -296,8 +303,10 @@ export function createSender(ctx: SubmitterContext) {
     for (const job of jobs) {
       const id = String((job.data as { id: string }).id);
       try {
-        if (held.has(id)) await job.moveToDelayed(Date.now() + Math.max(200, o.pollMs), ctx.token);
-        else await job.moveToCompleted("done", ctx.token, false);
+        const move = held.has(id)
+          ? job.moveToDelayed(Date.now() + Math.max(200, o.pollMs), ctx.token)
+          : job.moveToCompleted("done", ctx.token, false);
+        await withDeadline("settle job", o.redisTimeoutMs, move);
       } catch (error) {
         logger.warn({ msg: "could not settle a job", id, err: errorText(error) });
       }

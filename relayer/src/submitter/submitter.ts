@@ -24,7 +24,7 @@ import type { Chain } from "../chain/types";
 import type { Common } from "../common";
 import type { ResolvedOptions, SubmitterContext } from "./context";
 import { createFollower } from "./follower";
-import { createSubmitterStore } from "./records";
+import { createSubmitterStore, withDeadline } from "./records";
 import { checkCall, createSender, errorText } from "./sender";
 import type {
   GasBudget,
@@ -70,6 +70,8 @@ export type SubmitterDeps = {
 
 const ID = /^[A-Za-z0-9_-]{1,100}$/;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+/** How often the leader re-adds jobs of submissions queued longer than this (ms). */
+const SWEEP_MS = 10_000;
 const SENT_METRIC = "relayer_submitter_transactions_sent_total";
 
 /** The default plan: one call per submission. */
@@ -108,7 +110,9 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
   const queueName = `submit-${address.toLowerCase()}`;
   const prefix = `${base}bull`;
   // BullMQ opens its own connections (a worker blocks); same server and database as the caller's client.
-  const connection = { ...redis.options, maxRetriesPerRequest: null, keyPrefix: undefined, lazyConnect: false };
+  // (No command timeout there: a blocking fetch outlasts it. Calls on them get deadlines here instead.)
+  const { commandTimeout: _timeout, keyPrefix: _prefix, ...redisOptions } = redis.options;
+  const connection = { ...redisOptions, maxRetriesPerRequest: null, lazyConnect: false };
   const sentCounter =
     (common.metrics.registry.getSingleMetric(SENT_METRIC) as Counter | undefined) ??
     new Counter({
@@ -138,12 +142,16 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
 
   async function enqueue(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await queueOf().addBulk(
-      ids.map((id) => ({
-        name: "submission",
-        data: { id },
-        opts: { jobId: id, removeOnComplete: true, removeOnFail: 1_000 },
-      })),
+    await withDeadline(
+      "add jobs",
+      o.redisTimeoutMs,
+      queueOf().addBulk(
+        ids.map((id) => ({
+          name: "submission",
+          data: { id },
+          opts: { jobId: id, removeOnComplete: true, removeOnFail: 1_000 },
+        })),
+      ),
     );
   }
 
@@ -217,12 +225,12 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
   async function workLoop(w: Worker): Promise<void> {
     while (leading) {
       try {
-        const first = await w.getNextJob(token, { block: true });
+        const first = await withDeadline("take job", o.redisTimeoutMs + 1_000, w.getNextJob(token, { block: true }));
         if (!first || !leading) continue;
         const jobs: Job[] = [first];
         const until = Date.now() + o.batchWindowMs;
         while (jobs.length < o.maxBatch && leading) {
-          const next = await w.getNextJob(token, { block: false });
+          const next = await withDeadline("take job", o.redisTimeoutMs, w.getNextJob(token, { block: false }));
           if (next) jobs.push(next);
           else if (Date.now() >= until) break;
           else await sleep(Math.min(20, until - Date.now()));
@@ -236,10 +244,19 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
     }
   }
 
+  /**
+   * Follows the slots every `pollMs`; every SWEEP_MS, also adds a job again for each submission queued longer than
+   * that (a submit whose job was not added, when Redis failed between the record and the job: a no-op otherwise).
+   */
   async function followLoop(): Promise<void> {
+    let sweptAt = Date.now();
     while (leading) {
       try {
         await exclusive(tick);
+        if (Date.now() - sweptAt >= SWEEP_MS) {
+          sweptAt = Date.now();
+          await enqueue(await store.queuedIds(sweptAt - SWEEP_MS));
+        }
       } catch (error) {
         logger.error({ msg: "submitter follower failed", err: errorText(error) });
       }

@@ -239,6 +239,67 @@ describe("relayer/submitter", function () {
     });
   });
 
+  describe("reverted on chain", () => {
+    /** Settles `deal` from its payee with a tip far above the submitter's, into the node's pool (automine off). */
+    async function settleFirst(deal: DealParams, i: number): Promise<void> {
+      const call = await settleCall(deal, i);
+      await p.payees[i % p.payees.length].sendTransaction({
+        to: escrow,
+        data: call.data,
+        gasLimit: 500_000n,
+        maxFeePerGas: 1_000n * 10n ** 9n,
+        maxPriorityFeePerGas: 500n * 10n ** 9n,
+      });
+    }
+
+    it("a sent call that another transaction beats in its block → failed with the decoded error; the next one goes", async () => {
+      const env = await fresh();
+      const s = submitterFor(env);
+      const deal = await openDeal(0);
+      await setAutomine(p.provider, false);
+      const startBlock = (await p.provider.getBlockNumber()) + 1;
+      await s.start();
+      const sub = await s.submit({ kind: "settle", call: await settleCall(deal, 0) });
+      const sent = await viewWhen(s, sub.id, (v) => v.status === "sent");
+      await settleFirst(deal, 0);
+      await mine(p.provider, 1);
+      const failed = await viewWhen(s, sub.id, (v) => v.status === "failed");
+      expect(failed.error?.name).to.equal("EscrowWrongStatus");
+      expect(failed.transactionHash).to.equal(sent.transactions[0].hash);
+      await setAutomine(p.provider, true);
+      const other = await openDeal(1);
+      const next = await s.submit({ kind: "perform", call: await performCall(other, 1) });
+      await viewWhen(s, next.id, (v) => v.status === "final");
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs.map((t) => t.nonce)).to.deep.equal([0, 1]);
+    });
+
+    it("a multicall that reverts on chain → its members go back to the queue once: the beaten one fails, the other lands", async () => {
+      const env = await fresh();
+      const s = submitterFor(env);
+      const [dealA, dealB] = [await openDeal(2), await openDeal(3)];
+      await setAutomine(p.provider, false);
+      const startBlock = (await p.provider.getBlockNumber()) + 1;
+      const a = await s.submit({ kind: "settle", call: await settleCall(dealA, 2) });
+      const b = await s.submit({ kind: "settle", call: await settleCall(dealB, 3) });
+      await s.start();
+      const sentA = await viewWhen(s, a.id, (v) => v.status === "sent");
+      expect((await s.get(b.id))!.transactions.map((t) => t.hash)).to.deep.equal([sentA.transactions[0].hash]);
+      await settleFirst(dealA, 2);
+      await mine(p.provider, 1);
+      await setAutomine(p.provider, true);
+      const failed = await viewWhen(s, a.id, (v) => v.status === "failed");
+      expect(failed.error?.name).to.equal("EscrowWrongStatus");
+      const final = await viewWhen(s, b.id, (v) => v.status === "final");
+      expect(final.transactions).to.have.length(2);
+      expect(final.transactionHash).to.equal(final.transactions[1].hash);
+      expect(await statusOf(dealB)).to.equal(3);
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs.map((t) => t.nonce)).to.deep.equal([0, 1]);
+      expect(txs[0].input.startsWith(MULTICALL)).to.equal(true);
+    });
+  });
+
   describe("batching", () => {
     it("N settlements queued in one window → one multicall transaction, and gas per settlement ≤ 0.75 of each sent alone", async () => {
       const N = 6;
