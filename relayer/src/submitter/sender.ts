@@ -26,6 +26,16 @@ export function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
+/** Planned calls simulated at once. */
+const SIMULATION_CONCURRENCY = 8;
+
+/** `fn` over `items`, at most `width` at a time, results in order. */
+async function inBatches<T, R>(items: T[], width: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += width) out.push(...(await Promise.all(items.slice(i, i + width).map(fn))));
+  return out;
+}
+
 type Plan = { submissionIds: string[]; call: Call };
 /** What a node said to a broadcast. */
 export type Outcome = "sent" | "known" | "nonce-too-low" | "nonce-too-high" | "underpriced" | "error";
@@ -278,22 +288,30 @@ export function createSender(ctx: SubmitterContext) {
       for (const r of queued) if (!planned.has(r.id)) held.add(r.id);
       const batchable: Plan[] = [];
       const alone: Plan[] = [];
-      for (const p of valid) {
+      // Simulations run a few at a time (order kept): a round of many submissions is not RPC round trips in a row.
+      const outcomes = await inBatches(valid, SIMULATION_CONCURRENCY, async (p) => {
         try {
           checkCall(p.call, "planned call");
         } catch (error) {
-          const invalid = { name: "InvalidPlan", message: `the planner returned an invalid call: ${errorText(error)}` };
-          await store.put(p.submissionIds.map((id) => failedWith(byId.get(id)!, invalid)));
-          continue;
+          return { invalid: errorText(error) };
         }
-        const outcome = await chain.simulate({ from: address, to: p.call.to, data: p.call.data }, "pending");
-        if (!outcome.ok) {
-          const error = decodeError(outcome.revertData);
+        return { outcome: await chain.simulate({ from: address, to: p.call.to, data: p.call.data }, "pending") };
+      });
+      const failed: SubmissionRecord[] = [];
+      valid.forEach((p, i) => {
+        const { invalid, outcome } = outcomes[i];
+        const fail = (error: SubmissionError | undefined) =>
+          failed.push(...p.submissionIds.map((id) => failedWith(byId.get(id)!, error)));
+        if (invalid !== undefined)
+          fail({ name: "InvalidPlan", message: `the planner returned an invalid call: ${invalid}` });
+        else if (!outcome!.ok) {
+          const error = decodeError(outcome!.revertData);
           logger.info({ msg: "submission failed in simulation", ids: p.submissionIds, error: error?.name });
-          await store.put(p.submissionIds.map((id) => failedWith(byId.get(id)!, error)));
+          fail(error);
         } else if (p.call.to.toLowerCase() === escrow.toLowerCase()) batchable.push(p);
         else alone.push(p);
-      }
+      });
+      await store.put(failed);
       await sendBatch(batchable, byId);
       for (const p of alone) await sendBatch([p], byId);
     } catch (error) {

@@ -41,7 +41,7 @@ export type { SubmitterHooks } from "./types";
 
 export const DEFAULT_SUBMITTER_OPTIONS: ResolvedOptions = {
   batchWindowMs: 250,
-  maxBatch: 50,
+  maxBatch: 100,
   bumpAfterMs: 30_000,
   bumpPercent: 12.5,
   pollMs: 1_000,
