@@ -60,7 +60,13 @@ export function createSender(ctx: SubmitterContext) {
     const stored = (await store.nextNonce()) ?? 0;
     const slots = await store.slots();
     const afterSlots = slots.length > 0 ? slots[slots.length - 1].nonce + 1 : 0;
-    const next = Math.max(pending, stored, afterSlots);
+    let next = Math.max(pending, stored, afterSlots);
+    if (stored > pending && afterSlots <= pending) {
+      // Every recorded transaction is final, yet the node counts fewer: the chain was reset or reorganised past
+      // the confirmation depth. Follow the node, or every later transaction would wait behind a gap.
+      logger.error({ msg: "the node counts fewer transactions than were final; following the node", pending, stored });
+      next = pending;
+    }
     if (next !== stored) logger.info({ msg: "nonce synced", next, chainPending: pending, stored });
     await store.setNextNonce(next);
     return next;

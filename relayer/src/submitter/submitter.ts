@@ -286,11 +286,12 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
 
   async function resign(): Promise<void> {
     leading = false;
-    const w = worker;
-    worker = undefined;
-    await w?.close(true).catch(() => undefined);
+    // The loops end after their round or tick (a blocking fetch returns within a second), then the worker closes.
     await Promise.all(loops);
     loops = [];
+    const w = worker;
+    worker = undefined;
+    await w?.close().catch(() => undefined);
   }
 
   async function leaseLoop(): Promise<void> {
