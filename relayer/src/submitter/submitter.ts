@@ -22,6 +22,7 @@ import { Counter } from "prom-client";
 import type { Redis } from "ioredis";
 import type { Chain } from "../chain/types";
 import type { Common } from "../common";
+import type { Options } from "../options";
 import type { ResolvedOptions, SubmitterContext } from "./context";
 import { createFollower } from "./follower";
 import { createSubmitterStore, withDeadline } from "./records";
@@ -70,6 +71,20 @@ export type SubmitterDeps = {
 
 const ID = /^[A-Za-z0-9_-]{1,100}$/;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+/** The submitter's options from the relayer's (relayer/src/options.ts); confirmations come from CONFIRMATIONS. */
+export function submitterOptionsOf(options: Options): SubmitterOptions {
+  return {
+    batchWindowMs: options.submitBatchWindowMs,
+    maxBatch: options.submitMaxBatch,
+    bumpAfterMs: options.submitBumpAfterMs,
+    bumpPercent: options.submitBumpPercent,
+    maxFeePerGasCap: options.maxFeePerGas,
+    pollMs: options.submitPollMs,
+    leaseMs: options.submitLeaseMs,
+    gasMarginPercent: options.submitGasMarginPercent,
+  };
+}
+
 /** How often the leader re-adds jobs of submissions queued longer than this (ms). */
 const SWEEP_MS = 10_000;
 const SENT_METRIC = "relayer_submitter_transactions_sent_total";
