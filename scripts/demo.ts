@@ -107,7 +107,7 @@ async function main(): Promise<void> {
       POLL_INTERVAL_MS: "50",
       LOG_LEVEL: "warn",
       RELAYER_KEY: relayerKey.privateKey,
-      BATCH_WINDOW_MS: "300",
+      SUBMIT_BATCH_WINDOW_MS: "300",
     }),
   );
   const relayer = await startRelayer(common);
@@ -137,6 +137,8 @@ async function main(): Promise<void> {
 type Relayer = Awaited<ReturnType<typeof startRelayer>>;
 
 async function flows(p: Protocol, api: string, relayer: Relayer): Promise<void> {
+  const signer = relayer.signer;
+  if (!signer) throw new Error("the relayer started without its signer key");
   const call = async <T>(method: "GET" | "POST", route: string, key?: string, body?: unknown): Promise<T> => {
     const res = await fetch(`${api}${route}`, {
       method,
@@ -253,7 +255,7 @@ async function flows(p: Protocol, api: string, relayer: Relayer): Promise<void> 
   const buyerKey = await keyFor("party", buyer, "the buyer");
   const sellerKey = await keyFor("party", seller, "the seller");
   const acceptorKey = await keyFor("acceptor", p.acceptor, "the acceptor");
-  say(`every transaction below is sent and paid for by the relayer's signer ${short(relayer.signer)} unless it says otherwise`);
+  say(`every transaction below is sent and paid for by the relayer's signer ${short(signer)} unless it says otherwise`);
 
   step("Payment: a customer pays a merchant 100 USDT, released when both confirm");
   const pay = await makeDeal(p, { payer: await address(customer), payee: await address(merchant) });
@@ -314,7 +316,7 @@ async function flows(p: Protocol, api: string, relayer: Relayer): Promise<void> 
   for (const t of acc.tokens) say(`acceptor float in ${short(t.token)}: free ${usdt(t.free)}, locked ${usdt(t.locked)}`);
   const owed = await p.escrow.owed(await p.usdt.getAddress(), await address(p.gateway));
   say(`gateway fees owed by the escrow (claimable with claimOwed): ${usdt(owed)}`);
-  const spent = await p.provider.getBalance(relayer.signer);
+  const spent = await p.provider.getBalance(signer);
   say(`the relayer's signer paid ${formatUnits(parseEther("10") - spent, 18).slice(0, 8)} ETH of gas and holds no USDT`);
 }
 

@@ -23,7 +23,7 @@ import { createGasBudget } from "./auth/budget";
 import { keysOptions, runKeysCommand } from "./auth/cli";
 import { checkSignature } from "./signatures/check";
 import { safeInfo, safeMessageTypedData } from "./signatures/safe";
-import { createSubmitter } from "./submitter/submitter";
+import { createSubmitter, submitterOptionsOf } from "./submitter/submitter";
 import { createWriteService } from "./write/service";
 import { decodeError } from "./write/calls";
 import { planCalls } from "./write/planner";
@@ -140,11 +140,7 @@ export async function startRelayer(common: Common) {
       planner: async (queued) => planCalls(queued),
       budget,
       decodeError,
-      options: {
-        batchWindowMs: options.batchWindowMs,
-        bumpAfterMs: options.bumpAfterMs,
-        maxFeePerGasCap: BigInt(options.maxFeeGwei) * 10n ** 9n,
-      },
+      options: submitterOptionsOf(options),
     });
     const running = submitter;
     common.onShutdown("submitter", () => running.stop());

@@ -123,24 +123,6 @@ export const OPTIONS = {
     z.coerce.bigint().refine((v) => v > 0n, "DAILY_GAS_PER_KEY must be positive"),
     "20000000",
   ),
-  batchWindowMs: option(
-    "BATCH_WINDOW_MS",
-    "how long the submitter gathers ready calls into one multicall transaction",
-    intFrom(0, 60_000),
-    "200",
-  ),
-  bumpAfterMs: option(
-    "BUMP_AFTER_MS",
-    "a transaction not mined after this long is replaced with higher fees",
-    intFrom(100, 3_600_000),
-    "30000",
-  ),
-  maxFeeGwei: option(
-    "MAX_FEE_GWEI",
-    "highest maxFeePerGas the submitter pays, in gwei (bumps stop there)",
-    intFrom(1, 1_000_000),
-    "500",
-  ),
   logLevel: option(
     "LOG_LEVEL",
     "pino log level: fatal, error, warn, info, debug, trace, silent",
@@ -148,6 +130,59 @@ export const OPTIONS = {
     "info",
   ),
   indexer: option("INDEXER", "on: take part in leader election and index; off: serve the API only", onOff, "on"),
+
+  /* ---- the submitter (relayer/src/submitter) ---- */
+  submitBatchWindowMs: option(
+    "SUBMIT_BATCH_WINDOW_MS",
+    "how long the submitter waits for more submissions to send in one multicall",
+    intFrom(0, 60_000),
+    "250",
+  ),
+  submitMaxBatch: option(
+    "SUBMIT_MAX_BATCH",
+    "most submissions the submitter takes in one round",
+    intFrom(1, 1_000),
+    "100",
+  ),
+  submitBumpAfterMs: option(
+    "SUBMIT_BUMP_AFTER_MS",
+    "a transaction not mined after this long is replaced with higher fees (same nonce)",
+    intFrom(1_000, 3_600_000),
+    "30000",
+  ),
+  submitBumpPercent: option(
+    "SUBMIT_BUMP_PERCENT",
+    "fee rise of a replacement transaction, in percent (at least 12.5)",
+    z.coerce.number().min(12.5).max(1_000),
+    "12.5",
+  ),
+  maxFeePerGas: option(
+    "MAX_FEE_PER_GAS",
+    "highest maxFeePerGas the submitter offers, in wei (unset: no cap)",
+    z
+      .string()
+      .regex(/^[1-9][0-9]{0,30}$/, "MAX_FEE_PER_GAS must be a whole number of wei")
+      .transform((value) => BigInt(value))
+      .optional(),
+  ),
+  submitPollMs: option(
+    "SUBMIT_POLL_MS",
+    "how often the submitter follows its sent transactions (receipts, bumps)",
+    intFrom(10, 60_000),
+    "1000",
+  ),
+  submitLeaseMs: option(
+    "SUBMIT_LEASE_MS",
+    "submitter lease per relayer key; a successor takes over within this time",
+    intFrom(500, 600_000),
+    "15000",
+  ),
+  submitGasMarginPercent: option(
+    "SUBMIT_GAS_MARGIN_PERCENT",
+    "gas limit above the node's estimate, in percent",
+    intFrom(0, 500),
+    "25",
+  ),
 };
 
 type OptionName = keyof typeof OPTIONS;

@@ -53,11 +53,16 @@ const _optionsType: Equal<
     readsRequireKey: boolean;
     rateLimitPerMinute: number;
     dailyGasPerKey: bigint;
-    batchWindowMs: number;
-    bumpAfterMs: number;
-    maxFeeGwei: number;
     logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
     indexer: boolean;
+    submitBatchWindowMs: number;
+    submitMaxBatch: number;
+    submitBumpAfterMs: number;
+    submitBumpPercent: number;
+    maxFeePerGas?: bigint | undefined;
+    submitPollMs: number;
+    submitLeaseMs: number;
+    submitGasMarginPercent: number;
   }
 > = true;
 
@@ -83,11 +88,16 @@ describe("relayer options", function () {
         readsRequireKey: false,
         rateLimitPerMinute: 600,
         dailyGasPerKey: 20_000_000n,
-        batchWindowMs: 200,
-        bumpAfterMs: 30_000,
-        maxFeeGwei: 500,
         logLevel: "info",
         indexer: true,
+        submitBatchWindowMs: 250,
+        submitMaxBatch: 100,
+        submitBumpAfterMs: 30_000,
+        submitBumpPercent: 12.5,
+        maxFeePerGas: undefined,
+        submitPollMs: 1000,
+        submitLeaseMs: 15_000,
+        submitGasMarginPercent: 25,
       });
     });
 
@@ -106,6 +116,14 @@ describe("relayer options", function () {
         RELAYER_KEY: key,
         LOG_LEVEL: "silent",
         INDEXER: "off",
+        SUBMIT_BATCH_WINDOW_MS: "0",
+        SUBMIT_MAX_BATCH: "7",
+        SUBMIT_BUMP_AFTER_MS: "5000",
+        SUBMIT_BUMP_PERCENT: "20",
+        MAX_FEE_PER_GAS: "100000000000",
+        SUBMIT_POLL_MS: "50",
+        SUBMIT_LEASE_MS: "2000",
+        SUBMIT_GAS_MARGIN_PERCENT: "10",
       });
       expect(options).to.deep.equal({
         rpcUrl: REQUIRED.RPC_URL,
@@ -125,11 +143,16 @@ describe("relayer options", function () {
         readsRequireKey: false,
         rateLimitPerMinute: 600,
         dailyGasPerKey: 20_000_000n,
-        batchWindowMs: 200,
-        bumpAfterMs: 30_000,
-        maxFeeGwei: 500,
         logLevel: "silent",
         indexer: false,
+        submitBatchWindowMs: 0,
+        submitMaxBatch: 7,
+        submitBumpAfterMs: 5000,
+        submitBumpPercent: 20,
+        maxFeePerGas: 100_000_000_000n,
+        submitPollMs: 50,
+        submitLeaseMs: 2000,
+        submitGasMarginPercent: 10,
       });
     });
 

@@ -60,7 +60,7 @@ export async function startWriteRelayer(name: string, env: Record<string, string
       POLL_INTERVAL_MS: "30",
       LOG_LEVEL: "silent",
       RELAYER_KEY: signerKey.privateKey,
-      BATCH_WINDOW_MS: "150",
+      SUBMIT_BATCH_WINDOW_MS: "150",
       ...env,
     }),
   );

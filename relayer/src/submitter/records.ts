@@ -1,0 +1,199 @@
+/**
+ * The submitter's Redis state, every key under one `base` (which holds the hash tag, so each script stays in one
+ * slot): a JSON record per submission, the index of queued ones, and per relayer address its next nonce, its slots
+ * (one per nonce not yet final) and the worker lease. Every command runs under a deadline.
+ */
+import type { Redis } from "ioredis";
+import type { Slot, SubmissionRecord } from "./types";
+
+/** Submission records are kept this long after they were created (views of old submissions expire). */
+export const RECORD_TTL_SECONDS = 30 * 24 * 3600;
+
+/**
+ * Records `slot` at `nonce` only if the next nonce is still `nonce` (or unset and the slot is the first), moves the
+ * next nonce on, and stores the updated records of the submissions it carries, in one step: a nonce is never
+ * allocated without the signed transaction that fills it.
+ * KEYS: nonce, slot, slots, queued, ...records. ARGV: nonce, slot JSON, ttl, ...(id, record JSON, status).
+ */
+const COMMIT_SLOT = `
+local current = redis.call('GET', KEYS[1])
+if current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], tostring(tonumber(ARGV[1]) + 1))
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], tonumber(ARGV[1]), ARGV[1])
+local i = 4
+while i <= #ARGV do
+  local k = 5 + (i - 4) / 3
+  redis.call('SET', KEYS[k], ARGV[i + 1], 'EX', tonumber(ARGV[3]))
+  if ARGV[i + 2] == 'queued' then redis.call('ZADD', KEYS[4], 0, ARGV[i]) else redis.call('ZREM', KEYS[4], ARGV[i]) end
+  i = i + 3
+end
+return 1
+`;
+
+/** Sets the lease to ARGV[1] for ARGV[2] ms if it is free or already ours. */
+const TAKE_LEASE = `
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+  return 1
+end
+return 0
+`;
+
+/** Deletes the lease if it is ours. */
+const DROP_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+export class RedisDeadlineError extends Error {
+  constructor(what: string, ms: number) {
+    super(`redis ${what} took longer than ${ms} ms`);
+    this.name = "RedisDeadlineError";
+  }
+}
+
+/** `promise`, or a RedisDeadlineError after `ms` (for BullMQ's calls, whose connections retry without end). */
+export function withDeadline<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisDeadlineError(what, ms)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+export type SubmitterStore = ReturnType<typeof createSubmitterStore>;
+
+export function createSubmitterStore({
+  redis,
+  base,
+  address,
+  timeoutMs,
+}: {
+  redis: Redis;
+  base: string;
+  address: string;
+  timeoutMs: number;
+}) {
+  const who = address.toLowerCase();
+  const k = {
+    record: (id: string) => `${base}sub:rec:${id}`,
+    queued: `${base}sub:queued`,
+    nonce: `${base}sub:nonce:${who}`,
+    slot: (nonce: number) => `${base}sub:slot:${who}:${nonce}`,
+    slots: `${base}sub:slots:${who}`,
+    lease: `${base}sub:lease:${who}`,
+  };
+
+  const timed = <T>(what: string, promise: Promise<T>): Promise<T> => withDeadline(what, timeoutMs, promise);
+
+  const parse = <T>(json: string | null): T | undefined => (json === null ? undefined : (JSON.parse(json) as T));
+
+  return {
+    keys: k,
+
+    /** Creates a record unless its id exists; returns the stored record either way. */
+    async create(record: SubmissionRecord): Promise<{ created: boolean; record: SubmissionRecord }> {
+      const result = await timed(
+        "create",
+        redis
+          .multi()
+          .set(k.record(record.id), JSON.stringify(record), "EX", RECORD_TTL_SECONDS, "NX")
+          .get(k.record(record.id))
+          .exec(),
+      );
+      const created = result?.[0]?.[1] === "OK";
+      const stored = parse<SubmissionRecord>((result?.[1]?.[1] as string | null) ?? null);
+      if (!stored) throw new Error(`submission ${record.id} could not be stored`);
+      if (created) await timed("queue index", redis.zadd(k.queued, record.createdAt, record.id));
+      return { created, record: stored };
+    },
+
+    async get(id: string): Promise<SubmissionRecord | undefined> {
+      return parse(await timed("get", redis.get(k.record(id))));
+    },
+
+    async getMany(ids: string[]): Promise<(SubmissionRecord | undefined)[]> {
+      if (ids.length === 0) return [];
+      const values = await timed("mget", redis.mget(ids.map(k.record)));
+      return values.map((v) => parse<SubmissionRecord>(v));
+    },
+
+    /** Stores records (and keeps the queued index in step with their status). */
+    async put(records: SubmissionRecord[]): Promise<void> {
+      if (records.length === 0) return;
+      const tx = redis.multi();
+      for (const r of records) {
+        tx.set(k.record(r.id), JSON.stringify(r), "EX", RECORD_TTL_SECONDS);
+        if (r.status === "queued") tx.zadd(k.queued, r.createdAt, r.id);
+        else tx.zrem(k.queued, r.id);
+      }
+      await timed("put", tx.exec());
+    },
+
+    /** Ids of queued submissions created before `before` (unix ms), oldest first. */
+    async queuedIds(before = Number.MAX_SAFE_INTEGER, limit = 10_000): Promise<string[]> {
+      return timed("queued", redis.zrangebyscore(k.queued, "-inf", before, "LIMIT", 0, limit));
+    },
+
+    async nextNonce(): Promise<number | undefined> {
+      const value = await timed("nonce", redis.get(k.nonce));
+      return value === null ? undefined : Number(value);
+    },
+
+    async setNextNonce(nonce: number): Promise<void> {
+      await timed("set nonce", redis.set(k.nonce, String(nonce)));
+    },
+
+    /** See COMMIT_SLOT. False: the next nonce is no longer `slot.nonce` (resync and build again). */
+    async commitSlot(slot: Slot, records: SubmissionRecord[]): Promise<boolean> {
+      const keys = [k.nonce, k.slot(slot.nonce), k.slots, k.queued, ...records.map((r) => k.record(r.id))];
+      const args = [String(slot.nonce), JSON.stringify(slot), String(RECORD_TTL_SECONDS)];
+      for (const r of records) args.push(r.id, JSON.stringify(r), r.status);
+      const result = await timed("commit slot", redis.eval(COMMIT_SLOT, keys.length, ...keys, ...args));
+      return result === 1;
+    },
+
+    /** Stores a slot and the records it carries together (a bump, a receipt, a status change). */
+    async putSlot(slot: Slot, records: SubmissionRecord[]): Promise<void> {
+      const tx = redis.multi().set(k.slot(slot.nonce), JSON.stringify(slot));
+      for (const r of records) {
+        tx.set(k.record(r.id), JSON.stringify(r), "EX", RECORD_TTL_SECONDS);
+        if (r.status === "queued") tx.zadd(k.queued, r.createdAt, r.id);
+        else tx.zrem(k.queued, r.id);
+      }
+      await timed("put slot", tx.exec());
+    },
+
+    /** Forgets a final (or abandoned) slot and stores the records it carried. */
+    async dropSlot(nonce: number, records: SubmissionRecord[]): Promise<void> {
+      const tx = redis.multi().del(k.slot(nonce)).zrem(k.slots, String(nonce));
+      for (const r of records) {
+        tx.set(k.record(r.id), JSON.stringify(r), "EX", RECORD_TTL_SECONDS);
+        if (r.status === "queued") tx.zadd(k.queued, r.createdAt, r.id);
+        else tx.zrem(k.queued, r.id);
+      }
+      await timed("drop slot", tx.exec());
+    },
+
+    /** Slots not yet final, by nonce. */
+    async slots(): Promise<Slot[]> {
+      const nonces = await timed("slots", redis.zrange(k.slots, 0, -1));
+      if (nonces.length === 0) return [];
+      const values = await timed("slot values", redis.mget(nonces.map((n) => k.slot(Number(n)))));
+      return values.flatMap((v) => {
+        const slot = parse<Slot>(v);
+        return slot ? [slot] : [];
+      });
+    },
+
+    async takeLease(token: string, ms: number): Promise<boolean> {
+      return (await timed("lease", redis.eval(TAKE_LEASE, 1, k.lease, token, String(ms)))) === 1;
+    },
+
+    async dropLease(token: string): Promise<void> {
+      await timed("drop lease", redis.eval(DROP_LEASE, 1, k.lease, token));
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/** The submitter's Redis state (real Redis, a random prefix per test): nonce slots and the worker lease. */
+import { randomBytes } from "node:crypto";
+import { expect } from "chai";
+import { Redis } from "ioredis";
+import { createSubmitterStore, type SubmitterStore } from "../../../relayer/src/submitter/records";
+import type { Slot, SubmissionRecord } from "../../../relayer/src/submitter/types";
+
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const ADDRESS = "0x" + "ab".repeat(20);
+
+function record(id: string): SubmissionRecord {
+  return {
+    id,
+    kind: "perform",
+    status: "queued",
+    transactions: [],
+    createdAt: 1,
+    updatedAt: 1,
+    call: { to: ADDRESS, data: "0x" },
+    requeues: 0,
+  };
+}
+
+function slot(nonce: number, ids: string[]): Slot {
+  const tx = {
+    hash: "0x" + "11".repeat(32),
+    nonce,
+    raw: "0x02",
+    maxFeePerGas: "2",
+    maxPriorityFeePerGas: "1",
+    sentAt: 1,
+  };
+  return {
+    nonce,
+    purpose: "call",
+    submissionIds: ids,
+    to: ADDRESS,
+    data: "0x",
+    gas: "21000",
+    txs: [tx],
+    status: "sent",
+  };
+}
+
+describe("relayer/submitter/records", () => {
+  let redis: Redis;
+  let prefix: string;
+  let store: SubmitterStore;
+
+  before(async () => {
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  });
+
+  beforeEach(() => {
+    prefix = `test-subrec-${randomBytes(4).toString("hex")}`;
+    store = createSubmitterStore({ redis, base: `${prefix}:{t}:`, address: ADDRESS, timeoutMs: 2_000 });
+  });
+
+  afterEach(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  });
+
+  after(async () => {
+    await redis.quit();
+  });
+
+  it("a slot committed at the next nonce → stored with its records (sent, out of the queue), nonce moved on", async () => {
+    await store.setNextNonce(4);
+    await store.create(record("a"));
+    expect(await store.queuedIds()).to.deep.equal(["a"]);
+    const sent = { ...record("a"), status: "sent" as const };
+    expect(await store.commitSlot(slot(4, ["a"]), [sent])).to.equal(true);
+    expect(await store.nextNonce()).to.equal(5);
+    expect((await store.slots()).map((s) => s.nonce)).to.deep.equal([4]);
+    expect((await store.get("a"))!.status).to.equal("sent");
+    expect(await store.queuedIds()).to.deep.equal([]);
+  });
+
+  it("a slot at a nonce that is no longer next → refused and nothing written", async () => {
+    await store.setNextNonce(5);
+    await store.create(record("b"));
+    expect(await store.commitSlot(slot(4, ["b"]), [{ ...record("b"), status: "sent" }])).to.equal(false);
+    expect(await store.nextNonce()).to.equal(5);
+    expect(await store.slots()).to.deep.equal([]);
+    expect((await store.get("b"))!.status).to.equal("queued");
+  });
+
+  it("an id created twice → the first record is kept", async () => {
+    expect((await store.create(record("c"))).created).to.equal(true);
+    const again = await store.create({ ...record("c"), kind: "other" });
+    expect(again.created).to.equal(false);
+    expect(again.record.kind).to.equal("perform");
+  });
+
+  it("the lease → held by one token at a time, free again once dropped", async () => {
+    expect(await store.takeLease("one", 5_000)).to.equal(true);
+    expect(await store.takeLease("two", 5_000)).to.equal(false);
+    expect(await store.takeLease("one", 5_000)).to.equal(true);
+    await store.dropLease("two");
+    expect(await store.takeLease("two", 5_000)).to.equal(false);
+    await store.dropLease("one");
+    expect(await store.takeLease("two", 5_000)).to.equal(true);
+  });
+
+  it("a lease not renewed → free after its time to live", async () => {
+    expect(await store.takeLease("one", 100)).to.equal(true);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await store.takeLease("two", 100)).to.equal(true);
+  });
+});
