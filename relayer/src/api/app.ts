@@ -31,6 +31,9 @@ export const BODY_LIMIT = "100kb";
 /** Methods kept as such in the request metric's label (others are counted as OTHER). */
 const METRIC_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
+/** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
+const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData"]);
+
 export type Readiness = () => Promise<{ ready: boolean; checks: Record<string, boolean | string> }>;
 
 export type ApiDeps = {
@@ -314,7 +317,12 @@ export function createApi({
     for (const route of routes) {
       const handler = handlers[route.id];
       // Probes and metrics stay open to the operator's infrastructure; every other route authenticates.
-      const guards = route.tags?.includes("operations") || !write ? [] : write.authenticate;
+      const guards =
+        route.tags?.includes("operations") || !write
+          ? []
+          : COMPUTING_POSTS.has(route.id)
+            ? write.authenticateRead
+            : write.authenticate;
       if (route.method === "post") chain.post(...guards, ...(write?.beforePost ?? []), handler);
       else chain.get(...guards, handler);
     }

@@ -25,6 +25,8 @@ export type WriteApi = {
   submissions?: { get(id: string): Promise<unknown> };
   /** Authentication (sets `res.locals.apiKey` or refuses) and rate limits: every route but the operations ones. */
   authenticate: RequestHandler[];
+  /** The same for a POST that only computes (typed data), which needs a key only where reads do. */
+  authenticateRead: RequestHandler[];
   /** Runs before every POST, after the body is parsed: idempotency. */
   beforePost: RequestHandler[];
   /** Runs first on every request (CORS, nosniff, Cache-Control). */

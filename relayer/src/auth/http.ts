@@ -48,12 +48,16 @@ function credentialOf(req: Request): string | undefined {
  * is unknown, revoked or expired; when none is given on a method that writes; and on every route but preflights
  * (OPTIONS) when `requireKeyForReads`.
  */
-export function authenticate(keys: KeyStore, opts: { requireKeyForReads: boolean }): RequestHandler {
+export function authenticate(
+  keys: KeyStore,
+  opts: { requireKeyForReads: boolean; /** a POST that only computes (typed data): a read */ asRead?: boolean },
+): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     res.locals.apiKey = undefined;
     const secret = credentialOf(req);
     if (secret === undefined) {
-      const needed = !READ_METHODS.has(req.method) || (opts.requireKeyForReads && req.method !== "OPTIONS");
+      const writes = !READ_METHODS.has(req.method) && !opts.asRead;
+      const needed = writes || (opts.requireKeyForReads && req.method !== "OPTIONS");
       if (needed) {
         const what = READ_METHODS.has(req.method)
           ? "This relayer requires an API key"

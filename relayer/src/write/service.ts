@@ -71,7 +71,8 @@ export type WriteDeps = {
   };
   /** The relayer's own address (the simulated calls' sender). */
   relayer: string;
-  now?: () => number;
+  /** The time the escrow will judge by (unix seconds): the chain's, where it runs ahead of the wall clock. */
+  now?: () => Promise<number>;
 };
 
 export type Confirmation = { action: ConfirmationName; signer: string; signature: string; expiry: bigint };
@@ -91,7 +92,7 @@ const refuse = (r: Refusal, members?: Record<string, unknown>): never => {
 
 export function createWriteService(deps: WriteDeps) {
   const { chainId, escrow, chain, redis, base, submitter } = deps;
-  const now = deps.now ?? (() => Math.floor(Date.now() / 1000));
+  const clock = deps.now ?? (async () => Math.floor(Date.now() / 1000));
   const domain = escrowDomain(chainId, escrow);
   const pairKey = (dealId: string) => `${base}w:cancel:${dealId}`;
 
@@ -143,9 +144,10 @@ export function createWriteService(deps: WriteDeps) {
   /** The EIP-712 payload of a confirmation, plus what a Safe's owners sign when the signer is a Safe. */
   async function confirmationTypedData(dealId: string, action: ConfirmationName, signer: string | undefined) {
     const deal = await requireDeal(dealId);
-    const expiry = BigInt(now() + SUGGESTED_EXPIRY_SECONDS);
+    const now = await clock();
+    const expiry = BigInt(now + SUGGESTED_EXPIRY_SECONDS);
     if (signer !== undefined) {
-      const refusal = checkConfirmation(deal, action, signer, expiry, now());
+      const refusal = checkConfirmation(deal, action, signer, expiry, now);
       if (refusal) refuse(refusal);
     }
     const message = { dealId, action: CONFIRMATIONS[action].action, expiry };
@@ -154,7 +156,7 @@ export function createWriteService(deps: WriteDeps) {
 
   /** The EIP-712 payload of an open or lock intent. */
   async function intentTypedData(type: "open" | "lock", deal: DealParams, ref: string, signer: string | undefined) {
-    const expiry = BigInt(now() + SUGGESTED_EXPIRY_SECONDS);
+    const expiry = BigInt((await clock()) + SUGGESTED_EXPIRY_SECONDS);
     const message = { deal: structOfParams(deal), ref, expiry };
     const primary = type === "open" ? "Open" : "Lock";
     const payload = await withSafe(typedDataOf(chainId, escrow, primary, message), primary, message, signer);
@@ -178,7 +180,8 @@ export function createWriteService(deps: WriteDeps) {
     const deal = await requireDeal(dealId);
     await authorizeKey(key, { payer: deal.payer, payee: deal.payee, gateway: deal.gateway }, `0x${deal.ref ?? ""}`);
     const signer = c.signer.toLowerCase();
-    const refusal = checkConfirmation(deal, c.action, signer, c.expiry, now());
+    const now = await clock();
+    const refusal = checkConfirmation(deal, c.action, signer, c.expiry, now);
     if (refusal) refuse(refusal);
     const action = CONFIRMATIONS[c.action].action;
     const digest = digestOf(domain, "DealAction", { dealId, action, expiry: c.expiry });
@@ -189,13 +192,13 @@ export function createWriteService(deps: WriteDeps) {
     if (c.action === "cancel") {
       if (roleOf(deal, signer) === "payer") {
         // Alone, a payer's cancel moves nothing (only the payee may cancel alone): it waits for the payee's.
-        const ttl = Number(c.expiry) - now();
+        const ttl = Number(c.expiry) - now;
         await redis.set(pairKey(dealId), JSON.stringify({ expiry: c.expiry.toString(), signature }), "EX", ttl);
         return { status: 202, body: { dealId, action: c.action, submission: null, awaiting: "payee" } };
       }
       const stored = await redis.get(pairKey(dealId));
       const payer = stored ? (JSON.parse(stored) as { expiry: string; signature: string }) : undefined;
-      if (payer && BigInt(payer.expiry) >= BigInt(now())) {
+      if (payer && BigInt(payer.expiry) >= BigInt(now)) {
         const call = {
           to: escrow,
           data: encode.cancelWithSigs(struct, { ...payer, expiry: BigInt(payer.expiry) }, auth),
@@ -221,7 +224,7 @@ export function createWriteService(deps: WriteDeps) {
     } else {
       await authorizeKey(key, deal, intent.ref);
     }
-    const expired = checkExpiry(intent.expiry, now());
+    const expired = checkExpiry(intent.expiry, await clock());
     if (expired) refuse(expired);
     if (await deps.getDeal(dealId)) throw new ApiProblem("deal-exists", `The deal ${dealId} is already open.`);
     const signer = (intent.type === "open" ? deal.payer : (intent.signer ?? deal.payer)).toLowerCase();

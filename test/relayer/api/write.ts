@@ -3,8 +3,8 @@
  * to send nothing (the relayer's signer's transaction count stays put). Branch spec: write.tree.
  */
 import { expect } from "chai";
-import { TypedDataEncoder, Wallet, id } from "ethers";
-import { Action, Status, escrowDomain, typesOf } from "../../../protocol";
+import { Wallet, id } from "ethers";
+import { Action, Status, escrowDomain, typedDataOf, typesOf } from "../../../protocol";
 import { startWriteRelayer, dealJson, type WriteRelayer } from "../support/write";
 import { makeDeal, signAction } from "../support/activity";
 
@@ -138,28 +138,23 @@ describe("relayer write API (end to end)", function () {
       const domain = escrowDomain(w.p.chainId, await w.p.escrow.getAddress());
       const signWith = (d: object, action: number, expiry: string, wallet = Wallet.createRandom()) =>
         wallet.signTypedData(d, typesOf("DealAction"), { dealId, action, expiry });
-      const payeeSigner = payee;
-      const signAs = async (d: object, action: number) =>
-        (await w.p.provider.send("eth_signTypedData_v4", [
-          payeeSigner.address,
-          JSON.stringify({
-            domain: d,
-            types: { EIP712Domain: TypedDataEncoder.getPayload(d, typesOf("DealAction"), { dealId, action, expiry: good.expiry }).types.EIP712Domain, ...typesOf("DealAction") },
-            primaryType: "DealAction",
-            message: { dealId, action, expiry: good.expiry },
-          }),
-        ])) as string;
+      /** The payee's own key signs a DealAction on `chainId` and `escrow` (defaults: the right ones). */
+      const signAs = (action: number, chainId: bigint = w.p.chainId, escrow = domain.verifyingContract as string) =>
+        w.signTyped(payee, typedDataOf(chainId, escrow, "DealAction", { dealId, action, expiry: good.expiry }));
       await sendsNothing(async () => {
-        const forged = await post(path, key, { ...good, signature: await signWith(domain, Action.Perform, good.expiry) });
+        const forged = await post(path, key, {
+          ...good,
+          signature: await signWith(domain, Action.Perform, good.expiry),
+        });
         expectProblem(forged, 422, "invalid-signature");
         const now = (await w.p.provider.getBlock("latest"))!.timestamp;
-        const expired = await post(path, key, { ...good, expiry: String(now - 10) });
+        const expired = await post(path, key, { ...good, expiry: String(now - 3600) });
         expectProblem(expired, 422, "signature-expired");
-        const wrongChain = await signAs({ ...domain, chainId: 1 }, Action.Perform);
+        const wrongChain = await signAs(Action.Perform, 1n);
         expectProblem(await post(path, key, { ...good, signature: wrongChain }), 422, "invalid-signature");
-        const wrongEscrow = await signAs({ ...domain, verifyingContract: Wallet.createRandom().address }, Action.Perform);
+        const wrongEscrow = await signAs(Action.Perform, w.p.chainId, Wallet.createRandom().address);
         expectProblem(await post(path, key, { ...good, signature: wrongEscrow }), 422, "invalid-signature");
-        const wrongAction = await signAs(domain, Action.Release);
+        const wrongAction = await signAs(Action.Release);
         expectProblem(await post(path, key, { ...good, signature: wrongAction }), 422, "invalid-signature");
       });
     });
