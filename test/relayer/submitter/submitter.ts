@@ -16,6 +16,7 @@ import type { Call, Submitter, SubmissionView, SubmitterOptions } from "../../..
 import { Action, dealIdOf, makeDeal, signAction, type DealParams, type Protocol } from "../support/activity";
 import { fund, mine, minedFrom, noNonceGaps, setAutomine } from "../support/chain-control";
 import { startDeployed, type Deployed } from "../support/deployed";
+import { capturingLogger } from "../support/logger";
 import { decodeEscrowError, spawnSubmitter, type SubmitterProcess } from "../support/submitter-process";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -86,7 +87,7 @@ describe("relayer/submitter", function () {
   }
 
   function submitterFor(env: { base: string; key: string }, over: Partial<SubmitterDeps> = {}): Submitter {
-    const chain = createChain({ common, rpcUrl: d.node.url });
+    const chain = createChain({ common: over.common ?? common, rpcUrl: d.node.url });
     const submitter = createSubmitter({
       common,
       chain,
@@ -327,6 +328,46 @@ describe("relayer/submitter", function () {
       for (const deal of deals) expect(await statusOf(deal)).to.equal(3);
       const ratio = Number(BigInt(views[0].gasUsed!)) / Number(baseline);
       expect(ratio).to.be.at.most(0.75);
+    });
+  });
+
+  describe("interval mining", () => {
+    it("40 settlements posted at once on a chain mining every 500 ms → a few multicalls, each final once, no gap", async () => {
+      const env = await fresh();
+      const s = submitterFor(env);
+      const deals: DealParams[] = [];
+      for (let i = 0; i < 40; i++) deals.push(await openDeal(i));
+      const calls = await Promise.all(deals.map((deal, i) => settleCall(deal, i)));
+      await s.start();
+      await setAutomine(p.provider, false);
+      await p.provider.send("evm_setIntervalMining", [500]);
+      cleanups.push(() => p.provider.send("evm_setIntervalMining", [0]));
+      const startBlock = await p.provider.getBlockNumber();
+      const ids = await Promise.all(calls.map(async (call) => (await s.submit({ kind: "settle", call })).id));
+      const views = await Promise.all(ids.map((id) => viewWhen(s, id, (v) => v.status === "final", 60_000)));
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs.length).to.be.at.most(3);
+      expect(new Set(views.map((v) => v.transactionHash)).size).to.equal(txs.length);
+      expect(await noNonceGaps(p.provider, env.address, txs)).to.equal(true);
+      for (const deal of deals) expect(await statusOf(deal)).to.equal(3);
+    });
+  });
+
+  describe("secrets", () => {
+    it("the relayer's key → in no log line, even at debug", async () => {
+      const env = await fresh();
+      const { logger, lines } = capturingLogger("debug");
+      const logged = createCommon(parseOptions({ RPC_URL: d.node.url, DEPLOYMENT: "x", LOG_LEVEL: "debug" }), logger);
+      const s = submitterFor(env, { common: logged });
+      await s.start();
+      const deal = await openDeal(0);
+      const bad = await s.submit({ kind: "perform", call: { to: escrow, data: "0xdeadbeef" } });
+      const good = await s.submit({ kind: "perform", call: await performCall(deal, 0) });
+      await viewWhen(s, bad.id, (v) => v.status === "failed");
+      await viewWhen(s, good.id, (v) => v.status === "final");
+      expect(lines.some((l) => l.msg === "transaction recorded")).to.equal(true);
+      const text = JSON.stringify(lines).toLowerCase();
+      expect(text).to.not.contain(env.key.slice(2).toLowerCase());
     });
   });
 
