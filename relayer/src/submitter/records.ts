@@ -80,6 +80,7 @@ export function createSubmitterStore({
   const k = {
     record: (id: string) => `${base}sub:rec:${id}`,
     queued: `${base}sub:queued`,
+    merge: (key: string) => `${base}sub:merge:${key}`,
     nonce: `${base}sub:nonce:${who}`,
     slot: (nonce: number) => `${base}sub:slot:${who}:${nonce}`,
     slots: `${base}sub:slots:${who}`,
@@ -106,8 +107,19 @@ export function createSubmitterStore({
       const created = result?.[0]?.[1] === "OK";
       const stored = parse<SubmissionRecord>((result?.[1]?.[1] as string | null) ?? null);
       if (!stored) throw new Error(`submission ${record.id} could not be stored`);
-      if (created) await timed("queue index", redis.zadd(k.queued, record.createdAt, record.id));
+      if (created) {
+        const tx = redis.multi().zadd(k.queued, record.createdAt, record.id);
+        if (record.merge)
+          tx.sadd(k.merge(record.merge.key), record.id).expire(k.merge(record.merge.key), RECORD_TTL_SECONDS);
+        await timed("queue index", tx.exec());
+      }
       return { created, record: stored };
+    },
+
+    /** Ids of every submission created with one of the merge `keys` (whatever their status now). */
+    async mergedIds(keys: string[]): Promise<string[]> {
+      if (keys.length === 0) return [];
+      return timed("merge index", redis.sunion(...keys.map(k.merge)));
     },
 
     async get(id: string): Promise<SubmissionRecord | undefined> {

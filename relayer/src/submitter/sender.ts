@@ -274,6 +274,11 @@ export function createSender(ctx: SubmitterContext) {
     const held = new Set<string>();
     try {
       const records = (await store.getMany(ids)).filter((r): r is SubmissionRecord => r?.status === "queued");
+      // Submissions sharing a merge key with one of the round's go to the planner with it, taken or not (a job
+      // whose submission was sent meanwhile completes when it is taken).
+      const mergeKeys = [...new Set(records.flatMap((r) => (r.merge ? [r.merge.key] : [])))];
+      const partners = (await store.mergedIds(mergeKeys)).filter((id) => !ids.includes(id));
+      for (const r of await store.getMany(partners)) if (r?.status === "queued") records.push(r);
       const pendingNonces = new Set((await store.slots()).map((s) => s.nonce));
       for (const id of await preludes(records, pendingNonces)) held.add(id);
       const ready = records.filter((r) => !held.has(r.id) && r.status === "queued");

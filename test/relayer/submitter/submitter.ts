@@ -12,7 +12,14 @@ import { createChain } from "../../../relayer/src/chain/chain";
 import { createCommon, type Common } from "../../../relayer/src/common";
 import { parseOptions } from "../../../relayer/src/options";
 import { createSubmitter, type SubmitterDeps } from "../../../relayer/src/submitter/submitter";
-import type { Call, Submitter, SubmissionView, SubmitterOptions } from "../../../relayer/src/submitter/types";
+import type {
+  Call,
+  Planner,
+  SubmissionRecord,
+  Submitter,
+  SubmissionView,
+  SubmitterOptions,
+} from "../../../relayer/src/submitter/types";
 import { Action, dealIdOf, makeDeal, signAction, type DealParams, type Protocol } from "../support/activity";
 import { fund, mine, minedFrom, noNonceGaps, setAutomine } from "../support/chain-control";
 import { startDeployed, type Deployed } from "../support/deployed";
@@ -298,6 +305,58 @@ describe("relayer/submitter", function () {
       const txs = await minedFrom(p.provider, env.address, startBlock);
       expect(txs.map((t) => t.nonce)).to.deep.equal([0, 1]);
       expect(txs[0].input.startsWith(MULTICALL)).to.equal(true);
+    });
+  });
+
+  describe("planner and merge keys", () => {
+    /** Merges a payee's actWithSig perform and the payer's release of one deal (same merge key) into settleWithSigs. */
+    const settlePlanner: Planner = async (queued) => {
+      const byKey = new Map<string, SubmissionRecord[]>();
+      for (const r of queued) if (r.merge) byKey.set(r.merge.key, [...(byKey.get(r.merge.key) ?? []), r]);
+      const plans = [];
+      for (const group of byKey.values()) {
+        const decoded = group.map((r) => ({ r, args: escrowInterface.decodeFunctionData("actWithSig", r.call.data) }));
+        const perform = decoded.find((x) => Number(x.args[1]) === Action.Perform);
+        const release = decoded.find((x) => Number(x.args[1]) === Action.Release);
+        if (!perform || !release) continue; // wait for the other party
+        const data = escrowInterface.encodeFunctionData("settleWithSigs", [
+          perform.args[0],
+          perform.args[3],
+          release.args[3],
+        ]);
+        plans.push({ submissionIds: [perform.r.id, release.r.id], call: { to: escrow, data } });
+      }
+      return plans;
+    };
+
+    it("a perform and a release with one merge key, taken in different rounds → one settleWithSigs for both", async () => {
+      const env = await fresh();
+      const s = submitterFor(env, { planner: settlePlanner, options: { maxBatch: 1 } });
+      const deal = await openDeal(0);
+      const id = dealIdOf(deal);
+      const payer = p.payers[0];
+      const release = await signAction(p, payer, id, Action.Release);
+      const releaseCall = {
+        to: escrow,
+        data: escrowInterface.encodeFunctionData("actWithSig", [
+          deal,
+          Action.Release,
+          await payer.getAddress(),
+          release,
+        ]),
+      };
+      const startBlock = await p.provider.getBlockNumber();
+      await s.start();
+      const a = await s.submit({ kind: "perform", dealId: id, merge: { key: id }, call: await performCall(deal, 0) });
+      await new Promise((resolve) => setTimeout(resolve, 600)); // a round passes with the perform alone: held
+      expect((await s.get(a.id))!.status).to.equal("queued");
+      const b = await s.submit({ kind: "release", dealId: id, merge: { key: id }, call: releaseCall });
+      const [va, vb] = await Promise.all([a.id, b.id].map((x) => viewWhen(s, x, (v) => v.status === "final")));
+      expect(va.transactionHash).to.equal(vb.transactionHash);
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs).to.have.length(1);
+      expect(txs[0].input.startsWith(escrowInterface.getFunction("settleWithSigs")!.selector)).to.equal(true);
+      expect(await statusOf(deal)).to.equal(3);
     });
   });
 
