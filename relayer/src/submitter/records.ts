@@ -10,23 +10,28 @@ import type { Slot, SubmissionRecord } from "./types";
 export const RECORD_TTL_SECONDS = 30 * 24 * 3600;
 
 /**
- * Records `slot` at `nonce` only if the next nonce is still `nonce` (or unset and the slot is the first), moves the
- * next nonce on, and stores the updated records of the submissions it carries, in one step: a nonce is never
- * allocated without the signed transaction that fills it.
- * KEYS: nonce, slot, slots, queued, ...records. ARGV: nonce, slot JSON, ttl, ...(id, record JSON, status).
+ * Records `slot` at `nonce`, moves the next nonce on, and stores the updated records of the submissions it carries,
+ * in one step, only if (1) this process still holds the key's lease, (2) the next nonce is still `nonce`, and (3)
+ * every record is still queued: a nonce is never allocated without the signed transaction that fills it, and a
+ * submission leaves the queue once, even if a paused leader wakes up after its successor took over.
+ * KEYS: nonce, slot, slots, queued, lease, ...records. ARGV: nonce, slot JSON, ttl, token, ...(id, record JSON, status).
+ * Returns 1 (recorded), 0 (the nonce moved), -1 (not the lease holder), -2 (a record is no longer queued).
  */
 const COMMIT_SLOT = `
-local current = redis.call('GET', KEYS[1])
-if current ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[5]) ~= ARGV[4] then return -1 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for k = 6, #KEYS do
+  local current = redis.call('GET', KEYS[k])
+  if current == false or cjson.decode(current).status ~= 'queued' then return -2 end
+end
 redis.call('SET', KEYS[1], tostring(tonumber(ARGV[1]) + 1))
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], tonumber(ARGV[1]), ARGV[1])
-local i = 4
-while i <= #ARGV do
-  local k = 5 + (i - 4) / 3
+local k = 6
+for i = 5, #ARGV, 3 do
   redis.call('SET', KEYS[k], ARGV[i + 1], 'EX', tonumber(ARGV[3]))
   if ARGV[i + 2] == 'queued' then redis.call('ZADD', KEYS[4], 0, ARGV[i]) else redis.call('ZREM', KEYS[4], ARGV[i]) end
-  i = i + 3
+  k = k + 1
 end
 return 1
 `;
@@ -80,6 +85,7 @@ export function createSubmitterStore({
   const k = {
     record: (id: string) => `${base}sub:rec:${id}`,
     queued: `${base}sub:queued`,
+    merge: (key: string) => `${base}sub:merge:${key}`,
     nonce: `${base}sub:nonce:${who}`,
     slot: (nonce: number) => `${base}sub:slot:${who}:${nonce}`,
     slots: `${base}sub:slots:${who}`,
@@ -106,8 +112,19 @@ export function createSubmitterStore({
       const created = result?.[0]?.[1] === "OK";
       const stored = parse<SubmissionRecord>((result?.[1]?.[1] as string | null) ?? null);
       if (!stored) throw new Error(`submission ${record.id} could not be stored`);
-      if (created) await timed("queue index", redis.zadd(k.queued, record.createdAt, record.id));
+      if (created) {
+        const tx = redis.multi().zadd(k.queued, record.createdAt, record.id);
+        if (record.merge)
+          tx.sadd(k.merge(record.merge.key), record.id).expire(k.merge(record.merge.key), RECORD_TTL_SECONDS);
+        await timed("queue index", tx.exec());
+      }
       return { created, record: stored };
+    },
+
+    /** Ids of every submission created with one of the merge `keys` (whatever their status now). */
+    async mergedIds(keys: string[]): Promise<string[]> {
+      if (keys.length === 0) return [];
+      return timed("merge index", redis.sunion(...keys.map(k.merge)));
     },
 
     async get(id: string): Promise<SubmissionRecord | undefined> {
@@ -146,13 +163,17 @@ export function createSubmitterStore({
       await timed("set nonce", redis.set(k.nonce, String(nonce)));
     },
 
-    /** See COMMIT_SLOT. False: the next nonce is no longer `slot.nonce` (resync and build again). */
-    async commitSlot(slot: Slot, records: SubmissionRecord[]): Promise<boolean> {
-      const keys = [k.nonce, k.slot(slot.nonce), k.slots, k.queued, ...records.map((r) => k.record(r.id))];
-      const args = [String(slot.nonce), JSON.stringify(slot), String(RECORD_TTL_SECONDS)];
+    /** See COMMIT_SLOT: "recorded", or why not. */
+    async commitSlot(
+      slot: Slot,
+      records: SubmissionRecord[],
+      token: string,
+    ): Promise<"recorded" | "nonce-moved" | "not-leader" | "not-queued"> {
+      const keys = [k.nonce, k.slot(slot.nonce), k.slots, k.queued, k.lease, ...records.map((r) => k.record(r.id))];
+      const args = [String(slot.nonce), JSON.stringify(slot), String(RECORD_TTL_SECONDS), token];
       for (const r of records) args.push(r.id, JSON.stringify(r), r.status);
       const result = await timed("commit slot", redis.eval(COMMIT_SLOT, keys.length, ...keys, ...args));
-      return result === 1;
+      return result === 1 ? "recorded" : result === 0 ? "nonce-moved" : result === -1 ? "not-leader" : "not-queued";
     },
 
     /** Stores a slot and the records it carries together (a bump, a receipt, a status change). */

@@ -122,7 +122,8 @@ export function createSender(ctx: SubmitterContext) {
 
   /**
    * Signs `call` at the next nonce, records it with `records` (updated by `update`), then broadcasts it. Returns
-   * false when the recording lost a race for the nonce twice (nothing sent).
+   * undefined, having sent nothing, when this process no longer leads, when a record left the queue meanwhile, or
+   * when the nonce kept moving.
    */
   async function sendRecorded(
     purpose: Slot["purpose"],
@@ -146,9 +147,15 @@ export function createSender(ctx: SubmitterContext) {
         status: "sent",
       };
       const updated = records.map((r) => update(r, publicTx(tx)));
-      if (!(await store.commitSlot(slot, updated))) {
+      const committed = await store.commitSlot(slot, updated, ctx.token);
+      if (committed === "nonce-moved") {
         await syncNonce();
         continue;
+      }
+      if (committed !== "recorded") {
+        // Another leader took over, or sent these submissions already: nothing is sent from here.
+        logger.warn({ msg: "transaction not recorded", reason: committed, submissions: slot.submissionIds });
+        return undefined;
       }
       await hooks.afterRecord?.(slot);
       logger.info({ msg: "transaction recorded", purpose, nonce, hash: tx.hash, submissions: slot.submissionIds });
@@ -233,7 +240,10 @@ export function createSender(ctx: SubmitterContext) {
       reservedGas: budget && r.keyId !== undefined ? share.toString() : undefined,
       updatedAt: Date.now(),
     }));
-    if (!slot) throw new Error("could not record a transaction: the nonce kept moving");
+    if (!slot) {
+      if (budget) for (const r of records) if (r.keyId !== undefined) await budget.settle(r.keyId, share, 0n);
+      throw new Error("the transaction was not recorded (see the warning before); its submissions retry");
+    }
   }
 
   /** Submissions whose prelude must be mined first: sends it when needed. Returns the ids to hold back. */
@@ -274,6 +284,11 @@ export function createSender(ctx: SubmitterContext) {
     const held = new Set<string>();
     try {
       const records = (await store.getMany(ids)).filter((r): r is SubmissionRecord => r?.status === "queued");
+      // Submissions sharing a merge key with one of the round's go to the planner with it, taken or not (a job
+      // whose submission was sent meanwhile completes when it is taken).
+      const mergeKeys = [...new Set(records.flatMap((r) => (r.merge ? [r.merge.key] : [])))];
+      const partners = (await store.mergedIds(mergeKeys)).filter((id) => !ids.includes(id));
+      for (const r of await store.getMany(partners)) if (r?.status === "queued") records.push(r);
       const pendingNonces = new Set((await store.slots()).map((s) => s.nonce));
       for (const id of await preludes(records, pendingNonces)) held.add(id);
       const ready = records.filter((r) => !held.has(r.id) && r.status === "queued");

@@ -66,11 +66,12 @@ describe("relayer/submitter/records", () => {
   });
 
   it("a slot committed at the next nonce → stored with its records (sent, out of the queue), nonce moved on", async () => {
+    await store.takeLease("me", 60_000);
     await store.setNextNonce(4);
     await store.create(record("a"));
     expect(await store.queuedIds()).to.deep.equal(["a"]);
     const sent = { ...record("a"), status: "sent" as const };
-    expect(await store.commitSlot(slot(4, ["a"]), [sent])).to.equal(true);
+    expect(await store.commitSlot(slot(4, ["a"]), [sent], "me")).to.equal("recorded");
     expect(await store.nextNonce()).to.equal(5);
     expect((await store.slots()).map((s) => s.nonce)).to.deep.equal([4]);
     expect((await store.get("a"))!.status).to.equal("sent");
@@ -78,12 +79,34 @@ describe("relayer/submitter/records", () => {
   });
 
   it("a slot at a nonce that is no longer next → refused and nothing written", async () => {
+    await store.takeLease("me", 60_000);
     await store.setNextNonce(5);
     await store.create(record("b"));
-    expect(await store.commitSlot(slot(4, ["b"]), [{ ...record("b"), status: "sent" }])).to.equal(false);
+    expect(await store.commitSlot(slot(4, ["b"]), [{ ...record("b"), status: "sent" }], "me")).to.equal("nonce-moved");
     expect(await store.nextNonce()).to.equal(5);
     expect(await store.slots()).to.deep.equal([]);
     expect((await store.get("b"))!.status).to.equal("queued");
+  });
+
+  it("a slot from a process that no longer holds the lease → refused and nothing written", async () => {
+    await store.takeLease("me", 60_000);
+    await store.setNextNonce(0);
+    await store.create(record("d"));
+    expect(await store.commitSlot(slot(0, ["d"]), [{ ...record("d"), status: "sent" }], "other")).to.equal(
+      "not-leader",
+    );
+    expect(await store.nextNonce()).to.equal(0);
+    expect((await store.get("d"))!.status).to.equal("queued");
+  });
+
+  it("a slot for a submission already sent → refused: a submission leaves the queue once", async () => {
+    await store.takeLease("me", 60_000);
+    await store.setNextNonce(0);
+    await store.create(record("e"));
+    expect(await store.commitSlot(slot(0, ["e"]), [{ ...record("e"), status: "sent" }], "me")).to.equal("recorded");
+    expect(await store.commitSlot(slot(1, ["e"]), [{ ...record("e"), status: "sent" }], "me")).to.equal("not-queued");
+    expect(await store.nextNonce()).to.equal(1);
+    expect((await store.slots()).map((s) => s.nonce)).to.deep.equal([0]);
   });
 
   it("an id created twice → the first record is kept", async () => {

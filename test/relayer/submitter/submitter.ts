@@ -12,10 +12,18 @@ import { createChain } from "../../../relayer/src/chain/chain";
 import { createCommon, type Common } from "../../../relayer/src/common";
 import { parseOptions } from "../../../relayer/src/options";
 import { createSubmitter, type SubmitterDeps } from "../../../relayer/src/submitter/submitter";
-import type { Call, Submitter, SubmissionView, SubmitterOptions } from "../../../relayer/src/submitter/types";
+import type {
+  Call,
+  Planner,
+  SubmissionRecord,
+  Submitter,
+  SubmissionView,
+  SubmitterOptions,
+} from "../../../relayer/src/submitter/types";
 import { Action, dealIdOf, makeDeal, signAction, type DealParams, type Protocol } from "../support/activity";
 import { fund, mine, minedFrom, noNonceGaps, setAutomine } from "../support/chain-control";
 import { startDeployed, type Deployed } from "../support/deployed";
+import { capturingLogger } from "../support/logger";
 import { decodeEscrowError, spawnSubmitter, type SubmitterProcess } from "../support/submitter-process";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -86,7 +94,7 @@ describe("relayer/submitter", function () {
   }
 
   function submitterFor(env: { base: string; key: string }, over: Partial<SubmitterDeps> = {}): Submitter {
-    const chain = createChain({ common, rpcUrl: d.node.url });
+    const chain = createChain({ common: over.common ?? common, rpcUrl: d.node.url });
     const submitter = createSubmitter({
       common,
       chain,
@@ -300,6 +308,58 @@ describe("relayer/submitter", function () {
     });
   });
 
+  describe("planner and merge keys", () => {
+    /** Merges a payee's actWithSig perform and the payer's release of one deal (same merge key) into settleWithSigs. */
+    const settlePlanner: Planner = async (queued) => {
+      const byKey = new Map<string, SubmissionRecord[]>();
+      for (const r of queued) if (r.merge) byKey.set(r.merge.key, [...(byKey.get(r.merge.key) ?? []), r]);
+      const plans = [];
+      for (const group of byKey.values()) {
+        const decoded = group.map((r) => ({ r, args: escrowInterface.decodeFunctionData("actWithSig", r.call.data) }));
+        const perform = decoded.find((x) => Number(x.args[1]) === Action.Perform);
+        const release = decoded.find((x) => Number(x.args[1]) === Action.Release);
+        if (!perform || !release) continue; // wait for the other party
+        const data = escrowInterface.encodeFunctionData("settleWithSigs", [
+          perform.args[0],
+          perform.args[3],
+          release.args[3],
+        ]);
+        plans.push({ submissionIds: [perform.r.id, release.r.id], call: { to: escrow, data } });
+      }
+      return plans;
+    };
+
+    it("a perform and a release with one merge key, taken in different rounds → one settleWithSigs for both", async () => {
+      const env = await fresh();
+      const s = submitterFor(env, { planner: settlePlanner, options: { maxBatch: 1 } });
+      const deal = await openDeal(0);
+      const id = dealIdOf(deal);
+      const payer = p.payers[0];
+      const release = await signAction(p, payer, id, Action.Release);
+      const releaseCall = {
+        to: escrow,
+        data: escrowInterface.encodeFunctionData("actWithSig", [
+          deal,
+          Action.Release,
+          await payer.getAddress(),
+          release,
+        ]),
+      };
+      const startBlock = await p.provider.getBlockNumber();
+      await s.start();
+      const a = await s.submit({ kind: "perform", dealId: id, merge: { key: id }, call: await performCall(deal, 0) });
+      await new Promise((resolve) => setTimeout(resolve, 600)); // a round passes with the perform alone: held
+      expect((await s.get(a.id))!.status).to.equal("queued");
+      const b = await s.submit({ kind: "release", dealId: id, merge: { key: id }, call: releaseCall });
+      const [va, vb] = await Promise.all([a.id, b.id].map((x) => viewWhen(s, x, (v) => v.status === "final")));
+      expect(va.transactionHash).to.equal(vb.transactionHash);
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs).to.have.length(1);
+      expect(txs[0].input.startsWith(escrowInterface.getFunction("settleWithSigs")!.selector)).to.equal(true);
+      expect(await statusOf(deal)).to.equal(3);
+    });
+  });
+
   describe("batching", () => {
     it("N settlements queued in one window → one multicall transaction, and gas per settlement ≤ 0.75 of each sent alone", async () => {
       const N = 6;
@@ -327,6 +387,46 @@ describe("relayer/submitter", function () {
       for (const deal of deals) expect(await statusOf(deal)).to.equal(3);
       const ratio = Number(BigInt(views[0].gasUsed!)) / Number(baseline);
       expect(ratio).to.be.at.most(0.75);
+    });
+  });
+
+  describe("interval mining", () => {
+    it("40 settlements posted at once on a chain mining every 500 ms → a few multicalls, each final once, no gap", async () => {
+      const env = await fresh();
+      const s = submitterFor(env);
+      const deals: DealParams[] = [];
+      for (let i = 0; i < 40; i++) deals.push(await openDeal(i));
+      const calls = await Promise.all(deals.map((deal, i) => settleCall(deal, i)));
+      await s.start();
+      await setAutomine(p.provider, false);
+      await p.provider.send("evm_setIntervalMining", [500]);
+      cleanups.push(() => p.provider.send("evm_setIntervalMining", [0]));
+      const startBlock = await p.provider.getBlockNumber();
+      const ids = await Promise.all(calls.map(async (call) => (await s.submit({ kind: "settle", call })).id));
+      const views = await Promise.all(ids.map((id) => viewWhen(s, id, (v) => v.status === "final", 60_000)));
+      const txs = await minedFrom(p.provider, env.address, startBlock);
+      expect(txs.length).to.be.at.most(3);
+      expect(new Set(views.map((v) => v.transactionHash)).size).to.equal(txs.length);
+      expect(await noNonceGaps(p.provider, env.address, txs)).to.equal(true);
+      for (const deal of deals) expect(await statusOf(deal)).to.equal(3);
+    });
+  });
+
+  describe("secrets", () => {
+    it("the relayer's key → in no log line, even at debug", async () => {
+      const env = await fresh();
+      const { logger, lines } = capturingLogger("debug");
+      const logged = createCommon(parseOptions({ RPC_URL: d.node.url, DEPLOYMENT: "x", LOG_LEVEL: "debug" }), logger);
+      const s = submitterFor(env, { common: logged });
+      await s.start();
+      const deal = await openDeal(0);
+      const bad = await s.submit({ kind: "perform", call: { to: escrow, data: "0xdeadbeef" } });
+      const good = await s.submit({ kind: "perform", call: await performCall(deal, 0) });
+      await viewWhen(s, bad.id, (v) => v.status === "failed");
+      await viewWhen(s, good.id, (v) => v.status === "final");
+      expect(lines.some((l) => l.msg === "transaction recorded")).to.equal(true);
+      const text = JSON.stringify(lines).toLowerCase();
+      expect(text).to.not.contain(env.key.slice(2).toLowerCase());
     });
   });
 

@@ -13,12 +13,6 @@ export async function fund(provider: JsonRpcProvider, address: string, wei = 10n
   await provider.send("hardhat_setBalance", [address, toQuantity(wei)]);
 }
 
-/** Mempool transactions of the node (Hardhat's pending block). */
-export async function pendingCount(provider: JsonRpcProvider): Promise<number> {
-  const block = (await provider.send("eth_getBlockByNumber", ["pending", false])) as { transactions: string[] };
-  return block.transactions.length;
-}
-
 export type MinedTx = { hash: string; nonce: number; to: string; input: string; blockNumber: number };
 
 /** Every mined transaction sent by `from` in blocks `fromBlock`..latest, in order. */
