@@ -1,5 +1,8 @@
 import { subtask, task } from "hardhat/config";
-import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import {
+  TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD,
+  TASK_COMPILE_SOLIDITY_LOG_COMPILATION_ERRORS,
+} from "hardhat/builtin-tasks/task-names";
 import type { HardhatUserConfig } from "hardhat/config";
 import "@nomicfoundation/hardhat-toolbox";
 import { usdtNetworks } from "./scripts/lib/networks";
@@ -20,6 +23,27 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
     longVersion: SOLC_LONG_VERSION,
   };
 });
+
+// solc warns about every use of transient storage (EIP-1153). The contracts use it only through OpenZeppelin's
+// ReentrancyGuardTransient, whose flag is cleared at the end of each call — the safe use the warning itself names.
+// That warning is replaced by one line saying so; every other warning and error is printed as solc wrote it.
+const TRANSIENT_STORAGE_WARNING = /^Warning: Transient storage as defined by EIP-1153/;
+subtask(
+  TASK_COMPILE_SOLIDITY_LOG_COMPILATION_ERRORS,
+  async (args: { output?: { errors?: { formattedMessage: string; severity: string }[] } }, _hre, runSuper) => {
+    const errors = args.output?.errors;
+    if (errors === undefined) return runSuper(args);
+    const transient = errors.filter(
+      (e) => e.severity === "warning" && TRANSIENT_STORAGE_WARNING.test(e.formattedMessage),
+    );
+    if (transient.length > 0) {
+      console.log(
+        "note: solc's warning on transient storage concerns OpenZeppelin's ReentrancyGuardTransient, which clears its flag at the end of each call (safe)",
+      );
+    }
+    return runSuper({ ...args, output: { ...args.output, errors: errors.filter((e) => !transient.includes(e)) } });
+  },
+);
 
 task("deploy", "Deploys the protocol and writes deployments/<network>.json")
   .addFlag("fresh", "Redeploy even if the deployments file records the contracts")

@@ -59,3 +59,8 @@ export class ProjectionError extends RelayerError {}
 export class LeaseLost extends RelayerError {}
 /** The indexer cannot go on without an operator (deep reorg, inconsistent logs). */
 export class Halt extends RelayerError {}
+
+/** A Redis call past its deadline. Coded ETIMEDOUT, which the API answers as 503 "unavailable" with Retry-After. */
+export class RedisDeadlineError extends RelayerError {
+  readonly code = "ETIMEDOUT";
+}

@@ -131,7 +131,11 @@ export async function startRelayer(common: Common) {
   let signer: string | undefined;
   if (signerKey) {
     signer = new Wallet(signerKey).address.toLowerCase();
-    const budget = createGasBudget({ redis, base: `${keysBase(options.redisPrefix)}gas:`, dailyGas: options.dailyGasPerKey });
+    const budget = createGasBudget({
+      redis,
+      base: `${keysBase(options.redisPrefix)}gas:`,
+      dailyGas: options.dailyGasPerKey,
+    });
     submitter = createSubmitter({
       common,
       chain,
@@ -181,7 +185,19 @@ export async function startRelayer(common: Common) {
     await submitter?.stop();
     await store.clear();
   };
-  return { port: server.port, store, indexer, chainId, redis, tokens, resolutionWindow, keys, submitter, signer, clear };
+  return {
+    port: server.port,
+    store,
+    indexer,
+    chainId,
+    redis,
+    tokens,
+    resolutionWindow,
+    keys,
+    submitter,
+    signer,
+    clear,
+  };
 }
 
 /**

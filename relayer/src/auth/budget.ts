@@ -8,7 +8,7 @@
  * Gas amounts are exact up to 2^53 - 1 (Lua numbers).
  */
 import type { Redis } from "ioredis";
-import { REDIS_TIMEOUT_MS, withDeadline } from "./deadline";
+import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 
 const DAY = 86_400;
 const MAX_GAS = BigInt(Number.MAX_SAFE_INTEGER);

@@ -10,7 +10,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Redis } from "ioredis";
 import { ApiProblem } from "../api/problems";
-import { REDIS_TIMEOUT_MS, withDeadline } from "./deadline";
+import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 import type { ApiKey, KeyStore, Scope } from "./keys";
 
 export { idempotency } from "./idempotency";

@@ -19,7 +19,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Redis } from "ioredis";
 import { ApiProblem } from "../api/problems";
-import { REDIS_TIMEOUT_MS, withDeadline } from "./deadline";
+import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 import type { ApiKey } from "./keys";
 
 export const IDEMPOTENCY_TTL_SECONDS = 86_400;

@@ -18,7 +18,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { encodeBase58 } from "ethers";
 import type { Redis } from "ioredis";
-import { REDIS_TIMEOUT_MS, withDeadline } from "./deadline";
+import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 
 export const SCOPES = ["read", "party", "acceptor", "platform", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];

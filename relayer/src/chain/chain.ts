@@ -101,6 +101,12 @@ const RANGE_TOO_LARGE =
 
 /** How nodes say that an `eth_call` reverted (geth: code 3 "execution reverted"; Hardhat: "... reverted ..."). */
 const REVERTED = /revert|VM Exception|invalid opcode|out of gas/i;
+/**
+ * A node's refusal of a raw transaction (nonce, replacement fee, funds, gas): an answer about that transaction, which
+ * the submitter acts on at once, not a failure of the node to retry.
+ */
+const TX_REFUSED =
+  /nonce too (low|high)|already known|known transaction|already imported|underpriced|fee too low|insufficient funds|intrinsic gas|exceeds block gas limit/i;
 /** Methods whose "execution reverted" is an answer (the call's outcome), not a failure of the node. */
 const REVERTING_METHODS = new Set(["eth_call", "eth_estimateGas"]);
 
@@ -141,6 +147,9 @@ function classifyRpcError(rpc: RpcErrorObject, method: string): Failure {
   const message = typeof rpc.message === "string" ? rpc.message : JSON.stringify(rpc);
   if (method === "eth_getLogs" && RANGE_TOO_LARGE.test(message)) {
     return { kind: "range", reason: "range too large", code, message };
+  }
+  if (method === "eth_sendRawTransaction" && TX_REFUSED.test(message)) {
+    return { kind: "non_retryable", reason: "transaction refused", code, message };
   }
   if (REVERTING_METHODS.has(method) && (code === 3 || REVERTED.test(message))) {
     return { kind: "reverted", reason: "execution reverted", code, message };

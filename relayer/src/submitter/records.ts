@@ -5,6 +5,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Slot, SubmissionRecord } from "./types";
+import { withDeadline } from "../deadline";
 
 /** Submission records are kept this long after they were created (views of old submissions expire). */
 export const RECORD_TTL_SECONDS = 30 * 24 * 3600;
@@ -52,22 +53,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-export class RedisDeadlineError extends Error {
-  constructor(what: string, ms: number) {
-    super(`redis ${what} took longer than ${ms} ms`);
-    this.name = "RedisDeadlineError";
-  }
-}
-
-/** `promise`, or a RedisDeadlineError after `ms` (for BullMQ's calls, whose connections retry without end). */
-export function withDeadline<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisDeadlineError(what, ms)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
 export type SubmitterStore = ReturnType<typeof createSubmitterStore>;
 
 export function createSubmitterStore({
@@ -92,7 +77,7 @@ export function createSubmitterStore({
     lease: `${base}sub:lease:${who}`,
   };
 
-  const timed = <T>(what: string, promise: Promise<T>): Promise<T> => withDeadline(what, timeoutMs, promise);
+  const timed = <T>(what: string, promise: Promise<T>): Promise<T> => withDeadline(promise, timeoutMs, what);
 
   const parse = <T>(json: string | null): T | undefined => (json === null ? undefined : (JSON.parse(json) as T));
 

@@ -9,7 +9,7 @@ import { Escrow__factory } from "../../../typechain-types/factories/contracts/Es
 import { CallRevertedError } from "../errors";
 import { suggestFees, type Fees } from "./fees";
 import type { SubmitterContext } from "./context";
-import { withDeadline } from "./records";
+import { withDeadline } from "../deadline";
 import type { Call, SentTransaction, Slot, SlotTransaction, SubmissionError, SubmissionRecord } from "./types";
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
@@ -345,7 +345,7 @@ export function createSender(ctx: SubmitterContext) {
         const move = held.has(id)
           ? job.moveToDelayed(Date.now() + Math.max(200, o.pollMs), ctx.token)
           : job.moveToCompleted("done", ctx.token, false);
-        await withDeadline("settle job", o.redisTimeoutMs, move);
+        await withDeadline(move, o.redisTimeoutMs, "settle job");
       } catch (error) {
         logger.warn({ msg: "could not settle a job", id, err: errorText(error) });
       }

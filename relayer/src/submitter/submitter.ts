@@ -25,7 +25,8 @@ import type { Common } from "../common";
 import type { Options } from "../options";
 import type { ResolvedOptions, SubmitterContext } from "./context";
 import { createFollower } from "./follower";
-import { createSubmitterStore, withDeadline } from "./records";
+import { createSubmitterStore } from "./records";
+import { withDeadline } from "../deadline";
 import { checkCall, createSender, errorText } from "./sender";
 import type {
   GasBudget,
@@ -157,17 +158,12 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
 
   async function enqueue(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await withDeadline(
-      "add jobs",
-      o.redisTimeoutMs,
-      queueOf().addBulk(
-        ids.map((id) => ({
-          name: "submission",
-          data: { id },
-          opts: { jobId: id, removeOnComplete: true, removeOnFail: 1_000 },
-        })),
-      ),
-    );
+    const jobs = ids.map((id) => ({
+      name: "submission",
+      data: { id },
+      opts: { jobId: id, removeOnComplete: true, removeOnFail: 1_000 },
+    }));
+    await withDeadline(queueOf().addBulk(jobs), o.redisTimeoutMs, "add jobs");
   }
 
   const ctx: SubmitterContext = {
@@ -240,12 +236,12 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
   async function workLoop(w: Worker): Promise<void> {
     while (leading) {
       try {
-        const first = await withDeadline("take job", o.redisTimeoutMs + 1_000, w.getNextJob(token, { block: true }));
+        const first = await withDeadline(w.getNextJob(token, { block: true }), o.redisTimeoutMs + 1_000, "take job");
         if (!first || !leading) continue;
         const jobs: Job[] = [first];
         const until = Date.now() + o.batchWindowMs;
         while (jobs.length < o.maxBatch && leading) {
-          const next = await withDeadline("take job", o.redisTimeoutMs, w.getNextJob(token, { block: false }));
+          const next = await withDeadline(w.getNextJob(token, { block: false }), o.redisTimeoutMs, "take job");
           if (next) jobs.push(next);
           else if (Date.now() >= until) break;
           else await sleep(Math.min(20, until - Date.now()));

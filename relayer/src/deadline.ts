@@ -4,16 +4,16 @@
  * problem mapping (api/problems.ts) answers as 503 "unavailable" with Retry-After.
  */
 
-/** The deadline of one Redis call of the auth module unless its caller gives another. */
+import { RedisDeadlineError } from "./errors";
+
+/** The deadline of one Redis call unless its caller gives another. */
 export const REDIS_TIMEOUT_MS = 2_000;
 
 /** `promise`, or a rejection coded ETIMEDOUT once `ms` have passed (the command itself is not cancelled). */
 export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(Object.assign(new Error(`redis: ${what} took longer than ${ms} ms`), { code: "ETIMEDOUT" }));
-    }, ms);
+    timer = setTimeout(() => reject(new RedisDeadlineError(`redis: ${what} took longer than ${ms} ms`)), ms);
   });
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
