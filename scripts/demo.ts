@@ -112,7 +112,9 @@ async function main(): Promise<void> {
   );
   const relayer = await startRelayer(common);
   const api = `http://127.0.0.1:${relayer.port}`;
-  say(`API at ${api}/v1 (OpenAPI at ${api}/v1/openapi.json), Redis prefix ${prefix}, ${DEMO_CONFIRMATIONS} confirmations`);
+  say(
+    `API at ${api}/v1 (OpenAPI at ${api}/v1/openapi.json), Redis prefix ${prefix}, ${DEMO_CONFIRMATIONS} confirmations`,
+  );
 
   const p = await connectProtocol(rpcUrl, deploymentFile);
   // Blocks keep coming while the demo waits for finality, as on a live chain.
@@ -203,22 +205,37 @@ async function flows(p: Protocol, api: string, relayer: Relayer): Promise<void> 
   };
 
   /** A party's key opens a deal without gas: typed data from the API, signed by `signer`, posted as an intent. */
-  const openByIntent = async (type: "open" | "lock", deal: DealParams, ref: string, signer: JsonRpcSigner, key: string) => {
+  const openByIntent = async (
+    type: "open" | "lock",
+    deal: DealParams,
+    ref: string,
+    signer: JsonRpcSigner,
+    key: string,
+  ) => {
     const body = {
       type,
       deal: { ...deal, amount: deal.amount.toString(), kind: ["payment", "onramp", "offramp"][Number(deal.kind)] },
       ref,
       ...(type === "lock" ? { signer: await address(signer) } : {}),
     };
-    const typed = await call<{ dealId: string; typedData: { message: { expiry: string } } }>("POST", "/v1/typed-data", undefined, body);
+    const typed = await call<{ dealId: string; typedData: { message: { expiry: string } } }>(
+      "POST",
+      "/v1/typed-data",
+      undefined,
+      body,
+    );
     const signature = await signTyped(signer, typed.typedData);
-    say(`${short(await address(signer))} signs the ${type === "open" ? "Open" : "Lock"} typed data from POST /v1/typed-data (no gas)`);
+    say(
+      `${short(await address(signer))} signs the ${type === "open" ? "Open" : "Lock"} typed data from POST /v1/typed-data (no gas)`,
+    );
     const accepted = await call<{ dealId: string; submission: Submission }>("POST", "/v1/deals", key, {
       ...body,
       expiry: typed.typedData.message.expiry,
       signature,
     });
-    say(`POST /v1/deals (${type}) → 202, deal ${short(accepted.dealId)} known at once, submission ${accepted.submission.id}`);
+    say(
+      `POST /v1/deals (${type}) → 202, deal ${short(accepted.dealId)} known at once, submission ${accepted.submission.id}`,
+    );
     await follow([accepted.submission.id]);
     return accepted.dealId;
   };
@@ -247,7 +264,9 @@ async function flows(p: Protocol, api: string, relayer: Relayer): Promise<void> 
   const [merchant, buyer] = p.payees;
   const keyFor = async (scope: "party" | "acceptor", who: JsonRpcSigner, label: string) => {
     const { secret } = await relayer.keys.create({ scope, owner: await address(who), label });
-    say(`API key for ${label} ${short(await address(who))}: scope ${scope} (as \`npm run relayer -- keys create\` makes)`);
+    say(
+      `API key for ${label} ${short(await address(who))}: scope ${scope} (as \`npm run relayer -- keys create\` makes)`,
+    );
     return secret;
   };
   const customerKey = await keyFor("party", customer, "the customer");
@@ -272,7 +291,9 @@ async function flows(p: Protocol, api: string, relayer: Relayer): Promise<void> 
   step("On-ramp: a buyer buys 250 USDT from the acceptor with fiat (SEPA:EUR)");
   const onRamp = await makeDelegateLock(p, { payee: await address(buyer), amount: USDT(250) });
   const onRampId = await openByIntent("lock", onRamp, id("onramp-7"), p.delegate, acceptorKey);
-  say(`the acceptor's lock delegate ${short(await address(p.delegate))} signed the lock: it can lock float, never release it`);
+  say(
+    `the acceptor's lock delegate ${short(await address(p.delegate))} signed the lock: it can lock float, never release it`,
+  );
   await show(onRampId, "open");
   const fiatSent = await confirm(onRampId, "performed", buyer, buyerKey, "buyer: fiat sent");
   const fiatArrived = await confirm(onRampId, "release", p.acceptor, acceptorKey, "acceptor: fiat arrived");
@@ -305,7 +326,9 @@ async function flows(p: Protocol, api: string, relayer: Relayer): Promise<void> 
     .connect(p.gateway)
     .resolve(disputed, USDT(60), id("ruling 1002: half the goods arrived damaged"));
   const receipt = await ruling.wait();
-  say(`the gateway ${short(await address(p.gateway))} sends its ruling itself: resolve, 60 USDT to the merchant — gas ${receipt!.gasUsed}`);
+  say(
+    `the gateway ${short(await address(p.gateway))} sends its ruling itself: resolve, 60 USDT to the merchant — gas ${receipt!.gasUsed}`,
+  );
   await show(disputedId, "resolved");
 
   step("What the relayer shows for the acceptor and the gateway now");
@@ -313,11 +336,14 @@ async function flows(p: Protocol, api: string, relayer: Relayer): Promise<void> 
     "GET",
     `/v1/acceptors/${await address(p.acceptor)}`,
   );
-  for (const t of acc.tokens) say(`acceptor float in ${short(t.token)}: free ${usdt(t.free)}, locked ${usdt(t.locked)}`);
+  for (const t of acc.tokens)
+    say(`acceptor float in ${short(t.token)}: free ${usdt(t.free)}, locked ${usdt(t.locked)}`);
   const owed = await p.escrow.owed(await p.usdt.getAddress(), await address(p.gateway));
   say(`gateway fees owed by the escrow (claimable with claimOwed): ${usdt(owed)}`);
   const spent = await p.provider.getBalance(signer);
-  say(`the relayer's signer paid ${formatUnits(parseEther("10") - spent, 18).slice(0, 8)} ETH of gas and holds no USDT`);
+  say(
+    `the relayer's signer paid ${formatUnits(parseEther("10") - spent, 18).slice(0, 8)} ETH of gas and holds no USDT`,
+  );
 }
 
 main().catch((error) => {

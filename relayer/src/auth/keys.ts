@@ -160,13 +160,15 @@ export function createKeyStore(deps: {
         secret: secretHash(secret),
       };
       if (label !== undefined) fields.label = label;
+      // Listed in creation order: a shared counter orders keys made within the same second.
+      const order = await run("order key", redis.incr(k("ids:seq")));
       await run(
         "create key",
         redis
           .multi()
           .hset(k(`key:${id}`), fields)
           .set(k(`secret:${secretHash(secret)}`), id)
-          .zadd(k("ids"), createdAt, id)
+          .zadd(k("ids"), order, id)
           .exec(),
       );
       const key: ApiKey = { id, scope: input.scope, owner, createdAt };

@@ -86,6 +86,12 @@ export type Intent = {
   signature: string;
 };
 
+/** A Safe's EIP-712 domain: its chain and its own address. */
+const SAFE_DOMAIN_FIELDS = [
+  { name: "chainId", type: "uint256" },
+  { name: "verifyingContract", type: "address" },
+];
+
 const refuse = (r: Refusal, members?: Record<string, unknown>): never => {
   throw new ApiProblem(r.kind, r.detail, members ? { members } : {});
 };
@@ -172,7 +178,10 @@ export function createWriteService(deps: WriteDeps) {
     const expiry = String(message.expiry);
     if (signer === undefined || !deps.safeTypedData) return { typedData: payload, expiry };
     const safe = await deps.safeTypedData(signer, digestOf(domain, primary, message));
-    return safe ? { typedData: payload, expiry, safe } : { typedData: payload, expiry };
+    if (!safe) return { typedData: payload, expiry };
+    // As wallets take it (eth_signTypedData_v4): with the domain's own type listed.
+    const types = { EIP712Domain: SAFE_DOMAIN_FIELDS, ...(safe.types as Record<string, unknown>) };
+    return { typedData: payload, expiry, safe: { ...safe, types } };
   }
 
   /** A signed confirmation: checked, then queued (or, for a payer's cancel, held until the payee's). */

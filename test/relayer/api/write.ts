@@ -3,10 +3,12 @@
  * to send nothing (the relayer's signer's transaction count stays put). Branch spec: write.tree.
  */
 import { expect } from "chai";
-import { Wallet, id } from "ethers";
+import { TypedDataEncoder, Wallet, id } from "ethers";
 import { Action, Status, escrowDomain, typedDataOf, typesOf } from "../../../protocol";
 import { startWriteRelayer, dealJson, type WriteRelayer } from "../support/write";
 import { makeDeal, signAction } from "../support/activity";
+import { createSafe, deploySafeKit, safeCreation, signSafeMessage } from "../support/safe";
+import { wrapErc6492 } from "../../../relayer/src/signatures/erc6492";
 
 describe("relayer write API (end to end)", function () {
   this.timeout(300_000);
@@ -275,6 +277,67 @@ describe("relayer write API (end to end)", function () {
       expect(a.body.submission.id).to.equal(b.body.submission.id);
       await w.final(a.body.submission.id);
       expect(await w.sent()).to.equal(before + 1);
+    });
+  });
+
+  describe("smart-contract wallets", function () {
+    /** A deal opened by the first payer to `payee` (a wallet's address), through the API. */
+    const openTo = (payee: string) => w.openDeal({ payee });
+
+    it("a Safe 1.4.1 as signer: typed data returns its SafeMessage; the owner's signature of it → 202, performed on chain", async function () {
+      const kit = await deploySafeKit(w.p.owner, "1.4.1");
+      const owner = w.p.payees[2];
+      const safe = await createSafe(kit, [await w.address(owner)], 1);
+      const { dealId } = await openTo(safe);
+      const res = await w.http.get(`/v1/deals/${dealId}/typed-data?action=performed&signer=${safe}`).expect(200);
+      expect(res.body.safe.primaryType).to.equal("SafeMessage");
+      const signature = await w.signTyped(owner, res.body.safe);
+      const key = await w.key("party", safe);
+      const body = { action: "performed", signer: safe, signature, expiry: res.body.typedData.message.expiry };
+      const posted = await post(`/v1/deals/${dealId}/confirmations`, key, body);
+      expect(posted.status, JSON.stringify(posted.body)).to.equal(202);
+      expect((await w.final(posted.body.submission.id)).status).to.equal("final");
+      expect((await w.p.escrow.getDeal(dealId)).status).to.equal(BigInt(Status.Performed));
+    });
+
+    it("a Safe whose owner signed the escrow's typed data directly → 422 invalid-signature, reason safe-message-expected (GS026)", async function () {
+      const kit = await deploySafeKit(w.p.owner, "1.3.0");
+      const owner = w.p.payees[3];
+      const safe = await createSafe(kit, [await w.address(owner)], 1);
+      const { dealId } = await openTo(safe);
+      const body = await w.signed(dealId, "performed", owner, safe);
+      await sendsNothing(async () => {
+        const res = await post(`/v1/deals/${dealId}/confirmations`, await w.key("party", safe), body);
+        expectProblem(res, 422, "invalid-signature");
+        expect(res.body.reason).to.equal("safe-message-expected");
+        expect(res.body.detail).to.match(/SafeMessage/);
+      });
+    });
+
+    it("an ERC-6492 signature of a Safe not deployed yet → the relayer deploys it first, then the deal moves", async function () {
+      const kit = await deploySafeKit(w.p.owner, "1.4.1");
+      const owner = w.p.payees[4];
+      const creation = await safeCreation(kit, [await w.address(owner)], 1);
+      expect(await w.p.provider.getCode(creation.address)).to.equal("0x");
+      const { dealId } = await openTo(creation.address);
+      const res = await w.http.get(`/v1/deals/${dealId}/typed-data?action=performed`).expect(200);
+      const digest = TypedDataEncoder.hash(
+        escrowDomain(w.p.chainId, await w.p.escrow.getAddress()),
+        typesOf("DealAction"),
+        res.body.typedData.message,
+      );
+      const inner = await signSafeMessage(creation.address, Number(w.p.chainId), digest, [owner]);
+      const signature = wrapErc6492({ factory: creation.factory, factoryCalldata: creation.data, signature: inner });
+      const posted = await post(`/v1/deals/${dealId}/confirmations`, await w.key("party", creation.address), {
+        action: "performed",
+        signer: creation.address,
+        signature,
+        expiry: res.body.typedData.message.expiry,
+      });
+      expect(posted.status, JSON.stringify(posted.body)).to.equal(202);
+      expect((await w.final(posted.body.submission.id)).status).to.equal("final");
+      expect(await w.p.provider.getCode(creation.address)).to.not.equal("0x");
+      expect((await w.p.escrow.getDeal(dealId)).status).to.equal(BigInt(Status.Performed));
     });
   });
 

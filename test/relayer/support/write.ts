@@ -61,6 +61,7 @@ export async function startWriteRelayer(name: string, env: Record<string, string
       LOG_LEVEL: "silent",
       RELAYER_KEY: signerKey.privateKey,
       SUBMIT_BATCH_WINDOW_MS: "150",
+      SUBMIT_POLL_MS: "100",
       ...env,
     }),
   );
