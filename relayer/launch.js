@@ -1,7 +1,8 @@
 /**
  * What `npm run relayer` runs. `--help` (or `-h`) is answered from the options module alone, transpiled on the fly
- * (it imports nothing but zod), without building anything. Otherwise the contracts and the relayer are built
- * (`npm run build:relayer`) and the built relayer runs in this process.
+ * (it imports nothing but zod), without building anything; so is `keys …` (API keys: it needs only Redis).
+ * Otherwise the contracts and the relayer are built (`npm run build:relayer`) and the built relayer runs in this
+ * process.
  */
 const { spawnSync } = require("node:child_process");
 const path = require("node:path");
@@ -9,7 +10,21 @@ const path = require("node:path");
 const ROOT = path.resolve(__dirname, "..");
 const argv = process.argv.slice(2);
 
-if (argv.includes("--help") || argv.includes("-h")) {
+if (argv[0] === "keys") {
+  require("ts-node").register({ transpileOnly: true, project: path.join(ROOT, "tsconfig.json") });
+  const { keysOptions, runKeysCommand } = require("./src/auth/cli");
+  const fail = (error) => {
+    console.error(`relayer keys: ${error.message}`);
+    process.exit(error.name === "OptionsError" ? 2 : 1);
+  };
+  let options;
+  try {
+    options = keysOptions(process.env);
+  } catch (error) {
+    fail(error);
+  }
+  runKeysCommand(argv.slice(1), options).then((code) => process.exit(code), fail);
+} else if (argv.includes("--help") || argv.includes("-h")) {
   require("ts-node").register({ transpileOnly: true, project: path.join(ROOT, "tsconfig.json") });
   console.log(require("./src/options").helpText());
 } else {

@@ -6,6 +6,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
+import { Redis } from "ioredis";
+import { testRedisUrl } from "../support/redis";
 import { OptionsError } from "../../relayer/src/errors";
 import {
   helpText,
@@ -325,6 +327,31 @@ describe("relayer options", function () {
       expect(run.stderr).to.equal("");
       // A build (contracts and relayer) takes far longer than this.
       expect(Date.now() - started).to.be.lessThan(10_000);
+    });
+
+    it("runs `keys` through npm's entry point: create prints the secret once on stdout, list shows the key, revoke stops it", async function () {
+      const env = { REDIS_URL: testRedisUrl(), REDIS_PREFIX: `test-launch-${Date.now()}` };
+      const owner = `0x${"ab".repeat(20)}`;
+      const launch = { env, script: ["relayer/launch.js"] };
+      try {
+        const created = await runToEnd(["keys", "create", "--scope", "party", "--owner", owner], launch);
+        expect(created.code, created.stderr).to.equal(0);
+        expect(created.stdout.trim()).to.match(/^sk_party_\w+$/);
+        expect(created.stderr)
+          .to.match(/shown only this once/)
+          .and.not.include(created.stdout.trim());
+        const id = /created (key_\w+)/.exec(created.stderr)![1];
+        const listed = await runToEnd(["keys", "list"], launch);
+        expect(listed.stdout).to.match(new RegExp(`^${id}\\s+party\\s+${owner}\\s.*active`));
+        expect((await runToEnd(["keys", "revoke", id], launch)).code).to.equal(0);
+        expect((await runToEnd(["keys", "list"], launch)).stdout).to.match(/revoked/);
+        expect((await runToEnd(["keys", "create", "--scope", "root", "--owner", owner], launch)).code).to.equal(2);
+      } finally {
+        const redis = new Redis(env.REDIS_URL);
+        const keys = await redis.keys(`${env.REDIS_PREFIX}:*`);
+        if (keys.length > 0) await redis.del(...keys);
+        await redis.quit();
+      }
     });
   });
 });
