@@ -201,7 +201,7 @@ export function createWriteService(deps: WriteDeps) {
     if (c.action === "cancel") {
       if (roleOf(deal, signer) === "payer") {
         // Alone, a payer's cancel moves nothing (only the payee may cancel alone): it waits for the payee's.
-        const ttl = Number(c.expiry) - now;
+        const ttl = Math.max(1, Number(c.expiry) - now);
         await redis.set(pairKey(dealId), JSON.stringify({ expiry: c.expiry.toString(), signature }), "EX", ttl);
         return { status: 202, body: { dealId, action: c.action, submission: null, awaiting: "payee" } };
       }
