@@ -181,8 +181,8 @@ export function createSender(ctx: SubmitterContext) {
     }
   }
 
-  /** Sends `plans` (each simulated alone already) in one transaction, or in halves while the batch fails. */
-  async function sendBatch(plans: Plan[], byId: Map<string, SubmissionRecord>): Promise<void> {
+  /** Sends `plans` in one transaction (with `knownGas`, already estimated together), or in halves while the batch fails. */
+  async function sendBatch(plans: Plan[], byId: Map<string, SubmissionRecord>, knownGas?: bigint): Promise<void> {
     if (plans.length === 0) return;
     const call: Call =
       plans.length === 1
@@ -193,11 +193,8 @@ export function createSender(ctx: SubmitterContext) {
       await sendBatch(plans.slice(0, half), byId);
       await sendBatch(plans.slice(half), byId);
     };
-    if (plans.length > 1) {
-      const simulated = await chain.simulate({ from: address, to: call.to, data: call.data }, "pending");
-      if (!simulated.ok) return split();
-    }
-    const estimated = await estimate(call);
+    // The estimate runs the call on the pending block: a batch that fails there is split, a single call fails.
+    const estimated = knownGas !== undefined ? { ok: true as const, gas: knownGas } : await estimate(call);
     if (!estimated.ok) {
       if (plans.length > 1) return split();
       const error = decodeError(estimated.revertData);
@@ -210,12 +207,9 @@ export function createSender(ctx: SubmitterContext) {
     if (budget) {
       const refused = new Set<string>();
       const reserved: SubmissionRecord[] = [];
-      for (const r of records) {
-        if (r.keyId === undefined) continue;
-        const answer = await budget.reserve(r.keyId, share);
-        if (answer.ok) reserved.push(r);
-        else refused.add(r.id);
-      }
+      const charged = records.filter((r) => r.keyId !== undefined);
+      const answers = await Promise.all(charged.map((r) => budget.reserve(r.keyId!, share)));
+      charged.forEach((r, i) => (answers[i].ok ? reserved.push(r) : refused.add(r.id)));
       if (refused.size > 0) {
         for (const r of reserved) await budget.settle(r.keyId!, share, 0n);
         const kept = plans.filter((p) => !p.submissionIds.some((id) => refused.has(id)));
@@ -277,6 +271,22 @@ export function createSender(ctx: SubmitterContext) {
     return held;
   }
 
+  /**
+   * The gas of `plans`, all escrow calls, sent together as one multicall on the pending block; undefined when they do
+   * not all pass together (or one is malformed). The estimate runs the batch, so it doubles as its simulation.
+   */
+  async function estimateAll(plans: Plan[]): Promise<bigint | undefined> {
+    try {
+      for (const p of plans) checkCall(p.call, "planned call");
+    } catch {
+      return undefined;
+    }
+    if (plans.some((p) => p.call.to.toLowerCase() !== escrow.toLowerCase())) return undefined;
+    const data = escrowInterface.encodeFunctionData("multicall", [plans.map((p) => p.call.data)]);
+    const estimated = await estimate({ to: escrow, data });
+    return estimated.ok ? estimated.gas : undefined;
+  }
+
   /** One round of the worker over the jobs it took. */
   async function round(jobs: Job[]): Promise<void> {
     const ids = [...new Set(jobs.map((j) => String((j.data as { id: string }).id)))];
@@ -309,6 +319,13 @@ export function createSender(ctx: SubmitterContext) {
       for (const r of queued) if (!planned.has(r.id)) held.add(r.id);
       const batchable: Plan[] = [];
       const alone: Plan[] = [];
+      // The usual round: every plan is a well-formed escrow call and their multicall passes as a whole. One eth_call
+      // then stands for them all; only when it fails is each plan simulated alone, to find the ones that fail.
+      const gas = valid.length > 1 ? await estimateAll(valid) : undefined;
+      if (gas !== undefined) {
+        await sendBatch(valid, byId, gas);
+        return;
+      }
       // Simulations run a few at a time (order kept): a round of many submissions is not RPC round trips in a row.
       const outcomes = await inBatches(valid, SIMULATION_CONCURRENCY, async (p) => {
         try {
@@ -339,17 +356,20 @@ export function createSender(ctx: SubmitterContext) {
       logger.error({ msg: "submitter round failed; its submissions are retried", err: errorText(error) });
       for (const id of ids) held.add(id);
     }
-    for (const job of jobs) {
-      const id = String((job.data as { id: string }).id);
-      try {
-        const move = held.has(id)
-          ? job.moveToDelayed(Date.now() + Math.max(200, o.pollMs), ctx.token)
-          : job.moveToCompleted("done", ctx.token, false);
-        await withDeadline(move, o.redisTimeoutMs, "settle job");
-      } catch (error) {
-        logger.warn({ msg: "could not settle a job", id, err: errorText(error) });
-      }
-    }
+    // The jobs settle together: one round trip's time, not one per job.
+    await Promise.all(
+      jobs.map(async (job) => {
+        const id = String((job.data as { id: string }).id);
+        try {
+          const move = held.has(id)
+            ? job.moveToDelayed(Date.now() + Math.max(200, o.pollMs), ctx.token)
+            : job.moveToCompleted("done", ctx.token, false);
+          await withDeadline(move, o.redisTimeoutMs, "settle job");
+        } catch (error) {
+          logger.warn({ msg: "could not settle a job", id, err: errorText(error) });
+        }
+      }),
+    );
   }
 
   return { syncNonce, broadcast, sign, estimate, round };
