@@ -172,11 +172,18 @@ export function meterRpc(url: string) {
     const target = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const raw = init?.body instanceof Uint8Array ? Buffer.from(init.body).toString("utf8") : init?.body;
     if (!meter.on || !target.startsWith(url) || typeof raw !== "string") return original(input, init);
+    // A call of the escrow is named by its function too (actWithSig: the API's checks, mostly; settleWithSigs:
+    // the submitter's simulations of planned calls; multicall: its batches).
     const nameOf = (call: { method?: string; params?: unknown[] }) => {
-      const tag = call.params?.at(-1);
-      return call.method === "eth_call" || call.method === "eth_estimateGas"
-        ? `${call.method} (${String(tag)})`
-        : `${call.method}`;
+      if (call.method !== "eth_call" && call.method !== "eth_estimateGas") return `${call.method}`;
+      const data = (call.params?.[0] as { data?: string } | undefined)?.data ?? "";
+      let fn = "";
+      try {
+        fn = ` ${ESCROW.getFunction(data.slice(0, 10))?.name ?? ""}`;
+      } catch {
+        // not an escrow function
+      }
+      return `${call.method}${fn} (${String(call.params?.at(-1))})`;
     };
     let name = "?";
     try {
