@@ -33,6 +33,8 @@ export type HardhatNode = {
   /** `http://127.0.0.1:<port>` */
   url: string;
   port: number;
+  /** The node process's id (the leader of its process group), e.g. to read its CPU time from /proc. */
+  pid: number;
   /** A provider on the node for driving it (signers: `provider.getSigner(i)`); destroyed by stop(). */
   provider: JsonRpcProvider;
   /** Kills the node's process group and waits for it to exit. Safe to call twice. */
@@ -181,6 +183,7 @@ export async function startHardhatNode({ port }: { port?: number } = {}): Promis
   return {
     url,
     port: nodePort,
+    pid,
     provider,
     stop: () => {
       stopping ??= (async () => {
