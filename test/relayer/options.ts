@@ -68,6 +68,16 @@ const _optionsType: Equal<
   }
 > = true;
 
+/** The write side's options left at their defaults. */
+const WRITE_DEFAULTS = {
+  relayerKeystore: undefined,
+  relayerKeystorePassword: undefined,
+  corsOrigins: [],
+  readsRequireKey: false,
+  rateLimitPerMinute: 600,
+  dailyGasPerKey: 20_000_000n,
+};
+
 describe("relayer options", function () {
   describe("parseOptions", function () {
     it("fills every option that has a default, and parses numbers and switches", function () {
@@ -84,12 +94,7 @@ describe("relayer options", function () {
         logRangeMax: 10_000,
         leaseTtlMs: 3000,
         relayerKey: undefined,
-        relayerKeystore: undefined,
-        relayerKeystorePassword: undefined,
-        corsOrigins: [],
-        readsRequireKey: false,
-        rateLimitPerMinute: 600,
-        dailyGasPerKey: 20_000_000n,
+        ...WRITE_DEFAULTS,
         logLevel: "info",
         indexer: true,
         submitBatchWindowMs: 250,
@@ -139,12 +144,7 @@ describe("relayer options", function () {
         logRangeMax: 2,
         leaseTtlMs: 500,
         relayerKey: key,
-        relayerKeystore: undefined,
-        relayerKeystorePassword: undefined,
-        corsOrigins: [],
-        readsRequireKey: false,
-        rateLimitPerMinute: 600,
-        dailyGasPerKey: 20_000_000n,
+        ...WRITE_DEFAULTS,
         logLevel: "silent",
         indexer: false,
         submitBatchWindowMs: 0,
