@@ -3,10 +3,11 @@
  *
  *   npm run relayer [-- --option value ...]     (see --help, or relayer/README.md; relayer/launch.js builds, then calls main)
  */
+import fs from "node:fs";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import { id } from "ethers";
+import { Wallet, id } from "ethers";
 import { createCommon, type Common } from "./common";
 import { indexedContracts, readDeployment } from "./deployment";
 import { NamespaceTaken, OptionsError } from "./errors";
@@ -28,8 +29,6 @@ import { createWriteService } from "./write/service";
 import { decodeError } from "./write/calls";
 import { planCalls } from "./write/planner";
 import type { WriteApi } from "./api/write";
-import { Wallet } from "ethers";
-import fs from "node:fs";
 
 /** How long a readiness probe waits for the RPC node. */
 const READY_RPC_TIMEOUT_MS = 2_000;

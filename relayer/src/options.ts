@@ -115,7 +115,7 @@ export const OPTIONS = {
     "RATE_LIMIT_PER_MINUTE",
     "requests per minute per API key (per client address for reads without a key)",
     intFrom(1, 1_000_000),
-    "600",
+    "6000",
   ),
   dailyGasPerKey: option(
     "DAILY_GAS_PER_KEY",

@@ -74,7 +74,7 @@ const WRITE_DEFAULTS = {
   relayerKeystorePassword: undefined,
   corsOrigins: [],
   readsRequireKey: false,
-  rateLimitPerMinute: 600,
+  rateLimitPerMinute: 6000,
   dailyGasPerKey: 20_000_000n,
 };
 

@@ -450,13 +450,14 @@ export function createStore({
 
     /**
      * Every projection key and its content, canonically ordered (for comparing a live projection with a
-     * rebuild). Leaves out progress, lease, undo logs, block hashes and the event stream.
+     * rebuild). Leaves out progress, lease, undo logs, block hashes, the event stream and the write side's keys
+     * (`w:…`: submissions and a payer's pending cancel, which no event rebuilds).
      */
     async dumpProjection(): Promise<Record<string, unknown>> {
       const keys = await scanKeys();
       const skip = /:(meta|lease|lease:seq|blocks|events|undo:\d+|bev:\d+)$/;
       const out: Record<string, unknown> = {};
-      for (const key of keys.filter((x) => !skip.test(x)).sort()) {
+      for (const key of keys.filter((x) => !skip.test(x) && !x.startsWith(`${base}w:`)).sort()) {
         const type = await redis.type(key);
         const name = key.slice(base.length);
         if (type === "hash") out[name] = Object.fromEntries(Object.entries(await redis.hgetall(key)).sort());
