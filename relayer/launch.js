@@ -12,14 +12,15 @@ const argv = process.argv.slice(2);
 
 if (argv[0] === "keys") {
   require("ts-node").register({ transpileOnly: true, project: path.join(ROOT, "tsconfig.json") });
-  const { keysOptions, runKeysCommand } = require("./src/auth/cli");
+  const { KEYS_OPTIONS, runKeysCommand } = require("./src/auth/cli");
+  const { parseProcessOptionsOf } = require("./src/options");
   const fail = (error) => {
     console.error(`relayer keys: ${error.message}`);
     process.exit(error.name === "OptionsError" ? 2 : 1);
   };
   let options;
   try {
-    options = keysOptions(process.env);
+    options = parseProcessOptionsOf(KEYS_OPTIONS);
   } catch (error) {
     fail(error);
   }

@@ -57,7 +57,7 @@ import {
   USDT,
   type DealParams,
 } from "../test/relayer/support/activity";
-import { cleanUp, cleanups, fmt, log, round, sleep, timed } from "./bench/support";
+import { cleanUp, cleanups, fmt, log, round, runBench, sleep, timed } from "./bench/support";
 import {
   HARDHAT_MNEMONIC,
   callsOf,
@@ -565,25 +565,4 @@ async function main(): Promise<number> {
   return broken ? 1 : 0;
 }
 
-// `on`, not `once`: node.ts re-raises a signal when its own handler is the only one left, which would end this
-// process before the cleanup (Redis keys, the node) is done.
-let interrupted = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    console.error(`bench-confirmations: ${signal}, cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-main().then(
-  (code) => process.exit(code),
-  async (error: unknown) => {
-    console.error(
-      `bench-confirmations failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-    );
-    await cleanUp();
-    process.exit(1);
-  },
-);
+runBench("bench-confirmations", main);

@@ -40,6 +40,7 @@ import {
   memoryOf,
   meter,
   round,
+  runBench,
   sleep,
   spawnServer,
   timed,
@@ -499,23 +500,4 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(results));
 }
 
-// `on`, not `once`: node.ts re-raises a signal when its own handler is the only one left, which would end this
-// process before the cleanup (Redis keys, children) is done.
-let interrupted = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    console.error(`bench-relayer: ${signal}, cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
-
-main().then(
-  () => process.exit(0),
-  async (error: unknown) => {
-    console.error(`bench-relayer failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    await cleanUp();
-    process.exit(1);
-  },
-);
+runBench("bench-relayer", main);

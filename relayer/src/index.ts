@@ -11,7 +11,7 @@ import { Wallet, id } from "ethers";
 import { createCommon, type Common } from "./common";
 import { indexedContracts, readDeployment } from "./deployment";
 import { NamespaceTaken, OptionsError } from "./errors";
-import { helpText, parseProcessOptions } from "./options";
+import { helpText, parseProcessOptions, parseProcessOptionsOf } from "./options";
 import { createChain } from "./chain/chain";
 import { createStore, type Store } from "./store/store";
 import { createIndexer } from "./indexer/indexer";
@@ -21,7 +21,7 @@ import { startServer } from "./api/server";
 import { createKeyStore, keysBase } from "./auth/keys";
 import { authenticate, idempotency, rateLimit, securityHeaders } from "./auth/http";
 import { createGasBudget } from "./auth/budget";
-import { keysOptions, runKeysCommand } from "./auth/cli";
+import { KEYS_OPTIONS, runKeysCommand } from "./auth/cli";
 import { checkSignature } from "./signatures/check";
 import { safeInfo, safeMessageTypedData } from "./signatures/safe";
 import { createSubmitter, submitterOptionsOf } from "./submitter/submitter";
@@ -236,7 +236,7 @@ async function claimKeys(store: Store, logger: Common["logger"]): Promise<void> 
 export async function main(argv: string[] = process.argv.slice(2)) {
   if (argv[0] === "keys") {
     try {
-      process.exitCode = await runKeysCommand(argv.slice(1), keysOptions(process.env));
+      process.exitCode = await runKeysCommand(argv.slice(1), parseProcessOptionsOf(KEYS_OPTIONS));
     } catch (error) {
       if (!(error instanceof OptionsError)) throw error;
       console.error(`relayer keys: ${error.message}`);

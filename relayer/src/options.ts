@@ -185,7 +185,7 @@ export const OPTIONS = {
   ),
 };
 
-type OptionName = keyof typeof OPTIONS;
+export type OptionName = keyof typeof OPTIONS;
 const OPTION_NAMES = Object.keys(OPTIONS) as OptionName[];
 
 /** The options' values, each parsed by its entry's schema. */
@@ -230,6 +230,31 @@ export function parseOptions(env: Record<string, string | undefined>, argv: stri
   }
   return parsed.data;
 }
+
+/**
+ * Parses only the options `names` from an environment (defaults applied, every other option left out, so none of
+ * them is required), for commands that need a few: `keys` needs only Redis. Throws OptionsError with every problem.
+ */
+export function parseOptionsOf<K extends OptionName>(
+  names: readonly K[],
+  env: Record<string, string | undefined>,
+): Pick<Options, K> {
+  const problems: string[] = [];
+  const out: Partial<Pick<Options, K>> = {};
+  for (const name of names) {
+    const spec: OptionSpec = OPTIONS[name];
+    const value = env[spec.env];
+    const parsed = spec.schema.safeParse(value === undefined || value === "" ? spec.default : value);
+    if (parsed.success) out[name] = parsed.data as Options[K];
+    else problems.push(...parsed.error.issues.map((i) => `${spec.env}: ${i.message}`));
+  }
+  if (problems.length > 0) throw new OptionsError(problems.join("\n"));
+  return out as Pick<Options, K>;
+}
+
+/** {@link parseOptionsOf} over this process's environment. */
+export const parseProcessOptionsOf = <K extends OptionName>(names: readonly K[]): Pick<Options, K> =>
+  parseOptionsOf(names, process.env);
 
 /** Parses the options of this process: its environment and its command-line arguments. */
 export function parseProcessOptions(argv: string[] = process.argv.slice(2)): Options {

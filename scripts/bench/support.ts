@@ -130,3 +130,28 @@ export function memoryOf(pid: number): { rssKb: number; hwmKb: number } {
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
   return { rssKb: field("VmRSS"), hwmKb: field("VmHWM") };
 }
+
+/**
+ * Runs a benchmark's `main` as the process: exits with its code (0 when it returns none), and cleans up (Redis keys,
+ * children) on SIGINT, SIGTERM or a failure. `on`, not `once`: node.ts re-raises a signal when its own handler is the
+ * only one left, which would end the process before the clean-up is done.
+ */
+export function runBench(name: string, main: () => Promise<number | void>): void {
+  let interrupted = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      if (interrupted) return;
+      interrupted = true;
+      console.error(`${name}: ${signal}, cleaning up`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
+  main().then(
+    (code) => process.exit(code ?? 0),
+    async (error: unknown) => {
+      console.error(`${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      await cleanUp();
+      process.exit(1);
+    },
+  );
+}

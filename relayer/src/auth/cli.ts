@@ -13,7 +13,7 @@
  */
 import { Redis } from "ioredis";
 import { OptionsError } from "../errors";
-import { OPTIONS, type Options } from "../options";
+import { parseOptionsOf, type Options } from "../options";
 import { createKeyStore, keysBase, SCOPES, type ApiKey, type Scope } from "./keys";
 
 export type KeysOptions = Pick<Options, "redisUrl" | "redisPrefix">;
@@ -30,24 +30,11 @@ export const KEYS_USAGE = [
   `scopes: ${SCOPES.join(", ")}. Redis comes from REDIS_URL and REDIS_PREFIX.`,
 ].join("\n");
 
-/**
- * The options the key commands use, parsed from an environment by the entries of OPTIONS (their schemas and
- * defaults), so that the options only the relayer itself needs (RPC_URL, DEPLOYMENT, …) are not required.
- */
-export function keysOptions(env: Record<string, string | undefined>): KeysOptions {
-  const problems: string[] = [];
-  const parse = <K extends keyof KeysOptions>(name: K): KeysOptions[K] => {
-    const spec = OPTIONS[name];
-    const text = env[spec.env] === undefined || env[spec.env] === "" ? spec.default : env[spec.env];
-    const parsed = spec.schema.safeParse(text);
-    if (parsed.success) return parsed.data as KeysOptions[K];
-    problems.push(...parsed.error.issues.map((i) => `${spec.env}: ${i.message}`));
-    return undefined as unknown as KeysOptions[K];
-  };
-  const options = { redisUrl: parse("redisUrl"), redisPrefix: parse("redisPrefix") };
-  if (problems.length > 0) throw new OptionsError(problems.join("\n"));
-  return options;
-}
+/** The options the key commands use: only Redis (RPC_URL, DEPLOYMENT, … are not required). */
+export const KEYS_OPTIONS = ["redisUrl", "redisPrefix"] as const;
+
+/** The key commands' options, parsed from an environment by the entries of OPTIONS (schemas and defaults). */
+export const keysOptions = (env: Record<string, string | undefined>): KeysOptions => parseOptionsOf(KEYS_OPTIONS, env);
 
 /** Splits `args` into positionals and `--name value` / `--name=value` flags among `allowed`. */
 function parseArgs(args: string[], allowed: string[]): { positional: string[]; flags: Record<string, string> } {

@@ -24,7 +24,8 @@ import { Action, dealIdOf, makeDeal, signAction, type DealParams, type Protocol 
 import { fund, mine, minedFrom, noNonceGaps, setAutomine } from "../support/chain-control";
 import { startDeployed, type Deployed } from "../support/deployed";
 import { capturingLogger } from "../support/logger";
-import { decodeEscrowError, spawnSubmitter, type SubmitterProcess } from "../support/submitter-process";
+import { spawnSubmitter, type SubmitterProcess } from "../support/submitter-process";
+import { decodeError } from "../../../relayer/src/write/calls";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const escrowInterface = new Interface(Escrow__factory.abi);
@@ -103,7 +104,7 @@ describe("relayer/submitter", function () {
       signerKey: env.key,
       escrow,
       confirmations: 1,
-      decodeError: decodeEscrowError,
+      decodeError,
       ...over,
       options: { ...FAST, ...over.options },
     });

@@ -1,7 +1,7 @@
 /**
  * The submitter alone in a child process, for crash tests: `spawnSubmitter(env)` runs this file, which builds a
  * submitter from its environment, starts it and, when CRASH_AT names a point of sending, kills itself with SIGKILL
- * there (the first time it gets there). Also the escrow error decoder the submitter tests use.
+ * there (the first time it gets there). Errors are decoded by the relayer's own decoder (relayer/src/write/calls.ts).
  *
  * Child environment: RPC_URL, REDIS_URL, SUBMITTER_BASE, SUBMITTER_KEY (never an argument: it would show in the
  * process list), ESCROW, CONFIRMATIONS, SUBMITTER_OPTIONS (JSON of SubmitterOptions), CRASH_AT
@@ -9,33 +9,14 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeSync } from "node:fs";
-import { Interface } from "ethers";
 import { Redis } from "ioredis";
 import pino from "pino";
-import { Escrow__factory } from "../../../typechain-types";
 import { createChain } from "../../../relayer/src/chain/chain";
 import { createCommon } from "../../../relayer/src/common";
 import { parseOptions } from "../../../relayer/src/options";
 import { createSubmitter, type SubmitterHooks } from "../../../relayer/src/submitter/submitter";
-import type { SubmissionError } from "../../../relayer/src/submitter/types";
+import { decodeError } from "../../../relayer/src/write/calls";
 import { ROOT } from "./node";
-
-const escrowInterface = new Interface(Escrow__factory.abi);
-
-/** The escrow's custom error in `revertData`, by name with its arguments as strings. */
-export function decodeEscrowError(revertData: string): SubmissionError {
-  try {
-    const parsed = escrowInterface.parseError(revertData);
-    if (parsed) {
-      const args: Record<string, string> = {};
-      parsed.fragment.inputs.forEach((input, i) => (args[input.name] = String(parsed.args[i])));
-      return { name: parsed.name, args, message: `the escrow refused: ${parsed.name}` };
-    }
-  } catch {
-    // not one of the escrow's errors
-  }
-  return { name: "Reverted", message: `the call reverted (${revertData.slice(0, 10)})` };
-}
 
 export type SubmitterProcess = {
   proc: ChildProcess;
@@ -140,7 +121,7 @@ async function main(): Promise<void> {
     signerKey: required("SUBMITTER_KEY"),
     escrow: required("ESCROW"),
     confirmations: Number(env.CONFIRMATIONS ?? "1"),
-    decodeError: decodeEscrowError,
+    decodeError,
     options: JSON.parse(env.SUBMITTER_OPTIONS ?? "{}"),
     hooks,
   });
