@@ -12,6 +12,7 @@ import { createCommon, type Common } from "./common";
 import { indexedContracts, readDeployment } from "./deployment";
 import { NamespaceTaken, OptionsError } from "./errors";
 import { helpText, parseProcessOptions, parseProcessOptionsOf } from "./options";
+import { redactText, redactUrl } from "./redact";
 import { createChain } from "./chain/chain";
 import { createStore, type Store } from "./store/store";
 import { createIndexer } from "./indexer/indexer";
@@ -174,7 +175,16 @@ export async function startRelayer(common: Common) {
   const app = createApi({ common, store, readiness, resolutionWindow, tokens: tokens.snapshot, write });
   const server = await startServer(app, options.port, options.host);
   common.onShutdown("http", () => server.close());
-  logger.info({ msg: "api listening", port: server.port, chainId, escrow });
+  logger.info({
+    msg: "api listening",
+    port: server.port,
+    host: options.host,
+    chainId,
+    escrow,
+    // Which endpoints, never their keys or passwords.
+    rpc: redactUrl(options.rpcUrl),
+    redis: redactUrl(options.redisUrl),
+  });
 
   if (options.indexer) {
     common.onShutdown("indexer", () => indexer.stop());
@@ -239,7 +249,7 @@ export async function main(argv: string[] = process.argv.slice(2)) {
       process.exitCode = await runKeysCommand(argv.slice(1), parseProcessOptionsOf(KEYS_OPTIONS));
     } catch (error) {
       if (!(error instanceof OptionsError)) throw error;
-      console.error(`relayer keys: ${error.message}`);
+      console.error(`relayer keys: ${redactText(error.message)}`);
       process.exitCode = 2;
     }
     return;
@@ -253,7 +263,8 @@ export async function main(argv: string[] = process.argv.slice(2)) {
     common = createCommon(parseProcessOptions(argv));
   } catch (error) {
     if (error instanceof OptionsError) {
-      console.error(`relayer: ${error.message}\n\n${helpText()}`);
+      // A usage error may quote an argument: a URL there may carry a password or an API key.
+      console.error(`relayer: ${redactText(error.message)}\n\n${helpText()}`);
       process.exit(2);
     }
     throw error;

@@ -45,8 +45,9 @@ const onOff = z.enum(["on", "off"]).transform((value) => value === "on");
 export const OPTIONS = {
   rpcUrl: option(
     "RPC_URL",
-    "JSON-RPC endpoint of the chain (required)",
-    z.url({ message: "RPC_URL must be an http(s) or ws(s) URL" }),
+    "JSON-RPC endpoint of the chain, http(s) only (required); `https://user:pass@host/...` sends basic auth",
+    // The chain adapter speaks JSON-RPC over HTTP POST; a ws(s) URL would only fail later, with a stack trace.
+    z.url({ protocol: /^https?$/, message: "RPC_URL must be an http:// or https:// URL (ws:// is not supported)" }),
   ),
   deployment: option(
     "DEPLOYMENT",
@@ -61,7 +62,12 @@ export const OPTIONS = {
     "escrow",
   ),
   port: option("PORT", "HTTP port of the API (0 picks a free port)", intFrom(0, 65535), "8080"),
-  host: option("HOST", "HTTP listen address", z.string(), "0.0.0.0"),
+  host: option(
+    "HOST",
+    "HTTP listen address (containers set 0.0.0.0 to be reachable from outside)",
+    z.string().min(1),
+    "127.0.0.1",
+  ),
   confirmations: option(
     "CONFIRMATIONS",
     "blocks after which an event is final (1 = final when mined)",
@@ -130,6 +136,14 @@ export const OPTIONS = {
     "info",
   ),
   indexer: option("INDEXER", "on: take part in leader election and index; off: serve the API only", onOff, "on"),
+
+  /* ---- logs (relayer/src/common.ts) ---- */
+  logFormat: option(
+    "LOG_FORMAT",
+    "json: one JSON object a line; pretty: human-readable lines; auto: pretty when stdout is a terminal, else json",
+    z.enum(["auto", "json", "pretty"]),
+    "auto",
+  ),
 
   /* ---- the submitter (relayer/src/submitter) ---- */
   submitBatchWindowMs: option(
