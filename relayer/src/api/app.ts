@@ -64,6 +64,10 @@ export function createApi({
   app.disable("x-powered-by");
   app.disable("etag");
   app.set("query parser", false);
+  // /v1/deals/ and /V1/DEALS are not /v1/deals: one spelling per resource (404 otherwise). Set before the first
+  // app.use, which creates the router with these settings.
+  app.set("strict routing", true);
+  app.set("case sensitive routing", true);
 
   /* -------------------------------------------- progress cache -------------------------------------------- */
 

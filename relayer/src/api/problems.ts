@@ -38,6 +38,8 @@ export const PROBLEM_KINDS = {
   internal: { status: 500, title: "Internal error" },
   "not-ready": { status: 503, title: "Not ready" },
   unavailable: { status: 503, title: "Service unavailable" },
+  /* ---- edges outside express (server.ts) ---- */
+  "expectation-failed": { status: 417, title: "Expectation failed" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;
