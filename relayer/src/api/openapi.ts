@@ -331,19 +331,91 @@ export const ROUTES: Route[] = [
   },
 ];
 
-/** Problems every route can answer with, besides its own. */
+/**
+ * Problems every route can answer with, besides its own: what the HTTP layer and the shared middleware send for any
+ * path the document lists (a route's own description of a status wins where it has one).
+ */
 const COMMON_RESPONSES = {
   405: problem("Method not allowed (the Allow header lists the allowed ones)"),
+  413: problem("The request body is over 100 kB (type payload-too-large); bodies are parsed on every route"),
+  414: problem("The request target is over 8,192 characters (type uri-too-long)"),
+  417: problem("An Expect header other than 100-continue (type expectation-failed)"),
+  431: problem("The request line and headers are over node's 16 KiB limit (type headers-too-large)"),
   500: problem("Internal error (a bug; the detail never carries internals)"),
 };
+
+/** Routes that only the operator's infrastructure calls: no key, no rate limit, no data from the projection. */
+const isOperations = (route: Route) => route.tags?.includes("operations") ?? false;
+
+/** Problems of the routes that take API keys, rate limits and data from the store (every route but operations). */
+const KEYED_RESPONSES = {
+  401: problem(
+    "No API key where one is needed (writes always; reads when READS_REQUIRE_KEY=on), or an unknown, revoked or " +
+      "expired key (type unauthenticated)",
+  ),
+  403: problem("The key's scope does not allow this route or this deal (type forbidden)"),
+  429: problem("Rate limit exceeded (type rate-limited); see Retry-After"),
+  503: problem(
+    "The data store is unreachable (type unavailable), or the projection cannot be served as current — halted " +
+      "after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type " +
+      "projection-unavailable); see Retry-After",
+  ),
+};
+
+/** Statuses of one route that its ROUTES entry does not list (the entry's own wins when it does). */
+const ROUTE_RESPONSES: Partial<Record<RouteId, RouteConfig["responses"]>> = {
+  getDeal: {
+    304: {
+      description:
+        "Not modified: the `If-None-Match` request header holds the current strong ETag of a final deal (no body)",
+    },
+  },
+};
+
+/** operationId of a path's OPTIONS operation: `options` + the path's words (/v1/deals/{dealId} → optionsDealsDealId). */
+const optionsOperationId = (path: string) =>
+  "options" +
+  path
+    .split(/[^A-Za-z0-9]+/)
+    .filter((word) => word !== "" && word !== "v1")
+    .map((word) => word[0].toUpperCase() + word.slice(1))
+    .join("");
 
 /** Generates the OpenAPI 3.1 document of {@link ROUTES}. */
 export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGeneratorV31["generateDocument"]> {
   const registry = new OpenAPIRegistry();
   registry.register("Problem", ProblemSchema);
   registry.register("DealView", DealViewSchema);
-  for (const { id: _id, responses, ...route } of ROUTES) {
-    registry.registerPath({ ...route, responses: { ...responses, ...COMMON_RESPONSES } });
+  const methodsOf = new Map<string, string[]>();
+  for (const route of ROUTES) {
+    const { id, responses, ...config } = route;
+    const keyed = isOperations(route) ? {} : KEYED_RESPONSES;
+    registry.registerPath({
+      ...config,
+      responses: { ...keyed, ...ROUTE_RESPONSES[id], ...responses, ...COMMON_RESPONSES },
+    });
+    methodsOf.set(route.path, [...(methodsOf.get(route.path) ?? []), route.method.toUpperCase()]);
+  }
+  // Every path answers OPTIONS itself (app.ts): documented as an operation of its own, as OpenAPI 3.1 allows.
+  for (const [path, methods] of methodsOf) {
+    const allow = [...methods, ...(methods.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", ");
+    const params = ROUTES.find((r) => r.path === path && r.request?.params)?.request?.params;
+    registry.registerPath({
+      method: "options",
+      path,
+      operationId: optionsOperationId(path),
+      tags: [...new Set(ROUTES.filter((r) => r.path === path).flatMap((r) => r.tags ?? []))].slice(0, 1),
+      summary: "The methods this path takes",
+      description: `204 with an \`Allow\` header listing the path's methods (${allow}); no body, no API key.`,
+      ...(params ? { request: { params } } : {}),
+      responses: {
+        204: {
+          description: "No content; `Allow` lists the methods",
+          headers: { Allow: { description: "The path's methods", schema: { type: "string", example: allow } } },
+        },
+        ...COMMON_RESPONSES,
+      },
+    });
   }
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: "3.1.0",
@@ -354,7 +426,12 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
         "Reads of the indexed escrow and gateway registry. Amounts are decimal strings in the token's base units; " +
         "addresses and ids are lower-case hex in responses and accepted in any case in requests. Errors are RFC " +
         "9457 problem details (application/problem+json) with a stable `type` URI per kind of error. Unknown or " +
-        "repeated query parameters are refused (400).",
+        "repeated query parameters are refused (400).\n\n" +
+        "Paths match exactly: case-sensitive, without a trailing slash (`/v1/deals/` and `/V1/DEALS` are 404 " +
+        "not-found, as is any path not listed here). Every listed path answers OPTIONS (204, `Allow`) and each GET " +
+        "also HEAD. Requests node itself would refuse are problems too: CONNECT (405), an HTTP/1.1 request without " +
+        "`Host` (400 malformed-request), an unknown `Expect` (417), an unparsable request (400), a head over 16 KiB " +
+        "(431), a request not received in time (408).",
     },
     servers: [{ url: "/" }],
     tags: [
