@@ -33,7 +33,10 @@ function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
       : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
         ? problem("request-timeout", "The request was not received in time.")
         : problem("malformed-request", "The request is not valid HTTP/1.1.");
-  socket.end(rawProblemResponse(body));
+  const response = rawProblemResponse(body);
+  // A HEAD's answer has no body: a client reading one would take the body for the start of a next response.
+  const head = /^HEAD /.test((error as { rawPacket?: Buffer }).rawPacket?.toString("latin1") ?? "");
+  socket.end(head ? response.slice(0, response.indexOf("\r\n\r\n") + 4) : response);
 }
 
 /** Writes a problem on a response that express never saw, and closes the connection after it. */

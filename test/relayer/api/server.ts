@@ -64,6 +64,20 @@ describe("relayer HTTP server edges", function () {
     });
   });
 
+  describe("requests node cannot parse", function () {
+    it("when a HEAD's head is over node's limit → 431 headers only, no body a client would misread", async function () {
+      const res = await send(`HEAD /v1/deals/${"x".repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(res.status).to.equal(431);
+      expect(String(res.headers["content-type"])).to.match(/^application\/problem\+json/);
+      expect(res.body).to.equal("");
+    });
+
+    it("when a GET's head is over node's limit → 431 with the problem body", async function () {
+      const res = await send(`GET /v1/deals/${"x".repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expectRawProblem(res, 431, "headers-too-large");
+    });
+  });
+
   describe("routing", function () {
     for (const path of ["/v1/deals/", "/V1/DEALS", "/v1/Deals", "/v1/health/", "/V1/health", "/METRICS"]) {
       it(`when the path is spelled ${path} → 404 not-found problem (strict, case-sensitive)`, async function () {
