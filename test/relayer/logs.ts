@@ -151,7 +151,11 @@ describe("relayer logs: no secret ever reaches stdout or stderr", function () {
     const listening = lines.find((l) => l.msg === "api listening");
     expect(listening?.rpc).to.equal(`http://***@127.0.0.1:${proxy.port}/v3/***`);
     // The 401 is an error that says what to fix, not a retried network failure.
-    const refused = lines.find((l) => l.msg === "rpc request failed" && /credentials/.test(String(l.reason)));
-    expect(refused, "a log line for the refused credentials").to.include({ level: 50, kind: "non_retryable" });
+    const refused = lines.find((l) => l.msg === "rpc request failed" && /credentials/.test(String(l.error)));
+    expect(refused, "a log line for the refused credentials").to.include({
+      level: 50,
+      kind: "non_retryable",
+      reason: "http 401",
+    });
   });
 });

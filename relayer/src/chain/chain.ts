@@ -193,9 +193,9 @@ export function classifyError(error: unknown, method: string): Failure {
       // Wrong or missing credentials (the URL's user:pass, or its API key): no retry can fix that.
       return {
         kind: "non_retryable",
-        reason: `http ${status}: the RPC refused the credentials in RPC_URL`,
+        reason: `http ${status}`,
         code: status,
-        message,
+        message: `${message} (the RPC refused the credentials in RPC_URL: its user:pass@ or its API key)`,
       };
     }
     if (status !== undefined && !isRetryableStatus(status)) {
