@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { OptionsError } from "./errors";
+import { urlHoldsSecrets } from "./redact";
 
 /** One option: how it is set (environment variable or flag), its default as it would be written there, its meaning. */
 export type OptionSpec<S extends z.ZodType = z.ZodType> = {
@@ -234,6 +235,12 @@ export function parseOptions(env: Record<string, string | undefined>, argv: stri
     }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new OptionsError(`option --${flag} needs a value`);
+    // A URL with a password or an API key in it is a secret as much as RELAYER_KEY is.
+    if ((name === "rpcUrl" || name === "redisUrl") && urlHoldsSecrets(value)) {
+      throw new OptionsError(
+        `${envName} holds credentials or a key: set it in the environment (a flag shows in the process list)`,
+      );
+    }
     text[name] = value;
   }
   const input = Object.fromEntries(OPTION_NAMES.map((name) => [name, text[name] ?? OPTIONS[name].default]));

@@ -79,6 +79,10 @@ export function secretsOfUrl(url: string): string[] {
 /** Secrets shorter than this are not searched for (they would blank out ordinary words). */
 const MIN_SECRET_LENGTH = 4;
 
+/** Whether `url` carries anything {@link redactUrl} would hide: credentials, a key in its path or query. */
+export const urlHoldsSecrets = (url: string): boolean =>
+  secretsOfUrl(url).some((secret) => secret.length >= MIN_SECRET_LENGTH);
+
 /**
  * A function that redacts every URL in a text, and every occurrence of the given secrets (a private key with and
  * without its 0x, a password, the secret parts of the configured URLs) wherever they appear, case-insensitively.

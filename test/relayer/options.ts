@@ -244,6 +244,22 @@ describe("relayer options", function () {
       );
     });
 
+    it("when --rpc-url or --redis-url carries credentials or a key → refused (the process list would show it)", function () {
+      for (const flag of [
+        "--rpc-url=https://alice:hunter22@rpc.example/",
+        "--rpc-url=https://mainnet.example/v3/0123456789abcdef",
+        "--redis-url=redis://:redispass@127.0.0.1:6379",
+      ]) {
+        const message = refusal(REQUIRED, [flag]);
+        expect(message).to.match(/^(RPC|REDIS)_URL holds credentials or a key: set it in the environment/);
+        expect(message).to.not.contain("hunter22").and.not.contain("0123456789abcdef").and.not.contain("redispass");
+      }
+      expect(parseOptions(REQUIRED, ["--rpc-url=http://node:8545/rpc"]).rpcUrl).to.equal("http://node:8545/rpc");
+      expect(
+        parseOptions({ ...REQUIRED, RPC_URL: "https://alice:hunter22@rpc.example/v3/0123456789abcdef" }).rpcUrl,
+      ).to.contain("hunter22");
+    });
+
     it("when HOST is unset → the API listens on 127.0.0.1 only (containers set 0.0.0.0)", function () {
       expect(parseOptions(REQUIRED).host).to.equal("127.0.0.1");
       expect(parseOptions({ ...REQUIRED, HOST: "0.0.0.0" }).host).to.equal("0.0.0.0");
