@@ -211,7 +211,8 @@ export const ROUTES: Route[] = [
     description:
       "Metrics in the Prometheus text format, among them `relayer_http_request_duration_seconds` labelled by " +
       "method, route pattern and status, `relayer_token_escrow_blacklisted` and `relayer_token_paused` per token " +
-      "(1 or 0), and `relayer_dispute_count_skipped_total`.",
+      "(1 or 0), and `relayer_dispute_count_skipped_total`; and Node's process metrics under their standard names " +
+      "(`process_cpu_seconds_total`, `process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`, ...).",
     responses: {
       200: { description: "Prometheus text exposition", content: { "text/plain": { schema: z.string() } } },
       400: invalid,

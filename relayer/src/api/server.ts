@@ -76,7 +76,8 @@ export async function startServer(app: Express, port: number, host: string): Pro
   server.on("connect", (req: IncomingMessage, socket: Duplex) => {
     const body = problem("method-not-allowed", "CONNECT is not allowed: this server is not a proxy.");
     socket.on("error", () => socket.destroy());
-    socket.end(rawProblemResponse(body));
+    // The socket left node's HTTP timeouts with the CONNECT: close it once the answer is out, whatever the client does.
+    socket.end(rawProblemResponse(body), () => socket.destroy());
   });
   // With a listener, node hands an unknown Expect to it instead of answering a bare 417.
   server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
