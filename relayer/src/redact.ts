@@ -9,8 +9,11 @@
 /** What replaces a secret. */
 export const REDACTED = "***";
 
-/** A URL anywhere in a text: a scheme, `://`, then everything up to a space or a quote. */
-const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]{1,15}:\/\/[^\s"'<>`\\]+/gi;
+/**
+ * A URL anywhere in a text: a scheme, `://`, then everything up to a space or a quote. Local schemes (the `file://`
+ * and `node:` paths of stack traces) hold no credentials and stay readable.
+ */
+const URL_IN_TEXT = /\b(?!(?:file|node|data|blob):)[a-z][a-z0-9+.-]{1,15}:\/\/[^\s"'<>`\\]+/gi;
 
 /**
  * Path segments kept as they are: words without digits (`rpc`, `mainnet`), API versions (`v3`) and short numbers

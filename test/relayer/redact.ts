@@ -36,6 +36,10 @@ describe("relayer redaction", function () {
         'fetch "https://***@h.example/v2/***" failed; see http://h:1/x',
       );
     });
+    it("when a stack trace quotes file:// paths → they stay readable", function () {
+      const frame = "at run (file:///srv/relayer/dist/chain.js:12:5)";
+      expect(redactText(frame)).to.equal(frame);
+    });
   });
 
   describe("createRedactor", function () {
