@@ -57,6 +57,7 @@ const _optionsType: Equal<
     dailyGasPerKey: bigint;
     logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
     indexer: boolean;
+    readyMaxLagBlocks: number;
     submitBatchWindowMs: number;
     submitMaxBatch: number;
     submitBumpAfterMs: number;
@@ -97,6 +98,7 @@ describe("relayer options", function () {
         ...WRITE_DEFAULTS,
         logLevel: "info",
         indexer: true,
+        readyMaxLagBlocks: 5,
         submitBatchWindowMs: 250,
         submitMaxBatch: 100,
         submitBumpAfterMs: 30_000,
@@ -123,6 +125,7 @@ describe("relayer options", function () {
         RELAYER_KEY: key,
         LOG_LEVEL: "silent",
         INDEXER: "off",
+        READY_MAX_LAG_BLOCKS: "2",
         SUBMIT_BATCH_WINDOW_MS: "0",
         SUBMIT_MAX_BATCH: "7",
         SUBMIT_BUMP_AFTER_MS: "5000",
@@ -147,6 +150,7 @@ describe("relayer options", function () {
         ...WRITE_DEFAULTS,
         logLevel: "silent",
         indexer: false,
+        readyMaxLagBlocks: 2,
         submitBatchWindowMs: 0,
         submitMaxBatch: 7,
         submitBumpAfterMs: 5000,

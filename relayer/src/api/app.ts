@@ -21,6 +21,14 @@ import { ApiProblem, problemOf, sendProblem } from "./problems";
 import { AcceptorListQuery, AddressParams, DealListQuery, DealParams, EmptyQuery, LIMIT_DEFAULT } from "./schemas";
 import { clip, invalidParameters, validate, validateQuery } from "./validation";
 import { writeHandlers, type WriteApi } from "./write";
+import {
+  createAvailability,
+  isRedisTimeout,
+  projectionGuard,
+  READY_DEADLINE_MS,
+  timeoutWarning,
+  type Availability,
+} from "./availability";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -30,6 +38,12 @@ export const MAX_URL_LENGTH = 8192;
 export const BODY_LIMIT = "100kb";
 /** Methods kept as such in the request metric's label (others are counted as OTHER). */
 const METRIC_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/**
+ * Routes outside "operations" that read no projection data, so they stay open while it is unavailable (a submission
+ * lives in the write side's keys, which a rebuild keeps).
+ */
+const PROJECTION_FREE: ReadonlySet<RouteId> = new Set(["getSubmission"]);
 
 /** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
 const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData"]);
@@ -48,6 +62,8 @@ export type ApiDeps = {
   metaCacheMs?: number;
   /** The write side (absent: its routes answer 503, and reads need no key). */
   write?: WriteApi;
+  /** Whether the projection may be served (default: read from `store` with the default cache). */
+  availability?: Availability;
 };
 
 export function createApi({
@@ -58,8 +74,11 @@ export function createApi({
   tokens = () => [],
   metaCacheMs = META_CACHE_MS,
   write,
+  availability = createAvailability({ store, metrics: common.metrics, logger: common.logger, cacheMs: metaCacheMs }),
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
+  const guard = projectionGuard(availability);
+  const warnTimeout = timeoutWarning(logger);
   const app = express();
   app.disable("x-powered-by");
   app.disable("etag");
@@ -240,9 +259,17 @@ export function createApi({
 
     async ready(req, res) {
       validateQuery(req, EmptyQuery);
+      res.setHeader("Cache-Control", "no-store");
       let result: Awaited<ReturnType<Readiness>>;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        result = await readiness();
+        // The readiness check keeps its own deadlines; this one only guarantees the probe an answer.
+        result = await Promise.race([
+          readiness(),
+          new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(() => reject(new Error("the readiness check timed out")), READY_DEADLINE_MS + 150);
+          }),
+        ]).finally(() => clearTimeout(timer));
       } catch (error) {
         logger.warn({ msg: "readiness check failed", err: error });
         result = { ready: false, checks: { readiness: "the readiness check failed" } };
@@ -323,8 +350,11 @@ export function createApi({
           : COMPUTING_POSTS.has(route.id)
             ? write.authenticateRead
             : write.authenticate;
-      if (route.method === "post") chain.post(...guards, ...(write?.beforePost ?? []), handler);
-      else chain.get(...guards, handler);
+      // The data routes answer 503 while the projection is halted, rebuilt or not built (availability.ts); a
+      // write needs a deal read too, so writes are refused then as well.
+      const data = route.tags?.includes("operations") || PROJECTION_FREE.has(route.id) ? [] : [guard];
+      if (route.method === "post") chain.post(...guards, ...data, ...(write?.beforePost ?? []), handler);
+      else chain.get(...guards, ...data, handler);
     }
     chain
       .options((_req: Request, res: Response) => {
@@ -345,6 +375,8 @@ export function createApi({
   // The one place where failures become responses.
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { problem, headers, internal } = problemOf(error);
+    if (isRedisTimeout(error))
+      warnTimeout(`${req.method} ${(req.route as { path?: string } | undefined)?.path}`, error);
     if (internal) {
       logger.error({ msg: "request failed", err: error, method: req.method, url: clip(req.originalUrl) });
     }

@@ -38,6 +38,8 @@ export const PROBLEM_KINDS = {
   internal: { status: 500, title: "Internal error" },
   "not-ready": { status: 503, title: "Not ready" },
   unavailable: { status: 503, title: "Service unavailable" },
+  /* readiness (availability.ts): halted, rebuilding or not yet built */
+  "projection-unavailable": { status: 503, title: "Projection unavailable" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;
@@ -106,6 +108,8 @@ function isUnavailable(error: unknown): boolean {
   return (
     error.name === "MaxRetriesPerRequestError" ||
     error.message === "Connection is closed." ||
+    // ioredis' commandTimeout: Redis hung or unreachable past the deadline.
+    error.message === "Command timed out" ||
     error.message.startsWith("Stream isn't writeable") ||
     (typeof code === "string" && CONNECTION_CODES.has(code))
   );
