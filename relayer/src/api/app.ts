@@ -22,6 +22,7 @@ import { AcceptorListQuery, AddressParams, DealListQuery, DealParams, EmptyQuery
 import { clip, invalidParameters, validate, validateQuery } from "./validation";
 import { writeHandlers, type WriteApi } from "./write";
 import {
+  confirmAbsence,
   createAvailability,
   isRedisTimeout,
   projectionGuard,
@@ -373,7 +374,9 @@ export function createApi({
   });
 
   // The one place where failures become responses.
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+  app.use(async (thrown: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // A 404 is believed only while the projection is there (it may have been flushed within the guard's cache time).
+    const error = await confirmAbsence(availability, thrown);
     const { problem, headers, internal } = problemOf(error);
     if (isRedisTimeout(error))
       warnTimeout(`${req.method} ${(req.route as { path?: string } | undefined)?.path}`, error);

@@ -19,7 +19,7 @@ import type { Logger } from "pino";
 import type { Metrics } from "../common";
 import { withDeadline } from "../deadline";
 import type { Meta, ProjectionState, Store } from "../store/store";
-import { ApiProblem, RETRY_AFTER_SECONDS } from "./problems";
+import { ApiProblem, RETRY_AFTER_SECONDS, type ProblemKind } from "./problems";
 
 /** How long the projection's state is cached in memory. */
 export const STATE_CACHE_MS = 250;
@@ -33,6 +33,8 @@ export const TIMEOUT_WARNING_INTERVAL_MS = 10_000;
 export type Availability = {
   /** Meta and the leader's head (cached, deadline-bound). */
   state(): Promise<ProjectionState>;
+  /** The same, read now (the cache is refreshed with it). */
+  fresh(): Promise<ProjectionState>;
   /**
    * Registers a listener called when the projection is reset under this process: it became unavailable (halt,
    * rebuild, flush) or rolled back (its reorg count moved). In-process caches of projection data clear themselves
@@ -84,21 +86,26 @@ export function createAvailability({
     }
   };
 
+  const read = () => {
+    const now = performance.now();
+    const state = withDeadline(store.projectionState(), deadlineMs, "projection state").then((s) => {
+      observe(s);
+      return s;
+    });
+    const entry = { at: now, state };
+    cached = entry;
+    state.catch(() => {
+      if (cached === entry) cached = undefined;
+    });
+    return state;
+  };
+
   return {
     state() {
-      const now = performance.now();
-      if (cached && now - cached.at < cacheMs) return cached.state;
-      const state = withDeadline(store.projectionState(), deadlineMs, "projection state").then((s) => {
-        observe(s);
-        return s;
-      });
-      const entry = { at: now, state };
-      cached = entry;
-      state.catch(() => {
-        if (cached === entry) cached = undefined;
-      });
-      return state;
+      if (cached && performance.now() - cached.at < cacheMs) return cached.state;
+      return read();
     },
+    fresh: read,
     onProjectionReset: (listener) => listeners.push(listener),
   };
 }
@@ -118,6 +125,22 @@ export function projectionGuard(availability: Availability): RequestHandler {
     }
     next();
   };
+}
+
+/** Problems that say "not in the projection": believed only once a fresh read shows the projection is there. */
+const ABSENCE_KINDS: ReadonlySet<ProblemKind> = new Set(["deal-not-found", "gateway-not-found", "acceptor-not-found"]);
+
+/**
+ * A not-found answer re-checked against a fresh read of meta: the guard's state may be up to the cache time old, and
+ * a projection flushed or reset within it would answer 404 for what exists. Returns the error to answer with: the
+ * original one, or 503 `projection-unavailable` when the projection turns out to be gone.
+ */
+export async function confirmAbsence(availability: Availability, error: unknown): Promise<unknown> {
+  if (!(error instanceof ApiProblem) || !ABSENCE_KINDS.has(error.kind)) return error;
+  const state = await availability.fresh().catch(() => undefined);
+  const reason = state && unavailableReason(state.meta);
+  if (reason === undefined) return error;
+  return new ApiProblem("projection-unavailable", reason, { headers: { "Retry-After": String(RETRY_AFTER_SECONDS) } });
 }
 
 export type ReadinessResult = { ready: boolean; checks: Record<string, boolean | string> };

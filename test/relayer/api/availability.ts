@@ -6,7 +6,18 @@
 import { expect } from "chai";
 import { createAvailability, judgeReadiness, unavailableReason } from "../../../relayer/src/api/availability";
 import type { Meta, ProjectionState } from "../../../relayer/src/store/store";
-import { dealIdOf, expectProblem, startSeededApi, type SeededApi, CHAIN_ID, ESCROW, GW1 } from "../support/api";
+import request from "supertest";
+import { createApi } from "../../../relayer/src/api/app";
+import {
+  RESOLUTION_WINDOW,
+  dealIdOf,
+  expectProblem,
+  startSeededApi,
+  type SeededApi,
+  CHAIN_ID,
+  ESCROW,
+  GW1,
+} from "../support/api";
 
 const OWNER = `${CHAIN_ID}:${ESCROW.toLowerCase()}`;
 
@@ -56,6 +67,26 @@ describe("api/availability", function () {
       await api.store.clear();
       const body = expectProblem(await api.http.get(`/v1/deals/${dealIdOf(2)}`), 503, "projection-unavailable");
       expect(body.detail).to.match(/being built/);
+    });
+
+    it("when the projection is flushed while the guard's state is cached → a 404 is re-checked and answered 503", async () => {
+      const availability = createAvailability({ store: api.store, cacheMs: 3_600_000 });
+      const app = createApi({
+        common: api.common,
+        store: api.store,
+        availability,
+        resolutionWindow: RESOLUTION_WINDOW,
+        readiness: async () => ({ ready: true, checks: {} }),
+      });
+      const http = request(app);
+      expect((await http.get(`/v1/deals/${dealIdOf(3)}`)).status).to.equal(200);
+      await api.store.clear();
+      expectProblem(await http.get(`/v1/deals/${dealIdOf(3)}`), 503, "projection-unavailable");
+      expectProblem(await http.get(`/v1/gateways/${GW1}`), 503, "projection-unavailable");
+    });
+
+    it("when a deal is really absent from a built projection → 404 deal-not-found still", async () => {
+      expectProblem(await api.http.get(`/v1/deals/${"0x" + "ab".repeat(32)}`), 404, "deal-not-found");
     });
 
     it("when the projection is back (built again) → the routes answer again", async () => {
