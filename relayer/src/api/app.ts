@@ -49,7 +49,13 @@ const PROJECTION_FREE: ReadonlySet<RouteId> = new Set(["getSubmission"]);
 /** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
 const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData"]);
 
-export type Readiness = () => Promise<{ ready: boolean; checks: Record<string, boolean | string> }>;
+/** `block` and `head`, when given, are the indexed block and the head it was judged against (shown to the probe). */
+export type Readiness = () => Promise<{
+  ready: boolean;
+  checks: Record<string, boolean | string>;
+  block?: number;
+  head?: number;
+}>;
 
 export type ApiDeps = {
   common: Common;
@@ -275,15 +281,19 @@ export function createApi({
         logger.warn({ msg: "readiness check failed", err: error });
         result = { ready: false, checks: { readiness: "the readiness check failed" } };
       }
+      const position = {
+        ...(result.block === undefined ? {} : { block: result.block }),
+        ...(result.head === undefined ? {} : { head: result.head }),
+      };
       if (result.ready) {
-        res.json({ ready: true, checks: result.checks });
+        res.json({ ready: true, checks: result.checks, ...position });
         return;
       }
       const failing = Object.entries(result.checks)
         .filter(([, v]) => v !== true)
         .map(([k]) => k);
       throw new ApiProblem("not-ready", `Not ready: ${failing.length > 0 ? failing.join(", ") : "starting"}.`, {
-        members: { ready: false, checks: result.checks },
+        members: { ready: false, checks: result.checks, ...position },
       });
     },
 

@@ -143,7 +143,13 @@ export async function confirmAbsence(availability: Availability, error: unknown)
   return new ApiProblem("projection-unavailable", reason, { headers: { "Retry-After": String(RETRY_AFTER_SECONDS) } });
 }
 
-export type ReadinessResult = { ready: boolean; checks: Record<string, boolean | string> };
+export type ReadinessResult = {
+  ready: boolean;
+  checks: Record<string, boolean | string>;
+  /** The indexed block and the head it was judged against, when known. */
+  block?: number;
+  head?: number;
+};
 
 /**
  * Judges readiness from what was read (pure). `state` is undefined when Redis did not answer (`redisError` says
@@ -194,7 +200,12 @@ export function judgeReadiness({
     const lag = Math.max(0, head - indexed);
     checks.lag = lag <= maxLagBlocks ? true : `${lag} blocks behind head ${head} (at most ${maxLagBlocks})`;
   }
-  return { ready: Object.values(checks).every((v) => v === true), checks };
+  return {
+    ready: Object.values(checks).every((v) => v === true),
+    checks,
+    block: indexed,
+    head: head > 0 ? head : undefined,
+  };
 }
 
 /** Whether an error is a Redis call past its deadline (ioredis' commandTimeout, or {@link withDeadline}). */
