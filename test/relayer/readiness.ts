@@ -12,6 +12,7 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import { id } from "ethers";
 import { testRedisUrl } from "../support/redis";
+import { STATE_CACHE_MS } from "../../relayer/src/api/availability";
 import { createCommon } from "../../relayer/src/common";
 import type { DeploymentFile } from "../../relayer/src/deployment";
 import { parseOptions } from "../../relayer/src/options";
@@ -164,6 +165,8 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     process.kill(server.pid(), "SIGSTOP");
     let headWhileHung: number;
     try {
+      // The projection's state is cached for STATE_CACHE_MS by design; past it, every answer must see the hang.
+      await sleep(STATE_CACHE_MS + 50);
       const ready = await get(r.port, "/v1/ready", 1_500);
       expect(ready, "/v1/ready within 1.5 s").to.not.equal("no answer");
       expect((ready as Exclude<Answer, string>).status).to.equal(503);
