@@ -85,6 +85,17 @@ describe("api/availability", function () {
       expectProblem(await http.get(`/v1/gateways/${GW1}`), 503, "projection-unavailable");
     });
 
+    it("when the readiness check never answers → /v1/ready still answers 503 not-ready", async () => {
+      const app = createApi({
+        common: api.common,
+        store: api.store,
+        resolutionWindow: RESOLUTION_WINDOW,
+        readiness: () => new Promise(() => undefined),
+      });
+      const body = expectProblem(await request(app).get("/v1/ready"), 503, "not-ready");
+      expect(body.checks).to.deep.equal({ readiness: "the readiness check failed" });
+    });
+
     it("when a deal is really absent from a built projection → 404 deal-not-found still", async () => {
       expectProblem(await api.http.get(`/v1/deals/${"0x" + "ab".repeat(32)}`), 404, "deal-not-found");
     });
