@@ -42,9 +42,9 @@ const METRIC_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
 
 /**
  * Routes outside "operations" that read no projection data, so they stay open while it is unavailable (a submission
- * lives in the write side's keys, which a rebuild keeps).
+ * lives in the write side's keys, which a rebuild keeps; an intent's typed data is computed from its body).
  */
-const PROJECTION_FREE: ReadonlySet<RouteId> = new Set(["getSubmission"]);
+const PROJECTION_FREE: ReadonlySet<RouteId> = new Set(["getSubmission", "intentTypedData"]);
 
 /** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
 const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData"]);
