@@ -36,6 +36,7 @@ import {
   judgeReadiness,
   READY_DEADLINE_MS,
   timeoutWarning,
+  unavailableReason,
 } from "./api/availability";
 import { REBUILD_OPTIONS, runRebuildCommand } from "./ops/rebuild";
 
@@ -205,6 +206,19 @@ export async function startRelayer(common: Common) {
     await submitter?.stop();
     await store.clear();
   };
+  /**
+   * Resolves once the projection may be served (its first backfill done; not halted or rebuilt), for in-process
+   * callers (demo, tests) whose first request must not meet a 503 `projection-unavailable`.
+   */
+  const untilServing = async (timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = await availability.fresh().catch(() => undefined);
+      if (state && unavailableReason(state.meta) === undefined) return;
+      if (Date.now() > deadline) throw new Error(`the projection was not available within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
   return {
     port: server.port,
     store,
@@ -218,6 +232,7 @@ export async function startRelayer(common: Common) {
     submitter,
     signer,
     clear,
+    untilServing,
   };
 }
 
