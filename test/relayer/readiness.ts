@@ -17,6 +17,7 @@ import { createCommon } from "../../relayer/src/common";
 import type { DeploymentFile } from "../../relayer/src/deployment";
 import { parseOptions } from "../../relayer/src/options";
 import { createStore, type Store } from "../../relayer/src/store/store";
+import { startRelayer } from "../../relayer/src/index";
 import { startDeployed } from "./support/deployed";
 import { freePort, type HardhatNode } from "./support/node";
 import { startFaultyProxy } from "./support/faulty-proxy";
@@ -299,6 +300,21 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     const { block } = await store.getMeta();
     const second = await relayer(env(prefix));
     expect(await metric(second.port, "relayer_indexed_block")).to.equal(block);
+  });
+
+  it("when started in-process on a fresh prefix → untilServing resolves once the projection may be served", async () => {
+    const prefix = freshPrefix("ready-serving");
+    const store = storeFor(redis, prefix);
+    const common = createCommon(parseOptions({ ...env(prefix), PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" }));
+    cleanups.push(() => common.shutdown());
+    const started = await startRelayer(common);
+    await started.untilServing();
+    const meta = await store.getMeta();
+    expect(meta.built, "built when untilServing resolved").to.equal(true);
+    const {
+      ids: [dealId],
+    } = await store.listDealIds("ix:updated", 1);
+    expect((await get(started.port, `/v1/deals/${dealId}`, 4_000)) as { status: number }).to.include({ status: 200 });
   });
 
   // Last: the reorg rewrites the shared chain.
