@@ -133,6 +133,20 @@ describe("api/availability", function () {
       expect(resets, "a halt, seen twice").to.equal(2);
     });
 
+    it("when the state is read → relayer_projection_available and relayer_leader_heartbeat say what it showed", async () => {
+      const { metrics } = api.common;
+      const availability = createAvailability({ store: api.store, metrics, cacheMs: 0 });
+      await api.redis.hdel(api.store.key("meta"), "halted");
+      await availability.state();
+      expect((await metrics.projectionAvailable.get()).values[0].value).to.equal(1);
+      expect((await metrics.leaderHeartbeat.get()).values[0].value).to.equal(0);
+      await api.store.heartbeat(50, 60_000);
+      await api.store.setHalted("deep");
+      await availability.state();
+      expect((await metrics.projectionAvailable.get()).values[0].value).to.equal(0);
+      expect((await metrics.leaderHeartbeat.get()).values[0].value).to.equal(1);
+    });
+
     it("when reads come within the cache time → they share one read", async () => {
       const availability = createAvailability({ store: api.store, cacheMs: 60_000 });
       const first = await availability.state();
