@@ -21,6 +21,10 @@ export type Metrics = {
   tokenEscrowBlacklisted: Gauge<"token">;
   tokenPaused: Gauge<"token">;
   requestDuration: Histogram<"method" | "route" | "status">;
+  /* readiness (relayer/src/api/availability.ts) */
+  halted: Gauge;
+  projectionAvailable: Gauge;
+  leaderHeartbeat: Gauge;
 };
 
 export type Common = {
@@ -84,6 +88,19 @@ export function createMetrics(): Metrics {
         labelNames: ["method", "route", "status"] as const,
         buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       }),
+    ),
+    /* readiness (relayer/src/api/availability.ts) */
+    halted: new Gauge(
+      opts({ name: "relayer_indexer_halted", help: "1 while this process's indexer is halted (needs a rebuild)" }),
+    ),
+    projectionAvailable: new Gauge(
+      opts({
+        name: "relayer_projection_available",
+        help: "1 while the projection may be served (claimed, built, not halted, not being rebuilt), as last read",
+      }),
+    ),
+    leaderHeartbeat: new Gauge(
+      opts({ name: "relayer_leader_heartbeat", help: "1 while the indexer leader's heartbeat in Redis is fresh" }),
     ),
   };
 }

@@ -30,9 +30,17 @@ import { createWriteService } from "./write/service";
 import { decodeError } from "./write/calls";
 import { planCalls } from "./write/planner";
 import type { WriteApi } from "./api/write";
+import { REDIS_TIMEOUT_MS } from "./deadline";
+import {
+  createAvailability,
+  isRedisTimeout,
+  judgeReadiness,
+  READY_DEADLINE_MS,
+  timeoutWarning,
+  unavailableReason,
+} from "./api/availability";
+import { REBUILD_OPTIONS, runRebuildCommand } from "./ops/rebuild";
 
-/** How long a readiness probe waits for the RPC node. */
-const READY_RPC_TIMEOUT_MS = 2_000;
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
 
@@ -49,10 +57,16 @@ export async function startRelayer(common: Common) {
     );
   }
 
+  // Every command has a deadline (a hung Redis fails requests with a 503 instead of holding them); commands issued
+  // while reconnecting wait in the offline queue under the same deadline, so a short reconnect goes unnoticed.
+  // Blocking commands need a connection of their own (redis.duplicate() with a longer timeout).
   const redis = new Redis(options.redisUrl, {
     maxRetriesPerRequest: 2,
     enableAutoPipelining: true,
     lazyConnect: false,
+    commandTimeout: REDIS_TIMEOUT_MS,
+    enableOfflineQueue: true,
+    connectTimeout: REDIS_TIMEOUT_MS,
   });
   redis.on("error", (error) => logger.warn({ msg: "redis error", err: error.message }));
   common.onShutdown("redis", async () => {
@@ -77,31 +91,39 @@ export async function startRelayer(common: Common) {
     holder: `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`,
   });
 
+  // After a restart on an idle chain no commit sets the gauges: they start from the checkpoint.
+  const startMeta = await store.getMeta().catch(() => undefined);
+  if (startMeta?.block !== undefined) common.metrics.indexedBlock.set(startMeta.block);
+  if (startMeta?.head !== undefined) common.metrics.headBlock.set(startMeta.head);
+
+  const availability = createAvailability({ store, metrics: common.metrics, logger });
+  const owner = `${chainId}:${escrow.toLowerCase()}`;
+  const warnTimeout = timeoutWarning(logger);
+  /** Ready: the data is right and recent (api/availability.ts), judged within READY_DEADLINE_MS. */
   const readiness = async () => {
-    const checks: Record<string, boolean | string> = {};
-    await Promise.all([
-      store
-        .getMeta()
-        .then((meta) => {
-          checks.redis = true;
-          checks.backfilled = meta.backfilled;
-        })
-        .catch(() => {
-          checks.redis = false;
-          checks.backfilled = false;
-        }),
-      Promise.race([
-        chain.head().then(() => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), READY_RPC_TIMEOUT_MS)),
-      ])
-        .catch(() => false)
-        .then((ok) => {
-          checks.rpc = ok;
-        }),
-    ]);
-    const halted = indexer.halted();
-    if (halted) checks.indexer = `halted: ${halted}`;
-    return { ready: checks.redis === true && checks.backfilled === true && checks.rpc === true && !halted, checks };
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${READY_DEADLINE_MS} ms`)), READY_DEADLINE_MS);
+    });
+    const [state, head] = await Promise.allSettled([
+      Promise.race([availability.state(), expired]),
+      // One eth_blockNumber per poll interval however many probes ask, one attempt within the deadline.
+      Promise.race([chain.probeHead(options.pollIntervalMs, READY_DEADLINE_MS), expired]),
+    ]).finally(() => clearTimeout(timer));
+    if (state.status === "rejected") {
+      const error: unknown = state.reason;
+      if (isRedisTimeout(error) || /no answer within/.test(String((error as Error)?.message))) {
+        warnTimeout("readiness", error);
+      }
+    }
+    return judgeReadiness({
+      state: state.status === "fulfilled" ? state.value : undefined,
+      redisError: state.status === "rejected" ? `unreachable: ${(state.reason as Error)?.message}` : undefined,
+      owner,
+      ownHead: head.status === "fulfilled" ? head.value : undefined,
+      maxLagBlocks: options.readyMaxLagBlocks,
+      localHalt: indexer.halted(),
+    });
   };
 
   const tokens = createTokenMonitor({ common, chain, store, escrow });
@@ -172,7 +194,7 @@ export async function startRelayer(common: Common) {
     logger.info({ msg: "write side on", signer });
   }
 
-  const app = createApi({ common, store, readiness, resolutionWindow, tokens: tokens.snapshot, write });
+  const app = createApi({ common, store, readiness, resolutionWindow, tokens: tokens.snapshot, write, availability });
   const server = await startServer(app, options.port, options.host);
   common.onShutdown("http", () => server.close());
   logger.info({
@@ -194,18 +216,33 @@ export async function startRelayer(common: Common) {
     await submitter?.stop();
     await store.clear();
   };
+  /**
+   * Resolves once the projection may be served (its first backfill done; not halted or rebuilt), for in-process
+   * callers (demo, tests) whose first request must not meet a 503 `projection-unavailable`.
+   */
+  const untilServing = async (timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = await availability.fresh().catch(() => undefined);
+      if (state && unavailableReason(state.meta) === undefined) return;
+      if (Date.now() > deadline) throw new Error(`the projection was not available within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
   return {
     port: server.port,
     store,
     indexer,
     chainId,
     redis,
+    availability,
     tokens,
     resolutionWindow,
     keys,
     submitter,
     signer,
     clear,
+    untilServing,
   };
 }
 
@@ -250,6 +287,16 @@ export async function main(argv: string[] = process.argv.slice(2)) {
     } catch (error) {
       if (!(error instanceof OptionsError)) throw error;
       console.error(`relayer keys: ${redactText(error.message)}`);
+      process.exitCode = 2;
+    }
+    return;
+  }
+  if (argv[0] === "rebuild") {
+    try {
+      process.exitCode = await runRebuildCommand(argv.slice(1), parseProcessOptionsOf(REBUILD_OPTIONS));
+    } catch (error) {
+      if (!(error instanceof OptionsError)) throw error;
+      console.error(`relayer rebuild: ${error.message}`);
       process.exitCode = 2;
     }
     return;

@@ -146,6 +146,14 @@ export const OPTIONS = {
     "auto",
   ),
 
+  /* ---- readiness (relayer/src/api/availability.ts) ---- */
+  readyMaxLagBlocks: option(
+    "READY_MAX_LAG_BLOCKS",
+    "/v1/ready answers 503 while the indexed block is more than this many blocks behind the head",
+    intFrom(0, 1_000_000),
+    "5",
+  ),
+
   /* ---- the submitter (relayer/src/submitter) ---- */
   submitBatchWindowMs: option(
     "SUBMIT_BATCH_WINDOW_MS",

@@ -58,6 +58,7 @@ const _optionsType: Equal<
     logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
     indexer: boolean;
     logFormat: "auto" | "json" | "pretty";
+    readyMaxLagBlocks: number;
     submitBatchWindowMs: number;
     submitMaxBatch: number;
     submitBumpAfterMs: number;
@@ -99,6 +100,7 @@ describe("relayer options", function () {
         logLevel: "info",
         indexer: true,
         logFormat: "auto",
+        readyMaxLagBlocks: 5,
         submitBatchWindowMs: 250,
         submitMaxBatch: 100,
         submitBumpAfterMs: 30_000,
@@ -126,6 +128,7 @@ describe("relayer options", function () {
         LOG_LEVEL: "silent",
         INDEXER: "off",
         LOG_FORMAT: "pretty",
+        READY_MAX_LAG_BLOCKS: "2",
         SUBMIT_BATCH_WINDOW_MS: "0",
         SUBMIT_MAX_BATCH: "7",
         SUBMIT_BUMP_AFTER_MS: "5000",
@@ -151,6 +154,7 @@ describe("relayer options", function () {
         logLevel: "silent",
         indexer: false,
         logFormat: "pretty",
+        readyMaxLagBlocks: 2,
         submitBatchWindowMs: 0,
         submitMaxBatch: 7,
         submitBumpAfterMs: 5000,

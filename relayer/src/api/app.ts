@@ -21,6 +21,15 @@ import { ApiProblem, problemOf, sendProblem } from "./problems";
 import { AcceptorListQuery, AddressParams, DealListQuery, DealParams, EmptyQuery, LIMIT_DEFAULT } from "./schemas";
 import { clip, invalidParameters, validate, validateQuery } from "./validation";
 import { writeHandlers, type WriteApi } from "./write";
+import {
+  confirmAbsence,
+  createAvailability,
+  isRedisTimeout,
+  projectionGuard,
+  READY_DEADLINE_MS,
+  timeoutWarning,
+  type Availability,
+} from "./availability";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -31,10 +40,22 @@ export const BODY_LIMIT = "100kb";
 /** Methods kept as such in the request metric's label (others are counted as OTHER). */
 const METRIC_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
+/**
+ * Routes outside "operations" that read no projection data, so they stay open while it is unavailable (a submission
+ * lives in the write side's keys, which a rebuild keeps; an intent's typed data is computed from its body).
+ */
+const PROJECTION_FREE: ReadonlySet<RouteId> = new Set(["getSubmission", "intentTypedData"]);
+
 /** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
 const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData"]);
 
-export type Readiness = () => Promise<{ ready: boolean; checks: Record<string, boolean | string> }>;
+/** `block` and `head`, when given, are the indexed block and the head it was judged against (shown to the probe). */
+export type Readiness = () => Promise<{
+  ready: boolean;
+  checks: Record<string, boolean | string>;
+  block?: number;
+  head?: number;
+}>;
 
 export type ApiDeps = {
   common: Common;
@@ -48,6 +69,8 @@ export type ApiDeps = {
   metaCacheMs?: number;
   /** The write side (absent: its routes answer 503, and reads need no key). */
   write?: WriteApi;
+  /** Whether the projection may be served (default: read from `store` with the default cache). */
+  availability?: Availability;
 };
 
 export function createApi({
@@ -58,8 +81,11 @@ export function createApi({
   tokens = () => [],
   metaCacheMs = META_CACHE_MS,
   write,
+  availability = createAvailability({ store, metrics: common.metrics, logger: common.logger, cacheMs: metaCacheMs }),
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
+  const guard = projectionGuard(availability);
+  const warnTimeout = timeoutWarning(logger);
   const app = express();
   app.disable("x-powered-by");
   app.disable("etag");
@@ -244,22 +270,34 @@ export function createApi({
 
     async ready(req, res) {
       validateQuery(req, EmptyQuery);
+      res.setHeader("Cache-Control", "no-store");
       let result: Awaited<ReturnType<Readiness>>;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        result = await readiness();
+        // The readiness check keeps its own deadlines; this one only guarantees the probe an answer.
+        result = await Promise.race([
+          readiness(),
+          new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(() => reject(new Error("the readiness check timed out")), READY_DEADLINE_MS + 150);
+          }),
+        ]).finally(() => clearTimeout(timer));
       } catch (error) {
         logger.warn({ msg: "readiness check failed", err: error });
         result = { ready: false, checks: { readiness: "the readiness check failed" } };
       }
+      const position = {
+        ...(result.block === undefined ? {} : { block: result.block }),
+        ...(result.head === undefined ? {} : { head: result.head }),
+      };
       if (result.ready) {
-        res.json({ ready: true, checks: result.checks });
+        res.json({ ready: true, checks: result.checks, ...position });
         return;
       }
       const failing = Object.entries(result.checks)
         .filter(([, v]) => v !== true)
         .map(([k]) => k);
       throw new ApiProblem("not-ready", `Not ready: ${failing.length > 0 ? failing.join(", ") : "starting"}.`, {
-        members: { ready: false, checks: result.checks },
+        members: { ready: false, checks: result.checks, ...position },
       });
     },
 
@@ -327,8 +365,11 @@ export function createApi({
           : COMPUTING_POSTS.has(route.id)
             ? write.authenticateRead
             : write.authenticate;
-      if (route.method === "post") chain.post(...guards, ...(write?.beforePost ?? []), handler);
-      else chain.get(...guards, handler);
+      // The data routes answer 503 while the projection is halted, rebuilt or not built (availability.ts); a
+      // write needs a deal read too, so writes are refused then as well.
+      const data = route.tags?.includes("operations") || PROJECTION_FREE.has(route.id) ? [] : [guard];
+      if (route.method === "post") chain.post(...guards, ...data, ...(write?.beforePost ?? []), handler);
+      else chain.get(...guards, ...data, handler);
     }
     chain
       .options((_req: Request, res: Response) => {
@@ -347,8 +388,12 @@ export function createApi({
   });
 
   // The one place where failures become responses.
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+  app.use(async (thrown: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // A 404 is believed only while the projection is there (it may have been flushed within the guard's cache time).
+    const error = await confirmAbsence(availability, thrown);
     const { problem, headers, internal } = problemOf(error);
+    if (isRedisTimeout(error))
+      warnTimeout(`${req.method} ${(req.route as { path?: string } | undefined)?.path}`, error);
     if (internal) {
       logger.error({ msg: "request failed", err: error, method: req.method, url: clip(req.originalUrl) });
     }

@@ -193,8 +193,10 @@ export const ROUTES: Route[] = [
     tags: ["operations"],
     summary: "Readiness",
     description:
-      "200 when the relayer can serve current data (Redis reachable, the projection indexed); 503 with the " +
-      "failing checks otherwise (a problem of type not-ready, with `ready` and `checks` members).",
+      "200 when the relayer serves right and recent data (Redis answers; the projection claimed, built, not " +
+      "halted, not being rebuilt, backfilled; the indexer leader's heartbeat fresh; the indexed block within " +
+      "READY_MAX_LAG_BLOCKS of the head); 503 with the failing checks otherwise (a problem of type not-ready, with " +
+      "`ready` and `checks` members). Answers within a second. See docs/operations.md.",
     responses: {
       200: json(ReadySchema, "Ready"),
       400: invalid,

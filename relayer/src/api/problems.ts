@@ -40,6 +40,8 @@ export const PROBLEM_KINDS = {
   unavailable: { status: 503, title: "Service unavailable" },
   /* ---- edges outside express (server.ts) ---- */
   "expectation-failed": { status: 417, title: "Expectation failed" },
+  /* readiness (availability.ts): halted, rebuilding or not yet built */
+  "projection-unavailable": { status: 503, title: "Projection unavailable" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;
@@ -108,6 +110,8 @@ function isUnavailable(error: unknown): boolean {
   return (
     error.name === "MaxRetriesPerRequestError" ||
     error.message === "Connection is closed." ||
+    // ioredis' commandTimeout: Redis hung or unreachable past the deadline.
+    error.message === "Command timed out" ||
     error.message.startsWith("Stream isn't writeable") ||
     (typeof code === "string" && CONNECTION_CODES.has(code))
   );

@@ -362,10 +362,15 @@ export const ReadySchema = z
     checks: z.record(z.string(), z.union([z.boolean(), z.string()])).openapi({
       description: "Each readiness check: true when it passes, false or a reason when it does not",
     }),
+    /* readiness (availability.ts): what the lag check compared */
+    block: z.number().int().optional().openapi({ description: "The indexed block" }),
+    head: z.number().int().optional().openapi({ description: "The head the lag was measured against" }),
   })
   .openapi("Ready");
 
 export const NotReadySchema = ProblemSchema.extend({
   ready: z.literal(false),
   checks: ReadySchema.shape.checks,
+  block: ReadySchema.shape.block,
+  head: ReadySchema.shape.head,
 }).openapi("NotReady");

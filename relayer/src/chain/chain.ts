@@ -65,6 +65,12 @@ export type Failure = { kind: FailureKind; reason: string; code?: number; messag
 export type EthersChain = Chain & {
   /** The block span the next `eth_getLogs` request asks for. */
   span(): number;
+  /**
+   * The latest block number for probes (readiness): an answer younger than `maxAgeMs` is reused, and concurrent
+   * callers share one request in flight, so any number of probes costs one `eth_blockNumber` per `maxAgeMs`. One
+   * attempt, cut off after `timeoutMs`: nothing keeps retrying after the probe that asked has answered.
+   */
+  probeHead(maxAgeMs: number, timeoutMs: number): Promise<number>;
 };
 
 /** Transport-level error codes (node:net, undici) that a later attempt may not hit. */
@@ -380,9 +386,10 @@ export function createChain({
    * One JSON-RPC call, one POST (timeout, cancellation and HTTP errors as the FetchRequest reports them); a JSON-RPC
    * error is thrown as ethers' JsonRpcProvider would throw it.
    */
-  async function sendOnce(method: string, params: unknown[]): Promise<unknown> {
+  async function sendOnce(method: string, params: unknown[], timeoutMs?: number): Promise<unknown> {
     if (closing.signal.aborted) throw closedError();
     const request = connection.clone();
+    if (timeoutMs !== undefined) request.timeout = timeoutMs;
     const payload = { jsonrpc: "2.0", id: nextId++, method, params };
     request.body = JSON.stringify(payload);
     request.setHeader("content-type", "application/json");
@@ -499,6 +506,10 @@ export function createChain({
     await chainId();
     return call(...args);
   }
+
+  /** The latest answer of probeHead, and the request in flight. */
+  let probed: { at: number; head: number } | undefined;
+  let probing: Promise<number> | undefined;
 
   const checkBlockNumber = (n: number, name: string) => {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative integer, got ${n}`);
@@ -644,6 +655,27 @@ export function createChain({
     },
 
     span: () => span,
+
+    probeHead(maxAgeMs: number, timeoutMs: number): Promise<number> {
+      if (probed && performance.now() - probed.at < maxAgeMs) return Promise.resolve(probed.head);
+      if (probing) return probing;
+      const pending = (async () => {
+        await chainId();
+        try {
+          const head = quantity(await sendOnce("eth_blockNumber", [], timeoutMs), "eth_blockNumber");
+          probed = { at: performance.now(), head };
+          metrics.headBlock.set(head);
+          return head;
+        } catch (error) {
+          metrics.rpcErrors.inc({ method: "eth_blockNumber", kind: classifyError(error, "eth_blockNumber").kind });
+          throw error;
+        }
+      })().finally(() => {
+        probing = undefined;
+      });
+      probing = pending;
+      return pending;
+    },
 
     close(): void {
       if (closing.signal.aborted) return;

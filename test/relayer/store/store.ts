@@ -176,14 +176,78 @@ describe("relayer store (Redis)", function () {
         backfilled: false,
         reorgs: 0,
         seq: 0,
+        owner: undefined,
+        built: false,
+        halted: undefined,
+        rebuilding: undefined,
       });
     });
 
     it("records the head and the backfill state, and the latest block time only when given", async function () {
+      await redis.hset(store.key("meta"), "block", "39");
       await store.setProgress(40, false, 1_800_000_000);
       expect(await store.getMeta()).to.deep.include({ head: 40, backfilled: false, time: 1_800_000_000 });
       await store.setProgress(41, true);
       expect(await store.getMeta()).to.deep.include({ head: 41, backfilled: true, time: 1_800_000_000 });
+    });
+
+    it("when meta holds no checkpoint (flushed or reset under the indexer) → records no progress", async function () {
+      await store.setProgress(41, true);
+      expect(await store.getMeta()).to.deep.include({ head: undefined, backfilled: false, built: false });
+    });
+
+    it("when a backfill completes → marks the projection built (kept while catching up) and ends a rebuild", async function () {
+      await redis.hset(store.key("meta"), "block", "39", "rebuilding", "2026-01-01T00:00:00Z");
+      await store.setProgress(40, false);
+      expect(await store.getMeta()).to.deep.include({ built: false, rebuilding: "2026-01-01T00:00:00Z" });
+      await store.setProgress(41, true);
+      expect(await store.getMeta()).to.deep.include({ built: true, rebuilding: undefined });
+      await store.setProgress(60, false);
+      expect(await store.getMeta()).to.deep.include({ built: true, backfilled: false });
+    });
+
+    it("when the leader beats → the heartbeat holds its head until the TTL runs out", async function () {
+      expect((await store.projectionState()).leaderHead).to.equal(undefined);
+      await store.heartbeat(77, 60_000);
+      expect((await store.projectionState()).leaderHead).to.equal(77);
+      await store.heartbeat(78, 1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect((await store.projectionState()).leaderHead).to.equal(undefined);
+    });
+
+    it("when the indexer halts → meta carries the reason", async function () {
+      await store.setHalted("reorg below block 9");
+      expect((await store.getMeta()).halted).to.equal("reorg below block 9");
+    });
+  });
+
+  describe("resetProjection (rebuild)", function () {
+    it("when it holds the lease → deletes the projection but keeps the lease, its sequence and the write side's keys", async function () {
+      await store.claim();
+      const first = (await store.lease("indexer", TTL_MS))!;
+      await redis.hset(store.key("meta"), "block", "50", "built", "1", "backfilled", "1", "halted", "deep reorg");
+      await redis.hset(store.key("deal:0x01"), "s", "open");
+      await redis.set(store.key("w:sub:1"), "pending");
+      await store.heartbeat(50, 60_000);
+      const seized = await store.seizeLease("rebuild", TTL_MS);
+      expect(Number(seized.split(":")[0])).to.be.greaterThan(Number(first.split(":")[0]));
+      expect(await store.lease("indexer", TTL_MS, first), "the old holder's renewal fails").to.equal(undefined);
+      expect(await store.resetProjection(seized)).to.be.a("number");
+      expect(await redis.exists(store.key("deal:0x01"), store.key("hb"))).to.equal(0);
+      expect(await redis.get(store.key("w:sub:1"))).to.equal("pending");
+      expect(await store.leaseHolder()).to.equal(seized);
+      const meta = await store.getMeta();
+      expect(meta).to.deep.include({ block: undefined, built: false, halted: undefined });
+      expect(meta.owner).to.be.a("string");
+      expect(meta.rebuilding).to.be.a("string");
+    });
+
+    it("when the lease was taken by another → deletes nothing and says LEASE", async function () {
+      await redis.hset(store.key("deal:0x01"), "s", "open");
+      const seized = await store.seizeLease("rebuild", TTL_MS);
+      await store.seizeLease("other", TTL_MS);
+      expect(await store.resetProjection(seized)).to.equal("LEASE");
+      expect(await redis.exists(store.key("deal:0x01"))).to.equal(1);
     });
   });
 
