@@ -21,6 +21,8 @@ import { ApiProblem, problemOf, sendProblem } from "./problems";
 import { AcceptorListQuery, AddressParams, DealListQuery, DealParams, EmptyQuery, LIMIT_DEFAULT } from "./schemas";
 import { clip, invalidParameters, validate, validateQuery } from "./validation";
 import { writeHandlers, type WriteApi } from "./write";
+import { eventHandlers, type EventsApi } from "./events";
+import { webhookHandlers, type WebhooksApi } from "./webhooks";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -48,6 +50,10 @@ export type ApiDeps = {
   metaCacheMs?: number;
   /** The write side (absent: its routes answer 503, and reads need no key). */
   write?: WriteApi;
+  /** Replay and the SSE stream (absent: their routes answer 503). */
+  events?: EventsApi;
+  /** Webhook endpoints (absent: their routes answer 503). */
+  webhooks?: WebhooksApi;
 };
 
 export function createApi({
@@ -58,6 +64,8 @@ export function createApi({
   tokens = () => [],
   metaCacheMs = META_CACHE_MS,
   write,
+  events,
+  webhooks,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const app = express();
@@ -100,6 +108,8 @@ export function createApi({
 
   const handlers: Record<RouteId, (req: Request, res: Response) => Promise<void> | void> = {
     ...writeHandlers(write),
+    ...eventHandlers(events),
+    ...webhookHandlers(webhooks),
 
     async getDeal(req, res) {
       const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
@@ -324,6 +334,7 @@ export function createApi({
             ? write.authenticateRead
             : write.authenticate;
       if (route.method === "post") chain.post(...guards, ...(write?.beforePost ?? []), handler);
+      else if (route.method === "delete") chain.delete(...guards, handler);
       else chain.get(...guards, handler);
     }
     chain
