@@ -29,6 +29,7 @@ import { createWriteService } from "./write/service";
 import { decodeError } from "./write/calls";
 import { planCalls } from "./write/planner";
 import type { WriteApi } from "./api/write";
+import { startWebhooks } from "./events/webhooks";
 
 /** How long a readiness probe waits for the RPC node. */
 const READY_RPC_TIMEOUT_MS = 2_000;
@@ -171,9 +172,23 @@ export async function startRelayer(common: Common) {
     logger.info({ msg: "write side on", signer });
   }
 
-  const app = createApi({ common, store, readiness, resolutionWindow, tokens: tokens.snapshot, write });
+  /* ---- events, replay and webhooks (relayer/src/events): started before the API, stopped before it closes ---- */
+  const webhooks = startWebhooks({ common, redis, store, chainId });
+  /* ---- end of events, replay and webhooks ---- */
+
+  const app = createApi({
+    common,
+    store,
+    readiness,
+    resolutionWindow,
+    tokens: tokens.snapshot,
+    write,
+    ...webhooks.api,
+  });
   const server = await startServer(app, options.port, options.host);
   common.onShutdown("http", () => server.close());
+  // Registered after "http", so it runs first on shutdown: open SSE streams end and the server can close.
+  common.onShutdown("webhooks", () => webhooks.stop());
   logger.info({ msg: "api listening", port: server.port, chainId, escrow });
 
   if (options.indexer) {
@@ -195,6 +210,7 @@ export async function startRelayer(common: Common) {
     keys,
     submitter,
     signer,
+    webhooks,
     clear,
   };
 }

@@ -37,7 +37,13 @@ export const EventsQuery = z.strictObject({
     .string()
     .regex(/^[0-9]{1,6}$/, { error: `must be an integer from 1 to ${EVENTS_LIMIT_MAX}` })
     .transform(Number)
-    .pipe(z.number().int().min(1).max(EVENTS_LIMIT_MAX, { error: `must be an integer from 1 to ${EVENTS_LIMIT_MAX}` }))
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(1)
+        .max(EVENTS_LIMIT_MAX, { error: `must be an integer from 1 to ${EVENTS_LIMIT_MAX}` }),
+    )
     .optional()
     .openapi({ type: "integer", minimum: 1, maximum: EVENTS_LIMIT_MAX, default: EVENTS_LIMIT_DEFAULT }),
 });

@@ -137,7 +137,11 @@ export function createEndpoints({
     },
 
     /** A new secret; the current one keeps signing for `graceMs`. */
-    async rotate(owner: string, id: string, graceMs: number): Promise<{ endpoint: Endpoint; secret: string } | undefined> {
+    async rotate(
+      owner: string,
+      id: string,
+      graceMs: number,
+    ): Promise<{ endpoint: Endpoint; secret: string } | undefined> {
       const h = await owned(owner, id);
       if (!h) return undefined;
       const secret = newWebhookSecret();

@@ -61,7 +61,8 @@ export async function refuseTarget(url: string, allowPrivate: boolean): Promise<
   if (parsed.username !== "" || parsed.password !== "") return "must not carry credentials";
   if (allowPrivate) return undefined;
   const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
-  if (net.isIP(host) !== 0) return isBlockedAddress(host) ? `points at a private or local address (${host})` : undefined;
+  if (net.isIP(host) !== 0)
+    return isBlockedAddress(host) ? `points at a private or local address (${host})` : undefined;
   let addresses: dns.LookupAddress[];
   try {
     addresses = await Promise.race([
@@ -91,7 +92,8 @@ export const guardedLookup: net.LookupFunction = (hostname, options, callback) =
         0,
       );
     }
-    if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
+    if ((options as { all?: boolean }).all)
+      return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
     callback(null, list[0].address, list[0].family);
   });
 };

@@ -44,8 +44,7 @@ export function startTail({
           last = newest?.[0] ?? "0-0";
         }
         const got = (await conn.xread("COUNT", 1000, "BLOCK", blockMs, "STREAMS", streamKey, last)) as
-          | [string, [string, string[]][]][]
-          | null;
+          [string, [string, string[]][]][] | null;
         const entries = got?.[0]?.[1] ?? [];
         if (entries.length > 0) {
           last = entries[entries.length - 1][0];

@@ -68,8 +68,7 @@ export const TYPE_PATTERN = /^[a-z_.*]{1,64}$/;
 /** Most patterns in one filter. */
 export const TYPE_PATTERNS_MAX = 50;
 
-const patternRegex = (pattern: string) =>
-  new RegExp(`^${pattern.replace(/[.]/g, "\\.").replace(/\*/g, ".*")}$`);
+const patternRegex = (pattern: string) => new RegExp(`^${pattern.replace(/[.]/g, "\\.").replace(/\*/g, ".*")}$`);
 
 /** A matcher of a list of patterns (none or `*`: everything), or the first pattern that matches no known type. */
 export function typeMatcher(patterns: readonly string[]): { match: (type: string) => boolean } | { unknown: string } {

@@ -12,6 +12,11 @@ import { DelayedError, Queue, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { Counter, Histogram } from "prom-client";
 import type { Common } from "../common";
+import type { Store } from "../store/store";
+import type { EventsApi } from "../api/events";
+import { endStreams } from "../api/events";
+import type { WebhooksApi } from "../api/webhooks";
+import type { Response } from "express";
 import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 import { postWebhook, clipError } from "./delivery";
 import { createEndpoints, type Endpoints } from "./endpoints";
@@ -107,6 +112,8 @@ function metricsOf(common: Pick<Common, "metrics">): WebhookMetrics {
 export const webhooksBase = (storeKeyPrefix: string) => storeKeyPrefix.replace(/\}:$/, ":wh}:");
 
 export type Webhooks = {
+  /** What createApi takes: `events` and `webhooks`. */
+  api: { events: EventsApi; webhooks: WebhooksApi };
   endpoints: Endpoints;
   reader: EventReader;
   tail: Tail;
@@ -118,29 +125,31 @@ export type Webhooks = {
 };
 
 /**
- * Starts the event tail, the retention trim, the dispatcher and the delivery worker. `streamKey`, `trimmedKey` and
- * `trimGuardKey` are the store's (store.key("events"), …).
+ * Starts the event tail, the retention trim, the dispatcher and the delivery worker over the store's event stream;
+ * returns them with the API's handler dependencies (`api.events`, `api.webhooks` for createApi).
  */
 export function startWebhooks({
   common,
   redis,
+  store,
   chainId,
-  base,
-  streamKey,
-  trimmedKey,
-  trimGuardKey,
   dispatch: dispatching = true,
+  heartbeatMs,
 }: {
   common: Common;
   redis: Redis;
+  store: Pick<Store, "key" | "keyPrefix">;
   chainId: number;
-  base: string;
-  streamKey: string;
-  trimmedKey: string;
-  trimGuardKey: string;
-  /** Run the dispatcher and worker (off: only the tail, the trim and the CRUD, for an API-only process). */
+  /** Run the dispatcher and worker (off: only the tail, the trim and the API's parts). */
   dispatch?: boolean;
+  /** SSE heartbeat period (tests shorten it). */
+  heartbeatMs?: number;
 }): Webhooks {
+  const base = webhooksBase(store.keyPrefix);
+  const streamKey = store.key("events");
+  // Under the store's `w:` names: a projection dump leaves them out.
+  const trimmedKey = store.key("w:events:trimmed");
+  const trimGuardKey = store.key("w:events:trim");
   const { options } = common;
   const logger = common.logger.child({ module: "webhooks" });
   const metrics = metricsOf(common);
@@ -351,25 +360,38 @@ export function startWebhooks({
   if (dispatching) tick();
   else void trim();
 
+  const streams = new Set<Response>();
+  async function redeliver(endpointId: string, eventId: string): Promise<boolean> {
+    const body = await endpoints.body(endpointId, eventId);
+    if (!body) return false;
+    const { type, sequence } = JSON.parse(body) as { type: string; sequence: number };
+    const n = await deadline(redis.hincrby(endpoints.key(`ep:${endpointId}`), "redeliveries", 1), "webhook");
+    await queue.add(
+      "deliver",
+      { ep: endpointId, ev: eventId, type, seq: sequence },
+      jobOpts(`${jobIdOf(endpointId, eventId)}_r${n}`),
+    );
+    return true;
+  }
+
   return {
+    api: {
+      events: { reader, tail, streams, heartbeatMs },
+      webhooks: {
+        endpoints,
+        redeliver,
+        graceMs: options.webhookSecretGraceHours * 3600 * 1000,
+        allowPrivate: options.webhookAllowPrivate,
+      },
+    },
     endpoints,
     reader,
     tail,
-    async redeliver(endpointId, eventId) {
-      const body = await endpoints.body(endpointId, eventId);
-      if (!body) return false;
-      const { type, sequence } = JSON.parse(body) as { type: string; sequence: number };
-      const n = await deadline(redis.hincrby(endpoints.key(`ep:${endpointId}`), "redeliveries", 1), "webhook");
-      await queue.add(
-        "deliver",
-        { ep: endpointId, ev: eventId, type, seq: sequence },
-        jobOpts(`${jobIdOf(endpointId, eventId)}_r${n}`),
-      );
-      return true;
-    },
+    redeliver,
     dispatch: () => pump(),
     async stop() {
       stopped = true;
+      endStreams(streams);
       if (timer) clearInterval(timer);
       timer = undefined;
       unsubscribe?.();

@@ -299,8 +299,9 @@ describe("relayer store (Redis)", function () {
 
     it("when an undoable block is pruned as final → a `p` entry at commit, then an `f` entry per announcement", async function () {
       const lease = await commitBlocks([[10, [opened(at(10))]]]);
-      expect(await store.commit(input(lease, 10, 11, [performed(at(11)), released(at(11, 1))], { undoable: true })))
-        .to.equal("OK");
+      expect(
+        await store.commit(input(lease, 10, 11, [performed(at(11)), released(at(11, 1))], { undoable: true })),
+      ).to.equal("OK");
       expect((await stream()).map((e) => `${e.stage} ${e.event.type}`)).to.deep.equal([
         "x DealOpened",
         "p DealPerformed",
@@ -317,8 +318,9 @@ describe("relayer store (Redis)", function () {
     });
 
     it("announces the block time when the indexer stamped the event, and leaves it out when not", async function () {
-      expect(JSON.parse(announcementOf({ ...performed(at(11)), timestamp: 1_700_000_000 } as ProtocolEvent)))
-        .to.include({ type: "DealPerformed", timestamp: 1_700_000_000 });
+      expect(
+        JSON.parse(announcementOf({ ...performed(at(11)), timestamp: 1_700_000_000 } as ProtocolEvent)),
+      ).to.include({ type: "DealPerformed", timestamp: 1_700_000_000 });
       expect(JSON.parse(announcementOf(performed(at(11))))).to.not.have.property("timestamp");
     });
 

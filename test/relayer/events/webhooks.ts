@@ -1,0 +1,222 @@
+/**
+ * Webhook delivery end to end over real Redis and BullMQ: events committed through the store's real commit and
+ * rollback, fanned out by two dispatchers at once (two replicas), delivered to receivers on 127.0.0.1.
+ */
+import { expect } from "chai";
+import { id } from "ethers";
+import { performed, opened, released, at, DEAL2 } from "../support/domain";
+import { startEventsFixture, startReceiver, eventually, type EventsFixture } from "../support/events";
+import { verifySignature } from "../../../relayer/src/events/signing";
+import { attemptsFor, backoffDelay, startWebhooks, RETRY_SPAN_MS } from "../../../relayer/src/events/webhooks";
+
+describe("webhooks (delivery)", function () {
+  this.timeout(120_000);
+  let f: EventsFixture;
+
+  beforeEach(async function () {
+    f = await startEventsFixture("wh");
+  });
+  afterEach(async function () {
+    await f?.close();
+  });
+
+  const register = async (key: string, url: string, types?: string[]) => {
+    const res = await f.http
+      .post("/v1/webhook-endpoints")
+      .set("Authorization", `Bearer ${key}`)
+      .send(types ? { url, types } : { url });
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    return res.body as { id: string; secret: string };
+  };
+
+  /** deal.opened (+ finalized, committed final), deal.performed (pending, then finalized), deal.released (pending, then retracted). */
+  async function produceSix(): Promise<void> {
+    const b1 = await f.commit([opened(at(0))]);
+    const b2 = await f.commit([performed(at(0))], { undoable: true });
+    await f.commit([], { undoable: true, prune: [b2] });
+    const b4 = await f.commit([released(at(0, 1))], { undoable: true });
+    expect(await f.rollback(b4 - 1)).to.equal(1);
+    expect(b1).to.be.lessThan(b2);
+  }
+  const SIX = [
+    "deal.opened",
+    "deal.opened.finalized",
+    "deal.performed",
+    "deal.performed.finalized",
+    "deal.released",
+    "deal.released.retracted",
+  ];
+
+  it("when one receiver is down then up → both get every event exactly once, sequences 1..N, signatures valid; the healthy one is not held up", async function () {
+    const down = await startReceiver(503);
+    const up = await startReceiver(200);
+    // A second replica's dispatcher and worker over the same Redis: fan-out must still happen once.
+    const replica = startWebhooks({ common: f.common, redis: f.redis, store: f.store, chainId: 31337 });
+    try {
+      const platform = await f.key("platform");
+      const a = await register(platform, down.url);
+      const b = await register(platform, up.url);
+      await f.webhooks.dispatch(); // the cursor starts here: what follows is delivered
+      await produceSix();
+
+      await eventually(() => up.delivered().length >= SIX.length, 20_000, "the healthy endpoint's deliveries");
+      // The failing endpoint was tried meanwhile and still fails: it did not hold the other one up.
+      expect(down.received.length).to.be.greaterThan(0);
+      expect(down.delivered()).to.deep.equal([]);
+
+      down.setStatus(200);
+      await eventually(() => new Set(down.delivered().map((d) => d.json.id)).size >= SIX.length, 30_000, "retries");
+      // Let any duplicate show up before judging.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+
+      for (const [receiver, endpoint] of [
+        [down, a],
+        [up, b],
+      ] as const) {
+        const delivered = receiver.delivered();
+        const ids = delivered.map((d) => d.json.id);
+        expect(new Set(ids).size, "distinct ids").to.equal(ids.length); // exactly once once delivered
+        const inOrder = [...delivered].sort((x, y) => x.json.sequence - y.json.sequence);
+        expect(inOrder.map((d) => d.json.sequence)).to.deep.equal([1, 2, 3, 4, 5, 6]);
+        expect(inOrder.map((d) => d.json.type)).to.deep.equal(SIX);
+        for (const d of receiver.received) {
+          const header = String(d.headers["escrow-signature"]);
+          expect(verifySignature(header, d.body, endpoint.secret), "signature").to.equal(true);
+          expect(verifySignature(header, d.body.replace("deal.", "deaI."), endpoint.secret), "tampered").to.equal(
+            false,
+          );
+          const body = JSON.parse(d.body) as { id: string; type: string; endpointId: string; data: { id: string } };
+          expect(d.headers["escrow-event-id"]).to.equal(body.id);
+          expect(d.headers["escrow-event-type"]).to.equal(body.type);
+          expect(d.headers["content-type"]).to.equal("application/json");
+          expect(body.endpointId).to.equal(endpoint.id);
+          expect(body.data.id).to.equal(body.id);
+        }
+        // Retries resend the same bytes: every request for one id carries one body.
+        const bodies = new Map<string, Set<string>>();
+        for (const d of receiver.received) {
+          const id = (JSON.parse(d.body) as { id: string }).id;
+          bodies.set(id, (bodies.get(id) ?? new Set()).add(d.body));
+        }
+        expect([...bodies.values()].every((s) => s.size === 1)).to.equal(true);
+      }
+
+      // The failing endpoint's log holds its failed attempts (503) and the later deliveries, newest first.
+      const log = await f.http
+        .get(`/v1/webhook-endpoints/${a.id}/deliveries`)
+        .set("Authorization", `Bearer ${platform}`);
+      expect(log.status).to.equal(200);
+      const attempts = log.body.data as { outcome: string; status?: number; attempt: number; sequence: number }[];
+      expect(attempts.some((x) => x.outcome === "failed" && x.status === 503)).to.equal(true);
+      expect(attempts.filter((x) => x.outcome === "delivered")).to.have.length(SIX.length);
+      expect(attempts.some((x) => x.outcome === "delivered" && x.attempt > 1)).to.equal(true);
+    } finally {
+      await replica.stop();
+      await down.close();
+      await up.close();
+    }
+  });
+
+  it("when an endpoint filters types → it gets only those; the retraction reaches a `*.retracted` filter", async function () {
+    const receiver = await startReceiver(200);
+    const retractions = await startReceiver(200);
+    try {
+      const platform = await f.key("platform");
+      await register(platform, receiver.url, ["deal.opened", "deal.performed.*"]);
+      await register(platform, retractions.url, ["*.retracted"]);
+      await f.webhooks.dispatch();
+      await produceSix();
+      await eventually(() => receiver.delivered().length >= 2 && retractions.delivered().length >= 1);
+      await f.commit([opened(at(0), { salt: `0x${"44".repeat(32)}` }, DEAL2)]);
+      await eventually(() => receiver.delivered().length >= 3);
+      const types = receiver
+        .delivered()
+        .sort((x, y) => x.json.sequence - y.json.sequence)
+        .map((d) => `${d.json.sequence} ${d.json.type}`);
+      expect(types).to.deep.equal(["1 deal.opened", "2 deal.performed.finalized", "3 deal.opened"]);
+      expect(retractions.delivered().map((d) => `${d.json.sequence} ${d.json.type}`)).to.deep.equal([
+        "1 deal.released.retracted",
+      ]);
+    } finally {
+      await receiver.close();
+      await retractions.close();
+    }
+  });
+
+  it("when the secret is rotated → deliveries carry two signatures, each secret verifies; redeliver resends the same delivery", async function () {
+    const receiver = await startReceiver(200);
+    try {
+      const platform = await f.key("platform");
+      const endpoint = await register(platform, receiver.url);
+      const rotated = await f.http
+        .post(`/v1/webhook-endpoints/${endpoint.id}/rotate-secret`)
+        .set("Authorization", `Bearer ${platform}`);
+      expect(rotated.status).to.equal(200);
+      const secret2 = rotated.body.secret as string;
+      expect(secret2)
+        .to.match(/^whsec_[0-9a-f]{64}$/)
+        .and.not.equal(endpoint.secret);
+      await f.webhooks.dispatch();
+      await f.commit([opened(at(0))], { undoable: true });
+      await eventually(() => receiver.delivered().length >= 1);
+      const first = receiver.received[0];
+      const header = String(first.headers["escrow-signature"]);
+      expect(header.match(/v1=/g)).to.have.length(2);
+      expect(verifySignature(header, first.body, endpoint.secret)).to.equal(true);
+      expect(verifySignature(header, first.body, secret2)).to.equal(true);
+      expect(verifySignature(header, first.body, "whsec_other")).to.equal(false);
+
+      const id = (JSON.parse(first.body) as { id: string }).id;
+      const again = await f.http
+        .post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${id}/redeliver`)
+        .set("Authorization", `Bearer ${platform}`);
+      expect(again.status, JSON.stringify(again.body)).to.equal(202);
+      await eventually(() => receiver.received.length >= 2);
+      expect(receiver.received[1].body).to.equal(first.body);
+      const missing = await f.http
+        .post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/1-0/redeliver`)
+        .set("Authorization", `Bearer ${platform}`);
+      expect(missing.status).to.equal(404);
+      expect(missing.body.type).to.match(/delivery-not-found$/);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("when an endpoint hangs → its requests time out and are retried, while another endpoint's arrive", async function () {
+    await f.close();
+    f = await startEventsFixture("wh-hang", { WEBHOOK_TIMEOUT_MS: "300" });
+    const hanging = await startReceiver(0);
+    const healthy = await startReceiver(200);
+    try {
+      const platform = await f.key("platform");
+      const h = await register(platform, hanging.url);
+      await register(platform, healthy.url);
+      await f.webhooks.dispatch();
+      for (let i = 0; i < 5; i++) {
+        await f.commit([opened(at(0), { salt: id(`hang salt ${i}`) }, id(`hang deal ${i}`))]);
+      }
+      await eventually(() => healthy.delivered().length >= 10);
+      await eventually(async () => {
+        const log = await f.http
+          .get(`/v1/webhook-endpoints/${h.id}/deliveries`)
+          .set("Authorization", `Bearer ${platform}`);
+        return (log.body.data as { error?: string }[]).some((x) => /no answer within 300 ms/.test(x.error ?? ""));
+      });
+    } finally {
+      await hanging.close();
+      await healthy.close();
+    }
+  });
+
+  it("retries with exponential backoff, capped at an hour, for at least 24 hours", function () {
+    expect([1, 2, 3, 4].map((n) => backoffDelay(10_000, n))).to.deep.equal([10_000, 20_000, 40_000, 80_000]);
+    expect(backoffDelay(10_000, 30)).to.equal(3_600_000);
+    for (const base of [1, 50, 10_000, 3_600_000]) {
+      const attempts = attemptsFor(base);
+      let total = 0;
+      for (let n = 1; n < attempts; n++) total += backoffDelay(base, n);
+      expect(total, `base ${base}`).to.be.at.least(RETRY_SPAN_MS);
+    }
+  });
+});
