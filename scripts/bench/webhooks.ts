@@ -117,6 +117,13 @@ export async function measureWebhookDelivery(opts: {
     const got = measured();
     if (got.length < expected) log(`webhooks: ${got.length} of ${expected} deliveries arrived within ${settleMs} ms`);
     const latencies = got.map((r) => r.at - minedAt.get(r.block)!).sort((a, b) => a - b);
+    // Where the time goes: an event id is the Redis clock when the indexer wrote it to the stream.
+    const written = got.map((r) => Number(r.id.split("-")[0]) - minedAt.get(r.block)!).sort((a, b) => a - b);
+    const delivered = got.map((r) => r.at - Number(r.id.split("-")[0])).sort((a, b) => a - b);
+    log(
+      `webhooks: block → stream p50 ${percentile(written, 50)} ms, p99 ${percentile(written, 99)} ms; ` +
+        `stream → receiver p50 ${percentile(delivered, 50)} ms, p99 ${percentile(delivered, 99)} ms`,
+    );
     return {
       webhookP50Ms: round(percentile(latencies, 50), 1),
       webhookP99Ms: round(percentile(latencies, 99), 1),

@@ -176,7 +176,6 @@ export function eventHandlers(events: EventsApi | undefined) {
               if (page.next === undefined) break;
               cursor = parseCursor(page.next);
               for (const e of page.events) res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-              if (page.events.length === 0 && page.next === undefined) break;
             }
           } while (again && !closed);
         })()
