@@ -179,7 +179,11 @@ export function startWebhooks({
 
   async function enqueue(items: JobData[]): Promise<void> {
     if (items.length === 0) return;
-    await queue.addBulk(items.map((d) => ({ name: "deliver", data: d, opts: jobOpts(jobIdOf(d.ep, d.ev)) })));
+    // Past the deadline the entries stay in the outbox: the sweep queues them again (same job ids: no doubles).
+    await deadline(
+      queue.addBulk(items.map((d) => ({ name: "deliver", data: d, opts: jobOpts(jobIdOf(d.ep, d.ev)) }))),
+      "webhook queue",
+    );
     await deadline(redis.zrem(endpoints.key("outbox"), ...items.map((d) => `${d.ep}|${d.ev}`)), "webhook outbox");
   }
 
@@ -366,10 +370,13 @@ export function startWebhooks({
     if (!body) return false;
     const { type, sequence } = JSON.parse(body) as { type: string; sequence: number };
     const n = await deadline(redis.hincrby(endpoints.key(`ep:${endpointId}`), "redeliveries", 1), "webhook");
-    await queue.add(
-      "deliver",
-      { ep: endpointId, ev: eventId, type, seq: sequence },
-      jobOpts(`${jobIdOf(endpointId, eventId)}_r${n}`),
+    await deadline(
+      queue.add(
+        "deliver",
+        { ep: endpointId, ev: eventId, type, seq: sequence },
+        jobOpts(`${jobIdOf(endpointId, eventId)}_r${n}`),
+      ),
+      "webhook redelivery",
     );
     return true;
   }

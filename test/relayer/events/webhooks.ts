@@ -209,6 +209,31 @@ describe("webhooks (delivery)", function () {
     }
   });
 
+  it("when a process died between recording and queueing deliveries → the outbox sweep queues them, once", async function () {
+    const receiver = await startReceiver(200);
+    try {
+      const platform = await f.key("platform");
+      const endpoint = await register(platform, receiver.url);
+      await f.webhooks.dispatch();
+      await f.commit([opened(at(0))], { undoable: true });
+      await eventually(() => receiver.delivered().length >= 1);
+      const sent = receiver.delivered()[0].json;
+      // A recorded delivery whose job was queued already: the sweep must not send it twice.
+      const outbox = f.webhooks.endpoints.key("outbox");
+      await f.redis.zadd(outbox, Date.now() - 60_000, `${endpoint.id}|${sent.id}`);
+      // A recorded delivery never queued (its process died): the sweep sends it.
+      const lost = { ...sent, id: "1-7", sequence: 2, data: { ...sent.data, id: "1-7" } };
+      await f.redis.set(f.webhooks.endpoints.key(`dl:${endpoint.id}:1-7`), JSON.stringify(lost), "EX", 600);
+      await f.redis.zadd(outbox, Date.now() - 60_000, `${endpoint.id}|1-7`);
+      await eventually(() => receiver.delivered().some((d) => d.json.id === "1-7"), 20_000, "the lost delivery");
+      await eventually(async () => (await f.redis.zcard(outbox)) === 0, 20_000, "the outbox to drain");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(receiver.delivered().map((d) => d.json.id)).to.deep.equal([sent.id, "1-7"]);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it("retries with exponential backoff, capped at an hour, for at least 24 hours", function () {
     expect([1, 2, 3, 4].map((n) => backoffDelay(10_000, n))).to.deep.equal([10_000, 20_000, 40_000, 80_000]);
     expect(backoffDelay(10_000, 30)).to.equal(3_600_000);
