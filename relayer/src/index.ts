@@ -185,7 +185,10 @@ export async function startRelayer(common: Common) {
     write,
     ...webhooks.api,
   });
-  const server = await startServer(app, options.port, options.host);
+  const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {
+    await webhooks.stop();
+    throw error;
+  });
   common.onShutdown("http", () => server.close());
   // Registered after "http", so it runs first on shutdown: open SSE streams end and the server can close.
   common.onShutdown("webhooks", () => webhooks.stop());
