@@ -200,6 +200,8 @@ export async function startRelayer(common: Common) {
   }
   const clear = async () => {
     await submitter?.stop();
+    await webhooks.stop();
+    await webhooks.clear();
     await store.clear();
   };
   return {

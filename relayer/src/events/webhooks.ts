@@ -122,6 +122,8 @@ export type Webhooks = {
   /** Fans out what the stream holds now (tests; the dispatcher also runs by itself). */
   dispatch(): Promise<void>;
   stop(): Promise<void>;
+  /** Deletes every webhook key (endpoints, deliveries, the queue): a test's or a benchmark's clean-up, after stop(). */
+  clear(): Promise<void>;
 };
 
 /**
@@ -396,6 +398,15 @@ export function startWebhooks({
     tail,
     redeliver,
     dispatch: () => pump(),
+    async clear() {
+      const pattern = `${base.replace(/[{}[\]*?]/g, "\\$&")}*`;
+      let cursor = "0";
+      do {
+        const [next, keys] = await deadline(redis.scan(cursor, "MATCH", pattern, "COUNT", 1000), "webhook keys");
+        cursor = next;
+        if (keys.length > 0) await deadline(redis.del(...keys), "webhook keys");
+      } while (cursor !== "0");
+    },
     async stop() {
       stopped = true;
       endStreams(streams);

@@ -7,6 +7,10 @@ import { id } from "ethers";
 import { performed, opened, released, at, DEAL2 } from "../support/domain";
 import { startEventsFixture, startReceiver, eventually, type EventsFixture } from "../support/events";
 import { verifySignature } from "../../../relayer/src/events/signing";
+import { startWriteRelayer, type WriteRelayer } from "../support/write";
+import { dealIdOf, makeDeal, USDT } from "../support/activity";
+import { mine } from "../support/chain-control";
+import { ZeroHash } from "ethers";
 import { attemptsFor, backoffDelay, startWebhooks, RETRY_SPAN_MS } from "../../../relayer/src/events/webhooks";
 
 describe("webhooks (delivery)", function () {
@@ -242,6 +246,68 @@ describe("webhooks (delivery)", function () {
       let total = 0;
       for (let n = 1; n < attempts; n++) total += backoffDelay(base, n);
       expect(total, `base ${base}`).to.be.at.least(RETRY_SPAN_MS);
+    }
+  });
+});
+
+describe("webhooks (end to end: the relayer over a Hardhat node)", function () {
+  this.timeout(300_000);
+  let w: WriteRelayer;
+
+  before(async function () {
+    w = await startWriteRelayer("webhooks", {
+      CONFIRMATIONS: "3",
+      WEBHOOK_ALLOW_PRIVATE: "on",
+      WEBHOOK_BACKOFF_MS: "50",
+    });
+  });
+  after(async function () {
+    await w?.stop();
+  });
+
+  it("when a deal opens, then a reorg removes it → deal.opened, then deal.opened.retracted; a kept deal is finalized", async function () {
+    const receiver = await startReceiver(200);
+    try {
+      const key = await w.key("platform", `0x${"ab".repeat(20)}`);
+      const res = await w.http
+        .post("/v1/webhook-endpoints")
+        .set("Authorization", `Bearer ${key}`)
+        .send({
+          url: receiver.url,
+          types: ["deal.opened", "deal.opened.*"],
+        });
+      expect(res.status, JSON.stringify(res.body)).to.equal(201);
+      await w.relayer.webhooks.dispatch();
+      const { p } = w;
+      const payer = p.payers[0];
+      const payee = await p.payees[0].getAddress();
+      const snapshot = (await p.provider.send("evm_snapshot", [])) as string;
+      const gone = await makeDeal(p, { payer: await payer.getAddress(), payee, amount: USDT(5) });
+      await (await p.escrow.connect(payer).open(gone, ZeroHash)).wait();
+      const goneId = dealIdOf(gone).toLowerCase();
+      await eventually(() => receiver.delivered().some((d) => d.json.data.dealId === goneId), 60_000, "deal.opened");
+
+      await p.provider.send("evm_revert", [snapshot]);
+      const kept = await makeDeal(p, { payer: await payer.getAddress(), payee, amount: USDT(6) });
+      await (await p.escrow.connect(payer).open(kept, ZeroHash)).wait();
+      await mine(p.provider, 5);
+      const seen = () =>
+        receiver
+          .delivered()
+          .sort((a, b) => a.json.sequence - b.json.sequence)
+          .map(
+            (d) =>
+              `${d.json.sequence} ${d.json.type} ${d.json.data.dealId === goneId ? "gone" : d.json.data.dealId === dealIdOf(kept).toLowerCase() ? "kept" : "other"}`,
+          );
+      await eventually(() => seen().length >= 4, 60_000, "the retraction and the finalization");
+      expect(seen()).to.deep.equal([
+        "1 deal.opened gone",
+        "2 deal.opened.retracted gone",
+        "3 deal.opened kept",
+        "4 deal.opened.finalized kept",
+      ]);
+    } finally {
+      await receiver.close();
     }
   });
 });
