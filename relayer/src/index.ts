@@ -40,6 +40,7 @@ import {
   unavailableReason,
 } from "./api/availability";
 import { REBUILD_OPTIONS, runRebuildCommand } from "./ops/rebuild";
+import { startWebhooks } from "./events/webhooks";
 
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
@@ -194,9 +195,27 @@ export async function startRelayer(common: Common) {
     logger.info({ msg: "write side on", signer });
   }
 
-  const app = createApi({ common, store, readiness, resolutionWindow, tokens: tokens.snapshot, write, availability });
-  const server = await startServer(app, options.port, options.host);
+  /* ---- events, replay and webhooks (relayer/src/events): started before the API, stopped before it closes ---- */
+  const webhooks = startWebhooks({ common, redis, store, chainId });
+  /* ---- end of events, replay and webhooks ---- */
+
+  const app = createApi({
+    common,
+    store,
+    readiness,
+    resolutionWindow,
+    tokens: tokens.snapshot,
+    write,
+    availability,
+    ...webhooks.api,
+  });
+  const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {
+    await webhooks.stop();
+    throw error;
+  });
   common.onShutdown("http", () => server.close());
+  // Registered after "http", so it runs first on shutdown: open SSE streams end and the server can close.
+  common.onShutdown("webhooks", () => webhooks.stop());
   logger.info({
     msg: "api listening",
     port: server.port,
@@ -214,6 +233,8 @@ export async function startRelayer(common: Common) {
   }
   const clear = async () => {
     await submitter?.stop();
+    await webhooks.stop();
+    await webhooks.clear();
     await store.clear();
   };
   /**
@@ -241,6 +262,7 @@ export async function startRelayer(common: Common) {
     keys,
     submitter,
     signer,
+    webhooks,
     clear,
     untilServing,
   };

@@ -206,6 +206,38 @@ export const OPTIONS = {
     intFrom(0, 500),
     "25",
   ),
+
+  /* ---- events, replay and webhooks (relayer/src/events) ---- */
+  eventsRetentionDays: option(
+    "EVENTS_RETENTION_DAYS",
+    "days the event stream keeps events for replay (GET /v1/events); older cursors get 410",
+    z.coerce.number().positive().max(3_650),
+    "30",
+  ),
+  webhookSecretGraceHours: option(
+    "WEBHOOK_SECRET_GRACE_HOURS",
+    "hours a webhook endpoint's previous secret keeps signing after a rotation",
+    z.coerce.number().min(0).max(720),
+    "24",
+  ),
+  webhookAllowPrivate: option(
+    "WEBHOOK_ALLOW_PRIVATE",
+    "on: webhook URLs may point at loopback and private addresses (tests, closed networks)",
+    onOff,
+    "off",
+  ),
+  webhookTimeoutMs: option(
+    "WEBHOOK_TIMEOUT_MS",
+    "how long one webhook request may take before it counts as failed",
+    intFrom(100, 120_000),
+    "10000",
+  ),
+  webhookBackoffMs: option(
+    "WEBHOOK_BACKOFF_MS",
+    "wait before a failed webhook's first retry; doubles per attempt (at most an hour), retries span 24 h",
+    intFrom(1, 3_600_000),
+    "10000",
+  ),
 };
 
 export type OptionName = keyof typeof OPTIONS;

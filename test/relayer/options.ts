@@ -67,8 +67,22 @@ const _optionsType: Equal<
     submitPollMs: number;
     submitLeaseMs: number;
     submitGasMarginPercent: number;
+    eventsRetentionDays: number;
+    webhookSecretGraceHours: number;
+    webhookAllowPrivate: boolean;
+    webhookTimeoutMs: number;
+    webhookBackoffMs: number;
   }
 > = true;
+
+/** The events' and webhooks' options at their defaults. */
+const EVENTS_DEFAULTS = {
+  eventsRetentionDays: 30,
+  webhookSecretGraceHours: 24,
+  webhookAllowPrivate: false,
+  webhookTimeoutMs: 10_000,
+  webhookBackoffMs: 10_000,
+};
 
 /** The write side's options left at their defaults. */
 const WRITE_DEFAULTS = {
@@ -109,6 +123,7 @@ describe("relayer options", function () {
         submitPollMs: 1000,
         submitLeaseMs: 15_000,
         submitGasMarginPercent: 25,
+        ...EVENTS_DEFAULTS,
       });
     });
 
@@ -137,6 +152,11 @@ describe("relayer options", function () {
         SUBMIT_POLL_MS: "50",
         SUBMIT_LEASE_MS: "2000",
         SUBMIT_GAS_MARGIN_PERCENT: "10",
+        EVENTS_RETENTION_DAYS: "0.5",
+        WEBHOOK_SECRET_GRACE_HOURS: "1",
+        WEBHOOK_ALLOW_PRIVATE: "on",
+        WEBHOOK_TIMEOUT_MS: "500",
+        WEBHOOK_BACKOFF_MS: "20",
       });
       expect(options).to.deep.equal({
         rpcUrl: REQUIRED.RPC_URL,
@@ -163,6 +183,11 @@ describe("relayer options", function () {
         submitPollMs: 50,
         submitLeaseMs: 2000,
         submitGasMarginPercent: 10,
+        eventsRetentionDays: 0.5,
+        webhookSecretGraceHours: 1,
+        webhookAllowPrivate: true,
+        webhookTimeoutMs: 500,
+        webhookBackoffMs: 20,
       });
     });
 

@@ -30,6 +30,8 @@ import {
   timeoutWarning,
   type Availability,
 } from "./availability";
+import { eventHandlers, type EventsApi } from "./events";
+import { webhookHandlers, type WebhooksApi } from "./webhooks";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -71,6 +73,10 @@ export type ApiDeps = {
   write?: WriteApi;
   /** Whether the projection may be served (default: read from `store` with the default cache). */
   availability?: Availability;
+  /** Replay and the SSE stream (absent: their routes answer 503). */
+  events?: EventsApi;
+  /** Webhook endpoints (absent: their routes answer 503). */
+  webhooks?: WebhooksApi;
 };
 
 export function createApi({
@@ -82,6 +88,8 @@ export function createApi({
   metaCacheMs = META_CACHE_MS,
   write,
   availability = createAvailability({ store, metrics: common.metrics, logger: common.logger, cacheMs: metaCacheMs }),
+  events,
+  webhooks,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const guard = projectionGuard(availability);
@@ -130,6 +138,8 @@ export function createApi({
 
   const handlers: Record<RouteId, (req: Request, res: Response) => Promise<void> | void> = {
     ...writeHandlers(write),
+    ...eventHandlers(events),
+    ...webhookHandlers(webhooks),
 
     async getDeal(req, res) {
       const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
@@ -367,8 +377,12 @@ export function createApi({
             : write.authenticate;
       // The data routes answer 503 while the projection is halted, rebuilt or not built (availability.ts); a
       // write needs a deal read too, so writes are refused then as well.
-      const data = route.tags?.includes("operations") || PROJECTION_FREE.has(route.id) ? [] : [guard];
+      // Webhook endpoints are the write side's own keys (kept by a rebuild): manageable while the projection is not.
+      const projectionFree =
+        route.tags?.includes("operations") || route.tags?.includes("webhooks") || PROJECTION_FREE.has(route.id);
+      const data = projectionFree ? [] : [guard];
       if (route.method === "post") chain.post(...guards, ...data, ...(write?.beforePost ?? []), handler);
+      else if (route.method === "delete") chain.delete(...guards, ...data, handler);
       else chain.get(...guards, ...data, handler);
     }
     chain

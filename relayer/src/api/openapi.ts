@@ -34,6 +34,16 @@ import {
   TypedDataQuery,
   TypedDataSchema,
 } from "./write-schemas";
+import { EventPageSchema, EventsQuery, EventStreamQuery, EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX } from "./events";
+import {
+  WebhookDeliveryListSchema,
+  WebhookDeliveryParams,
+  WebhookEndpointBody,
+  WebhookEndpointListSchema,
+  WebhookEndpointParams,
+  WebhookEndpointSchema,
+  WebhookEndpointWithSecretSchema,
+} from "./webhooks";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -53,9 +63,19 @@ export type RouteId =
   | "intentTypedData"
   | "postConfirmation"
   | "postIntent"
-  | "getSubmission";
+  | "getSubmission"
+  /* events, replay and webhooks */
+  | "listEvents"
+  | "streamEvents"
+  | "createWebhookEndpoint"
+  | "listWebhookEndpoints"
+  | "getWebhookEndpoint"
+  | "deleteWebhookEndpoint"
+  | "rotateWebhookSecret"
+  | "listWebhookDeliveries"
+  | "redeliverWebhook";
 
-export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" };
+export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "delete" };
 
 const json = (schema: z.ZodType, description: string) => ({
   description,
@@ -332,6 +352,167 @@ export const ROUTES: Route[] = [
       404: problem("No submission with this id (type submission-not-found)"),
     },
   },
+
+  /* ---------------------------- events, replay and webhooks (docs/webhooks.md) ---------------------------- */
+  {
+    id: "listEvents",
+    method: "get",
+    path: "/v1/events",
+    operationId: "listEvents",
+    tags: ["events"],
+    summary: "Replay: the events after a cursor",
+    description:
+      "Every change of a deal, a float, an owed balance, a gateway, an acceptor or the token allowlist as an event " +
+      "with a stable id, oldest first: `<type>` when announced (pending), `<type>.finalized` once past the " +
+      "confirmation depth, `<type>.retracted` when a reorg undid it. Pass the last id you processed as `after` " +
+      `(\`nextCursor\` of the previous page); \`limit\` defaults to ${EVENTS_LIMIT_DEFAULT} (at most ` +
+      `${EVENTS_LIMIT_MAX}). \`types\` filters (\`deal.*\`, \`*.finalized\`); a filtered page may be short while ` +
+      "more follows: keep following `nextCursor` until a page is empty. Events are kept for EVENTS_RETENTION_DAYS; " +
+      "a cursor older than that is answered 410 cursor-expired (resync from GET /v1/deals).",
+    request: { query: EventsQuery },
+    responses: {
+      200: json(EventPageSchema, "A page of events"),
+      400: invalid,
+      410: problem("The cursor is older than the retained events (type cursor-expired)"),
+    },
+  },
+  {
+    id: "streamEvents",
+    method: "get",
+    path: "/v1/events/stream",
+    operationId: "streamEvents",
+    tags: ["events"],
+    summary: "The events as Server-Sent Events, live",
+    description:
+      "The events of GET /v1/events as `text/event-stream`: each an `id:` (the event id), `event:` (its type) " +
+      "and `data:` (the event, JSON) block. Resumes after `Last-Event-ID` (browsers send it on reconnection) or " +
+      "`after`; without either it starts with the next event. Comment lines keep an idle stream open.",
+    request: { query: EventStreamQuery },
+    responses: {
+      200: { description: "The event stream", content: { "text/event-stream": { schema: z.string() } } },
+      400: invalid,
+      410: problem("The cursor is older than the retained events (type cursor-expired)"),
+    },
+  },
+  {
+    id: "createWebhookEndpoint",
+    method: "post",
+    path: "/v1/webhook-endpoints",
+    operationId: "createWebhookEndpoint",
+    tags: ["webhooks"],
+    summary: "Register a webhook endpoint (the secret is shown once)",
+    description:
+      "Events whose type matches `types` (default all) are POSTed to `url`, signed with the endpoint's secret " +
+      '(`Escrow-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), each with a per-endpoint `sequence`. ' +
+      "Keys of scope platform or admin; the endpoint belongs to the key's owner. Only http(s) URLs, never at a " +
+      "loopback or private address unless the operator allows it (WEBHOOK_ALLOW_PRIVATE).",
+    request: { body: { content: { "application/json": { schema: WebhookEndpointBody } } } },
+    responses: {
+      201: json(WebhookEndpointWithSecretSchema, "Registered; `secret` is not shown again"),
+      400: invalid,
+      401: problem("No API key, or an unknown, revoked or expired one (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+      409: problem("The owner has the most endpoints allowed (type too-many-endpoints)"),
+      422: problem("The URL is not http(s) or points at a private or local address (type webhook-url-refused)"),
+    },
+  },
+  {
+    id: "listWebhookEndpoints",
+    method: "get",
+    path: "/v1/webhook-endpoints",
+    operationId: "listWebhookEndpoints",
+    tags: ["webhooks"],
+    summary: "The key owner's webhook endpoints",
+    responses: {
+      200: json(WebhookEndpointListSchema, "The endpoints, oldest first (no secrets)"),
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+    },
+  },
+  {
+    id: "getWebhookEndpoint",
+    method: "get",
+    path: "/v1/webhook-endpoints/{id}",
+    operationId: "getWebhookEndpoint",
+    tags: ["webhooks"],
+    summary: "One webhook endpoint",
+    request: { params: WebhookEndpointParams },
+    responses: {
+      200: json(WebhookEndpointSchema, "The endpoint (no secret)"),
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+      404: problem("No such endpoint of the key's owner (type webhook-endpoint-not-found)"),
+    },
+  },
+  {
+    id: "deleteWebhookEndpoint",
+    method: "delete",
+    path: "/v1/webhook-endpoints/{id}",
+    operationId: "deleteWebhookEndpoint",
+    tags: ["webhooks"],
+    summary: "Delete a webhook endpoint (pending deliveries are dropped)",
+    request: { params: WebhookEndpointParams },
+    responses: {
+      204: { description: "Deleted" },
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+      404: problem("No such endpoint of the key's owner (type webhook-endpoint-not-found)"),
+    },
+  },
+  {
+    id: "rotateWebhookSecret",
+    method: "post",
+    path: "/v1/webhook-endpoints/{id}/rotate-secret",
+    operationId: "rotateWebhookSecret",
+    tags: ["webhooks"],
+    summary: "A new secret (shown once); the previous one keeps signing for a grace period",
+    description:
+      "During the grace period (WEBHOOK_SECRET_GRACE_HOURS) each delivery's Escrow-Signature carries two `v1=` " +
+      "signatures, one per secret, so a receiver can switch at any moment.",
+    request: { params: WebhookEndpointParams },
+    responses: {
+      200: json(WebhookEndpointWithSecretSchema, "The endpoint with its new secret"),
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+      404: problem("No such endpoint of the key's owner (type webhook-endpoint-not-found)"),
+    },
+  },
+  {
+    id: "listWebhookDeliveries",
+    method: "get",
+    path: "/v1/webhook-endpoints/{id}/deliveries",
+    operationId: "listWebhookDeliveries",
+    tags: ["webhooks"],
+    summary: "The endpoint's delivery attempts, newest first",
+    request: { params: WebhookEndpointParams },
+    responses: {
+      200: json(WebhookDeliveryListSchema, "The latest attempts (at most 200)"),
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+      404: problem("No such endpoint of the key's owner (type webhook-endpoint-not-found)"),
+    },
+  },
+  {
+    id: "redeliverWebhook",
+    method: "post",
+    path: "/v1/webhook-endpoints/{id}/deliveries/{deliveryId}/redeliver",
+    operationId: "redeliverWebhook",
+    tags: ["webhooks"],
+    summary: "Send a delivery again (same body, id and sequence)",
+    request: { params: WebhookDeliveryParams },
+    responses: {
+      202: json(z.object({ endpointId: z.string(), deliveryId: z.string(), queued: z.boolean() }), "Queued"),
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+      404: problem("No such endpoint, or no such delivery kept (types webhook-endpoint-not-found, delivery-not-found)"),
+    },
+  },
 ];
 
 /**
@@ -443,6 +624,8 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
       { name: "acceptors", description: "Acceptors (float providers) of the registry" },
       { name: "operations", description: "Health, readiness, metrics" },
       { name: "write", description: "Signed confirmations and intents, relayed without gas for the signers" },
+      { name: "events", description: "Replay of every change as events, and the same live as Server-Sent Events" },
+      { name: "webhooks", description: "Webhook endpoints: signed deliveries of the events, retried" },
     ],
   });
 }

@@ -42,6 +42,12 @@ export const PROBLEM_KINDS = {
   "expectation-failed": { status: 417, title: "Expectation failed" },
   /* readiness (availability.ts): halted, rebuilding or not yet built */
   "projection-unavailable": { status: 503, title: "Projection unavailable" },
+  /* events, replay and webhooks */
+  "cursor-expired": { status: 410, title: "Cursor expired" },
+  "webhook-endpoint-not-found": { status: 404, title: "Webhook endpoint not found" },
+  "delivery-not-found": { status: 404, title: "Delivery not found" },
+  "webhook-url-refused": { status: 422, title: "Webhook URL refused" },
+  "too-many-endpoints": { status: 409, title: "Too many webhook endpoints" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;

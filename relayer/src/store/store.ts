@@ -175,21 +175,21 @@ function renameDealFields(hash: Hash, toStored: boolean): Hash {
 
 const isDealKey = (name: string) => name.startsWith("deal:");
 
-/** The announcement of an event in the event stream (and its retraction). */
+/**
+ * The announcement of an event in the event stream (and of its finalization and retraction): its protocol type,
+ * subject, position and, when the indexer stamped it, its block's time. relayer/src/events/stream.ts turns it into
+ * the public event.
+ */
 export function announcementOf(event: ProtocolEvent): string {
   const { type, block, blockHash, txHash, logIndex } = event;
-  const subject =
-    "dealId" in event
-      ? { dealId: event.dealId }
-      : "acceptor" in event
-        ? { acceptor: event.acceptor }
-        : "gateway" in event
-          ? { gateway: event.gateway }
-          : "account" in event
-            ? { account: event.account }
-            : { token: (event as { token: string }).token };
-  return JSON.stringify({ type, ...subject, block, blockHash, txHash, logIndex });
+  const fields = event as Partial<Record<(typeof SUBJECT_FIELDS)[number], string>> & { timestamp?: number };
+  const subject: Record<string, string> = {};
+  for (const name of SUBJECT_FIELDS) if (typeof fields[name] === "string") subject[name] = fields[name];
+  return JSON.stringify({ type, ...subject, block, blockHash, txHash, logIndex, timestamp: fields.timestamp });
 }
+
+/** The fields naming what an event is about, as announced (every one the event has). */
+const SUBJECT_FIELDS = ["dealId", "acceptor", "gateway", "account", "token"] as const;
 
 /**
  * A view over prefetched hashes that records writes, combined per key: one HSET of every field a commit sets in a

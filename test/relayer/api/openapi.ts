@@ -66,7 +66,25 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       "/v1/submissions/{id}",
     ];
     const posts = ["/v1/deals", "/v1/deals/{dealId}/confirmations", "/v1/typed-data"];
-    const paths = [...new Set([...expected, ...posts])].sort();
+    // Events, replay and webhooks: each operation with its success status.
+    const eventOps: [string, "get" | "post" | "delete", string][] = [
+      ["/v1/events", "get", "200"],
+      ["/v1/events/stream", "get", "200"],
+      ["/v1/webhook-endpoints", "post", "201"],
+      ["/v1/webhook-endpoints", "get", "200"],
+      ["/v1/webhook-endpoints/{id}", "get", "200"],
+      ["/v1/webhook-endpoints/{id}", "delete", "204"],
+      ["/v1/webhook-endpoints/{id}/rotate-secret", "post", "200"],
+      ["/v1/webhook-endpoints/{id}/deliveries", "get", "200"],
+      ["/v1/webhook-endpoints/{id}/deliveries/{deliveryId}/redeliver", "post", "202"],
+    ];
+    for (const [path, method, success] of eventOps) {
+      const op = doc.paths[path]?.[method];
+      expect(op, `${method} ${path}`).to.be.an("object");
+      expect(op.responses[success], `${method} ${path}`).to.be.an("object");
+      for (const status of ["400", "405", "500"]) expect(op.responses[status], `${path} ${status}`).to.be.an("object");
+    }
+    const paths = [...new Set([...expected, ...posts, ...eventOps.map(([path]) => path)])].sort();
     expect(Object.keys(doc.paths).sort()).to.deep.equal(paths);
     expect([...new Set(ROUTES.map((r) => r.path))].sort()).to.deep.equal(paths);
     const operations = [

@@ -332,7 +332,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       expect((await r.store.getDeal(goneId))!.deal.status).to.equal("performed");
       expect((await r.store.getDeal(stillOpenId))!.deal.status).to.equal("performed");
       expect((await r.store.getHashes([acceptorKey]))[0]).to.not.deep.equal(floatBefore);
-      const seqBefore = (await r.store.getMeta()).seq;
+      const [lastBefore] = await redis.xrevrange(r.store.key("events"), "+", "-", "COUNT", 1);
 
       // The alternative chain: the same height plus more, with a different deal.
       await p.provider.send("evm_revert", [snapshot]);
@@ -354,10 +354,10 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       expect(await r.store.getDeal(finalDeal)).to.deep.equal(finalBefore);
 
       // The stream announced the vanished events, then retracted them.
-      const entries = await redis.xrange(r.store.key("events"), `${seqBefore + 1}-0`, "+");
+      const entries = await redis.xrange(r.store.key("events"), `(${lastBefore[0]}`, "+");
       const retracted = entries
-        .filter(([, fields]) => fields.includes("retracted"))
-        .map(([, fields]) => JSON.parse(fields[1]) as { type: string; dealId?: string });
+        .filter(([, fields]) => fields[1].startsWith("r"))
+        .map(([, fields]) => JSON.parse(fields[1].slice(1)) as { type: string; dealId?: string });
       expect(retracted.map((e) => `${e.type}:${e.dealId}`)).to.deep.equal([
         `DealLockedByDelegate:${dealIdOf(lock).toLowerCase()}`,
         `DealOpened:${dealIdOf(lock).toLowerCase()}`,
