@@ -1,6 +1,9 @@
 /** Webhook signatures: what the relayer sends and the receiver-side check docs/webhooks.md shows. */
 import { expect } from "chai";
 import { createHmac } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import ts from "typescript";
 import {
   newWebhookSecret,
   signatureHeader,
@@ -47,5 +50,23 @@ describe("webhook signatures", function () {
     expect(verifySignature(header, body, oldSecret, t)).to.equal(true);
     expect(verifySignature(header, body, newSecret, t)).to.equal(true);
     expect(verifySignature(header, body, newWebhookSecret(), t)).to.equal(false);
+  });
+
+  it("the README's verifyEscrowSignature accepts the relayer's header, either secret of a rotation, and refuses a tampered body", function () {
+    const readme = fs.readFileSync(path.join(__dirname, "../../../README.md"), "utf8");
+    const snippet = /```ts\n(import \{ createHmac[\s\S]*?)```/.exec(readme)?.[1];
+    expect(snippet, "the verification snippet in README.md").to.be.a("string");
+    const js = ts.transpileModule(snippet!, { compilerOptions: { module: ts.ModuleKind.CommonJS } }).outputText;
+    const module = { exports: {} as Record<string, unknown> };
+    new Function("require", "module", "exports", js)(require, module, module.exports);
+    const verify = module.exports.verifyEscrowSignature as (header: string, body: string, secret: string) => boolean;
+    const [oldSecret, newSecret] = [newWebhookSecret(), newWebhookSecret()];
+    const now = Math.floor(Date.now() / 1000);
+    const header = signatureHeader([newSecret, oldSecret], now, body);
+    expect(verify(header, body, newSecret)).to.equal(true);
+    expect(verify(header, body, oldSecret)).to.equal(true);
+    expect(verify(header, body.replace("opened", "released"), newSecret)).to.equal(false);
+    expect(verify(header, body, newWebhookSecret())).to.equal(false);
+    expect(verify(signatureHeader([newSecret], now - 3600, body), body, newSecret)).to.equal(false);
   });
 });
