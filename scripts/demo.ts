@@ -111,6 +111,8 @@ async function main(): Promise<void> {
     }),
   );
   const relayer = await startRelayer(common);
+  // The projection is served once its first backfill is done (until then data routes answer 503).
+  await relayer.untilServing();
   const api = `http://127.0.0.1:${relayer.port}`;
   say(
     `API at ${api}/v1 (OpenAPI at ${api}/v1/openapi.json), Redis prefix ${prefix}, ${DEMO_CONFIRMATIONS} confirmations`,

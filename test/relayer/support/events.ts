@@ -68,6 +68,8 @@ export async function startEventsFixture(
   await store.claim();
   const lease = (await store.lease("events-test", 600_000))!;
   expect(lease).to.be.a("string");
+  // A projection built by an earlier backfill (the data-route guard serves nothing before that).
+  await redis.hset(store.key("meta"), "built", "1");
   const keys = createKeyStore({ redis, base: keysBase(prefix) });
   const webhooks = startWebhooks({ common, redis, store, chainId: CHAIN_ID, ...opts });
   const write: WriteApi = {

@@ -66,6 +66,8 @@ export async function startWriteRelayer(name: string, env: Record<string, string
     }),
   );
   const relayer = await startRelayer(common);
+  // Its first backfill must be done before a deal can be read or written (503 projection-unavailable until then).
+  await relayer.untilServing();
   const http = request(`http://127.0.0.1:${relayer.port}`);
   const address = async (s: JsonRpcSigner) => (await s.getAddress()).toLowerCase();
 
