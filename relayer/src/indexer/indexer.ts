@@ -13,9 +13,11 @@
  *    projection back (retracting what the removed blocks announced) before going on.
  *  - Every commit is atomic with its checkpoint, so a crash at any point resumes exactly where it left off, and a
  *    block is never applied twice.
- *  - A `DealDisputed` log does not say when the dispute was raised, and the deal's resolution deadline counts from
- *    then: the indexer adds the timestamp of its block (the header it read anyway for a followed block, one
- *    `eth_getBlockByNumber` per block holding a dispute for a backfilled one).
+ *  - A log does not say when its block was mined; merchants want every history entry dated, and a dispute's
+ *    resolution deadline counts from the block that raised it. The indexer stamps every event with its block's
+ *    timestamp before committing: from the header it read anyway for a followed block; for a backfilled range, one
+ *    `eth_getBlockByNumber` per block that holds events (blocks without events cost nothing), at most
+ *    HEADER_CONCURRENCY at once, each checked against the logs' block hash.
  */
 import type { Common } from "../common";
 import { blockIfKnown } from "../chain/blocks";
@@ -34,6 +36,11 @@ const ERROR_BACKOFF_CAP_MS = 5_000;
  * tens of thousands of logs outlasts the lease (whose renewals cannot run meanwhile) and never commits.
  */
 export const BACKFILL_CHUNK_LOGS = 2_000;
+/**
+ * Headers read at once while stamping a backfilled batch: enough to hide the RPC latency behind each other, few
+ * enough not to trip a provider's per-second limit (each request has the chain adapter's deadline and retries).
+ */
+export const HEADER_CONCURRENCY = 8;
 
 export type Indexer = {
   /** Starts the loop (takes part in the leader election); resolves when it stops. */
@@ -136,27 +143,36 @@ export function createIndexer({
     logs.map((log) => decodeLog(log, sources)).filter((e): e is ProtocolEvent => e !== undefined);
 
   /**
-   * Adds the block timestamp to every DealDisputed event (the log does not carry it): from `known` headers, or read
-   * by number and checked against the log's block hash (final blocks only: a mismatch is a reorg below the
-   * confirmation depth, retried until the node agrees).
+   * Sets `timestamp` on every event (logs do not carry it): from `known` headers, or read by number and checked
+   * against the log's block hash (final blocks only: a mismatch is a reorg below the confirmation depth, retried
+   * until the node agrees). One header per distinct block, HEADER_CONCURRENCY requests in flight at most.
    */
-  async function stampDisputes(events: ProtocolEvent[], known: BlockHeader[] = []): Promise<void> {
+  async function stampEvents(events: ProtocolEvent[], known: BlockHeader[] = []): Promise<void> {
     const times = new Map(known.map((h) => [h.hash, h.timestamp]));
+    const wanted = new Map<string, number>();
     for (const event of events) {
-      if (event.type !== "DealDisputed") continue;
-      let time = times.get(event.blockHash);
-      if (time === undefined) {
-        const header = await chain.block(event.block);
-        if (header.hash !== event.blockHash) {
-          throw new RetryableError(
-            `block ${event.block} is ${header.hash} on the node, but its logs came from ${event.blockHash}`,
-          );
-        }
-        time = header.timestamp;
-        times.set(header.hash, time);
-      }
-      event.timestamp = time;
+      if (!times.has(event.blockHash)) wanted.set(event.blockHash, event.block);
     }
+    const queue = [...wanted];
+    const worker = async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        const [blockHash, number] = next;
+        let header: BlockHeader;
+        try {
+          header = await chain.block(number);
+        } catch (error) {
+          queue.length = 0; // the batch fails as a whole: the other workers stop asking
+          throw error;
+        }
+        if (header.hash !== blockHash) {
+          queue.length = 0;
+          throw new RetryableError(`block ${number} is ${header.hash} on the node, but its logs came from ${blockHash}`);
+        }
+        times.set(blockHash, header.timestamp);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(HEADER_CONCURRENCY, queue.length) }, worker));
+    for (const event of events) event.timestamp = times.get(event.blockHash);
   }
 
   /**
@@ -305,7 +321,7 @@ export function createIndexer({
       return (await rollBack(meta)) ? "busy" : "idle";
     }
     const events = decode(await chain.logsOfBlock(addresses, header.hash));
-    await stampDisputes(events, [header]);
+    await stampEvents(events, [header]);
     const stale = next - confirmations - 1;
     const done = await commit(meta, {
       toBlock: next,
@@ -334,7 +350,7 @@ export function createIndexer({
     if (!ahead && range.to < finalized) readAhead(range.to + 1, finalized);
     const chunk = firstChunk(range);
     const events = decode(chunk.logs);
-    await stampDisputes(events);
+    await stampEvents(events);
     // A chunk that ends on a block with logs has that block's hash in them.
     const last = chunk.logs.at(-1);
     const toHash = last?.blockNumber === chunk.to ? last.blockHash : (await chain.block(chunk.to)).hash;
