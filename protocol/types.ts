@@ -43,11 +43,6 @@ export type LogPosition = {
   blockHash: string;
   txHash: string;
   logIndex: number;
-  /**
-   * Unix time (seconds) of the block: not in the log. The relayer's indexer sets it on every event it commits
-   * (from the block's header); decoded events without an indexer leave it out.
-   */
-  timestamp?: number;
 };
 
 /** The escrow and registry whose logs are read. */

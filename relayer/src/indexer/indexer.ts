@@ -166,7 +166,9 @@ export function createIndexer({
         }
         if (header.hash !== blockHash) {
           queue.length = 0;
-          throw new RetryableError(`block ${number} is ${header.hash} on the node, but its logs came from ${blockHash}`);
+          throw new RetryableError(
+            `block ${number} is ${header.hash} on the node, but its logs came from ${blockHash}`,
+          );
         }
         times.set(blockHash, header.timestamp);
       }

@@ -689,9 +689,18 @@ describe("relayer domain: projection", function () {
         };
         const stored = encodeHistory(entry);
         const tx = Buffer.from("ab".repeat(32), "hex").toString("base64url");
-        expect(stored).to.equal(`5:1:${tx}:PayoutDeferred@${(1_800_000_060).toString(36)}:${JSON.stringify(entry.args)}`);
+        expect(stored).to.equal(
+          `5:1:${tx}:PayoutDeferred@${(1_800_000_060).toString(36)}:${JSON.stringify(entry.args)}`,
+        );
         expect(decodeHistory(stored, {})).to.deep.equal(entry);
-        const opened: HistoryEntry = { event: "DealOpened", blockNumber: 5, txHash: TX, logIndex: 0, timestamp: 7, args: {} };
+        const opened: HistoryEntry = {
+          event: "DealOpened",
+          blockNumber: 5,
+          txHash: TX,
+          logIndex: 0,
+          timestamp: 7,
+          args: {},
+        };
         expect(decodeHistory(encodeHistory(opened), { ref: "cd".repeat(32) })).to.deep.equal({
           ...opened,
           args: { ref: `0x${"cd".repeat(32)}` },
@@ -744,7 +753,11 @@ describe("relayer domain: projection", function () {
         apply(view, deposited(at(9), AMOUNT), opened(at(10), { kind: "onramp", payer: ACCEPTOR }));
         const deal = dealOf(view);
         expect(keysRead(released(at(11)))).to.deep.equal([`deal:${DEAL}`]);
-        expect(keysReadAfterDeal(released(at(11)), deal)).to.deep.equal([`owed:${GATEWAY}`, `fees:${GATEWAY}`, `acc:${ACCEPTOR}`]);
+        expect(keysReadAfterDeal(released(at(11)), deal)).to.deep.equal([
+          `owed:${GATEWAY}`,
+          `fees:${GATEWAY}`,
+          `acc:${ACCEPTOR}`,
+        ]);
         expect(keysReadAfterDeal(refunded(at(11), "deadline"), deal)).to.deep.equal([
           `owed:${GATEWAY}`,
           `fees:${GATEWAY}`,
