@@ -12,6 +12,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { id as keccakId } from "ethers";
 import type { Common } from "../common";
 import { createMethodNames } from "../domain/methods";
+import { FINAL_STATUSES, type DealStatus } from "../domain/projection";
 import { acceptorView, dealView, gatewayView, tokenAmounts, type Progress } from "../domain/views";
 import type { TokenHealth } from "../tokens/monitor";
 import type { Store } from "../store/store";
@@ -121,7 +122,7 @@ export function createApi({
   let openApiJson: string | undefined;
 
   /**
-   * Sends a deal's JSON with its ETag: a final deal is cacheable (`immutable`: it never changes; `private` when
+   * Sends a deal's JSON with its ETag: a settled deal past the confirmation depth is cacheable (`immutable`: it never changes; `private` when
    * reads need a key, so no shared cache serves it to someone without one), a pending one must be revalidated
    * every time (`no-cache`: a reorg can still change it). 304 when If-None-Match holds the ETag.
    */
@@ -159,7 +160,9 @@ export function createApi({
       const view = dealView(dealId, found.deal, found.history, progress, { resolutionWindow, gateway });
       const body = JSON.stringify(view);
       const entry = { body, etag: etagOf(body) };
-      const final = view.finality === "final";
+      // Only a settled deal past the depth never changes: an open one can still move on, and a disputed one's
+      // ruler depends on the clock and its gateway's standing.
+      const final = view.finality === "final" && FINAL_STATUSES.has(found.deal.status as DealStatus);
       if (final) finalCache.set(dealId, entry, generation);
       sendCacheable(req, res, entry, final);
     },

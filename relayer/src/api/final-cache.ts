@@ -1,8 +1,8 @@
 /**
- * The cache of final deals' answers. A final deal never changes (its view counts confirmations only up to the
- * depth), so its JSON body is built once, kept with a strong ETag, and served without Redis: the read path of a
- * final deal is then validation and a Map lookup. Bounded (least recently used out first); pending deals never
- * enter it. `clear()` empties it and voids reads in flight when the projection is reset (rebuild, deep reorg):
+ * The cache of final deals' answers: settled (released, refunded, resolved, split) and past the confirmation
+ * depth. Such a deal never changes (its view counts confirmations only up to the depth), so its JSON body is built once, kept with a strong ETag, and served without Redis: the read path of a
+ * final deal is then validation and a Map lookup. Bounded (least recently used out first); pending deals, and open
+ * or disputed ones, never enter it. `clear()` empties it and voids reads in flight when the projection is reset (rebuild, deep reorg):
  * what was final there may be gone.
  */
 import { createHash } from "node:crypto";

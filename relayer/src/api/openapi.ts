@@ -89,8 +89,9 @@ export const ROUTES: Route[] = [
       "The deal's parameters, status, settlement amounts, evidence and every event (block, transaction hash, log " +
       "index). A disputed deal says who may rule it now (`disputeRuler`) and until when its gateway may " +
       `(\`resolutionDeadline\`); a delegate's lock says when it expires (\`lockExpiry\`). ${FINALITY}\n\n` +
-      "Every answer has a strong `ETag`; `If-None-Match` with it answers 304. A final deal never changes: " +
-      "`Cache-Control: public, max-age=86400, immutable` (`private` when reads need a key); a pending one " +
+      "Every answer has a strong `ETag`; `If-None-Match` with it answers 304. A settled deal (released, refunded, " +
+      "resolved or split) whose finality is `final` never changes: " +
+      "`Cache-Control: public, max-age=86400, immutable` (`private` when reads need a key); any other " +
       "`no-cache` (revalidate each time).",
     request: { params: DealParams },
     responses: {

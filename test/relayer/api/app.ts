@@ -34,6 +34,8 @@ import {
   RECENT,
   LONG_AGO,
   txHashOf,
+  timeOfBlock,
+  CONFIRMATIONS,
   newestFirst,
   type Res,
   raw,
@@ -59,6 +61,21 @@ describe("relayer read API", function () {
 
   const model = (i: number) => seed.deals[i];
   const allNewestFirst = () => [...seed.deals].sort(newestFirst);
+  /** The fees a gateway earned in the seed, per token (as the seed settles: releases, rulings, splits). */
+  const feesOf = (gateway: string) => {
+    const fees = new Map<string, bigint>();
+    for (const d of seed.deals.filter((x) => x.gateway === gateway)) {
+      const fee = (d.amount * 50n) / 10_000n;
+      const earned =
+        d.status === "split"
+          ? (((d.amount * 7n) / 10n) * 50n) / 10_000n
+          : d.status === "released" || d.status === "resolved"
+            ? fee
+            : 0n;
+      if (earned > 0n) fees.set(d.token, (fees.get(d.token) ?? 0n) + earned);
+    }
+    return [...fees].sort(([a], [b]) => (a < b ? -1 : 1)).map(([token, amount]) => ({ token, amount: String(amount) }));
+  };
 
   before(async function () {
     api = await startSeededApi("api");
@@ -99,7 +116,10 @@ describe("relayer read API", function () {
           evidence: [],
           openedBlock: 20,
           updatedBlock: 20,
-          confirmations: head - 20 + 1,
+          openedAt: timeOfBlock(20),
+          updatedAt: timeOfBlock(20),
+          // Counted up to the confirmation depth: past it, final is final.
+          confirmations: CONFIRMATIONS,
           finality: "final",
         });
         expect(res.body).not.to.have.any.keys(
@@ -118,8 +138,9 @@ describe("relayer read API", function () {
           blockNumber: 20,
           txHash: txHashOf(20, d.history[0].logIndex),
           logIndex: d.history[0].logIndex,
+          timestamp: timeOfBlock(20),
           args: { ref: keccakId("ref-0") },
-          confirmations: head - 20 + 1,
+          confirmations: CONFIRMATIONS,
           finality: "final",
         });
       });
@@ -453,8 +474,8 @@ describe("relayer read API", function () {
           "is not a cursor returned by this API",
         ],
         [`cursor=${Buffer.from("null").toString("base64url")}`, "cursor", "is not a cursor returned by this API"],
-        ["foo=bar", "foo", "is unknown (known: party, gateway, status, cursor, limit)"],
-        ["__proto__=x", "__proto__", "is unknown (known: party, gateway, status, cursor, limit)"],
+        ["foo=bar", "foo", "is unknown (known: party, gateway, ref, status, overdue, cursor, limit)"],
+        ["__proto__=x", "__proto__", "is unknown (known: party, gateway, ref, status, overdue, cursor, limit)"],
         ["limit=5&limit=6", "limit", "is repeated; give it once"],
         ["status=%E0%A4%A", "status", "has a malformed percent-encoded value"],
       ];
@@ -492,7 +513,7 @@ describe("relayer read API", function () {
             "invalid-parameter",
           );
           expect(body.errors).to.deep.equal([
-            { parameter: "cursor", in: "query", message: "was issued for other filters (party, gateway or status)" },
+            { parameter: "cursor", in: "query", message: "was issued for another list or other filters" },
           ]);
         }
         // The same filters in another case are the same filters.
@@ -520,6 +541,7 @@ describe("relayer read API", function () {
         exitAt: 0,
         openDisputes: 0,
         metadata: keccakId(GW1),
+        feesEarned: feesOf(GW1),
         registeredBlock: 10,
         updatedBlock: 10,
         finality: "final",
@@ -586,6 +608,7 @@ describe("relayer read API", function () {
         gateway: GW1,
         lockDelegate: addr(0xd001),
         methods: [SEPA],
+        paymentMethods: [{ method: SEPA, name: "SEPA:EUR" }],
         tokens: [
           {
             token: USDT,
@@ -617,7 +640,9 @@ describe("relayer read API", function () {
         ["method=%C3%A9", "method", "a method name must be 1 to 64 printable ASCII characters (or pass a bytes32 id)"],
         ["token=usdt", "token", "must be an address: 0x followed by 40 hex digits"],
         ["status=open", "status", "must be one of pending, active, suspended"],
-        ["limit=5", "limit", "is unknown (known: method, token, status)"],
+        ["foo=5", "foo", "is unknown (known: method, token, status, cursor, limit)"],
+        ["limit=0", "limit", "must be an integer from 1 to 100"],
+        ["cursor=!!", "cursor", "must be a cursor returned as nextCursor (base64url)"],
         ["method=SEPA:EUR&method=PIX:BRL", "method", "is repeated; give it once"],
       ];
       for (const [query, parameter, message] of cases) {
@@ -786,15 +811,17 @@ describe("relayer read API", function () {
 
     it("caches the head for META_CACHE_MS by default", async function () {
       const cachedApi = request(apiOver(common, store));
-      const d = model(1);
+      // A pending deal: its confirmations grow with the head (up to the depth).
+      const d = allNewestFirst()[0];
       const first = await cachedApi.get(`/v1/deals/${d.dealId}`).expect(200);
+      expect(first.body.confirmations).to.be.lessThan(CONFIRMATIONS);
       await store.setProgress(head + 10, true);
       try {
         const soon = await cachedApi.get(`/v1/deals/${d.dealId}`).expect(200);
         expect(soon.body.confirmations).to.equal(first.body.confirmations);
         await new Promise((r) => setTimeout(r, 300));
         const later = await cachedApi.get(`/v1/deals/${d.dealId}`).expect(200);
-        expect(later.body.confirmations).to.equal(first.body.confirmations + 10);
+        expect(later.body.confirmations).to.equal(CONFIRMATIONS);
       } finally {
         await store.setProgress(head, true);
       }
