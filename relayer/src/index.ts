@@ -16,6 +16,7 @@ import { createChain } from "./chain/chain";
 import { createStore, type Store } from "./store/store";
 import { createIndexer } from "./indexer/indexer";
 import { createApi } from "./api/app";
+import { createFinalCache } from "./api/final-cache";
 import { createTokenMonitor } from "./tokens/monitor";
 import { startServer } from "./api/server";
 import { createKeyStore, keysBase } from "./auth/keys";
@@ -119,6 +120,7 @@ export async function startRelayer(common: Common) {
     redis,
     base: `${keysBase(options.redisPrefix)}rate:`,
     perMinute: options.rateLimitPerMinute,
+    anonymous: options.rateLimitAnonymous,
   });
   const write: WriteApi = {
     authenticate: [authenticate(keys, { requireKeyForReads: options.readsRequireKey }), limit],
@@ -171,7 +173,9 @@ export async function startRelayer(common: Common) {
     logger.info({ msg: "write side on", signer });
   }
 
-  const app = createApi({ common, store, readiness, resolutionWindow, tokens: tokens.snapshot, write });
+  // Whoever resets the projection (rebuild, deep reorg) must empty it: finalCache.clear().
+  const finalCache = createFinalCache(options.finalCacheEntries);
+  const app = createApi({ common, store, readiness, resolutionWindow, tokens: tokens.snapshot, write, finalCache });
   const server = await startServer(app, options.port, options.host);
   common.onShutdown("http", () => server.close());
   logger.info({ msg: "api listening", port: server.port, chainId, escrow });

@@ -183,6 +183,21 @@ export const OPTIONS = {
     intFrom(0, 500),
     "25",
   ),
+
+  /* ---- the read path (issue 11: read performance) ---- */
+  rateLimitAnonymous: option(
+    "RATE_LIMIT_ANONYMOUS",
+    "where reads without a key are counted: local (each process, in memory: no Redis call per read) or shared " +
+      "(one bucket per client address in Redis for every replica)",
+    z.enum(["local", "shared"]),
+    "local",
+  ),
+  finalCacheEntries: option(
+    "FINAL_CACHE_ENTRIES",
+    "settled, final deals kept in memory with their ETag (0: no cache)",
+    intFrom(0, 1_000_000),
+    "5000",
+  ),
 };
 
 export type OptionName = keyof typeof OPTIONS;
