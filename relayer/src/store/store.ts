@@ -25,7 +25,7 @@ import {
 } from "../domain/projection";
 import type { ProtocolEvent } from "../../../protocol";
 import { COMMIT_SCRIPT, LEASE_SCRIPT, RELEASE_SCRIPT, ROLLBACK_SCRIPT } from "./scripts";
-import { READ_DEALS_SCRIPT } from "./reads";
+import { READ_DEALS_BY_ID_SCRIPT, READ_DEALS_SCRIPT } from "./reads";
 
 /** The indexer's progress as stored. */
 export type Meta = {
@@ -159,6 +159,24 @@ export type DealPageQuery = {
 const isDealKey = (name: string) => name.startsWith("deal:");
 
 const READ_DEALS_SHA = createHash("sha1").update(READ_DEALS_SCRIPT).digest("hex");
+const READ_DEALS_BY_ID_SHA = createHash("sha1").update(READ_DEALS_BY_ID_SCRIPT).digest("hex");
+
+/** A page script's JSON reply: deals and gateways (an empty Lua table comes as {}), and where the next page starts. */
+function parsePage(reply: string): DealPage {
+  const list = <T>(value: unknown): T[] => (Array.isArray(value) ? (value as T[]) : []);
+  const [rawDeals, rawGateways, next] = JSON.parse(reply) as [unknown, unknown, [string, string] | false | undefined];
+  const deals = list<[string, string, unknown, unknown]>(rawDeals).map(([id, score, flat, hist]) => {
+    const deal = logicalDealOf(list<string>(flat));
+    return { id, score: Number(score), deal, history: list<string>(hist).map((h) => decodeHistory(h, deal)) };
+  });
+  const gateways = new Map<string, Hash | undefined>(
+    list<[string, unknown]>(rawGateways).map(([address, flat]) => {
+      const fields = list<string>(flat);
+      return [address, fields.length === 0 ? undefined : hashOf(fields)];
+    }),
+  );
+  return { deals, gateways, next: next ? { id: next[0], score: Number(next[1]) } : undefined };
+}
 
 /** The announcement of an event in the event stream (and its retraction). */
 export function announcementOf(event: ProtocolEvent): string {
@@ -486,24 +504,43 @@ export function createStore({
         query.overdue ? "1" : "",
         query.overdue?.now ?? 0,
         query.overdue?.resolutionWindow ?? 0,
+        "",
       ];
       const reply = await redis.evalsha(READ_DEALS_SHA, 1, k(query.index), ...args).catch((error: unknown) => {
         if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
         return redis.eval(READ_DEALS_SCRIPT, 1, k(query.index), ...args);
       });
-      const [rawDeals, rawGateways, next] = reply as [
-        [string, string, string[], string[]][],
-        [string, string[]][],
-        [string, string] | null,
-      ];
-      const deals = rawDeals.map(([id, score, flat, hist]) => {
-        const deal = logicalDealOf(flat);
-        return { id, score: Number(score), deal, history: hist.map((h) => decodeHistory(h, deal)) };
+      return parsePage(reply as string);
+    },
+
+    /**
+     * Deal ids of one index, newest first, strictly after `after`, at most `limit`, and where the next page starts:
+     * one round trip (the page script in ids-only mode), for readers that hold most deals in memory already.
+     */
+    async readDealIds(
+      index: string,
+      limit: number,
+      after?: { score: number; id: string },
+    ): Promise<{ ids: { id: string; score: number }[]; next?: { score: number; id: string } }> {
+      const args = [base, limit, after ? String(after.score) : "+inf", after ? after.id : "", limit, "", "", 0, 0, "1"];
+      const reply = await redis.evalsha(READ_DEALS_SHA, 1, k(index), ...args).catch((error: unknown) => {
+        if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+        return redis.eval(READ_DEALS_SCRIPT, 1, k(index), ...args);
       });
-      const gateways = new Map<string, Hash | undefined>(
-        rawGateways.map(([address, flat]) => [address, flat.length === 0 ? undefined : hashOf(flat)]),
-      );
-      return { deals, gateways, next: next ? { id: next[0], score: Number(next[1]) } : undefined };
+      const [entries, , next] = JSON.parse(reply as string) as [[string, string][] | object, unknown, [string, string]];
+      const ids = Array.isArray(entries) ? entries.map(([id, score]) => ({ id, score: Number(score) })) : [];
+      return { ids, next: next ? { id: next[0], score: Number(next[1]) } : undefined };
+    },
+
+    /** Given deals with their histories, and the disputed ones' gateways, in one command (gone deals left out). */
+    async readDealsById(ids: string[]): Promise<Omit<DealPage, "next">> {
+      if (ids.length === 0) return { deals: [], gateways: new Map() };
+      const reply = await redis.evalsha(READ_DEALS_BY_ID_SHA, 0, base, ...ids).catch((error: unknown) => {
+        if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+        return redis.eval(READ_DEALS_BY_ID_SCRIPT, 0, base, ...ids);
+      });
+      const { deals, gateways } = parsePage(reply as string);
+      return { deals, gateways };
     },
 
     async getHashes(names: string[]): Promise<(Hash | undefined)[]> {
