@@ -41,6 +41,8 @@ export const BACKFILL_CHUNK_LOGS = 2_000;
  * enough not to trip a provider's per-second limit (each request has the chain adapter's deadline and retries).
  */
 export const HEADER_CONCURRENCY = 8;
+/** Block times kept ahead of their commits at most (a backfill range holds far fewer blocks with logs). */
+const HEADER_TIMES_MAX = 50_000;
 
 export type Indexer = {
   /** Starts the loop (takes part in the leader election); resolves when it stops. */
@@ -143,6 +145,55 @@ export function createIndexer({
     logs.map((log) => decodeLog(log, sources)).filter((e): e is ProtocolEvent => e !== undefined);
 
   /**
+   * Block times by block hash, read (or being read) ahead of the commits that need them: a backfilled range's
+   * headers are requested as soon as its logs are known, HEADER_CONCURRENCY at a time in block order, so they
+   * arrive while the range's earlier batches are committed. Entries go once their block is committed.
+   */
+  const headerTimes = new Map<string, Promise<number>>();
+  let headersInFlight = 0;
+  const headerSlots: (() => void)[] = [];
+
+  async function withHeaderSlot<T>(fn: () => Promise<T>): Promise<T> {
+    while (headersInFlight >= HEADER_CONCURRENCY) await new Promise<void>((resolve) => headerSlots.push(resolve));
+    headersInFlight++;
+    try {
+      return await fn();
+    } finally {
+      headersInFlight--;
+      headerSlots.shift()?.();
+    }
+  }
+
+  /** The time of block `number` whose hash must be `blockHash` (a final block: a mismatch is retried). */
+  function timeOfBlock(number: number, blockHash: string): Promise<number> {
+    let time = headerTimes.get(blockHash);
+    if (time === undefined) {
+      if (headerTimes.size >= HEADER_TIMES_MAX) headerTimes.clear(); // ranges dropped by reorgs: start afresh
+      const pending = withHeaderSlot(async () => {
+        const header = await chain.block(number);
+        if (header.hash !== blockHash) {
+          throw new RetryableError(
+            `block ${number} is ${header.hash} on the node, but its logs came from ${blockHash}`,
+          );
+        }
+        return header.timestamp;
+      });
+      // A failed read is asked again by the next step; until then nobody may be waiting for it.
+      pending.catch(() => {
+        if (headerTimes.get(blockHash) === pending) headerTimes.delete(blockHash);
+      });
+      headerTimes.set(blockHash, pending);
+      time = pending;
+    }
+    return time;
+  }
+
+  /** Starts reading the headers of the blocks holding `logs` (in the background). */
+  function prefetchHeaders(logs: RawLog[]): void {
+    for (const log of logs) void timeOfBlock(log.blockNumber, log.blockHash).catch(() => undefined);
+  }
+
+  /**
    * Sets `timestamp` on every event (logs do not carry it): from `known` headers, or read by number and checked
    * against the log's block hash (final blocks only: a mismatch is a reorg below the confirmation depth, retried
    * until the node agrees). One header per distinct block, HEADER_CONCURRENCY requests in flight at most.
@@ -153,28 +204,10 @@ export function createIndexer({
     for (const event of events) {
       if (!times.has(event.blockHash)) wanted.set(event.blockHash, event.block);
     }
-    const queue = [...wanted];
-    const worker = async () => {
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-        const [blockHash, number] = next;
-        let header: BlockHeader;
-        try {
-          header = await chain.block(number);
-        } catch (error) {
-          queue.length = 0; // the batch fails as a whole: the other workers stop asking
-          throw error;
-        }
-        if (header.hash !== blockHash) {
-          queue.length = 0;
-          throw new RetryableError(
-            `block ${number} is ${header.hash} on the node, but its logs came from ${blockHash}`,
-          );
-        }
-        times.set(blockHash, header.timestamp);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(HEADER_CONCURRENCY, queue.length) }, worker));
+    const read = await Promise.all([...wanted].map(([blockHash, number]) => timeOfBlock(number, blockHash)));
+    [...wanted.keys()].forEach((blockHash, i) => times.set(blockHash, read[i]));
     for (const event of events) event.timestamp = times.get(event.blockHash);
+    for (const blockHash of wanted.keys()) headerTimes.delete(blockHash);
   }
 
   /**
@@ -200,6 +233,11 @@ export function createIndexer({
   /** Starts reading the final blocks `from..finalized` in the background (nothing is awaited here). */
   function readAhead(from: number, finalized: number) {
     const read = chain.logsInRange(addresses, from, finalized);
+    // Its blocks' headers are read while the current range is still being committed.
+    read.then(
+      (r) => prefetchHeaders(r.logs),
+      () => undefined,
+    );
     // Awaited (and its error handled) by the step that uses it; a read that is dropped must not go unhandled.
     read.catch(() => undefined);
     ahead = { from, read };
@@ -350,6 +388,7 @@ export function createIndexer({
       range = { from: next, to: read.to, logs: read.logs };
     }
     if (!ahead && range.to < finalized) readAhead(range.to + 1, finalized);
+    prefetchHeaders(range.logs);
     const chunk = firstChunk(range);
     const events = decode(chunk.logs);
     await stampEvents(events);
