@@ -2,7 +2,9 @@
  * The read API: express 5, routes under /v1 (and /metrics), validated with the zod schemas that also make the
  * OpenAPI document. Errors are problem+json, built in problems.ts. No listening here (see server.ts).
  *
- * Cost of a request: GET /v1/deals/{id} is one pipelined Redis round trip (the deal's hash and history). The
+ * Cost of a request: GET /v1/deals/{id} is one pipelined Redis round trip (the deal's hash and history), none for
+ * a settled final deal (kept in memory: final-cache.ts); a page of GET /v1/deals at most two commands (store/
+ * reads.ts). The
  * indexer's progress (head block, for confirmations and finality) is cached in memory for META_CACHE_MS: the head
  * moves at most once per block, so a reader sees confirmations at most that much late, and under load the meta
  * read costs one round trip per META_CACHE_MS instead of one per request. Concurrent readers share one in-flight
