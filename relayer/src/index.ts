@@ -12,6 +12,7 @@ import { createCommon, type Common } from "./common";
 import { indexedContracts, readDeployment } from "./deployment";
 import { NamespaceTaken, OptionsError } from "./errors";
 import { helpText, parseProcessOptions, parseProcessOptionsOf } from "./options";
+import { redactText, redactUrl } from "./redact";
 import { createChain } from "./chain/chain";
 import { createStore, type Store } from "./store/store";
 import { createIndexer } from "./indexer/indexer";
@@ -30,9 +31,18 @@ import { createWriteService } from "./write/service";
 import { decodeError } from "./write/calls";
 import { planCalls } from "./write/planner";
 import type { WriteApi } from "./api/write";
+import { REDIS_TIMEOUT_MS } from "./deadline";
+import {
+  createAvailability,
+  isRedisTimeout,
+  judgeReadiness,
+  READY_DEADLINE_MS,
+  timeoutWarning,
+  unavailableReason,
+} from "./api/availability";
+import { REBUILD_OPTIONS, runRebuildCommand } from "./ops/rebuild";
+import { startWebhooks } from "./events/webhooks";
 
-/** How long a readiness probe waits for the RPC node. */
-const READY_RPC_TIMEOUT_MS = 2_000;
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
 
@@ -49,10 +59,16 @@ export async function startRelayer(common: Common) {
     );
   }
 
+  // Every command has a deadline (a hung Redis fails requests with a 503 instead of holding them); commands issued
+  // while reconnecting wait in the offline queue under the same deadline, so a short reconnect goes unnoticed.
+  // Blocking commands need a connection of their own (redis.duplicate() with a longer timeout).
   const redis = new Redis(options.redisUrl, {
     maxRetriesPerRequest: 2,
     enableAutoPipelining: true,
     lazyConnect: false,
+    commandTimeout: REDIS_TIMEOUT_MS,
+    enableOfflineQueue: true,
+    connectTimeout: REDIS_TIMEOUT_MS,
   });
   redis.on("error", (error) => logger.warn({ msg: "redis error", err: error.message }));
   common.onShutdown("redis", async () => {
@@ -77,31 +93,39 @@ export async function startRelayer(common: Common) {
     holder: `${os.hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`,
   });
 
+  // After a restart on an idle chain no commit sets the gauges: they start from the checkpoint.
+  const startMeta = await store.getMeta().catch(() => undefined);
+  if (startMeta?.block !== undefined) common.metrics.indexedBlock.set(startMeta.block);
+  if (startMeta?.head !== undefined) common.metrics.headBlock.set(startMeta.head);
+
+  const availability = createAvailability({ store, metrics: common.metrics, logger });
+  const owner = `${chainId}:${escrow.toLowerCase()}`;
+  const warnTimeout = timeoutWarning(logger);
+  /** Ready: the data is right and recent (api/availability.ts), judged within READY_DEADLINE_MS. */
   const readiness = async () => {
-    const checks: Record<string, boolean | string> = {};
-    await Promise.all([
-      store
-        .getMeta()
-        .then((meta) => {
-          checks.redis = true;
-          checks.backfilled = meta.backfilled;
-        })
-        .catch(() => {
-          checks.redis = false;
-          checks.backfilled = false;
-        }),
-      Promise.race([
-        chain.head().then(() => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), READY_RPC_TIMEOUT_MS)),
-      ])
-        .catch(() => false)
-        .then((ok) => {
-          checks.rpc = ok;
-        }),
-    ]);
-    const halted = indexer.halted();
-    if (halted) checks.indexer = `halted: ${halted}`;
-    return { ready: checks.redis === true && checks.backfilled === true && checks.rpc === true && !halted, checks };
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${READY_DEADLINE_MS} ms`)), READY_DEADLINE_MS);
+    });
+    const [state, head] = await Promise.allSettled([
+      Promise.race([availability.state(), expired]),
+      // One eth_blockNumber per poll interval however many probes ask, one attempt within the deadline.
+      Promise.race([chain.probeHead(options.pollIntervalMs, READY_DEADLINE_MS), expired]),
+    ]).finally(() => clearTimeout(timer));
+    if (state.status === "rejected") {
+      const error: unknown = state.reason;
+      if (isRedisTimeout(error) || /no answer within/.test(String((error as Error)?.message))) {
+        warnTimeout("readiness", error);
+      }
+    }
+    return judgeReadiness({
+      state: state.status === "fulfilled" ? state.value : undefined,
+      redisError: state.status === "rejected" ? `unreachable: ${(state.reason as Error)?.message}` : undefined,
+      owner,
+      ownHead: head.status === "fulfilled" ? head.value : undefined,
+      maxLagBlocks: options.readyMaxLagBlocks,
+      localHalt: indexer.halted(),
+    });
   };
 
   const tokens = createTokenMonitor({ common, chain, store, escrow });
@@ -173,12 +197,40 @@ export async function startRelayer(common: Common) {
     logger.info({ msg: "write side on", signer });
   }
 
-  // Whoever resets the projection (rebuild, deep reorg) must empty it: finalCache.clear().
+  // A projection reset (rebuild, deep reorg) empties it: createApi registers finalCache.clear() with availability.
   const finalCache = createFinalCache(options.finalCacheEntries);
-  const app = createApi({ common, store, readiness, resolutionWindow, tokens: tokens.snapshot, write, finalCache });
-  const server = await startServer(app, options.port, options.host);
+  /* ---- events, replay and webhooks (relayer/src/events): started before the API, stopped before it closes ---- */
+  const webhooks = startWebhooks({ common, redis, store, chainId });
+  /* ---- end of events, replay and webhooks ---- */
+
+  const app = createApi({
+    common,
+    store,
+    readiness,
+    resolutionWindow,
+    tokens: tokens.snapshot,
+    write,
+    availability,
+    finalCache,
+    ...webhooks.api,
+  });
+  const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {
+    await webhooks.stop();
+    throw error;
+  });
   common.onShutdown("http", () => server.close());
-  logger.info({ msg: "api listening", port: server.port, chainId, escrow });
+  // Registered after "http", so it runs first on shutdown: open SSE streams end and the server can close.
+  common.onShutdown("webhooks", () => webhooks.stop());
+  logger.info({
+    msg: "api listening",
+    port: server.port,
+    host: options.host,
+    chainId,
+    escrow,
+    // Which endpoints, never their keys or passwords.
+    rpc: redactUrl(options.rpcUrl),
+    redis: redactUrl(options.redisUrl),
+  });
 
   if (options.indexer) {
     common.onShutdown("indexer", () => indexer.stop());
@@ -186,7 +238,22 @@ export async function startRelayer(common: Common) {
   }
   const clear = async () => {
     await submitter?.stop();
+    await webhooks.stop();
+    await webhooks.clear();
     await store.clear();
+  };
+  /**
+   * Resolves once the projection may be served (its first backfill done; not halted or rebuilt), for in-process
+   * callers (demo, tests) whose first request must not meet a 503 `projection-unavailable`.
+   */
+  const untilServing = async (timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = await availability.fresh().catch(() => undefined);
+      if (state && unavailableReason(state.meta) === undefined) return;
+      if (Date.now() > deadline) throw new Error(`the projection was not available within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   };
   return {
     port: server.port,
@@ -194,12 +261,15 @@ export async function startRelayer(common: Common) {
     indexer,
     chainId,
     redis,
+    availability,
     tokens,
     resolutionWindow,
     keys,
     submitter,
     signer,
+    webhooks,
     clear,
+    untilServing,
   };
 }
 
@@ -243,7 +313,17 @@ export async function main(argv: string[] = process.argv.slice(2)) {
       process.exitCode = await runKeysCommand(argv.slice(1), parseProcessOptionsOf(KEYS_OPTIONS));
     } catch (error) {
       if (!(error instanceof OptionsError)) throw error;
-      console.error(`relayer keys: ${error.message}`);
+      console.error(`relayer keys: ${redactText(error.message)}`);
+      process.exitCode = 2;
+    }
+    return;
+  }
+  if (argv[0] === "rebuild") {
+    try {
+      process.exitCode = await runRebuildCommand(argv.slice(1), parseProcessOptionsOf(REBUILD_OPTIONS));
+    } catch (error) {
+      if (!(error instanceof OptionsError)) throw error;
+      console.error(`relayer rebuild: ${error.message}`);
       process.exitCode = 2;
     }
     return;
@@ -257,7 +337,8 @@ export async function main(argv: string[] = process.argv.slice(2)) {
     common = createCommon(parseProcessOptions(argv));
   } catch (error) {
     if (error instanceof OptionsError) {
-      console.error(`relayer: ${error.message}\n\n${helpText()}`);
+      // A usage error may quote an argument: a URL there may carry a password or an API key.
+      console.error(`relayer: ${redactText(error.message)}\n\n${helpText()}`);
       process.exit(2);
     }
     throw error;

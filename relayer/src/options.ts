@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { OptionsError } from "./errors";
+import { urlHoldsSecrets } from "./redact";
 
 /** One option: how it is set (environment variable or flag), its default as it would be written there, its meaning. */
 export type OptionSpec<S extends z.ZodType = z.ZodType> = {
@@ -45,8 +46,9 @@ const onOff = z.enum(["on", "off"]).transform((value) => value === "on");
 export const OPTIONS = {
   rpcUrl: option(
     "RPC_URL",
-    "JSON-RPC endpoint of the chain (required)",
-    z.url({ message: "RPC_URL must be an http(s) or ws(s) URL" }),
+    "JSON-RPC endpoint of the chain, http(s) only (required); `https://user:pass@host/...` sends basic auth",
+    // The chain adapter speaks JSON-RPC over HTTP POST; a ws(s) URL would only fail later, with a stack trace.
+    z.url({ protocol: /^https?$/, message: "RPC_URL must be an http:// or https:// URL (ws:// is not supported)" }),
   ),
   deployment: option(
     "DEPLOYMENT",
@@ -61,7 +63,12 @@ export const OPTIONS = {
     "escrow",
   ),
   port: option("PORT", "HTTP port of the API (0 picks a free port)", intFrom(0, 65535), "8080"),
-  host: option("HOST", "HTTP listen address", z.string(), "0.0.0.0"),
+  host: option(
+    "HOST",
+    "HTTP listen address (containers set 0.0.0.0 to be reachable from outside)",
+    z.string().min(1),
+    "127.0.0.1",
+  ),
   confirmations: option(
     "CONFIRMATIONS",
     "blocks after which an event is final (1 = final when mined)",
@@ -131,6 +138,22 @@ export const OPTIONS = {
   ),
   indexer: option("INDEXER", "on: take part in leader election and index; off: serve the API only", onOff, "on"),
 
+  /* ---- logs (relayer/src/common.ts) ---- */
+  logFormat: option(
+    "LOG_FORMAT",
+    "json: one JSON object a line; pretty: human-readable lines; auto: pretty when stdout is a terminal, else json",
+    z.enum(["auto", "json", "pretty"]),
+    "auto",
+  ),
+
+  /* ---- readiness (relayer/src/api/availability.ts) ---- */
+  readyMaxLagBlocks: option(
+    "READY_MAX_LAG_BLOCKS",
+    "/v1/ready answers 503 while the indexed block is more than this many blocks behind the head",
+    intFrom(0, 1_000_000),
+    "5",
+  ),
+
   /* ---- the submitter (relayer/src/submitter) ---- */
   submitBatchWindowMs: option(
     "SUBMIT_BATCH_WINDOW_MS",
@@ -198,6 +221,38 @@ export const OPTIONS = {
     intFrom(0, 1_000_000),
     "5000",
   ),
+
+  /* ---- events, replay and webhooks (relayer/src/events) ---- */
+  eventsRetentionDays: option(
+    "EVENTS_RETENTION_DAYS",
+    "days the event stream keeps events for replay (GET /v1/events); older cursors get 410",
+    z.coerce.number().positive().max(3_650),
+    "30",
+  ),
+  webhookSecretGraceHours: option(
+    "WEBHOOK_SECRET_GRACE_HOURS",
+    "hours a webhook endpoint's previous secret keeps signing after a rotation",
+    z.coerce.number().min(0).max(720),
+    "24",
+  ),
+  webhookAllowPrivate: option(
+    "WEBHOOK_ALLOW_PRIVATE",
+    "on: webhook URLs may point at loopback and private addresses (tests, closed networks)",
+    onOff,
+    "off",
+  ),
+  webhookTimeoutMs: option(
+    "WEBHOOK_TIMEOUT_MS",
+    "how long one webhook request may take before it counts as failed",
+    intFrom(100, 120_000),
+    "10000",
+  ),
+  webhookBackoffMs: option(
+    "WEBHOOK_BACKOFF_MS",
+    "wait before a failed webhook's first retry; doubles per attempt (at most an hour), retries span 24 h",
+    intFrom(1, 3_600_000),
+    "10000",
+  ),
 };
 
 export type OptionName = keyof typeof OPTIONS;
@@ -235,6 +290,12 @@ export function parseOptions(env: Record<string, string | undefined>, argv: stri
     }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new OptionsError(`option --${flag} needs a value`);
+    // A URL with a password or an API key in it is a secret as much as RELAYER_KEY is.
+    if ((name === "rpcUrl" || name === "redisUrl") && urlHoldsSecrets(value)) {
+      throw new OptionsError(
+        `${envName} holds credentials or a key: set it in the environment (a flag shows in the process list)`,
+      );
+    }
     text[name] = value;
   }
   const input = Object.fromEntries(OPTION_NAMES.map((name) => [name, text[name] ?? OPTIONS[name].default]));

@@ -57,6 +57,8 @@ const _optionsType: Equal<
     dailyGasPerKey: bigint;
     logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
     indexer: boolean;
+    logFormat: "auto" | "json" | "pretty";
+    readyMaxLagBlocks: number;
     submitBatchWindowMs: number;
     submitMaxBatch: number;
     submitBumpAfterMs: number;
@@ -68,8 +70,22 @@ const _optionsType: Equal<
     // the read path (issue 11)
     rateLimitAnonymous: "local" | "shared";
     finalCacheEntries: number;
+    eventsRetentionDays: number;
+    webhookSecretGraceHours: number;
+    webhookAllowPrivate: boolean;
+    webhookTimeoutMs: number;
+    webhookBackoffMs: number;
   }
 > = true;
+
+/** The events' and webhooks' options at their defaults. */
+const EVENTS_DEFAULTS = {
+  eventsRetentionDays: 30,
+  webhookSecretGraceHours: 24,
+  webhookAllowPrivate: false,
+  webhookTimeoutMs: 10_000,
+  webhookBackoffMs: 10_000,
+};
 
 /** The write side's options left at their defaults. */
 const WRITE_DEFAULTS = {
@@ -94,7 +110,7 @@ describe("relayer options", function () {
         redisUrl: "redis://127.0.0.1:6379",
         redisPrefix: "escrow",
         port: 8080,
-        host: "0.0.0.0",
+        host: "127.0.0.1",
         confirmations: 12,
         pollIntervalMs: 1000,
         logRangeMax: 10_000,
@@ -103,6 +119,8 @@ describe("relayer options", function () {
         ...WRITE_DEFAULTS,
         logLevel: "info",
         indexer: true,
+        logFormat: "auto",
+        readyMaxLagBlocks: 5,
         submitBatchWindowMs: 250,
         submitMaxBatch: 100,
         submitBumpAfterMs: 30_000,
@@ -111,6 +129,7 @@ describe("relayer options", function () {
         submitPollMs: 1000,
         submitLeaseMs: 15_000,
         submitGasMarginPercent: 25,
+        ...EVENTS_DEFAULTS,
       });
     });
 
@@ -121,7 +140,7 @@ describe("relayer options", function () {
         REDIS_URL: "redis://redis:6380",
         REDIS_PREFIX: "escrow-test",
         PORT: "0",
-        HOST: "127.0.0.1",
+        HOST: "0.0.0.0",
         CONFIRMATIONS: "1",
         POLL_INTERVAL_MS: "10",
         LOG_RANGE_MAX: "2",
@@ -129,6 +148,8 @@ describe("relayer options", function () {
         RELAYER_KEY: key,
         LOG_LEVEL: "silent",
         INDEXER: "off",
+        LOG_FORMAT: "pretty",
+        READY_MAX_LAG_BLOCKS: "2",
         SUBMIT_BATCH_WINDOW_MS: "0",
         SUBMIT_MAX_BATCH: "7",
         SUBMIT_BUMP_AFTER_MS: "5000",
@@ -137,6 +158,11 @@ describe("relayer options", function () {
         SUBMIT_POLL_MS: "50",
         SUBMIT_LEASE_MS: "2000",
         SUBMIT_GAS_MARGIN_PERCENT: "10",
+        EVENTS_RETENTION_DAYS: "0.5",
+        WEBHOOK_SECRET_GRACE_HOURS: "1",
+        WEBHOOK_ALLOW_PRIVATE: "on",
+        WEBHOOK_TIMEOUT_MS: "500",
+        WEBHOOK_BACKOFF_MS: "20",
       });
       expect(options).to.deep.equal({
         rpcUrl: REQUIRED.RPC_URL,
@@ -144,7 +170,7 @@ describe("relayer options", function () {
         redisUrl: "redis://redis:6380",
         redisPrefix: "escrow-test",
         port: 0,
-        host: "127.0.0.1",
+        host: "0.0.0.0",
         confirmations: 1,
         pollIntervalMs: 10,
         logRangeMax: 2,
@@ -153,6 +179,8 @@ describe("relayer options", function () {
         ...WRITE_DEFAULTS,
         logLevel: "silent",
         indexer: false,
+        logFormat: "pretty",
+        readyMaxLagBlocks: 2,
         submitBatchWindowMs: 0,
         submitMaxBatch: 7,
         submitBumpAfterMs: 5000,
@@ -161,6 +189,11 @@ describe("relayer options", function () {
         submitPollMs: 50,
         submitLeaseMs: 2000,
         submitGasMarginPercent: 10,
+        eventsRetentionDays: 0.5,
+        webhookSecretGraceHours: 1,
+        webhookAllowPrivate: true,
+        webhookTimeoutMs: 500,
+        webhookBackoffMs: 20,
       });
     });
 
@@ -185,7 +218,11 @@ describe("relayer options", function () {
 
     it("lets a flag win over the environment, and treats an empty variable as unset", function () {
       const env = { ...REQUIRED, PORT: "7000", CONFIRMATIONS: "3", HOST: "" };
-      expect(parseOptions(env, ["--port", "7001"])).to.deep.include({ port: 7001, confirmations: 3, host: "0.0.0.0" });
+      expect(parseOptions(env, ["--port", "7001"])).to.deep.include({
+        port: 7001,
+        confirmations: 3,
+        host: "127.0.0.1",
+      });
       expect(parseOptions(env, ["--confirmations=4", "--confirmations=5"])).to.deep.include({ confirmations: 5 });
     });
 
@@ -223,12 +260,48 @@ describe("relayer options", function () {
         "LOG_LEVEL",
         "INDEXER",
       ]);
-      expect(lines[0]).to.equal("RPC_URL: RPC_URL must be an http(s) or ws(s) URL");
+      expect(lines[0]).to.equal("RPC_URL: RPC_URL must be an http:// or https:// URL (ws:// is not supported)");
       expect(lines[2]).to.equal("REDIS_PREFIX: REDIS_PREFIX may hold letters, digits, _ . -");
       expect(lines[6]).to.equal("RELAYER_KEY: RELAYER_KEY must be a 32-byte hex private key");
       // Bounds: the same checks whether the value comes from a flag or the environment.
       expect(refusal(REQUIRED, ["--port=65536"])).to.match(/^PORT: /);
       expect(refusal({ ...REQUIRED, POLL_INTERVAL_MS: "9" })).to.match(/^POLL_INTERVAL_MS: /);
+    });
+
+    it("when RPC_URL is ws:// or wss:// → refused at validation, naming http(s) as the only transports", function () {
+      for (const url of ["ws://127.0.0.1:8546", "wss://mainnet.example/v3/abc"]) {
+        expect(refusal({ ...REQUIRED, RPC_URL: url })).to.equal(
+          "RPC_URL: RPC_URL must be an http:// or https:// URL (ws:// is not supported)",
+        );
+      }
+      expect(parseOptions({ ...REQUIRED, RPC_URL: "https://u:p@rpc.example/v3/k" }).rpcUrl).to.equal(
+        "https://u:p@rpc.example/v3/k",
+      );
+    });
+
+    it("when --rpc-url or --redis-url carries credentials or a key → refused (the process list would show it)", function () {
+      for (const flag of [
+        "--rpc-url=https://alice:hunter22@rpc.example/",
+        "--rpc-url=https://mainnet.example/v3/0123456789abcdef",
+        "--redis-url=redis://:redispass@127.0.0.1:6379",
+      ]) {
+        const message = refusal(REQUIRED, [flag]);
+        expect(message).to.match(/^(RPC|REDIS)_URL holds credentials or a key: set it in the environment/);
+        expect(message).to.not.contain("hunter22").and.not.contain("0123456789abcdef").and.not.contain("redispass");
+      }
+      expect(parseOptions(REQUIRED, ["--rpc-url=http://node:8545/rpc"]).rpcUrl).to.equal("http://node:8545/rpc");
+      expect(
+        parseOptions({ ...REQUIRED, RPC_URL: "https://alice:hunter22@rpc.example/v3/0123456789abcdef" }).rpcUrl,
+      ).to.contain("hunter22");
+    });
+
+    it("when HOST is unset → the API listens on 127.0.0.1 only (containers set 0.0.0.0)", function () {
+      expect(parseOptions(REQUIRED).host).to.equal("127.0.0.1");
+      expect(parseOptions({ ...REQUIRED, HOST: "0.0.0.0" }).host).to.equal("0.0.0.0");
+    });
+
+    it("when LOG_FORMAT is not auto, json or pretty → refused", function () {
+      expect(refusal({ ...REQUIRED, LOG_FORMAT: "yaml" })).to.match(/^LOG_FORMAT: /);
     });
   });
 
@@ -259,7 +332,10 @@ describe("relayer options", function () {
       expect(table[0]).to.equal("| Variable | Flag | Default | Meaning |");
       expect(table).to.have.length(2 + Object.keys(OPTIONS).length);
       expect(table).to.include("| `PORT` | `--port` | `8080` | HTTP port of the API (0 picks a free port) |");
-      expect(table).to.include("| `RPC_URL` | `--rpc-url` |  | JSON-RPC endpoint of the chain (required) |");
+      expect(table).to.include(
+        "| `RPC_URL` | `--rpc-url` |  | JSON-RPC endpoint of the chain, http(s) only (required); " +
+          "`https://user:pass@host/...` sends basic auth |",
+      );
       expect(table.find((row) => row.startsWith("| `RELAYER_KEY` |"))).to.match(
         /^\| `RELAYER_KEY` \| \(environment only\) \|/,
       );
@@ -315,6 +391,13 @@ describe("relayer options", function () {
       const missing = await runToEnd(["--port", "1"]);
       expect(missing.code).to.equal(2);
       expect(missing.stderr).to.contain("RPC_URL:").and.contain("DEPLOYMENT:");
+    });
+
+    it("when a usage error quotes a URL with credentials → stderr shows it redacted", async function () {
+      const run = await runToEnd(["http://alice:hunter22@rpc.example/v3/0123456789abcdef"], { env: REQUIRED });
+      expect(run.code).to.equal(2);
+      expect(run.stderr).to.contain("unexpected argument http://***@rpc.example/v3/***");
+      expect(run.stderr).to.not.contain("hunter22").and.not.contain("0123456789abcdef").and.not.contain("alice");
     });
 
     it("prints the help and exits with 0 on --help or -h", async function () {

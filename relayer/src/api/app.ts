@@ -34,6 +34,17 @@ import {
 } from "./schemas";
 import { clip, invalidParameters, validate, validateQuery } from "./validation";
 import { writeHandlers, type WriteApi } from "./write";
+import {
+  confirmAbsence,
+  createAvailability,
+  isRedisTimeout,
+  projectionGuard,
+  READY_DEADLINE_MS,
+  timeoutWarning,
+  type Availability,
+} from "./availability";
+import { eventHandlers, type EventsApi } from "./events";
+import { webhookHandlers, type WebhooksApi } from "./webhooks";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -46,10 +57,22 @@ export const FINAL_MAX_AGE_S = 86_400;
 /** Methods kept as such in the request metric's label (others are counted as OTHER). */
 const METRIC_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
+/**
+ * Routes outside "operations" that read no projection data, so they stay open while it is unavailable (a submission
+ * lives in the write side's keys, which a rebuild keeps; an intent's typed data is computed from its body).
+ */
+const PROJECTION_FREE: ReadonlySet<RouteId> = new Set(["getSubmission", "intentTypedData"]);
+
 /** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
 const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData"]);
 
-export type Readiness = () => Promise<{ ready: boolean; checks: Record<string, boolean | string> }>;
+/** `block` and `head`, when given, are the indexed block and the head it was judged against (shown to the probe). */
+export type Readiness = () => Promise<{
+  ready: boolean;
+  checks: Record<string, boolean | string>;
+  block?: number;
+  head?: number;
+}>;
 
 export type ApiDeps = {
   common: Common;
@@ -65,6 +88,12 @@ export type ApiDeps = {
   write?: WriteApi;
   /** The final-deal cache (one is made when absent); whoever resets the projection calls its clear(). */
   finalCache?: FinalCache;
+  /** Whether the projection may be served (default: read from `store` with the default cache). */
+  availability?: Availability;
+  /** Replay and the SSE stream (absent: their routes answer 503). */
+  events?: EventsApi;
+  /** Webhook endpoints (absent: their routes answer 503). */
+  webhooks?: WebhooksApi;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -89,15 +118,26 @@ export function createApi({
   metaCacheMs = META_CACHE_MS,
   write,
   finalCache = createFinalCache(),
+  availability = createAvailability({ store, metrics: common.metrics, logger: common.logger, cacheMs: metaCacheMs }),
+  events,
+  webhooks,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
+  const guard = projectionGuard(availability);
+  const warnTimeout = timeoutWarning(logger);
+  // A rebuilt, flushed or rolled-back projection may no longer hold what the cache kept as final.
+  availability.onProjectionReset(() => finalCache.clear());
   const app = express();
   // For whoever resets the projection (a rebuild, a deep reorg): app.locals.finalCache.clear().
   app.locals.finalCache = finalCache;
   app.disable("x-powered-by");
   app.disable("etag");
   app.set("query parser", false);
+  // /v1/deals/ and /V1/DEALS are not /v1/deals: one spelling per resource (404 otherwise). Set before the first
+  // app.use, which creates the router with these settings.
+  app.set("strict routing", true);
+  app.set("case sensitive routing", true);
 
   /* -------------------------------------------- progress cache -------------------------------------------- */
 
@@ -186,6 +226,8 @@ export function createApi({
 
   const handlers: Record<RouteId, (req: Request, res: Response) => Promise<void> | void> = {
     ...writeHandlers(write),
+    ...eventHandlers(events),
+    ...webhookHandlers(webhooks),
 
     async getDeal(req, res) {
       const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
@@ -369,22 +411,34 @@ export function createApi({
 
     async ready(req, res) {
       validateQuery(req, EmptyQuery);
+      res.setHeader("Cache-Control", "no-store");
       let result: Awaited<ReturnType<Readiness>>;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        result = await readiness();
+        // The readiness check keeps its own deadlines; this one only guarantees the probe an answer.
+        result = await Promise.race([
+          readiness(),
+          new Promise<never>((_resolve, reject) => {
+            timer = setTimeout(() => reject(new Error("the readiness check timed out")), READY_DEADLINE_MS + 150);
+          }),
+        ]).finally(() => clearTimeout(timer));
       } catch (error) {
         logger.warn({ msg: "readiness check failed", err: error });
         result = { ready: false, checks: { readiness: "the readiness check failed" } };
       }
+      const position = {
+        ...(result.block === undefined ? {} : { block: result.block }),
+        ...(result.head === undefined ? {} : { head: result.head }),
+      };
       if (result.ready) {
-        res.json({ ready: true, checks: result.checks });
+        res.json({ ready: true, checks: result.checks, ...position });
         return;
       }
       const failing = Object.entries(result.checks)
         .filter(([, v]) => v !== true)
         .map(([k]) => k);
       throw new ApiProblem("not-ready", `Not ready: ${failing.length > 0 ? failing.join(", ") : "starting"}.`, {
-        members: { ready: false, checks: result.checks },
+        members: { ready: false, checks: result.checks, ...position },
       });
     },
 
@@ -452,8 +506,15 @@ export function createApi({
           : COMPUTING_POSTS.has(route.id)
             ? write.authenticateRead
             : write.authenticate;
-      if (route.method === "post") chain.post(...guards, ...(write?.beforePost ?? []), handler);
-      else chain.get(...guards, handler);
+      // The data routes answer 503 while the projection is halted, rebuilt or not built (availability.ts); a
+      // write needs a deal read too, so writes are refused then as well.
+      // Webhook endpoints are the write side's own keys (kept by a rebuild): manageable while the projection is not.
+      const projectionFree =
+        route.tags?.includes("operations") || route.tags?.includes("webhooks") || PROJECTION_FREE.has(route.id);
+      const data = projectionFree ? [] : [guard];
+      if (route.method === "post") chain.post(...guards, ...data, ...(write?.beforePost ?? []), handler);
+      else if (route.method === "delete") chain.delete(...guards, ...data, handler);
+      else chain.get(...guards, ...data, handler);
     }
     chain
       .options((_req: Request, res: Response) => {
@@ -472,8 +533,12 @@ export function createApi({
   });
 
   // The one place where failures become responses.
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+  app.use(async (thrown: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // A 404 is believed only while the projection is there (it may have been flushed within the guard's cache time).
+    const error = await confirmAbsence(availability, thrown);
     const { problem, headers, internal } = problemOf(error);
+    if (isRedisTimeout(error))
+      warnTimeout(`${req.method} ${(req.route as { path?: string } | undefined)?.path}`, error);
     if (internal) {
       logger.error({ msg: "request failed", err: error, method: req.method, url: clip(req.originalUrl) });
     }

@@ -37,6 +37,16 @@ import {
   TypedDataQuery,
   TypedDataSchema,
 } from "./write-schemas";
+import { EventPageSchema, EventsQuery, EventStreamQuery, EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX } from "./events";
+import {
+  WebhookDeliveryListSchema,
+  WebhookDeliveryParams,
+  WebhookEndpointBody,
+  WebhookEndpointListSchema,
+  WebhookEndpointParams,
+  WebhookEndpointSchema,
+  WebhookEndpointWithSecretSchema,
+} from "./webhooks";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -58,9 +68,19 @@ export type RouteId =
   | "postIntent"
   | "getSubmission"
   // read routes of issue 11 (data merchants ask for)
-  | "getOwed";
+  | "getOwed"
+  /* events, replay and webhooks */
+  | "listEvents"
+  | "streamEvents"
+  | "createWebhookEndpoint"
+  | "listWebhookEndpoints"
+  | "getWebhookEndpoint"
+  | "deleteWebhookEndpoint"
+  | "rotateWebhookSecret"
+  | "listWebhookDeliveries"
+  | "redeliverWebhook";
 
-export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" };
+export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "delete" };
 
 const json = (schema: z.ZodType, description: string) => ({
   description,
@@ -226,8 +246,10 @@ export const ROUTES: Route[] = [
     tags: ["operations"],
     summary: "Readiness",
     description:
-      "200 when the relayer can serve current data (Redis reachable, the projection indexed); 503 with the " +
-      "failing checks otherwise (a problem of type not-ready, with `ready` and `checks` members).",
+      "200 when the relayer serves right and recent data (Redis answers; the projection claimed, built, not " +
+      "halted, not being rebuilt, backfilled; the indexer leader's heartbeat fresh; the indexed block within " +
+      "READY_MAX_LAG_BLOCKS of the head); 503 with the failing checks otherwise (a problem of type not-ready, with " +
+      "`ready` and `checks` members). Answers within a second. See docs/operations.md.",
     responses: {
       200: json(ReadySchema, "Ready"),
       400: invalid,
@@ -244,7 +266,8 @@ export const ROUTES: Route[] = [
     description:
       "Metrics in the Prometheus text format, among them `relayer_http_request_duration_seconds` labelled by " +
       "method, route pattern and status, `relayer_token_escrow_blacklisted` and `relayer_token_paused` per token " +
-      "(1 or 0), and `relayer_dispute_count_skipped_total`.",
+      "(1 or 0), and `relayer_dispute_count_skipped_total`; and Node's process metrics under their standard names " +
+      "(`process_cpu_seconds_total`, `process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`, ...).",
     responses: {
       200: { description: "Prometheus text exposition", content: { "text/plain": { schema: z.string() } } },
       400: invalid,
@@ -362,21 +385,254 @@ export const ROUTES: Route[] = [
       404: problem("No submission with this id (type submission-not-found)"),
     },
   },
+
+  /* ---------------------------- events, replay and webhooks (docs/webhooks.md) ---------------------------- */
+  {
+    id: "listEvents",
+    method: "get",
+    path: "/v1/events",
+    operationId: "listEvents",
+    tags: ["events"],
+    summary: "Replay: the events after a cursor",
+    description:
+      "Every change of a deal, a float, an owed balance, a gateway, an acceptor or the token allowlist as an event " +
+      "with a stable id, oldest first: `<type>` when announced (pending), `<type>.finalized` once past the " +
+      "confirmation depth, `<type>.retracted` when a reorg undid it. Pass the last id you processed as `after` " +
+      `(\`nextCursor\` of the previous page); \`limit\` defaults to ${EVENTS_LIMIT_DEFAULT} (at most ` +
+      `${EVENTS_LIMIT_MAX}). \`types\` filters (\`deal.*\`, \`*.finalized\`); a filtered page may be short while ` +
+      "more follows: keep following `nextCursor` until a page is empty. Events are kept for EVENTS_RETENTION_DAYS; " +
+      "a cursor older than that is answered 410 cursor-expired (resync from GET /v1/deals).",
+    request: { query: EventsQuery },
+    responses: {
+      200: json(EventPageSchema, "A page of events"),
+      400: invalid,
+      410: problem("The cursor is older than the retained events (type cursor-expired)"),
+    },
+  },
+  {
+    id: "streamEvents",
+    method: "get",
+    path: "/v1/events/stream",
+    operationId: "streamEvents",
+    tags: ["events"],
+    summary: "The events as Server-Sent Events, live",
+    description:
+      "The events of GET /v1/events as `text/event-stream`: each an `id:` (the event id), `event:` (its type) " +
+      "and `data:` (the event, JSON) block. Resumes after `Last-Event-ID` (browsers send it on reconnection) or " +
+      "`after`; without either it starts with the next event. Comment lines keep an idle stream open.",
+    request: { query: EventStreamQuery },
+    responses: {
+      200: { description: "The event stream", content: { "text/event-stream": { schema: z.string() } } },
+      400: invalid,
+      410: problem("The cursor is older than the retained events (type cursor-expired)"),
+    },
+  },
+  {
+    id: "createWebhookEndpoint",
+    method: "post",
+    path: "/v1/webhook-endpoints",
+    operationId: "createWebhookEndpoint",
+    tags: ["webhooks"],
+    summary: "Register a webhook endpoint (the secret is shown once)",
+    description:
+      "Events whose type matches `types` (default all) are POSTed to `url`, signed with the endpoint's secret " +
+      '(`Escrow-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), each with a per-endpoint `sequence`. ' +
+      "Keys of scope platform or admin; the endpoint belongs to the key's owner. Only http(s) URLs, never at a " +
+      "loopback or private address unless the operator allows it (WEBHOOK_ALLOW_PRIVATE).",
+    request: { body: { content: { "application/json": { schema: WebhookEndpointBody } } } },
+    responses: {
+      201: json(WebhookEndpointWithSecretSchema, "Registered; `secret` is not shown again"),
+      400: invalid,
+      401: problem("No API key, or an unknown, revoked or expired one (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+      409: problem("The owner has the most endpoints allowed (type too-many-endpoints)"),
+      422: problem("The URL is not http(s) or points at a private or local address (type webhook-url-refused)"),
+    },
+  },
+  {
+    id: "listWebhookEndpoints",
+    method: "get",
+    path: "/v1/webhook-endpoints",
+    operationId: "listWebhookEndpoints",
+    tags: ["webhooks"],
+    summary: "The key owner's webhook endpoints",
+    responses: {
+      200: json(WebhookEndpointListSchema, "The endpoints, oldest first (no secrets)"),
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+    },
+  },
+  {
+    id: "getWebhookEndpoint",
+    method: "get",
+    path: "/v1/webhook-endpoints/{id}",
+    operationId: "getWebhookEndpoint",
+    tags: ["webhooks"],
+    summary: "One webhook endpoint",
+    request: { params: WebhookEndpointParams },
+    responses: {
+      200: json(WebhookEndpointSchema, "The endpoint (no secret)"),
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+      404: problem("No such endpoint of the key's owner (type webhook-endpoint-not-found)"),
+    },
+  },
+  {
+    id: "deleteWebhookEndpoint",
+    method: "delete",
+    path: "/v1/webhook-endpoints/{id}",
+    operationId: "deleteWebhookEndpoint",
+    tags: ["webhooks"],
+    summary: "Delete a webhook endpoint (pending deliveries are dropped)",
+    request: { params: WebhookEndpointParams },
+    responses: {
+      204: { description: "Deleted" },
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+      404: problem("No such endpoint of the key's owner (type webhook-endpoint-not-found)"),
+    },
+  },
+  {
+    id: "rotateWebhookSecret",
+    method: "post",
+    path: "/v1/webhook-endpoints/{id}/rotate-secret",
+    operationId: "rotateWebhookSecret",
+    tags: ["webhooks"],
+    summary: "A new secret (shown once); the previous one keeps signing for a grace period",
+    description:
+      "During the grace period (WEBHOOK_SECRET_GRACE_HOURS) each delivery's Escrow-Signature carries two `v1=` " +
+      "signatures, one per secret, so a receiver can switch at any moment.",
+    request: { params: WebhookEndpointParams },
+    responses: {
+      200: json(WebhookEndpointWithSecretSchema, "The endpoint with its new secret"),
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+      404: problem("No such endpoint of the key's owner (type webhook-endpoint-not-found)"),
+    },
+  },
+  {
+    id: "listWebhookDeliveries",
+    method: "get",
+    path: "/v1/webhook-endpoints/{id}/deliveries",
+    operationId: "listWebhookDeliveries",
+    tags: ["webhooks"],
+    summary: "The endpoint's delivery attempts, newest first",
+    request: { params: WebhookEndpointParams },
+    responses: {
+      200: json(WebhookDeliveryListSchema, "The latest attempts (at most 200)"),
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+      404: problem("No such endpoint of the key's owner (type webhook-endpoint-not-found)"),
+    },
+  },
+  {
+    id: "redeliverWebhook",
+    method: "post",
+    path: "/v1/webhook-endpoints/{id}/deliveries/{deliveryId}/redeliver",
+    operationId: "redeliverWebhook",
+    tags: ["webhooks"],
+    summary: "Send a delivery again (same body, id and sequence)",
+    request: { params: WebhookDeliveryParams },
+    responses: {
+      202: json(z.object({ endpointId: z.string(), deliveryId: z.string(), queued: z.boolean() }), "Queued"),
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key's scope is neither platform nor admin (type forbidden)"),
+      404: problem("No such endpoint, or no such delivery kept (types webhook-endpoint-not-found, delivery-not-found)"),
+    },
+  },
 ];
 
-/** Problems every route can answer with, besides its own. */
+/**
+ * Problems every route can answer with, besides its own: what the HTTP layer and the shared middleware send for any
+ * path the document lists (a route's own description of a status wins where it has one).
+ */
 const COMMON_RESPONSES = {
   405: problem("Method not allowed (the Allow header lists the allowed ones)"),
+  413: problem("The request body is over 100 kB (type payload-too-large); bodies are parsed on every route"),
+  414: problem("The request target is over 8,192 characters (type uri-too-long)"),
+  417: problem("An Expect header other than 100-continue (type expectation-failed)"),
+  431: problem("The request line and headers are over node's 16 KiB limit (type headers-too-large)"),
   500: problem("Internal error (a bug; the detail never carries internals)"),
 };
+
+/** Routes that only the operator's infrastructure calls: no key, no rate limit, no data from the projection. */
+const isOperations = (route: Route) => route.tags?.includes("operations") ?? false;
+
+/** Problems of the routes that take API keys, rate limits and data from the store (every route but operations). */
+const KEYED_RESPONSES = {
+  401: problem(
+    "No API key where one is needed (writes always; reads when READS_REQUIRE_KEY=on), or an unknown, revoked or " +
+      "expired key (type unauthenticated)",
+  ),
+  403: problem("The key's scope does not allow this route or this deal (type forbidden)"),
+  429: problem("Rate limit exceeded (type rate-limited); see Retry-After"),
+  503: problem(
+    "The data store is unreachable (type unavailable), or the projection cannot be served as current — halted " +
+      "after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type " +
+      "projection-unavailable); see Retry-After",
+  ),
+};
+
+/** Statuses of one route that its ROUTES entry does not list (the entry's own wins when it does). */
+const ROUTE_RESPONSES: Partial<Record<RouteId, RouteConfig["responses"]>> = {
+  getDeal: {
+    304: {
+      description:
+        "Not modified: the `If-None-Match` request header holds the current strong ETag of a final deal (no body)",
+    },
+  },
+};
+
+/** operationId of a path's OPTIONS operation: `options` + the path's words (/v1/deals/{dealId} → optionsDealsDealId). */
+const optionsOperationId = (path: string) =>
+  "options" +
+  path
+    .split(/[^A-Za-z0-9]+/)
+    .filter((word) => word !== "" && word !== "v1")
+    .map((word) => word[0].toUpperCase() + word.slice(1))
+    .join("");
 
 /** Generates the OpenAPI 3.1 document of {@link ROUTES}. */
 export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGeneratorV31["generateDocument"]> {
   const registry = new OpenAPIRegistry();
   registry.register("Problem", ProblemSchema);
   registry.register("DealView", DealViewSchema);
-  for (const { id: _id, responses, ...route } of ROUTES) {
-    registry.registerPath({ ...route, responses: { ...responses, ...COMMON_RESPONSES } });
+  const methodsOf = new Map<string, string[]>();
+  for (const route of ROUTES) {
+    const { id, responses, ...config } = route;
+    const keyed = isOperations(route) ? {} : KEYED_RESPONSES;
+    registry.registerPath({
+      ...config,
+      responses: { ...keyed, ...ROUTE_RESPONSES[id], ...responses, ...COMMON_RESPONSES },
+    });
+    methodsOf.set(route.path, [...(methodsOf.get(route.path) ?? []), route.method.toUpperCase()]);
+  }
+  // Every path answers OPTIONS itself (app.ts): documented as an operation of its own, as OpenAPI 3.1 allows.
+  for (const [path, methods] of methodsOf) {
+    const allow = [...methods, ...(methods.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", ");
+    const params = ROUTES.find((r) => r.path === path && r.request?.params)?.request?.params;
+    registry.registerPath({
+      method: "options",
+      path,
+      operationId: optionsOperationId(path),
+      tags: [...new Set(ROUTES.filter((r) => r.path === path).flatMap((r) => r.tags ?? []))].slice(0, 1),
+      summary: "The methods this path takes",
+      description: `204 with an \`Allow\` header listing the path's methods (${allow}); no body, no API key.`,
+      ...(params ? { request: { params } } : {}),
+      responses: {
+        204: {
+          description: "No content; `Allow` lists the methods",
+          headers: { Allow: { description: "The path's methods", schema: { type: "string", example: allow } } },
+        },
+        ...COMMON_RESPONSES,
+      },
+    });
   }
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: "3.1.0",
@@ -387,7 +643,12 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
         "Reads of the indexed escrow and gateway registry. Amounts are decimal strings in the token's base units; " +
         "addresses and ids are lower-case hex in responses and accepted in any case in requests. Errors are RFC " +
         "9457 problem details (application/problem+json) with a stable `type` URI per kind of error. Unknown or " +
-        "repeated query parameters are refused (400).",
+        "repeated query parameters are refused (400).\n\n" +
+        "Paths match exactly: case-sensitive, without a trailing slash (`/v1/deals/` and `/V1/DEALS` are 404 " +
+        "not-found, as is any path not listed here). Every listed path answers OPTIONS (204, `Allow`) and each GET " +
+        "also HEAD. Requests node itself would refuse are problems too: CONNECT (405), an HTTP/1.1 request without " +
+        "`Host` (400 malformed-request), an unknown `Expect` (417), an unparsable request (400), a head over 16 KiB " +
+        "(431), a request not received in time (408).",
     },
     servers: [{ url: "/" }],
     tags: [
@@ -396,6 +657,8 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
       { name: "acceptors", description: "Acceptors (float providers) of the registry" },
       { name: "operations", description: "Health, readiness, metrics" },
       { name: "write", description: "Signed confirmations and intents, relayed without gas for the signers" },
+      { name: "events", description: "Replay of every change as events, and the same live as Server-Sent Events" },
+      { name: "webhooks", description: "Webhook endpoints: signed deliveries of the events, retried" },
     ],
   });
 }

@@ -38,6 +38,16 @@ export const PROBLEM_KINDS = {
   internal: { status: 500, title: "Internal error" },
   "not-ready": { status: 503, title: "Not ready" },
   unavailable: { status: 503, title: "Service unavailable" },
+  /* ---- edges outside express (server.ts) ---- */
+  "expectation-failed": { status: 417, title: "Expectation failed" },
+  /* readiness (availability.ts): halted, rebuilding or not yet built */
+  "projection-unavailable": { status: 503, title: "Projection unavailable" },
+  /* events, replay and webhooks */
+  "cursor-expired": { status: 410, title: "Cursor expired" },
+  "webhook-endpoint-not-found": { status: 404, title: "Webhook endpoint not found" },
+  "delivery-not-found": { status: 404, title: "Delivery not found" },
+  "webhook-url-refused": { status: 422, title: "Webhook URL refused" },
+  "too-many-endpoints": { status: 409, title: "Too many webhook endpoints" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;
@@ -106,6 +116,8 @@ function isUnavailable(error: unknown): boolean {
   return (
     error.name === "MaxRetriesPerRequestError" ||
     error.message === "Connection is closed." ||
+    // ioredis' commandTimeout: Redis hung or unreachable past the deadline.
+    error.message === "Command timed out" ||
     error.message.startsWith("Stream isn't writeable") ||
     (typeof code === "string" && CONNECTION_CODES.has(code))
   );

@@ -21,8 +21,6 @@ export const METHOD_NAME_MAX_LENGTH = 64;
 
 const HEX32 = /^0x[0-9a-fA-F]{64}$/;
 const HEX20 = /^0x[0-9a-fA-F]{40}$/;
-/** A payment method name: printable ASCII, 1 to METHOD_NAME_MAX_LENGTH characters. */
-const METHOD_NAME = new RegExp(`^[\\x20-\\x7e]{1,${METHOD_NAME_MAX_LENGTH}}$`);
 
 /* ------------------------------------------------ fields ------------------------------------------------ */
 
@@ -70,18 +68,22 @@ const cursorField = z
       "with other party/gateway/status values is a 400.",
   });
 
+/**
+ * The whole rule of a `method` as one pattern, so the OpenAPI document states it too: a bytes32 id (0x + 64 hex,
+ * any case), or a name of 1 to METHOD_NAME_MAX_LENGTH printable ASCII characters that does not start with 0x.
+ */
+export const METHOD_PATTERN = new RegExp(
+  `^(?:0[xX][0-9a-fA-F]{64}|(?!0[xX])[\\x20-\\x7e]{1,${METHOD_NAME_MAX_LENGTH}})$`,
+);
+
 const methodField = z
   .string()
-  .superRefine((value, ctx) => {
-    if (/^0x/i.test(value)) {
-      if (!HEX32.test(value))
-        ctx.addIssue({ code: "custom", message: "a method id must be 0x followed by 64 hex digits" });
-    } else if (!METHOD_NAME.test(value)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `a method name must be 1 to ${METHOD_NAME_MAX_LENGTH} printable ASCII characters (or pass a bytes32 id)`,
-      });
-    }
+  // One check (one pattern, one message): the message says which half of the rule the value missed.
+  .regex(METHOD_PATTERN, {
+    error: (issue) =>
+      /^0x/i.test(String(issue.input))
+        ? "a method id must be 0x followed by 64 hex digits"
+        : `a method name must be 1 to ${METHOD_NAME_MAX_LENGTH} printable ASCII characters (or pass a bytes32 id)`,
   })
   .openapi({
     description:
@@ -450,10 +452,15 @@ export const ReadySchema = z
     checks: z.record(z.string(), z.union([z.boolean(), z.string()])).openapi({
       description: "Each readiness check: true when it passes, false or a reason when it does not",
     }),
+    /* readiness (availability.ts): what the lag check compared */
+    block: z.number().int().optional().openapi({ description: "The indexed block" }),
+    head: z.number().int().optional().openapi({ description: "The head the lag was measured against" }),
   })
   .openapi("Ready");
 
 export const NotReadySchema = ProblemSchema.extend({
   ready: z.literal(false),
   checks: ReadySchema.shape.checks,
+  block: ReadySchema.shape.block,
+  head: ReadySchema.shape.head,
 }).openapi("NotReady");

@@ -29,6 +29,7 @@ import {
   NotFoundError,
   RetryableError,
 } from "../errors";
+import { redactText, redactUrl } from "../redact";
 import type { BlockHeader, CallOutcome, CallRequest, Chain, RawLog } from "./types";
 
 /** Total time one HTTP request may take (connect, send, wait, read the body). */
@@ -64,6 +65,12 @@ export type Failure = { kind: FailureKind; reason: string; code?: number; messag
 export type EthersChain = Chain & {
   /** The block span the next `eth_getLogs` request asks for. */
   span(): number;
+  /**
+   * The latest block number for probes (readiness): an answer younger than `maxAgeMs` is reused, and concurrent
+   * callers share one request in flight, so any number of probes costs one `eth_blockNumber` per `maxAgeMs`. One
+   * attempt, cut off after `timeoutMs`: nothing keeps retrying after the probe that asked has answered.
+   */
+  probeHead(maxAgeMs: number, timeoutMs: number): Promise<number>;
 };
 
 /** Transport-level error codes (node:net, undici) that a later attempt may not hit. */
@@ -170,7 +177,8 @@ export function classifyError(error: unknown, method: string): Failure {
   const record = asRecord(error);
   // ethers' shortMessage leaves out the request (whose URL may hold an API key)
   const short = record && typeof record.shortMessage === "string" ? record.shortMessage : undefined;
-  const message = short ?? (error instanceof Error ? error.message : String(error));
+  // Redacted all the same: a fetch or node message may quote the URL, with its key or credentials.
+  const message = redactText(short ?? (error instanceof Error ? error.message : String(error)));
   if (!record) return { kind: "retryable", reason: "unknown failure", message };
   if (error instanceof MalformedResponseError) return { kind: "retryable", reason: "malformed response", message };
 
@@ -187,6 +195,15 @@ export function classifyError(error: unknown, method: string): Failure {
   if (isError(error, "SERVER_ERROR")) {
     const response = asRecord(error.response);
     const status = typeof response?.statusCode === "number" ? response.statusCode : undefined;
+    if (status === 401 || status === 403) {
+      // Wrong or missing credentials (the URL's user:pass, or its API key): no retry can fix that.
+      return {
+        kind: "non_retryable",
+        reason: `http ${status}`,
+        code: status,
+        message: `${message} (the RPC refused the credentials in RPC_URL: its user:pass@ or its API key)`,
+      };
+    }
     if (status !== undefined && !isRetryableStatus(status)) {
       // A 4xx may carry a JSON-RPC error that says more (some providers answer "range too large" with a 400).
       const rpc = rpcErrorOf({ error: asRecord(parseJson(responseBody(error.info)))?.error });
@@ -332,7 +349,7 @@ export function createChain({
   initialLogSpan?: number;
   targetLogsPerRequest?: number;
 }): EthersChain {
-  if (!/^https?:\/\//i.test(rpcUrl)) throw new Error("createChain needs an http(s) RPC URL");
+  if (!/^https?:\/\//i.test(rpcUrl)) throw new Error(`createChain needs an http(s) RPC URL, not ${redactUrl(rpcUrl)}`);
   const backoff: Backoff = { ...DEFAULT_BACKOFF, ...backoffOverrides };
   const logger = common.logger.child({ module: "chain" });
   const { metrics } = common;
@@ -342,7 +359,18 @@ export function createChain({
   const closing = new AbortController();
   // Every request in flight listens on this one signal: many concurrent reads are normal, not a leak.
   setMaxListeners(0, closing.signal);
-  const connection = new FetchRequest(rpcUrl);
+  // `user:pass@` in the URL becomes a Basic Authorization header: fetch refuses a URL that holds credentials.
+  const endpoint = new URL(rpcUrl);
+  const basicAuth =
+    endpoint.username !== "" || endpoint.password !== ""
+      ? Buffer.from(`${decodeURIComponent(endpoint.username)}:${decodeURIComponent(endpoint.password)}`).toString(
+          "base64",
+        )
+      : undefined;
+  endpoint.username = "";
+  endpoint.password = "";
+  const connection = new FetchRequest(endpoint.href);
+  if (basicAuth !== undefined) connection.setHeader("authorization", `Basic ${basicAuth}`);
   connection.timeout = requestTimeoutMs;
   connection.allowGzip = false;
   connection.getUrlFunc = fetchGetUrl(closing.signal);
@@ -358,9 +386,10 @@ export function createChain({
    * One JSON-RPC call, one POST (timeout, cancellation and HTTP errors as the FetchRequest reports them); a JSON-RPC
    * error is thrown as ethers' JsonRpcProvider would throw it.
    */
-  async function sendOnce(method: string, params: unknown[]): Promise<unknown> {
+  async function sendOnce(method: string, params: unknown[], timeoutMs?: number): Promise<unknown> {
     if (closing.signal.aborted) throw closedError();
     const request = connection.clone();
+    if (timeoutMs !== undefined) request.timeout = timeoutMs;
     const payload = { jsonrpc: "2.0", id: nextId++, method, params };
     request.body = JSON.stringify(payload);
     request.setHeader("content-type", "application/json");
@@ -383,7 +412,9 @@ export function createChain({
   /** Counts a failure in `relayer_rpc_errors_total` and logs it at warn, with the caller's context. */
   function report(method: string, failure: Failure, context: Record<string, unknown>): void {
     metrics.rpcErrors.inc({ method, kind: failure.kind });
-    logger.warn({
+    // Refused credentials need the operator, not patience: an error, not a warning.
+    const refused = failure.code === 401 || failure.code === 403;
+    logger[refused ? "error" : "warn"]({
       msg: "rpc request failed",
       method,
       kind: failure.kind,
@@ -475,6 +506,10 @@ export function createChain({
     await chainId();
     return call(...args);
   }
+
+  /** The latest answer of probeHead, and the request in flight. */
+  let probed: { at: number; head: number } | undefined;
+  let probing: Promise<number> | undefined;
 
   const checkBlockNumber = (n: number, name: string) => {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative integer, got ${n}`);
@@ -620,6 +655,27 @@ export function createChain({
     },
 
     span: () => span,
+
+    probeHead(maxAgeMs: number, timeoutMs: number): Promise<number> {
+      if (probed && performance.now() - probed.at < maxAgeMs) return Promise.resolve(probed.head);
+      if (probing) return probing;
+      const pending = (async () => {
+        await chainId();
+        try {
+          const head = quantity(await sendOnce("eth_blockNumber", [], timeoutMs), "eth_blockNumber");
+          probed = { at: performance.now(), head };
+          metrics.headBlock.set(head);
+          return head;
+        } catch (error) {
+          metrics.rpcErrors.inc({ method: "eth_blockNumber", kind: classifyError(error, "eth_blockNumber").kind });
+          throw error;
+        }
+      })().finally(() => {
+        probing = undefined;
+      });
+      probing = pending;
+      return pending;
+    },
 
     close(): void {
       if (closing.signal.aborted) return;

@@ -44,6 +44,13 @@ export const HEADER_CONCURRENCY = 8;
 /** Block times kept ahead of their commits at most (a backfill range holds far fewer blocks with logs). */
 const HEADER_TIMES_MAX = 50_000;
 
+/**
+ * How long the leader's heartbeat lives in Redis: a few lease renewals and poll intervals, so that a step slowed by
+ * a retried RPC call does not make every replica unready, while a dead leader is noticed within seconds.
+ */
+export const heartbeatTtlMs = (options: { leaseTtlMs: number; pollIntervalMs: number }) =>
+  Math.max(2 * options.leaseTtlMs, 5 * options.pollIntervalMs);
+
 export type Indexer = {
   /** Starts the loop (takes part in the leader election); resolves when it stops. */
   start(): Promise<void>;
@@ -79,11 +86,14 @@ export function createIndexer({
   const confirmations = options.confirmations;
   const addresses = [sources.escrow, sources.registry];
   const listeners: ((u: ChainUpdate) => void)[] = [];
+  const heartbeatTtl = heartbeatTtlMs(options);
 
   let running = false;
   let lease: string | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
   let halted: string | undefined;
+  /** Whether the halt is recorded in Redis meta (from then on, its disappearance means an operator rebuilt). */
+  let haltRecorded = false;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
   let progress = { at: 0, events: 0, block: 0 };
@@ -324,18 +334,50 @@ export function createIndexer({
     return true;
   }
 
+  /** Renews the heartbeat replicas read: this leader is alive and saw `head`. */
+  async function beat(head: number) {
+    await store.heartbeat(head, heartbeatTtl);
+  }
+
+  /**
+   * While halted: records the halt in meta (every replica then serves the projection as unavailable) and waits for
+   * an operator's rebuild, which deletes the record; then indexes again from what the rebuild left.
+   */
+  async function haltedStep(): Promise<void> {
+    if (!haltRecorded) {
+      await store.setHalted(halted!);
+      haltRecorded = true;
+      return;
+    }
+    const meta = await store.getMeta();
+    if (meta.halted !== undefined) {
+      if (known) await beat(known.head);
+      return;
+    }
+    logger.warn({ msg: "halt cleared (the projection was rebuilt); indexing again", reason: halted });
+    halted = undefined;
+    haltRecorded = false;
+    metrics.halted.set(0);
+    fetched = undefined;
+    ahead = undefined;
+  }
+
   /** One step of the loop: a backfill batch, one new block, a rollback, or an idle check. */
   async function step(): Promise<"busy" | "idle"> {
     const meta = await store.getMeta();
+    // Meta goes with a flushed Redis: the owner is recorded again before anything is indexed.
+    if (meta.owner === undefined) await store.claim();
     const next = meta.block === undefined ? deploymentBlock : meta.block + 1;
     // The rest of a range already read holds final blocks after a final checkpoint: nothing to ask the node (whose
     // answers would wait behind the range being read ahead).
     if (fetched?.from === next && known !== undefined && fetched.to <= known.finalized) {
+      await beat(known.head);
       return backfill(meta, next, known.head, known.finalized);
     }
     const head = await chain.head();
     const finalized = head - confirmations + 1;
     known = { head, finalized };
+    await beat(head);
     metrics.headBlock.set(head);
     metrics.finalizedBlock.set(Math.max(0, finalized));
     metrics.lagBlocks.set(Math.max(0, head - (meta.block ?? deploymentBlock - 1)));
@@ -447,7 +489,8 @@ export function createIndexer({
           }
         }
         if (halted) {
-          await sleep(options.pollIntervalMs);
+          await haltedStep();
+          if (halted) await sleep(options.pollIntervalMs);
           continue;
         }
         const state = await step();
@@ -461,6 +504,8 @@ export function createIndexer({
         }
         if (error instanceof Halt || error instanceof ProjectionError) {
           halted = error.message;
+          haltRecorded = false;
+          metrics.halted.set(1);
           logger.fatal({ msg: "indexer halted; the projection needs an operator (rebuild)", reason: error.message });
           continue;
         }

@@ -12,6 +12,11 @@
  *       of one command on that key), 6 undo key ("" to record no undo), 7 block hashes JSON [n, h, ...],
  *       8 announcements JSON [string...], 9 announcement-log key ("" for none), 10 keys to delete JSON,
  *       11 block-hash fields to delete JSON.
+ * Stream entries (ids from the server's clock, so retention trims by time) hold one field `e`: a stage letter and
+ * the announcement — `p` announced in a block that can still be undone, `x` committed already final (the event and
+ * its finalization in one entry), `f` finalized (its block passed the confirmation depth: written from the block's
+ * announcement log, `bev:<b>`, before that log is dropped), `r` retracted (ROLLBACK_SCRIPT). One field name for all
+ * keeps the stream's listpacks compact; relayer/src/events/stream.ts reads them.
  * Returns "OK", "LEASE" (not the leader any more) or "STALE" (checkpoint moved: already applied).
  */
 export const COMMIT_SCRIPT = `
@@ -64,15 +69,24 @@ end
 if record then redis.call('SET', ARGV[6], cjson.encode(undo)) end
 local hashes = cjson.decode(ARGV[7])
 for i = 1, #hashes, 2 do redis.call('HSET', KEYS[3], hashes[i], hashes[i + 1]) end
-local announcements = cjson.decode(ARGV[8])
-if #announcements > 0 then
-  local last = redis.call('HINCRBY', KEYS[1], 'seq', #announcements)
-  for i = 1, #announcements do
-    redis.call('XADD', KEYS[4], (last - #announcements + i) .. '-0', 'e', announcements[i])
+local dels = cjson.decode(ARGV[10])
+local appended = 0
+for i = 1, #dels do
+  if string.find(dels[i], 'bev:%d+$') then
+    local bev = redis.call('GET', dels[i])
+    if bev then
+      local announced = cjson.decode(bev)
+      for j = 1, #announced do redis.call('XADD', KEYS[4], '*', 'e', 'f' .. announced[j]) end
+      appended = appended + #announced
+    end
   end
 end
+local announcements = cjson.decode(ARGV[8])
+local stage = ARGV[9] ~= '' and 'p' or 'x'
+for i = 1, #announcements do redis.call('XADD', KEYS[4], '*', 'e', stage .. announcements[i]) end
+appended = appended + #announcements
+if appended > 0 then redis.call('HINCRBY', KEYS[1], 'seq', appended) end
 if ARGV[9] ~= '' and #announcements > 0 then redis.call('SET', ARGV[9], ARGV[8]) end
-local dels = cjson.decode(ARGV[10])
 for i = 1, #dels do redis.call('DEL', dels[i]) end
 local hdels = cjson.decode(ARGV[11])
 for i = 1, #hdels do redis.call('HDEL', KEYS[3], hdels[i]) end
@@ -82,7 +96,7 @@ return 'OK'
 
 /**
  * Rolls the projection back to block `to` by applying the undo logs of the blocks above it, newest first, and
- * appends a retraction for every announced event of those blocks.
+ * appends a retraction (stream entry `r<announcement>`, newest event first) for every announced event of those blocks.
  * KEYS: 1 meta, 2 lease, 3 block hashes, 4 event stream.
  * ARGV: 1 lease value, 2 current checkpoint block, 3 target block, 4 target block hash, 5 key prefix (the undo
  *       log of block b is <prefix>undo:<b>, its announcements <prefix>bev:<b>).
@@ -118,10 +132,10 @@ for b = from, to + 1, -1 do
   if bev then
     local announced = cjson.decode(bev)
     for i = #announced, 1, -1 do
-      local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-      redis.call('XADD', KEYS[4], seq .. '-0', 'e', announced[i], 'retracted', '1')
+      redis.call('XADD', KEYS[4], '*', 'e', 'r' .. announced[i])
       retracted = retracted + 1
     end
+    redis.call('HINCRBY', KEYS[1], 'seq', #announced)
     redis.call('DEL', bevKey)
   end
   redis.call('HDEL', KEYS[3], tostring(b))

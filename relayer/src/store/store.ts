@@ -40,6 +40,24 @@ export type Meta = {
   backfilled: boolean;
   reorgs: number;
   seq: number;
+  /** `<chainId>:<escrow>` once {@link Store.claim} recorded who owns the keys (gone after a FLUSHALL or a rebuild). */
+  owner?: string;
+  /**
+   * True once a backfill reached the finalized block since the projection was created. Unlike `backfilled` it stays
+   * set while a restarted indexer catches up: the data is stale then, not missing.
+   */
+  built: boolean;
+  /** Why the indexer halted (a reorg deeper than the confirmations kept): the data may be wrong until a rebuild. */
+  halted?: string;
+  /** Set (to when it began, ISO 8601) while an operator's rebuild is deleting and re-indexing the projection. */
+  rebuilding?: string;
+};
+
+/** What the readiness check and the data-route guard read in one round trip: progress and the leader's heartbeat. */
+export type ProjectionState = {
+  meta: Meta;
+  /** The head the leader saw at its last step, while its heartbeat is fresh; undefined when it is stale or absent. */
+  leaderHead?: number;
 };
 
 /** What one commit writes. */
@@ -62,6 +80,46 @@ export type CommitResult = "OK" | "LEASE" | "STALE";
 export type RollbackResult = { retracted: number } | "LEASE" | "STALE" | "DEEP";
 
 export type Store = ReturnType<typeof createStore>;
+
+/**
+ * Takes the lease unconditionally with the next fencing token. KEYS: 1 lease, 2 lease sequence. ARGV: 1 holder,
+ * 2 ttl ms.
+ */
+const SEIZE_SCRIPT = `
+local token = redis.call('INCR', KEYS[2])
+local value = token .. ':' .. ARGV[1]
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+return value
+`;
+
+/**
+ * Leaves meta with its owner and the rebuild mark only, if the lease is still ours. KEYS: 1 meta, 2 lease.
+ * ARGV: 1 lease value, 2 the rebuild mark.
+ */
+const RESET_META_SCRIPT = `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'LEASE' end
+local owner = redis.call('HGET', KEYS[1], 'owner')
+redis.call('DEL', KEYS[1])
+if owner then redis.call('HSET', KEYS[1], 'owner', owner) end
+redis.call('HSET', KEYS[1], 'rebuilding', ARGV[2])
+return 'OK'
+`;
+
+/**
+ * Records progress, unless meta holds no checkpoint (the projection was flushed or reset under a running indexer,
+ * whose late write must not mark an empty projection as built). A completed backfill marks the projection built
+ * and ends a rebuild. KEYS: 1 meta. ARGV: 1 head, 2 backfilled "1"|"0", 3 time or "".
+ */
+const PROGRESS_SCRIPT = `
+if redis.call('HEXISTS', KEYS[1], 'block') == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'head', ARGV[1], 'backfilled', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'time', ARGV[3]) end
+if ARGV[2] == '1' then
+  redis.call('HSET', KEYS[1], 'built', '1')
+  redis.call('HDEL', KEYS[1], 'rebuilding')
+end
+return 1
+`;
 
 /** Keys per SCAN step and per DEL when clearing. */
 const SCAN_COUNT = 1000;
@@ -178,21 +236,21 @@ function parsePage(reply: string): DealPage {
   return { deals, gateways, next: next ? { id: next[0], score: Number(next[1]) } : undefined };
 }
 
-/** The announcement of an event in the event stream (and its retraction). */
+/**
+ * The announcement of an event in the event stream (and of its finalization and retraction): its protocol type,
+ * subject, position and, when the indexer stamped it, its block's time. relayer/src/events/stream.ts turns it into
+ * the public event.
+ */
 export function announcementOf(event: ProtocolEvent): string {
   const { type, block, blockHash, txHash, logIndex } = event;
-  const subject =
-    "dealId" in event
-      ? { dealId: event.dealId }
-      : "acceptor" in event
-        ? { acceptor: event.acceptor }
-        : "gateway" in event
-          ? { gateway: event.gateway }
-          : "account" in event
-            ? { account: event.account }
-            : { token: (event as { token: string }).token };
-  return JSON.stringify({ type, ...subject, block, blockHash, txHash, logIndex });
+  const fields = event as Partial<Record<(typeof SUBJECT_FIELDS)[number], string>> & { timestamp?: number };
+  const subject: Record<string, string> = {};
+  for (const name of SUBJECT_FIELDS) if (typeof fields[name] === "string") subject[name] = fields[name];
+  return JSON.stringify({ type, ...subject, block, blockHash, txHash, logIndex, timestamp: fields.timestamp });
 }
+
+/** The fields naming what an event is about, as announced (every one the event has). */
+const SUBJECT_FIELDS = ["dealId", "acceptor", "gateway", "account", "token"] as const;
 
 /**
  * A view over prefetched hashes that records writes, combined per key: one HSET of every field a commit sets in a
@@ -301,6 +359,7 @@ export function createStore({
   const LEASE_SEQ = k("lease:seq");
   const BLOCKS = k("blocks");
   const EVENTS = k("events");
+  const HEARTBEAT = k("hb");
 
   const evalScript = (script: string, keys: string[], args: (string | number)[]) =>
     redis.eval(script, keys.length, ...keys, ...args) as Promise<unknown>;
@@ -331,6 +390,23 @@ export function createStore({
       if (Object.keys(hash).length === 0) into.set(n, undefined);
       else into.set(n, isDealKey(n) ? renameDealFields(hash, false) : hash);
     });
+  }
+
+  async function readMeta(): Promise<Meta> {
+    const m = await redis.hgetall(META);
+    return {
+      block: m.block === undefined ? undefined : Number(m.block),
+      hash: m.hash,
+      head: m.head === undefined ? undefined : Number(m.head),
+      time: m.time === undefined ? undefined : Number(m.time),
+      backfilled: m.backfilled === "1",
+      reorgs: Number(m.reorgs ?? 0),
+      seq: Number(m.seq ?? 0),
+      owner: m.owner,
+      built: m.built === "1",
+      halted: m.halted,
+      rebuilding: m.rebuilding,
+    };
   }
 
   /** Computes the operations of a batch of events over the current projection. */
@@ -369,17 +445,54 @@ export function createStore({
       }
     },
 
-    async getMeta(): Promise<Meta> {
-      const m = await redis.hgetall(META);
-      return {
-        block: m.block === undefined ? undefined : Number(m.block),
-        hash: m.hash,
-        head: m.head === undefined ? undefined : Number(m.head),
-        time: m.time === undefined ? undefined : Number(m.time),
-        backfilled: m.backfilled === "1",
-        reorgs: Number(m.reorgs ?? 0),
-        seq: Number(m.seq ?? 0),
-      };
+    getMeta: readMeta,
+
+    /** The meta hash and the heartbeat, sent together (one round trip with auto-pipelining). */
+    async projectionState(): Promise<ProjectionState> {
+      const [meta, hb] = await Promise.all([readMeta(), redis.get(HEARTBEAT)]);
+      const leaderHead = hb === null ? undefined : Number(hb);
+      return { meta, leaderHead: Number.isSafeInteger(leaderHead) ? leaderHead : undefined };
+    },
+
+    /**
+     * The leader's heartbeat: the head it just saw, kept by Redis for `ttlMs` (Redis expires it, so replicas on other
+     * hosts judge its age without comparing clocks).
+     */
+    async heartbeat(head: number, ttlMs: number): Promise<void> {
+      await redis.set(HEARTBEAT, String(head), "PX", ttlMs);
+    },
+
+    /** Records that the indexer halted, so that every replica stops serving the projection as good. */
+    async setHalted(reason: string): Promise<void> {
+      await redis.hset(META, "halted", reason);
+    },
+
+    /**
+     * Takes the indexer lease whoever holds it (a new fencing token, so the holder's next commit or renewal fails),
+     * for an operator's rebuild. Returns the lease value.
+     */
+    async seizeLease(holder: string, ttlMs: number): Promise<string> {
+      return (await evalScript(SEIZE_SCRIPT, [LEASE, LEASE_SEQ], [holder, ttlMs])) as string;
+    },
+
+    /**
+     * Starts a rebuild under the lease `leaseValue`: marks meta `rebuilding` (the data routes answer 503 from then
+     * on), deletes every projection key of this chain and escrow — not the lease, not the write side's `w:` keys
+     * (submissions, which no event rebuilds) — and leaves meta holding only the owner and the mark. The indexer
+     * backfills from the deployment block and clears the mark when it reaches the finalized block. Returns the
+     * number of keys deleted, or "LEASE" when the lease was lost meanwhile.
+     */
+    async resetProjection(leaseValue: string): Promise<number | "LEASE"> {
+      if ((await redis.get(LEASE)) !== leaseValue) return "LEASE";
+      const began = new Date().toISOString();
+      await redis.hset(META, "rebuilding", began);
+      await redis.hdel(META, "built", "backfilled", "halted");
+      const keep = new Set([META, LEASE, LEASE_SEQ]);
+      const doomed = (await scanKeys()).filter((key) => !keep.has(key) && !key.startsWith(`${base}w:`));
+      for (let i = 0; i < doomed.length; i += SCAN_COUNT) await redis.del(...doomed.slice(i, i + SCAN_COUNT));
+      const result = await evalScript(RESET_META_SCRIPT, [META, LEASE], [leaseValue, began]);
+      if (result !== "OK") return "LEASE";
+      return doomed.length + 1;
     },
 
     /**
@@ -387,9 +500,7 @@ export function createStore({
      * timestamp of the latest block read (the API judges dispute windows by it when the chain's clock is ahead).
      */
     async setProgress(head: number, backfilled: boolean, time?: number): Promise<void> {
-      const fields = ["head", String(head), "backfilled", backfilled ? "1" : "0"];
-      if (time !== undefined) fields.push("time", String(time));
-      await redis.hset(META, ...fields);
+      await evalScript(PROGRESS_SCRIPT, [META], [head, backfilled ? "1" : "0", time ?? ""]);
     },
 
     /** The stored hash of `block`, if it is within the remembered window. */
@@ -580,7 +691,7 @@ export function createStore({
      */
     async dumpProjection(): Promise<Record<string, unknown>> {
       const keys = await scanKeys();
-      const skip = /:(meta|lease|lease:seq|blocks|events|undo:\d+|bev:\d+)$/;
+      const skip = /:(meta|lease|lease:seq|hb|blocks|events|undo:\d+|bev:\d+)$/;
       const out: Record<string, unknown> = {};
       for (const key of keys.filter((x) => !skip.test(x) && !x.startsWith(`${base}w:`)).sort()) {
         const type = await redis.type(key);

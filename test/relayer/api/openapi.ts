@@ -67,7 +67,25 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       "/v1/owed",
     ];
     const posts = ["/v1/deals", "/v1/deals/{dealId}/confirmations", "/v1/typed-data"];
-    const paths = [...new Set([...expected, ...posts])].sort();
+    // Events, replay and webhooks: each operation with its success status.
+    const eventOps: [string, "get" | "post" | "delete", string][] = [
+      ["/v1/events", "get", "200"],
+      ["/v1/events/stream", "get", "200"],
+      ["/v1/webhook-endpoints", "post", "201"],
+      ["/v1/webhook-endpoints", "get", "200"],
+      ["/v1/webhook-endpoints/{id}", "get", "200"],
+      ["/v1/webhook-endpoints/{id}", "delete", "204"],
+      ["/v1/webhook-endpoints/{id}/rotate-secret", "post", "200"],
+      ["/v1/webhook-endpoints/{id}/deliveries", "get", "200"],
+      ["/v1/webhook-endpoints/{id}/deliveries/{deliveryId}/redeliver", "post", "202"],
+    ];
+    for (const [path, method, success] of eventOps) {
+      const op = doc.paths[path]?.[method];
+      expect(op, `${method} ${path}`).to.be.an("object");
+      expect(op.responses[success], `${method} ${path}`).to.be.an("object");
+      for (const status of ["400", "405", "500"]) expect(op.responses[status], `${path} ${status}`).to.be.an("object");
+    }
+    const paths = [...new Set([...expected, ...posts, ...eventOps.map(([path]) => path)])].sort();
     expect(Object.keys(doc.paths).sort()).to.deep.equal(paths);
     expect([...new Set(ROUTES.map((r) => r.path))].sort()).to.deep.equal(paths);
     const operations = [
@@ -240,5 +258,78 @@ describe("relayer read API: GET /v1/openapi.json", function () {
     }
     expect(doc.paths["/v1/deals"].get).to.have.property("description").that.contains("fewer than `limit`");
     expect(JSON.stringify(doc.paths["/v1/acceptors"])).to.contain("keccak256");
+  });
+
+  /* ---- statuses the relayer really sends (server.ts edges, shared middleware, OPTIONS, 304) ---- */
+
+  type Operation = Doc["paths"][string][string] & { operationId?: string; responses: Record<string, unknown> };
+  const operations = () =>
+    Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => ({ path, method, op: op as Operation })),
+    );
+
+  it("when a path is listed → its OPTIONS operation documents the 204 and the Allow header", async function () {
+    for (const path of Object.keys(doc.paths)) {
+      const options = doc.paths[path].options as Operation | undefined;
+      expect(options, path).to.be.an("object");
+      const noContent = options!.responses["204"] as { headers?: Record<string, unknown>; content?: unknown };
+      expect(noContent.headers, path).to.have.property("Allow");
+      expect(noContent.content, path).to.equal(undefined);
+    }
+    // What the app answers agrees with the document.
+    const res = await api.http.options("/v1/deals").expect(204);
+    expect(res.headers.allow).to.equal("GET, POST, HEAD, OPTIONS");
+    const ids = operations().map(({ op }) => op.operationId);
+    expect(new Set(ids).size, "operationIds are unique").to.equal(ids.length);
+  });
+
+  it("when any operation is listed → it documents 405, 413, 414, 417, 431 and 500 as problems", function () {
+    for (const { path, method, op } of operations()) {
+      for (const status of ["405", "413", "414", "417", "431", "500"]) {
+        expect(op.responses[status], `${method} ${path} ${status}`).to.have.nested.property(
+          "content.application/problem+json",
+        );
+      }
+    }
+  });
+
+  it("when a route takes keys and reads the store → 401, 403, 429 and 503 are documented; operations routes not", function () {
+    for (const route of ROUTES) {
+      const op = doc.paths[route.path][route.method] as Operation;
+      const operations = route.tags?.includes("operations");
+      for (const status of ["401", "403", "429"]) {
+        expect(op.responses[status] !== undefined, `${route.id} ${status}`).to.equal(!operations);
+      }
+      if (!operations) expect(JSON.stringify(op.responses["503"]), route.id).to.contain("projection-unavailable");
+    }
+    expect(doc.paths["/v1/health"].get.responses["503"]).to.equal(undefined);
+  });
+
+  it("when GET /v1/deals/{dealId} is listed → it documents 304 Not Modified, without a body", function () {
+    const notModified = doc.paths["/v1/deals/{dealId}"].get.responses["304"];
+    expect(notModified).to.be.an("object");
+    expect(notModified.content).to.equal(undefined);
+  });
+
+  it("when the method parameter is documented → its pattern is the validator's rule", async function () {
+    const param = doc.paths["/v1/acceptors"].get.parameters!.find((p) => p.name === "method")!;
+    const pattern = new RegExp((param.schema as { pattern: string }).pattern);
+    const cases: [string, boolean][] = [
+      ["SEPA:EUR", true],
+      ["A".repeat(64), true],
+      ["A".repeat(65), false],
+      ["", false],
+      ["é", false],
+      ["tab\there", false],
+      [`0x${"ab".repeat(32)}`, true],
+      [`0X${"AB".repeat(32)}`, true],
+      ["0x1234", false],
+      ["0xSEPA", false],
+    ];
+    for (const [value, valid] of cases) {
+      expect(pattern.test(value), value).to.equal(valid);
+      const res = await api.http.get(`/v1/acceptors?method=${encodeURIComponent(value)}`);
+      expect(res.status, value).to.equal(valid ? 200 : 400);
+    }
   });
 });

@@ -369,6 +369,26 @@ describe("relayer chain adapter (createChain)", function () {
       await proxy.close();
     });
 
+    it("probeHead: when many probes ask within maxAgeMs → one eth_blockNumber, shared while in flight", async function () {
+      const chain = track(createChain({ common, rpcUrl: proxy.url }));
+      await chain.chainId();
+      proxy.resetStats();
+      const heads = await Promise.all(Array.from({ length: 200 }, () => chain.probeHead(60_000, 1_000)));
+      expect(new Set(heads).size).to.equal(1);
+      expect(await chain.probeHead(60_000, 1_000)).to.equal(heads[0]);
+      expect(proxy.stats.methods.eth_blockNumber).to.equal(1);
+    });
+
+    it("probeHead: when the node fails → one attempt, rejected, and no retry after it", async function () {
+      const chain = track(createChain({ common, rpcUrl: proxy.url, backoff: FAST }));
+      await chain.chainId();
+      proxy.setMethodError("eth_blockNumber", { code: -32000, message: "overloaded" });
+      proxy.resetStats();
+      await expect(chain.probeHead(0, 1_000)).to.be.rejected;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(proxy.stats.methods.eth_blockNumber).to.equal(1);
+    });
+
     it("gives identical results with 30% failures and 20% delays, counting every failure", async function () {
       proxy.setFailRate(0.3);
       proxy.setDelayRate(0.2);

@@ -377,7 +377,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       expect((await r.store.getDeal(goneId))!.deal.status).to.equal("performed");
       expect((await r.store.getDeal(stillOpenId))!.deal.status).to.equal("performed");
       expect((await r.store.getHashes([acceptorKey]))[0]).to.not.deep.equal(floatBefore);
-      const seqBefore = (await r.store.getMeta()).seq;
+      const [lastBefore] = await redis.xrevrange(r.store.key("events"), "+", "-", "COUNT", 1);
 
       // The alternative chain: the same height plus more, with a different deal.
       await p.provider.send("evm_revert", [snapshot]);
@@ -399,10 +399,10 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       expect(await r.store.getDeal(finalDeal)).to.deep.equal(finalBefore);
 
       // The stream announced the vanished events, then retracted them.
-      const entries = await redis.xrange(r.store.key("events"), `${seqBefore + 1}-0`, "+");
+      const entries = await redis.xrange(r.store.key("events"), `(${lastBefore[0]}`, "+");
       const retracted = entries
-        .filter(([, fields]) => fields.includes("retracted"))
-        .map(([, fields]) => JSON.parse(fields[1]) as { type: string; dealId?: string });
+        .filter(([, fields]) => fields[1].startsWith("r"))
+        .map(([, fields]) => JSON.parse(fields[1].slice(1)) as { type: string; dealId?: string });
       expect(retracted.map((e) => `${e.type}:${e.dealId}`)).to.deep.equal([
         `DealLockedByDelegate:${dealIdOf(lock).toLowerCase()}`,
         `DealOpened:${dealIdOf(lock).toLowerCase()}`,
@@ -472,6 +472,47 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       expect(r.indexer.halted()).to.match(/deeper than the 2 confirmations|reaches finalized blocks/);
       // Nothing final was rewritten: the projection is what it was before the reorg.
       expect(await r.store.dumpProjection()).to.deep.equal(before);
+      await r.stop();
+    });
+
+    it("when it halts → records the halt in meta and beats on; when an operator rebuilds → indexes again to the rebuilt projection", async () => {
+      const r = start(2);
+      await caughtUpWith(r);
+      const [payer] = p.payers;
+      const [payee] = p.payees;
+      const snapshot = await p.provider.send("evm_snapshot", []);
+      const orphans: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const d = await makeDeal(p, { payer: await payer.getAddress(), payee: await payee.getAddress() });
+        await (await p.escrow.connect(payer).open(d, id(`orphan-${i}`))).wait();
+        orphans.push(dealIdOf(d));
+      }
+      for (let i = 0; i < 2; i++) await p.provider.send("evm_mine", []);
+      await caughtUpWith(r);
+      await p.provider.send("evm_revert", [snapshot]);
+      for (let i = 0; i < 9; i++) await p.provider.send("evm_mine", []);
+      const deadline = Date.now() + 20_000;
+      while ((await r.store.getMeta()).halted === undefined && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 25));
+      }
+      const halted = await r.store.projectionState();
+      expect(halted.meta.halted, "the halt reaches Redis").to.match(
+        /deeper than the 2 confirmations|reaches finalized/,
+      );
+      expect(halted.leaderHead, "a halted leader still beats").to.be.a("number");
+      expect(await r.store.getDeal(orphans[0].toLowerCase()), "the orphan is still stored").to.not.equal(undefined);
+
+      // The operator's rebuild: fence the indexer out, reset, hand the lease back.
+      const lease = await r.store.seizeLease("operator", 60_000);
+      expect(await r.store.resetProjection(lease)).to.be.a("number");
+      await r.store.releaseLease(lease);
+      // (Not caughtUpWith: the indexer reports its halt until it sees the rebuild.)
+      await caughtUp(p.provider, r.store);
+      expect(r.indexer.halted(), "the halt is over").to.equal(undefined);
+      const meta = await r.store.getMeta();
+      expect(meta).to.deep.include({ halted: undefined, rebuilding: undefined, built: true });
+      for (const dealId of orphans) expect(await r.store.getDeal(dealId.toLowerCase())).to.equal(undefined);
+      expect(await r.store.dumpProjection()).to.deep.equal(await rebuildDump(2));
       await r.stop();
     });
   });

@@ -109,15 +109,25 @@ describe("relayer store (Redis)", function () {
     return lease;
   }
 
-  /** The event stream: each entry's announcement and whether it is a retraction. */
-  async function stream(): Promise<{ id: string; event: { type: string; block: number }; retracted: boolean }[]> {
+  /**
+   * The event stream: each entry's id, stage letter (p announced pending, x committed final, f finalized,
+   * r retracted) and announcement.
+   */
+  async function stream(): Promise<{ id: string; stage: string; event: { type: string; block: number } }[]> {
     const entries = await redis.xrange(store.key("events"), "-", "+");
-    return entries.map(([id, fields]) => ({
-      id,
-      event: JSON.parse(fields[1]) as { type: string; block: number },
-      retracted: fields.includes("retracted"),
-    }));
+    return entries.map(([id, fields]) => {
+      expect(fields[0]).to.equal("e");
+      return { id, stage: fields[1][0], event: JSON.parse(fields[1].slice(1)) as { type: string; block: number } };
+    });
   }
+  /** Stream ids in order: `<ms>-<n>` from the server's clock, strictly increasing. */
+  const increasing = (ids: string[]) =>
+    ids.every((id, i) => {
+      if (i === 0) return /^\d+-\d+$/.test(id);
+      const [ms, n] = id.split("-").map(BigInt);
+      const [pms, pn] = ids[i - 1].split("-").map(BigInt);
+      return ms > pms || (ms === pms && n > pn);
+    });
 
   describe("store keys", function () {
     beforeEach(async function () {
@@ -176,14 +186,78 @@ describe("relayer store (Redis)", function () {
         backfilled: false,
         reorgs: 0,
         seq: 0,
+        owner: undefined,
+        built: false,
+        halted: undefined,
+        rebuilding: undefined,
       });
     });
 
     it("records the head and the backfill state, and the latest block time only when given", async function () {
+      await redis.hset(store.key("meta"), "block", "39");
       await store.setProgress(40, false, 1_800_000_000);
       expect(await store.getMeta()).to.deep.include({ head: 40, backfilled: false, time: 1_800_000_000 });
       await store.setProgress(41, true);
       expect(await store.getMeta()).to.deep.include({ head: 41, backfilled: true, time: 1_800_000_000 });
+    });
+
+    it("when meta holds no checkpoint (flushed or reset under the indexer) → records no progress", async function () {
+      await store.setProgress(41, true);
+      expect(await store.getMeta()).to.deep.include({ head: undefined, backfilled: false, built: false });
+    });
+
+    it("when a backfill completes → marks the projection built (kept while catching up) and ends a rebuild", async function () {
+      await redis.hset(store.key("meta"), "block", "39", "rebuilding", "2026-01-01T00:00:00Z");
+      await store.setProgress(40, false);
+      expect(await store.getMeta()).to.deep.include({ built: false, rebuilding: "2026-01-01T00:00:00Z" });
+      await store.setProgress(41, true);
+      expect(await store.getMeta()).to.deep.include({ built: true, rebuilding: undefined });
+      await store.setProgress(60, false);
+      expect(await store.getMeta()).to.deep.include({ built: true, backfilled: false });
+    });
+
+    it("when the leader beats → the heartbeat holds its head until the TTL runs out", async function () {
+      expect((await store.projectionState()).leaderHead).to.equal(undefined);
+      await store.heartbeat(77, 60_000);
+      expect((await store.projectionState()).leaderHead).to.equal(77);
+      await store.heartbeat(78, 1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect((await store.projectionState()).leaderHead).to.equal(undefined);
+    });
+
+    it("when the indexer halts → meta carries the reason", async function () {
+      await store.setHalted("reorg below block 9");
+      expect((await store.getMeta()).halted).to.equal("reorg below block 9");
+    });
+  });
+
+  describe("resetProjection (rebuild)", function () {
+    it("when it holds the lease → deletes the projection but keeps the lease, its sequence and the write side's keys", async function () {
+      await store.claim();
+      const first = (await store.lease("indexer", TTL_MS))!;
+      await redis.hset(store.key("meta"), "block", "50", "built", "1", "backfilled", "1", "halted", "deep reorg");
+      await redis.hset(store.key("deal:0x01"), "s", "open");
+      await redis.set(store.key("w:sub:1"), "pending");
+      await store.heartbeat(50, 60_000);
+      const seized = await store.seizeLease("rebuild", TTL_MS);
+      expect(Number(seized.split(":")[0])).to.be.greaterThan(Number(first.split(":")[0]));
+      expect(await store.lease("indexer", TTL_MS, first), "the old holder's renewal fails").to.equal(undefined);
+      expect(await store.resetProjection(seized)).to.be.a("number");
+      expect(await redis.exists(store.key("deal:0x01"), store.key("hb"))).to.equal(0);
+      expect(await redis.get(store.key("w:sub:1"))).to.equal("pending");
+      expect(await store.leaseHolder()).to.equal(seized);
+      const meta = await store.getMeta();
+      expect(meta).to.deep.include({ block: undefined, built: false, halted: undefined });
+      expect(meta.owner).to.be.a("string");
+      expect(meta.rebuilding).to.be.a("string");
+    });
+
+    it("when the lease was taken by another → deletes nothing and says LEASE", async function () {
+      await redis.hset(store.key("deal:0x01"), "s", "open");
+      const seized = await store.seizeLease("rebuild", TTL_MS);
+      await store.seizeLease("other", TTL_MS);
+      expect(await store.resetProjection(seized)).to.equal("LEASE");
+      expect(await redis.exists(store.key("deal:0x01"))).to.equal(1);
     });
   });
 
@@ -269,25 +343,49 @@ describe("relayer store (Redis)", function () {
       expect(await store.commit(input(current, undefined, 10, [opened(at(10))]))).to.equal("OK");
     });
 
-    it("announces every event in the stream, numbered by meta.seq, in the order applied", async function () {
+    it("when blocks are committed final → one `x` entry per event, ids from the server clock, in the order applied", async function () {
       await commitBlocks([
         [10, [registeredGateway(at(10)), opened(at(10, 1))]],
         [11, []],
         [12, [performed(at(12)), released(at(12, 1))]],
       ]);
       const entries = await stream();
-      expect(entries.map((e) => e.id)).to.deep.equal(["1-0", "2-0", "3-0", "4-0"]);
-      expect(entries.map((e) => `${e.event.type}@${e.event.block}`)).to.deep.equal([
-        "GatewayRegistered@10",
-        "DealOpened@10",
-        "DealPerformed@12",
-        "DealReleased@12",
+      expect(increasing(entries.map((e) => e.id))).to.equal(true);
+      expect(entries.map((e) => `${e.stage} ${e.event.type}@${e.event.block}`)).to.deep.equal([
+        "x GatewayRegistered@10",
+        "x DealOpened@10",
+        "x DealPerformed@12",
+        "x DealReleased@12",
       ]);
-      expect(entries.every((e) => !e.retracted)).to.equal(true);
-      expect(JSON.parse((await redis.xrange(store.key("events"), "2-0", "2-0"))[0][1][1])).to.deep.equal(
-        JSON.parse(announcementOf(opened(at(10, 1)))),
-      );
+      expect(entries[1].event).to.deep.equal(JSON.parse(announcementOf(opened(at(10, 1)))));
       expect((await store.getMeta()).seq).to.equal(4);
+    });
+
+    it("when an undoable block is pruned as final → a `p` entry at commit, then an `f` entry per announcement", async function () {
+      const lease = await commitBlocks([[10, [opened(at(10))]]]);
+      expect(
+        await store.commit(input(lease, 10, 11, [performed(at(11)), released(at(11, 1))], { undoable: true })),
+      ).to.equal("OK");
+      expect((await stream()).map((e) => `${e.stage} ${e.event.type}`)).to.deep.equal([
+        "x DealOpened",
+        "p DealPerformed",
+        "p DealReleased",
+      ]);
+      expect(await store.commit(input(lease, 11, 12, [], { undoable: true, pruneBlocks: [11] }))).to.equal("OK");
+      const entries = await stream();
+      expect(increasing(entries.map((e) => e.id))).to.equal(true);
+      expect(entries.slice(3).map((e) => `${e.stage} ${e.event.type}@${e.event.block}`)).to.deep.equal([
+        "f DealPerformed@11",
+        "f DealReleased@11",
+      ]);
+      expect((await store.getMeta()).seq).to.equal(5);
+    });
+
+    it("announces the block time when the indexer stamped the event, and leaves it out when not", async function () {
+      expect(
+        JSON.parse(announcementOf({ ...performed(at(11)), timestamp: 1_700_000_000 } as ProtocolEvent)),
+      ).to.include({ type: "DealPerformed", timestamp: 1_700_000_000 });
+      expect(JSON.parse(announcementOf(performed(at(11))))).to.not.have.property("timestamp");
     });
 
     it("keeps an undo log and the announcements of an undoable block only, and drops them when pruned", async function () {
@@ -325,11 +423,12 @@ describe("relayer store (Redis)", function () {
       expect(await store.blockHash(11)).to.equal(undefined);
       expect(await store.blockHash(12)).to.equal(undefined);
       expect(await redis.exists(store.key("undo:11"), store.key("undo:12"), store.key("bev:12"))).to.equal(0);
-      const retractions = (await stream()).filter((e) => e.retracted);
-      expect(retractions.map((e) => `${e.id} ${e.event.type}@${e.event.block}`)).to.deep.equal([
-        "6-0 DealReleased@12",
-        "7-0 DealOpened@12",
-        "8-0 DealPerformed@11",
+      const entries = await stream();
+      expect(increasing(entries.map((e) => e.id))).to.equal(true);
+      expect(entries.slice(5).map((e) => `${e.stage} ${e.event.type}@${e.event.block}`)).to.deep.equal([
+        "r DealReleased@12",
+        "r DealOpened@12",
+        "r DealPerformed@11",
       ]);
     });
 
