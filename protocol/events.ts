@@ -15,8 +15,13 @@ import type { DealParams, LogPosition, Sources } from "./types";
 export const MAX_EVIDENCE_URI_CHARS = 1_024;
 
 /** Every event of the protocol that off-chain code uses, tagged by `type` (the event's name). */
-export type ProtocolEvent = LogPosition &
-  (
+export type ProtocolEvent = LogPosition & {
+  /**
+   * Unix time (seconds) of the event's block: not in the log. The relayer's indexer sets it on every event before
+   * committing it (from the block's header); events decoded elsewhere leave it out.
+   */
+  timestamp?: number;
+} & (
     | { type: "DealOpened"; dealId: string; deal: DealParams; ref: string }
     | { type: "DealPerformed"; dealId: string }
     | { type: "DealReleaseApproved"; dealId: string }

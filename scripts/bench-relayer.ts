@@ -6,10 +6,13 @@
  *  2. raw       — eth_getLogs over the whole range + decodeLog, no store: the ceiling for the indexer
  *  3. backfill  — an in-process indexer from the deployment block to the head (fresh prefix), events/s
  *                 (2 and 3 run alternately, 3 times each; medians)
- *  4. api       — the relayer as a child process (INDEXER=off) under autocannon on GET /v1/deals/{id}, against a
- *                 bare express server returning the same body (alternately, 2 times each; medians); peak RSS
- *  5. redis     — MEMORY USAGE per deal (hash + history) plus each deal's share of the index sorted sets
- *  6. a table with the targets, then one JSON line (the last line printed)
+ *  4. api       — the relayer as a child process (INDEXER=off) under autocannon on GET /v1/deals/{id} of a final
+ *                 (settled) deal, and on GET /v1/deals?limit=100, each against a bare express server returning the
+ *                 same body from memory (alternately, 2 times each; medians): apiRatio and listRatio; peak RSS
+ *  5. redis     — MEMORY USAGE per deal (hash + history) plus each deal's share of the index sorted sets and of
+ *                 the retained event stream
+ *  6. webhooks  — delivery p99 after the event's block (helper A's measureWebhookDelivery; null until wired)
+ *  7. a table with the targets, then one JSON line (the last line printed)
  *
  * Environment (optional): REDIS_URL (default redis://127.0.0.1:6379), BENCH_DEALS (default 6,700), BENCH_BATCH
  * (deals per multicall, default 100), BENCH_API_SECONDS (default 10), BENCH_CONNECTIONS (default 10, autocannon's own default),
@@ -68,8 +71,10 @@ const TARGETS = {
   backfillRatio: 0.5,
   apiRps: 5_000,
   apiP99Ms: 10,
-  apiRatio: 0.5,
-  redisBytesPerDeal: 2_048,
+  apiRatio: 0.8,
+  listRatio: 0.5,
+  redisBytesPerDeal: 3_072,
+  webhookP99Ms: 500,
   relayerRssMb: 300,
 };
 
@@ -345,17 +350,33 @@ async function main(): Promise<void> {
   if (response.status !== 200) throw new Error(`GET ${relayerUrl}: ${response.status} ${body}`);
   const parsed = JSON.parse(body) as { status?: string; history?: unknown[] };
   log(`deal ${dealId}: status ${parsed.status}, ${parsed.history?.length} history entries, body ${body.length} bytes`);
+  if (!["released", "refunded", "resolved", "split"].includes(String(parsed.status))) {
+    throw new Error(`deal ${dealId} is ${parsed.status}: the API figure is for a settled (final) deal`);
+  }
   const bodyFile = path.join(dir, "deal.json");
   fs.writeFileSync(bodyFile, body);
+  const relayerListUrl = `http://127.0.0.1:${relayer.port}/v1/deals?limit=100`;
+  const listResponse = await fetch(relayerListUrl);
+  const listBody = await listResponse.text();
+  if (listResponse.status !== 200) throw new Error(`GET ${relayerListUrl}: ${listResponse.status} ${listBody}`);
+  const listed = (JSON.parse(listBody) as { data: unknown[] }).data.length;
+  if (listed !== 100) throw new Error(`GET ${relayerListUrl}: ${listed} deals, not 100`);
+  log(`list page: ${listed} deals, body ${fmt(listBody.length)} bytes`);
+  const listFile = path.join(dir, "list.json");
+  fs.writeFileSync(listFile, listBody);
   const bare = (
     await timed("spawn bare express server", () =>
-      spawnServer("scripts/bench/bare-server.ts", { BODY_FILE: bodyFile }, `/v1/deals/${dealId}`),
+      spawnServer("scripts/bench/bare-server.ts", { BODY_FILE: bodyFile, LIST_FILE: listFile }, `/v1/deals/${dealId}`),
     )
   ).value;
   cleanups.push({ name: "bare server", fn: () => bare.stop() });
   const bareUrl = `http://127.0.0.1:${bare.port}/v1/deals/${dealId}`;
   const bareBody = await (await fetch(bareUrl)).text();
   if (bareBody !== body) throw new Error("the bare server's body differs from the relayer's");
+  const bareListUrl = `http://127.0.0.1:${bare.port}/v1/deals?limit=100`;
+  if ((await (await fetch(bareListUrl)).text()) !== listBody) {
+    throw new Error("the bare server's list differs from the relayer's");
+  }
 
   await load(relayerUrl, WARMUP_SECONDS);
   await load(bareUrl, WARMUP_SECONDS);
@@ -374,6 +395,33 @@ async function main(): Promise<void> {
     log(`bare    #${run}: ${describeApi(b)}`);
     if (r.non2xx > 0 || r.errors > 0 || b.non2xx > 0 || b.errors > 0) throw new Error("failed requests under load");
   }
+  // The list: a page of 100 deals against the same 100 objects from memory.
+  await load(relayerListUrl, WARMUP_SECONDS);
+  await load(bareListUrl, WARMUP_SECONDS);
+  const listRuns: ApiResult[] = [];
+  const bareListRuns: ApiResult[] = [];
+  for (let run = 1; run <= API_RUNS; run++) {
+    const sampler = setInterval(() => {
+      rssMaxKb = Math.max(rssMaxKb, memoryOf(relayer.proc.pid!).rssKb);
+    }, RSS_POLL_MS);
+    const r = await load(relayerListUrl, API_SECONDS).finally(() => clearInterval(sampler));
+    listRuns.push(r);
+    log(`relayer list #${run}: ${describeApi(r)}`);
+    const b = await load(bareListUrl, API_SECONDS);
+    bareListRuns.push(b);
+    log(`bare list    #${run}: ${describeApi(b)}`);
+    if (r.non2xx > 0 || r.errors > 0 || b.non2xx > 0 || b.errors > 0)
+      throw new Error("failed list requests under load");
+  }
+  const listRps = median(listRuns.map((r) => r.rps));
+  const listP50Ms = median(listRuns.map((r) => r.p50));
+  const listP99Ms = median(listRuns.map((r) => r.p99));
+  const bareListRps = median(bareListRuns.map((r) => r.rps));
+  const listRatio = listRps / bareListRps;
+  log(
+    `median list ${fmt(listRps)} req/s (p50 ${listP50Ms} ms, p99 ${listP99Ms} ms); bare ${fmt(bareListRps)} req/s; ` +
+      `ratio ${listRatio.toFixed(2)}`,
+  );
   const { hwmKb } = memoryOf(relayer.proc.pid!);
   const apiRps = median(relayerRuns.map((r) => r.rps));
   const apiP50Ms = median(relayerRuns.map((r) => r.p50));
@@ -422,8 +470,9 @@ async function main(): Promise<void> {
   const ixBytes = await usage(ixKeys);
   const ixTotal = ixBytes.reduce((s, x) => s + x, 0);
   const [streamBytes] = await usage([benchStore.key("events")]);
-  const perDeal = { deal: avg(dealBytes), hist: avg(histBytes), ix: ixTotal / deals };
-  const redisBytesPerDeal = perDeal.deal + perDeal.hist + perDeal.ix;
+  const perDeal = { deal: avg(dealBytes), hist: avg(histBytes), ix: ixTotal / deals, stream: streamBytes / deals };
+  // The retained event stream counts: it grows with the deals (within its retention window).
+  const redisBytesPerDeal = perDeal.deal + perDeal.hist + perDeal.ix + perDeal.stream;
   log(`sampled ${sample.length} deals of ${fmt(deals)} indexed; key prefix "${benchStore.keyPrefix}"`);
   log(`  deal:<id> hash            ${fmt(perDeal.deal).padStart(6)} B/deal`);
   log(`  hist:<id> list            ${fmt(perDeal.hist).padStart(6)} B/deal`);
@@ -432,18 +481,29 @@ async function main(): Promise<void> {
     log(`    ${name.padEnd(60)} ${fmt(ixBytes[i]).padStart(10)} B  ${fmt(ixBytes[i] / deals).padStart(5)} B/deal`);
   }
   log(`  ix:* zsets (${ixKeys.length} keys)        ${fmt(perDeal.ix).padStart(6)} B/deal`);
+  log(`  events stream             ${fmt(perDeal.stream).padStart(6)} B/deal (${fmt(streamBytes)} B)`);
   log(`  = redisBytesPerDeal       ${fmt(redisBytesPerDeal).padStart(6)} B/deal`);
-  log(`  (not counted: event stream ${fmt(streamBytes)} B = ${fmt(streamBytes / deals)} B/deal)`);
 
-  /* 6. report */
+  /* 6. webhooks */
+  log("== 6. webhooks ==");
+  // WEBHOOKS: the lead wires helper A's measureWebhookDelivery (scripts/bench/webhooks.ts) here — delivery p99 after
+  // the event's block with 10 endpoints, in ms. Until then the figure is null and reported as not measured.
+  const webhookP99Ms: number | null = null;
+  log(webhookP99Ms === null ? "not measured (not wired yet)" : `delivery p99 ${webhookP99Ms} ms`);
+
+  /* 7. report */
   const results = {
     backfillEventsPerSec: Math.round(backfillEventsPerSec),
     backfillRatio: round(backfillRatio, 2),
     apiRps: Math.round(apiRps),
     apiP99Ms: apiP99Ms,
     apiRatio: round(apiRatio, 2),
+    listRps: Math.round(listRps),
+    listP99Ms,
+    listRatio: round(listRatio, 2),
     redisBytesPerDeal: Math.round(redisBytesPerDeal),
     relayerRssMb: round(relayerRssMb, 1),
+    webhookP99Ms,
   };
   const rows: [string, string, string, boolean][] = [
     [
@@ -467,7 +527,13 @@ async function main(): Promise<void> {
       apiRatio >= TARGETS.apiRatio,
     ],
     [
-      "Redis bytes per deal",
+      "list ratio (100 deals vs bare)",
+      results.listRatio.toFixed(2),
+      `>= ${TARGETS.listRatio}`,
+      listRatio >= TARGETS.listRatio,
+    ],
+    [
+      "Redis bytes per deal (+stream)",
       fmt(results.redisBytesPerDeal),
       `<= ${fmt(TARGETS.redisBytesPerDeal)}`,
       redisBytesPerDeal <= TARGETS.redisBytesPerDeal,
@@ -478,15 +544,23 @@ async function main(): Promise<void> {
       `<= ${TARGETS.relayerRssMb}`,
       relayerRssMb <= TARGETS.relayerRssMb,
     ],
+    [
+      "webhook delivery p99 (ms)",
+      webhookP99Ms === null ? "-" : String(webhookP99Ms),
+      `< ${TARGETS.webhookP99Ms}`,
+      webhookP99Ms !== null && webhookP99Ms < TARGETS.webhookP99Ms,
+    ],
   ];
   console.log("");
   console.log(`${"metric".padEnd(30)} ${"value".padStart(10)}  ${"target".padEnd(10)}  result`);
   console.log(`${"-".repeat(30)} ${"-".repeat(10)}  ${"-".repeat(10)}  ------`);
   for (const [name, value, target, met] of rows) {
-    console.log(`${name.padEnd(30)} ${value.padStart(10)}  ${target.padEnd(10)}  ${met ? "met" : "MISSED"}`);
+    const verdict = value === "-" ? "not measured" : met ? "met" : "MISSED";
+    console.log(`${name.padEnd(30)} ${value.padStart(10)}  ${target.padEnd(10)}  ${verdict}`);
   }
   console.log(
     `(raw baseline ${fmt(rawEventsPerSec)} events/s; bare express ${fmt(bareRps)} req/s, p99 ${bareP99Ms} ms; API p50 ${apiP50Ms} ms; ` +
+      `list: relayer p50 ${listP50Ms} ms, bare ${fmt(bareListRps)} req/s; ` +
       `${fmt(indexedEvents)} events, ${fmt(dealIds.length)} deals generated in ${generationSeconds.toFixed(1)} s)`,
   );
   console.log("");

@@ -17,6 +17,7 @@ import { createChain } from "./chain/chain";
 import { createStore, type Store } from "./store/store";
 import { createIndexer } from "./indexer/indexer";
 import { createApi } from "./api/app";
+import { createFinalCache } from "./api/final-cache";
 import { createTokenMonitor } from "./tokens/monitor";
 import { startServer } from "./api/server";
 import { createKeyStore, keysBase } from "./auth/keys";
@@ -143,6 +144,7 @@ export async function startRelayer(common: Common) {
     redis,
     base: `${keysBase(options.redisPrefix)}rate:`,
     perMinute: options.rateLimitPerMinute,
+    anonymous: options.rateLimitAnonymous,
   });
   const write: WriteApi = {
     authenticate: [authenticate(keys, { requireKeyForReads: options.readsRequireKey }), limit],
@@ -195,6 +197,8 @@ export async function startRelayer(common: Common) {
     logger.info({ msg: "write side on", signer });
   }
 
+  // A projection reset (rebuild, deep reorg) empties it: createApi registers finalCache.clear() with availability.
+  const finalCache = createFinalCache(options.finalCacheEntries);
   /* ---- events, replay and webhooks (relayer/src/events): started before the API, stopped before it closes ---- */
   const webhooks = startWebhooks({ common, redis, store, chainId });
   /* ---- end of events, replay and webhooks ---- */
@@ -207,6 +211,7 @@ export async function startRelayer(common: Common) {
     tokens: tokens.snapshot,
     write,
     availability,
+    finalCache,
     ...webhooks.api,
   });
   const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {

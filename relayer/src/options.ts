@@ -207,6 +207,21 @@ export const OPTIONS = {
     "25",
   ),
 
+  /* ---- the read path (issue 11: read performance) ---- */
+  rateLimitAnonymous: option(
+    "RATE_LIMIT_ANONYMOUS",
+    "where reads without a key are counted: local (each process, in memory: no Redis call per read) or shared " +
+      "(one bucket per client address in Redis for every replica)",
+    z.enum(["local", "shared"]),
+    "local",
+  ),
+  finalCacheEntries: option(
+    "FINAL_CACHE_ENTRIES",
+    "settled, final deals kept in memory with their ETag (0: no cache)",
+    intFrom(0, 1_000_000),
+    "5000",
+  ),
+
   /* ---- events, replay and webhooks (relayer/src/events) ---- */
   eventsRetentionDays: option(
     "EVENTS_RETENTION_DAYS",

@@ -67,6 +67,9 @@ const _optionsType: Equal<
     submitPollMs: number;
     submitLeaseMs: number;
     submitGasMarginPercent: number;
+    // the read path (issue 11)
+    rateLimitAnonymous: "local" | "shared";
+    finalCacheEntries: number;
     eventsRetentionDays: number;
     webhookSecretGraceHours: number;
     webhookAllowPrivate: boolean;
@@ -92,6 +95,9 @@ const WRITE_DEFAULTS = {
   readsRequireKey: false,
   rateLimitPerMinute: 6000,
   dailyGasPerKey: 20_000_000n,
+  // the read path (issue 11)
+  rateLimitAnonymous: "local",
+  finalCacheEntries: 5000,
 };
 
 describe("relayer options", function () {

@@ -2,7 +2,9 @@
  * The read API: express 5, routes under /v1 (and /metrics), validated with the zod schemas that also make the
  * OpenAPI document. Errors are problem+json, built in problems.ts. No listening here (see server.ts).
  *
- * Cost of a request: GET /v1/deals/{id} is one pipelined Redis round trip (the deal's hash and history). The
+ * Cost of a request: GET /v1/deals/{id} is one pipelined Redis round trip (the deal's hash and history), none for
+ * a settled final deal (kept in memory: final-cache.ts); a page of GET /v1/deals at most two commands (store/
+ * reads.ts). The
  * indexer's progress (head block, for confirmations and finality) is cached in memory for META_CACHE_MS: the head
  * moves at most once per block, so a reader sees confirmations at most that much late, and under load the meta
  * read costs one round trip per META_CACHE_MS instead of one per request. Concurrent readers share one in-flight
@@ -11,14 +13,25 @@
 import express, { type NextFunction, type Request, type Response } from "express";
 import { id as keccakId } from "ethers";
 import type { Common } from "../common";
-import type { Hash, HistoryEntry } from "../domain/projection";
-import { acceptorView, dealView, gatewayView, type Progress } from "../domain/views";
+import { createMethodNames } from "../domain/methods";
+import { FINAL_STATUSES, type DealStatus } from "../domain/projection";
+import { acceptorView, dealView, gatewayView, tokenAmounts, type Progress } from "../domain/views";
 import type { TokenHealth } from "../tokens/monitor";
 import type { Store } from "../store/store";
-import { decodeCursor, encodeCursor, filterKey, startingAt, type CursorPosition } from "./cursor";
+import { ADDRESS_ID, decodeCursor, encodeCursor, filterKey, startingAt, type CursorPosition } from "./cursor";
+import { createFinalCache, etagOf, matchesIfNoneMatch, type CachedBody, type FinalCache } from "./final-cache";
 import { buildOpenApiDocument, ROUTES, SCAN_FACTOR, type RouteId } from "./openapi";
 import { ApiProblem, problemOf, sendProblem } from "./problems";
-import { AcceptorListQuery, AddressParams, DealListQuery, DealParams, EmptyQuery, LIMIT_DEFAULT } from "./schemas";
+import {
+  AcceptorListQuery,
+  AddressParams,
+  DealListQuery,
+  DealParams,
+  EmptyQuery,
+  GatewayListQuery,
+  LIMIT_DEFAULT,
+  OwedQuery,
+} from "./schemas";
 import { clip, invalidParameters, validate, validateQuery } from "./validation";
 import { writeHandlers, type WriteApi } from "./write";
 import {
@@ -39,6 +52,8 @@ export const META_CACHE_MS = 250;
 export const MAX_URL_LENGTH = 8192;
 /** Largest JSON request body. */
 export const BODY_LIMIT = "100kb";
+/** How long a client or cache may keep a final deal's answer without asking again (it never changes). */
+export const FINAL_MAX_AGE_S = 86_400;
 /** Methods kept as such in the request metric's label (others are counted as OTHER). */
 const METRIC_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
@@ -71,6 +86,8 @@ export type ApiDeps = {
   metaCacheMs?: number;
   /** The write side (absent: its routes answer 503, and reads need no key). */
   write?: WriteApi;
+  /** The final-deal cache (one is made when absent); whoever resets the projection calls its clear(). */
+  finalCache?: FinalCache;
   /** Whether the projection may be served (default: read from `store` with the default cache). */
   availability?: Availability;
   /** Replay and the SSE stream (absent: their routes answer 503). */
@@ -78,6 +95,19 @@ export type ApiDeps = {
   /** Webhook endpoints (absent: their routes answer 503). */
   webhooks?: WebhooksApi;
 };
+
+/** The first entry of an ascending (score, id) list at or after `position`. */
+function firstAtOrAfter(entries: { id: string; score: number }[], position: CursorPosition): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const e = entries[mid];
+    if (e.score < position.score || (e.score === position.score && e.id < position.id)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 export function createApi({
   common,
@@ -87,14 +117,20 @@ export function createApi({
   tokens = () => [],
   metaCacheMs = META_CACHE_MS,
   write,
+  finalCache = createFinalCache(),
   availability = createAvailability({ store, metrics: common.metrics, logger: common.logger, cacheMs: metaCacheMs }),
   events,
   webhooks,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
+  const methodNames = createMethodNames();
   const guard = projectionGuard(availability);
   const warnTimeout = timeoutWarning(logger);
+  // A rebuilt, flushed or rolled-back projection may no longer hold what the cache kept as final.
+  availability.onProjectionReset(() => finalCache.clear());
   const app = express();
+  // For whoever resets the projection (a rebuild, a deep reorg): app.locals.finalCache.clear().
+  app.locals.finalCache = finalCache;
   app.disable("x-powered-by");
   app.disable("etag");
   app.set("query parser", false);
@@ -127,11 +163,63 @@ export function createApi({
 
   let openApiJson: string | undefined;
 
-  /** The gateways of the disputed deals among `deals` (who may rule depends on their standing now). */
-  const gatewaysOf = async (deals: Hash[]): Promise<Map<string, Hash | undefined>> => {
-    const wanted = [...new Set(deals.filter((d) => d.status === "disputed").map((d) => d.gateway))];
-    const hashes = wanted.length === 0 ? [] : await store.getHashes(wanted.map((g) => `gw:${g}`));
-    return new Map(wanted.map((g, i) => [g, hashes[i]]));
+  /**
+   * Sends a deal's JSON with its ETag: a settled deal past the confirmation depth is cacheable (`immutable`: it never changes; `private` when
+   * reads need a key, so no shared cache serves it to someone without one), a pending one must be revalidated
+   * every time (`no-cache`: a reorg can still change it). 304 when If-None-Match holds the ETag.
+   */
+  const finalCacheControl = `${common.options.readsRequireKey ? "private" : "public"}, max-age=${FINAL_MAX_AGE_S}, immutable`;
+  const sendCacheable = (req: Request, res: Response, entry: CachedBody, final: boolean) => {
+    res.setHeader("ETag", entry.etag);
+    res.setHeader("Cache-Control", final ? finalCacheControl : "no-cache");
+    if (matchesIfNoneMatch(req.get("if-none-match"), entry.etag)) {
+      res.status(304).end();
+      return;
+    }
+    res.type("application/json").send(entry.body);
+  };
+
+  /**
+   * A page of an index without filters: the ids in one command, the final deals' JSON from the cache, and only
+   * the others read (one more command) and viewed. The body is the cached JSON texts joined: the same bytes
+   * as serialising the views, without rebuilding what never changes.
+   */
+  const listFromIndex = async (
+    res: Response,
+    index: string,
+    limit: number,
+    start: CursorPosition | undefined,
+    filter: string,
+  ) => {
+    const generation = finalCache.generation();
+    const [{ ids, next }, progress] = await Promise.all([
+      store.readDealIds(index, limit, start ? startingAt(start) : undefined),
+      progressOf(),
+    ]);
+    const parts: (string | undefined)[] = ids.map(({ id }) => finalCache.get(id)?.body);
+    const missing = ids.flatMap(({ id }, i) => (parts[i] === undefined ? [{ id, i }] : []));
+    if (missing.length > 0) {
+      const { deals, gateways } = await store.readDealsById(missing.map((m) => m.id));
+      const byId = new Map(deals.map((d) => [d.id, d]));
+      for (const { id, i } of missing) {
+        const f = byId.get(id);
+        // A deal can vanish (reorg) between the index read and the deal read: skip it.
+        if (!f) continue;
+        const view = dealView(id, f.deal, f.history, progress, {
+          resolutionWindow,
+          gateway: gateways.get(f.deal.gateway),
+        });
+        const body = JSON.stringify(view);
+        parts[i] = body;
+        if (view.finality === "final" && FINAL_STATUSES.has(f.deal.status as DealStatus)) {
+          finalCache.set(id, { body, etag: etagOf(body) }, generation);
+        }
+      }
+    }
+    const nextCursor = next ? encodeCursor(next, filter) : null;
+    res
+      .type("application/json")
+      .send(`{"data":[${parts.filter((p) => p !== undefined).join(",")}],"nextCursor":${JSON.stringify(nextCursor)}}`);
   };
 
   /* ----------------------------------------------- handlers ----------------------------------------------- */
@@ -144,121 +232,157 @@ export function createApi({
     async getDeal(req, res) {
       const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
       validateQuery(req, EmptyQuery);
+      // A final deal never changes: served from memory, no Redis (see final-cache.ts).
+      const cached = finalCache.get(dealId);
+      if (cached) {
+        sendCacheable(req, res, cached, true);
+        return;
+      }
+      const generation = finalCache.generation();
       const [found, progress] = await Promise.all([store.getDeal(dealId), progressOf()]);
       if (!found) throw new ApiProblem("deal-not-found", `No deal ${dealId} has been indexed.`);
       // Who rules a disputed deal depends on its gateway's standing now: one more read, for disputed deals only.
       const gateway =
         found.deal.status === "disputed" ? (await store.getHashes([`gw:${found.deal.gateway}`]))[0] : undefined;
-      res.json(dealView(dealId, found.deal, found.history, progress, { resolutionWindow, gateway }));
+      const view = dealView(dealId, found.deal, found.history, progress, { resolutionWindow, gateway });
+      const body = JSON.stringify(view);
+      const entry = { body, etag: etagOf(body) };
+      // Only a settled deal past the depth never changes: an open one can still move on, and a disputed one's
+      // ruler depends on the clock and its gateway's standing.
+      const final = view.finality === "final" && FINAL_STATUSES.has(found.deal.status as DealStatus);
+      if (final) finalCache.set(dealId, entry, generation);
+      sendCacheable(req, res, entry, final);
     },
 
     async listDeals(req, res) {
       const query = validateQuery(req, DealListQuery);
-      if (query.party !== undefined && query.gateway !== undefined) {
+      const given = (["party", "gateway", "ref"] as const).filter((p) => query[p] !== undefined);
+      if (given.length > 1) {
         throw invalidParameters([
-          { parameter: "gateway", in: "query", message: "cannot be combined with party; give at most one of them" },
+          {
+            parameter: given[1],
+            in: "query",
+            message: `cannot be combined with ${given[0]}; give at most one of party, gateway and ref`,
+          },
+        ]);
+      }
+      const overdue = query.overdue === "true";
+      if (overdue && query.status !== undefined && query.status !== "disputed") {
+        throw invalidParameters([
+          { parameter: "status", in: "query", message: "overdue=true lists disputed deals only; use status=disputed" },
         ]);
       }
       const party = query.party?.toLowerCase();
       const gateway = query.gateway?.toLowerCase();
-      const status = query.status;
+      const ref = query.ref?.toLowerCase();
+      const status = overdue ? "disputed" : query.status;
       const limit = query.limit ?? LIMIT_DEFAULT;
-      const filter = filterKey({ party, gateway, status });
-      let start: CursorPosition | undefined =
+      const filter = filterKey({ party, gateway, ref, status, overdue });
+      const start: CursorPosition | undefined =
         query.cursor === undefined ? undefined : decodeCursor(query.cursor, filter);
       const index = party
         ? `ix:party:${party}`
         : gateway
           ? `ix:gw:${gateway}`
-          : status
-            ? `ix:status:${status}`
-            : "ix:updated";
-      // Filtering the party's or gateway's index by status scans at most SCAN_FACTOR × limit entries, in at most
-      // SCAN_FACTOR rounds. Each round asks for exactly the missing number of deals plus one: the extra entry is
-      // where the next round (or page) starts, so cursors always point at a real index entry.
-      const filtering = status !== undefined && index !== `ix:status:${status}`;
-      const budget = filtering ? SCAN_FACTOR * limit : limit;
-      const progressPromise = progressOf();
-      const page: { id: string; deal: Hash; history: HistoryEntry[] }[] = [];
-      let scanned = 0;
-      let rounds = 0;
-      let exhausted = false;
-      while (page.length < limit && scanned < budget && rounds < SCAN_FACTOR) {
-        rounds++;
-        const take = Math.min(limit - page.length, budget - scanned);
-        const { ids, last } = await store.listDealIds(index, take + 1, start ? startingAt(start) : undefined);
-        const chunk = ids.slice(0, take);
-        const deals = await Promise.all(chunk.map((id) => store.getDeal(id)));
-        scanned += chunk.length;
-        chunk.forEach((id, i) => {
-          const found = deals[i];
-          // A deal can vanish (reorg) or change status between the index read and the deal read: skip it.
-          if (!found || (status !== undefined && found.deal.status !== status)) return;
-          page.push({ id, ...found });
-        });
-        if (ids.length <= take || !last) {
-          exhausted = true;
-          break;
-        }
-        start = last;
+          : ref
+            ? `ix:ref:${ref.slice(2)}`
+            : status
+              ? `ix:status:${status}`
+              : "ix:updated";
+      // Filtering an index by status (or overdue) reads at most SCAN_FACTOR × limit entries; the page can then be
+      // short while nextCursor is not null. One script reads the page: ids, hashes, histories and the disputed
+      // deals' gateways (see store/reads.ts).
+      const filtering = (status !== undefined && index !== `ix:status:${status}`) || overdue || ref !== undefined;
+      if (!filtering) {
+        await listFromIndex(res, index, limit, start, filter);
+        return;
       }
-      const [progress, gateways] = await Promise.all([progressPromise, gatewaysOf(page.map((x) => x.deal))]);
-      res.json({
-        data: page.map(({ id, deal, history }) =>
-          dealView(id, deal, history, progress, { resolutionWindow, gateway: gateways.get(deal.gateway) }),
-        ),
-        nextCursor: exhausted || !start ? null : encodeCursor(start, filter),
+      const progress = await progressOf();
+      const page = await store.readDealPage({
+        index,
+        limit,
+        after: start ? startingAt(start) : undefined,
+        budget: filtering ? SCAN_FACTOR * limit : limit,
+        status: index === `ix:status:${status}` ? undefined : status,
+        overdue: overdue ? { now: progress.now, resolutionWindow } : undefined,
       });
+      const data = page.deals.map(({ id, deal, history }) =>
+        dealView(id, deal, history, progress, { resolutionWindow, gateway: page.gateways.get(deal.gateway) }),
+      );
+      res.json({ data, nextCursor: page.next ? encodeCursor(page.next, filter) : null });
     },
 
     async listGateways(req, res) {
-      validateQuery(req, EmptyQuery);
-      const [addresses, progress] = await Promise.all([store.zrangeAll("gws"), progressOf()]);
-      const hashes = await store.getHashes(addresses.map((a) => `gw:${a}`));
+      const query = validateQuery(req, GatewayListQuery);
+      const limit = query.limit ?? LIMIT_DEFAULT;
+      const filter = "gateways";
+      const start = query.cursor === undefined ? undefined : decodeCursor(query.cursor, filter, ADDRESS_ID);
+      const [registered, progress] = await Promise.all([store.zrangeWithScores("gws"), progressOf()]);
+      const from = start ? firstAtOrAfter(registered, start) : 0;
+      const addresses = registered.slice(from, from + limit).map((e) => e.id);
+      const next = registered[from + limit];
+      const hashes = await store.getHashes(addresses.flatMap((a) => [`gw:${a}`, `fees:${a}`]));
       const data = addresses.flatMap((a, i) => {
-        const gw = hashes[i];
-        return gw ? [gatewayView(a, gw, progress)] : [];
+        const gw = hashes[2 * i];
+        return gw ? [gatewayView(a, gw, progress, hashes[2 * i + 1])] : [];
       });
-      res.json({ data });
+      res.json({ data, nextCursor: next ? encodeCursor(next, filter) : null });
     },
 
     async getGateway(req, res) {
       const address = validate(AddressParams, req.params as Record<string, string>, "path").address.toLowerCase();
       validateQuery(req, EmptyQuery);
-      const [[gw], progress] = await Promise.all([store.getHashes([`gw:${address}`]), progressOf()]);
+      const [[gw, fees], progress] = await Promise.all([
+        store.getHashes([`gw:${address}`, `fees:${address}`]),
+        progressOf(),
+      ]);
       if (!gw) throw new ApiProblem("gateway-not-found", `No gateway is registered at ${address}.`);
-      res.json(gatewayView(address, gw, progress));
+      res.json(gatewayView(address, gw, progress, fees));
     },
 
     async listAcceptors(req, res) {
       const query = validateQuery(req, AcceptorListQuery);
+      const named = query.method !== undefined && !/^0x/i.test(query.method) ? query.method : undefined;
       const method =
-        query.method === undefined
-          ? undefined
-          : /^0x/i.test(query.method)
-            ? query.method.toLowerCase()
-            : keccakId(query.method);
+        query.method === undefined ? undefined : named !== undefined ? keccakId(named) : query.method.toLowerCase();
       const token = query.token?.toLowerCase();
+      const limit = query.limit ?? LIMIT_DEFAULT;
+      const filter = `acceptors|${method ?? "-"}|${token ?? "-"}|${query.status ?? "-"}`;
+      const start = query.cursor === undefined ? undefined : decodeCursor(query.cursor, filter, ADDRESS_ID);
       const [registered, supporting, progress] = await Promise.all([
-        store.zrangeAll("accs"),
+        store.zrangeWithScores("accs"),
         method === undefined ? undefined : store.smembers(`ix:method:${method}`),
         progressOf(),
       ]);
+      // A name some acceptor supports is a real method's name: remember it to show it by name.
+      if (named !== undefined && supporting !== undefined && supporting.length > 0) methodNames.learn(named);
       const supportingSet = supporting && new Set(supporting);
-      const addresses = supportingSet ? registered.filter((a) => supportingSet.has(a)) : registered;
-      const [hashes, methods] = await Promise.all([
-        store.getHashes(addresses.map((a) => `acc:${a}`)),
-        Promise.all(addresses.map((a) => store.smembers(`accm:${a}`))),
-      ]);
-      const data = addresses.flatMap((a, i) => {
-        const acc = hashes[i];
-        if (!acc) return [];
-        const view = acceptorView(a, acc, methods[i], progress);
-        if (query.status !== undefined && view.status !== query.status) return [];
-        if (token !== undefined && !view.tokens.some((t) => t.token === token)) return [];
-        return [view];
-      });
-      res.json({ data });
+      const candidates = supportingSet ? registered.filter((e) => supportingSet.has(e.id)) : registered;
+      // Status and token are in each acceptor's hash: read a chunk at a time until the page is full, reading at
+      // most SCAN_FACTOR × limit acceptors (a page can be short while nextCursor is not null, as for deals).
+      const filtering = query.status !== undefined || token !== undefined;
+      const budget = filtering ? SCAN_FACTOR * limit : limit;
+      let at = start ? firstAtOrAfter(candidates, start) : 0;
+      const end = Math.min(candidates.length, at + budget);
+      const data: ReturnType<typeof acceptorView>[] = [];
+      while (data.length < limit && at < end) {
+        const chunk = candidates.slice(at, Math.min(end, at + limit - data.length)).map((e) => e.id);
+        const [hashes, methods] = await Promise.all([
+          store.getHashes(chunk.map((a) => `acc:${a}`)),
+          Promise.all(chunk.map((a) => store.smembers(`accm:${a}`))),
+        ]);
+        at += chunk.length;
+        chunk.forEach((a, i) => {
+          const acc = hashes[i];
+          if (!acc) return;
+          const view = acceptorView(a, acc, methods[i], progress, methodNames.nameOf);
+          if (query.status !== undefined && view.status !== query.status) return;
+          if (token !== undefined && !view.tokens.some((t) => t.token === token)) return;
+          data.push(view);
+        });
+      }
+      const next = candidates[at];
+      res.json({ data, nextCursor: next ? encodeCursor(next, filter) : null });
     },
 
     async getAcceptor(req, res) {
@@ -270,7 +394,14 @@ export function createApi({
         progressOf(),
       ]);
       if (!acc) throw new ApiProblem("acceptor-not-found", `No acceptor is registered at ${address}.`);
-      res.json(acceptorView(address, acc, methods, progress));
+      res.json(acceptorView(address, acc, methods, progress, methodNames.nameOf));
+    },
+
+    async getOwed(req, res) {
+      const { account } = validateQuery(req, OwedQuery);
+      const address = account.toLowerCase();
+      const [owed] = await store.getHashes([`owed:${address}`]);
+      res.json({ account: address, owed: tokenAmounts(owed).filter((o) => o.amount !== "0") });
     },
 
     health(req, res) {

@@ -1,17 +1,33 @@
 /**
- * Opaque page cursors of GET /v1/deals: base64url of JSON `{ s, id, f }` — the index position (score and deal id)
- * where the next page STARTS (inclusive), and the filter the cursor was issued for. A cursor is refused with
- * other filters, so a client cannot mix pages of different lists.
+ * Opaque page cursors of GET /v1/deals, /v1/gateways and /v1/acceptors: base64url of JSON `{ s, id, f }` — the
+ * index position (score and member: a deal id, or an address) where the next page STARTS (inclusive), and the
+ * filter the cursor was issued for (which names the list). A cursor is refused with other filters or on another
+ * list, so a client cannot mix pages of different lists.
  */
 import { ApiProblem } from "./problems";
 
 export type CursorPosition = { score: number; id: string };
 
 const DEAL_ID = /^0x[0-9a-f]{64}$/;
+/** Members of the gateway and acceptor lists. */
+export const ADDRESS_ID = /^0x[0-9a-f]{40}$/;
 
-/** The filter a cursor is bound to: index kind and value, and the status filter. */
-export function filterKey(query: { party?: string; gateway?: string; status?: string }): string {
-  return `${query.party ? `p:${query.party}` : query.gateway ? `g:${query.gateway}` : "-"}|${query.status ?? "-"}`;
+/** The filter a deal cursor is bound to: index kind and value, and the status (and overdue) filter. */
+export function filterKey(query: {
+  party?: string;
+  gateway?: string;
+  ref?: string;
+  status?: string;
+  overdue?: boolean;
+}): string {
+  const index = query.party
+    ? `p:${query.party}`
+    : query.gateway
+      ? `g:${query.gateway}`
+      : query.ref
+        ? `r:${query.ref}`
+        : "-";
+  return `${index}|${query.status ?? "-"}${query.overdue ? "|overdue" : ""}`;
 }
 
 export function encodeCursor(position: CursorPosition, filter: string): string {
@@ -23,8 +39,11 @@ const invalid = (message: string) =>
     errors: [{ parameter: "cursor", in: "query", message }],
   });
 
-/** Decodes a cursor (already checked to be base64url text) made for `filter`; throws a 400 problem otherwise. */
-export function decodeCursor(cursor: string, filter: string): CursorPosition {
+/**
+ * Decodes a cursor (already checked to be base64url text) made for `filter`, whose member matches `member` (deal
+ * ids by default); throws a 400 problem otherwise.
+ */
+export function decodeCursor(cursor: string, filter: string, member: RegExp = DEAL_ID): CursorPosition {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
@@ -39,12 +58,12 @@ export function decodeCursor(cursor: string, filter: string): CursorPosition {
     !Number.isSafeInteger(c.s) ||
     c.s < 0 ||
     typeof c.id !== "string" ||
-    !DEAL_ID.test(c.id) ||
+    !member.test(c.id) ||
     typeof c.f !== "string"
   ) {
     throw invalid("is not a cursor returned by this API");
   }
-  if (c.f !== filter) throw invalid("was issued for other filters (party, gateway or status)");
+  if (c.f !== filter) throw invalid("was issued for another list or other filters");
   return { score: c.s, id: c.id };
 }
 

@@ -15,8 +15,11 @@ import {
   DealListSchema,
   DealParams,
   DealViewSchema,
+  GatewayListQuery,
   GatewayListSchema,
   GatewayViewSchema,
+  OwedQuery,
+  OwedSchema,
   HealthSchema,
   LIMIT_DEFAULT,
   LIMIT_MAX,
@@ -64,6 +67,8 @@ export type RouteId =
   | "postConfirmation"
   | "postIntent"
   | "getSubmission"
+  // read routes of issue 11 (data merchants ask for)
+  | "getOwed"
   /* events, replay and webhooks */
   | "listEvents"
   | "streamEvents"
@@ -103,10 +108,15 @@ export const ROUTES: Route[] = [
     description:
       "The deal's parameters, status, settlement amounts, evidence and every event (block, transaction hash, log " +
       "index). A disputed deal says who may rule it now (`disputeRuler`) and until when its gateway may " +
-      `(\`resolutionDeadline\`); a delegate's lock says when it expires (\`lockExpiry\`). ${FINALITY}`,
+      `(\`resolutionDeadline\`); a delegate's lock says when it expires (\`lockExpiry\`). ${FINALITY}\n\n` +
+      "Every answer has a strong `ETag`; `If-None-Match` with it answers 304. A settled deal (released, refunded, " +
+      "resolved or split) whose finality is `final` never changes: " +
+      "`Cache-Control: public, max-age=86400, immutable` (`private` when reads need a key); any other " +
+      "`no-cache` (revalidate each time).",
     request: { params: DealParams },
     responses: {
       200: json(DealViewSchema, "The deal"),
+      304: { description: "Not modified: If-None-Match holds the deal's current ETag" },
       400: invalid,
       404: problem("No deal with this id has been indexed (type deal-not-found)"),
     },
@@ -121,9 +131,10 @@ export const ROUTES: Route[] = [
     description:
       "Lists deals by the time of their latest event, newest first (ties by deal id, descending), in pages of " +
       `\`limit\` (default ${LIMIT_DEFAULT}, at most ${LIMIT_MAX}). Filters: at most one of \`party\` (payer or ` +
-      "payee) and `gateway` (both is a 400), and optionally `status`. Follow `nextCursor` until it is null; the " +
-      "cursor is opaque and bound to the filters it was issued for.\n\n" +
-      "When `status` is combined with `party` or `gateway`, the party's or gateway's deals are scanned and " +
+      "payee), `gateway` and `ref` (more is a 400), and optionally `status`; `overdue=true` lists the disputes " +
+      "past their ruling deadline (disputed deals an arbiter may rule now; the audit command's OVERDUE). Follow " +
+      "`nextCursor` until it is null; the cursor is opaque and bound to the filters it was issued for.\n\n" +
+      "When `status` is combined with `party`, `gateway` or `ref`, or with `overdue=true`, the index is scanned and " +
       `filtered: one request scans at most ${SCAN_FACTOR}× \`limit\` deals, so a page can hold fewer than \`limit\` ` +
       "deals (even none) while `nextCursor` is not null — keep following it. A deal updated while you page moves " +
       "to the front of the list: it does not show up again on later pages (nor at all, if you had not reached it " +
@@ -140,9 +151,13 @@ export const ROUTES: Route[] = [
     path: "/v1/gateways",
     operationId: "listGateways",
     tags: ["gateways"],
-    summary: "Every gateway, in registration order",
-    description: `Every registered gateway (any status), oldest registration first. ${FINALITY}`,
-    responses: { 200: json(GatewayListSchema, "The gateways"), 400: invalid },
+    summary: "Gateways, in registration order",
+    description:
+      "Registered gateways (any status), oldest registration first, in pages of `limit` (default " +
+      `${LIMIT_DEFAULT}, at most ${LIMIT_MAX}); follow \`nextCursor\` until it is null. Each shows the fees it ` +
+      `earned per token (\`feesEarned\`). ${FINALITY}`,
+    request: { query: GatewayListQuery },
+    responses: { 200: json(GatewayListSchema, "A page of gateways"), 400: invalid },
   },
   {
     id: "getGateway",
@@ -169,10 +184,13 @@ export const ROUTES: Route[] = [
     description:
       "Every registered acceptor, oldest registration first, optionally only those supporting a payment " +
       "`method` (given as its bytes32 id, or as its name — e.g. `SEPA:EUR` — hashed with keccak256 like the " +
-      "contracts do), those with order limits or float in `token`, and those in `status`. " +
-      FINALITY,
+      "contracts do), those with order limits or float in `token`, and those in `status`; in pages of `limit` " +
+      `(default ${LIMIT_DEFAULT}, at most ${LIMIT_MAX}), following \`nextCursor\` until it is null (with \`token\` ` +
+      `or \`status\` a page scans at most ${SCAN_FACTOR}× \`limit\` acceptors and can be short). Methods are ` +
+      "shown by id and, in `paymentMethods`, by name where the relayer knows it (common rails, and names " +
+      `clients looked acceptors up by). ${FINALITY}`,
     request: { query: AcceptorListQuery },
-    responses: { 200: json(AcceptorListSchema, "The acceptors"), 400: invalid },
+    responses: { 200: json(AcceptorListSchema, "A page of acceptors"), 400: invalid },
   },
   {
     id: "getAcceptor",
@@ -190,6 +208,21 @@ export const ROUTES: Route[] = [
       400: invalid,
       404: problem("No acceptor registered at this address (type acceptor-not-found)"),
     },
+  },
+  // read routes of issue 11 (data merchants ask for)
+  {
+    id: "getOwed",
+    method: "get",
+    path: "/v1/owed",
+    operationId: "getOwed",
+    tags: ["balances"],
+    summary: "What the escrow owes an account",
+    description:
+      "The account's non-zero owed balances per token: payouts the escrow could not transfer (a token that " +
+      "refused: blacklist, pause) and a gateway's fees, until the account claims them. An account with none " +
+      "answers an empty list.",
+    request: { query: OwedQuery },
+    responses: { 200: json(OwedSchema, "The owed balances"), 400: invalid },
   },
   {
     id: "health",

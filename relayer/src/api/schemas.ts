@@ -101,18 +101,48 @@ export const AddressParams = z.object({ address: addressField("Account address")
 export const DealListQuery = z.strictObject({
   party: addressField("Only deals where this address is the payer or the payee").optional(),
   gateway: addressField("Only deals naming this gateway").optional(),
+  ref: z
+    .string()
+    .regex(HEX32, { error: "must be a ref: 0x followed by 64 hex digits" })
+    .optional()
+    .openapi({
+      description:
+        "Only deals opened with this off-chain reference (bytes32, any case). Refs may repeat (several payers, " +
+        "or a retried order): every deal with it is listed. The zero ref means none and matches nothing.",
+      example: `0x${"cd".repeat(32)}`,
+    }),
   status: enumField(DEAL_STATUSES, "Only deals in this status").optional(),
+  overdue: z
+    .enum(["true"], { error: "must be true (or left out)" })
+    .optional()
+    .openapi({
+      description:
+        "`true`: only disputes past their ruling deadline — disputed deals whose gateway may no longer rule " +
+        "(its resolution window passed, it does not hold the dispute, or it is suspended or gone), so an arbiter " +
+        "may. Implies `status=disputed` (another status is a 400).",
+    }),
   cursor: cursorField.optional(),
   limit: limitField.optional(),
 });
 export type DealListQuery = z.infer<typeof DealListQuery>;
 
+export const GatewayListQuery = z.strictObject({
+  cursor: cursorField.optional(),
+  limit: limitField.optional(),
+});
+
 export const AcceptorListQuery = z.strictObject({
   method: methodField.optional(),
   token: addressField("Only acceptors with order limits or float in this token").optional(),
   status: enumField(ACCEPTOR_STATUSES, "Only acceptors in this status").optional(),
+  cursor: cursorField.optional(),
+  limit: limitField.optional(),
 });
 export type AcceptorListQuery = z.infer<typeof AcceptorListQuery>;
+
+export const OwedQuery = z.strictObject({
+  account: addressField("The account whose owed balances to show"),
+});
 
 export const EmptyQuery = z.strictObject({});
 
@@ -139,10 +169,15 @@ export const HistoryEntrySchema = z
     blockNumber: block,
     txHash: hex32.openapi({ description: "Transaction hash (lower-case)" }),
     logIndex: z.number().int().openapi({ description: "Index of the log in its block" }),
+    timestamp: z.number().int().optional().openapi({
+      description: "Unix time (seconds) of the event's block (absent only in entries indexed before v1.1 stamped them)",
+    }),
     args: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).openapi({
       description: "Event arguments not already in the deal (amounts as decimal strings)",
     }),
-    confirmations: z.number().int().openapi({ description: "head - blockNumber + 1 (0 when not yet seen)" }),
+    confirmations: z.number().int().openapi({
+      description: "head - blockNumber + 1, counted up to the confirmation depth (then the entry is final)",
+    }),
     finality: Finality,
   })
   .openapi("HistoryEntry");
@@ -231,13 +266,27 @@ export const DealViewSchema = z
           "A lock by the acceptor's delegate: deadline + releaseWindow + resolution window; after it anyone may " +
           "return the deal, if still not final, to the acceptor's float (refund reason lock_expired)",
       }),
+    overdue: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          "While disputed: true when the gateway may no longer rule (disputeRuler is arbiter) — past its ruling " +
+          "deadline, not holding the dispute, or not in good standing. List them with ?overdue=true.",
+      }),
     evidence: z.array(EvidenceSchema).openapi({ description: "Evidence anchored on chain for the deal, oldest first" }),
     openedBlock: block,
     updatedBlock: block.openapi({ description: "Block of the deal's latest event" }),
+    openedAt: z.number().int().optional().openapi({ description: "Unix time (seconds) of the opening block" }),
+    updatedAt: z.number().int().optional().openapi({ description: "Unix time (seconds) of updatedBlock" }),
     confirmations: z
       .number()
       .int()
-      .openapi({ description: "Confirmations of the latest event: head - updatedBlock + 1" }),
+      .openapi({
+        description:
+          "Confirmations of the latest event: head - updatedBlock + 1, counted up to the confirmation depth (a " +
+          "final deal's view never changes, so it is cacheable: strong ETag, immutable)",
+      }),
     finality: Finality,
     history: z.array(HistoryEntrySchema).openapi({ description: "Every event of the deal, oldest first" }),
   })
@@ -270,13 +319,25 @@ export const GatewayViewSchema = z
     exitAt: z.number().int().openapi({ description: "Unix time when an exit completes (0 when not exiting)" }),
     openDisputes: z.number().int(),
     metadata: hex32,
+    feesEarned: z.array(z.object({ token: address, amount })).openapi({
+      description:
+        "Fees earned from settled deals (released, resolved or split with a fee), per token, ever; what it has " +
+        "not claimed yet is in its owed balance (GET /v1/owed)",
+    }),
     registeredBlock: block,
     updatedBlock: block,
     finality: Finality,
   })
   .openapi("GatewayView");
 
-export const GatewayListSchema = z.object({ data: z.array(GatewayViewSchema) }).openapi("GatewayList");
+const nextCursorField = z
+  .string()
+  .nullable()
+  .openapi({ description: "Cursor of the next page; null on the last page" });
+
+export const GatewayListSchema = z
+  .object({ data: z.array(GatewayViewSchema), nextCursor: nextCursorField })
+  .openapi("GatewayList");
 
 export const AcceptorViewSchema = z
   .object({
@@ -285,6 +346,22 @@ export const AcceptorViewSchema = z
     gateway: address,
     lockDelegate: address,
     methods: z.array(hex32).openapi({ description: "Supported payment method ids (bytes32), sorted" }),
+    paymentMethods: z
+      .array(
+        z.object({
+          method: hex32,
+          name: z
+            .string()
+            .optional()
+            .openapi({
+              description:
+                "The method's name (keccak256(name) = method) where the relayer knows it: a built-in list of common " +
+                "rails, or a name a client looked acceptors up by",
+              example: "SEPA:EUR",
+            }),
+        }),
+      )
+      .openapi({ description: "The methods again, sorted by id, with their names where known" }),
     tokens: z
       .array(
         z.object({
@@ -302,7 +379,20 @@ export const AcceptorViewSchema = z
   })
   .openapi("AcceptorView");
 
-export const AcceptorListSchema = z.object({ data: z.array(AcceptorViewSchema) }).openapi("AcceptorList");
+export const AcceptorListSchema = z
+  .object({ data: z.array(AcceptorViewSchema), nextCursor: nextCursorField })
+  .openapi("AcceptorList");
+
+export const OwedSchema = z
+  .object({
+    account: address,
+    owed: z.array(z.object({ token: address, amount })).openapi({
+      description:
+        "Non-zero balances the escrow holds for the account, per token: deferred payouts (a token that refused " +
+        "the transfer) and a gateway's fees, until claimed",
+    }),
+  })
+  .openapi("Owed");
 
 export const ProblemSchema = z
   .object({

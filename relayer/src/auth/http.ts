@@ -115,10 +115,41 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil((cap - tokens) / perMs) + 1000)
 return {allowed, math.floor(tokens), wait}`;
 
+/** Most client addresses whose in-process buckets are kept (the least recently seen go first). */
+export const LOCAL_BUCKETS_MAX = 10_000;
+
+/**
+ * The same token bucket as BUCKET_SCRIPT, in this process's memory: for anonymous requests when the limit need not
+ * be shared by replicas. A read then costs no Redis call for its limit.
+ */
+function localBuckets(perMinute: number, burst: number) {
+  const perMs = perMinute / 60_000;
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return (who: string): [number, number, number] => {
+    const now = Date.now();
+    const b = buckets.get(who);
+    let tokens = b === undefined ? burst : Math.min(burst, b.tokens + Math.max(0, now - b.at) * perMs);
+    let allowed = 0;
+    let wait = 0;
+    if (tokens >= 1) {
+      tokens -= 1;
+      allowed = 1;
+    } else {
+      wait = Math.ceil((1 - tokens) / perMs);
+    }
+    if (b !== undefined) buckets.delete(who);
+    buckets.set(who, { tokens, at: now });
+    if (buckets.size > LOCAL_BUCKETS_MAX) buckets.delete(buckets.keys().next().value!);
+    return [allowed, Math.floor(tokens), wait];
+  };
+}
+
 /**
  * Limits requests per key id (per client IP for requests without a key) to `perMinute`, with bursts of up to
  * `burst` (default `perMinute`). Over the limit: 429 "rate-limited" with Retry-After (whole seconds, at least 1).
- * Every answer carries RateLimit-Limit and RateLimit-Remaining. One Lua script per request.
+ * Every answer carries RateLimit-Limit and RateLimit-Remaining. One Lua script per request — except, with
+ * `anonymous: "local"`, requests without a key: those are counted per client address in this process's memory
+ * (each replica allows the limit; no Redis call on the anonymous read path).
  */
 export function rateLimit(deps: {
   redis: Redis;
@@ -126,20 +157,26 @@ export function rateLimit(deps: {
   perMinute: number;
   burst?: number;
   timeoutMs?: number;
+  /** Where anonymous requests' buckets live: "shared" in Redis (default) or "local" to this process. */
+  anonymous?: "shared" | "local";
 }): RequestHandler {
   const { redis, base, perMinute } = deps;
   const burst = deps.burst ?? perMinute;
   const timeoutMs = deps.timeoutMs ?? REDIS_TIMEOUT_MS;
   if (!(perMinute > 0) || !Number.isFinite(perMinute)) throw new RangeError("perMinute must be a positive number");
   if (!Number.isInteger(burst) || burst < 1) throw new RangeError("burst must be a whole number of at least 1");
+  const local = deps.anonymous === "local" ? localBuckets(perMinute, burst) : undefined;
   return async (req: Request, res: Response, next: NextFunction) => {
     const key = apiKeyOf(res);
     const who = key ? `key:${key.id}` : `ip:${req.ip ?? req.socket.remoteAddress ?? "unknown"}`;
-    const [allowed, left, waitMs] = (await withDeadline(
-      redis.eval(BUCKET_SCRIPT, 1, `${base}rl:${who}`, perMinute, burst),
-      timeoutMs,
-      "rate limit",
-    )) as [number, number, number];
+    const [allowed, left, waitMs] =
+      !key && local
+        ? local(who)
+        : ((await withDeadline(
+            redis.eval(BUCKET_SCRIPT, 1, `${base}rl:${who}`, perMinute, burst),
+            timeoutMs,
+            "rate limit",
+          )) as [number, number, number]);
     res.setHeader("RateLimit-Limit", String(perMinute));
     res.setHeader("RateLimit-Remaining", String(left));
     if (allowed !== 1) {

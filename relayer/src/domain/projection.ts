@@ -10,11 +10,13 @@
  *   acc:<address>        hash  — an acceptor: registry fields, limits and float per token
  *   accm:<address>       set   — an acceptor's payment methods
  *   owed:<address>       hash  — owed per token (deferred payouts and gateway fees)
+ *   fees:<gateway>       hash  — fees a gateway earned per token, ever (owed: its fees not yet claimed)
  *   tokens               hash  — token → "1" allowed / "0"
  *   ix:party:<address>   zset  — deals where the address is payer or payee, scored by last update
  *   ix:gw:<address>      zset  — deals naming the gateway
  *   ix:status:<status>   zset  — deals by status
  *   ix:updated           zset  — every deal by last update
+ *   ix:ref:<ref, hex>    zset  — deals opened with that (non-zero) ref, scored by opening; refs may repeat
  *   ix:method:<method>   set   — acceptors supporting a method
  *   gws, accs            zset  — gateways and acceptors by registration order
  */
@@ -67,6 +69,8 @@ export type HistoryEntry = {
   blockNumber: number;
   txHash: string;
   logIndex: number;
+  /** Unix time of the event's block (absent in entries stored before the indexer stamped every event). */
+  timestamp?: number;
   args: Record<string, string | number | boolean>;
 };
 
@@ -110,7 +114,7 @@ const SETTLEMENTS: ReadonlySet<string> = new Set(["DealReleased", "DealRefunded"
 export function keysReadAfterDeal(event: ProtocolEvent, deal: Hash | undefined): string[] {
   if (!deal) return [];
   if (!SETTLEMENTS.has(event.type)) return [];
-  const keys = [`owed:${deal.gateway}`];
+  const keys = [`owed:${deal.gateway}`, `fees:${deal.gateway}`];
   if (deal.kind === "onramp") keys.push(`acc:${deal.payer}`);
   return keys;
 }
@@ -371,6 +375,8 @@ function openDeal(view: ProjectionView, event: Extract<ProtocolEvent, { type: "D
   if (d.kind === "onramp") addFloat(view, d.payer, d.token, -d.amount, d.amount, event.block);
   appendHistory(view, event.dealId, event, { ref: event.ref });
   reindexDeal(view, event.dealId, undefined, fields, score);
+  // A zero ref is "none": indexing it would make one set of every deal that has none.
+  if (!/^0*$/.test(fields.ref)) view.zadd(`ix:ref:${fields.ref}`, score, event.dealId);
 }
 
 function updateDeal(
@@ -409,7 +415,12 @@ function settleDeal(
   if (payeeAmount + fee + refund !== amount) {
     throw new ProjectionError(`deal ${event.dealId} settles ${payeeAmount + fee + refund} of ${amount}`);
   }
-  if (fee !== 0n) addOwed(view, deal.gateway, deal.token, fee);
+  if (fee !== 0n) {
+    addOwed(view, deal.gateway, deal.token, fee);
+    // Revenue ever earned: owed falls when the gateway claims; this only grows (a reorg's undo log takes it back).
+    const earned = big(view.getHash(`fees:${deal.gateway}`)?.[deal.token]) + fee;
+    view.setFields(`fees:${deal.gateway}`, { [deal.token]: earned.toString() });
+  }
   if (deal.kind === "onramp") addFloat(view, deal.payer, deal.token, refund, -amount, event.block);
   updateDeal(
     view,
@@ -448,6 +459,7 @@ function appendHistory(view: ProjectionView, dealId: string, event: ProtocolEven
       blockNumber: event.block,
       txHash: event.txHash,
       logIndex: event.logIndex,
+      ...(event.timestamp === undefined ? {} : { timestamp: event.timestamp }),
       args,
     }),
   );
@@ -474,21 +486,25 @@ const ARGS_FROM_DEAL: Readonly<Record<string, (deal: Hash) => HistoryEntry["args
 };
 
 /**
- * A history entry as stored: `<block>:<logIndex>:<tx hash, base64url>:<event>[:<args JSON>]` (base64url keeps an
- * entry of a deal under 64 bytes, which Redis stores with the shortest header). Arguments the deal's hash already
- * holds ({@link ARGS_FROM_DEAL}) are left out; {@link decodeHistory} restores them.
+ * A history entry as stored: `<block>:<logIndex>:<tx hash, base64url>:<event>[@<timestamp, base 36>][:<args JSON>]`
+ * (base64url and base 36 keep an entry short: a deal's history is most of its bytes). Arguments the deal's hash
+ * already holds ({@link ARGS_FROM_DEAL}) are left out; {@link decodeHistory} restores them. Entries written before
+ * the indexer stamped every event have no `@<timestamp>`; event names never hold an `@`.
  */
 export function encodeHistory(entry: HistoryEntry): string {
   const tx = Buffer.from(strip0x(entry.txHash), "hex").toString("base64url");
-  const head = `${entry.blockNumber}:${entry.logIndex}:${tx}:${entry.event}`;
+  const at = entry.timestamp === undefined ? "" : `@${entry.timestamp.toString(36)}`;
+  const head = `${entry.blockNumber}:${entry.logIndex}:${tx}:${entry.event}${at}`;
   const stored = entry.event in ARGS_FROM_DEAL ? {} : entry.args;
   return Object.keys(stored).length === 0 ? head : `${head}:${JSON.stringify(stored)}`;
 }
 
 /** Reads a stored history entry of `deal` (the deal's hash, logical field names). */
 export function decodeHistory(stored: string, deal: Hash): HistoryEntry {
-  const [block, logIndex, txHash, event] = stored.split(":", 4);
-  const argsAt = block.length + logIndex.length + txHash.length + event.length + 4;
+  const [block, logIndex, txHash, tagged] = stored.split(":", 4);
+  const argsAt = block.length + logIndex.length + txHash.length + tagged.length + 4;
+  const marker = tagged.indexOf("@");
+  const event = marker < 0 ? tagged : tagged.slice(0, marker);
   const fromDeal = ARGS_FROM_DEAL[event];
   const args = fromDeal
     ? fromDeal(deal)
@@ -496,7 +512,9 @@ export function decodeHistory(stored: string, deal: Hash): HistoryEntry {
       ? (JSON.parse(stored.slice(argsAt)) as HistoryEntry["args"])
       : {};
   const tx = `0x${Buffer.from(txHash, "base64url").toString("hex")}`;
-  return { event, blockNumber: Number(block), txHash: tx, logIndex: Number(logIndex), args };
+  const entry: HistoryEntry = { event, blockNumber: Number(block), txHash: tx, logIndex: Number(logIndex), args };
+  if (marker >= 0) entry.timestamp = parseInt(tagged.slice(marker + 1), 36);
+  return entry;
 }
 
 /** Moves a deal's index entries from its `before` fields to its `after` fields. */

@@ -27,6 +27,15 @@ export function confirmationsOf(block: number, head: number): number {
   return Math.max(1, head - block + 1);
 }
 
+/**
+ * Confirmations as a deal view shows them: counted up to the confirmation depth and no further. Past the depth
+ * the number says nothing more (final is final), and a final deal's view then never changes: it is served from a
+ * cache with a strong ETag and `immutable`.
+ */
+function shownConfirmations(block: number, progress: Depth): number {
+  return Math.min(confirmationsOf(block, progress.head), Math.max(1, progress.confirmations));
+}
+
 /** The part of {@link Progress} finality depends on. */
 export type Depth = Pick<Progress, "head" | "confirmations">;
 
@@ -74,9 +83,17 @@ export type DealView = {
   lockedBy?: string;
   /** A delegate's lock: after this unix time anyone may return it, still not final, to the acceptor's float. */
   lockExpiry?: number;
+  /**
+   * While disputed: the gateway may no longer rule it (its window passed, it does not hold the dispute, or it is
+   * suspended or gone) — an arbiter may. The audit command's "OVERDUE".
+   */
+  overdue?: boolean;
   evidence: EvidenceView[];
   openedBlock: number;
   updatedBlock: number;
+  /** Unix time of the opening block and of the latest event's block (absent for entries stored unstamped). */
+  openedAt?: number;
+  updatedAt?: number;
   confirmations: number;
   finality: Finality;
   history: (HistoryEntry & { confirmations: number; finality: Finality })[];
@@ -120,6 +137,14 @@ export function dealView(
   const disputed = deal.status === "disputed";
   const deadline = deal.disputedAt === undefined ? undefined : Number(deal.disputedAt) + context.resolutionWindow;
   const delegateLock = isDelegateLock(deal);
+  const ruler =
+    disputed && deadline !== undefined ? disputeRulerOf(deal, context.gateway, deadline, progress.now) : undefined;
+  const openedAt = history[0]?.timestamp;
+  // Events of one block share its time: any entry of the latest event's block dates the deal's latest change.
+  let updatedAt: number | undefined;
+  for (let i = history.length - 1; i >= 0 && updatedAt === undefined; i--) {
+    if (history[i].blockNumber === updatedBlock) updatedAt = history[i].timestamp;
+  }
   return {
     dealId,
     status: deal.status,
@@ -144,12 +169,7 @@ export function dealView(
     ...(deal.disputedBy !== undefined ? { disputedBy: deal.disputedBy } : {}),
     ...(deal.gatewayHolds !== undefined ? { gatewayHolds: deal.gatewayHolds === "1" } : {}),
     ...(deal.disputedAt !== undefined ? { disputedAt: Number(deal.disputedAt) } : {}),
-    ...(disputed && deadline !== undefined
-      ? {
-          resolutionDeadline: deadline,
-          disputeRuler: disputeRulerOf(deal, context.gateway, deadline, progress.now),
-        }
-      : {}),
+    ...(ruler !== undefined ? { resolutionDeadline: deadline, disputeRuler: ruler, overdue: ruler !== "gateway" } : {}),
     ...(deal.resolvedBy !== undefined ? { resolvedBy: deal.resolvedBy } : {}),
     ...(deal.reasons !== undefined ? { reasons: hex0x(deal.reasons) } : {}),
     ...(deal.lockedBy !== undefined ? { lockedBy: deal.lockedBy } : {}),
@@ -168,11 +188,13 @@ export function dealView(
       })),
     openedBlock: Number(deal.openedBlock),
     updatedBlock,
-    confirmations: confirmationsOf(updatedBlock, progress.head),
+    ...(openedAt !== undefined ? { openedAt } : {}),
+    ...(updatedAt !== undefined ? { updatedAt } : {}),
+    confirmations: shownConfirmations(updatedBlock, progress),
     finality: finalityOf(updatedBlock, progress),
     history: history.map((h) => ({
       ...h,
-      confirmations: confirmationsOf(h.blockNumber, progress.head),
+      confirmations: shownConfirmations(h.blockNumber, progress),
       finality: finalityOf(h.blockNumber, progress),
     })),
   };
@@ -191,12 +213,21 @@ export type GatewayView = {
   exitAt: number;
   openDisputes: number;
   metadata: string;
+  /** Fees earned from settled deals per token, ever (what it has not claimed yet is its owed balance). */
+  feesEarned: { token: string; amount: string }[];
   registeredBlock: number;
   updatedBlock: number;
   finality: Finality;
 };
 
-export function gatewayView(address: string, gw: Hash, progress: Depth): GatewayView {
+/** Per-token amounts of a hash (token → base units) as a list sorted by token. */
+export function tokenAmounts(hash: Hash | undefined): { token: string; amount: string }[] {
+  return Object.entries(hash ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([token, amount]) => ({ token, amount }));
+}
+
+export function gatewayView(address: string, gw: Hash, progress: Depth, fees?: Hash): GatewayView {
   return {
     address,
     status: gw.status,
@@ -208,6 +239,7 @@ export function gatewayView(address: string, gw: Hash, progress: Depth): Gateway
     exitAt: Number(gw.exitAt),
     openDisputes: Number(gw.openDisputes),
     metadata: hex0x(gw.metadata)!,
+    feesEarned: tokenAmounts(fees),
     registeredBlock: Number(gw.registeredBlock),
     updatedBlock: Number(gw.updatedBlock),
     finality: finalityOf(Number(gw.updatedBlock), progress),
@@ -220,6 +252,8 @@ export type AcceptorView = {
   gateway: string;
   lockDelegate: string;
   methods: string[];
+  /** The same methods with their names where the relayer knows them (see domain/methods.ts). */
+  paymentMethods: { method: string; name?: string }[];
   /** Per token: order limits and float (free may be locked for orders or withdrawn; locked funds open deals). */
   tokens: { token: string; minAmount: string; maxAmount: string; free: string; locked: string }[];
   registeredBlock: number;
@@ -227,7 +261,14 @@ export type AcceptorView = {
   finality: Finality;
 };
 
-export function acceptorView(address: string, acc: Hash, methods: string[], progress: Depth): AcceptorView {
+export function acceptorView(
+  address: string,
+  acc: Hash,
+  methods: string[],
+  progress: Depth,
+  nameOf: (method: string) => string | undefined = () => undefined,
+): AcceptorView {
+  const sorted = [...methods].sort();
   const tokens = new Set<string>();
   for (const field of Object.keys(acc)) {
     const m = /^(min|max|free|locked):(0x[0-9a-f]{40})$/.exec(field);
@@ -238,7 +279,11 @@ export function acceptorView(address: string, acc: Hash, methods: string[], prog
     status: acc.status,
     gateway: acc.gateway,
     lockDelegate: acc.lockDelegate,
-    methods: [...methods].sort(),
+    methods: sorted,
+    paymentMethods: sorted.map((method) => {
+      const name = nameOf(method);
+      return name === undefined ? { method } : { method, name };
+    }),
     tokens: [...tokens].sort().map((token) => ({
       token,
       minAmount: acc[`min:${token}`] ?? "0",

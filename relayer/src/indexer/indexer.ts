@@ -13,9 +13,11 @@
  *    projection back (retracting what the removed blocks announced) before going on.
  *  - Every commit is atomic with its checkpoint, so a crash at any point resumes exactly where it left off, and a
  *    block is never applied twice.
- *  - A `DealDisputed` log does not say when the dispute was raised, and the deal's resolution deadline counts from
- *    then: the indexer adds the timestamp of its block (the header it read anyway for a followed block, one
- *    `eth_getBlockByNumber` per block holding a dispute for a backfilled one).
+ *  - A log does not say when its block was mined; merchants want every history entry dated, and a dispute's
+ *    resolution deadline counts from the block that raised it. The indexer stamps every event with its block's
+ *    timestamp before committing: from the header it read anyway for a followed block; for a backfilled range, one
+ *    `eth_getBlockByNumber` per block that holds events (blocks without events cost nothing), at most
+ *    HEADER_CONCURRENCY at once, each checked against the logs' block hash.
  */
 import type { Common } from "../common";
 import { blockIfKnown } from "../chain/blocks";
@@ -34,6 +36,13 @@ const ERROR_BACKOFF_CAP_MS = 5_000;
  * tens of thousands of logs outlasts the lease (whose renewals cannot run meanwhile) and never commits.
  */
 export const BACKFILL_CHUNK_LOGS = 2_000;
+/**
+ * Headers read at once while stamping a backfilled batch: enough to hide the RPC latency behind each other, few
+ * enough not to trip a provider's per-second limit (each request has the chain adapter's deadline and retries).
+ */
+export const HEADER_CONCURRENCY = 8;
+/** Block times kept ahead of their commits at most (a backfill range holds far fewer blocks with logs). */
+const HEADER_TIMES_MAX = 50_000;
 
 /**
  * How long the leader's heartbeat lives in Redis: a few lease renewals and poll intervals, so that a step slowed by
@@ -146,27 +155,69 @@ export function createIndexer({
     logs.map((log) => decodeLog(log, sources)).filter((e): e is ProtocolEvent => e !== undefined);
 
   /**
-   * Adds the block timestamp to every DealDisputed event (the log does not carry it): from `known` headers, or read
-   * by number and checked against the log's block hash (final blocks only: a mismatch is a reorg below the
-   * confirmation depth, retried until the node agrees).
+   * Block times by block hash, read (or being read) ahead of the commits that need them: a backfilled range's
+   * headers are requested as soon as its logs are known, HEADER_CONCURRENCY at a time in block order, so they
+   * arrive while the range's earlier batches are committed. Entries go once their block is committed.
    */
-  async function stampDisputes(events: ProtocolEvent[], known: BlockHeader[] = []): Promise<void> {
-    const times = new Map(known.map((h) => [h.hash, h.timestamp]));
-    for (const event of events) {
-      if (event.type !== "DealDisputed") continue;
-      let time = times.get(event.blockHash);
-      if (time === undefined) {
-        const header = await chain.block(event.block);
-        if (header.hash !== event.blockHash) {
+  const headerTimes = new Map<string, Promise<number>>();
+  let headersInFlight = 0;
+  const headerSlots: (() => void)[] = [];
+
+  async function withHeaderSlot<T>(fn: () => Promise<T>): Promise<T> {
+    while (headersInFlight >= HEADER_CONCURRENCY) await new Promise<void>((resolve) => headerSlots.push(resolve));
+    headersInFlight++;
+    try {
+      return await fn();
+    } finally {
+      headersInFlight--;
+      headerSlots.shift()?.();
+    }
+  }
+
+  /** The time of block `number` whose hash must be `blockHash` (a final block: a mismatch is retried). */
+  function timeOfBlock(number: number, blockHash: string): Promise<number> {
+    let time = headerTimes.get(blockHash);
+    if (time === undefined) {
+      if (headerTimes.size >= HEADER_TIMES_MAX) headerTimes.clear(); // ranges dropped by reorgs: start afresh
+      const pending = withHeaderSlot(async () => {
+        const header = await chain.block(number);
+        if (header.hash !== blockHash) {
           throw new RetryableError(
-            `block ${event.block} is ${header.hash} on the node, but its logs came from ${event.blockHash}`,
+            `block ${number} is ${header.hash} on the node, but its logs came from ${blockHash}`,
           );
         }
-        time = header.timestamp;
-        times.set(header.hash, time);
-      }
-      event.timestamp = time;
+        return header.timestamp;
+      });
+      // A failed read is asked again by the next step; until then nobody may be waiting for it.
+      pending.catch(() => {
+        if (headerTimes.get(blockHash) === pending) headerTimes.delete(blockHash);
+      });
+      headerTimes.set(blockHash, pending);
+      time = pending;
     }
+    return time;
+  }
+
+  /** Starts reading the headers of the blocks holding `logs` (in the background). */
+  function prefetchHeaders(logs: RawLog[]): void {
+    for (const log of logs) void timeOfBlock(log.blockNumber, log.blockHash).catch(() => undefined);
+  }
+
+  /**
+   * Sets `timestamp` on every event (logs do not carry it): from `known` headers, or read by number and checked
+   * against the log's block hash (final blocks only: a mismatch is a reorg below the confirmation depth, retried
+   * until the node agrees). One header per distinct block, HEADER_CONCURRENCY requests in flight at most.
+   */
+  async function stampEvents(events: ProtocolEvent[], known: BlockHeader[] = []): Promise<void> {
+    const times = new Map(known.map((h) => [h.hash, h.timestamp]));
+    const wanted = new Map<string, number>();
+    for (const event of events) {
+      if (!times.has(event.blockHash)) wanted.set(event.blockHash, event.block);
+    }
+    const read = await Promise.all([...wanted].map(([blockHash, number]) => timeOfBlock(number, blockHash)));
+    [...wanted.keys()].forEach((blockHash, i) => times.set(blockHash, read[i]));
+    for (const event of events) event.timestamp = times.get(event.blockHash);
+    for (const blockHash of wanted.keys()) headerTimes.delete(blockHash);
   }
 
   /**
@@ -192,6 +243,11 @@ export function createIndexer({
   /** Starts reading the final blocks `from..finalized` in the background (nothing is awaited here). */
   function readAhead(from: number, finalized: number) {
     const read = chain.logsInRange(addresses, from, finalized);
+    // Its blocks' headers are read while the current range is still being committed.
+    read.then(
+      (r) => prefetchHeaders(r.logs),
+      () => undefined,
+    );
     // Awaited (and its error handled) by the step that uses it; a read that is dropped must not go unhandled.
     read.catch(() => undefined);
     ahead = { from, read };
@@ -347,7 +403,7 @@ export function createIndexer({
       return (await rollBack(meta)) ? "busy" : "idle";
     }
     const events = decode(await chain.logsOfBlock(addresses, header.hash));
-    await stampDisputes(events, [header]);
+    await stampEvents(events, [header]);
     const stale = next - confirmations - 1;
     const done = await commit(meta, {
       toBlock: next,
@@ -374,9 +430,10 @@ export function createIndexer({
       range = { from: next, to: read.to, logs: read.logs };
     }
     if (!ahead && range.to < finalized) readAhead(range.to + 1, finalized);
+    prefetchHeaders(range.logs);
     const chunk = firstChunk(range);
     const events = decode(chunk.logs);
-    await stampDisputes(events);
+    await stampEvents(events);
     // A chunk that ends on a block with logs has that block's hash in them.
     const last = chunk.logs.at(-1);
     const toHash = last?.blockNumber === chunk.to ? last.blockHash : (await chain.block(chunk.to)).hash;

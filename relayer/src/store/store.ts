@@ -10,6 +10,7 @@
  * Deal hashes are stored with short field names ({@link DEAL_FIELDS}); the store translates on every write and
  * read, so the projection and the API see the logical names.
  */
+import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Common } from "../common";
 import { NamespaceTaken } from "../errors";
@@ -24,6 +25,7 @@ import {
 } from "../domain/projection";
 import type { ProtocolEvent } from "../../../protocol";
 import { COMMIT_SCRIPT, LEASE_SCRIPT, RELEASE_SCRIPT, ROLLBACK_SCRIPT } from "./scripts";
+import { READ_DEALS_BY_ID_SCRIPT, READ_DEALS_SCRIPT } from "./reads";
 
 /** The indexer's progress as stored. */
 export type Meta = {
@@ -173,7 +175,66 @@ function renameDealFields(hash: Hash, toStored: boolean): Hash {
   return out;
 }
 
+/** A stored deal hash as HGETALL's flat reply ([field, value, ...]) in logical form: one pass, no intermediate. */
+function logicalDealOf(flat: string[]): Hash {
+  const out: Hash = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = DEAL_FIELDS_BY_STORED.get(flat[i]);
+    if (name === undefined) throw new Error(`deal field ${flat[i]} has no logical name`);
+    out[name] = DEAL_ADDRESS_FIELDS.has(name) ? `0x${flat[i + 1]}` : flat[i + 1];
+  }
+  return out;
+}
+
+const hashOf = (flat: string[]): Hash => {
+  const out: Hash = {};
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]] = flat[i + 1];
+  return out;
+};
+
+/** A page of deals as the store reads it: each deal with its index score, and what the page's views need. */
+export type DealPage = {
+  deals: { id: string; score: number; deal: Hash; history: HistoryEntry[] }[];
+  /** The gateways of the disputed deals of the page (who may rule depends on their standing). */
+  gateways: Map<string, Hash | undefined>;
+  /** Where the next page starts (inclusive), or undefined when the index is exhausted. */
+  next?: { score: number; id: string };
+};
+
+/** Filters of {@link Store.readDealPage}. */
+export type DealPageQuery = {
+  index: string;
+  limit: number;
+  /** Start strictly after this position (score, id), as listDealIds. */
+  after?: { score: number; id: string };
+  /** Most index entries read (the page may be shorter when filters drop deals). */
+  budget: number;
+  status?: string;
+  /** Disputes past their ruling deadline only, judged at `now` with the escrow's resolution window. */
+  overdue?: { now: number; resolutionWindow: number };
+};
+
 const isDealKey = (name: string) => name.startsWith("deal:");
+
+const READ_DEALS_SHA = createHash("sha1").update(READ_DEALS_SCRIPT).digest("hex");
+const READ_DEALS_BY_ID_SHA = createHash("sha1").update(READ_DEALS_BY_ID_SCRIPT).digest("hex");
+
+/** A page script's JSON reply: deals and gateways (an empty Lua table comes as {}), and where the next page starts. */
+function parsePage(reply: string): DealPage {
+  const list = <T>(value: unknown): T[] => (Array.isArray(value) ? (value as T[]) : []);
+  const [rawDeals, rawGateways, next] = JSON.parse(reply) as [unknown, unknown, [string, string] | false | undefined];
+  const deals = list<[string, string, unknown, unknown]>(rawDeals).map(([id, score, flat, hist]) => {
+    const deal = logicalDealOf(list<string>(flat));
+    return { id, score: Number(score), deal, history: list<string>(hist).map((h) => decodeHistory(h, deal)) };
+  });
+  const gateways = new Map<string, Hash | undefined>(
+    list<[string, unknown]>(rawGateways).map(([address, flat]) => {
+      const fields = list<string>(flat);
+      return [address, fields.length === 0 ? undefined : hashOf(fields)];
+    }),
+  );
+  return { deals, gateways, next: next ? { id: next[0], score: Number(next[1]) } : undefined };
+}
 
 /**
  * The announcement of an event in the event stream (and of its finalization and retraction): its protocol type,
@@ -537,10 +598,74 @@ export function createStore({
       return { ids: ids.map((x) => x.id), last: last ? { score: last.score, id: last.id } : undefined };
     },
 
+    /**
+     * A page of deals in one round trip (one script: index, hashes, histories, and the disputed deals' gateways),
+     * filtered by status and overdue disputes in Redis, reading at most `budget` index entries.
+     */
+    async readDealPage(query: DealPageQuery): Promise<DealPage> {
+      const { after } = query;
+      // EVALSHA: the script's text crosses the wire once per Redis (again after a SCRIPT FLUSH or a restart).
+      const args = [
+        base,
+        query.limit,
+        after ? String(after.score) : "+inf",
+        after ? after.id : "",
+        query.budget,
+        query.status ?? "",
+        query.overdue ? "1" : "",
+        query.overdue?.now ?? 0,
+        query.overdue?.resolutionWindow ?? 0,
+        "",
+      ];
+      const reply = await redis.evalsha(READ_DEALS_SHA, 1, k(query.index), ...args).catch((error: unknown) => {
+        if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+        return redis.eval(READ_DEALS_SCRIPT, 1, k(query.index), ...args);
+      });
+      return parsePage(reply as string);
+    },
+
+    /**
+     * Deal ids of one index, newest first, strictly after `after`, at most `limit`, and where the next page starts:
+     * one round trip (the page script in ids-only mode), for readers that hold most deals in memory already.
+     */
+    async readDealIds(
+      index: string,
+      limit: number,
+      after?: { score: number; id: string },
+    ): Promise<{ ids: { id: string; score: number }[]; next?: { score: number; id: string } }> {
+      const args = [base, limit, after ? String(after.score) : "+inf", after ? after.id : "", limit, "", "", 0, 0, "1"];
+      const reply = await redis.evalsha(READ_DEALS_SHA, 1, k(index), ...args).catch((error: unknown) => {
+        if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+        return redis.eval(READ_DEALS_SCRIPT, 1, k(index), ...args);
+      });
+      const [entries, , next] = JSON.parse(reply as string) as [[string, string][] | object, unknown, [string, string]];
+      const ids = Array.isArray(entries) ? entries.map(([id, score]) => ({ id, score: Number(score) })) : [];
+      return { ids, next: next ? { id: next[0], score: Number(next[1]) } : undefined };
+    },
+
+    /** Given deals with their histories, and the disputed ones' gateways, in one command (gone deals left out). */
+    async readDealsById(ids: string[]): Promise<Omit<DealPage, "next">> {
+      if (ids.length === 0) return { deals: [], gateways: new Map() };
+      const reply = await redis.evalsha(READ_DEALS_BY_ID_SHA, 0, base, ...ids).catch((error: unknown) => {
+        if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+        return redis.eval(READ_DEALS_BY_ID_SCRIPT, 0, base, ...ids);
+      });
+      const { deals, gateways } = parsePage(reply as string);
+      return { deals, gateways };
+    },
+
     async getHashes(names: string[]): Promise<(Hash | undefined)[]> {
       const map = new Map<string, Hash | undefined>();
       await fetchHashes(names, map);
       return names.map((n) => map.get(n));
+    },
+
+    /** Every member of a sorted set with its score, ascending (ties by member). */
+    async zrangeWithScores(name: string): Promise<{ id: string; score: number }[]> {
+      const flat = await redis.zrange(k(name), 0, -1, "WITHSCORES");
+      const out: { id: string; score: number }[] = [];
+      for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i], score: Number(flat[i + 1]) });
+      return out;
     },
 
     async zrangeAll(name: string): Promise<string[]> {

@@ -34,6 +34,10 @@ import {
   RECENT,
   LONG_AGO,
   txHashOf,
+  blockHashOf,
+  type EventBody,
+  timeOfBlock,
+  CONFIRMATIONS,
   newestFirst,
   type Res,
   raw,
@@ -46,6 +50,14 @@ import {
   apiOver,
 } from "../support/api";
 import { prng } from "../support/random";
+import { randomBytes } from "node:crypto";
+import { createCommon } from "../../../relayer/src/common";
+import { parseOptions } from "../../../relayer/src/options";
+import { createApi } from "../../../relayer/src/api/app";
+import { createFinalCache } from "../../../relayer/src/api/final-cache";
+import type { ProtocolEvent } from "../../../protocol";
+
+type Res2 = { body: { data: never[]; nextCursor: string | null } };
 
 describe("relayer read API", function () {
   let api: SeededApi;
@@ -59,6 +71,21 @@ describe("relayer read API", function () {
 
   const model = (i: number) => seed.deals[i];
   const allNewestFirst = () => [...seed.deals].sort(newestFirst);
+  /** The fees a gateway earned in the seed, per token (as the seed settles: releases, rulings, splits). */
+  const feesOf = (gateway: string) => {
+    const fees = new Map<string, bigint>();
+    for (const d of seed.deals.filter((x) => x.gateway === gateway)) {
+      const fee = (d.amount * 50n) / 10_000n;
+      const earned =
+        d.status === "split"
+          ? (((d.amount * 7n) / 10n) * 50n) / 10_000n
+          : d.status === "released" || d.status === "resolved"
+            ? fee
+            : 0n;
+      if (earned > 0n) fees.set(d.token, (fees.get(d.token) ?? 0n) + earned);
+    }
+    return [...fees].sort(([a], [b]) => (a < b ? -1 : 1)).map(([token, amount]) => ({ token, amount: String(amount) }));
+  };
 
   before(async function () {
     api = await startSeededApi("api");
@@ -99,7 +126,10 @@ describe("relayer read API", function () {
           evidence: [],
           openedBlock: 20,
           updatedBlock: 20,
-          confirmations: head - 20 + 1,
+          openedAt: timeOfBlock(20),
+          updatedAt: timeOfBlock(20),
+          // Counted up to the confirmation depth: past it, final is final.
+          confirmations: CONFIRMATIONS,
           finality: "final",
         });
         expect(res.body).not.to.have.any.keys(
@@ -118,8 +148,9 @@ describe("relayer read API", function () {
           blockNumber: 20,
           txHash: txHashOf(20, d.history[0].logIndex),
           logIndex: d.history[0].logIndex,
+          timestamp: timeOfBlock(20),
           args: { ref: keccakId("ref-0") },
-          confirmations: head - 20 + 1,
+          confirmations: CONFIRMATIONS,
           finality: "final",
         });
       });
@@ -453,8 +484,8 @@ describe("relayer read API", function () {
           "is not a cursor returned by this API",
         ],
         [`cursor=${Buffer.from("null").toString("base64url")}`, "cursor", "is not a cursor returned by this API"],
-        ["foo=bar", "foo", "is unknown (known: party, gateway, status, cursor, limit)"],
-        ["__proto__=x", "__proto__", "is unknown (known: party, gateway, status, cursor, limit)"],
+        ["foo=bar", "foo", "is unknown (known: party, gateway, ref, status, overdue, cursor, limit)"],
+        ["__proto__=x", "__proto__", "is unknown (known: party, gateway, ref, status, overdue, cursor, limit)"],
         ["limit=5&limit=6", "limit", "is repeated; give it once"],
         ["status=%E0%A4%A", "status", "has a malformed percent-encoded value"],
       ];
@@ -492,7 +523,7 @@ describe("relayer read API", function () {
             "invalid-parameter",
           );
           expect(body.errors).to.deep.equal([
-            { parameter: "cursor", in: "query", message: "was issued for other filters (party, gateway or status)" },
+            { parameter: "cursor", in: "query", message: "was issued for another list or other filters" },
           ]);
         }
         // The same filters in another case are the same filters.
@@ -520,6 +551,7 @@ describe("relayer read API", function () {
         exitAt: 0,
         openDisputes: 0,
         metadata: keccakId(GW1),
+        feesEarned: feesOf(GW1),
         registeredBlock: 10,
         updatedBlock: 10,
         finality: "final",
@@ -586,6 +618,7 @@ describe("relayer read API", function () {
         gateway: GW1,
         lockDelegate: addr(0xd001),
         methods: [SEPA],
+        paymentMethods: [{ method: SEPA, name: "SEPA:EUR" }],
         tokens: [
           {
             token: USDT,
@@ -617,7 +650,9 @@ describe("relayer read API", function () {
         ["method=%C3%A9", "method", "a method name must be 1 to 64 printable ASCII characters (or pass a bytes32 id)"],
         ["token=usdt", "token", "must be an address: 0x followed by 40 hex digits"],
         ["status=open", "status", "must be one of pending, active, suspended"],
-        ["limit=5", "limit", "is unknown (known: method, token, status)"],
+        ["foo=5", "foo", "is unknown (known: method, token, status, cursor, limit)"],
+        ["limit=0", "limit", "must be an integer from 1 to 100"],
+        ["cursor=!!", "cursor", "must be a cursor returned as nextCursor (base64url)"],
         ["method=SEPA:EUR&method=PIX:BRL", "method", "is repeated; give it once"],
       ];
       for (const [query, parameter, message] of cases) {
@@ -786,15 +821,17 @@ describe("relayer read API", function () {
 
     it("caches the head for META_CACHE_MS by default", async function () {
       const cachedApi = request(apiOver(common, store));
-      const d = model(1);
+      // A pending deal: its confirmations grow with the head (up to the depth).
+      const d = allNewestFirst()[0];
       const first = await cachedApi.get(`/v1/deals/${d.dealId}`).expect(200);
+      expect(first.body.confirmations).to.be.lessThan(CONFIRMATIONS);
       await store.setProgress(head + 10, true);
       try {
         const soon = await cachedApi.get(`/v1/deals/${d.dealId}`).expect(200);
         expect(soon.body.confirmations).to.equal(first.body.confirmations);
         await new Promise((r) => setTimeout(r, 300));
         const later = await cachedApi.get(`/v1/deals/${d.dealId}`).expect(200);
-        expect(later.body.confirmations).to.equal(first.body.confirmations + 10);
+        expect(later.body.confirmations).to.equal(CONFIRMATIONS);
       } finally {
         await store.setProgress(head, true);
       }
@@ -1006,6 +1043,347 @@ describe("relayer read API", function () {
       expect(statuses.get(400) ?? 0).to.be.greaterThan(200);
       expect(statuses.get(404) ?? 0).to.be.greaterThan(100);
       expect(statuses.get(200) ?? 0).to.be.greaterThan(10);
+    });
+  });
+
+  /* -------------------------------- what merchants ask for, and read performance -------------------------------- */
+
+  describe("merchant reads (refs, owed, fee revenue, overdue disputes, method names, pagination)", function () {
+    const ids = (res: { body: { data: { dealId: string }[] } }) => res.body.data.map((d) => d.dealId);
+
+    /** A projection of its own (own prefix, real commit path) served by its own app: `events` by block. */
+    async function privateApi(name: string, blocks: [number, EventBody[]][]) {
+      const prefix = `test-${name}-${randomBytes(4).toString("hex")}`;
+      const own = createCommon(
+        parseOptions({
+          RPC_URL: "http://127.0.0.1:8545",
+          DEPLOYMENT: "none.json",
+          REDIS_PREFIX: prefix,
+          CONFIRMATIONS: "3",
+          LOG_LEVEL: "silent",
+        }),
+      );
+      const ownStore = createStore({ common: own, redis, chainId: CHAIN_ID, escrow: ESCROW });
+      const lease = (await ownStore.lease("private", 60_000))!;
+      let previous: number | undefined;
+      for (const [block, bodies] of blocks) {
+        const events = bodies.map(
+          (body, logIndex) =>
+            ({
+              timestamp: timeOfBlock(block),
+              ...body,
+              block,
+              blockHash: blockHashOf(block),
+              txHash: txHashOf(block, logIndex),
+              logIndex,
+            }) as ProtocolEvent,
+        );
+        const result = await ownStore.commit({
+          leaseValue: lease,
+          expectBlock: previous,
+          toBlock: block,
+          toHash: blockHashOf(block),
+          events,
+          undoable: false,
+          blockHashes: [],
+          pruneBlocks: [],
+        });
+        expect(result).to.equal("OK");
+        previous = block;
+      }
+      await ownStore.setProgress(blocks.at(-1)![0] + 10, true);
+      return { store: ownStore, http: request(apiOver(own, ownStore)), clear: () => ownStore.clear() };
+    }
+
+    const openedBody = (i: number, ref: string, payer = PARTIES[i % 6]): EventBody => ({
+      type: "DealOpened",
+      dealId: keccakId(`private-${i}`),
+      ref,
+      deal: {
+        payer,
+        payee: PARTIES[(i + 1) % 6],
+        gateway: GW1,
+        token: USDT,
+        amount: 1_000n,
+        deadline: 1_900_000_000,
+        releaseWindow: 3600,
+        feeBps: 50,
+        kind: "payment",
+        autoRelease: false,
+        salt: keccakId(`private-salt-${i}`),
+      },
+    });
+
+    it("when several deals share a ref → GET /v1/deals?ref= lists them all, newest first, across pages", async function () {
+      const shared = keccakId("order-42");
+      const p = await privateApi("ref", [
+        [5, [{ type: "GatewayRegistered", gateway: GW1, bond: 1n, feeBps: 50, metadata: keccakId("m") }]],
+        [6, [openedBody(0, shared, PARTIES[0]), openedBody(1, keccakId("other"))]],
+        [7, [openedBody(2, shared, PARTIES[3]), openedBody(3, `0x${"00".repeat(32)}`)]],
+        [8, [openedBody(4, shared, PARTIES[4])]],
+      ]);
+      try {
+        const want = [4, 2, 0].map((i) => keccakId(`private-${i}`));
+        const all = await p.http.get(`/v1/deals?ref=${shared.toUpperCase().replace("0X", "0x")}`).expect(200);
+        expect(ids(all)).to.deep.equal(want);
+        expect(all.body.nextCursor).to.equal(null);
+        const first = await p.http.get(`/v1/deals?ref=${shared}&limit=2`).expect(200);
+        expect(ids(first)).to.deep.equal(want.slice(0, 2));
+        const second = await p.http.get(`/v1/deals?ref=${shared}&limit=2&cursor=${first.body.nextCursor}`).expect(200);
+        expect(ids(second)).to.deep.equal(want.slice(2));
+        expect(second.body.nextCursor).to.equal(null);
+        // A cursor of the ref list is refused on another list.
+        expectProblem(await p.http.get(`/v1/deals?cursor=${first.body.nextCursor}`), 400, "invalid-parameter");
+        // The zero ref is "none": nothing is indexed under it.
+        expect(ids(await p.http.get(`/v1/deals?ref=0x${"00".repeat(32)}`).expect(200))).to.deep.equal([]);
+        // And a ref with a status filter.
+        expect(ids(await p.http.get(`/v1/deals?ref=${shared}&status=open`).expect(200))).to.deep.equal(want);
+        expect(ids(await p.http.get(`/v1/deals?ref=${shared}&status=released`).expect(200))).to.deep.equal([]);
+      } finally {
+        await p.clear();
+      }
+    });
+
+    it("when the seeded deals have refs → each is found by its own, and bad refs or combinations are 400", async function () {
+      const d = model(7);
+      expect(ids(await http.get(`/v1/deals?ref=${keccakId("ref-7")}`).expect(200))).to.deep.equal([d.dealId]);
+      expect(ids(await http.get(`/v1/deals?ref=${keccakId("no such ref")}`).expect(200))).to.deep.equal([]);
+      const bad = expectProblem(await http.get("/v1/deals?ref=0x12"), 400, "invalid-parameter");
+      expect(bad.errors).to.deep.equal([
+        { parameter: "ref", in: "query", message: "must be a ref: 0x followed by 64 hex digits" },
+      ]);
+      const both = expectProblem(
+        await http.get(`/v1/deals?party=${PARTIES[0]}&ref=${keccakId("ref-7")}`),
+        400,
+        "invalid-parameter",
+      );
+      expect(both.errors![0]).to.include({ parameter: "ref", in: "query" });
+    });
+
+    it("when disputes are past their ruling deadline → ?overdue=true lists exactly those, each marked overdue", async function () {
+      const disputed = allNewestFirst().filter((d) => d.status === "disputed");
+      // 19, 39, 59: the gateway did not hold them; 29: its window long over. 9 and 49 are still the gateway's.
+      const overdue = disputed.filter((d) => [19, 29, 39, 59].includes(d.i));
+      expect(disputed.length).to.be.greaterThan(overdue.length);
+      const res = await http.get("/v1/deals?overdue=true&limit=100").expect(200);
+      expect(ids(res)).to.deep.equal(overdue.map((d) => d.dealId));
+      for (const view of res.body.data) expect(view).to.include({ overdue: true, disputeRuler: "arbiter" });
+      const calm = await http.get(`/v1/deals/${model(9).dealId}`).expect(200);
+      expect(calm.body).to.include({ overdue: false, disputeRuler: "gateway" });
+      // The same set one by one, through cursors, and with the gateway's index.
+      const paged: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Res2 = await http.get(`/v1/deals?overdue=true&limit=1${cursor ? `&cursor=${cursor}` : ""}`);
+        paged.push(...ids(page));
+        cursor = page.body.nextCursor;
+      } while (cursor !== null);
+      expect(paged).to.deep.equal(overdue.map((d) => d.dealId));
+      const byGateway = await http.get(`/v1/deals?gateway=${GW2}&status=disputed&overdue=true`).expect(200);
+      expect(ids(byGateway)).to.deep.equal(overdue.filter((d) => d.gateway === GW2).map((d) => d.dealId));
+      // Another status, or overdue=false, is refused.
+      expectProblem(await http.get("/v1/deals?overdue=true&status=open"), 400, "invalid-parameter");
+      const no = expectProblem(await http.get("/v1/deals?overdue=false"), 400, "invalid-parameter");
+      expect(no.errors).to.deep.equal([{ parameter: "overdue", in: "query", message: "must be true (or left out)" }]);
+    });
+
+    it("when a gateway earned fees → GET /v1/owed shows them owed; an account with nothing owed → an empty list", async function () {
+      const res = await http.get(`/v1/owed?account=${GW1.toUpperCase().replace("0X", "0x")}`).expect(200);
+      expect(res.body).to.deep.equal({ account: GW1, owed: feesOf(GW1) });
+      expect(res.body.owed).to.have.length(2);
+      const none = await http.get(`/v1/owed?account=${PARTIES[0]}`).expect(200);
+      expect(none.body).to.deep.equal({ account: PARTIES[0], owed: [] });
+      const missing = expectProblem(await http.get("/v1/owed"), 400, "invalid-parameter");
+      expect(missing.errors![0]).to.include({ parameter: "account", in: "query" });
+      expectProblem(await http.get(`/v1/owed?account=${GW1}&x=1`), 400, "invalid-parameter");
+      const one = await http.get(`/v1/gateways/${GW1}`).expect(200);
+      expect(one.body.feesEarned).to.deep.equal(feesOf(GW1));
+      expect((await http.get(`/v1/gateways/${GW3}`).expect(200)).body.feesEarned).to.deep.equal([]);
+    });
+
+    it("when gateways are paged → cursors walk them in registration order; a bad or foreign cursor → 400", async function () {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Res2 = await http.get(`/v1/gateways?limit=1${cursor ? `&cursor=${cursor}` : ""}`).expect(200);
+        expect(page.body.data).to.have.length(1);
+        seen.push(...page.body.data.map((g: { address: string }) => g.address));
+        cursor = page.body.nextCursor;
+      } while (cursor !== null);
+      expect(seen).to.deep.equal([GW1, GW2, GW3]);
+      const two = await http.get("/v1/gateways?limit=2").expect(200);
+      expect(two.body.data.map((g: { address: string }) => g.address)).to.deep.equal([GW1, GW2]);
+      expectProblem(await http.get("/v1/gateways?cursor=bm9wZQ"), 400, "invalid-parameter");
+      expectProblem(await http.get("/v1/gateways?limit=101"), 400, "invalid-parameter");
+      const dealCursor = (await http.get("/v1/deals?limit=1").expect(200)).body.nextCursor;
+      expectProblem(await http.get(`/v1/gateways?cursor=${dealCursor}`), 400, "invalid-parameter");
+      const accCursor = (await http.get("/v1/acceptors?limit=1").expect(200)).body.nextCursor;
+      expectProblem(await http.get(`/v1/gateways?cursor=${accCursor}`), 400, "invalid-parameter");
+    });
+
+    it("when acceptors are paged with filters → every match once, in order; the cursor is bound to the filters", async function () {
+      const walk = async (query: string) => {
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const page: Res2 = await http.get(`/v1/acceptors?${query}${cursor ? `&cursor=${cursor}` : ""}`).expect(200);
+          seen.push(...page.body.data.map((a: { address: string }) => a.address));
+          cursor = page.body.nextCursor;
+        } while (cursor !== null);
+        return seen;
+      };
+      expect(await walk("limit=1")).to.deep.equal([ACC1, ACC2, ACC3]);
+      expect(await walk("limit=1&status=active")).to.deep.equal([ACC1, ACC2]);
+      expect(await walk("limit=1&method=PIX:BRL")).to.deep.equal([ACC2, ACC3]);
+      const first = await http.get("/v1/acceptors?limit=1&status=active").expect(200);
+      expectProblem(await http.get(`/v1/acceptors?limit=1&cursor=${first.body.nextCursor}`), 400, "invalid-parameter");
+    });
+
+    it("when a client looks acceptors up by a method's name → that method shows by name from then on", async function () {
+      const CUSTOM = "WIRE:CHF-TEST";
+      const p = await privateApi("methods", [
+        [
+          5,
+          [
+            { type: "AcceptorRegistered", acceptor: ACC1, gateway: GW1, lockDelegate: addr(0xd001) },
+            { type: "AcceptorMethodSet", acceptor: ACC1, method: keccakId(CUSTOM), supported: true },
+            { type: "AcceptorMethodSet", acceptor: ACC1, method: SEPA, supported: true },
+          ],
+        ],
+      ]);
+      try {
+        const before = await p.http.get(`/v1/acceptors/${ACC1}`).expect(200);
+        expect(before.body.paymentMethods).to.deep.include({ method: keccakId(CUSTOM) });
+        expect(before.body.paymentMethods).to.deep.include({ method: SEPA, name: "SEPA:EUR" });
+        // A name no acceptor supports teaches nothing.
+        await p.http.get("/v1/acceptors?method=NOBODY:XYZ").expect(200);
+        const found = await p.http.get(`/v1/acceptors?method=${encodeURIComponent(CUSTOM)}`).expect(200);
+        expect(found.body.data.map((a: { address: string }) => a.address)).to.deep.equal([ACC1]);
+        const after = await p.http.get(`/v1/acceptors/${ACC1}`).expect(200);
+        expect(after.body.paymentMethods).to.deep.include({ method: keccakId(CUSTOM), name: CUSTOM });
+        expect(after.body.methods).to.deep.equal(before.body.methods);
+      } finally {
+        await p.clear();
+      }
+    });
+  });
+
+  describe("read performance: the final-deal cache, ETags, and one round trip per page", function () {
+    it("when a deal is settled and final → strong ETag, immutable Cache-Control, 304 on If-None-Match, no Redis read again", async function () {
+      const d = model(2); // released long ago
+      expect(d.status).to.equal("released");
+      let reads = 0;
+      const counting: Store = {
+        ...store,
+        getDeal: (id: string) => {
+          reads++;
+          return store.getDeal(id);
+        },
+      };
+      const cache = createFinalCache();
+      const local = request(
+        createApi({
+          common,
+          store: counting,
+          resolutionWindow: RESOLUTION_WINDOW,
+          readiness: async () => READY,
+          finalCache: cache,
+        }),
+      );
+      const first = await local.get(`/v1/deals/${d.dealId}`).expect(200);
+      expect(first.headers.etag).to.match(/^"[A-Za-z0-9_-]+"$/);
+      expect(first.headers["cache-control"]).to.equal("public, max-age=86400, immutable");
+      const again = await local.get(`/v1/deals/${d.dealId}`).expect(200);
+      expect(again.text).to.equal(first.text);
+      expect(again.headers.etag).to.equal(first.headers.etag);
+      expect(reads).to.equal(1);
+      const notModified = await local.get(`/v1/deals/${d.dealId}`).set("If-None-Match", `"x", ${first.headers.etag}`);
+      expect(notModified.status).to.equal(304);
+      expect(notModified.text ?? "").to.equal("");
+      expect(notModified.headers.etag).to.equal(first.headers.etag);
+      expect(notModified.headers["cache-control"]).to.equal("public, max-age=86400, immutable");
+      expect((await local.get(`/v1/deals/${d.dealId}`).set("If-None-Match", '"other"')).status).to.equal(200);
+      expect(reads).to.equal(1);
+      // Cleared (the projection was reset): read again.
+      cache.clear();
+      await local.get(`/v1/deals/${d.dealId}`).expect(200);
+      expect(reads).to.equal(2);
+    });
+
+    it("when a deal is pending, or final but still open or disputed → ETag and 304, but no-cache and read every time", async function () {
+      for (const d of [allNewestFirst()[0], model(0), model(9)]) {
+        let reads = 0;
+        const counting: Store = {
+          ...store,
+          getDeal: (id: string) => {
+            reads++;
+            return store.getDeal(id);
+          },
+        };
+        const local = request(
+          createApi({
+            common,
+            store: counting,
+            resolutionWindow: RESOLUTION_WINDOW,
+            readiness: async () => READY,
+            metaCacheMs: 0,
+          }),
+        );
+        const first = await local.get(`/v1/deals/${d.dealId}`).expect(200);
+        expect(first.headers["cache-control"], d.status).to.equal("no-cache");
+        expect(first.headers.etag).to.match(/^"[A-Za-z0-9_-]+"$/);
+        const revalidated = await local.get(`/v1/deals/${d.dealId}`).set("If-None-Match", first.headers.etag);
+        expect(revalidated.status).to.equal(304);
+        expect(reads).to.equal(2);
+      }
+      // A pending deal's answer changes as it gets confirmations: another ETag.
+      const pending = allNewestFirst()[0];
+      const before = await http.get(`/v1/deals/${pending.dealId}`).expect(200);
+      await store.setProgress(head + 1, true);
+      try {
+        const after = await http.get(`/v1/deals/${pending.dealId}`).expect(200);
+        expect(after.body.finality).to.equal("final");
+        expect(after.headers.etag).to.not.equal(before.headers.etag);
+      } finally {
+        await store.setProgress(head, true);
+      }
+    });
+
+    it("when a page of 100 deals is read → a bounded number of Redis commands (one script), not one per deal", async function () {
+      const conn = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await conn.connect();
+      const monitor = await redis.monitor();
+      try {
+        const counted = createStore({ common, redis: conn, chainId: CHAIN_ID, escrow: ESCROW });
+        const local = request(
+          createApi({
+            common,
+            store: counted,
+            resolutionWindow: RESOLUTION_WINDOW,
+            readiness: async () => READY,
+            metaCacheMs: 0,
+          }),
+        );
+        await local.get("/v1/deals?limit=100").expect(200); // loads the script once
+        const info = String(await conn.client("INFO"));
+        const address = /\baddr=(\S+)/.exec(info)![1];
+        const seen: string[] = [];
+        monitor.on("monitor", (_time: string, args: string[], source: string) => {
+          if (source === address) seen.push(String(args[0]).toLowerCase());
+        });
+        await new Promise((r) => setTimeout(r, 50));
+        const res = await local.get("/v1/deals?limit=100").expect(200);
+        expect(res.body.data).to.have.length(DEAL_COUNT);
+        await conn.ping(); // MONITOR shows it after the page's commands: they have all been seen by then
+        await new Promise((r) => setTimeout(r, 50));
+        const page = seen.filter((c) => c !== "ping");
+        // The progress (meta) read and the page script; before: one HGETALL and one LRANGE per deal.
+        expect(page, page.join(" ")).to.have.length.at.most(3);
+        expect(page).to.include("evalsha");
+      } finally {
+        monitor.disconnect();
+        await conn.quit();
+      }
     });
   });
 });

@@ -6,7 +6,7 @@
 import { expect } from "chai";
 import { id as keccakId } from "ethers";
 import { buildOpenApiDocument, ROUTES } from "../../../relayer/src/api/openapi";
-import { ACC1, addr, GW3, PARTIES, READY, startSeededApi, type SeededApi } from "../support/api";
+import { ACC1, addr, GW1, GW3, PARTIES, READY, startSeededApi, type SeededApi } from "../support/api";
 
 describe("relayer read API: GET /v1/openapi.json", function () {
   let api: SeededApi;
@@ -64,6 +64,7 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       "/v1/openapi.json",
       "/v1/deals/{dealId}/typed-data",
       "/v1/submissions/{id}",
+      "/v1/owed",
     ];
     const posts = ["/v1/deals", "/v1/deals/{dealId}/confirmations", "/v1/typed-data"];
     // Events, replay and webhooks: each operation with its success status.
@@ -113,9 +114,20 @@ describe("relayer read API: GET /v1/openapi.json", function () {
     });
     expect(doc.paths["/v1/ready"].get.responses["503"]).to.be.an("object");
     const listParams = doc.paths["/v1/deals"].get.parameters!.map((p) => `${p.in}:${p.name}`).sort();
-    expect(listParams).to.deep.equal(["query:cursor", "query:gateway", "query:limit", "query:party", "query:status"]);
+    expect(listParams).to.deep.equal([
+      "query:cursor",
+      "query:gateway",
+      "query:limit",
+      "query:overdue",
+      "query:party",
+      "query:ref",
+      "query:status",
+    ]);
     const accParams = doc.paths["/v1/acceptors"].get.parameters!.map((p) => `${p.in}:${p.name}`).sort();
-    expect(accParams).to.deep.equal(["query:method", "query:status", "query:token"]);
+    expect(accParams).to.deep.equal(["query:cursor", "query:limit", "query:method", "query:status", "query:token"]);
+    const gwParams = doc.paths["/v1/gateways"].get.parameters!.map((p) => `${p.in}:${p.name}`).sort();
+    expect(gwParams).to.deep.equal(["query:cursor", "query:limit"]);
+    expect(doc.paths["/v1/owed"].get.parameters!.map((p) => `${p.in}:${p.name}`)).to.deep.equal(["query:account"]);
   });
 
   it("has DealView and Problem components, and every $ref resolves", function () {
@@ -206,6 +218,12 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       ["/v1/gateways", 200, "/v1/gateways"],
       [`/v1/gateways/${GW3}`, 200, "/v1/gateways/{address}"],
       ["/v1/acceptors", 200, "/v1/acceptors"],
+      ["/v1/acceptors?limit=1&status=active", 200, "/v1/acceptors"],
+      ["/v1/gateways?limit=1", 200, "/v1/gateways"],
+      [`/v1/deals?ref=${keccakId("ref-3")}`, 200, "/v1/deals"],
+      ["/v1/deals?overdue=true", 200, "/v1/deals"],
+      [`/v1/owed?account=${GW1}`, 200, "/v1/owed"],
+      ["/v1/owed?account=nope", 400, "/v1/owed"],
       [`/v1/acceptors/${ACC1}`, 200, "/v1/acceptors/{address}"],
       ["/v1/health", 200, "/v1/health"],
       ["/v1/ready", 200, "/v1/ready"],

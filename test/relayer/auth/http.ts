@@ -270,6 +270,34 @@ describe("auth: HTTP middleware", function () {
       expect(await redis.pttl(bucket)).to.be.within(1, 2_000);
     });
 
+    it('with anonymous: "local" → reads without a key are limited per address in memory (no Redis key); keys still in Redis', async function () {
+      const app = appWith((a) => {
+        a.use(authenticate(keys, { requireKeyForReads: false }));
+        a.use(rateLimit({ redis, base: space.base, perMinute: 60, burst: 2, anonymous: "local" }));
+        a.get("/thing", (_req: Request, res: Response) => {
+          ran.push("GET");
+          res.json({});
+        });
+      });
+      const remaining: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const res = await request(app).get("/thing").set("X-Forwarded-For", "203.0.113.7").expect(200);
+        remaining.push(res.headers["ratelimit-remaining"]);
+      }
+      expect(remaining).to.deep.equal(["1", "0"]);
+      const refused = await request(app).get("/thing").set("X-Forwarded-For", "203.0.113.7");
+      expect(expectProblem(refused, 429, "rate-limited").detail).to.contain("from this address");
+      expect(Number(refused.headers["retry-after"])).to.equal(1);
+      await request(app).get("/thing").set("X-Forwarded-For", "203.0.113.8").expect(200);
+      expect(await redis.keys(`${space.base}rl:ip:*`)).to.deep.equal([]);
+      await request(app)
+        .get("/thing")
+        .set("X-Api-Key", await secretOf("read"))
+        .expect(200);
+      expect(await redis.keys(`${space.base}rl:key:*`)).to.have.length(1);
+      expect(ran).to.have.length(4);
+    });
+
     it("refuses a limit that is not positive", function () {
       expect(() => rateLimit({ redis, base: space.base, perMinute: 0 })).to.throw(RangeError);
       expect(() => rateLimit({ redis, base: space.base, perMinute: 10, burst: 0 })).to.throw(RangeError);

@@ -248,7 +248,10 @@ describe("relayer domain: projection", function () {
           updatedLog: "6",
         });
         expectIndexed(view, "disputed", scoreOf(12, 6));
-        expect(view.history(DEAL)[2]).to.deep.equal(entry("DealDisputed", p3, { by: PAYEE, gatewayHolds: true }));
+        expect(view.history(DEAL)[2]).to.deep.equal({
+          ...entry("DealDisputed", p3, { by: PAYEE, gatewayHolds: true }),
+          timestamp: timeOf(12),
+        });
       });
 
       it("a dispute the registry did not count: DisputeCountSkipped in the history, then an unheld dispute", function () {
@@ -258,7 +261,7 @@ describe("relayer domain: projection", function () {
         expect(dealOf(view)).to.include({ status: "disputed", gatewayHolds: "0", updatedLog: "1" });
         expect(view.history(DEAL).slice(2)).to.deep.equal([
           entry("DisputeCountSkipped", p3, { gateway: GATEWAY, opened: true }),
-          entry("DealDisputed", p4, { by: PAYER, gatewayHolds: false }),
+          { ...entry("DealDisputed", p4, { by: PAYER, gatewayHolds: false }), timestamp: timeOf(12) },
         ]);
       });
 
@@ -563,6 +566,46 @@ describe("relayer domain: projection", function () {
       });
     });
 
+    describe("gateway fee revenue (fees:<gateway>)", function () {
+      it("when deals settle with a fee → the fees add up per token, and a claim of the owed fees leaves them", function () {
+        const view = new MemoryView();
+        apply(
+          view,
+          opened(at(10), {}, DEAL),
+          opened(at(10, 1), { salt: id("salt 2") }, DEAL2),
+          released(at(11), DEAL),
+          split(at(11, 1), NET - 100n, FEE, 100n, DEAL2),
+        );
+        expect(view.hashes.get(`fees:${GATEWAY}`)).to.deep.equal({ [USDT]: (FEE * 2n).toString() });
+        apply(view, claimed(at(12), GATEWAY, FEE * 2n));
+        expect(owedOf(view, GATEWAY)).to.equal("0");
+        expect(view.hashes.get(`fees:${GATEWAY}`)).to.deep.equal({ [USDT]: (FEE * 2n).toString() });
+      });
+
+      it("when a deal settles without a fee (a refund) → no revenue is recorded", function () {
+        const view = new MemoryView();
+        apply(view, opened(at(10)), refunded(at(11), "deadline"));
+        expect(view.hashes.get(`fees:${GATEWAY}`)).to.equal(undefined);
+      });
+    });
+
+    describe("the ref index (ix:ref:<ref>)", function () {
+      it("when deals share a ref → both are indexed under it, scored by opening; a zero ref is not indexed", function () {
+        const view = new MemoryView();
+        const ZERO = `0x${"00".repeat(32)}`;
+        apply(
+          view,
+          opened(at(10), {}, DEAL),
+          opened(at(11), { salt: id("salt 2") }, DEAL2),
+          opened(at(12), { salt: id("salt 3") }, id("deal 3"), ZERO),
+        );
+        const key = `ix:ref:${REF.slice(2)}`;
+        expect(view.zscore(key, DEAL)).to.equal(scoreOf(10, 0));
+        expect(view.zscore(key, DEAL2)).to.equal(scoreOf(11, 0));
+        expect([...view.zsets.keys()].filter((k) => k.startsWith("ix:ref:"))).to.deep.equal([key]);
+      });
+    });
+
     describe("reindexDeal", function () {
       it("adds a new deal to every index and moves a changed status", function () {
         const view = new MemoryView();
@@ -635,6 +678,52 @@ describe("relayer domain: projection", function () {
         }
       });
 
+      it("when the entry has a block timestamp → stored as @<base 36> after the event name, and read back", function () {
+        const entry: HistoryEntry = {
+          event: "PayoutDeferred",
+          blockNumber: 5,
+          txHash: TX,
+          logIndex: 1,
+          timestamp: 1_800_000_060,
+          args: { token: USDT, account: PAYEE, amount: "90" },
+        };
+        const stored = encodeHistory(entry);
+        const tx = Buffer.from("ab".repeat(32), "hex").toString("base64url");
+        expect(stored).to.equal(
+          `5:1:${tx}:PayoutDeferred@${(1_800_000_060).toString(36)}:${JSON.stringify(entry.args)}`,
+        );
+        expect(decodeHistory(stored, {})).to.deep.equal(entry);
+        const opened: HistoryEntry = {
+          event: "DealOpened",
+          blockNumber: 5,
+          txHash: TX,
+          logIndex: 0,
+          timestamp: 7,
+          args: {},
+        };
+        expect(decodeHistory(encodeHistory(opened), { ref: "cd".repeat(32) })).to.deep.equal({
+          ...opened,
+          args: { ref: `0x${"cd".repeat(32)}` },
+        });
+      });
+
+      it("when an entry was stored without a timestamp (before stamping) → it reads back without one", function () {
+        const tx = Buffer.from("ab".repeat(32), "hex").toString("base64url");
+        expect(decodeHistory(`5:1:${tx}:DealPerformed`, {})).to.not.have.property("timestamp");
+      });
+
+      it("when events are applied → each history entry carries its event's timestamp", function () {
+        const view = new MemoryView();
+        const stamp = <T extends ProtocolEvent>(e: T): T => ({ ...e, timestamp: timeOf(e.block) });
+        apply(view, stamp(opened(at(10))), stamp(performed(at(11))), stamp(released(at(12))));
+        const stored = view.lists.get(`hist:${DEAL}`)!;
+        expect(stored.map((h) => decodeHistory(h, dealOf(view)).timestamp)).to.deep.equal([
+          timeOf(10),
+          timeOf(11),
+          timeOf(12),
+        ]);
+      });
+
       it("round-trips any entry (fast-check)", function () {
         const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `0x${Buffer.from(b).toString("hex")}`);
         fc.assert(
@@ -647,8 +736,10 @@ describe("relayer domain: projection", function () {
               fc.string().filter((k) => k !== "__proto__"),
               fc.oneof(fc.string(), fc.integer(), fc.boolean()),
             ),
-            (event, blockNumber, logIndex, txHash, args) => {
+            fc.option(fc.nat(), { nil: undefined }),
+            (event, blockNumber, logIndex, txHash, args, timestamp) => {
               const entry: HistoryEntry = { event, blockNumber, txHash, logIndex, args };
+              if (timestamp !== undefined) entry.timestamp = timestamp;
               expect(decodeHistory(encodeHistory(entry), {})).to.deep.equal(entry);
             },
           ),
@@ -662,9 +753,14 @@ describe("relayer domain: projection", function () {
         apply(view, deposited(at(9), AMOUNT), opened(at(10), { kind: "onramp", payer: ACCEPTOR }));
         const deal = dealOf(view);
         expect(keysRead(released(at(11)))).to.deep.equal([`deal:${DEAL}`]);
-        expect(keysReadAfterDeal(released(at(11)), deal)).to.deep.equal([`owed:${GATEWAY}`, `acc:${ACCEPTOR}`]);
+        expect(keysReadAfterDeal(released(at(11)), deal)).to.deep.equal([
+          `owed:${GATEWAY}`,
+          `fees:${GATEWAY}`,
+          `acc:${ACCEPTOR}`,
+        ]);
         expect(keysReadAfterDeal(refunded(at(11), "deadline"), deal)).to.deep.equal([
           `owed:${GATEWAY}`,
+          `fees:${GATEWAY}`,
           `acc:${ACCEPTOR}`,
         ]);
         expect(keysReadAfterDeal(performed(at(11)), deal)).to.deep.equal([]);
@@ -679,6 +775,7 @@ describe("relayer domain: projection", function () {
         expect(keysRead(ev("TokenAllowed", at(1), { token: USDT, allowed: true }))).to.deep.equal(["tokens"]);
         expect(keysReadAfterDeal(split(at(11), 0n, 0n, AMOUNT), deal)).to.deep.equal([
           `owed:${GATEWAY}`,
+          `fees:${GATEWAY}`,
           `acc:${ACCEPTOR}`,
         ]);
         for (const event of [

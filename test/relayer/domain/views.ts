@@ -75,7 +75,8 @@ describe("relayer domain: views", function () {
         confirmations: 2,
         finality: "pending",
         history: [
-          { ...entry("DealOpened", p1, { ref: REF }), confirmations: 4, finality: "final" },
+          // Counted up to the depth (3), not head - 8 + 1 = 4: a final entry's view never changes.
+          { ...entry("DealOpened", p1, { ref: REF }), confirmations: 3, finality: "final" },
           { ...entry("DealPerformed", p2, {}), confirmations: 3, finality: "final" },
           {
             ...entry("DealReleased", p3, { payeeAmount: NET.toString(), fee: FEE.toString() }),
@@ -250,6 +251,84 @@ describe("relayer domain: views", function () {
     });
   });
 
+  describe("dealView: times, capped confirmations, overdue (issue 11)", function () {
+    const WINDOW = 3 * 86_400;
+    const stamp = <T extends ProtocolEvent>(e: T): T => ({ ...e, timestamp: timeOf(e.block) });
+
+    it("when history entries carry block times → openedAt, updatedAt and each entry's timestamp", function () {
+      const view = new MemoryView();
+      apply(
+        view,
+        stamp(opened(at(8))),
+        stamp(performed(at(9))),
+        stamp(released(at(10, 2))),
+        stamp(deposited(at(11), 5n)),
+      );
+      const shown = dealView(
+        DEAL,
+        dealOf(view),
+        view.history(DEAL),
+        { head: 30, confirmations: 3, now: 0 },
+        {
+          resolutionWindow: WINDOW,
+        },
+      );
+      expect(shown).to.include({ openedAt: timeOf(8), updatedAt: timeOf(10), confirmations: 3, finality: "final" });
+      expect(shown.history.map((h) => [h.timestamp, h.confirmations])).to.deep.equal([
+        [timeOf(8), 3],
+        [timeOf(9), 3],
+        [timeOf(10), 3],
+      ]);
+    });
+
+    it("when entries were stored without times → no openedAt/updatedAt", function () {
+      const view = new MemoryView();
+      apply(view, opened(at(8)));
+      const shown = dealView(
+        DEAL,
+        dealOf(view),
+        view.history(DEAL),
+        { head: 9, confirmations: 3, now: 0 },
+        {
+          resolutionWindow: WINDOW,
+        },
+      );
+      expect(shown).to.not.have.any.keys("openedAt", "updatedAt");
+    });
+
+    it("when a held dispute's window has passed → overdue; while it is open → not; an unheld one → overdue", function () {
+      const view = new MemoryView();
+      apply(view, registeredGateway(at(1)), opened(at(8)), performed(at(9)), disputed(at(10)));
+      const gw = { ...view.hashes.get(`gw:${GATEWAY}`)!, status: "active" };
+      const deal = dealOf(view);
+      const deadline = timeOf(10) + WINDOW;
+      const at_ = (now: number, d: Hash = deal) =>
+        dealView(
+          DEAL,
+          d,
+          view.history(DEAL),
+          { head: 20, confirmations: 3, now },
+          { resolutionWindow: WINDOW, gateway: gw },
+        );
+      expect(at_(deadline)).to.include({ overdue: false, disputeRuler: "gateway", resolutionDeadline: deadline });
+      expect(at_(deadline + 1)).to.include({ overdue: true, disputeRuler: "arbiter" });
+      expect(at_(deadline, { ...deal, gatewayHolds: "0" })).to.include({ overdue: true });
+      const settled = new MemoryView();
+      apply(settled, opened(at(8)), released(at(9)));
+      expect(
+        dealView(
+          DEAL,
+          dealOf(settled),
+          settled.history(DEAL),
+          { head: 20, confirmations: 3, now: 0 },
+          {
+            resolutionWindow: WINDOW,
+          },
+        ),
+      ).to.not.have.property("overdue");
+    });
+  });
+
   describe("gatewayView", function () {
     it("shows a gateway with numbers and 0x metadata", function () {
       const view = new MemoryView();
@@ -265,6 +344,7 @@ describe("relayer domain: views", function () {
         exitAt: 0,
         openDisputes: 0,
         metadata: id("terms"),
+        feesEarned: [],
         registeredBlock: 5,
         updatedBlock: 7,
         finality: "pending",
@@ -312,6 +392,7 @@ describe("relayer domain: views", function () {
         gateway: GATEWAY,
         lockDelegate: DELEGATE,
         methods: [PIX, SEPA].sort(),
+        paymentMethods: [PIX, SEPA].sort().map((method) => ({ method })),
         tokens: [
           { token: DAI, minAmount: "5", maxAmount: "9", free: "0", locked: "0" },
           { token: USDT, minAmount: "0", maxAmount: "0", free: (2n * AMOUNT).toString(), locked: AMOUNT.toString() },

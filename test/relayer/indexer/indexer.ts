@@ -181,6 +181,51 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
     expect(await rebuildDump(1)).to.deep.equal(liveDump);
   });
 
+  it("stamps every history entry with its block's time, when following and when backfilling", async () => {
+    const fresh = start(1); // depth 1: every block is final, so all of them come through the backfill
+    await caughtUpWith(fresh);
+    const times = new Map<number, number>();
+    for (const e of expected) {
+      const followed = (await live.store.getDeal(e.dealId.toLowerCase()))!;
+      const backfilled = (await fresh.store.getDeal(e.dealId.toLowerCase()))!;
+      for (const [i, h] of followed.history.entries()) {
+        if (!times.has(h.blockNumber)) times.set(h.blockNumber, (await p.provider.getBlock(h.blockNumber))!.timestamp);
+        expect(h.timestamp, `${e.dealId} ${h.event}`).to.equal(times.get(h.blockNumber));
+        expect(backfilled.history[i].timestamp, `${e.dealId} ${h.event} (backfilled)`).to.equal(h.timestamp);
+      }
+    }
+    expect(times.size).to.be.greaterThan(3);
+    await fresh.stop();
+  });
+
+  it("when backfilling → reads headers only of blocks that hold events, however many empty blocks lie between", async () => {
+    // evm_mine one by one: hardhat_mine reserves blocks whose headers the node makes up later (parent hashes the
+    // indexer following afterwards would not recognise).
+    for (let i = 0; i < 30; i++) await p.provider.send("evm_mine", []);
+    const asked: number[] = [];
+    const r = start(1, (chain) => {
+      const block = chain.block.bind(chain);
+      chain.block = async (n) => {
+        asked.push(n);
+        return block(n);
+      };
+    });
+    await caughtUpWith(r);
+    const withLogs = new Set(
+      (
+        await p.provider.getLogs({
+          address: [deployment.contracts.Escrow.address, deployment.contracts.GatewayRegistry.address],
+          fromBlock: 0,
+        })
+      ).map((l) => l.blockNumber),
+    );
+    const empty = [...new Set(asked)].filter((n) => !withLogs.has(n));
+    // A chunk that ends past its last log asks for its end block's hash, and the checkpoint is checked: a few.
+    expect(empty.length, `headers of blocks without events: ${empty.join(", ")}`).to.be.at.most(3);
+    expect(asked.filter((n) => withLogs.has(n)).length).to.be.greaterThan(3);
+    await r.stop();
+  });
+
   it("reads the next final range while it commits the current one, and gets over a failed read-ahead", async () => {
     const liveDump = await live.store.dumpProjection();
     const trace: string[] = [];

@@ -486,6 +486,50 @@ describe("relayer store (Redis)", function () {
       await store.ping();
     });
 
+    it("when ids are read in pages by the script → the same order and cursors as listDealIds, ties included", async function () {
+      const ids = ["0x01", "0x02", "0x03", "0x04", "0x05"].map((p) => p.padEnd(66, "0"));
+      const scores = [5, 7, 7, 9, 11];
+      for (let i = 0; i < ids.length; i++) await redis.zadd(store.key("ix:test"), scores[i], ids[i]);
+      const seen: string[] = [];
+      let next: { score: number; id: string } | undefined;
+      let pages = 0;
+      do {
+        // The next page starts AT `next` (inclusive): the store's "after" is just below it.
+        const page = await store.readDealIds("ix:test", 2, next && { score: next.score, id: `${next.id}\u0000` });
+        seen.push(...page.ids.map((x) => x.id));
+        next = page.next;
+        pages++;
+      } while (next && pages < 10);
+      expect(seen).to.deep.equal([ids[4], ids[3], ids[2], ids[1], ids[0]]);
+      expect(await store.readDealIds("ix:nothing", 5)).to.deep.equal({ ids: [], next: undefined });
+    });
+
+    it("when a page is read with a status filter → only matching deals, at most `budget` entries read", async function () {
+      await commitBlocks([
+        [10, [registeredGateway(at(10))]],
+        [11, [opened(at(11)), opened(at(11, 1), { salt: "0x" + "44".repeat(32) }, DEAL2)]],
+        [12, [performed(at(12))]],
+      ]);
+      const open = await store.readDealPage({ index: `ix:party:${PAYER}`, limit: 5, budget: 5, status: "open" });
+      expect(open.deals.map((d) => d.id)).to.deep.equal([DEAL2]);
+      expect(open.next).to.equal(undefined);
+      expect(open.deals[0].deal).to.include({ status: "open", payer: PAYER });
+      expect(open.deals[0].history.map((h) => h.event)).to.deep.equal(["DealOpened"]);
+      // Budget 1: the newest entry (DEAL, performed) is read and dropped; the page is empty but goes on.
+      const short = await store.readDealPage({ index: `ix:party:${PAYER}`, limit: 5, budget: 1, status: "open" });
+      expect(short.deals).to.deep.equal([]);
+      expect(short.next?.id).to.equal(DEAL2);
+    });
+
+    it("when deals are read by id → each with its history, gone ones left out", async function () {
+      await commitBlocks([[11, [opened(at(11))]]]);
+      const { deals } = await store.readDealsById([DEAL, DEAL2]);
+      expect(deals.map((d) => d.id)).to.deep.equal([DEAL]);
+      expect(deals[0].deal).to.deep.equal((await store.getDeal(DEAL))!.deal);
+      expect(deals[0].history).to.deep.equal((await store.getDeal(DEAL))!.history);
+      expect((await store.readDealsById([])).deals).to.deep.equal([]);
+    });
+
     it("dumps the projection without progress, lease, block hashes, stream and undo logs", async function () {
       await commitBlocks([[10, [opened(at(10))]]], true);
       const dump = await store.dumpProjection();

@@ -49,6 +49,8 @@ export const DELEGATE_PREFIX = keccakId("USDT Escrow: lock by delegate").slice(2
 
 export const dealIdOf = (i: number) => keccakId(`api-test-deal-${i}`);
 export const txHashOf = (block: number, logIndex: number) => keccakId(`tx-${block}-${logIndex}`);
+/** The seeded blocks' times (as the indexer stamps every event; a dispute's own time, when given, wins). */
+export const timeOfBlock = (block: number) => 1_700_000_000 + 12 * block;
 export const blockHashOf = (block: number) => keccakId(`block-${block}`);
 
 /** What the test expects of each deal (a tiny model of the projection): the parameters it opened with, and more. */
@@ -73,6 +75,7 @@ export function buildSeed(): { blocks: Map<number, ProtocolEvent[]>; deals: Mode
     blocks.set(block, list);
     const logIndex = list.length * 3 + 1; // gaps, as real logs of other contracts would leave
     const event = {
+      timestamp: timeOfBlock(block),
       ...body,
       block,
       blockHash: blockHashOf(block),
