@@ -11,7 +11,7 @@
  *                 same body from memory (alternately, 2 times each; medians): apiRatio and listRatio; peak RSS
  *  5. redis     — MEMORY USAGE per deal (hash + history) plus each deal's share of the index sorted sets and of
  *                 the retained event stream
- *  6. webhooks  — delivery p99 after the event's block (helper A's measureWebhookDelivery; null until wired)
+ *  6. webhooks  — delivery p50 and p99 after the event's block, 10 endpoints (scripts/bench/webhooks.ts)
  *  7. a table with the targets, then one JSON line (the last line printed)
  *
  * Environment (optional): REDIS_URL (default redis://127.0.0.1:6379), BENCH_DEALS (default 6,700), BENCH_BATCH
@@ -33,6 +33,7 @@ import { createIndexer } from "../relayer/src/indexer/indexer";
 import { decodeLog, type Sources } from "../protocol";
 import { indexedContracts, readDeployment, type DeploymentFile } from "../relayer/src/deployment";
 import { deployToNode, startHardhatNode, type HardhatNode } from "../test/relayer/support/node";
+import { measureWebhookDelivery } from "./bench/webhooks";
 import { connectProtocol, generateLoad, setupActors, type Protocol } from "../test/relayer/support/activity";
 import {
   cleanUp,
@@ -486,10 +487,18 @@ async function main(): Promise<void> {
 
   /* 6. webhooks */
   log("== 6. webhooks ==");
-  // WEBHOOKS: the lead wires helper A's measureWebhookDelivery (scripts/bench/webhooks.ts) here — delivery p99 after
-  // the event's block with 10 endpoints, in ms. Until then the figure is null and reported as not measured.
-  const webhookP99Ms: number | null = null;
-  log(webhookP99Ms === null ? "not measured (not wired yet)" : `delivery p99 ${webhookP99Ms} ms`);
+  // Ten endpoints on one local receiver, deals mined a quarter second apart: receive time minus mining time.
+  const webhooks = await measureWebhookDelivery({
+    nodeUrl: node.url,
+    deploymentFile,
+    redisUrl: REDIS_URL,
+    protocol: p,
+  });
+  const webhookP99Ms: number | null = Number.isFinite(webhooks.webhookP99Ms) ? webhooks.webhookP99Ms : null;
+  log(
+    `  ${fmt(webhooks.deliveries)} deliveries to ${webhooks.endpoints} endpoints: p50 ${webhooks.webhookP50Ms} ms, ` +
+      `p99 ${webhookP99Ms ?? "-"} ms`,
+  );
 
   /* 7. report */
   const results = {
@@ -503,6 +512,7 @@ async function main(): Promise<void> {
     listRatio: round(listRatio, 2),
     redisBytesPerDeal: Math.round(redisBytesPerDeal),
     relayerRssMb: round(relayerRssMb, 1),
+    webhookP50Ms: webhooks.webhookP50Ms,
     webhookP99Ms,
   };
   const rows: [string, string, string, boolean][] = [

@@ -207,7 +207,7 @@ export const OPTIONS = {
     "25",
   ),
 
-  /* ---- the read path (issue 11: read performance) ---- */
+  /* ---- the read path (relayer/src/api/app.ts, final-cache.ts) ---- */
   rateLimitAnonymous: option(
     "RATE_LIMIT_ANONYMOUS",
     "where reads without a key are counted: local (each process, in memory: no Redis call per read) or shared " +

@@ -1,5 +1,5 @@
 /**
- * Webhook delivery latency (issue 11: p99 after the event's block < 500 ms with 10 endpoints). Against a running
+ * Webhook delivery latency (target: p99 after the event's block < 500 ms with 10 endpoints). Against a running
  * Hardhat node with the protocol deployed and its actors set up: spawns a relayer (compiled build, its own Redis
  * prefix, INDEXER on, CONFIRMATIONS=1, a short poll interval), registers `endpoints` webhook endpoints on one local
  * receiver, mines blocks with deal events (open, perform, release), and measures each delivery's receive time minus

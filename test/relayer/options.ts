@@ -67,7 +67,7 @@ const _optionsType: Equal<
     submitPollMs: number;
     submitLeaseMs: number;
     submitGasMarginPercent: number;
-    // the read path (issue 11)
+    // the read path
     rateLimitAnonymous: "local" | "shared";
     finalCacheEntries: number;
     eventsRetentionDays: number;
@@ -95,7 +95,7 @@ const WRITE_DEFAULTS = {
   readsRequireKey: false,
   rateLimitPerMinute: 6000,
   dailyGasPerKey: 20_000_000n,
-  // the read path (issue 11)
+  // the read path
   rateLimitAnonymous: "local",
   finalCacheEntries: 5000,
 };

@@ -67,7 +67,7 @@ export type RouteId =
   | "postConfirmation"
   | "postIntent"
   | "getSubmission"
-  // read routes of issue 11 (data merchants ask for)
+  // reads of owed balances
   | "getOwed"
   /* events, replay and webhooks */
   | "listEvents"
@@ -209,7 +209,7 @@ export const ROUTES: Route[] = [
       404: problem("No acceptor registered at this address (type acceptor-not-found)"),
     },
   },
-  // read routes of issue 11 (data merchants ask for)
+  // reads of owed balances
   {
     id: "getOwed",
     method: "get",
