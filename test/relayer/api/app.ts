@@ -10,6 +10,7 @@ import { Agent, request as httpRequest } from "node:http";
 import request from "supertest";
 import type { Common } from "../../../relayer/src/common";
 import { MAX_URL_LENGTH } from "../../../relayer/src/api/app";
+import { createAvailability } from "../../../relayer/src/api/availability";
 import { PROBLEM_BASE } from "../../../relayer/src/api/problems";
 import { startServer, type RunningServer } from "../../../relayer/src/api/server";
 import { createStore, type Store } from "../../../relayer/src/store/store";
@@ -1362,6 +1363,8 @@ describe("relayer read API", function () {
             resolutionWindow: RESOLUTION_WINDOW,
             readiness: async () => READY,
             metaCacheMs: 0,
+            // The data-route guard's state as in production: cached, so the first page warms it.
+            availability: createAvailability({ store: counted }),
           }),
         );
         await local.get("/v1/deals?limit=100").expect(200); // loads the script once

@@ -79,7 +79,8 @@ describe("api/availability", function () {
         readiness: async () => ({ ready: true, checks: {} }),
       });
       const http = request(app);
-      expect((await http.get(`/v1/deals/${dealIdOf(3)}`)).status).to.equal(200);
+      // Warms the guard's state, not the final-deal cache (a settled final deal read before would come from memory).
+      expect((await http.get(`/v1/gateways/${GW1}`)).status).to.equal(200);
       await api.store.clear();
       expectProblem(await http.get(`/v1/deals/${dealIdOf(3)}`), 503, "projection-unavailable");
       expectProblem(await http.get(`/v1/gateways/${GW1}`), 503, "projection-unavailable");

@@ -52,6 +52,12 @@ function send(port: number, req: Req): Promise<Res> {
     const r = httpRequest(
       { host: "127.0.0.1", port, method: req.method, path: req.path, headers: req.headers, agent },
       (res) => {
+        // An open event stream never ends by itself: its status and headers are the answer.
+        if (res.statusCode === 200 && String(res.headers["content-type"]).startsWith("text/event-stream")) {
+          r.destroy();
+          resolve({ status: 200, headers: res.headers, body: "" });
+          return;
+        }
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () =>
