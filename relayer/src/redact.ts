@@ -107,3 +107,13 @@ export function createRedactor(secrets: (string | undefined)[]): (text: string) 
     return pattern === undefined ? urlsRedacted : urlsRedacted.replace(pattern, REDACTED);
   };
 }
+
+/** Where a Redis URL points (host:port), never its credentials: for the operator commands' messages. */
+export function redisHostOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || "6379"}`;
+  } catch {
+    return "the configured REDIS_URL";
+  }
+}

@@ -32,6 +32,22 @@ export type WebhookBench = { webhookP50Ms: number; webhookP99Ms: number; endpoin
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
+/** Waits until the webhook dispatcher's cursor (under `prefix`) has reached the end of the event stream. */
+async function untilDispatched(redis: Redis, prefix: string, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [streamKey] = await redis.keys(`${prefix}:{*}:events`);
+    const [cursorKey] = await redis.keys(`${prefix}:{*:wh}:cursor`);
+    const last = streamKey === undefined ? [] : await redis.xrevrange(streamKey, "+", "-", "COUNT", 1);
+    const cursor = cursorKey === undefined ? null : await redis.get(cursorKey);
+    const end = last[0]?.[0];
+    if (cursor !== null && (end === undefined || cursor.split(".")[0] === end)) return;
+    if (Date.now() > deadline)
+      throw new Error(`the webhook dispatcher did not reach the stream's end (${cursor} of ${end})`);
+    await sleep(200);
+  }
+}
+
 export async function measureWebhookDelivery(opts: {
   nodeUrl: string;
   deploymentFile: string;
@@ -82,6 +98,9 @@ export async function measureWebhookDelivery(opts: {
       "/v1/ready",
     );
     const api = `http://127.0.0.1:${relayer.port}`;
+    // Ready means the backfill is done, not that the dispatcher has walked the stream it wrote: endpoints registered
+    // before it has would also receive the chain's whole history, and the measured deliveries would queue behind it.
+    await untilDispatched(redis, prefix);
     const keys = createKeyStore({ redis, base: keysBase(prefix) });
     const { secret } = await keys.create({ scope: "platform", owner: `0x${"be".repeat(20)}` });
     for (let i = 0; i < endpoints; i++) {

@@ -9,14 +9,11 @@ import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { testRedisUrl } from "../support/redis";
-import { createCommon } from "../../relayer/src/common";
-import type { DeploymentFile } from "../../relayer/src/deployment";
-import { parseOptions } from "../../relayer/src/options";
-import { createStore, type Store } from "../../relayer/src/store/store";
+import type { Store } from "../../relayer/src/store/store";
 import { startDeployed } from "./support/deployed";
 import { freePort, type HardhatNode } from "./support/node";
 import { startFaultyProxy } from "./support/faulty-proxy";
-import { caughtUp as caughtUpWith, freshPrefix, startIndexer } from "./support/indexer";
+import { caughtUp as caughtUpWith, freshPrefix, startIndexer, storeForDeployment } from "./support/indexer";
 import { prng } from "./support/random";
 import { generateLoad, runAllPaths, type Protocol } from "./support/activity";
 import { metric, spawnRelayer, type RelayerProcess } from "./support/relayer-process";
@@ -27,13 +24,12 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
   this.timeout(600_000);
   let node: HardhatNode;
   let deploymentFile: string;
-  let deployment: DeploymentFile;
   let p: Protocol;
   let redis: Redis;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
-    ({ node, deploymentFile, deployment, p } = await startDeployed("process"));
+    ({ node, deploymentFile, p } = await startDeployed("process"));
     await runAllPaths(p);
     // Many small blocks, so the backfill makes many commits a kill can land between.
     await generateLoad(p, 240, 4);
@@ -48,15 +44,7 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
 
   const newPrefix = () => freshPrefix("proc");
   const storeFor = (client: Redis, prefix: string): Store => {
-    const common = createCommon(
-      parseOptions({ RPC_URL: node.url, DEPLOYMENT: deploymentFile, REDIS_PREFIX: prefix, LOG_LEVEL: "silent" }),
-    );
-    const store = createStore({
-      common,
-      redis: client,
-      chainId: deployment.chainId,
-      escrow: deployment.contracts.Escrow.address,
-    });
+    const store = storeForDeployment(client, node.url, deploymentFile, prefix);
     cleanups.push(() => store.clear());
     return store;
   };

@@ -14,14 +14,13 @@ import { id } from "ethers";
 import { testRedisUrl } from "../support/redis";
 import { STATE_CACHE_MS } from "../../relayer/src/api/availability";
 import { createCommon } from "../../relayer/src/common";
-import type { DeploymentFile } from "../../relayer/src/deployment";
 import { parseOptions } from "../../relayer/src/options";
-import { createStore, type Store } from "../../relayer/src/store/store";
+import type { Store } from "../../relayer/src/store/store";
 import { startRelayer } from "../../relayer/src/index";
 import { startDeployed } from "./support/deployed";
 import { freePort, type HardhatNode } from "./support/node";
 import { startFaultyProxy } from "./support/faulty-proxy";
-import { caughtUp as caughtUpWith, freshPrefix } from "./support/indexer";
+import { caughtUp as caughtUpWith, freshPrefix, storeForDeployment } from "./support/indexer";
 import { dealIdOf, generateLoad, makeDeal, runAllPaths, type Protocol } from "./support/activity";
 import { metric, runToEnd, spawnRelayer, type RelayerProcess } from "./support/relayer-process";
 
@@ -99,13 +98,12 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
   this.timeout(300_000);
   let node: HardhatNode;
   let deploymentFile: string;
-  let deployment: DeploymentFile;
   let p: Protocol;
   let redis: Redis;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
-    ({ node, deploymentFile, deployment, p } = await startDeployed("readiness"));
+    ({ node, deploymentFile, p } = await startDeployed("readiness"));
     await runAllPaths(p);
     await generateLoad(p, 30, 3);
     redis = new Redis(testRedisUrl());
@@ -121,15 +119,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
   });
 
   const storeFor = (client: Redis, prefix: string): Store => {
-    const common = createCommon(
-      parseOptions({ RPC_URL: node.url, DEPLOYMENT: deploymentFile, REDIS_PREFIX: prefix, LOG_LEVEL: "silent" }),
-    );
-    const store = createStore({
-      common,
-      redis: client,
-      chainId: deployment.chainId,
-      escrow: deployment.contracts.Escrow.address,
-    });
+    const store = storeForDeployment(client, node.url, deploymentFile, prefix);
     cleanups.push(() => store.clear());
     return store;
   };

@@ -11,6 +11,7 @@
  * for. Exit codes: 0 done, 1 failed (unknown key, Redis unreachable), 2 usage error. Neither the secret nor the
  * Redis URL (it may hold a password) is ever printed in an error.
  */
+import { redisHostOf } from "../redact";
 import { Redis } from "ioredis";
 import { OptionsError } from "../errors";
 import { parseOptionsOf, type Options } from "../options";
@@ -61,16 +62,6 @@ const iso = (seconds: number) => new Date(seconds * 1000).toISOString().replace(
 function listLine(key: ApiKey): string {
   const state = key.expiresAt === undefined ? "active" : `revoked ${iso(key.expiresAt)}`;
   return [key.id, key.scope.padEnd(8), key.owner, iso(key.createdAt), state, key.label ?? ""].join("  ").trimEnd();
-}
-
-/** Where the Redis URL points, without credentials. */
-function redisHost(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || "6379"}`;
-  } catch {
-    return "the configured REDIS_URL";
-  }
 }
 
 /** Runs a key command (`argv` after "keys"); returns the process's exit code. */
@@ -124,7 +115,7 @@ export async function runKeysCommand(
     try {
       await redis.connect();
     } catch {
-      io.err(`keys: cannot reach Redis at ${redisHost(options.redisUrl)}`);
+      io.err(`keys: cannot reach Redis at ${redisHostOf(options.redisUrl)}`);
       return 1;
     }
     const keys = createKeyStore({ redis, base: keysBase(options.redisPrefix) });

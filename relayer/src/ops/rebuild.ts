@@ -15,6 +15,7 @@
  * 1 failed (Redis unreachable, keys owned by another escrow, lease lost meanwhile), 2 usage error. The Redis URL
  * (it may hold a password) is never printed.
  */
+import { redisHostOf } from "../redact";
 import os from "node:os";
 import { Redis } from "ioredis";
 import pino from "pino";
@@ -42,16 +43,6 @@ export const REBUILD_USAGE = [
   "running indexer rebuilds it from the deployment block; the data routes answer 503 until it is done.",
   "Redis and the escrow come from REDIS_URL, REDIS_PREFIX and DEPLOYMENT.",
 ].join("\n");
-
-/** Where the Redis URL points, without credentials. */
-function redisHost(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || "6379"}`;
-  } catch {
-    return "the configured REDIS_URL";
-  }
-}
 
 /** Runs the rebuild (`argv` after "rebuild"); returns the process's exit code. */
 export async function runRebuildCommand(
@@ -89,7 +80,7 @@ export async function runRebuildCommand(
     try {
       await redis.connect();
     } catch {
-      io.err(`rebuild: cannot reach Redis at ${redisHost(options.redisUrl)}`);
+      io.err(`rebuild: cannot reach Redis at ${redisHostOf(options.redisUrl)}`);
       return 1;
     }
     const logger = pino({ level: "silent" });

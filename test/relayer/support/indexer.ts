@@ -108,3 +108,17 @@ export async function caughtUp(
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/** A store over `client` for the escrow of `deploymentFile` on the node at `rpcUrl`, under `prefix` (silent logs). */
+export function storeForDeployment(client: Redis, rpcUrl: string, deploymentFile: string, prefix: string): Store {
+  const deployment = readDeployment(deploymentFile);
+  const common = createCommon(
+    parseOptions({ RPC_URL: rpcUrl, DEPLOYMENT: deploymentFile, REDIS_PREFIX: prefix, LOG_LEVEL: "silent" }),
+  );
+  return createStore({
+    common,
+    redis: client,
+    chainId: deployment.chainId,
+    escrow: deployment.contracts.Escrow.address,
+  });
+}
