@@ -8,6 +8,7 @@
  * (`<ms>-<n>`, the server's clock), and `<ms>-<n>.f` for the finalization half of an `x` entry: ids sort like the
  * stream, are stable across reads, and serve as cursors.
  */
+import { decodeAnnouncement, type Announcement } from "../store/store";
 import type { Redis } from "ioredis";
 import { withDeadline, REDIS_TIMEOUT_MS } from "../deadline";
 import { publicTypeOf, type Stage } from "./types";
@@ -29,8 +30,6 @@ export type PublicEvent = {
   account?: string;
   token?: string;
 };
-
-type Announcement = Omit<PublicEvent, "id" | "type" | "chainId"> & { type: string };
 
 /** A position in the stream: an entry id, and whether the finalization half of an `x` entry was reached. */
 export type Position = { ms: bigint; seq: bigint; half: boolean };
@@ -62,7 +61,7 @@ export function eventsOfEntry(entryId: string, fields: string[], chainId: number
   const letter = value[0];
   let a: Announcement;
   try {
-    a = JSON.parse(value.slice(1)) as Announcement;
+    a = decodeAnnouncement(value.slice(1));
   } catch {
     return [];
   }

@@ -236,21 +236,67 @@ function parsePage(reply: string): DealPage {
   return { deals, gateways, next: next ? { id: next[0], score: Number(next[1]) } : undefined };
 }
 
-/**
- * The announcement of an event in the event stream (and of its finalization and retraction): its protocol type,
- * subject, position and, when the indexer stamped it, its block's time. relayer/src/events/stream.ts turns it into
- * the public event.
- */
-export function announcementOf(event: ProtocolEvent): string {
-  const { type, block, blockHash, txHash, logIndex } = event;
-  const fields = event as Partial<Record<(typeof SUBJECT_FIELDS)[number], string>> & { timestamp?: number };
-  const subject: Record<string, string> = {};
-  for (const name of SUBJECT_FIELDS) if (typeof fields[name] === "string") subject[name] = fields[name];
-  return JSON.stringify({ type, ...subject, block, blockHash, txHash, logIndex, timestamp: fields.timestamp });
-}
+/** An event as the stream announces it: its protocol type, subject, position and, when known, its block's time. */
+export type Announcement = {
+  type: string;
+  block: number;
+  blockHash: string;
+  txHash: string;
+  logIndex: number;
+  timestamp?: number;
+  dealId?: string;
+  acceptor?: string;
+  gateway?: string;
+  account?: string;
+  token?: string;
+};
 
 /** The fields naming what an event is about, as announced (every one the event has). */
 const SUBJECT_FIELDS = ["dealId", "acceptor", "gateway", "account", "token"] as const;
+
+/**
+ * Stored names of an announcement's fields: one letter each, since every stream entry repeats them (the retained
+ * stream counts in the bytes a deal costs).
+ */
+const ANNOUNCEMENT_KEYS: Readonly<Record<keyof Announcement, string>> = {
+  type: "t",
+  block: "b",
+  blockHash: "h",
+  txHash: "x",
+  logIndex: "l",
+  timestamp: "s",
+  dealId: "d",
+  acceptor: "a",
+  gateway: "g",
+  account: "c",
+  token: "k",
+};
+const ANNOUNCEMENT_NAMES = new Map(Object.entries(ANNOUNCEMENT_KEYS).map(([name, key]) => [key, name]));
+
+/**
+ * The announcement of an event in the event stream (and of its finalization and retraction), as stored (JSON with
+ * one-letter keys; {@link decodeAnnouncement} reads it). relayer/src/events/stream.ts turns it into the public event.
+ */
+export function announcementOf(event: ProtocolEvent): string {
+  const fields = event as unknown as Partial<Record<keyof Announcement, string | number>>;
+  const out: Record<string, string | number> = {};
+  for (const name of ["type", ...SUBJECT_FIELDS, "block", "blockHash", "txHash", "logIndex", "timestamp"] as const) {
+    const value = fields[name];
+    if (value !== undefined && (name !== "timestamp" || typeof value === "number"))
+      out[ANNOUNCEMENT_KEYS[name]] = value;
+  }
+  return JSON.stringify(out);
+}
+
+/** An announcement as {@link announcementOf} stored it, with its fields' full names; throws on malformed JSON. */
+export function decodeAnnouncement(stored: string): Announcement {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(JSON.parse(stored) as Record<string, unknown>)) {
+    const name = ANNOUNCEMENT_NAMES.get(key);
+    if (name !== undefined) out[name] = value;
+  }
+  return out as Announcement;
+}
 
 /**
  * A view over prefetched hashes that records writes, combined per key: one HSET of every field a commit sets in a

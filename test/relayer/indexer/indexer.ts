@@ -13,7 +13,7 @@ import type { DeploymentFile } from "../../../relayer/src/deployment";
 import { ChainClosedError, NonRetryableError, RetryableError } from "../../../relayer/src/errors";
 import { createIndexer } from "../../../relayer/src/indexer/indexer";
 import { parseOptions } from "../../../relayer/src/options";
-import { createStore, type Store } from "../../../relayer/src/store/store";
+import { createStore, decodeAnnouncement, type Store } from "../../../relayer/src/store/store";
 import { caughtUp, freshPrefix, startIndexer, type InProcessIndexer } from "../support/indexer";
 import { capturingLogger, WARN, type LogLine } from "../support/logger";
 import { startDeployed } from "../support/deployed";
@@ -402,7 +402,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       const entries = await redis.xrange(r.store.key("events"), `(${lastBefore[0]}`, "+");
       const retracted = entries
         .filter(([, fields]) => fields[1].startsWith("r"))
-        .map(([, fields]) => JSON.parse(fields[1].slice(1)) as { type: string; dealId?: string });
+        .map(([, fields]) => decodeAnnouncement(fields[1].slice(1)));
       expect(retracted.map((e) => `${e.type}:${e.dealId}`)).to.deep.equal([
         `DealLockedByDelegate:${dealIdOf(lock).toLowerCase()}`,
         `DealOpened:${dealIdOf(lock).toLowerCase()}`,
