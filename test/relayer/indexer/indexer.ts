@@ -509,6 +509,9 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       // (Not caughtUpWith: the indexer reports its halt until it sees the rebuild.)
       await caughtUp(p.provider, r.store);
       expect(r.indexer.halted(), "the halt is over").to.equal(undefined);
+      // The commit that reaches the head comes before the progress write that marks the projection built.
+      const until = Date.now() + 20_000;
+      while (!(await r.store.getMeta()).built && Date.now() < until) await new Promise((res) => setTimeout(res, 25));
       const meta = await r.store.getMeta();
       expect(meta).to.deep.include({ halted: undefined, rebuilding: undefined, built: true });
       for (const dealId of orphans) expect(await r.store.getDeal(dealId.toLowerCase())).to.equal(undefined);
