@@ -3,15 +3,12 @@
  * a flaky RPC endpoint, a Redis restart, and two replicas handing the indexer lease over.
  */
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { Redis } from "ioredis";
 import { testRedisUrl } from "../support/redis";
 import type { Store } from "../../relayer/src/store/store";
 import { startDeployed } from "./support/deployed";
-import { freePort, type HardhatNode } from "./support/node";
+import type { HardhatNode } from "./support/node";
+import { privateRedis } from "./support/private-redis";
 import { startFaultyProxy } from "./support/faulty-proxy";
 import { caughtUp as caughtUpWith, freshPrefix, startIndexer, storeForDeployment } from "./support/indexer";
 import { prng } from "./support/random";
@@ -115,63 +112,20 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
   });
 
   it("reconnects after its Redis restarts mid-run and loses nothing", async () => {
-    const port = await freePort();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "relayer-redis-"));
-    let server: ChildProcess | undefined;
-    const startRedis = async () => {
-      server = spawn(
-        "redis-server",
-        [
-          "--port",
-          String(port),
-          "--bind",
-          "127.0.0.1",
-          "--dir",
-          dir,
-          "--appendonly",
-          "yes",
-          "--appendfsync",
-          "always",
-          "--save",
-          "",
-        ],
-        {
-          stdio: "ignore",
-        },
-      );
-      const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null });
-      probe.on("error", () => undefined);
-      for (let i = 0; i < 100; i++) {
-        try {
-          await probe.connect();
-          await probe.ping();
-          break;
-        } catch {
-          await sleep(50);
-        }
-      }
-      probe.disconnect();
-    };
-    const stopRedis = async () => {
-      const s = server!;
-      const gone = new Promise((r) => s.on("exit", r));
-      s.kill("SIGTERM");
-      await gone;
-    };
-    await startRedis();
-    cleanups.push(stopRedis);
-    const client = new Redis({ port });
+    const redisServer = await privateRedis();
+    cleanups.push(redisServer.stop);
+    const client = new Redis({ port: redisServer.port });
     client.on("error", () => undefined); // the test stops this server on purpose
     cleanups.push(async () => client.disconnect());
     const prefix = newPrefix();
     const store = storeFor(client, prefix);
-    const relayer = await spawnRelayer(relayerEnv(prefix, { REDIS_URL: `redis://127.0.0.1:${port}` }));
+    const relayer = await spawnRelayer(relayerEnv(prefix, { REDIS_URL: redisServer.url }));
     cleanups.push(() => relayer.kill());
     await sleep(300);
-    await stopRedis();
+    await redisServer.stop();
     await generateLoad(p, 6, 2);
     await sleep(1500);
-    await startRedis();
+    await redisServer.start();
     await generateLoad(p, 6, 2);
     await caughtUp(store, 120_000);
     expect(relayer.proc.exitCode).to.equal(null);

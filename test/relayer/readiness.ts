@@ -5,10 +5,6 @@
  * metrics after a restart, and a reorg deeper than the confirmations followed by the operator's rebuild.
  */
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { Redis } from "ioredis";
 import { id } from "ethers";
 import { testRedisUrl } from "../support/redis";
@@ -18,7 +14,8 @@ import { parseOptions } from "../../relayer/src/options";
 import type { Store } from "../../relayer/src/store/store";
 import { startRelayer } from "../../relayer/src/index";
 import { startDeployed } from "./support/deployed";
-import { freePort, type HardhatNode } from "./support/node";
+import type { HardhatNode } from "./support/node";
+import { privateRedis } from "./support/private-redis";
 import { startFaultyProxy } from "./support/faulty-proxy";
 import { caughtUp as caughtUpWith, freshPrefix, storeForDeployment } from "./support/indexer";
 import { dealIdOf, generateLoad, makeDeal, runAllPaths, type Protocol } from "./support/activity";
@@ -60,39 +57,6 @@ const readyBody = (port: number, timeoutMs = 60_000) =>
     },
     timeoutMs,
   );
-
-/** A redis-server of the test's own on a free port, persisting every write (so a restart keeps the data). */
-async function privateRedis() {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "relayer-ready-redis-"));
-  let server: ChildProcess | undefined;
-  const start = async () => {
-    const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", ""];
-    server = spawn("redis-server", [...args, "--appendonly", "yes", "--appendfsync", "always"], { stdio: "ignore" });
-    const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null });
-    probe.on("error", () => undefined);
-    for (let i = 0; i < 200; i++) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        break;
-      } catch {
-        await sleep(25);
-      }
-    }
-    probe.disconnect();
-  };
-  const stop = async () => {
-    const s = server;
-    if (!s || s.exitCode !== null || s.signalCode !== null) return;
-    const gone = new Promise((r) => s.once("exit", r));
-    s.kill("SIGCONT");
-    s.kill("SIGTERM");
-    await gone;
-  };
-  await start();
-  return { port, url: `redis://127.0.0.1:${port}`, pid: () => server!.pid!, start, stop };
-}
 
 describe("relayer readiness (processes, Hardhat node, Redis servers)", function () {
   this.timeout(300_000);

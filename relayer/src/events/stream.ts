@@ -14,22 +14,7 @@ import { withDeadline, REDIS_TIMEOUT_MS } from "../deadline";
 import { publicTypeOf, type Stage } from "./types";
 
 /** An event as consumers see it (GET /v1/events, the SSE stream, the `data` of a webhook delivery). */
-export type PublicEvent = {
-  id: string;
-  type: string;
-  chainId: number;
-  block: number;
-  blockHash: string;
-  txHash: string;
-  logIndex: number;
-  /** Unix seconds of the event's block, when the indexer stamped it. */
-  timestamp?: number;
-  dealId?: string;
-  acceptor?: string;
-  gateway?: string;
-  account?: string;
-  token?: string;
-};
+export type PublicEvent = { id: string; type: string; chainId: number } & Omit<Announcement, "type">;
 
 /** A position in the stream: an entry id, and whether the finalization half of an `x` entry was reached. */
 export type Position = { ms: bigint; seq: bigint; half: boolean };
