@@ -1989,7 +1989,7 @@ describe("Escrow invariants (model-based, fast-check)", function () {
       .sort(([a], [b]) => a.localeCompare(b))
       .map(
         ([k, v]) =>
-          `    ${k.padEnd(18)} ok ${String(v.ok).padStart(6)}  reverted ${String(v.reverted).padStart(6)}` +
+          `    ${k.padEnd(18)} succeeded ${String(v.ok).padStart(6)}  reverted ${String(v.reverted).padStart(6)}` +
           (process.env.INVARIANT_VERBOSE
             ? `  ${[...v.errors].map(([e, n]) => `${e.replace(/^Escrow/, "")}:${n}`).join(" ")}`
             : ""),
@@ -1997,7 +1997,7 @@ describe("Escrow invariants (model-based, fast-check)", function () {
     const ends = [...finalStatuses.entries()].map(([k, v]) => `${k} ${v}`).join(", ");
     const i6 = [...disputeEnds.entries()].map(([k, v]) => `${k} ${v}`).join(", ");
     console.log(
-      `    ${runs} runs, ${totalSteps} transactions in ${secs.toFixed(1)} s (seed ${SEED})\n${rows.join("\n")}\n` +
+      `    fast-check: ${totalSteps} transactions in ${runs} sequences, ${secs.toFixed(1)} s (seed ${SEED})\n${rows.join("\n")}\n` +
         `    deals at end of run: ${ends}\n    I6 disputed deals shown to end by: ${i6}`,
     );
 
