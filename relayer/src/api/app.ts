@@ -45,6 +45,8 @@ import {
 } from "./availability";
 import { eventHandlers, type EventsApi } from "./events";
 import { webhookHandlers, type WebhooksApi } from "./webhooks";
+import { acceptorProfileHandlers } from "./acceptor-profile";
+import type { Desk } from "../orders/desk";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -94,6 +96,8 @@ export type ApiDeps = {
   events?: EventsApi;
   /** Webhook endpoints (absent: their routes answer 503). */
   webhooks?: WebhooksApi;
+  /** The acceptor desk (absent: its routes answer 503). */
+  desk?: Desk;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -121,6 +125,7 @@ export function createApi({
   availability = createAvailability({ store, metrics: common.metrics, logger: common.logger, cacheMs: metaCacheMs }),
   events,
   webhooks,
+  desk,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -228,6 +233,14 @@ export function createApi({
     ...writeHandlers(write),
     ...eventHandlers(events),
     ...webhookHandlers(webhooks),
+    ...acceptorProfileHandlers(desk, async (address) => {
+      const [[acc], methods, progress] = await Promise.all([
+        store.getHashes([`acc:${address}`]),
+        store.smembers(`accm:${address}`),
+        progressOf(),
+      ]);
+      return acc ? acceptorView(address, acc, methods, progress, methodNames.nameOf) : null;
+    }),
 
     async getDeal(req, res) {
       const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
@@ -513,6 +526,7 @@ export function createApi({
         route.tags?.includes("operations") || route.tags?.includes("webhooks") || PROJECTION_FREE.has(route.id);
       const data = projectionFree ? [] : [guard];
       if (route.method === "post") chain.post(...guards, ...data, ...(write?.beforePost ?? []), handler);
+      else if (route.method === "put") chain.put(...guards, ...data, handler);
       else if (route.method === "delete") chain.delete(...guards, ...data, handler);
       else chain.get(...guards, ...data, handler);
     }

@@ -47,6 +47,7 @@ import {
   WebhookEndpointSchema,
   WebhookEndpointWithSecretSchema,
 } from "./webhooks";
+import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -78,9 +79,13 @@ export type RouteId =
   | "deleteWebhookEndpoint"
   | "rotateWebhookSecret"
   | "listWebhookDeliveries"
-  | "redeliverWebhook";
+  | "redeliverWebhook"
+  /* the acceptor's desk */
+  | "getAcceptorProfile"
+  | "putAcceptorProfile"
+  | "postAcceptorHeartbeat";
 
-export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "delete" };
+export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
 
 const json = (schema: z.ZodType, description: string) => ({
   description,
@@ -546,6 +551,7 @@ export const ROUTES: Route[] = [
       404: problem("No such endpoint, or no such delivery kept (types webhook-endpoint-not-found, delivery-not-found)"),
     },
   },
+  ...ACCEPTOR_PROFILE_ROUTES,
 ];
 
 /**
