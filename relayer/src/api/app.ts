@@ -47,6 +47,8 @@ import { eventHandlers, type EventsApi } from "./events";
 import { webhookHandlers, type WebhooksApi } from "./webhooks";
 import { orderHandlers } from "./orders";
 import type { OrdersApi } from "../orders/service";
+import { acceptorProfileHandlers } from "./acceptor-profile";
+import type { Desk } from "../orders/desk";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -105,6 +107,8 @@ export type ApiDeps = {
   webhooks?: WebhooksApi;
   /** Orders, acceptor orders and the checkout (absent: their routes answer 503). */
   orders?: OrdersApi;
+  /** The acceptor desk (absent: its routes answer 503). */
+  desk?: Desk;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -133,6 +137,7 @@ export function createApi({
   events,
   webhooks,
   orders,
+  desk,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -241,6 +246,14 @@ export function createApi({
     ...eventHandlers(events),
     ...webhookHandlers(webhooks),
     ...orderHandlers(orders),
+    ...acceptorProfileHandlers(desk, async (address) => {
+      const [[acc], methods, progress] = await Promise.all([
+        store.getHashes([`acc:${address}`]),
+        store.smembers(`accm:${address}`),
+        progressOf(),
+      ]);
+      return acc ? acceptorView(address, acc, methods, progress, methodNames.nameOf) : null;
+    }),
 
     async getDeal(req, res) {
       const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
@@ -527,6 +540,7 @@ export function createApi({
         route.tags?.includes("operations") || route.tags?.includes("webhooks") || PROJECTION_FREE.has(route.id);
       const data = projectionFree ? [] : [guard];
       if (route.method === "post") chain.post(...guards, ...data, ...(write?.beforePost ?? []), handler);
+      else if (route.method === "put") chain.put(...guards, ...data, handler);
       else if (route.method === "delete") chain.delete(...guards, ...data, handler);
       else chain.get(...guards, ...data, handler);
     }

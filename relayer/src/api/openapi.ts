@@ -61,6 +61,7 @@ import {
   OrderParams,
   OrderViewSchema,
 } from "./orders";
+import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -105,9 +106,13 @@ export type RouteId =
   | "getCheckout"
   | "checkoutTypedData"
   | "checkoutOpen"
-  | "checkoutConfirmation";
+  | "checkoutConfirmation"
+  /* the acceptor's desk */
+  | "getAcceptorProfile"
+  | "putAcceptorProfile"
+  | "postAcceptorHeartbeat";
 
-export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "delete" };
+export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
 
 const json = (schema: z.ZodType, description: string) => ({
   description,
@@ -777,6 +782,7 @@ export const ROUTES: Route[] = [
       422: problem("Wrong signer, screened address, or refused by the write path"),
     },
   },
+  ...ACCEPTOR_PROFILE_ROUTES,
 ];
 
 /**

@@ -65,7 +65,8 @@ export type MatcherPort = {
     user: string;
     reserveMs: number;
   }): Promise<
-    { ok: true; acceptor: string; rate: string; profile: ProfileLike } | { ok: false; reasons: Record<string, number> }
+    | { ok: true; acceptor: string; rate: string; profile: ProfileLike }
+    | { ok: false; reasons: Record<string, number | undefined> }
   >;
 };
 export type DeskPort = {
