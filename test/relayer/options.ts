@@ -75,6 +75,13 @@ const _optionsType: Equal<
     webhookAllowPrivate: boolean;
     webhookTimeoutMs: number;
     webhookBackoffMs: number;
+    // orders
+    orderExpiryS: number;
+    orderAcceptS: number;
+    orderLateGraceS: number;
+    orderReleaseWindowS: number;
+    orderSweepMs: number;
+    lockDelegateKey?: string | undefined;
   }
 > = true;
 
@@ -85,6 +92,12 @@ const EVENTS_DEFAULTS = {
   webhookAllowPrivate: false,
   webhookTimeoutMs: 10_000,
   webhookBackoffMs: 10_000,
+  // orders (relayer/src/orders)
+  orderExpiryS: 900,
+  orderAcceptS: 60,
+  orderLateGraceS: 3600,
+  orderReleaseWindowS: 3600,
+  orderSweepMs: 500,
 };
 
 /** The write side's options left at their defaults. */
