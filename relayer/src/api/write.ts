@@ -14,6 +14,7 @@ import {
   DealParams,
   IntentBody,
   IntentTypedDataBody,
+  SplitBody,
   SubmissionParams,
   TypedDataQuery,
 } from "./write-schemas";
@@ -56,7 +57,12 @@ export function writeHandlers(write: WriteApi | undefined) {
     async confirmationTypedData(req: Request, res: Response) {
       const dealId = dealIdOf(req);
       const query = validateQuery(req, TypedDataQuery);
-      res.json(await need().service.confirmationTypedData(dealId, query.action, query.signer));
+      const { service } = need();
+      res.json(
+        query.action === "split"
+          ? await service.splitTypedData(dealId, query.payeeAmount!, query.signer)
+          : await service.confirmationTypedData(dealId, query.action, query.signer),
+      );
     },
 
     async intentTypedData(req: Request, res: Response) {
@@ -70,6 +76,16 @@ export function writeHandlers(write: WriteApi | undefined) {
       validateQuery(req, EmptyQueryStrict);
       const body = validateBody(req, ConfirmationBody);
       const { status, body: answer } = await need().service.confirm(keyOf(res), dealId, body);
+      const id = (answer.submission as { id?: string } | null)?.id;
+      if (id) res.setHeader("Location", `/v1/submissions/${id}`);
+      res.status(status).json(answer);
+    },
+
+    async postSplit(req: Request, res: Response) {
+      const dealId = dealIdOf(req);
+      validateQuery(req, EmptyQueryStrict);
+      const body = validateBody(req, SplitBody);
+      const { status, body: answer } = await need().service.split(keyOf(res), dealId, body);
       const id = (answer.submission as { id?: string } | null)?.id;
       if (id) res.setHeader("Location", `/v1/submissions/${id}`);
       res.status(status).json(answer);
