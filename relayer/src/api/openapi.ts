@@ -878,7 +878,11 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
   const methodsOf = new Map<string, string[]>();
   for (const route of ROUTES) {
     const { id, responses, ...config } = route;
-    const keyed = isOperations(route) ? {} : KEYED_RESPONSES;
+    const keyed: RouteConfig["responses"] = isOperations(route)
+      ? {}
+      : route.tags?.includes("checkout")
+        ? { 429: KEYED_RESPONSES[429], 503: KEYED_RESPONSES[503] }
+        : KEYED_RESPONSES;
     registry.registerPath({
       ...config,
       responses: { ...keyed, ...ROUTE_RESPONSES[id], ...responses, ...COMMON_RESPONSES },
