@@ -14,6 +14,7 @@ import { NamespaceTaken, OptionsError } from "./errors";
 import { helpText, parseProcessOptions, parseProcessOptionsOf } from "./options";
 import { redactText, redactUrl } from "./redact";
 import { createChain } from "./chain/chain";
+import { createDesk } from "./orders/desk";
 import { createStore, type Store } from "./store/store";
 import { createIndexer } from "./indexer/indexer";
 import { createApi } from "./api/app";
@@ -213,6 +214,7 @@ export async function startRelayer(common: Common) {
     availability,
     finalCache,
     ...webhooks.api,
+    desk: createDesk({ redis, base: `${store.keyPrefix}w:o:` }),
   });
   const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {
     await webhooks.stop();
