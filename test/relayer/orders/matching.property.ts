@@ -166,7 +166,7 @@ describe("orders/matching properties", function () {
           .map((ns) => Object.fromEntries(currencies.map((c, i) => [c, `0.${ns[i]}`])) as Record<string, string>),
       ),
     });
-    type Gen = fc.infer<typeof genAcceptor>;
+    type Gen = typeof genAcceptor extends fc.Arbitrary<infer T> ? T : never;
 
     const hhmm = (h: number) => `${String(h).padStart(2, "0")}:00`;
     const hoursOf = (g: Gen) =>
