@@ -46,6 +46,7 @@ import {
 import { eventHandlers, type EventsApi } from "./events";
 import { webhookHandlers, type WebhooksApi } from "./webhooks";
 import { orderHandlers } from "./orders";
+import { reportHandlers, type ReportSource } from "./reports";
 import type { OrdersApi } from "../orders/service";
 
 /** How long the indexer's progress (head block) is cached in memory. */
@@ -105,6 +106,8 @@ export type ApiDeps = {
   webhooks?: WebhooksApi;
   /** Orders, acceptor orders and the checkout (absent: their routes answer 503). */
   orders?: OrdersApi;
+  /** Settlement reports' orders and deals (absent: the route answers 503). */
+  reports?: ReportSource;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -133,6 +136,7 @@ export function createApi({
   events,
   webhooks,
   orders,
+  reports,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -241,6 +245,7 @@ export function createApi({
     ...eventHandlers(events),
     ...webhookHandlers(webhooks),
     ...orderHandlers(orders),
+    ...reportHandlers(reports),
 
     async getDeal(req, res) {
       const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
