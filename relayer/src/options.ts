@@ -294,6 +294,23 @@ export const OPTIONS = {
       .regex(/^0x[0-9a-fA-F]{64}$/, "LOCK_DELEGATE_KEY must be a 32-byte hex private key")
       .optional(),
   ),
+  acceptorHeartbeatMs: option(
+    "ACCEPTOR_HEARTBEAT_MS",
+    "an acceptor counts as online for matching this long after its last heartbeat",
+    intFrom(1_000, 86_400_000),
+    "60000",
+  ),
+  denyList: option(
+    "DENY_LIST",
+    "path of the operator's deny list (one address per line, # comments; re-read when it changes)",
+    z.string().min(1).optional(),
+  ),
+  orderReserveMs: option(
+    "ORDER_RESERVE_MS",
+    "how long a match holds an acceptor's float for an order before the reservation lapses",
+    intFrom(1_000, 86_400_000),
+    "120000",
+  ),
 };
 
 export type OptionName = keyof typeof OPTIONS;

@@ -82,10 +82,13 @@ const _optionsType: Equal<
     orderReleaseWindowS: number;
     orderSweepMs: number;
     lockDelegateKey?: string | undefined;
+    acceptorHeartbeatMs: number;
+    denyList?: string | undefined;
+    orderReserveMs: number;
   }
 > = true;
 
-/** The events' and webhooks' options at their defaults. */
+/** The events', webhooks' and matching's options at their defaults. */
 const EVENTS_DEFAULTS = {
   eventsRetentionDays: 30,
   webhookSecretGraceHours: 24,
@@ -98,6 +101,9 @@ const EVENTS_DEFAULTS = {
   orderLateGraceS: 3600,
   orderReleaseWindowS: 3600,
   orderSweepMs: 500,
+  acceptorHeartbeatMs: 60_000,
+  denyList: undefined,
+  orderReserveMs: 120_000,
 };
 
 /** The write side's options left at their defaults. */

@@ -48,6 +48,8 @@ import { webhookHandlers, type WebhooksApi } from "./webhooks";
 import { orderHandlers } from "./orders";
 import { reportHandlers, type ReportSource } from "./reports";
 import type { OrdersApi } from "../orders/service";
+import { acceptorProfileHandlers } from "./acceptor-profile";
+import type { Desk } from "../orders/desk";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -108,6 +110,8 @@ export type ApiDeps = {
   orders?: OrdersApi;
   /** Settlement reports' orders and deals (absent: the route answers 503). */
   reports?: ReportSource;
+  /** The acceptor desk (absent: its routes answer 503). */
+  desk?: Desk;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -137,6 +141,7 @@ export function createApi({
   webhooks,
   orders,
   reports,
+  desk,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -246,6 +251,14 @@ export function createApi({
     ...webhookHandlers(webhooks),
     ...orderHandlers(orders),
     ...reportHandlers(reports),
+    ...acceptorProfileHandlers(desk, async (address) => {
+      const [[acc], methods, progress] = await Promise.all([
+        store.getHashes([`acc:${address}`]),
+        store.smembers(`accm:${address}`),
+        progressOf(),
+      ]);
+      return acc ? acceptorView(address, acc, methods, progress, methodNames.nameOf) : null;
+    }),
 
     async getDeal(req, res) {
       const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
@@ -517,14 +530,16 @@ export function createApi({
     const chain = app.route(pattern.replace(/\{(\w+)\}/g, ":$1"));
     for (const route of routes) {
       const handler = handlers[route.id];
-      // Probes and metrics stay open to the operator's infrastructure, and the checkout to the user holding the
-      // order id (its capability); every other route authenticates.
+      // Probes and metrics stay open to the operator's infrastructure; the checkout needs no key (the order id is
+      // its capability) but is rate limited like an anonymous read; every other route authenticates.
       const guards =
-        route.tags?.includes("operations") || route.tags?.includes("checkout") || !write
+        route.tags?.includes("operations") || !write
           ? []
-          : COMPUTING_POSTS.has(route.id)
-            ? write.authenticateRead
-            : write.authenticate;
+          : route.tags?.includes("checkout")
+            ? (write.anonymous ?? [])
+            : COMPUTING_POSTS.has(route.id)
+              ? write.authenticateRead
+              : write.authenticate;
       // The data routes answer 503 while the projection is halted, rebuilt or not built (availability.ts); a
       // write needs a deal read too, so writes are refused then as well.
       // Webhook endpoints are the write side's own keys (kept by a rebuild): manageable while the projection is not.
@@ -532,6 +547,7 @@ export function createApi({
         route.tags?.includes("operations") || route.tags?.includes("webhooks") || PROJECTION_FREE.has(route.id);
       const data = projectionFree ? [] : [guard];
       if (route.method === "post") chain.post(...guards, ...data, ...(write?.beforePost ?? []), handler);
+      else if (route.method === "put") chain.put(...guards, ...data, handler);
       else if (route.method === "delete") chain.delete(...guards, ...data, handler);
       else chain.get(...guards, ...data, handler);
     }

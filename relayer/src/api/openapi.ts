@@ -65,6 +65,7 @@ import {
   OrderParams,
   OrderViewSchema,
 } from "./orders";
+import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -112,9 +113,13 @@ export type RouteId =
   | "checkoutOpen"
   | "checkoutConfirmation"
   /* reports */
-  | "settlementReport";
+  | "settlementReport"
+  /* the acceptor's desk */
+  | "getAcceptorProfile"
+  | "putAcceptorProfile"
+  | "postAcceptorHeartbeat";
 
-export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "delete" };
+export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
 
 const json = (schema: z.ZodType, description: string) => ({
   description,
@@ -845,6 +850,7 @@ export const ROUTES: Route[] = [
       422: problem("More orders than one report reads (type report-too-large)"),
     },
   },
+  ...ACCEPTOR_PROFILE_ROUTES,
 ];
 
 /**
@@ -905,7 +911,11 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
   const methodsOf = new Map<string, string[]>();
   for (const route of ROUTES) {
     const { id, responses, ...config } = route;
-    const keyed = isOperations(route) ? {} : KEYED_RESPONSES;
+    const keyed: RouteConfig["responses"] = isOperations(route)
+      ? {}
+      : route.tags?.includes("checkout")
+        ? { 429: KEYED_RESPONSES[429], 503: KEYED_RESPONSES[503] }
+        : KEYED_RESPONSES;
     registry.registerPath({
       ...config,
       responses: { ...keyed, ...ROUTE_RESPONSES[id], ...responses, ...COMMON_RESPONSES },

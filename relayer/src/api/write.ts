@@ -28,6 +28,8 @@ export type WriteApi = {
   authenticate: RequestHandler[];
   /** The same for a POST that only computes (typed data), which needs a key only where reads do. */
   authenticateRead: RequestHandler[];
+  /** Rate limits alone, for routes that take no key (the checkout: its order id is the capability). */
+  anonymous?: RequestHandler[];
   /** Runs before every POST, after the body is parsed: idempotency. */
   beforePost: RequestHandler[];
   /** Runs first on every request (CORS, nosniff, Cache-Control). */
