@@ -286,6 +286,33 @@ describe("orders: lifecycle end to end", function () {
     await until(order.id, "disputed");
   });
 
+  it("when the buyer underpaid and both parties sign a split → split (order.split)", async () => {
+    const user = w.p.payees[5];
+    const order = await createOrder({ side: "buy", currency: "EUR", method: "SEPA", user: await w.address(user) });
+    await until(order.id, "funded");
+    expect((await checkoutConfirm(order.id, "performed", user)).status).to.equal(202);
+    await until(order.id, "paid");
+    const payeeAmount = USDT(60).toString();
+    const userKey = await w.key("party", user);
+    for (const [signer, key] of [
+      [A, aKey],
+      [user, userKey],
+    ] as const) {
+      const typed = await get(`/v1/deals/${order.dealId}/typed-data?action=split&payeeAmount=${payeeAmount}`).expect(
+        200,
+      );
+      const res = await post(`/v1/deals/${order.dealId}/splits`, key, {
+        payeeAmount,
+        signer: await w.address(signer),
+        signature: await w.signTyped(signer, typed.body.typedData),
+        expiry: typed.body.typedData.message.expiry,
+      });
+      expect([200, 202], JSON.stringify(res.body)).to.include(res.status);
+    }
+    await until(order.id, "split");
+    expect(await orderEvents(order.id)).to.include("order.split");
+  });
+
   it("when the platform cancels before funding → cancelled; once more → 409 wrong-order-status", async () => {
     const order = await createOrder({
       side: "sell",
