@@ -202,6 +202,17 @@ describe("orders: lifecycle end to end", function () {
     await until(order.id, "released");
   });
 
+  it("when a sell order's acceptor auto-accepts → accepted at once with nothing signed; the checkout asks the user to open", async () => {
+    const user = w.p.payers[4];
+    const order = await createOrder({ side: "sell", currency: "BRL", method: "PIX", user: await w.address(user) });
+    expect(order.acceptor).to.equal(a);
+    expect(order.status).to.equal("accepted");
+    const view = await get(`/v1/checkout/${order.id}`).expect(200);
+    expect(view.body.next).to.deep.equal({ action: "open", signer: await w.address(user) });
+    expect(view.body.approval.amount).to.equal(USDT(100).toString());
+    await post(`/v1/orders/${order.id}/cancel`, platformKey, {}).expect(200);
+  });
+
   it("when the assigned acceptor declines → the order is re-matched to the next acceptor", async () => {
     const user = w.p.payees[1];
     const order = await createOrder({ side: "buy", currency: "BRL", method: "PIX", user: await w.address(user) });
