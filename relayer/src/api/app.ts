@@ -45,6 +45,11 @@ import {
 } from "./availability";
 import { eventHandlers, type EventsApi } from "./events";
 import { webhookHandlers, type WebhooksApi } from "./webhooks";
+import { orderHandlers } from "./orders";
+import { reportHandlers, type ReportSource } from "./reports";
+import type { OrdersApi } from "../orders/service";
+import { acceptorProfileHandlers } from "./acceptor-profile";
+import type { Desk } from "../orders/desk";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -61,7 +66,14 @@ const METRIC_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
  * Routes outside "operations" that read no projection data, so they stay open while it is unavailable (a submission
  * lives in the write side's keys, which a rebuild keeps; an intent's typed data is computed from its body).
  */
-const PROJECTION_FREE: ReadonlySet<RouteId> = new Set(["getSubmission", "intentTypedData"]);
+const PROJECTION_FREE: ReadonlySet<RouteId> = new Set([
+  "getSubmission",
+  "intentTypedData",
+  // Orders are the write side's own keys: these read no projection.
+  "getOrder",
+  "listOrders",
+  "listAcceptorOrders",
+]);
 
 /** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
 const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData"]);
@@ -94,6 +106,12 @@ export type ApiDeps = {
   events?: EventsApi;
   /** Webhook endpoints (absent: their routes answer 503). */
   webhooks?: WebhooksApi;
+  /** Orders, acceptor orders and the checkout (absent: their routes answer 503). */
+  orders?: OrdersApi;
+  /** Settlement reports' orders and deals (absent: the route answers 503). */
+  reports?: ReportSource;
+  /** The acceptor desk (absent: its routes answer 503). */
+  desk?: Desk;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -121,6 +139,9 @@ export function createApi({
   availability = createAvailability({ store, metrics: common.metrics, logger: common.logger, cacheMs: metaCacheMs }),
   events,
   webhooks,
+  orders,
+  reports,
+  desk,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -228,6 +249,16 @@ export function createApi({
     ...writeHandlers(write),
     ...eventHandlers(events),
     ...webhookHandlers(webhooks),
+    ...orderHandlers(orders),
+    ...reportHandlers(reports),
+    ...acceptorProfileHandlers(desk, async (address) => {
+      const [[acc], methods, progress] = await Promise.all([
+        store.getHashes([`acc:${address}`]),
+        store.smembers(`accm:${address}`),
+        progressOf(),
+      ]);
+      return acc ? acceptorView(address, acc, methods, progress, methodNames.nameOf) : null;
+    }),
 
     async getDeal(req, res) {
       const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
@@ -499,13 +530,16 @@ export function createApi({
     const chain = app.route(pattern.replace(/\{(\w+)\}/g, ":$1"));
     for (const route of routes) {
       const handler = handlers[route.id];
-      // Probes and metrics stay open to the operator's infrastructure; every other route authenticates.
+      // Probes and metrics stay open to the operator's infrastructure; the checkout needs no key (the order id is
+      // its capability) but is rate limited like an anonymous read; every other route authenticates.
       const guards =
         route.tags?.includes("operations") || !write
           ? []
-          : COMPUTING_POSTS.has(route.id)
-            ? write.authenticateRead
-            : write.authenticate;
+          : route.tags?.includes("checkout")
+            ? (write.anonymous ?? [])
+            : COMPUTING_POSTS.has(route.id)
+              ? write.authenticateRead
+              : write.authenticate;
       // The data routes answer 503 while the projection is halted, rebuilt or not built (availability.ts); a
       // write needs a deal read too, so writes are refused then as well.
       // Webhook endpoints are the write side's own keys (kept by a rebuild): manageable while the projection is not.
@@ -513,6 +547,7 @@ export function createApi({
         route.tags?.includes("operations") || route.tags?.includes("webhooks") || PROJECTION_FREE.has(route.id);
       const data = projectionFree ? [] : [guard];
       if (route.method === "post") chain.post(...guards, ...data, ...(write?.beforePost ?? []), handler);
+      else if (route.method === "put") chain.put(...guards, ...data, handler);
       else if (route.method === "delete") chain.delete(...guards, ...data, handler);
       else chain.get(...guards, ...data, handler);
     }

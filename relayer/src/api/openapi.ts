@@ -32,11 +32,15 @@ import {
   ConfirmationBody,
   IntentBody,
   IntentTypedDataBody,
+  SplitAcceptedSchema,
+  SplitBody,
   SubmissionParams,
   SubmissionSchema,
   TypedDataQuery,
   TypedDataSchema,
 } from "./write-schemas";
+import { ReportQuery, SettlementReportSchema } from "./reports";
+import { REPORT_COLUMNS, REPORT_MAX_DAYS } from "../orders/reports";
 import { EventPageSchema, EventsQuery, EventStreamQuery, EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX } from "./events";
 import {
   WebhookDeliveryListSchema,
@@ -47,6 +51,21 @@ import {
   WebhookEndpointSchema,
   WebhookEndpointWithSecretSchema,
 } from "./webhooks";
+import {
+  AcceptBody,
+  CheckoutConfirmationBody,
+  CheckoutOpenBody,
+  CheckoutParams,
+  CheckoutTypedDataQuery,
+  CheckoutViewSchema,
+  CreateOrderBody,
+  DeclineBody,
+  OrderListQuery,
+  OrderListSchema,
+  OrderParams,
+  OrderViewSchema,
+} from "./orders";
+import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -65,6 +84,7 @@ export type RouteId =
   | "confirmationTypedData"
   | "intentTypedData"
   | "postConfirmation"
+  | "postSplit"
   | "postIntent"
   | "getSubmission"
   // reads of owed balances
@@ -78,9 +98,28 @@ export type RouteId =
   | "deleteWebhookEndpoint"
   | "rotateWebhookSecret"
   | "listWebhookDeliveries"
-  | "redeliverWebhook";
+  | "redeliverWebhook"
+  /* orders, acceptor orders, checkout */
+  | "createOrder"
+  | "getOrder"
+  | "listOrders"
+  | "cancelOrder"
+  | "listAcceptorOrders"
+  | "acceptorLockTypedData"
+  | "acceptOrder"
+  | "declineOrder"
+  | "getCheckout"
+  | "checkoutTypedData"
+  | "checkoutOpen"
+  | "checkoutConfirmation"
+  /* reports */
+  | "settlementReport"
+  /* the acceptor's desk */
+  | "getAcceptorProfile"
+  | "putAcceptorProfile"
+  | "postAcceptorHeartbeat";
 
-export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "delete" };
+export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
 
 const json = (schema: z.ZodType, description: string) => ({
   description,
@@ -297,7 +336,8 @@ export const ROUTES: Route[] = [
       "The exact EIP-712 payload (domain, types, primary type, message) the escrow verifies for `action`, with a " +
       "suggested expiry one hour ahead, so a wallet or a backend signs without knowing EIP-712 " +
       "(`eth_signTypedData_v4`, ethers `signTypedData`). Given `signer`, the signer's role and the deal's status " +
-      "are checked first; a Safe as signer also gets `safe`, the SafeMessage its owners sign instead.",
+      "are checked first; a Safe as signer also gets `safe`, the SafeMessage its owners sign instead. " +
+      "`action=split&payeeAmount=` gives the `Split` both parties sign for a partial settlement (POST …/splits).",
     request: { params: DealParams, query: TypedDataQuery },
     responses: {
       200: json(TypedDataSchema, "The payload to sign"),
@@ -346,6 +386,37 @@ export const ROUTES: Route[] = [
       404: problem("No deal with this id has been indexed (type deal-not-found)"),
       409: problem("Wrong status, or an Idempotency-Key reused with another body"),
       422: problem("Wrong signer, expired or invalid signature, or the escrow would revert (its error named)"),
+      429: problem("Rate limit or daily gas budget exceeded (type rate-limited); see Retry-After"),
+    },
+  },
+  {
+    id: "postSplit",
+    method: "post",
+    path: "/v1/deals/{dealId}/splits",
+    operationId: "postSplit",
+    tags: ["write"],
+    summary: "Settle by agreement: payer and payee each sign the same split",
+    description:
+      "Partial settlement (fiat underpaid or overpaid, a merchant's partial refund): the payee gets `payeeAmount` " +
+      "(less the gateway's fee on it), the payer the rest. Checked like a confirmation (the key's right, the " +
+      "signer is the payer or the payee, a live deal, the expiry, the signature). The first party's signature is " +
+      "held until its expiry (202 with `awaiting`); when the other party's for the same amount arrives, the " +
+      "`splitWithSigs` call is simulated and queued (202 with the submission). Signatures of different amounts " +
+      "never pair. Takes `Idempotency-Key`.",
+    request: {
+      params: DealParams,
+      body: { content: { "application/json": { schema: SplitBody } } },
+    },
+    responses: {
+      202: json(SplitAcceptedSchema, "Accepted: held for the other party, or queued"),
+      400: invalid,
+      401: problem("No API key, or an unknown, revoked or expired one (type unauthenticated)"),
+      403: problem("The key may not act on this deal (type forbidden)"),
+      404: problem("No deal with this id has been indexed (type deal-not-found)"),
+      409: problem("The deal is not live (type wrong-status), or an Idempotency-Key reused with another body"),
+      422: problem(
+        "Wrong signer, an amount above the deal's (split-amount-too-high), expired or invalid signature, or the escrow would revert",
+      ),
       429: problem("Rate limit or daily gas budget exceeded (type rate-limited); see Retry-After"),
     },
   },
@@ -437,7 +508,7 @@ export const ROUTES: Route[] = [
     description:
       "Events whose type matches `types` (default all) are POSTed to `url`, signed with the endpoint's secret " +
       '(`Escrow-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), each with a per-endpoint `sequence`. ' +
-      "Keys of scope platform or admin; the endpoint belongs to the key's owner. Only http(s) URLs, never at a " +
+      "Keys of scope platform, acceptor or admin; the endpoint belongs to the key's owner. Only http(s) URLs, never at a " +
       "loopback or private address unless the operator allows it (WEBHOOK_ALLOW_PRIVATE).",
     request: { body: { content: { "application/json": { schema: WebhookEndpointBody } } } },
     responses: {
@@ -546,6 +617,240 @@ export const ROUTES: Route[] = [
       404: problem("No such endpoint, or no such delivery kept (types webhook-endpoint-not-found, delivery-not-found)"),
     },
   },
+  {
+    id: "createOrder",
+    method: "post",
+    path: "/v1/orders",
+    operationId: "createOrder",
+    tags: ["orders"],
+    summary: "Create an order: matched to an acceptor, bound to one deal",
+    description:
+      "A platform's payment request (platform key). `buy`: the user pays fiat and receives USDT (the acceptor " +
+      "locks float for the user); `sell`: the user pays USDT (an off-ramp deal the user opens on the checkout) and " +
+      "receives fiat. The user's address is screened (deny list, token blacklist), then the order is matched to " +
+      "an eligible acceptor (active, online, method, currency, limits, free float minus reservations) and its " +
+      "deal's id is fixed before any transaction. An acceptor with auto-accept whose lock delegate is the " +
+      "relayer's accepts at once. The order's `ref` (keccak256 of `order:` + id) is registered to the key. " +
+      "Order events (`order.*`) go to the platform's webhooks.",
+    request: { body: { content: { "application/json": { schema: CreateOrderBody } } } },
+    responses: {
+      201: json(OrderViewSchema, "The order (Location: /v1/orders/{id})"),
+      400: invalid,
+      422: problem(
+        "No eligible acceptor (type no-eligible-acceptor, member `reasons`: rule → count) or a screened address " +
+          "(type address-screened, members `address`, `reason`)",
+      ),
+    },
+  },
+  {
+    id: "listOrders",
+    method: "get",
+    path: "/v1/orders",
+    operationId: "listOrders",
+    tags: ["orders"],
+    summary: "The key owner's orders, newest first",
+    description: "Pages of the platform's orders, optionally by status; follow `nextCursor` until null.",
+    request: { query: OrderListQuery },
+    responses: { 200: json(OrderListSchema, "A page of orders"), 400: invalid },
+  },
+  {
+    id: "getOrder",
+    method: "get",
+    path: "/v1/orders/{id}",
+    operationId: "getOrder",
+    tags: ["orders"],
+    summary: "One order",
+    description: "Visible to the platform that created it, its assigned acceptor and admin keys; 404 to others.",
+    request: { params: OrderParams },
+    responses: {
+      200: json(OrderViewSchema, "The order"),
+      400: invalid,
+      404: problem("No such order for this key (type order-not-found)"),
+    },
+  },
+  {
+    id: "cancelOrder",
+    method: "post",
+    path: "/v1/orders/{id}/cancel",
+    operationId: "cancelOrder",
+    tags: ["orders"],
+    summary: "Cancel an order before it is funded",
+    description: "The platform cancels an order whose deal is not open yet; its reservation is released.",
+    request: { params: OrderParams },
+    responses: {
+      200: json(OrderViewSchema, "The cancelled order"),
+      400: invalid,
+      404: problem("No such order for this key (type order-not-found)"),
+      409: problem("The order is funded or over (type wrong-order-status)"),
+    },
+  },
+  {
+    id: "listAcceptorOrders",
+    method: "get",
+    path: "/v1/acceptor/orders",
+    operationId: "listAcceptorOrders",
+    tags: ["acceptor"],
+    summary: "The acceptor's orders, newest first",
+    description: "Orders assigned to or accepted by the key's owner (acceptor key), optionally by status.",
+    request: { query: OrderListQuery },
+    responses: { 200: json(OrderListSchema, "A page of orders"), 400: invalid },
+  },
+  {
+    id: "acceptorLockTypedData",
+    method: "get",
+    path: "/v1/acceptor/orders/{id}/lock-typed-data",
+    operationId: "acceptorLockTypedData",
+    tags: ["acceptor"],
+    summary: "The Lock typed data a buy order's acceptor signs to accept it",
+    request: { params: OrderParams },
+    responses: {
+      200: json(TypedDataSchema, "The Lock to sign"),
+      400: invalid,
+      404: problem("No such order assigned to this key's owner (type order-not-found)"),
+      409: problem(
+        "Not assigned, a sell order, or the accept window passed (wrong-order-status, accept-window-passed)",
+      ),
+    },
+  },
+  {
+    id: "acceptOrder",
+    method: "post",
+    path: "/v1/acceptor/orders/{id}/accept",
+    operationId: "acceptOrder",
+    tags: ["acceptor"],
+    summary: "Accept an assigned order",
+    description:
+      "Within the accept window. A buy order: the acceptor's signed Lock (`signature`, `expiry` from " +
+      "lock-typed-data), sent at once; a sell order: an empty body (the user then opens the deal on the checkout).",
+    request: {
+      params: OrderParams,
+      body: { content: { "application/json": { schema: AcceptBody } } },
+    },
+    responses: {
+      200: json(OrderViewSchema, "The accepted order"),
+      400: invalid,
+      404: problem("No such order assigned to this key's owner (type order-not-found)"),
+      409: problem("Not assigned, or the accept window passed (wrong-order-status, accept-window-passed)"),
+      422: problem("The Lock was refused (invalid-signature, would-revert, …)"),
+    },
+  },
+  {
+    id: "declineOrder",
+    method: "post",
+    path: "/v1/acceptor/orders/{id}/decline",
+    operationId: "declineOrder",
+    tags: ["acceptor"],
+    summary: "Decline an assigned order (it is re-matched)",
+    request: {
+      params: OrderParams,
+      body: { content: { "application/json": { schema: DeclineBody } } },
+    },
+    responses: {
+      200: json(OrderViewSchema, "The order, re-matched to the next acceptor or unmatched"),
+      400: invalid,
+      404: problem("No such order assigned to this key's owner (type order-not-found)"),
+      409: problem("Not assigned, or the accept window passed (wrong-order-status, accept-window-passed)"),
+    },
+  },
+  {
+    id: "getCheckout",
+    method: "get",
+    path: "/v1/checkout/{orderId}",
+    operationId: "getCheckout",
+    tags: ["checkout"],
+    summary: "What the user's checkout shows (no key: the order id is the capability)",
+    description:
+      "Amount, method, fiat amount and rate, the acceptor's payment details (once funded), expiry, the deal's " +
+      "status and finality, and the next step (`next.action`, `next.signer`); a sell order not yet opened carries " +
+      "`approval` (the user approves the escrow for the amount first).",
+    request: { params: CheckoutParams },
+    responses: {
+      200: json(CheckoutViewSchema, "The checkout"),
+      400: invalid,
+      404: problem("No such order (type order-not-found)"),
+    },
+  },
+  {
+    id: "checkoutTypedData",
+    method: "get",
+    path: "/v1/checkout/{orderId}/typed-data",
+    operationId: "checkoutTypedData",
+    tags: ["checkout"],
+    summary: "Typed data the user signs: the Open of a sell order, or a confirmation",
+    request: { params: CheckoutParams, query: CheckoutTypedDataQuery },
+    responses: {
+      200: json(TypedDataSchema, "The typed data"),
+      400: invalid,
+      404: problem("No such order (type order-not-found)"),
+      409: problem("Not at that step (type wrong-order-status)"),
+    },
+  },
+  {
+    id: "checkoutOpen",
+    method: "post",
+    path: "/v1/checkout/{orderId}/open",
+    operationId: "checkoutOpen",
+    tags: ["checkout"],
+    summary: "The user's signed Open of a sell order's deal",
+    request: { params: CheckoutParams, body: { content: { "application/json": { schema: CheckoutOpenBody } } } },
+    responses: {
+      202: json(AcceptedSchema, "Queued"),
+      400: invalid,
+      404: problem("No such order (type order-not-found)"),
+      409: problem("Not an accepted sell order (type wrong-order-status)"),
+      422: problem("Refused: signature, funds (approve first), simulation"),
+    },
+  },
+  {
+    id: "checkoutConfirmation",
+    method: "post",
+    path: "/v1/checkout/{orderId}/confirmations",
+    operationId: "checkoutConfirmation",
+    tags: ["checkout"],
+    summary: "The user's signed confirmation (performed, release, dispute, cancel) on the order's deal",
+    description: "Only the order's user signs here; a release screens both addresses again first.",
+    request: {
+      params: CheckoutParams,
+      body: { content: { "application/json": { schema: CheckoutConfirmationBody } } },
+    },
+    responses: {
+      202: json(AcceptedSchema, "Queued (or held)"),
+      400: invalid,
+      404: problem("No such order (type order-not-found)"),
+      409: problem("The deal is not open (type wrong-order-status)"),
+      422: problem("Wrong signer, screened address, or refused by the write path"),
+    },
+  },
+  {
+    id: "settlementReport",
+    method: "get",
+    path: "/v1/reports/settlements",
+    operationId: "settlementReport",
+    tags: ["reports"],
+    summary: "Settled orders in a time range, with amounts, fees, tx hashes and totals per token (JSON or CSV)",
+    description:
+      "Every order whose deal settled (released, split, resolved, refunded) in [from, to), judged by the block " +
+      "time of the settling event: amounts, the gateway's fee, refunds, the deal id, the opening and settling " +
+      "transactions and their block times, and totals per token that add up to what moved on chain. A platform " +
+      "key gets its orders, an acceptor key the orders it served, an admin key all. At most " +
+      `${REPORT_MAX_DAYS} days per report. \`format=csv\`: RFC 4180 with a header row, as an attachment (a ` +
+      "field a spreadsheet would run as a formula starts with an apostrophe).",
+    request: { query: ReportQuery },
+    responses: {
+      200: {
+        description: "The report",
+        content: {
+          "application/json": { schema: SettlementReportSchema },
+          "text/csv": { schema: { type: "string", description: `Columns: ${REPORT_COLUMNS.join(", ")}` } },
+        },
+      },
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key is not of scope platform, acceptor or admin (type forbidden)"),
+      422: problem("More orders than one report reads (type report-too-large)"),
+    },
+  },
+  ...ACCEPTOR_PROFILE_ROUTES,
 ];
 
 /**
@@ -606,7 +911,11 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
   const methodsOf = new Map<string, string[]>();
   for (const route of ROUTES) {
     const { id, responses, ...config } = route;
-    const keyed = isOperations(route) ? {} : KEYED_RESPONSES;
+    const keyed: RouteConfig["responses"] = isOperations(route)
+      ? {}
+      : route.tags?.includes("checkout")
+        ? { 429: KEYED_RESPONSES[429], 503: KEYED_RESPONSES[503] }
+        : KEYED_RESPONSES;
     registry.registerPath({
       ...config,
       responses: { ...keyed, ...ROUTE_RESPONSES[id], ...responses, ...COMMON_RESPONSES },
@@ -659,6 +968,10 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
       { name: "write", description: "Signed confirmations and intents, relayed without gas for the signers" },
       { name: "events", description: "Replay of every change as events, and the same live as Server-Sent Events" },
       { name: "webhooks", description: "Webhook endpoints: signed deliveries of the events, retried" },
+      { name: "orders", description: "A platform's orders: matched to an acceptor, bound to one deal" },
+      { name: "acceptor", description: "An acceptor's assigned orders: accept or decline" },
+      { name: "checkout", description: "The user's checkout of an order (no key: the order id is the capability)" },
+      { name: "reports", description: "Settlement reports for reconciliation" },
     ],
   });
 }
