@@ -7,6 +7,9 @@
  * the projection's `acc:<acceptor>` hash):
  *   W res:<acceptor>:<token>  zset  — orderId → expiry (unix ms)
  *   W resamt                  hash  — orderId → "<acceptor>|<token>|<amount>"
+ *   W ressum                  hash  — "<acceptor>:<token>" → "<sum>|<earliest expiry>" as of the last script run on
+ *                                     that zset: the matcher's snapshot reads them all in one HGETALL (a sum whose
+ *                                     earliest expiry has passed may include lapsed reservations: only a hint)
  *
  * Amounts are decimal strings of token base units; the script adds and compares them as decimal text (Lua's numbers
  * are doubles, exact only below 2^53).
@@ -49,12 +52,17 @@ local function live_sum(z, h, now)
   end
   return sum
 end
+-- Records zset z's live sum in hash s (field f) with its earliest expiry; drops the field when z is empty.
+local function store_sum(z, s, f, sum)
+  local first = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
+  if #first == 0 then redis.call('HDEL', s, f) else redis.call('HSET', s, f, sum .. '|' .. first[2]) end
+end
 `;
 
 /**
- * Reserves. KEYS: 1 res zset of the acceptor and token, 2 resamt, 3 the projection's acc:<acceptor>.
+ * Reserves. KEYS: 1 res zset of the acceptor and token, 2 resamt, 3 the projection's acc:<acceptor>, 4 ressum.
  * ARGV: 1 orderId, 2 "<acceptor>|<token>|<amount>", 3 amount, 4 ttl ms, 5 token, 6 the base W (to find an earlier
- * reservation of the order with another acceptor or token: same hash tag, same slot).
+ * reservation of the order with another acceptor or token: same hash tag, same slot), 7 "<acceptor>:<token>".
  * Returns {1} or {0, free, reserved}.
  */
 const RESERVE_SCRIPT = `${DECIMAL_LUA}
@@ -62,27 +70,36 @@ local now = now_ms()
 local prior = redis.call('HGET', KEYS[2], ARGV[1])
 if prior and prior ~= ARGV[2] then
   local a, t = string.match(prior, '^([^|]+)|([^|]+)|')
-  redis.call('ZREM', ARGV[6] .. 'res:' .. a .. ':' .. t, ARGV[1])
+  local z = ARGV[6] .. 'res:' .. a .. ':' .. t
+  redis.call('ZREM', z, ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
+  store_sum(z, KEYS[4], a .. ':' .. t, live_sum(z, KEYS[2], now))
 elseif prior then
   redis.call('ZREM', KEYS[1], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
 end
 local reserved = live_sum(KEYS[1], KEYS[2], now)
 local free = redis.call('HGET', KEYS[3], 'free:' .. ARGV[5]) or '0'
-if not dec_lte(dec_add(reserved, ARGV[3]), free) then return {0, free, reserved} end
+if not dec_lte(dec_add(reserved, ARGV[3]), free) then
+  store_sum(KEYS[1], KEYS[4], ARGV[7], reserved)
+  return {0, free, reserved}
+end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+store_sum(KEYS[1], KEYS[4], ARGV[7], dec_add(reserved, ARGV[3]))
 return {1}
 `;
 
-/** Releases. KEYS: 1 resamt. ARGV: 1 orderId, 2 the base W. Returns 1 if the order held a reservation. */
-const RELEASE_SCRIPT = `
+/** Releases. KEYS: 1 resamt, 2 ressum. ARGV: 1 orderId, 2 the base W. Returns 1 if the order held a reservation. */
+const RELEASE_SCRIPT = `${DECIMAL_LUA}
 local prior = redis.call('HGET', KEYS[1], ARGV[1])
 if not prior then return 0 end
 local a, t = string.match(prior, '^([^|]+)|([^|]+)|')
+local z = ARGV[2] .. 'res:' .. a .. ':' .. t
 redis.call('HDEL', KEYS[1], ARGV[1])
-return redis.call('ZREM', ARGV[2] .. 'res:' .. a .. ':' .. t, ARGV[1])
+local removed = redis.call('ZREM', z, ARGV[1])
+store_sum(z, KEYS[2], a .. ':' .. t, live_sum(z, KEYS[1], now_ms()))
+return removed
 `;
 
 /** Sums the live reservations of each zset in KEYS (after dropping lapsed ones). KEYS: resamt, then the zsets. */
@@ -100,6 +117,7 @@ export type ReserveResult = { ok: true } | { ok: false; free: bigint; reserved: 
 export function createReservations(deps: { redis: Redis; base: string; projectionBase: string }) {
   const { redis, base, projectionBase } = deps;
   const RESAMT = `${base}resamt`;
+  const RESSUM = `${base}ressum`;
   const resKey = (acceptor: string, token: string) => `${base}res:${acceptor.toLowerCase()}:${token.toLowerCase()}`;
 
   /** EVALSHA with a fallback to EVAL when the script is not loaded (ioredis' defineCommand does exactly that). */
@@ -109,8 +127,8 @@ export function createReservations(deps: { redis: Redis; base: string; projectio
     orderReserved?: (...args: (string | number)[]) => Promise<unknown>;
   };
   if (commands.orderReserve === undefined) {
-    redis.defineCommand("orderReserve", { numberOfKeys: 3, lua: RESERVE_SCRIPT });
-    redis.defineCommand("orderRelease", { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+    redis.defineCommand("orderReserve", { numberOfKeys: 4, lua: RESERVE_SCRIPT });
+    redis.defineCommand("orderRelease", { numberOfKeys: 2, lua: RELEASE_SCRIPT });
     redis.defineCommand("orderReserved", { lua: RESERVED_SCRIPT });
   }
 
@@ -132,12 +150,14 @@ export function createReservations(deps: { redis: Redis; base: string; projectio
         resKey(a, t),
         RESAMT,
         `${projectionBase}acc:${a}`,
+        RESSUM,
         orderId,
         `${a}|${t}|${amount}`,
         amount.toString(),
         Math.max(1, Math.round(ttlMs)),
         t,
         base,
+        `${a}:${t}`,
       )) as [number, string?, string?];
       if (reply[0] === 1) return { ok: true };
       return { ok: false, free: BigInt(reply[1]!), reserved: BigInt(reply[2]!) };
@@ -145,7 +165,7 @@ export function createReservations(deps: { redis: Redis; base: string; projectio
 
     /** Drops the order's reservation; true if it held one. */
     async release(orderId: string): Promise<boolean> {
-      return (await commands.orderRelease!(RESAMT, orderId, base)) === 1;
+      return (await commands.orderRelease!(RESAMT, RESSUM, orderId, base)) === 1;
     },
 
     /** The acceptor's live reservations in `token` (base units). */
@@ -160,6 +180,20 @@ export function createReservations(deps: { redis: Redis; base: string; projectio
       const keys = pairs.map((p) => resKey(p.acceptor, p.token));
       const sums = (await commands.orderReserved!(keys.length + 1, RESAMT, ...keys)) as string[];
       return sums.map((s) => BigInt(s));
+    },
+
+    /**
+     * Every acceptor/token's reserved sum as the scripts last recorded it, in one read (the matcher's snapshot):
+     * keyed "<acceptor>:<token>", with `until`, the earliest expiry among them (after it, the sum may include a
+     * lapsed reservation: treat it as unknown). The reservation script stays the judge.
+     */
+    async sums(): Promise<Map<string, { reserved: bigint; until: number }>> {
+      const out = new Map<string, { reserved: bigint; until: number }>();
+      for (const [field, value] of Object.entries(await redis.hgetall(RESSUM))) {
+        const [sum, until] = value.split("|");
+        out.set(field, { reserved: BigInt(sum), until: Number(until) });
+      }
+      return out;
     },
 
     /** The order's reservation, if it holds one: acceptor, token, amount (it may have lapsed). */
