@@ -11,7 +11,6 @@ import {
   ELIGIBILITY_RULES,
   eligibility,
   rankGroups,
-  rotate,
   type Candidate,
   type CandidateGateway,
   type EligibilityRule,
@@ -212,8 +211,8 @@ export function createMatcher(deps: {
      * Matches the order: the best-ranked eligible acceptor that passes screening and (buy side) whose float could be
      * reserved for `reserveMs`. Otherwise how many acceptors each rule turned away.
      *
-     * Ranking is done once per snapshot; a match walks the rank groups (each rotated by its turn among its eligible
-     * members, which is {@link rank} of the eligible) and stops at the first acceptor it can have. Only a match
+     * Ranking is done once per snapshot; a match walks the rank groups (each entered at the match's turn, skipping
+     * its ineligible members: round robin among equals) and stops at the first acceptor it can have. Only a match
      * that finds nobody checks every acceptor, to count the reasons.
      */
     async match(req: MatchRequest & { orderId: string; user: string; reserveMs: number }): Promise<MatchOutcome> {
@@ -231,9 +230,12 @@ export function createMatcher(deps: {
       const turnedAway = new Set<Candidate>();
       let attempts = 0;
       for (const group of rankedOf(j, request)) {
-        const eligible = group.filter((c) => eligibility(c, request, opts).ok);
-        for (const c of rotate(eligible, myTurn)) {
-          if (attempts >= MAX_RESERVE_ATTEMPTS) break;
+        // Round robin among equals: the group is entered at this match's turn, and its ineligible members skipped
+        // (checked lazily: a group of equals can hold hundreds).
+        const shift = myTurn % group.length;
+        for (let k = 0; k < group.length && attempts < MAX_RESERVE_ATTEMPTS; k++) {
+          const c = group[(shift + k) % group.length];
+          if (!eligibility(c, request, opts).ok) continue;
           turnedAway.add(c);
           const screened = await screening.screen([c.acceptor], token);
           if (!screened.ok) {
