@@ -209,6 +209,8 @@ async function main(): Promise<number> {
 
   log("== 3. matching ==");
   const latencies: number[] = [];
+  const unmatchedLatencies: number[] = [];
+  const byTime: { at: number; ms: number }[] = [];
   let matched = 0;
   let unmatched = 0;
   const matchedBuys: string[] = [];
@@ -222,7 +224,10 @@ async function main(): Promise<number> {
           const req = requests[next++];
           const t0 = performance.now();
           const outcome = await matcher.match({ ...req, now: Date.now() });
-          latencies.push(performance.now() - t0);
+          const ms = performance.now() - t0;
+          latencies.push(ms);
+          byTime.push({ at: t0, ms });
+          if (!outcome.ok) unmatchedLatencies.push(ms);
           if (outcome.ok) {
             matched++;
             if (req.side === "buy") matchedBuys.push(req.orderId);
@@ -255,6 +260,17 @@ async function main(): Promise<number> {
   const floatTotal = [...free.values()].reduce((x, y) => x + y, 0n);
 
   const sorted = [...latencies].sort((a, b) => a - b);
+  const slow = byTime.filter((x) => x.ms > percentile(sorted, 0.99)).map((x) => Math.round(x.at - byTime[0].at));
+  log(
+    `slowest 1%: started at ms ${slow.slice(0, 20).join(",")}…; unmatched p50 ` +
+      `${round(
+        percentile(
+          [...unmatchedLatencies].sort((a, b) => a - b),
+          0.5,
+        ) ?? 0,
+        1,
+      )} ms`,
+  );
   const matchesPerSec = REQUESTS / run.seconds;
   const result = {
     matchesPerSec: round(matchesPerSec, 0),

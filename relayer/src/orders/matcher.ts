@@ -24,8 +24,10 @@ import type { Screening } from "./screening";
 export const PROJECTION_SNAPSHOT_MS = 500;
 /** How often the projection snapshot is read whole even when meta did not move. */
 export const FULL_PROJECTION_RELOAD_MS = 60_000;
-/** Most ranked candidates a match tries to reserve with before it gives up (each try is a round trip). */
-export const MAX_RESERVE_ATTEMPTS = 16;
+/** Candidates one reservation script run tries, in rank order (one round trip). */
+export const RESERVE_BATCH = 8;
+/** Most reservation rounds of one match before it gives up (each refusal corrects the snapshot, so rarely hit). */
+export const MAX_RESERVE_ROUNDS = 32;
 
 export type MatchReasons = Partial<Record<EligibilityRule | "screened", number>>;
 
@@ -79,7 +81,7 @@ type Joined = {
 
 export function createMatcher(deps: {
   desk: Pick<Desk, "snapshot">;
-  reservations: Pick<Reservations, "reserve" | "sums">;
+  reservations: Pick<Reservations, "reserveFirst" | "sums">;
   store: Pick<Store, "zrangeAll" | "getHashes" | "smembers" | "projectionState">;
   screening: Pick<Screening, "screen">;
   options: { acceptorHeartbeatMs: number };
@@ -228,37 +230,67 @@ export function createMatcher(deps: {
       const counts = new Map<EligibilityRule | "screened", number>();
       const bump = (rule: EligibilityRule | "screened") => counts.set(rule, (counts.get(rule) ?? 0) + 1);
       const turnedAway = new Set<Candidate>();
-      let attempts = 0;
-      for (const group of rankedOf(j, request)) {
-        // Round robin among equals: the group is entered at this match's turn, and its ineligible members skipped
-        // (checked lazily: a group of equals can hold hundreds).
-        const shift = myTurn % group.length;
-        for (let k = 0; k < group.length && attempts < MAX_RESERVE_ATTEMPTS; k++) {
-          const c = group[(shift + k) % group.length];
-          if (!eligibility(c, request, opts).ok) continue;
-          turnedAway.add(c);
-          const screened = await screening.screen([c.acceptor], token);
-          if (!screened.ok) {
-            bump("screened");
-            continue;
-          }
-          if (request.side === "buy") {
-            attempts++;
-            const held = await reservations.reserve(req.orderId, c.acceptor, token, request.amount, req.reserveMs);
-            if (!held.ok) {
-              // The snapshot was behind: remember what the script saw, so the next matches skip this acceptor.
-              c.reserved = held.reserved;
-              bump("insufficient-float");
+      let batch: Candidate[] = [];
+      let rounds = 0;
+      /** Tries to reserve with the batch (buy side): the chosen one, or undefined after counting the refusals. */
+      const reserveBatch = async (): Promise<Candidate | undefined> => {
+        const tried = batch;
+        batch = [];
+        rounds++;
+        const held = await reservations.reserveFirst(
+          req.orderId,
+          tried.map((c) => c.acceptor),
+          token,
+          request.amount,
+          req.reserveMs,
+        );
+        if (held.ok) {
+          const chosen = tried.find((c) => c.acceptor === held.acceptor)!;
+          chosen.reserved += request.amount;
+          return chosen;
+        }
+        // The snapshot was behind: remember what the script saw, so later matches skip these acceptors.
+        held.refused.forEach((r, i) => (tried[i].reserved = r.reserved));
+        for (let i = 0; i < tried.length; i++) bump("insufficient-float");
+        return undefined;
+      };
+      const chosenOf = async (): Promise<Candidate | undefined> => {
+        for (const group of rankedOf(j, request)) {
+          // Round robin among equals: the group is entered at this match's turn, and its ineligible members
+          // skipped (checked lazily: a group of equals can hold hundreds).
+          const shift = myTurn % group.length;
+          for (let k = 0; k < group.length; k++) {
+            if (rounds >= MAX_RESERVE_ROUNDS) return undefined;
+            const c = group[(shift + k) % group.length];
+            if (!eligibility(c, request, opts).ok) continue;
+            turnedAway.add(c);
+            const screened = await screening.screen([c.acceptor], token);
+            if (!screened.ok) {
+              bump("screened");
               continue;
             }
-            c.reserved += request.amount;
+            if (request.side === "sell") return c;
+            batch.push(c);
+            if (batch.length >= RESERVE_BATCH) {
+              const chosen = await reserveBatch();
+              if (chosen) return chosen;
+            }
           }
-          return { ok: true, acceptor: c.acceptor, rate: c.profile!.rates[request.currency], profile: c.profile! };
         }
+        return batch.length > 0 ? reserveBatch() : undefined;
+      };
+      const chosen = await chosenOf();
+      if (chosen) {
+        return {
+          ok: true,
+          acceptor: chosen.acceptor,
+          rate: chosen.profile!.rates[request.currency],
+          profile: chosen.profile!,
+        };
       }
       // Nobody: count why, for every acceptor not already counted above.
       for (const c of candidatesOf(j, token)) {
-        if (turnedAway.has(c)) continue; // counted when it was tried
+        if (turnedAway.has(c) && !batch.includes(c)) continue; // counted when it was tried
         const verdict = eligibility(c, request, opts);
         bump(verdict.ok ? "insufficient-float" : verdict.rule);
       }

@@ -60,34 +60,41 @@ end
 `;
 
 /**
- * Reserves. KEYS: 1 res zset of the acceptor and token, 2 resamt, 3 the projection's acc:<acceptor>, 4 ressum.
- * ARGV: 1 orderId, 2 "<acceptor>|<token>|<amount>", 3 amount, 4 ttl ms, 5 token, 6 the base W (to find an earlier
- * reservation of the order with another acceptor or token: same hash tag, same slot), 7 "<acceptor>:<token>".
- * Returns {1} or {0, free, reserved}.
+ * Reserves with the first of several acceptors whose free float minus live reservations covers the amount (the
+ * matcher passes its ranked candidates, so one round trip tries them all). An earlier reservation of the same order
+ * is dropped first (re-matching replaces it).
+ * KEYS: 1 resamt, 2 ressum, then per candidate i: 2i+1 its res zset, 2i+2 the projection's acc:<acceptor>.
+ * ARGV: 1 orderId, 2 amount, 3 ttl ms, 4 token, 5 the base W (to find the earlier reservation's zset: same hash tag,
+ * same slot), then the candidates' addresses.
+ * Returns {1, index} (1-based candidate) or {0, free1, reserved1, free2, reserved2, ...}.
  */
 const RESERVE_SCRIPT = `${DECIMAL_LUA}
 local now = now_ms()
-local prior = redis.call('HGET', KEYS[2], ARGV[1])
-if prior and prior ~= ARGV[2] then
+local prior = redis.call('HGET', KEYS[1], ARGV[1])
+if prior then
   local a, t = string.match(prior, '^([^|]+)|([^|]+)|')
-  local z = ARGV[6] .. 'res:' .. a .. ':' .. t
+  local z = ARGV[5] .. 'res:' .. a .. ':' .. t
   redis.call('ZREM', z, ARGV[1])
-  redis.call('HDEL', KEYS[2], ARGV[1])
-  store_sum(z, KEYS[4], a .. ':' .. t, live_sum(z, KEYS[2], now))
-elseif prior then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  store_sum(z, KEYS[2], a .. ':' .. t, live_sum(z, KEYS[1], now))
 end
-local reserved = live_sum(KEYS[1], KEYS[2], now)
-local free = redis.call('HGET', KEYS[3], 'free:' .. ARGV[5]) or '0'
-if not dec_lte(dec_add(reserved, ARGV[3]), free) then
-  store_sum(KEYS[1], KEYS[4], ARGV[7], reserved)
-  return {0, free, reserved}
+local refused = {0}
+for i = 1, #ARGV - 5 do
+  local z, acc, a = KEYS[2 * i + 1], KEYS[2 * i + 2], ARGV[5 + i]
+  local field = a .. ':' .. ARGV[4]
+  local reserved = live_sum(z, KEYS[1], now)
+  local free = redis.call('HGET', acc, 'free:' .. ARGV[4]) or '0'
+  if dec_lte(dec_add(reserved, ARGV[2]), free) then
+    redis.call('ZADD', z, now + tonumber(ARGV[3]), ARGV[1])
+    redis.call('HSET', KEYS[1], ARGV[1], a .. '|' .. ARGV[4] .. '|' .. ARGV[2])
+    store_sum(z, KEYS[2], field, dec_add(reserved, ARGV[2]))
+    return {1, i}
+  end
+  store_sum(z, KEYS[2], field, reserved)
+  refused[#refused + 1] = free
+  refused[#refused + 1] = reserved
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-store_sum(KEYS[1], KEYS[4], ARGV[7], dec_add(reserved, ARGV[3]))
-return {1}
+return refused
 `;
 
 /** Releases. KEYS: 1 resamt, 2 ressum. ARGV: 1 orderId, 2 the base W. Returns 1 if the order held a reservation. */
@@ -113,6 +120,8 @@ return out
 export type Reservations = ReturnType<typeof createReservations>;
 
 export type ReserveResult = { ok: true } | { ok: false; free: bigint; reserved: bigint };
+export type ReserveFirstResult =
+  { ok: true; acceptor: string } | { ok: false; refused: { acceptor: string; free: bigint; reserved: bigint }[] };
 
 export function createReservations(deps: { redis: Redis; base: string; projectionBase: string }) {
   const { redis, base, projectionBase } = deps;
@@ -122,14 +131,49 @@ export function createReservations(deps: { redis: Redis; base: string; projectio
 
   /** EVALSHA with a fallback to EVAL when the script is not loaded (ioredis' defineCommand does exactly that). */
   const commands = redis as Redis & {
-    orderReserve?: (...args: (string | number)[]) => Promise<unknown>;
+    orderReserveFirst?: (...args: (string | number)[]) => Promise<unknown>;
     orderRelease?: (...args: (string | number)[]) => Promise<unknown>;
     orderReserved?: (...args: (string | number)[]) => Promise<unknown>;
   };
-  if (commands.orderReserve === undefined) {
-    redis.defineCommand("orderReserve", { numberOfKeys: 4, lua: RESERVE_SCRIPT });
+  if (commands.orderReserveFirst === undefined) {
+    redis.defineCommand("orderReserveFirst", { lua: RESERVE_SCRIPT });
     redis.defineCommand("orderRelease", { numberOfKeys: 2, lua: RELEASE_SCRIPT });
     redis.defineCommand("orderReserved", { lua: RESERVED_SCRIPT });
+  }
+
+  /**
+   * Holds `amount` of float in `token` for the order with the first of `acceptors` (in their order) that has it;
+   * otherwise what each had (free and reserved), in the same order.
+   */
+  async function reserveFirst(
+    orderId: string,
+    acceptors: string[],
+    token: string,
+    amount: bigint,
+    ttlMs: number,
+  ): Promise<ReserveFirstResult> {
+    const t = token.toLowerCase();
+    const list = acceptors.map((a) => a.toLowerCase());
+    const keys = [RESAMT, RESSUM, ...list.flatMap((a) => [resKey(a, t), `${projectionBase}acc:${a}`])];
+    const reply = (await commands.orderReserveFirst!(
+      keys.length,
+      ...keys,
+      orderId,
+      amount.toString(),
+      Math.max(1, Math.round(ttlMs)),
+      t,
+      base,
+      ...list,
+    )) as (number | string)[];
+    if (reply[0] === 1) return { ok: true, acceptor: list[Number(reply[1]) - 1] };
+    return {
+      ok: false,
+      refused: list.map((acceptor, i) => ({
+        acceptor,
+        free: BigInt(reply[1 + 2 * i]),
+        reserved: BigInt(reply[2 + 2 * i]),
+      })),
+    };
   }
 
   return {
@@ -144,24 +188,13 @@ export function createReservations(deps: { redis: Redis; base: string; projectio
       amount: bigint,
       ttlMs: number,
     ): Promise<ReserveResult> {
-      const a = acceptor.toLowerCase();
-      const t = token.toLowerCase();
-      const reply = (await commands.orderReserve!(
-        resKey(a, t),
-        RESAMT,
-        `${projectionBase}acc:${a}`,
-        RESSUM,
-        orderId,
-        `${a}|${t}|${amount}`,
-        amount.toString(),
-        Math.max(1, Math.round(ttlMs)),
-        t,
-        base,
-        `${a}:${t}`,
-      )) as [number, string?, string?];
-      if (reply[0] === 1) return { ok: true };
-      return { ok: false, free: BigInt(reply[1]!), reserved: BigInt(reply[2]!) };
+      const first = await reserveFirst(orderId, [acceptor], token, amount, ttlMs);
+      if (first.ok) return { ok: true };
+      const [{ free, reserved }] = first.refused;
+      return { ok: false, free, reserved };
     },
+
+    reserveFirst,
 
     /** Drops the order's reservation; true if it held one. */
     async release(orderId: string): Promise<boolean> {
