@@ -39,8 +39,21 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- Drops the lapsed members of zset z (and their amounts in hash h); returns the sum of the others' amounts.
-local function live_sum(z, h, now)
+-- Records zset z's live sum in hash s (field f) with its earliest expiry; drops the field when z is empty.
+local function store_sum(z, s, f, sum)
+  local first = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
+  if #first == 0 then redis.call('HDEL', s, f) else redis.call('HSET', s, f, sum .. '|' .. first[2]) end
+end
+-- The sum of zset z's live reservations (amounts in hash h). Every script keeps it in hash s, field
+-- "<acceptor>:<token>" (z's key ends in "res:<acceptor>:<token>"): it is read from there while no member has lapsed
+-- (O(log n)); otherwise, or when forced after a removal, the lapsed members are dropped and it is recounted.
+local function live_sum(z, h, s, now, force)
+  local f = string.match(z, 'res:([^:]+:[^:]+)$')
+  if not force and redis.call('ZCOUNT', z, '-inf', '(' .. now) == 0 then
+    local stored = redis.call('HGET', s, f)
+    if stored then return string.match(stored, '^([0-9]+)|') end
+    if redis.call('EXISTS', z) == 0 then return '0' end
+  end
   local lapsed = redis.call('ZRANGEBYSCORE', z, '-inf', '(' .. now)
   for _, id in ipairs(lapsed) do redis.call('HDEL', h, id) end
   if #lapsed > 0 then redis.call('ZREMRANGEBYSCORE', z, '-inf', '(' .. now) end
@@ -50,12 +63,8 @@ local function live_sum(z, h, now)
     local v = redis.call('HGET', h, id)
     if v then sum = dec_add(sum, string.match(v, '([0-9]+)$')) end
   end
+  store_sum(z, s, f, sum)
   return sum
-end
--- Records zset z's live sum in hash s (field f) with its earliest expiry; drops the field when z is empty.
-local function store_sum(z, s, f, sum)
-  local first = redis.call('ZRANGE', z, 0, 0, 'WITHSCORES')
-  if #first == 0 then redis.call('HDEL', s, f) else redis.call('HSET', s, f, sum .. '|' .. first[2]) end
 end
 `;
 
@@ -76,13 +85,13 @@ if prior then
   local z = ARGV[5] .. 'res:' .. a .. ':' .. t
   redis.call('ZREM', z, ARGV[1])
   redis.call('HDEL', KEYS[1], ARGV[1])
-  store_sum(z, KEYS[2], a .. ':' .. t, live_sum(z, KEYS[1], now))
+  live_sum(z, KEYS[1], KEYS[2], now, true)
 end
 local refused = {0}
 for i = 1, #ARGV - 5 do
   local z, acc, a = KEYS[2 * i + 1], KEYS[2 * i + 2], ARGV[5 + i]
   local field = a .. ':' .. ARGV[4]
-  local reserved = live_sum(z, KEYS[1], now)
+  local reserved = live_sum(z, KEYS[1], KEYS[2], now, false)
   local free = redis.call('HGET', acc, 'free:' .. ARGV[4]) or '0'
   if dec_lte(dec_add(reserved, ARGV[2]), free) then
     redis.call('ZADD', z, now + tonumber(ARGV[3]), ARGV[1])
@@ -90,7 +99,6 @@ for i = 1, #ARGV - 5 do
     store_sum(z, KEYS[2], field, dec_add(reserved, ARGV[2]))
     return {1, i}
   end
-  store_sum(z, KEYS[2], field, reserved)
   refused[#refused + 1] = free
   refused[#refused + 1] = reserved
 end
@@ -105,15 +113,15 @@ local a, t = string.match(prior, '^([^|]+)|([^|]+)|')
 local z = ARGV[2] .. 'res:' .. a .. ':' .. t
 redis.call('HDEL', KEYS[1], ARGV[1])
 local removed = redis.call('ZREM', z, ARGV[1])
-store_sum(z, KEYS[2], a .. ':' .. t, live_sum(z, KEYS[1], now_ms()))
+live_sum(z, KEYS[1], KEYS[2], now_ms(), true)
 return removed
 `;
 
-/** Sums the live reservations of each zset in KEYS (after dropping lapsed ones). KEYS: resamt, then the zsets. */
+/** Sums the live reservations of each zset (after dropping lapsed ones). KEYS: resamt, ressum, then the zsets. */
 const RESERVED_SCRIPT = `${DECIMAL_LUA}
 local now = now_ms()
 local out = {}
-for i = 2, #KEYS do out[#out + 1] = live_sum(KEYS[i], KEYS[1], now) end
+for i = 3, #KEYS do out[#out + 1] = live_sum(KEYS[i], KEYS[1], KEYS[2], now, false) end
 return out
 `;
 
@@ -203,7 +211,7 @@ export function createReservations(deps: { redis: Redis; base: string; projectio
 
     /** The acceptor's live reservations in `token` (base units). */
     async reservedOf(acceptor: string, token: string): Promise<bigint> {
-      const [sum] = (await commands.orderReserved!(2, RESAMT, resKey(acceptor, token))) as string[];
+      const [sum] = (await commands.orderReserved!(3, RESAMT, RESSUM, resKey(acceptor, token))) as string[];
       return BigInt(sum);
     },
 
@@ -211,7 +219,7 @@ export function createReservations(deps: { redis: Redis; base: string; projectio
     async reservedOfMany(pairs: { acceptor: string; token: string }[]): Promise<bigint[]> {
       if (pairs.length === 0) return [];
       const keys = pairs.map((p) => resKey(p.acceptor, p.token));
-      const sums = (await commands.orderReserved!(keys.length + 1, RESAMT, ...keys)) as string[];
+      const sums = (await commands.orderReserved!(keys.length + 2, RESAMT, RESSUM, ...keys)) as string[];
       return sums.map((s) => BigInt(s));
     },
 
