@@ -169,6 +169,9 @@ describe("relayer options", function () {
         WEBHOOK_ALLOW_PRIVATE: "on",
         WEBHOOK_TIMEOUT_MS: "500",
         WEBHOOK_BACKOFF_MS: "20",
+        ACCEPTOR_HEARTBEAT_MS: "30000",
+        DENY_LIST: "/etc/escrow/deny.txt",
+        ORDER_RESERVE_MS: "90000",
       });
       expect(options).to.deep.equal({
         rpcUrl: REQUIRED.RPC_URL,
@@ -200,6 +203,9 @@ describe("relayer options", function () {
         webhookAllowPrivate: true,
         webhookTimeoutMs: 500,
         webhookBackoffMs: 20,
+        acceptorHeartbeatMs: 30_000,
+        denyList: "/etc/escrow/deny.txt",
+        orderReserveMs: 90_000,
       });
     });
 
