@@ -128,7 +128,6 @@ const problem = (description: string) => ({
 const AUTH = {
   401: problem("No API key, or an unknown, revoked or expired one (type unauthenticated)"),
   403: problem("The key's scope is not acceptor (type forbidden)"),
-  503: problem("The relayer runs without the acceptor desk (type unavailable)"),
 };
 
 /** The desk's routes, for api/openapi.ts ROUTES. */

@@ -9,6 +9,9 @@
  *   W accs             set   — acceptors with a profile
  *   W st:<acceptor>    hash  — assigned, completed, declined, timedOut counts
  *   W rt:<acceptor>    list  — the last {@link RESPONSE_TIMES_KEPT} response times (ms), newest first
+ *   W deskseq          string — a counter, bumped by every desk write
+ *   W deskchg          zset  — acceptor → the counter at its last change: a snapshot re-reads only the acceptors
+ *                               changed since the previous one (and everything every {@link FULL_RELOAD_MS})
  */
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import type { Redis } from "ioredis";
@@ -20,6 +23,8 @@ extendZodWithOpenApi(z);
 
 /** How old the snapshot matching reads may be. */
 export const SNAPSHOT_MS = 500;
+/** How often a snapshot re-reads every acceptor, not only the changed ones. */
+export const FULL_RELOAD_MS = 60_000;
 /** Response times kept per acceptor for the median. */
 export const RESPONSE_TIMES_KEPT = 50;
 
@@ -140,6 +145,16 @@ function entryOf(acc: Record<string, string>, st: Record<string, string>, rt: st
   };
 }
 
+/**
+ * Marks an acceptor changed: bumps the counter and records it, atomically, so changes appear in counter order.
+ * KEYS: 1 deskseq, 2 deskchg. ARGV: 1 acceptor.
+ */
+const TOUCH_SCRIPT = `
+local v = redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], v, ARGV[1])
+return v
+`;
+
 export function createDesk(deps: { redis: Redis; base: string; now?: () => number }) {
   const { redis, base } = deps;
   const now = deps.now ?? Date.now;
@@ -147,22 +162,55 @@ export function createDesk(deps: { redis: Redis; base: string; now?: () => numbe
   const stKey = (a: string) => `${base}st:${a.toLowerCase()}`;
   const rtKey = (a: string) => `${base}rt:${a.toLowerCase()}`;
   const ACCS = `${base}accs`;
+  const SEQ = `${base}deskseq`;
+  const CHG = `${base}deskchg`;
+  const touch = (acceptor: string) => redis.eval(TOUCH_SCRIPT, 2, SEQ, CHG, acceptor.toLowerCase());
 
   let cached: DeskSnapshot | undefined;
   let loading: Promise<DeskSnapshot> | undefined;
+  /** The counter the cached snapshot has read up to, and when it last read everything. */
+  let seen = 0;
+  let fullAt = -Infinity;
+  /** Set by this instance's own writes: its next snapshot reads the changes at once. */
+  let dirty = false;
+
+  async function entriesOf(acceptors: string[]): Promise<Map<string, DeskEntry>> {
+    const entries = new Map<string, DeskEntry>();
+    if (acceptors.length === 0) return entries;
+    const pipeline = redis.pipeline();
+    for (const a of acceptors) pipeline.hgetall(accKey(a)).hgetall(stKey(a)).lrange(rtKey(a), 0, -1);
+    const results = (await pipeline.exec()) ?? [];
+    for (const [error] of results) if (error) throw error;
+    acceptors.forEach((a, i) => {
+      const [acc, st, rt] = [results[3 * i][1], results[3 * i + 1][1], results[3 * i + 2][1]];
+      const record = acc as Record<string, string>;
+      if (record.p !== undefined) entries.set(a, entryOf(record, st as Record<string, string>, rt as string[]));
+    });
+    return entries;
+  }
 
   async function load(): Promise<DeskSnapshot> {
     const started = now();
-    const acceptors = await redis.smembers(ACCS);
-    const pipeline = redis.pipeline();
-    for (const a of acceptors) pipeline.hgetall(accKey(a)).hgetall(stKey(a)).lrange(rtKey(a), 0, -1);
-    const results = acceptors.length === 0 ? [] : ((await pipeline.exec()) ?? []);
-    for (const [error] of results) if (error) throw error;
-    const entries = new Map<string, DeskEntry>();
-    acceptors.forEach((a, i) => {
-      const [acc, st, rt] = [results[3 * i][1], results[3 * i + 1][1], results[3 * i + 2][1]];
-      entries.set(a, entryOf(acc as Record<string, string>, st as Record<string, string>, rt as string[]));
-    });
+    if (cached === undefined || started - fullAt >= FULL_RELOAD_MS) {
+      // The counter first: whatever changes while the rest is read is read again next time.
+      const seq = Number((await redis.get(SEQ)) ?? 0);
+      const entries = await entriesOf(await redis.smembers(ACCS));
+      seen = seq;
+      fullAt = started;
+      return { at: started, entries };
+    }
+    const changed = await redis.zrangebyscore(CHG, `(${seen}`, "+inf", "WITHSCORES");
+    if (changed.length === 0) return { at: started, entries: cached.entries };
+    const acceptors: string[] = [];
+    let upTo = seen;
+    for (let i = 0; i < changed.length; i += 2) {
+      acceptors.push(changed[i]);
+      upTo = Math.max(upTo, Number(changed[i + 1]));
+    }
+    const fresh = await entriesOf(acceptors);
+    const entries = new Map(cached.entries);
+    for (const [a, e] of fresh) entries.set(a, e);
+    seen = upTo;
     return { at: started, entries };
   }
 
@@ -198,7 +246,8 @@ export function createDesk(deps: { redis: Redis; base: string; now?: () => numbe
         .hset(accKey(acceptor), "p", JSON.stringify(profile))
         .sadd(ACCS, acceptor.toLowerCase())
         .exec();
-      cached = undefined;
+      await touch(acceptor);
+      dirty = true;
     },
 
     /** Records a heartbeat now; `online` sets the switch (left as it was when undefined; online at first). */
@@ -208,7 +257,8 @@ export function createDesk(deps: { redis: Redis; base: string; now?: () => numbe
       if (online !== undefined) fields.online = online ? "1" : "0";
       const replies = await redis.multi().hset(accKey(acceptor), fields).hget(accKey(acceptor), "online").exec();
       const current = replies?.[1]?.[1] as string | null | undefined;
-      cached = undefined;
+      await touch(acceptor);
+      dirty = true;
       return { lastHeartbeat: at, online: current !== "0" };
     },
 
@@ -223,6 +273,7 @@ export function createDesk(deps: { redis: Redis; base: string; now?: () => numbe
         );
       }
       await tx.exec();
+      await touch(acceptor);
     },
 
     /**
@@ -230,6 +281,12 @@ export function createDesk(deps: { redis: Redis; base: string; now?: () => numbe
      * age the next snapshot is read in the background while callers still get the current one.
      */
     async snapshot(): Promise<DeskSnapshot> {
+      if (dirty) {
+        dirty = false;
+        // A read already under way may have missed the write: let it end, then read again.
+        if (loading) await loading.catch(() => undefined);
+        return refresh();
+      }
       const age = cached === undefined ? Infinity : now() - cached.at;
       if (cached !== undefined && age < SNAPSHOT_MS) {
         if (age >= SNAPSHOT_MS / 2) refresh().catch(() => undefined);

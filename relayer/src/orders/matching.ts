@@ -159,16 +159,29 @@ export function completionRate(s: CandidateStats): number {
   return finished === 0 ? 1 : s.completed / finished;
 }
 
+/** Rates parsed by {@link scaledRate}, kept (profiles repeat the same few texts). */
+const scaledRates = new Map<string, bigint>();
+const SCALED_RATES_MAX = 10_000;
+function cachedRate(rate: string): bigint {
+  let v = scaledRates.get(rate);
+  if (v === undefined) {
+    if (scaledRates.size >= SCALED_RATES_MAX) scaledRates.clear();
+    v = scaledRate(rate);
+    scaledRates.set(rate, v);
+  }
+  return v;
+}
+
 /**
- * The eligible acceptors, best first: by price (buy: the lowest rate, the cheapest fiat for the user; sell: the
- * highest rate, the most fiat for the user), then completion rate (higher first), then median response time (faster
- * first; none measured yet ranks after measured ones). Acceptors equal on all three are rotated by `turn` (round
- * robin), so equals share the orders.
+ * Candidates (each quoting `r.currency`) in rank order, as groups of exact equals: by price (buy: the lowest rate,
+ * the cheapest fiat for the user; sell: the highest rate, the most fiat for the user), then completion rate (higher
+ * first), then median response time (faster first; none measured yet ranks after measured ones). Within a group,
+ * by address (a stable order, the same in every process).
  */
-export function rank(eligible: Candidate[], r: MatchRequest, turn: number): Candidate[] {
-  const keyed = eligible.map((c) => ({
+export function rankGroups(candidates: Candidate[], r: Pick<MatchRequest, "side" | "currency">): Candidate[][] {
+  const keyed = candidates.map((c) => ({
     c,
-    rate: scaledRate(c.profile!.rates[r.currency]),
+    rate: cachedRate(c.profile!.rates[r.currency]),
     completion: completionRate(c.stats),
     response: c.stats.medianResponseMs ?? Number.POSITIVE_INFINITY,
   }));
@@ -179,16 +192,29 @@ export function rank(eligible: Candidate[], r: MatchRequest, turn: number): Cand
     if (a.response !== b.response) return a.response < b.response ? -1 : 1;
     return 0;
   };
-  // A stable order among equals (by address), so the rotation by `turn` is the same in every process.
   keyed.sort((a, b) => compare(a, b) || (a.c.acceptor < b.c.acceptor ? -1 : a.c.acceptor > b.c.acceptor ? 1 : 0));
-  const out: Candidate[] = [];
+  const groups: Candidate[][] = [];
   for (let i = 0; i < keyed.length;) {
     let j = i + 1;
     while (j < keyed.length && compare(keyed[i], keyed[j]) === 0) j++;
-    const size = j - i;
-    const shift = ((turn % size) + size) % size;
-    for (let k = 0; k < size; k++) out.push(keyed[i + ((k + shift) % size)].c);
+    groups.push(keyed.slice(i, j).map((k) => k.c));
     i = j;
   }
-  return out;
+  return groups;
+}
+
+/** `group` rotated left by `turn` (round robin among equals). */
+export function rotate<T>(group: T[], turn: number): T[] {
+  const size = group.length;
+  if (size < 2) return group;
+  const shift = ((turn % size) + size) % size;
+  return [...group.slice(shift), ...group.slice(0, shift)];
+}
+
+/**
+ * The eligible acceptors, best first ({@link rankGroups}); acceptors equal on price, completion rate and response
+ * time are rotated by `turn` (round robin), so equals share the orders.
+ */
+export function rank(eligible: Candidate[], r: MatchRequest, turn: number): Candidate[] {
+  return rankGroups(eligible, r).flatMap((group) => rotate(group, turn));
 }

@@ -101,7 +101,21 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       expect(op.responses[success], `${method} ${path}`).to.be.an("object");
       for (const status of ["400", "405", "500"]) expect(op.responses[status], `${path} ${status}`).to.be.an("object");
     }
-    const paths = [...new Set([...expected, ...posts, ...eventOps.map(([path]) => path)])].sort();
+    // The acceptor desk.
+    const deskOps: [string, "get" | "put" | "post", string][] = [
+      ["/v1/acceptor/profile", "get", "200"],
+      ["/v1/acceptor/profile", "put", "200"],
+      ["/v1/acceptor/heartbeat", "post", "200"],
+    ];
+    for (const [path, method, success] of deskOps) {
+      const op = doc.paths[path]?.[method];
+      expect(op?.responses[success], `${method} ${path}`).to.be.an("object");
+      for (const status of ["400", "401", "403", "405", "500"])
+        expect(op.responses[status], `${path} ${status}`).to.be.an("object");
+    }
+    const paths = [
+      ...new Set([...expected, ...posts, ...eventOps.map(([path]) => path), ...deskOps.map(([path]) => path)]),
+    ].sort();
     expect(Object.keys(doc.paths).sort()).to.deep.equal(paths);
     expect([...new Set(ROUTES.map((r) => r.path))].sort()).to.deep.equal(paths);
     const operations = [

@@ -354,6 +354,23 @@ describe("orders/matching", function () {
       expect(await reservations.reservedOf(next, token)).to.equal(200n);
     });
 
+    it("when more candidates than one script run takes were taken elsewhere → later runs reach one with float", async function () {
+      const all: string[] = [];
+      for (let n = 1; n <= 11; n++) all.push(await acceptorAt(n, n <= 10 ? "0.90" : "0.99"));
+      await matcher.match(order({ amount: 1n })); // the snapshot now holds them all with free float
+      await reservations.release(`ord_${orders.toString(16).padStart(24, "0")}`);
+      // Another replica took the float of every acceptor at the best rate.
+      for (const [i, a] of all.slice(0, 10).entries())
+        await reservations.reserve(`ord_other_${i}`, a, token, 1_000n, 60_000);
+      const outcome = await matcher.match(order({ amount: 500n }));
+      expect(outcome).to.include({ ok: true, acceptor: all[10], rate: "0.99" });
+      // Nobody left: every refusal is counted once.
+      expect(await matcher.match(order({ amount: 600n }))).to.deep.equal({
+        ok: false,
+        reasons: { "insufficient-float": 11 },
+      });
+    });
+
     it("when selling → the best-ranked acceptor (highest rate) is chosen and nothing is reserved", async function () {
       await acceptorAt(1, "0.90", 0n);
       const best = await acceptorAt(2, "0.95", 0n);

@@ -137,4 +137,24 @@ describe("orders/reservations", function () {
       ]),
     ).to.deep.equal([10n, 3n, 0n]);
   });
+  it("reserveFirst → the first candidate in order with float; when none has it → what each had", async function () {
+    await reservations.reserve("ord_1", A, TOKEN, 950n, 60_000);
+    expect(await reservations.reserveFirst("ord_2", [A, B], TOKEN, 100n, 60_000)).to.deep.equal({
+      ok: true,
+      acceptor: B,
+    });
+    expect(await reservations.reserveFirst("ord_3", [A, B], TOKEN, 951n, 60_000)).to.deep.equal({
+      ok: false,
+      refused: [
+        { acceptor: A, free: 1000n, reserved: 950n },
+        { acceptor: B, free: 1000n, reserved: 100n },
+      ],
+    });
+    // The order's earlier reservation is dropped before the candidates are tried (re-matching).
+    expect(await reservations.reserveFirst("ord_1", [A], TOKEN, 1000n, 60_000)).to.deep.equal({
+      ok: true,
+      acceptor: A,
+    });
+    expect(await reservations.reservedOf(A, TOKEN)).to.equal(1000n);
+  });
 });
