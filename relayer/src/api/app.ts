@@ -45,6 +45,7 @@ import {
 } from "./availability";
 import { eventHandlers, type EventsApi } from "./events";
 import { webhookHandlers, type WebhooksApi } from "./webhooks";
+import { pagesRouter } from "./pages";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -527,6 +528,9 @@ export function createApi({
         });
       });
   }
+
+  // The hosted checkout and acceptor console (plain pages calling this API on the same origin).
+  app.use(pagesRouter());
 
   app.use((req: Request) => {
     throw new ApiProblem("not-found", `No route matches ${clip(req.method)} ${clip(req.originalUrl.split("?")[0])}.`);
