@@ -177,7 +177,7 @@ function orderItem(o) {
     ["User", o.user],
   ];
   if (o.status === "assigned" && o.acceptBy) rows.push(["Accept within", formatRemaining(o.acceptBy)]);
-  if (o.paymentDetails && !buy) rows.push(["Send to", o.paymentDetails]);
+  if (o.paymentDetails && !buy) rows.push(["Your details", o.paymentDetails]);
   const actions = actionsOf(o).map((a) =>
     h(
       "button",
