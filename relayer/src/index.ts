@@ -42,6 +42,11 @@ import {
 } from "./api/availability";
 import { REBUILD_OPTIONS, runRebuildCommand } from "./ops/rebuild";
 import { startWebhooks } from "./events/webhooks";
+import { createDesk } from "./orders/desk";
+import { createReservations } from "./orders/reservations";
+import { createDenyList, createScreening } from "./orders/screening";
+import { createMatcher } from "./orders/matcher";
+import { createOrders } from "./orders/service";
 
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
@@ -197,6 +202,47 @@ export async function startRelayer(common: Common) {
     logger.info({ msg: "write side on", signer });
   }
 
+  /* ---- orders and the acceptor desk (relayer/src/orders): orders need the write side ---- */
+  const ordersBase = `${store.keyPrefix}w:o:`;
+  const desk = createDesk({ redis, base: ordersBase });
+  let orders: ReturnType<typeof createOrders> | undefined;
+  if (write.service) {
+    const reservations = createReservations({ redis, base: ordersBase, projectionBase: store.keyPrefix });
+    const screening = createScreening({
+      chain,
+      denyList: createDenyList(options.denyList, (error) =>
+        logger.warn({ msg: "deny list unreadable; the last one read stays", err: (error as Error).message }),
+      ),
+    });
+    const matcher = createMatcher({
+      desk,
+      reservations,
+      store,
+      screening,
+      options: { acceptorHeartbeatMs: options.acceptorHeartbeatMs },
+    });
+    orders = createOrders({
+      common,
+      redis,
+      store,
+      chain,
+      write: write.service,
+      submitter,
+      keys,
+      matcher,
+      desk,
+      reservations,
+      screening,
+      chainId,
+      escrow,
+      delegateKey: options.lockDelegateKey,
+    });
+    const running = orders;
+    running.start();
+    common.onShutdown("orders", () => running.stop());
+  }
+  /* ---- end of orders ---- */
+
   // A projection reset (rebuild, deep reorg) empties it: createApi registers finalCache.clear() with availability.
   const finalCache = createFinalCache(options.finalCacheEntries);
   /* ---- events, replay and webhooks (relayer/src/events): started before the API, stopped before it closes ---- */
@@ -213,6 +259,8 @@ export async function startRelayer(common: Common) {
     availability,
     finalCache,
     ...webhooks.api,
+    desk,
+    orders: orders?.api,
   });
   const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {
     await webhooks.stop();
@@ -237,6 +285,7 @@ export async function startRelayer(common: Common) {
     void indexer.start();
   }
   const clear = async () => {
+    await orders?.stop();
     await submitter?.stop();
     await webhooks.stop();
     await webhooks.clear();
@@ -268,6 +317,8 @@ export async function startRelayer(common: Common) {
     submitter,
     signer,
     webhooks,
+    orders,
+    desk,
     clear,
     untilServing,
   };

@@ -253,6 +253,64 @@ export const OPTIONS = {
     intFrom(1, 3_600_000),
     "10000",
   ),
+
+  /* ---- orders (relayer/src/orders) ---- */
+  orderExpiryS: option(
+    "ORDER_EXPIRY_S",
+    "seconds an order waits to be funded and paid when its request names no expiresInSeconds",
+    intFrom(60, 86_400),
+    "900",
+  ),
+  orderAcceptS: option(
+    "ORDER_ACCEPT_S",
+    "seconds an assigned acceptor has to accept an order before it is re-matched",
+    intFrom(1, 3_600),
+    "60",
+  ),
+  orderLateGraceS: option(
+    "ORDER_LATE_GRACE_S",
+    "seconds after an order's expiry until its deal's deadline: a late fiat payment stays confirmable that long",
+    intFrom(60, 7 * 86_400),
+    "3600",
+  ),
+  orderReleaseWindowS: option(
+    "ORDER_RELEASE_WINDOW_S",
+    "release window of an order's deal, in seconds",
+    intFrom(60, 2 * 86_400),
+    "3600",
+  ),
+  orderSweepMs: option(
+    "ORDER_SWEEP_MS",
+    "how often the order sweeper checks due orders (accept windows, expiries, deals to follow)",
+    intFrom(10, 60_000),
+    "500",
+  ),
+  lockDelegateKey: secret(
+    "LOCK_DELEGATE_KEY",
+    "private key of the relayer's lock delegate (environment only): auto-accepting acceptors name its address as " +
+      "their on-chain lock delegate; it can lock their float, never release it",
+    z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{64}$/, "LOCK_DELEGATE_KEY must be a 32-byte hex private key")
+      .optional(),
+  ),
+  acceptorHeartbeatMs: option(
+    "ACCEPTOR_HEARTBEAT_MS",
+    "an acceptor counts as online for matching this long after its last heartbeat",
+    intFrom(1_000, 86_400_000),
+    "60000",
+  ),
+  denyList: option(
+    "DENY_LIST",
+    "path of the operator's deny list (one address per line, # comments; re-read when it changes)",
+    z.string().min(1).optional(),
+  ),
+  orderReserveMs: option(
+    "ORDER_RESERVE_MS",
+    "how long a match holds an acceptor's float for an order before the reservation lapses",
+    intFrom(1_000, 86_400_000),
+    "120000",
+  ),
 };
 
 export type OptionName = keyof typeof OPTIONS;

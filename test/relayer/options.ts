@@ -75,16 +75,35 @@ const _optionsType: Equal<
     webhookAllowPrivate: boolean;
     webhookTimeoutMs: number;
     webhookBackoffMs: number;
+    // orders
+    orderExpiryS: number;
+    orderAcceptS: number;
+    orderLateGraceS: number;
+    orderReleaseWindowS: number;
+    orderSweepMs: number;
+    lockDelegateKey?: string | undefined;
+    acceptorHeartbeatMs: number;
+    denyList?: string | undefined;
+    orderReserveMs: number;
   }
 > = true;
 
-/** The events' and webhooks' options at their defaults. */
+/** The events', webhooks' and matching's options at their defaults. */
 const EVENTS_DEFAULTS = {
   eventsRetentionDays: 30,
   webhookSecretGraceHours: 24,
   webhookAllowPrivate: false,
   webhookTimeoutMs: 10_000,
   webhookBackoffMs: 10_000,
+  // orders (relayer/src/orders)
+  orderExpiryS: 900,
+  orderAcceptS: 60,
+  orderLateGraceS: 3600,
+  orderReleaseWindowS: 3600,
+  orderSweepMs: 500,
+  acceptorHeartbeatMs: 60_000,
+  denyList: undefined,
+  orderReserveMs: 120_000,
 };
 
 /** The write side's options left at their defaults. */

@@ -46,6 +46,10 @@ import {
 import { eventHandlers, type EventsApi } from "./events";
 import { webhookHandlers, type WebhooksApi } from "./webhooks";
 import { pagesRouter } from "./pages";
+import { orderHandlers } from "./orders";
+import type { OrdersApi } from "../orders/service";
+import { acceptorProfileHandlers } from "./acceptor-profile";
+import type { Desk } from "../orders/desk";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -62,7 +66,14 @@ const METRIC_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
  * Routes outside "operations" that read no projection data, so they stay open while it is unavailable (a submission
  * lives in the write side's keys, which a rebuild keeps; an intent's typed data is computed from its body).
  */
-const PROJECTION_FREE: ReadonlySet<RouteId> = new Set(["getSubmission", "intentTypedData"]);
+const PROJECTION_FREE: ReadonlySet<RouteId> = new Set([
+  "getSubmission",
+  "intentTypedData",
+  // Orders are the write side's own keys: these read no projection.
+  "getOrder",
+  "listOrders",
+  "listAcceptorOrders",
+]);
 
 /** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
 const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData"]);
@@ -95,6 +106,10 @@ export type ApiDeps = {
   events?: EventsApi;
   /** Webhook endpoints (absent: their routes answer 503). */
   webhooks?: WebhooksApi;
+  /** Orders, acceptor orders and the checkout (absent: their routes answer 503). */
+  orders?: OrdersApi;
+  /** The acceptor desk (absent: its routes answer 503). */
+  desk?: Desk;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -122,6 +137,8 @@ export function createApi({
   availability = createAvailability({ store, metrics: common.metrics, logger: common.logger, cacheMs: metaCacheMs }),
   events,
   webhooks,
+  orders,
+  desk,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -229,6 +246,15 @@ export function createApi({
     ...writeHandlers(write),
     ...eventHandlers(events),
     ...webhookHandlers(webhooks),
+    ...orderHandlers(orders),
+    ...acceptorProfileHandlers(desk, async (address) => {
+      const [[acc], methods, progress] = await Promise.all([
+        store.getHashes([`acc:${address}`]),
+        store.smembers(`accm:${address}`),
+        progressOf(),
+      ]);
+      return acc ? acceptorView(address, acc, methods, progress, methodNames.nameOf) : null;
+    }),
 
     async getDeal(req, res) {
       const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
@@ -500,9 +526,10 @@ export function createApi({
     const chain = app.route(pattern.replace(/\{(\w+)\}/g, ":$1"));
     for (const route of routes) {
       const handler = handlers[route.id];
-      // Probes and metrics stay open to the operator's infrastructure; every other route authenticates.
+      // Probes and metrics stay open to the operator's infrastructure, and the checkout to the user holding the
+      // order id (its capability); every other route authenticates.
       const guards =
-        route.tags?.includes("operations") || !write
+        route.tags?.includes("operations") || route.tags?.includes("checkout") || !write
           ? []
           : COMPUTING_POSTS.has(route.id)
             ? write.authenticateRead
@@ -514,6 +541,7 @@ export function createApi({
         route.tags?.includes("operations") || route.tags?.includes("webhooks") || PROJECTION_FREE.has(route.id);
       const data = projectionFree ? [] : [guard];
       if (route.method === "post") chain.post(...guards, ...data, ...(write?.beforePost ?? []), handler);
+      else if (route.method === "put") chain.put(...guards, ...data, handler);
       else if (route.method === "delete") chain.delete(...guards, ...data, handler);
       else chain.get(...guards, ...data, handler);
     }

@@ -47,6 +47,21 @@ import {
   WebhookEndpointSchema,
   WebhookEndpointWithSecretSchema,
 } from "./webhooks";
+import {
+  AcceptBody,
+  CheckoutConfirmationBody,
+  CheckoutOpenBody,
+  CheckoutParams,
+  CheckoutTypedDataQuery,
+  CheckoutViewSchema,
+  CreateOrderBody,
+  DeclineBody,
+  OrderListQuery,
+  OrderListSchema,
+  OrderParams,
+  OrderViewSchema,
+} from "./orders";
+import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -78,9 +93,26 @@ export type RouteId =
   | "deleteWebhookEndpoint"
   | "rotateWebhookSecret"
   | "listWebhookDeliveries"
-  | "redeliverWebhook";
+  | "redeliverWebhook"
+  /* orders, acceptor orders, checkout */
+  | "createOrder"
+  | "getOrder"
+  | "listOrders"
+  | "cancelOrder"
+  | "listAcceptorOrders"
+  | "acceptorLockTypedData"
+  | "acceptOrder"
+  | "declineOrder"
+  | "getCheckout"
+  | "checkoutTypedData"
+  | "checkoutOpen"
+  | "checkoutConfirmation"
+  /* the acceptor's desk */
+  | "getAcceptorProfile"
+  | "putAcceptorProfile"
+  | "postAcceptorHeartbeat";
 
-export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "delete" };
+export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
 
 const json = (schema: z.ZodType, description: string) => ({
   description,
@@ -546,6 +578,211 @@ export const ROUTES: Route[] = [
       404: problem("No such endpoint, or no such delivery kept (types webhook-endpoint-not-found, delivery-not-found)"),
     },
   },
+  {
+    id: "createOrder",
+    method: "post",
+    path: "/v1/orders",
+    operationId: "createOrder",
+    tags: ["orders"],
+    summary: "Create an order: matched to an acceptor, bound to one deal",
+    description:
+      "A platform's payment request (platform key). `buy`: the user pays fiat and receives USDT (the acceptor " +
+      "locks float for the user); `sell`: the user pays USDT (an off-ramp deal the user opens on the checkout) and " +
+      "receives fiat. The user's address is screened (deny list, token blacklist), then the order is matched to " +
+      "an eligible acceptor (active, online, method, currency, limits, free float minus reservations) and its " +
+      "deal's id is fixed before any transaction. An acceptor with auto-accept whose lock delegate is the " +
+      "relayer's accepts at once. The order's `ref` (keccak256 of `order:` + id) is registered to the key. " +
+      "Order events (`order.*`) go to the platform's webhooks.",
+    request: { body: { content: { "application/json": { schema: CreateOrderBody } } } },
+    responses: {
+      201: json(OrderViewSchema, "The order (Location: /v1/orders/{id})"),
+      400: invalid,
+      422: problem(
+        "No eligible acceptor (type no-eligible-acceptor, member `reasons`: rule → count) or a screened address " +
+          "(type address-screened, members `address`, `reason`)",
+      ),
+    },
+  },
+  {
+    id: "listOrders",
+    method: "get",
+    path: "/v1/orders",
+    operationId: "listOrders",
+    tags: ["orders"],
+    summary: "The key owner's orders, newest first",
+    description: "Pages of the platform's orders, optionally by status; follow `nextCursor` until null.",
+    request: { query: OrderListQuery },
+    responses: { 200: json(OrderListSchema, "A page of orders"), 400: invalid },
+  },
+  {
+    id: "getOrder",
+    method: "get",
+    path: "/v1/orders/{id}",
+    operationId: "getOrder",
+    tags: ["orders"],
+    summary: "One order",
+    description: "Visible to the platform that created it, its assigned acceptor and admin keys; 404 to others.",
+    request: { params: OrderParams },
+    responses: {
+      200: json(OrderViewSchema, "The order"),
+      400: invalid,
+      404: problem("No such order for this key (type order-not-found)"),
+    },
+  },
+  {
+    id: "cancelOrder",
+    method: "post",
+    path: "/v1/orders/{id}/cancel",
+    operationId: "cancelOrder",
+    tags: ["orders"],
+    summary: "Cancel an order before it is funded",
+    description: "The platform cancels an order whose deal is not open yet; its reservation is released.",
+    request: { params: OrderParams },
+    responses: {
+      200: json(OrderViewSchema, "The cancelled order"),
+      400: invalid,
+      404: problem("No such order for this key (type order-not-found)"),
+      409: problem("The order is funded or over (type wrong-order-status)"),
+    },
+  },
+  {
+    id: "listAcceptorOrders",
+    method: "get",
+    path: "/v1/acceptor/orders",
+    operationId: "listAcceptorOrders",
+    tags: ["acceptor"],
+    summary: "The acceptor's orders, newest first",
+    description: "Orders assigned to or accepted by the key's owner (acceptor key), optionally by status.",
+    request: { query: OrderListQuery },
+    responses: { 200: json(OrderListSchema, "A page of orders"), 400: invalid },
+  },
+  {
+    id: "acceptorLockTypedData",
+    method: "get",
+    path: "/v1/acceptor/orders/{id}/lock-typed-data",
+    operationId: "acceptorLockTypedData",
+    tags: ["acceptor"],
+    summary: "The Lock typed data a buy order's acceptor signs to accept it",
+    request: { params: OrderParams },
+    responses: {
+      200: json(TypedDataSchema, "The Lock to sign"),
+      400: invalid,
+      404: problem("No such order assigned to this key's owner (type order-not-found)"),
+      409: problem(
+        "Not assigned, a sell order, or the accept window passed (wrong-order-status, accept-window-passed)",
+      ),
+    },
+  },
+  {
+    id: "acceptOrder",
+    method: "post",
+    path: "/v1/acceptor/orders/{id}/accept",
+    operationId: "acceptOrder",
+    tags: ["acceptor"],
+    summary: "Accept an assigned order",
+    description:
+      "Within the accept window. A buy order: the acceptor's signed Lock (`signature`, `expiry` from " +
+      "lock-typed-data), sent at once; a sell order: an empty body (the user then opens the deal on the checkout).",
+    request: {
+      params: OrderParams,
+      body: { content: { "application/json": { schema: AcceptBody } } },
+    },
+    responses: {
+      200: json(OrderViewSchema, "The accepted order"),
+      400: invalid,
+      404: problem("No such order assigned to this key's owner (type order-not-found)"),
+      409: problem("Not assigned, or the accept window passed (wrong-order-status, accept-window-passed)"),
+      422: problem("The Lock was refused (invalid-signature, would-revert, …)"),
+    },
+  },
+  {
+    id: "declineOrder",
+    method: "post",
+    path: "/v1/acceptor/orders/{id}/decline",
+    operationId: "declineOrder",
+    tags: ["acceptor"],
+    summary: "Decline an assigned order (it is re-matched)",
+    request: {
+      params: OrderParams,
+      body: { content: { "application/json": { schema: DeclineBody } } },
+    },
+    responses: {
+      200: json(OrderViewSchema, "The order, re-matched to the next acceptor or unmatched"),
+      400: invalid,
+      404: problem("No such order assigned to this key's owner (type order-not-found)"),
+      409: problem("Not assigned, or the accept window passed (wrong-order-status, accept-window-passed)"),
+    },
+  },
+  {
+    id: "getCheckout",
+    method: "get",
+    path: "/v1/checkout/{orderId}",
+    operationId: "getCheckout",
+    tags: ["checkout"],
+    summary: "What the user's checkout shows (no key: the order id is the capability)",
+    description:
+      "Amount, method, fiat amount and rate, the acceptor's payment details (once funded), expiry, the deal's " +
+      "status and finality, and the next step (`next.action`, `next.signer`); a sell order not yet opened carries " +
+      "`approval` (the user approves the escrow for the amount first).",
+    request: { params: CheckoutParams },
+    responses: {
+      200: json(CheckoutViewSchema, "The checkout"),
+      400: invalid,
+      404: problem("No such order (type order-not-found)"),
+    },
+  },
+  {
+    id: "checkoutTypedData",
+    method: "get",
+    path: "/v1/checkout/{orderId}/typed-data",
+    operationId: "checkoutTypedData",
+    tags: ["checkout"],
+    summary: "Typed data the user signs: the Open of a sell order, or a confirmation",
+    request: { params: CheckoutParams, query: CheckoutTypedDataQuery },
+    responses: {
+      200: json(TypedDataSchema, "The typed data"),
+      400: invalid,
+      404: problem("No such order (type order-not-found)"),
+      409: problem("Not at that step (type wrong-order-status)"),
+    },
+  },
+  {
+    id: "checkoutOpen",
+    method: "post",
+    path: "/v1/checkout/{orderId}/open",
+    operationId: "checkoutOpen",
+    tags: ["checkout"],
+    summary: "The user's signed Open of a sell order's deal",
+    request: { params: CheckoutParams, body: { content: { "application/json": { schema: CheckoutOpenBody } } } },
+    responses: {
+      202: json(AcceptedSchema, "Queued"),
+      400: invalid,
+      404: problem("No such order (type order-not-found)"),
+      409: problem("Not an accepted sell order (type wrong-order-status)"),
+      422: problem("Refused: signature, funds (approve first), simulation"),
+    },
+  },
+  {
+    id: "checkoutConfirmation",
+    method: "post",
+    path: "/v1/checkout/{orderId}/confirmations",
+    operationId: "checkoutConfirmation",
+    tags: ["checkout"],
+    summary: "The user's signed confirmation (performed, release, dispute, cancel) on the order's deal",
+    description: "Only the order's user signs here; a release screens both addresses again first.",
+    request: {
+      params: CheckoutParams,
+      body: { content: { "application/json": { schema: CheckoutConfirmationBody } } },
+    },
+    responses: {
+      202: json(AcceptedSchema, "Queued (or held)"),
+      400: invalid,
+      404: problem("No such order (type order-not-found)"),
+      409: problem("The deal is not open (type wrong-order-status)"),
+      422: problem("Wrong signer, screened address, or refused by the write path"),
+    },
+  },
+  ...ACCEPTOR_PROFILE_ROUTES,
 ];
 
 /**
@@ -659,6 +896,9 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
       { name: "write", description: "Signed confirmations and intents, relayed without gas for the signers" },
       { name: "events", description: "Replay of every change as events, and the same live as Server-Sent Events" },
       { name: "webhooks", description: "Webhook endpoints: signed deliveries of the events, retried" },
+      { name: "orders", description: "A platform's orders: matched to an acceptor, bound to one deal" },
+      { name: "acceptor", description: "An acceptor's assigned orders: accept or decline" },
+      { name: "checkout", description: "The user's checkout of an order (no key: the order id is the capability)" },
     ],
   });
 }

@@ -48,6 +48,13 @@ export const PROBLEM_KINDS = {
   "delivery-not-found": { status: 404, title: "Delivery not found" },
   "webhook-url-refused": { status: 422, title: "Webhook URL refused" },
   "too-many-endpoints": { status: 409, title: "Too many webhook endpoints" },
+  /* orders */
+  "order-not-found": { status: 404, title: "Order not found" },
+  "wrong-order-status": { status: 409, title: "Wrong order status" },
+  "accept-window-passed": { status: 409, title: "Accept window passed" },
+  "no-eligible-acceptor": { status: 422, title: "No eligible acceptor" },
+  "address-screened": { status: 422, title: "Address screened" },
+  "lock-delegate-missing": { status: 422, title: "Lock delegate missing" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;

@@ -1,0 +1,228 @@
+/**
+ * The acceptor desk: what an acceptor keeps off chain (rates per currency, limits and payment details per method,
+ * auto-accept, the "take a break" switch, business hours), its heartbeat and online switch, and its outcome
+ * statistics. Matching reads all of it from one in-memory snapshot at most {@link SNAPSHOT_MS} old, so a match costs
+ * no Redis read per acceptor.
+ *
+ * Keys, under the write side's base W (= store.keyPrefix + "w:o:", the projection's hash slot):
+ *   W acc:<acceptor>   hash  — `p` profile JSON, `hb` last heartbeat (unix ms), `online` "1" | "0"
+ *   W accs             set   — acceptors with a profile
+ *   W st:<acceptor>    hash  — assigned, completed, declined, timedOut counts
+ *   W rt:<acceptor>    list  — the last {@link RESPONSE_TIMES_KEPT} response times (ms), newest first
+ */
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import type { CandidateStats } from "./matching";
+
+/** How old the snapshot matching reads may be. */
+export const SNAPSHOT_MS = 500;
+/** Response times kept per acceptor for the median. */
+export const RESPONSE_TIMES_KEPT = 50;
+
+const DECIMAL_RATE = /^(0|[1-9][0-9]{0,11})(\.[0-9]{1,18})?$/;
+const BASE_UNITS = /^(0|[1-9][0-9]{0,28})$/;
+const HH_MM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
+/** A payment method's name: rail and currency, e.g. "SEPA:EUR". */
+export const METHOD_NAME = /^[A-Z0-9_]{1,32}:[A-Z]{3}$/;
+/** Printable characters and line breaks (payment details are often a few lines: name, IBAN, reference). */
+const PRINTABLE = /^[^\p{Cc}\p{Cs}\p{Co}\p{Cn}]*$/u;
+const PRINTABLE_OR_NEWLINE = (s: string) => PRINTABLE.test(s.replace(/\r?\n/g, ""));
+
+const methodTermsSchema = z
+  .object({
+    minAmount: z.string().regex(BASE_UNITS, "a whole number of token base units"),
+    maxAmount: z.string().regex(BASE_UNITS, "a whole number of token base units"),
+    details: z
+      .string()
+      .max(500, "at most 500 characters")
+      .refine(PRINTABLE_OR_NEWLINE, "printable characters and line breaks only"),
+  })
+  .strict()
+  .refine((m) => BigInt(m.minAmount) <= BigInt(m.maxAmount), {
+    message: "minAmount must not exceed maxAmount",
+    path: ["minAmount"],
+  })
+  .refine((m) => BigInt(m.maxAmount) > 0n, { message: "maxAmount must be above 0", path: ["maxAmount"] });
+
+const hoursSchema = z
+  .object({
+    days: z
+      .array(z.number().int().min(1).max(7))
+      .min(1)
+      .max(7)
+      .refine((d) => new Set(d).size === d.length, "days must not repeat"),
+    from: z.string().regex(HH_MM, "HH:MM (UTC)"),
+    to: z.string().regex(HH_MM, "HH:MM (UTC)"),
+  })
+  .strict()
+  .refine((w) => w.from !== w.to, { message: "from and to must differ", path: ["to"] });
+
+/** An acceptor's off-chain profile, as PUT /v1/acceptor/profile takes it. */
+export const acceptorProfileSchema = z
+  .object({
+    rates: z.record(
+      z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 currency code"),
+      z
+        .string()
+        .regex(DECIMAL_RATE, "a decimal number (fiat per whole token), at most 18 decimals")
+        .refine((r) => /[1-9]/.test(r), "a rate must be above 0"),
+    ),
+    methods: z.record(z.string().regex(METHOD_NAME, 'a method name like "SEPA:EUR"'), methodTermsSchema),
+    autoAccept: z.boolean(),
+    paused: z.boolean(),
+    hours: z.array(hoursSchema).min(1).max(28).optional(),
+  })
+  .strict()
+  .refine((p) => Object.keys(p.rates).length <= 64, { message: "at most 64 currencies", path: ["rates"] })
+  .refine((p) => Object.keys(p.methods).length <= 64, { message: "at most 64 methods", path: ["methods"] });
+
+export type AcceptorProfile = {
+  rates: Record<string, string>;
+  methods: Record<string, { minAmount: string; maxAmount: string; details: string }>;
+  autoAccept: boolean;
+  paused: boolean;
+  hours?: { days: number[]; from: string; to: string }[];
+};
+
+/** One acceptor as the snapshot holds it. */
+export type DeskEntry = {
+  profile?: AcceptorProfile;
+  lastHeartbeat?: number;
+  online: boolean;
+  stats: CandidateStats;
+};
+
+export type DeskSnapshot = { at: number; entries: ReadonlyMap<string, DeskEntry> };
+
+export type DeskOutcome = "assigned" | "completed" | "declined" | "timedOut";
+
+export type Desk = ReturnType<typeof createDesk>;
+
+/** The median of `values` (undefined when empty). */
+export function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const count = (v: string | undefined) => (v === undefined ? 0 : Number(v));
+
+function statsOf(st: Record<string, string>, rt: string[]): CandidateStats {
+  return {
+    assigned: count(st.assigned),
+    completed: count(st.completed),
+    declined: count(st.declined),
+    timedOut: count(st.timedOut),
+    medianResponseMs: median(rt.map(Number)),
+  };
+}
+
+function entryOf(acc: Record<string, string>, st: Record<string, string>, rt: string[]): DeskEntry {
+  return {
+    profile: acc.p === undefined ? undefined : (JSON.parse(acc.p) as AcceptorProfile),
+    lastHeartbeat: acc.hb === undefined ? undefined : Number(acc.hb),
+    online: acc.online !== "0",
+    stats: statsOf(st, rt),
+  };
+}
+
+export function createDesk(deps: { redis: Redis; base: string; now?: () => number }) {
+  const { redis, base } = deps;
+  const now = deps.now ?? Date.now;
+  const accKey = (a: string) => `${base}acc:${a.toLowerCase()}`;
+  const stKey = (a: string) => `${base}st:${a.toLowerCase()}`;
+  const rtKey = (a: string) => `${base}rt:${a.toLowerCase()}`;
+  const ACCS = `${base}accs`;
+
+  let cached: DeskSnapshot | undefined;
+  let loading: Promise<DeskSnapshot> | undefined;
+
+  async function load(): Promise<DeskSnapshot> {
+    const started = now();
+    const acceptors = await redis.smembers(ACCS);
+    const pipeline = redis.pipeline();
+    for (const a of acceptors) pipeline.hgetall(accKey(a)).hgetall(stKey(a)).lrange(rtKey(a), 0, -1);
+    const results = acceptors.length === 0 ? [] : ((await pipeline.exec()) ?? []);
+    for (const [error] of results) if (error) throw error;
+    const entries = new Map<string, DeskEntry>();
+    acceptors.forEach((a, i) => {
+      const [acc, st, rt] = [results[3 * i][1], results[3 * i + 1][1], results[3 * i + 2][1]];
+      entries.set(a, entryOf(acc as Record<string, string>, st as Record<string, string>, rt as string[]));
+    });
+    return { at: started, entries };
+  }
+
+  function refresh(): Promise<DeskSnapshot> {
+    loading ??= load()
+      .then((snap) => {
+        cached = snap;
+        return snap;
+      })
+      .finally(() => {
+        loading = undefined;
+      });
+    return loading;
+  }
+
+  return {
+    /** The acceptor's profile, heartbeat and online switch (online by default: the switch is for going offline). */
+    async getProfile(
+      acceptor: string,
+    ): Promise<{ profile?: AcceptorProfile; lastHeartbeat?: number; online: boolean; stats: CandidateStats }> {
+      const [acc, st, rt] = await Promise.all([
+        redis.hgetall(accKey(acceptor)),
+        redis.hgetall(stKey(acceptor)),
+        redis.lrange(rtKey(acceptor), 0, -1),
+      ]);
+      return entryOf(acc, st, rt);
+    },
+
+    /** Stores a profile (validate it with {@link acceptorProfileSchema} first). */
+    async setProfile(acceptor: string, profile: AcceptorProfile): Promise<void> {
+      await redis
+        .multi()
+        .hset(accKey(acceptor), "p", JSON.stringify(profile))
+        .sadd(ACCS, acceptor.toLowerCase())
+        .exec();
+      cached = undefined;
+    },
+
+    /** Records a heartbeat now; `online` sets the switch (left as it was when undefined; online at first). */
+    async heartbeat(acceptor: string, online?: boolean): Promise<{ lastHeartbeat: number; online: boolean }> {
+      const at = now();
+      const fields: Record<string, string> = { hb: String(at) };
+      if (online !== undefined) fields.online = online ? "1" : "0";
+      const replies = await redis.multi().hset(accKey(acceptor), fields).hget(accKey(acceptor), "online").exec();
+      const current = replies?.[1]?.[1] as string | null | undefined;
+      cached = undefined;
+      return { lastHeartbeat: at, online: current !== "0" };
+    },
+
+    /** Counts an outcome; `responseMs` (how long the acceptor took to answer) joins the median's window. */
+    async recordOutcome(acceptor: string, outcome: DeskOutcome, responseMs?: number): Promise<void> {
+      const tx = redis.multi().hincrby(stKey(acceptor), outcome, 1);
+      if (responseMs !== undefined) {
+        tx.lpush(rtKey(acceptor), String(Math.max(0, Math.round(responseMs)))).ltrim(
+          rtKey(acceptor),
+          0,
+          RESPONSE_TIMES_KEPT - 1,
+        );
+      }
+      await tx.exec();
+    },
+
+    /**
+     * Every acceptor with a profile, its heartbeat, switch and stats, at most {@link SNAPSHOT_MS} old. Past half that
+     * age the next snapshot is read in the background while callers still get the current one.
+     */
+    async snapshot(): Promise<DeskSnapshot> {
+      const age = cached === undefined ? Infinity : now() - cached.at;
+      if (cached !== undefined && age < SNAPSHOT_MS) {
+        if (age >= SNAPSHOT_MS / 2) refresh().catch(() => undefined);
+        return cached;
+      }
+      return refresh();
+    },
+  };
+}
