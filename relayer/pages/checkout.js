@@ -1,7 +1,7 @@
 // The hosted checkout: shows one order (GET /v1/checkout/{orderId}, polled) and takes the user's next step
 // with their wallet (sell: approve and sign the deal's Open; buy: "I have paid"; sell: "I received the fiat").
 import { api, ApiError, announce, copyText, formatFiat, formatRemaining, formatUnits, showError } from "./common.js";
-import { approve, connect, signTypedData, walletMessage } from "./wallet.js";
+import { allowance, approve, connect, signTypedData, walletMessage } from "./wallet.js";
 
 const POLL_MS = 2000;
 const FINAL = new Set(["released", "refunded", "split", "resolved", "expired", "unmatched", "cancelled"]);
@@ -97,7 +97,9 @@ function render(v) {
 
 /** The one button the user needs now, if any. */
 function actionOf(v) {
-  const next = v.next?.action ?? null;
+  // Only the user's own steps: the other party's are shown as status.
+  const mine = typeof v.next?.signer === "string" && v.next.signer.toLowerCase() === String(v.user).toLowerCase();
+  const next = mine ? v.next.action : null;
   if (v.side === "sell" && next === "open") {
     return {
       label: v.approval ? "Connect wallet, approve and pay" : "Connect wallet and pay",
@@ -167,9 +169,11 @@ async function wallet() {
 
 async function openSell() {
   const from = await wallet();
-  if (view.approval) {
+  const a = view.approval;
+  if (a && (await allowance(a.token, from, a.spender)) < BigInt(a.amount)) {
     announce($("status"), "Approve the USDT transfer in your wallet…");
-    await approve(from, view.approval);
+    await approve(from, a);
+    announce($("status"), "Approval confirmed.");
   }
   announce($("status"), "Sign the payment in your wallet…");
   const { typedData, expiry } = await api("GET", `${base}/typed-data?action=open`);

@@ -56,6 +56,13 @@ export function approveData(spender, amount) {
   return `0x095ea7b3${word(spender)}${word(BigInt(amount).toString(16))}`;
 }
 
+/** The ERC-20 allowance `owner` gave `spender` on `token` (eth_call), as a bigint. */
+export async function allowance(token, owner, spender) {
+  const data = `0xdd62ed3e${word(owner)}${word(spender)}`;
+  const result = await provider().request({ method: "eth_call", params: [{ to: token, data }, "latest"] });
+  return BigInt(result && result !== "0x" ? result : 0);
+}
+
 /** Sends the token approval `{token, spender, amount}` from `account` and waits for it to be mined. */
 export async function approve(account, { token, spender, amount }) {
   const hash = await provider().request({
