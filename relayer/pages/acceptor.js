@@ -83,7 +83,11 @@ async function start() {
   renderProfile();
   announce($("status"), `Signed in as ${profile.acceptor}.`);
   $("profile-heading").focus();
-  if (profile.online) startHeartbeat();
+  // A desk switched on is kept alive while this page is open: one heartbeat now, then every HEARTBEAT_MS.
+  if (profile.online) {
+    await heartbeat();
+    startHeartbeat();
+  }
   await pollOrders();
 }
 
@@ -164,6 +168,14 @@ const STATUS_LABEL = {
   accepted: "Accepted, opening",
   funded: "Funded",
   paid: "Paid",
+  released: "Released",
+  refunded: "Refunded",
+  split: "Split",
+  resolved: "Resolved",
+  disputed: "Disputed",
+  expired: "Expired",
+  unmatched: "Passed on",
+  cancelled: "Cancelled",
 };
 
 function orderItem(o) {
@@ -258,7 +270,9 @@ async function act(o, a) {
     fail(error);
   } finally {
     busy.delete(o.id);
-    rendered.delete(o.id);
+    // Re-render the item on the next poll (its buttons were disabled while busy).
+    const item = rendered.get(o.id);
+    if (item) item.signature = "";
     await pollOrders();
     const el = $("order-list").querySelector(`[data-order="${o.id}"]`);
     (el?.querySelector("button") ?? el?.querySelector("h3") ?? $("orders-heading"))?.focus();

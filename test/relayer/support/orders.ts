@@ -28,6 +28,8 @@ export async function startOrdersRelayer(name: string, opts: { auto: boolean; on
   const w: WriteRelayer = await startWriteRelayer(name, {
     LOCK_DELEGATE_KEY: delegate.privateKey,
     ORDER_SWEEP_MS: "100",
+    // Online is the switch the tests set; a heartbeat's age never takes the acceptor offline mid-test.
+    ACCEPTOR_HEARTBEAT_MS: "3600000",
   });
   const { p } = w;
   const acceptorSigner = p.acceptor;
@@ -51,9 +53,7 @@ export async function startOrdersRelayer(name: string, opts: { auto: boolean; on
       paused: false,
     });
   expect(profile.status, JSON.stringify(profile.body)).to.equal(200);
-  if (opts.online) {
-    await w.http.post("/v1/acceptor/heartbeat").set(bearer(acceptorKey)).send({ online: true }).expect(200);
-  }
+  await w.http.post("/v1/acceptor/heartbeat").set(bearer(acceptorKey)).send({ online: opts.online }).expect(200);
   // Matching reads the projection: wait until it shows the acceptor's float (and its new delegate).
   for (const deadline = Date.now() + WAIT_MS; ;) {
     const [acc] = await w.relayer.store.getHashes([`acc:${acceptor}`]);
