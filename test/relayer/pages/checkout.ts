@@ -129,6 +129,9 @@ describe("hosted checkout page (Chromium, real relayer)", function () {
       expect(await page.locator('[aria-current="step"]').textContent()).to.equal("Waiting for payment");
       await b.fits(page);
       await b.check(page, "checkout-buy-funded");
+      await page.getByRole("button", { name: "Copy details" }).click();
+      await page.locator("#copied", { hasText: "Copied." }).waitFor();
+      expect(await page.evaluate(() => navigator.clipboard.readText())).to.equal(PAYMENT_DETAILS);
 
       await page.getByRole("button", { name: "I have paid" }).click();
       await o.until(order.id, "paid");

@@ -59,6 +59,7 @@ export async function launchBrowser() {
       const context = await browser.newContext({
         viewport: opts.viewport ?? { width: 390, height: 844 },
         reducedMotion: "reduce",
+        permissions: ["clipboard-read", "clipboard-write"],
       });
       const page = await context.newPage();
       const seen: string[] = [];
