@@ -154,6 +154,7 @@ export async function startRelayer(common: Common) {
   const write: WriteApi = {
     authenticate: [authenticate(keys, { requireKeyForReads: options.readsRequireKey }), limit],
     authenticateRead: [authenticate(keys, { requireKeyForReads: options.readsRequireKey, asRead: true }), limit],
+    anonymous: [limit],
     beforePost: [idempotency({ redis, base: `${keysBase(options.redisPrefix)}idem:` })],
     headers,
   };

@@ -526,14 +526,16 @@ export function createApi({
     const chain = app.route(pattern.replace(/\{(\w+)\}/g, ":$1"));
     for (const route of routes) {
       const handler = handlers[route.id];
-      // Probes and metrics stay open to the operator's infrastructure, and the checkout to the user holding the
-      // order id (its capability); every other route authenticates.
+      // Probes and metrics stay open to the operator's infrastructure; the checkout needs no key (the order id is
+      // its capability) but is rate limited like an anonymous read; every other route authenticates.
       const guards =
-        route.tags?.includes("operations") || route.tags?.includes("checkout") || !write
+        route.tags?.includes("operations") || !write
           ? []
-          : COMPUTING_POSTS.has(route.id)
-            ? write.authenticateRead
-            : write.authenticate;
+          : route.tags?.includes("checkout")
+            ? (write.anonymous ?? [])
+            : COMPUTING_POSTS.has(route.id)
+              ? write.authenticateRead
+              : write.authenticate;
       // The data routes answer 503 while the projection is halted, rebuilt or not built (availability.ts); a
       // write needs a deal read too, so writes are refused then as well.
       // Webhook endpoints are the write side's own keys (kept by a rebuild): manageable while the projection is not.

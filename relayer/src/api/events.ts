@@ -5,7 +5,9 @@
 import type { Request, Response } from "express";
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
-import { parseCursor, type EventReader, type Position } from "../events/stream";
+import { isOrderEvent, parseCursor, type EventReader, type Position, type PublicEvent } from "../events/stream";
+import { ORDER_EVENT_TYPES, orderEventVisibleTo, type Reader } from "../events/orders";
+import { apiKeyOf } from "../auth/http";
 import type { Tail } from "../events/tail";
 import { TYPE_PATTERNS_MAX, typeMatcher } from "../events/types";
 import { ApiProblem } from "./problems";
@@ -49,7 +51,7 @@ export const EventsQuery = z.strictObject({
 });
 export const EventStreamQuery = z.strictObject({ after: cursorField.optional(), types: typesField.optional() });
 
-export const PublicEventSchema = z
+export const ChainEventSchema = z
   .object({
     id: z.string().openapi({ description: "Stable id; the cursor to resume after this event" }),
     type: z.string().openapi({ example: "deal.opened" }),
@@ -66,6 +68,26 @@ export const PublicEventSchema = z
     token: z.string().optional(),
   })
   .openapi("Event");
+
+export const OrderEventSchema = z
+  .object({
+    id: z.string().openapi({ description: "Stable id; the cursor to resume after this event" }),
+    type: z.enum(ORDER_EVENT_TYPES).openapi({ example: "order.funded" }),
+    chainId: z.number().int(),
+    orderId: z.string(),
+    status: z.string().openapi({ description: "The order's status after this event", example: "funded" }),
+    platform: z.string().openapi({ description: "Owner address of the platform key that created the order" }),
+    acceptor: z.string().optional(),
+    dealId: z.string().optional(),
+    reference: z.string().openapi({ description: "The platform's own reference of the order" }),
+    at: z.number().int().openapi({ description: "Unix ms of the change" }),
+  })
+  .openapi("OrderEvent", {
+    description:
+      "Seen only by keys owned by the order's platform or acceptor, and admin keys (webhooks: endpoints of those owners)",
+  });
+
+export const PublicEventSchema = z.union([ChainEventSchema, OrderEventSchema]).openapi("AnyEvent");
 
 export const EventPageSchema = z
   .object({
@@ -118,6 +140,13 @@ function positionOf(text: string | undefined, parameter: string, where: "query" 
 
 const UNAVAILABLE = "This relayer runs without its event stream reader.";
 
+/** The type filter and visibility together: an order event only for its platform's or acceptor's keys, and admin. */
+function visibleMatch(match: (type: string) => boolean, res: Response) {
+  const key = apiKeyOf(res);
+  const reader: Reader = key ? { scope: key.scope, owner: key.owner } : undefined;
+  return (type: string, e: PublicEvent) => match(type) && (!isOrderEvent(e) || orderEventVisibleTo(e, reader));
+}
+
 export function eventHandlers(events: EventsApi | undefined) {
   const need = () => {
     if (!events) throw new ApiProblem("unavailable", UNAVAILABLE);
@@ -134,13 +163,13 @@ export function eventHandlers(events: EventsApi | undefined) {
       const after = positionOf(query.after, "after", "query");
       const { reader } = need();
       await checkExpired(reader, after);
-      const page = await reader.page(after, query.limit ?? EVENTS_LIMIT_DEFAULT, match);
+      const page = await reader.page(after, query.limit ?? EVENTS_LIMIT_DEFAULT, visibleMatch(match, res));
       res.json({ data: page.events, nextCursor: page.next ?? query.after ?? null });
     },
 
     async streamEvents(req: Request, res: Response) {
       const query = validateQuery(req, EventStreamQuery);
-      const match = matcherOf(query.types);
+      const match = visibleMatch(matcherOf(query.types), res);
       const lastEventId = req.get("last-event-id");
       const after =
         lastEventId !== undefined && lastEventId !== ""

@@ -32,6 +32,8 @@ import {
   ConfirmationBody,
   IntentBody,
   IntentTypedDataBody,
+  SplitAcceptedSchema,
+  SplitBody,
   SubmissionParams,
   SubmissionSchema,
   TypedDataQuery,
@@ -80,6 +82,7 @@ export type RouteId =
   | "confirmationTypedData"
   | "intentTypedData"
   | "postConfirmation"
+  | "postSplit"
   | "postIntent"
   | "getSubmission"
   // reads of owed balances
@@ -329,7 +332,8 @@ export const ROUTES: Route[] = [
       "The exact EIP-712 payload (domain, types, primary type, message) the escrow verifies for `action`, with a " +
       "suggested expiry one hour ahead, so a wallet or a backend signs without knowing EIP-712 " +
       "(`eth_signTypedData_v4`, ethers `signTypedData`). Given `signer`, the signer's role and the deal's status " +
-      "are checked first; a Safe as signer also gets `safe`, the SafeMessage its owners sign instead.",
+      "are checked first; a Safe as signer also gets `safe`, the SafeMessage its owners sign instead. " +
+      "`action=split&payeeAmount=` gives the `Split` both parties sign for a partial settlement (POST …/splits).",
     request: { params: DealParams, query: TypedDataQuery },
     responses: {
       200: json(TypedDataSchema, "The payload to sign"),
@@ -378,6 +382,37 @@ export const ROUTES: Route[] = [
       404: problem("No deal with this id has been indexed (type deal-not-found)"),
       409: problem("Wrong status, or an Idempotency-Key reused with another body"),
       422: problem("Wrong signer, expired or invalid signature, or the escrow would revert (its error named)"),
+      429: problem("Rate limit or daily gas budget exceeded (type rate-limited); see Retry-After"),
+    },
+  },
+  {
+    id: "postSplit",
+    method: "post",
+    path: "/v1/deals/{dealId}/splits",
+    operationId: "postSplit",
+    tags: ["write"],
+    summary: "Settle by agreement: payer and payee each sign the same split",
+    description:
+      "Partial settlement (fiat underpaid or overpaid, a merchant's partial refund): the payee gets `payeeAmount` " +
+      "(less the gateway's fee on it), the payer the rest. Checked like a confirmation (the key's right, the " +
+      "signer is the payer or the payee, a live deal, the expiry, the signature). The first party's signature is " +
+      "held until its expiry (202 with `awaiting`); when the other party's for the same amount arrives, the " +
+      "`splitWithSigs` call is simulated and queued (202 with the submission). Signatures of different amounts " +
+      "never pair. Takes `Idempotency-Key`.",
+    request: {
+      params: DealParams,
+      body: { content: { "application/json": { schema: SplitBody } } },
+    },
+    responses: {
+      202: json(SplitAcceptedSchema, "Accepted: held for the other party, or queued"),
+      400: invalid,
+      401: problem("No API key, or an unknown, revoked or expired one (type unauthenticated)"),
+      403: problem("The key may not act on this deal (type forbidden)"),
+      404: problem("No deal with this id has been indexed (type deal-not-found)"),
+      409: problem("The deal is not live (type wrong-status), or an Idempotency-Key reused with another body"),
+      422: problem(
+        "Wrong signer, an amount above the deal's (split-amount-too-high), expired or invalid signature, or the escrow would revert",
+      ),
       429: problem("Rate limit or daily gas budget exceeded (type rate-limited); see Retry-After"),
     },
   },
@@ -469,7 +504,7 @@ export const ROUTES: Route[] = [
     description:
       "Events whose type matches `types` (default all) are POSTed to `url`, signed with the endpoint's secret " +
       '(`Escrow-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), each with a per-endpoint `sequence`. ' +
-      "Keys of scope platform or admin; the endpoint belongs to the key's owner. Only http(s) URLs, never at a " +
+      "Keys of scope platform, acceptor or admin; the endpoint belongs to the key's owner. Only http(s) URLs, never at a " +
       "loopback or private address unless the operator allows it (WEBHOOK_ALLOW_PRIVATE).",
     request: { body: { content: { "application/json": { schema: WebhookEndpointBody } } } },
     responses: {
@@ -843,7 +878,11 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
   const methodsOf = new Map<string, string[]>();
   for (const route of ROUTES) {
     const { id, responses, ...config } = route;
-    const keyed = isOperations(route) ? {} : KEYED_RESPONSES;
+    const keyed: RouteConfig["responses"] = isOperations(route)
+      ? {}
+      : route.tags?.includes("checkout")
+        ? { 429: KEYED_RESPONSES[429], 503: KEYED_RESPONSES[503] }
+        : KEYED_RESPONSES;
     registry.registerPath({
       ...config,
       responses: { ...keyed, ...ROUTE_RESPONSES[id], ...responses, ...COMMON_RESPONSES },

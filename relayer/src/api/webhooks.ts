@@ -1,6 +1,6 @@
 /**
  * Webhook endpoints: register (the secret shown once), list, read, delete, rotate the secret, read the delivery log
- * and redeliver. Keys of scope platform or admin only; an endpoint belongs to the address its key acts for, and
+ * and redeliver. Keys of scope platform, acceptor (its order events) or admin only; an endpoint belongs to the address its key acts for, and
  * another owner's endpoint is answered as not found. The delivery machinery is relayer/src/events/webhooks.ts.
  */
 import type { Request, Response } from "express";
@@ -90,14 +90,15 @@ const UNAVAILABLE = "Webhooks need API keys and the event dispatcher, which this
 function ownerOf(res: Response): string {
   const key = res.locals.apiKey as ApiKey | undefined;
   if (!key) {
-    throw new ApiProblem("unauthenticated", "Webhook endpoints need an API key of scope platform or admin.", {
+    throw new ApiProblem("unauthenticated", "Webhook endpoints need an API key of scope platform, acceptor or admin.", {
       headers: { "WWW-Authenticate": 'Bearer realm="relayer"' },
     });
   }
-  if (key.scope !== "platform" && key.scope !== "admin") {
+  // An acceptor registers one to follow its orders (order events go to the acceptor's address too).
+  if (key.scope !== "platform" && key.scope !== "acceptor" && key.scope !== "admin") {
     throw new ApiProblem(
       "forbidden",
-      `Webhook endpoints need an API key of scope platform or admin; this key's scope is ${key.scope}.`,
+      `Webhook endpoints need an API key of scope platform, acceptor or admin; this key's scope is ${key.scope}.`,
     );
   }
   return key.owner;

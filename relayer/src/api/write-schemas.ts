@@ -102,10 +102,40 @@ export type IntentBody = z.output<typeof IntentBody>;
 export const IntentTypedDataBody = z.strictObject(intentFields).openapi("IntentTypedDataRequest");
 export type IntentTypedDataBody = z.output<typeof IntentTypedDataBody>;
 
-export const TypedDataQuery = z.strictObject({
-  action: z.enum(CONFIRMATION_NAMES, { error: `must be one of ${CONFIRMATION_NAMES.join(", ")}` }),
-  signer: address("Who will sign (checked against the deal; a Safe also gets what its owners sign)").optional(),
-});
+/** The payee's share of a split, in the token's base units (the rest is refunded to the payer). */
+const payeeAmount = uint(
+  96,
+  "The payee's share before the gateway's fee, in the token's base units; the rest is refunded to the payer",
+);
+
+const TYPED_DATA_ACTIONS = [...CONFIRMATION_NAMES, "split"] as const;
+
+export const TypedDataQuery = z
+  .strictObject({
+    action: z.enum(TYPED_DATA_ACTIONS, { error: `must be one of ${TYPED_DATA_ACTIONS.join(", ")}` }).openapi({
+      description: "A confirmation, or `split` (both parties sign the same `payeeAmount`)",
+    }),
+    signer: address("Who will sign (checked against the deal; a Safe also gets what its owners sign)").optional(),
+    payeeAmount: payeeAmount.optional().openapi({ description: "With `action=split` only: the payee's share" }),
+  })
+  .superRefine((q, ctx) => {
+    if (q.action === "split" && q.payeeAmount === undefined) {
+      ctx.addIssue({ code: "custom", path: ["payeeAmount"], message: "is required with action=split" });
+    }
+    if (q.action !== "split" && q.payeeAmount !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["payeeAmount"], message: "is only taken with action=split" });
+    }
+  });
+
+export const SplitBody = z
+  .strictObject({
+    payeeAmount,
+    signer: address("Who signed: the deal's payer or payee"),
+    signature,
+    expiry,
+  })
+  .openapi("SplitRequest");
+export type SplitBody = z.output<typeof SplitBody>;
 
 export const SubmissionParams = z.object({
   id: z
@@ -168,6 +198,18 @@ export const SubmissionSchema = z
       "queued → sent (a transaction hash) → mined → final (at the confirmation depth), or failed with the " +
       "decoded error. A fee bump replaces the transaction under the same id: `transactions` lists every hash.",
   });
+
+export const SplitAcceptedSchema = z
+  .object({
+    dealId: z.string(),
+    payeeAmount: z.string(),
+    submission: SubmissionSchema.nullable(),
+    awaiting: z
+      .enum(["payer", "payee"])
+      .optional()
+      .openapi({ description: "The first signature is held until this party signs the same amount" }),
+  })
+  .openapi("SplitAccepted");
 
 export const AcceptedSchema = z
   .object({

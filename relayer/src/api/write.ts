@@ -14,6 +14,7 @@ import {
   DealParams,
   IntentBody,
   IntentTypedDataBody,
+  SplitBody,
   SubmissionParams,
   TypedDataQuery,
 } from "./write-schemas";
@@ -27,6 +28,8 @@ export type WriteApi = {
   authenticate: RequestHandler[];
   /** The same for a POST that only computes (typed data), which needs a key only where reads do. */
   authenticateRead: RequestHandler[];
+  /** Rate limits alone, for routes that take no key (the checkout: its order id is the capability). */
+  anonymous?: RequestHandler[];
   /** Runs before every POST, after the body is parsed: idempotency. */
   beforePost: RequestHandler[];
   /** Runs first on every request (CORS, nosniff, Cache-Control). */
@@ -56,7 +59,12 @@ export function writeHandlers(write: WriteApi | undefined) {
     async confirmationTypedData(req: Request, res: Response) {
       const dealId = dealIdOf(req);
       const query = validateQuery(req, TypedDataQuery);
-      res.json(await need().service.confirmationTypedData(dealId, query.action, query.signer));
+      const { service } = need();
+      res.json(
+        query.action === "split"
+          ? await service.splitTypedData(dealId, query.payeeAmount!, query.signer)
+          : await service.confirmationTypedData(dealId, query.action, query.signer),
+      );
     },
 
     async intentTypedData(req: Request, res: Response) {
@@ -70,6 +78,16 @@ export function writeHandlers(write: WriteApi | undefined) {
       validateQuery(req, EmptyQueryStrict);
       const body = validateBody(req, ConfirmationBody);
       const { status, body: answer } = await need().service.confirm(keyOf(res), dealId, body);
+      const id = (answer.submission as { id?: string } | null)?.id;
+      if (id) res.setHeader("Location", `/v1/submissions/${id}`);
+      res.status(status).json(answer);
+    },
+
+    async postSplit(req: Request, res: Response) {
+      const dealId = dealIdOf(req);
+      validateQuery(req, EmptyQueryStrict);
+      const body = validateBody(req, SplitBody);
+      const { status, body: answer } = await need().service.split(keyOf(res), dealId, body);
       const id = (answer.submission as { id?: string } | null)?.id;
       if (id) res.setHeader("Location", `/v1/submissions/${id}`);
       res.status(status).json(answer);

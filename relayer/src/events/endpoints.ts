@@ -159,16 +159,16 @@ export function createEndpoints({
       return { url: h.url, types: JSON.parse(h.types) as string[], secrets };
     },
 
-    /** Every endpoint's id and type filter (the dispatcher's fan-out). */
-    async all(): Promise<{ id: string; types: string[] }[]> {
+    /** Every endpoint's id, owner and type filter (the dispatcher's fan-out). */
+    async all(): Promise<{ id: string; owner: string; types: string[] }[]> {
       const ids = await deadline(redis.smembers(k("eps")), "webhook endpoints");
       if (ids.length === 0) return [];
       const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.hget(k(`ep:${id}`), "types");
+      for (const id of ids) pipeline.hmget(k(`ep:${id}`), "types", "owner");
       const results = (await deadline(pipeline.exec(), "webhook endpoints")) ?? [];
       return ids.flatMap((id, i) => {
-        const types = results[i]?.[1] as string | null;
-        return types ? [{ id, types: JSON.parse(types) as string[] }] : [];
+        const [types, owner] = (results[i]?.[1] as (string | null)[] | undefined) ?? [null, null];
+        return types ? [{ id, owner: owner ?? "", types: JSON.parse(types) as string[] }] : [];
       });
     },
 

@@ -6,15 +6,22 @@
  * announced pending, `f` its finalization, `r` its retraction; `x` — an event committed already final (backfill) —
  * stands for two public events, the event and its finalization. A public event's id is its entry's id
  * (`<ms>-<n>`, the server's clock), and `<ms>-<n>.f` for the finalization half of an `x` entry: ids sort like the
- * stream, are stable across reads, and serve as cursors.
+ * stream, are stable across reads, and serve as cursors. `o` is an order event (events/orders.ts), written by the
+ * orders side with the order's status change; it has no stages.
  */
 import { decodeAnnouncement, type Announcement } from "../store/store";
 import type { Redis } from "ioredis";
 import { withDeadline, REDIS_TIMEOUT_MS } from "../deadline";
 import { publicTypeOf, type Stage } from "./types";
+import { decodeOrderEvent, ORDER_ENTRY_LETTER, type OrderEvent } from "./orders";
 
+/** A protocol event as consumers see it. */
+export type ChainEvent = { id: string; type: string; chainId: number } & Omit<Announcement, "type">;
 /** An event as consumers see it (GET /v1/events, the SSE stream, the `data` of a webhook delivery). */
-export type PublicEvent = { id: string; type: string; chainId: number } & Omit<Announcement, "type">;
+export type PublicEvent = ChainEvent | OrderEvent;
+
+/** Whether an event is an order event (the others are the protocol's). */
+export const isOrderEvent = (e: PublicEvent): e is OrderEvent => "orderId" in e;
 
 /** A position in the stream: an entry id, and whether the finalization half of an `x` entry was reached. */
 export type Position = { ms: bigint; seq: bigint; half: boolean };
@@ -44,13 +51,17 @@ export function eventsOfEntry(entryId: string, fields: string[], chainId: number
   const value = fields[0] === "e" ? fields[1] : undefined;
   if (value === undefined || value.length < 2) return [];
   const letter = value[0];
+  if (letter === ORDER_ENTRY_LETTER) {
+    const e = decodeOrderEvent(entryId, value.slice(1), chainId);
+    return e ? [e] : [];
+  }
   let a: Announcement;
   try {
     a = decodeAnnouncement(value.slice(1));
   } catch {
     return [];
   }
-  const make = (id: string, stage: Stage | undefined): PublicEvent | undefined => {
+  const make = (id: string, stage: Stage | undefined): ChainEvent | undefined => {
     const type = publicTypeOf(a.type, stage);
     if (type === undefined) return undefined;
     const { type: _type, block, blockHash, txHash, logIndex, timestamp, ...subject } = a;
@@ -72,7 +83,7 @@ export function eventsOfEntry(entryId: string, fields: string[], chainId: number
       : letter in STAGE_OF
         ? [make(entryId, STAGE_OF[letter])]
         : [];
-  return out.filter((e): e is PublicEvent => e !== undefined);
+  return out.filter((e): e is ChainEvent => e !== undefined);
 }
 
 /** Stream entries read per XRANGE. */
@@ -109,11 +120,12 @@ export function createEventReader({
     /**
      * Up to `limit` events after `after` (from the oldest retained without it) that `match`, scanning at most
      * `scan` events; `next` is the id of the last event scanned (matching or not), so a filtered consumer moves on.
+     * `match` gets the type and the event (visibility of order events is decided on the event).
      */
     async page(
       after: Position | undefined,
       limit: number,
-      match: (type: string) => boolean = () => true,
+      match: (type: string, event: PublicEvent) => boolean = () => true,
       scan = limit * 10,
     ): Promise<EventPage> {
       const events: PublicEvent[] = [];
@@ -136,7 +148,7 @@ export function createEventReader({
             cursor = p;
             next = e.id;
             scanned++;
-            if (match(e.type)) events.push(e);
+            if (match(e.type, e)) events.push(e);
             if (events.length >= limit || scanned >= scan) return { events, next };
           }
         }

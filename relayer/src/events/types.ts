@@ -4,6 +4,7 @@
  * and the type filters consumers give (`deal.*`, `*.finalized`, exact names). Pure.
  */
 import type { ProtocolEvent } from "../../../protocol";
+import { ORDER_EVENT_TYPES } from "./orders";
 
 /** Protocol event (its `type`) → public type. */
 export const PUBLIC_TYPES = {
@@ -51,11 +52,11 @@ export type BaseType = (typeof PUBLIC_TYPES)[ProtocolType];
 export const STAGES = ["finalized", "retracted"] as const;
 export type Stage = (typeof STAGES)[number];
 
-/** Every public type: each base type, and each with a stage suffix. */
-export const ALL_TYPES: readonly string[] = Object.values(PUBLIC_TYPES).flatMap((t) => [
-  t,
-  ...STAGES.map((s) => `${t}.${s}`),
-]);
+/** Every public type: each base type, and each with a stage suffix; and the order events (they have no stages). */
+export const ALL_TYPES: readonly string[] = [
+  ...Object.values(PUBLIC_TYPES).flatMap((t) => [t, ...STAGES.map((s) => `${t}.${s}`)]),
+  ...ORDER_EVENT_TYPES,
+];
 
 export const publicTypeOf = (protocolType: string, stage?: Stage): string | undefined => {
   const base = (PUBLIC_TYPES as Record<string, string>)[protocolType];

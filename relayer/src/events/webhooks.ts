@@ -20,7 +20,8 @@ import type { Response } from "express";
 import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 import { postWebhook, clipError } from "./delivery";
 import { createEndpoints, type Endpoints } from "./endpoints";
-import { createEventReader, parseCursor, trimEvents, type EventReader, type PublicEvent } from "./stream";
+import { createEventReader, isOrderEvent, parseCursor, trimEvents, type EventReader, type PublicEvent } from "./stream";
+import { orderEventForOwner } from "./orders";
 import { startTail, type Tail } from "./tail";
 import { typeMatcher } from "./types";
 
@@ -208,14 +209,18 @@ export function startWebhooks({
     if (page.events.length === 0 || page.next === undefined) return false;
     const targets = (await endpoints.all()).map((e) => {
       const m = typeMatcher(e.types);
-      return { id: e.id, match: "match" in m ? m.match : () => false };
+      return { id: e.id, owner: e.owner, match: "match" in m ? m.match : () => false };
     });
+    // An order event goes only to endpoints of its platform's or acceptor's owner. Filtered here, before the
+    // script numbers the deliveries: an endpoint's sequence counts only what it is sent, without gaps.
+    const receives = (t: (typeof targets)[number], event: PublicEvent) =>
+      t.match(event.type) && (!isOrderEvent(event) || orderEventForOwner(event, t.owner));
     const createdAt = new Date().toISOString();
     const args: string[] = [];
     const types = new Map<string, string>();
     for (const event of page.events) {
       types.set(event.id, event.type);
-      for (const t of targets) if (t.match(event.type)) args.push(t.id, event.id, ...bodyParts(event, t.id, createdAt));
+      for (const t of targets) if (receives(t, event)) args.push(t.id, event.id, ...bodyParts(event, t.id, createdAt));
     }
     const result = (await deadline(
       redis.eval(

@@ -138,7 +138,7 @@ export function createOrders(deps: OrdersDeps) {
   const notFound = (id: string) => new ApiProblem("order-not-found", `No order ${id} is visible to this key.`);
   const wrongStatus = (order: Order, what: string) =>
     new ApiProblem("wrong-order-status", `The order is ${order.status}; ${what}.`, {
-      members: { status: order.status },
+      members: { orderStatus: order.status },
     });
 
   async function load(id: string): Promise<StoredOrder> {

@@ -11,33 +11,8 @@
  * event is never written twice.
  */
 import type { Redis } from "ioredis";
+import { orderEventValue } from "../events/orders";
 import type { Order } from "./model";
-
-/** The event stream value of an order event (relayer/src/events/orders.ts reads it back). */
-export function orderEventValue(e: {
-  type: string;
-  orderId: string;
-  status: string;
-  platform: string;
-  acceptor?: string;
-  dealId?: string;
-  reference: string;
-  at: number;
-}): string {
-  return (
-    "o" +
-    JSON.stringify({
-      t: e.type,
-      o: e.orderId,
-      s: e.status,
-      p: e.platform,
-      ...(e.acceptor ? { a: e.acceptor } : {}),
-      ...(e.dealId ? { d: e.dealId } : {}),
-      r: e.reference,
-      at: e.at,
-    })
-  );
-}
 
 // KEYS: 1 order, 2 events, 3 live, 4 ix:plat, 5 ix:accq (new acceptor), 6 ix:accq (old acceptor), 7 ix:deal
 // ARGV: 1 expected version (0 = must not exist), 2 JSON, 3 (unused), 4 id, 5 createdAt,

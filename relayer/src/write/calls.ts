@@ -49,6 +49,8 @@ export const encode = {
     ESCROW.encodeFunctionData("settleWithSigs", [deal, payeeAuth, payerAuth]),
   cancelWithSigs: (deal: DealStruct, payerAuth: Authorization, payeeAuth: Authorization) =>
     ESCROW.encodeFunctionData("cancelWithSigs", [deal, payerAuth, payeeAuth]),
+  splitWithSigs: (deal: DealStruct, payeeAmount: bigint, payerAuth: Authorization, payeeAuth: Authorization) =>
+    ESCROW.encodeFunctionData("splitWithSigs", [deal, payeeAmount, payerAuth, payeeAuth]),
   openWithSig: (deal: DealStruct, ref: string, auth: Authorization) =>
     ESCROW.encodeFunctionData("openWithSig", [deal, ref, auth]),
   lockWithSig: (deal: DealStruct, ref: string, signer: string, auth: Authorization) =>

@@ -24,7 +24,10 @@ export const SUGGESTED_EXPIRY_SECONDS = 3_600;
 export const MAX_EXPIRY_SECONDS = 30 * 86_400;
 
 /** A refusal: the problem kind the API answers with and its detail. */
-export type Refusal = { kind: "forbidden" | "wrong-signer" | "wrong-status" | "signature-expired"; detail: string };
+export type Refusal = {
+  kind: "forbidden" | "wrong-signer" | "wrong-status" | "signature-expired" | "split-amount-too-high";
+  detail: string;
+};
 
 /** The signer's role in the deal (payer first: a deal's payer and payee always differ). */
 export function roleOf(deal: Hash, signer: string): Role | undefined {
@@ -61,6 +64,33 @@ export function checkConfirmation(
     };
   }
   return checkExpiry(expiry, now);
+}
+
+/**
+ * Whether `signer` may sign a split of `deal` giving the payee `payeeAmount` now: payer or payee, a live deal (open,
+ * performed or disputed), an amount within the deal's, and the expiry. The two signatures must name the same amount.
+ */
+export function checkSplit(
+  deal: Hash,
+  signer: string,
+  payeeAmount: bigint,
+  expiry: bigint,
+  now: number,
+): Refusal | { role: Role } {
+  const role = roleOf(deal, signer);
+  if (role === undefined) {
+    return { kind: "wrong-signer", detail: `Only the deal's payer and payee sign a split; ${signer} is neither.` };
+  }
+  if (!startsFrom("splitWithSigs", statusNumber(deal.status))) {
+    return { kind: "wrong-status", detail: `The deal is ${deal.status}; only a live deal can be split.` };
+  }
+  if (payeeAmount > BigInt(deal.amount)) {
+    return {
+      kind: "split-amount-too-high",
+      detail: `The payee's share ${payeeAmount} exceeds the deal's amount ${deal.amount}.`,
+    };
+  }
+  return checkExpiry(expiry, now) ?? { role };
 }
 
 /** A signature's expiry must lie ahead, and not further than MAX_EXPIRY_SECONDS. */

@@ -27,7 +27,9 @@ import {
   authorize,
   checkConfirmation,
   checkExpiry,
+  checkSplit,
   roleOf,
+  type Role,
   type ConfirmationName,
   type KeyIdentity,
   type Refusal,
@@ -75,6 +77,22 @@ export type WriteDeps = {
   now?: () => Promise<number>;
 };
 
+export type SplitRequest = { payeeAmount: bigint; signer: string; signature: string; expiry: bigint };
+
+/**
+ * Holds one party's split signature, or takes the other party's held one: atomically, so two parties posting at
+ * once never both wait. KEYS: 1 the other role's key, 2 this role's key. ARGV: 1 this signature (JSON), 2 TTL s.
+ * Returns the other party's held signature (deleted), or nil after holding this one.
+ */
+const SPLIT_PAIR_SCRIPT = `
+local other = redis.call('GET', KEYS[1])
+if other then
+  redis.call('DEL', KEYS[1])
+  return other
+end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+return nil`;
+
 export type Confirmation = { action: ConfirmationName; signer: string; signature: string; expiry: bigint };
 export type Intent = {
   type: "open" | "lock";
@@ -101,6 +119,8 @@ export function createWriteService(deps: WriteDeps) {
   const clock = deps.now ?? (async () => Math.floor(Date.now() / 1000));
   const domain = escrowDomain(chainId, escrow);
   const pairKey = (dealId: string) => `${base}w:cancel:${dealId}`;
+  const splitKey = (dealId: string, payeeAmount: bigint, role: Role) =>
+    `${base}w:split:${dealId}:${payeeAmount}:${role}`;
 
   async function requireDeal(dealId: string): Promise<Hash> {
     const deal = await deps.getDeal(dealId);
@@ -158,6 +178,71 @@ export function createWriteService(deps: WriteDeps) {
     }
     const message = { dealId, action: CONFIRMATIONS[action].action, expiry };
     return withSafe(typedDataOf(chainId, escrow, "DealAction", message), "DealAction", message, signer);
+  }
+
+  /** The EIP-712 payload of a split giving the payee `payeeAmount` (the rest refunded to the payer). */
+  async function splitTypedData(dealId: string, payeeAmount: bigint, signer: string | undefined) {
+    const deal = await requireDeal(dealId);
+    const now = await clock();
+    const expiry = BigInt(now + SUGGESTED_EXPIRY_SECONDS);
+    if (signer !== undefined) {
+      const checked = checkSplit(deal, signer.toLowerCase(), payeeAmount, expiry, now);
+      if ("kind" in checked) refuse(checked);
+    }
+    const message = { dealId, payeeAmount, expiry };
+    return withSafe(typedDataOf(chainId, escrow, "Split", message), "Split", message, signer);
+  }
+
+  /**
+   * A party's signed split: checked like a confirmation, then held until the other party signs the same amount
+   * (202 awaiting the other), or — when the other's is held — both sent in one splitWithSigs (202 submission).
+   * Signatures of different amounts never pair: each waits for its own match.
+   */
+  async function split(key: KeyIdentity, dealId: string, r: SplitRequest) {
+    const deal = await requireDeal(dealId);
+    await authorizeKey(key, { payer: deal.payer, payee: deal.payee, gateway: deal.gateway }, `0x${deal.ref ?? ""}`);
+    const signer = r.signer.toLowerCase();
+    const now = await clock();
+    const checked = checkSplit(deal, signer, r.payeeAmount, r.expiry, now);
+    if ("kind" in checked) return refuse(checked);
+    const { role } = checked;
+    const other: Role = role === "payer" ? "payee" : "payer";
+    const digest = digestOf(domain, "Split", { dealId, payeeAmount: r.payeeAmount, expiry: r.expiry });
+    const { signature, deploy } = await verify(signer, digest, r.signature);
+    const mine = JSON.stringify({ expiry: r.expiry.toString(), signature, signer, deploy: deploy ?? null });
+    const ttl = Math.max(1, Number(r.expiry) - now);
+    const payeeAmount = r.payeeAmount.toString();
+    const held = (await redis.eval(
+      SPLIT_PAIR_SCRIPT,
+      2,
+      splitKey(dealId, r.payeeAmount, other),
+      splitKey(dealId, r.payeeAmount, role),
+      mine,
+      ttl,
+    )) as string | null;
+    type Held = { expiry: string; signature: string; signer: string; deploy: { factory: string; data: string } | null };
+    const theirs = held === null ? undefined : (JSON.parse(held) as Held);
+    if (!theirs || BigInt(theirs.expiry) < BigInt(now)) {
+      // Nothing (live) held from the other party: this one waits.
+      if (theirs) await redis.set(splitKey(dealId, r.payeeAmount, role), mine, "EX", ttl);
+      return { status: 202, body: { dealId, payeeAmount, submission: null, awaiting: other } };
+    }
+    const mineAuth: Authorization = { expiry: r.expiry, signature };
+    const theirAuth: Authorization = { expiry: BigInt(theirs.expiry), signature: theirs.signature };
+    const [payerAuth, payeeAuth] = role === "payer" ? [mineAuth, theirAuth] : [theirAuth, mineAuth];
+    const call = { to: escrow, data: encode.splitWithSigs(dealStructOf(deal), r.payeeAmount, payerAuth, payeeAuth) };
+    try {
+      // A wallet not deployed yet (ERC-6492) is deployed first: this signer's, else the held one's.
+      const submission = deploy
+        ? await submit(key.id, dealId, "split", call, deploy, signer)
+        : await submit(key.id, dealId, "split", call, theirs.deploy ?? undefined, theirs.signer);
+      return { status: 202, body: { dealId, payeeAmount, submission } };
+    } catch (error) {
+      // Refused (the escrow would revert): the other party's signature stays held for a later attempt.
+      const left = Number(theirs.expiry) - now;
+      if (left > 0) await redis.set(splitKey(dealId, r.payeeAmount, other), held!, "EX", left);
+      throw error;
+    }
   }
 
   /** The EIP-712 payload of an open or lock intent. */
@@ -272,6 +357,6 @@ export function createWriteService(deps: WriteDeps) {
     }
   }
 
-  return { confirmationTypedData, intentTypedData, confirm, openIntent };
+  return { confirmationTypedData, intentTypedData, splitTypedData, confirm, split, openIntent };
 }
 export type WriteService = ReturnType<typeof createWriteService>;

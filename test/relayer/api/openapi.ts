@@ -79,6 +79,21 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       ["/v1/webhook-endpoints/{id}/deliveries", "get", "200"],
       ["/v1/webhook-endpoints/{id}/deliveries/{deliveryId}/redeliver", "post", "202"],
     ];
+    // Orders, acceptor orders and the checkout.
+    eventOps.push(
+      ["/v1/orders", "post", "201"],
+      ["/v1/orders", "get", "200"],
+      ["/v1/orders/{id}", "get", "200"],
+      ["/v1/orders/{id}/cancel", "post", "200"],
+      ["/v1/acceptor/orders", "get", "200"],
+      ["/v1/acceptor/orders/{id}/lock-typed-data", "get", "200"],
+      ["/v1/acceptor/orders/{id}/accept", "post", "200"],
+      ["/v1/acceptor/orders/{id}/decline", "post", "200"],
+      ["/v1/checkout/{orderId}", "get", "200"],
+      ["/v1/checkout/{orderId}/typed-data", "get", "200"],
+      ["/v1/checkout/{orderId}/open", "post", "202"],
+      ["/v1/checkout/{orderId}/confirmations", "post", "202"],
+    );
     for (const [path, method, success] of eventOps) {
       const op = doc.paths[path]?.[method];
       expect(op, `${method} ${path}`).to.be.an("object");
@@ -297,9 +312,12 @@ describe("relayer read API: GET /v1/openapi.json", function () {
     for (const route of ROUTES) {
       const op = doc.paths[route.path][route.method] as Operation;
       const operations = route.tags?.includes("operations");
-      for (const status of ["401", "403", "429"]) {
-        expect(op.responses[status] !== undefined, `${route.id} ${status}`).to.equal(!operations);
+      // The checkout takes no key (the order id is its capability), but is rate limited.
+      const keyless = operations || route.tags?.includes("checkout");
+      for (const status of ["401", "403"]) {
+        expect(op.responses[status] !== undefined, `${route.id} ${status}`).to.equal(!keyless);
       }
+      expect(op.responses["429"] !== undefined, `${route.id} 429`).to.equal(!operations);
       if (!operations) expect(JSON.stringify(op.responses["503"]), route.id).to.contain("projection-unavailable");
     }
     expect(doc.paths["/v1/health"].get.responses["503"]).to.equal(undefined);

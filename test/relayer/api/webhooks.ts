@@ -43,8 +43,8 @@ describe("/v1/webhook-endpoints", function () {
     expect(dflt.body.types).to.deep.equal(["*"]);
   });
 
-  it("when the key's scope is not platform or admin → 403; without a key → 401; an admin key may", async function () {
-    for (const scope of ["read", "party", "acceptor"] as const) {
+  it("when the key's scope is not platform, acceptor or admin → 403; without a key → 401; admin and acceptor keys may", async function () {
+    for (const scope of ["read", "party"] as const) {
       const key = await f.key(scope);
       expectProblem(
         await f.http.post("/v1/webhook-endpoints").set(bearer(key)).send({ url: PUBLIC_URL }),
@@ -57,6 +57,8 @@ describe("/v1/webhook-endpoints", function () {
     expectProblem(await f.http.get("/v1/webhook-endpoints"), 401, "unauthenticated");
     const admin = await f.key("admin");
     await f.http.post("/v1/webhook-endpoints").set(bearer(admin)).send({ url: PUBLIC_URL }).expect(201);
+    const acceptor = await f.key("acceptor");
+    await f.http.post("/v1/webhook-endpoints").set(bearer(acceptor)).send({ url: PUBLIC_URL }).expect(201);
   });
 
   it("when another owner asks for an endpoint → 404 as if absent; its list stays its own", async function () {
