@@ -119,6 +119,16 @@ function startHeartbeat() {
   }, HEARTBEAT_MS);
 }
 
+/** Reads the desk again (its stats move as orders end). */
+async function refreshProfile() {
+  try {
+    profile = await call("GET", "/v1/acceptor/profile");
+    renderProfile();
+  } catch (error) {
+    if (key) fail(error);
+  }
+}
+
 $("online").addEventListener("click", async () => {
   const want = !profile.online;
   try {
@@ -273,7 +283,7 @@ async function act(o, a) {
     // Re-render the item on the next poll (its buttons were disabled while busy).
     const item = rendered.get(o.id);
     if (item) item.signature = "";
-    await pollOrders();
+    await Promise.all([pollOrders(), refreshProfile()]);
     const el = $("order-list").querySelector(`[data-order="${o.id}"]`);
     (el?.querySelector("button") ?? el?.querySelector("h3") ?? $("orders-heading"))?.focus();
   }

@@ -102,8 +102,10 @@ function actionOf(v) {
   const next = mine ? v.next.action : null;
   if (v.side === "sell" && next === "open") {
     return {
-      label: v.approval ? "Connect wallet, approve and pay" : "Connect wallet and pay",
-      hint: `Your wallet will ask you to ${v.approval ? "approve the USDT transfer, then " : ""}sign the payment of ${formatUnits(v.amount)} USDT into escrow.`,
+      label: "Connect wallet and pay",
+      hint:
+        `${v.approval ? "If needed, your wallet first asks you to approve the USDT transfer. Then you " : "You "}` +
+        `sign the payment of ${formatUnits(v.amount)} USDT into escrow.`,
       run: openSell,
     };
   }

@@ -156,7 +156,7 @@ describe("hosted checkout page (Chromium, real relayer)", function () {
       const user = await o.freshUser(17);
       const order = await o.createOrder({ side: "sell", user: user.address });
       const page = await open(order.id, user.address, { width: 1024, height: 800 });
-      const pay = page.getByRole("button", { name: "Connect wallet, approve and pay" });
+      const pay = page.getByRole("button", { name: "Connect wallet and pay" });
       await pay.waitFor();
       expect(await page.locator("#pay").textContent()).to.equal("125.50 USDT");
       await b.check(page, "checkout-sell-accepted");
