@@ -121,6 +121,11 @@ function actionOf(v) {
       label: "I received the fiat",
       hint: "Press this only after the money arrived in your account: it releases your USDT to the partner.",
       run: () => confirm("release"),
+      alt: {
+        label: "I did not receive it",
+        hint: "If the money has not arrived, open a dispute: your USDT stays in escrow and an arbiter decides.",
+        run: () => confirm("dispute"),
+      },
     };
   }
   return undefined;
@@ -130,12 +135,21 @@ function renderAction(v) {
   const a = actionOf(v);
   const section = $("actions");
   const button = $("action");
+  const alt = $("alt-action");
   section.hidden = !a;
   if (!a) return;
   $("action-hint").textContent = a.hint;
   if (!busy) button.textContent = a.label;
   button.disabled = busy;
   button.onclick = () => run(a);
+  alt.hidden = !a.alt;
+  $("alt-hint").hidden = !a.alt;
+  if (a.alt) {
+    alt.textContent = a.alt.label;
+    $("alt-hint").textContent = a.alt.hint;
+    alt.disabled = busy;
+    alt.onclick = () => run(a.alt);
+  }
 }
 
 async function run(a) {
@@ -143,6 +157,7 @@ async function run(a) {
   busy = true;
   const button = $("action");
   button.disabled = true;
+  $("alt-action").disabled = true;
   button.setAttribute("aria-busy", "true");
   showError($("alert"), "");
   try {
@@ -192,7 +207,7 @@ async function confirm(action) {
   await api("POST", `${base}/confirmations`, {
     body: { action, signer: from, signature, expiry: String(expiry ?? typedData.message.expiry) },
   });
-  announce($("status"), "Confirmation sent.");
+  announce($("status"), action === "dispute" ? "Dispute opened." : "Confirmation sent.");
 }
 
 function tick() {

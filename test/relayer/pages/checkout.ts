@@ -188,6 +188,28 @@ describe("hosted checkout page (Chromium, real relayer)", function () {
       await page.context().close();
     });
 
+    it("when the acceptor says it sent the fiat but it did not arrive → “I did not receive it” signs a dispute; the page says it is disputed", async function () {
+      const user = w.p.payers[2];
+      const address = await w.address(user);
+      const order = await o.createOrder({ side: "sell", user: address });
+      await o.until(order.id, "accepted");
+      await o.checkoutOpen(order.id, user);
+      await o.until(order.id, "funded");
+      const performed = await w.confirm(order.dealId, "performed", o.acceptorSigner, o.acceptorKey);
+      expect(performed.status, JSON.stringify(performed.body)).to.equal(202);
+      await o.until(order.id, "paid");
+      const page = await open(order.id, address);
+      const dispute = page.getByRole("button", { name: "I did not receive it" });
+      await dispute.waitFor();
+      await dispute.click();
+      await o.until(order.id, "disputed");
+      await page.locator("#message", { hasText: "disputed" }).waitFor();
+      expect(await page.locator("#actions").isHidden()).to.equal(true);
+      expect(await page.locator("#countdown-row").isHidden()).to.equal(true);
+      await b.check(page, "checkout-sell-disputed");
+      await page.context().close();
+    });
+
     it("when the connected wallet is not the order's user → the alert says which wallet to connect, nothing is signed", async function () {
       const user = await o.freshUser(18);
       const order = await o.createOrder({ side: "sell", user: user.address });
