@@ -55,6 +55,13 @@ describe("acceptor console (Chromium, real relayer)", function () {
 
   it("when the key is wrong or not an acceptor's → the alert shows the API's detail and the key is not kept", async function () {
     const page = await console_();
+    // Keyboard first: the first tab stop skips to the console, the key field is reachable and labelled.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).to.equal("Skip to the console");
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate(() => document.activeElement?.id)).to.equal("main");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).to.equal("key");
     await b.check(page, "acceptor-sign-in");
     await signIn(page, "not-a-key");
     const alert = page.getByRole("alert");
