@@ -17,6 +17,7 @@ import { createChain } from "./chain/chain";
 import { createStore, type Store } from "./store/store";
 import { createIndexer } from "./indexer/indexer";
 import { createApi } from "./api/app";
+import { createReportSource } from "./api/reports";
 import { createFinalCache } from "./api/final-cache";
 import { createTokenMonitor } from "./tokens/monitor";
 import { startServer } from "./api/server";
@@ -260,6 +261,7 @@ export async function startRelayer(common: Common) {
     availability,
     finalCache,
     ...webhooks.api,
+    reports: createReportSource({ redis, store }),
     desk,
     orders: orders?.api,
   });

@@ -103,6 +103,7 @@ const EVENTS_DEFAULTS = {
   orderSweepMs: 500,
   acceptorHeartbeatMs: 60_000,
   denyList: undefined,
+  lockDelegateKey: undefined,
   orderReserveMs: 120_000,
 };
 
@@ -182,6 +183,15 @@ describe("relayer options", function () {
         WEBHOOK_ALLOW_PRIVATE: "on",
         WEBHOOK_TIMEOUT_MS: "500",
         WEBHOOK_BACKOFF_MS: "20",
+        ORDER_EXPIRY_S: "120",
+        ORDER_ACCEPT_S: "5",
+        ORDER_LATE_GRACE_S: "600",
+        ORDER_RELEASE_WINDOW_S: "900",
+        ORDER_SWEEP_MS: "50",
+        LOCK_DELEGATE_KEY: key,
+        ACCEPTOR_HEARTBEAT_MS: "5000",
+        DENY_LIST: "deny.txt",
+        ORDER_RESERVE_MS: "3000",
       });
       expect(options).to.deep.equal({
         rpcUrl: REQUIRED.RPC_URL,
@@ -213,6 +223,15 @@ describe("relayer options", function () {
         webhookAllowPrivate: true,
         webhookTimeoutMs: 500,
         webhookBackoffMs: 20,
+        orderExpiryS: 120,
+        orderAcceptS: 5,
+        orderLateGraceS: 600,
+        orderReleaseWindowS: 900,
+        orderSweepMs: 50,
+        lockDelegateKey: key,
+        acceptorHeartbeatMs: 5000,
+        denyList: "deny.txt",
+        orderReserveMs: 3000,
       });
     });
 

@@ -47,6 +47,7 @@ import { eventHandlers, type EventsApi } from "./events";
 import { webhookHandlers, type WebhooksApi } from "./webhooks";
 import { pagesRouter } from "./pages";
 import { orderHandlers } from "./orders";
+import { reportHandlers, type ReportSource } from "./reports";
 import type { OrdersApi } from "../orders/service";
 import { acceptorProfileHandlers } from "./acceptor-profile";
 import type { Desk } from "../orders/desk";
@@ -108,6 +109,8 @@ export type ApiDeps = {
   webhooks?: WebhooksApi;
   /** Orders, acceptor orders and the checkout (absent: their routes answer 503). */
   orders?: OrdersApi;
+  /** Settlement reports' orders and deals (absent: the route answers 503). */
+  reports?: ReportSource;
   /** The acceptor desk (absent: its routes answer 503). */
   desk?: Desk;
 };
@@ -138,6 +141,7 @@ export function createApi({
   events,
   webhooks,
   orders,
+  reports,
   desk,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
@@ -247,6 +251,7 @@ export function createApi({
     ...eventHandlers(events),
     ...webhookHandlers(webhooks),
     ...orderHandlers(orders),
+    ...reportHandlers(reports),
     ...acceptorProfileHandlers(desk, async (address) => {
       const [[acc], methods, progress] = await Promise.all([
         store.getHashes([`acc:${address}`]),

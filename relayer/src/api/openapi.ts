@@ -39,6 +39,8 @@ import {
   TypedDataQuery,
   TypedDataSchema,
 } from "./write-schemas";
+import { ReportQuery, SettlementReportSchema } from "./reports";
+import { REPORT_COLUMNS, REPORT_MAX_DAYS } from "../orders/reports";
 import { EventPageSchema, EventsQuery, EventStreamQuery, EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX } from "./events";
 import {
   WebhookDeliveryListSchema,
@@ -110,6 +112,8 @@ export type RouteId =
   | "checkoutTypedData"
   | "checkoutOpen"
   | "checkoutConfirmation"
+  /* reports */
+  | "settlementReport"
   /* the acceptor's desk */
   | "getAcceptorProfile"
   | "putAcceptorProfile"
@@ -817,6 +821,35 @@ export const ROUTES: Route[] = [
       422: problem("Wrong signer, screened address, or refused by the write path"),
     },
   },
+  {
+    id: "settlementReport",
+    method: "get",
+    path: "/v1/reports/settlements",
+    operationId: "settlementReport",
+    tags: ["reports"],
+    summary: "Settled orders in a time range, with amounts, fees, tx hashes and totals per token (JSON or CSV)",
+    description:
+      "Every order whose deal settled (released, split, resolved, refunded) in [from, to), judged by the block " +
+      "time of the settling event: amounts, the gateway's fee, refunds, the deal id, the opening and settling " +
+      "transactions and their block times, and totals per token that add up to what moved on chain. A platform " +
+      "key gets its orders, an acceptor key the orders it served, an admin key all. At most " +
+      `${REPORT_MAX_DAYS} days per report. \`format=csv\`: RFC 4180 with a header row, as an attachment (a ` +
+      "field a spreadsheet would run as a formula starts with an apostrophe).",
+    request: { query: ReportQuery },
+    responses: {
+      200: {
+        description: "The report",
+        content: {
+          "application/json": { schema: SettlementReportSchema },
+          "text/csv": { schema: { type: "string", description: `Columns: ${REPORT_COLUMNS.join(", ")}` } },
+        },
+      },
+      400: invalid,
+      401: problem("No API key (type unauthenticated)"),
+      403: problem("The key is not of scope platform, acceptor or admin (type forbidden)"),
+      422: problem("More orders than one report reads (type report-too-large)"),
+    },
+  },
   ...ACCEPTOR_PROFILE_ROUTES,
 ];
 
@@ -938,6 +971,7 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
       { name: "orders", description: "A platform's orders: matched to an acceptor, bound to one deal" },
       { name: "acceptor", description: "An acceptor's assigned orders: accept or decline" },
       { name: "checkout", description: "The user's checkout of an order (no key: the order id is the capability)" },
+      { name: "reports", description: "Settlement reports for reconciliation" },
     ],
   });
 }

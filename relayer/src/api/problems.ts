@@ -29,6 +29,7 @@ export const PROBLEM_KINDS = {
   "would-revert": { status: 422, title: "The escrow would revert" },
   "insufficient-funds": { status: 422, title: "Insufficient funds" },
   "split-amount-too-high": { status: 422, title: "Split amount too high" },
+  "report-too-large": { status: 422, title: "Report too large" },
   "request-timeout": { status: 408, title: "Request timeout" },
   "idempotency-key-reused": { status: 409, title: "Idempotency key reused" },
   "idempotency-key-in-use": { status: 409, title: "Idempotency key in use" },

@@ -10,9 +10,13 @@
  *   W st:<acceptor>    hash  — assigned, completed, declined, timedOut counts
  *   W rt:<acceptor>    list  — the last {@link RESPONSE_TIMES_KEPT} response times (ms), newest first
  */
+import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { CandidateStats } from "./matching";
+
+// Before any schema is made: the API names the profile schema in the OpenAPI document (api/acceptor-profile.ts).
+extendZodWithOpenApi(z);
 
 /** How old the snapshot matching reads may be. */
 export const SNAPSHOT_MS = 500;
@@ -28,6 +32,9 @@ export const METHOD_NAME = /^[A-Z0-9_]{1,32}:[A-Z]{3}$/;
 const PRINTABLE = /^[^\p{Cc}\p{Cs}\p{Co}\p{Cn}]*$/u;
 const PRINTABLE_OR_NEWLINE = (s: string) => PRINTABLE.test(s.replace(/\r?\n/g, ""));
 
+const wellFormed = (m: { minAmount: string; maxAmount: string }) =>
+  BASE_UNITS.test(m.minAmount) && BASE_UNITS.test(m.maxAmount);
+
 const methodTermsSchema = z
   .object({
     minAmount: z.string().regex(BASE_UNITS, "a whole number of token base units"),
@@ -38,11 +45,15 @@ const methodTermsSchema = z
       .refine(PRINTABLE_OR_NEWLINE, "printable characters and line breaks only"),
   })
   .strict()
-  .refine((m) => BigInt(m.minAmount) <= BigInt(m.maxAmount), {
+  // Refinements run even after a member failed its pattern: each checks the pattern again before BigInt.
+  .refine((m) => !wellFormed(m) || BigInt(m.minAmount) <= BigInt(m.maxAmount), {
     message: "minAmount must not exceed maxAmount",
     path: ["minAmount"],
   })
-  .refine((m) => BigInt(m.maxAmount) > 0n, { message: "maxAmount must be above 0", path: ["maxAmount"] });
+  .refine((m) => !wellFormed(m) || BigInt(m.maxAmount) > 0n, {
+    message: "maxAmount must be above 0",
+    path: ["maxAmount"],
+  });
 
 const hoursSchema = z
   .object({
@@ -60,21 +71,23 @@ const hoursSchema = z
 /** An acceptor's off-chain profile, as PUT /v1/acceptor/profile takes it. */
 export const acceptorProfileSchema = z
   .object({
-    rates: z.record(
-      z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 currency code"),
-      z
-        .string()
-        .regex(DECIMAL_RATE, "a decimal number (fiat per whole token), at most 18 decimals")
-        .refine((r) => /[1-9]/.test(r), "a rate must be above 0"),
-    ),
-    methods: z.record(z.string().regex(METHOD_NAME, 'a method name like "SEPA:EUR"'), methodTermsSchema),
+    rates: z
+      .record(
+        z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 currency code"),
+        z
+          .string()
+          .regex(DECIMAL_RATE, "a decimal number (fiat per whole token), at most 18 decimals")
+          .refine((r) => /[1-9]/.test(r), "a rate must be above 0"),
+      )
+      .refine((r) => Object.keys(r).length <= 64, "at most 64 currencies"),
+    methods: z
+      .record(z.string().regex(METHOD_NAME, 'a method name like "SEPA:EUR"'), methodTermsSchema)
+      .refine((m) => Object.keys(m).length <= 64, "at most 64 methods"),
     autoAccept: z.boolean(),
     paused: z.boolean(),
     hours: z.array(hoursSchema).min(1).max(28).optional(),
   })
-  .strict()
-  .refine((p) => Object.keys(p.rates).length <= 64, { message: "at most 64 currencies", path: ["rates"] })
-  .refine((p) => Object.keys(p.methods).length <= 64, { message: "at most 64 methods", path: ["methods"] });
+  .strict();
 
 export type AcceptorProfile = {
   rates: Record<string, string>;

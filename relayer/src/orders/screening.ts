@@ -41,19 +41,23 @@ export function createDenyList(path: string | undefined, onError: (error: unknow
   }
   let stamp = "";
   let list = new Set<string>();
+  let failing = "";
   const read = () => {
     const st = statSync(path);
     const next = `${st.mtimeMs}:${st.size}`;
     if (next === stamp) return;
+    stamp = next; // a malformed version is reported once, not on every screening
     list = parseDenyList(readFileSync(path, "utf8"));
-    stamp = next;
+    failing = "";
   };
   read();
   return (): Set<string> => {
     try {
       read();
     } catch (error) {
-      onError(error);
+      const message = String(error);
+      if (message !== failing) onError(error);
+      failing = message;
     }
     return list;
   };

@@ -476,7 +476,8 @@ export function createOrders(deps: OrdersDeps) {
       if (q.status !== undefined && found.order.status !== q.status) continue;
       data.push(orderView(found.order));
     }
-    const more = last !== undefined && entries.indexOf(last) < entries.length - 1;
+    // More: entries read but not examined, or a full read (the index may hold more beyond it).
+    const more = last !== undefined && (entries.indexOf(last) < entries.length - 1 || entries.length >= q.limit * 5);
     return { data, next: more ? last : undefined };
   }
 

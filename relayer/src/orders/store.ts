@@ -120,7 +120,7 @@ export function createOrderStore(deps: { redis: Redis; base: string; eventsKey: 
       if (after && (e.score > after.score || (e.score === after.score && e.id >= after.id))) continue;
       entries.push(e);
     }
-    return entries;
+    return entries.slice(0, limit);
   }
 
   /** A short lease on one order, so one replica works on it at a time (the CAS stays the judge). */

@@ -65,8 +65,9 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       "/v1/deals/{dealId}/typed-data",
       "/v1/submissions/{id}",
       "/v1/owed",
+      "/v1/reports/settlements",
     ];
-    const posts = ["/v1/deals", "/v1/deals/{dealId}/confirmations", "/v1/typed-data"];
+    const posts = ["/v1/deals", "/v1/deals/{dealId}/confirmations", "/v1/deals/{dealId}/splits", "/v1/typed-data"];
     // Events, replay and webhooks: each operation with its success status.
     const eventOps: [string, "get" | "post" | "delete", string][] = [
       ["/v1/events", "get", "200"],

@@ -202,6 +202,17 @@ describe("orders: lifecycle end to end", function () {
     await until(order.id, "released");
   });
 
+  it("when a sell order's acceptor auto-accepts → accepted at once with nothing signed; the checkout asks the user to open", async () => {
+    const user = w.p.payers[4];
+    const order = await createOrder({ side: "sell", currency: "BRL", method: "PIX", user: await w.address(user) });
+    expect(order.acceptor).to.equal(a);
+    expect(order.status).to.equal("accepted");
+    const view = await get(`/v1/checkout/${order.id}`).expect(200);
+    expect(view.body.next).to.deep.equal({ action: "open", signer: await w.address(user) });
+    expect(view.body.approval.amount).to.equal(USDT(100).toString());
+    await post(`/v1/orders/${order.id}/cancel`, platformKey, {}).expect(200);
+  });
+
   it("when the assigned acceptor declines → the order is re-matched to the next acceptor", async () => {
     const user = w.p.payees[1];
     const order = await createOrder({ side: "buy", currency: "BRL", method: "PIX", user: await w.address(user) });
@@ -284,6 +295,33 @@ describe("orders: lifecycle end to end", function () {
     const disputed = await w.confirm(order.dealId, "dispute", A, aKey);
     expect(disputed.status, JSON.stringify(disputed.body)).to.equal(202);
     await until(order.id, "disputed");
+  });
+
+  it("when the buyer underpaid and both parties sign a split → split (order.split)", async () => {
+    const user = w.p.payees[5];
+    const order = await createOrder({ side: "buy", currency: "EUR", method: "SEPA", user: await w.address(user) });
+    await until(order.id, "funded");
+    expect((await checkoutConfirm(order.id, "performed", user)).status).to.equal(202);
+    await until(order.id, "paid");
+    const payeeAmount = USDT(60).toString();
+    const userKey = await w.key("party", user);
+    for (const [signer, key] of [
+      [A, aKey],
+      [user, userKey],
+    ] as const) {
+      const typed = await get(`/v1/deals/${order.dealId}/typed-data?action=split&payeeAmount=${payeeAmount}`).expect(
+        200,
+      );
+      const res = await post(`/v1/deals/${order.dealId}/splits`, key, {
+        payeeAmount,
+        signer: await w.address(signer),
+        signature: await w.signTyped(signer, typed.body.typedData),
+        expiry: typed.body.typedData.message.expiry,
+      });
+      expect([200, 202], JSON.stringify(res.body)).to.include(res.status);
+    }
+    await until(order.id, "split");
+    expect(await orderEvents(order.id)).to.include("order.split");
   });
 
   it("when the platform cancels before funding → cancelled; once more → 409 wrong-order-status", async () => {

@@ -16,11 +16,55 @@ import { DELEGATE_SALT_PREFIX } from "../../../protocol";
 import { USDT } from "../support/activity";
 import { startWriteRelayer, type WriteRelayer } from "../support/write";
 import { createReservations } from "../../../relayer/src/orders/reservations";
-import type { Order } from "../../../relayer/src/orders/model";
+import {
+  ORDER_TRANSITIONS,
+  TERMINAL,
+  canMove,
+  eventTypeOf,
+  fiatAmountOf,
+  followDeal,
+  type Order,
+} from "../../../relayer/src/orders/model";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const WAIT_MS = 60_000;
 const DENIED = "0x" + "de".repeat(20);
+
+describe("orders: the order model", function () {
+  const base = { status: "funded" as const, expiresAt: 1_000_000 };
+
+  it("when the deal shows performed before expiresAt → paid, not late; after it → paid, late", function () {
+    expect(followDeal(base, "performed", 999_000)).to.deep.equal({ to: "paid", late: false });
+    expect(followDeal(base, "performed", 1_000_001)).to.deep.equal({ to: "paid", late: true });
+    expect(followDeal({ ...base, status: "expired" }, "performed", 0)).to.deep.equal({ to: "paid", late: true });
+    expect(eventTypeOf("paid", true)).to.equal("order.paid_late");
+  });
+
+  it("when an expired order's deal is still open → it stays expired; a settled deal ends it", function () {
+    expect(followDeal({ ...base, status: "expired" }, "open", 0)).to.equal(undefined);
+    expect(followDeal({ ...base, status: "expired" }, "refunded", 0)).to.deep.equal({ to: "refunded", late: false });
+  });
+
+  it("when a deal status has no move from the order's status → none (terminal orders never move)", function () {
+    expect(followDeal({ ...base, status: "released" }, "refunded", 0)).to.equal(undefined);
+    expect(followDeal({ ...base, status: "cancelled" }, "open", 0)).to.equal(undefined);
+    expect(followDeal({ ...base, status: "accepted" }, "open", 0)).to.deep.equal({ to: "funded", late: false });
+    expect(followDeal({ ...base, status: "paid" }, "split", 0)).to.deep.equal({ to: "split", late: false });
+    expect(followDeal({ ...base, status: "disputed" }, "resolved", 0)).to.deep.equal({ to: "resolved", late: false });
+  });
+
+  it("when a rate is applied → the fiat amount is rounded to cents", function () {
+    expect(fiatAmountOf("100000000", "0.92")).to.equal("92.00");
+    expect(fiatAmountOf("1234567", "5.1")).to.equal("6.30");
+    expect(fiatAmountOf("1", "1")).to.equal("0.00");
+  });
+
+  it("when a status is terminal → the table lists no next status", function () {
+    for (const status of TERMINAL) expect(ORDER_TRANSITIONS[status]).to.deep.equal([]);
+    expect(canMove("assigned", "accepted")).to.equal(true);
+    expect(canMove("funded", "cancelled")).to.equal(false);
+  });
+});
 
 describe("orders: service branches", function () {
   this.timeout(180_000);
@@ -207,6 +251,33 @@ describe("orders: service branches", function () {
     expect(res.body.type).to.match(/wrong-signer$/);
     const open = await get(`/v1/checkout/${order.id}/typed-data?action=open`);
     expect(open.status).to.equal(409);
+  });
+
+  it("when an address is screened after funding → the user's release on the checkout is refused with 422 address-screened", async () => {
+    const user = w.p.payers[0];
+    const order = await create({ side: "sell", user: await w.address(user) });
+    expect(order.acceptor).to.equal(a);
+    await post(`/v1/acceptor/orders/${order.id}/accept`, aKey, {}).expect(200);
+    const typed = await get(`/v1/checkout/${order.id}/typed-data?action=open`).expect(200);
+    const signature = await w.signTyped(user, typed.body.typedData);
+    const opened = await post(`/v1/checkout/${order.id}/open`, undefined, { signature, expiry: typed.body.expiry });
+    expect(opened.status, JSON.stringify(opened.body)).to.equal(202);
+    await until(order.id, "funded");
+    expect((await w.confirm(order.dealId!, "performed", w.p.acceptor, aKey)).status).to.equal(202);
+    await until(order.id, "paid");
+    // The operator's deny list now names the acceptor (re-read when the file changes).
+    fs.writeFileSync(denyFile, `${DENIED}\n${a}\n`);
+    const typedRelease = await get(`/v1/checkout/${order.id}/typed-data?action=release`).expect(200);
+    const res = await post(`/v1/checkout/${order.id}/confirmations`, undefined, {
+      action: "release",
+      signer: await w.address(user),
+      signature: await w.signTyped(user, typedRelease.body.typedData),
+      expiry: typedRelease.body.expiry,
+    });
+    expect(res.status, JSON.stringify(res.body)).to.equal(422);
+    expect(res.body.type).to.match(/address-screened$/);
+    expect(res.body.address).to.equal(a);
+    fs.writeFileSync(denyFile, `${DENIED}\n`);
   });
 
   it("when a platform pages its orders → newest first, nextCursor until null; a cursor of another filter → 400", async () => {

@@ -7,7 +7,52 @@ import { expect } from "chai";
 import type { JsonRpcSigner } from "ethers";
 import { startWriteRelayer, type WriteRelayer } from "../support/write";
 import { USDT } from "../support/activity";
-import { Status } from "../../../protocol";
+import { DEAL_STATUSES, Status } from "../../../protocol";
+import { checkSplit, MAX_EXPIRY_SECONDS } from "../../../relayer/src/write/rules";
+
+describe("relayer split rules (pure)", function () {
+  const PAYER = `0x${"a1".repeat(20)}`;
+  const PAYEE = `0x${"b2".repeat(20)}`;
+  const NOW = 1_800_000_000;
+  const EXPIRY = BigInt(NOW + 3600);
+  const deal = (status: string) => ({
+    status,
+    payer: PAYER,
+    payee: PAYEE,
+    gateway: `0x${"c3".repeat(20)}`,
+    amount: "100",
+  });
+
+  it("when payer or payee signs on a live deal (open, performed, disputed) → their role; from every other status → wrong-status", function () {
+    for (const status of DEAL_STATUSES) {
+      const live = ["open", "performed", "disputed"].includes(status);
+      for (const [signer, role] of [
+        [PAYER, "payer"],
+        [PAYEE.toUpperCase().replace("0X", "0x"), "payee"],
+      ]) {
+        const out = checkSplit(deal(status), signer.toLowerCase(), 70n, EXPIRY, NOW);
+        if (live) expect(out, `${status} ${role}`).to.deep.equal({ role });
+        else expect(out, `${status} ${role}`).to.have.property("kind", "wrong-status");
+      }
+    }
+  });
+
+  it("when the signer has no role → wrong-signer; an amount above the deal's → split-amount-too-high (the whole amount is allowed)", function () {
+    expect(checkSplit(deal("open"), `0x${"d4".repeat(20)}`, 1n, EXPIRY, NOW)).to.have.property("kind", "wrong-signer");
+    expect(checkSplit(deal("open"), PAYER, 101n, EXPIRY, NOW)).to.have.property("kind", "split-amount-too-high");
+    expect(checkSplit(deal("open"), PAYER, 100n, EXPIRY, NOW)).to.deep.equal({ role: "payer" });
+    expect(checkSplit(deal("open"), PAYEE, 0n, EXPIRY, NOW)).to.deep.equal({ role: "payee" });
+  });
+
+  it("when the expiry has passed or lies more than MAX_EXPIRY_SECONDS ahead → signature-expired", function () {
+    expect(checkSplit(deal("open"), PAYER, 1n, BigInt(NOW - 1), NOW)).to.have.property("kind", "signature-expired");
+    expect(checkSplit(deal("open"), PAYER, 1n, BigInt(NOW + MAX_EXPIRY_SECONDS + 1), NOW)).to.have.property(
+      "kind",
+      "signature-expired",
+    );
+    expect(checkSplit(deal("open"), PAYER, 1n, BigInt(NOW), NOW)).to.deep.equal({ role: "payer" });
+  });
+});
 
 describe("relayer split path (end to end)", function () {
   this.timeout(300_000);
@@ -163,6 +208,32 @@ describe("relayer split path (end to end)", function () {
       expectProblem(await postSplit(dealId, key, expired), 422, "signature-expired");
       expectProblem(await postSplit(dealId, key, { payeeAmount: "1", signer: "x" }), 400, "invalid-parameter");
     });
+  });
+
+  it("when a disputed deal's parties both sign at the same moment → exactly one holds and one sends: one splitWithSigs, the dispute ends in a split", async function () {
+    const { dealId, payer, payee } = await w.openDeal({ amount: USDT(8) });
+    const performed = await w.confirm(dealId, "performed", payee, await w.key("party", payee));
+    await w.final(performed.body.submission.id);
+    const dispute = await w.confirm(dealId, "dispute", payer, await w.key("party", payer));
+    await w.final(dispute.body.submission.id);
+    await w.indexed(dealId, "disputed");
+    const [payerBody, payeeBody] = [
+      await signedSplit(dealId, USDT(5), payer),
+      await signedSplit(dealId, USDT(5), payee),
+    ];
+    const before = await w.sent();
+    const answers = await Promise.all([
+      postSplit(dealId, await w.key("party", payer), payerBody),
+      postSplit(dealId, await w.key("party", payee), payeeBody),
+    ]);
+    expect(answers.map((a) => a.status)).to.deep.equal([202, 202]);
+    const sent = answers.filter((a) => a.body.submission !== null);
+    expect(sent, JSON.stringify(answers.map((a) => a.body))).to.have.length(1);
+    expect(answers.filter((a) => a.body.awaiting !== undefined)).to.have.length(1);
+    expect((await w.final(sent[0].body.submission.id)).status).to.equal("final");
+    expect(await w.sent()).to.equal(before + 1);
+    const view = await w.indexed(dealId, "split");
+    expect(BigInt(view.refund)).to.equal(USDT(3));
   });
 
   it("when the deal is already settled → 409 wrong-status for a split, nothing sent", async function () {
