@@ -17,4 +17,9 @@ export default tseslint.config(
     files: ["**/*.js", "**/*.cjs"],
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
+  {
+    // The hosted pages run in the browser as ES modules.
+    files: ["relayer/pages/**/*.js"],
+    languageOptions: { globals: { ...globals.browser }, sourceType: "module" },
+  },
 );

@@ -45,6 +45,7 @@ import {
 } from "./availability";
 import { eventHandlers, type EventsApi } from "./events";
 import { webhookHandlers, type WebhooksApi } from "./webhooks";
+import { pagesRouter } from "./pages";
 import { orderHandlers } from "./orders";
 import { reportHandlers, type ReportSource } from "./reports";
 import type { OrdersApi } from "../orders/service";
@@ -562,6 +563,9 @@ export function createApi({
         });
       });
   }
+
+  // The hosted checkout and acceptor console (plain pages calling this API on the same origin).
+  app.use(pagesRouter());
 
   app.use((req: Request) => {
     throw new ApiProblem("not-found", `No route matches ${clip(req.method)} ${clip(req.originalUrl.split("?")[0])}.`);

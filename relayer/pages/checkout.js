@@ -1,0 +1,249 @@
+// The hosted checkout: shows one order (GET /v1/checkout/{orderId}, polled) and takes the user's next step
+// with their wallet (sell: approve and sign the deal's Open; buy: "I have paid"; sell: "I received the fiat").
+import { api, ApiError, announce, copyText, formatFiat, formatRemaining, formatUnits, showError } from "./common.js";
+import { allowance, approve, connect, signTypedData, walletMessage } from "./wallet.js";
+
+const POLL_MS = 2000;
+const FINAL = new Set(["released", "refunded", "split", "resolved", "expired", "unmatched", "cancelled"]);
+
+const orderId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
+const base = `/v1/checkout/${encodeURIComponent(orderId)}`;
+const $ = (id) => document.getElementById(id);
+
+let view;
+let busy = false;
+let stopped = false;
+let account;
+
+const STEP_OF = {
+  assigned: "pending",
+  accepted: "pending",
+  funded: "pending",
+  paid: "paid",
+  released: "released",
+};
+
+/** The sentence announced for a status (side-aware). */
+function statusText(v) {
+  const buy = v.side === "buy";
+  switch (v.status) {
+    case "assigned":
+      return "Finding a payment partner for your order…";
+    case "accepted":
+      return buy ? "Your payment partner is setting the order up…" : "Ready: connect your wallet to pay.";
+    case "funded":
+      return buy
+        ? "Please pay the amount shown using the payment details."
+        : "Your USDT is in escrow. The fiat is on its way.";
+    case "paid":
+      return buy ? "Payment reported. Waiting for the partner to confirm it." : "The partner says the fiat was sent.";
+    case "released":
+      return buy ? "Done: the USDT has been released to you." : "Done: the payment is complete.";
+    case "refunded":
+      return "The order was refunded.";
+    case "split":
+      return "The order was settled in part (a split of the amount).";
+    case "resolved":
+      return "The order was settled by the arbiter.";
+    case "disputed":
+      return "The order is disputed. An arbiter will review it.";
+    case "expired":
+      return "The order expired before it was paid.";
+    case "unmatched":
+      return "No payment partner was available for this order.";
+    case "cancelled":
+      return "The order was cancelled by the shop.";
+    default:
+      return `Status: ${v.status}`;
+  }
+}
+
+function render(v) {
+  const buy = v.side === "buy";
+  const token = `${formatUnits(v.amount)} USDT`;
+  const fiat = formatFiat(v.fiatAmount, v.currency);
+  $("pay").textContent = buy ? fiat : token;
+  $("get").textContent = buy ? token : fiat;
+  $("method").textContent = v.method ?? "—";
+  $("rate").textContent = v.rate ? `${v.rate} ${v.currency} per USDT` : "—";
+
+  const step = STEP_OF[v.status];
+  const order = ["pending", "paid", "released"];
+  for (const li of $("steps").querySelectorAll("li")) {
+    const i = order.indexOf(li.dataset.step);
+    const at = step === undefined ? -1 : order.indexOf(step);
+    li.className = i < at ? "done" : i === at ? "current" : "";
+    if (i === at) li.setAttribute("aria-current", "step");
+    else li.removeAttribute("aria-current");
+  }
+  $("steps").hidden = step === undefined;
+  const message = $("message");
+  message.hidden = step !== undefined;
+  message.textContent = step === undefined ? statusText(v) : "";
+  announce($("status"), statusText(v));
+  $("countdown-row").hidden = FINAL.has(v.status) || v.status === "paid" || v.status === "disputed";
+  tick();
+
+  const details = $("details");
+  details.hidden = !v.paymentDetails;
+  if (v.paymentDetails) {
+    $("details-hint").textContent = buy
+      ? `Send ${fiat} to this account with ${v.method}, then press “I have paid”.`
+      : `The partner sends ${fiat} by ${v.method}. These are their details for reference.`;
+    $("details-text").textContent = v.paymentDetails;
+  }
+  renderAction(v);
+}
+
+/** The one button the user needs now, if any. */
+function actionOf(v) {
+  // Only the user's own steps: the other party's are shown as status.
+  const mine = typeof v.next?.signer === "string" && v.next.signer.toLowerCase() === String(v.user).toLowerCase();
+  const next = mine ? v.next.action : null;
+  if (v.side === "sell" && next === "open") {
+    return {
+      label: "Connect wallet and pay",
+      hint:
+        `${v.approval ? "If needed, your wallet first asks you to approve the USDT transfer. Then you " : "You "}` +
+        `sign the payment of ${formatUnits(v.amount)} USDT into escrow.`,
+      run: openSell,
+    };
+  }
+  if (v.side === "buy" && next === "performed") {
+    return {
+      label: "I have paid",
+      hint: "Press this after you sent the payment. Your wallet will ask you to sign a confirmation (no fee).",
+      run: () => confirm("performed"),
+    };
+  }
+  if (v.side === "sell" && next === "release") {
+    return {
+      label: "I received the fiat",
+      hint: "Press this only after the money arrived in your account: it releases your USDT to the partner.",
+      run: () => confirm("release"),
+      alt: {
+        label: "I did not receive it",
+        hint: "If the money has not arrived, open a dispute: your USDT stays in escrow and an arbiter decides.",
+        run: () => confirm("dispute"),
+      },
+    };
+  }
+  return undefined;
+}
+
+function renderAction(v) {
+  const a = actionOf(v);
+  const section = $("actions");
+  const button = $("action");
+  const alt = $("alt-action");
+  section.hidden = !a;
+  if (!a) return;
+  $("action-hint").textContent = a.hint;
+  if (!busy) button.textContent = a.label;
+  button.disabled = busy;
+  button.onclick = () => run(a);
+  alt.hidden = !a.alt;
+  $("alt-hint").hidden = !a.alt;
+  if (a.alt) {
+    alt.textContent = a.alt.label;
+    $("alt-hint").textContent = a.alt.hint;
+    alt.disabled = busy;
+    alt.onclick = () => run(a.alt);
+  }
+}
+
+async function run(a) {
+  if (busy) return;
+  busy = true;
+  const button = $("action");
+  button.disabled = true;
+  $("alt-action").disabled = true;
+  button.setAttribute("aria-busy", "true");
+  showError($("alert"), "");
+  try {
+    await a.run();
+    await refresh();
+  } catch (error) {
+    showError($("alert"), error instanceof ApiError ? error.message : walletMessage(error));
+  } finally {
+    busy = false;
+    button.removeAttribute("aria-busy");
+    if (view) renderAction(view);
+    const target = $("actions").hidden ? $("status") : $("action");
+    target.tabIndex = target === $("status") ? -1 : 0;
+    target.focus();
+  }
+}
+
+async function wallet() {
+  account ??= await connect();
+  $("account").textContent = `Wallet: ${account}`;
+  if (view.user && account !== view.user.toLowerCase()) {
+    throw new Error(`Connect the wallet of this order (${view.user}); the connected one is ${account}.`);
+  }
+  return account;
+}
+
+async function openSell() {
+  const from = await wallet();
+  const a = view.approval;
+  if (a && (await allowance(a.token, from, a.spender)) < BigInt(a.amount)) {
+    announce($("status"), "Approve the USDT transfer in your wallet…");
+    await approve(from, a);
+    announce($("status"), "Approval confirmed.");
+  }
+  announce($("status"), "Sign the payment in your wallet…");
+  const { typedData, expiry } = await api("GET", `${base}/typed-data?action=open`);
+  const signature = await signTypedData(from, typedData);
+  await api("POST", `${base}/open`, { body: { signature, expiry: String(expiry ?? typedData.message.expiry) } });
+  announce($("status"), "Payment sent to the escrow. Waiting for it to be confirmed…");
+}
+
+async function confirm(action) {
+  const from = await wallet();
+  announce($("status"), "Sign the confirmation in your wallet…");
+  const { typedData, expiry } = await api("GET", `${base}/typed-data?action=${action}`);
+  const signature = await signTypedData(from, typedData);
+  await api("POST", `${base}/confirmations`, {
+    body: { action, signer: from, signature, expiry: String(expiry ?? typedData.message.expiry) },
+  });
+  announce($("status"), action === "dispute" ? "Dispute opened." : "Confirmation sent.");
+}
+
+function tick() {
+  if (!view) return;
+  const el = $("countdown");
+  el.textContent = formatRemaining(view.expiresAt);
+  el.setAttribute("datetime", new Date(view.expiresAt).toISOString());
+}
+
+async function refresh() {
+  try {
+    const v = await api("GET", base);
+    view = v;
+    $("loading").hidden = true;
+    $("order").hidden = false;
+    if (!busy) showError($("alert"), "");
+    render(v);
+    return v;
+  } catch (error) {
+    $("loading").hidden = true;
+    showError($("alert"), error.message);
+    // An unknown order stays unknown: stop asking.
+    if (error.status === 404) stopped = true;
+    return undefined;
+  }
+}
+
+async function poll() {
+  const v = await refresh();
+  if (stopped || (v && FINAL.has(v.status))) return;
+  setTimeout(poll, document.hidden ? POLL_MS * 3 : POLL_MS);
+}
+
+$("copy").addEventListener("click", async () => {
+  const ok = await copyText($("details-text").textContent ?? "");
+  $("copied").textContent = ok ? "Copied." : "Copy failed: select the text and copy it.";
+});
+setInterval(tick, 1000);
+poll();
