@@ -33,11 +33,7 @@ export type WebhookDelivery = {
 };
 
 export type WebhookFailure =
-  | "no-secret"
-  | "malformed-header"
-  | "timestamp-out-of-tolerance"
-  | "no-matching-signature"
-  | "malformed-payload";
+  "no-secret" | "malformed-header" | "timestamp-out-of-tolerance" | "no-matching-signature" | "malformed-payload";
 
 /** A delivery that must not be trusted; `reason` says why. */
 export class WebhookVerificationError extends Error {
