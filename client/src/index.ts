@@ -177,6 +177,8 @@ const RETRY_STATUSES = new Set([408, 429, 502, 503, 504]);
 export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  // An HTTP date names its day ("Wed, 21 Oct 2026 07:28:00 GMT"); anything else is not one.
+  if (!/^[A-Za-z]{3}, /.test(value.trim())) return undefined;
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -9,7 +9,9 @@ import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { expect } from "chai";
 import { id, type JsonRpcSigner } from "ethers";
+import fc from "fast-check";
 import {
+  backoffMs,
   createEscrowClient,
   EscrowApiError,
   EscrowNetworkError,
@@ -18,6 +20,7 @@ import {
   type EscrowClient,
   type components,
   type WebhookDelivery,
+  retryAfterMs,
 } from "../../client/src";
 import { makeDeal, type DealParams } from "../relayer/support/activity";
 import { startWriteRelayer, type WriteRelayer } from "../relayer/support/write";
@@ -106,6 +109,14 @@ describe("client against a real relayer", function () {
     expect(deal!.payer).to.equal(payerAddress);
     expect(deal!.payee).to.equal(payeeAddress);
     expect(deal!.amount).to.equal(body.deal.amount);
+
+    // With the deal's current ETag in If-None-Match the relayer answers 304: the method resolves with undefined.
+    const etag = (await w.http.get(`/v1/deals/${accepted.dealId}`)).headers.etag as string;
+    const unchanged = await escrow.getDeal({
+      params: { path: { dealId: accepted.dealId } },
+      headers: { "If-None-Match": etag },
+    });
+    expect(unchanged).to.equal(undefined);
 
     const page = await escrow.listDeals({ params: { query: { party: payerAddress } } });
     expect(page.data.map((d) => d.dealId)).to.include(accepted.dealId);
@@ -338,6 +349,35 @@ describe("client against a real relayer", function () {
   });
 });
 
+describe("client retry policy", () => {
+  it("when Retry-After is delta-seconds or an HTTP date → its wait in ms; absent or unreadable → undefined", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(retryAfterMs("3", now)).to.equal(3000);
+    expect(retryAfterMs(" 0 ", now)).to.equal(0);
+    expect(retryAfterMs("Thu, 01 Jan 2026 00:00:05 GMT", now)).to.equal(5000);
+    expect(retryAfterMs("Wed, 31 Dec 2025 23:59:00 GMT", now)).to.equal(0);
+    for (const v of [null, "", "soon", "-1"]) expect(retryAfterMs(v, now), String(v)).to.equal(undefined);
+  });
+
+  it("when any retry, base and cap are drawn → the backoff lies in [ceiling/2, ceiling], ceiling = min(cap, base·2^(n-1))", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 5_000 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (retry, base, cap, draw) => {
+          const ceiling = Math.min(cap, base * 2 ** Math.min(30, retry - 1));
+          const wait = backoffMs(retry, base, cap, () => draw);
+          expect(wait).to.be.at.least(Math.floor(ceiling / 2));
+          expect(wait).to.be.at.most(ceiling);
+        },
+      ),
+      { numRuns: 500, seed: 5 },
+    );
+  });
+});
+
 describe("client against a rate-limited relayer", function () {
   this.timeout(300_000);
   let w: WriteRelayer;
@@ -368,15 +408,26 @@ describe("client against a rate-limited relayer", function () {
     return limited!;
   }
 
+  /**
+   * Runs `call` right after spending the key's burst, until its first attempt met the limit (a slow machine may
+   * refill a token in between): at most 5 rounds.
+   */
+  async function limited<T>(apiKey: string, call: (attempts: AttemptInfo[]) => Promise<T>) {
+    for (let round = 1; ; round++) {
+      const first = await exhaust(apiKey);
+      expect([first.kind, first.retryAfterMs]).to.deep.equal(["rate-limited", 1000]);
+      const attempts: AttemptInfo[] = [];
+      const result = await call(attempts);
+      if (attempts[0]?.status === 429 || round === 5) return { attempts, result };
+    }
+  }
+
   it("when the relayer answers 429 with Retry-After → the client waits that long, retries, and resolves", async () => {
     const apiKey = await w.key("read", `0x${"01".repeat(20)}`);
-    const limited = await exhaust(apiKey);
-    expect([limited.kind, limited.retryAfterMs]).to.deep.equal(["rate-limited", 1000]);
-
-    const attempts: AttemptInfo[] = [];
-    const escrow = createEscrowClient({ baseUrl, apiKey, retries: 3, onAttempt: (a) => attempts.push(a) });
-    const page = await escrow.listGateways();
-    expect(page.data).to.be.an("array");
+    const { attempts, result } = await limited(apiKey, (attempts) =>
+      createEscrowClient({ baseUrl, apiKey, retries: 3, onAttempt: (a) => attempts.push(a) }).listGateways(),
+    );
+    expect(result.data).to.be.an("array");
     expect(attempts[0]).to.include({ status: 429, retryInMs: 1000 });
     expect(attempts[attempts.length - 1]).to.include({ status: 200 });
     expect(attempts.filter((a) => a.status === 429).every((a) => a.retryInMs! >= 1000)).to.equal(true);
@@ -384,10 +435,12 @@ describe("client against a rate-limited relayer", function () {
 
   it("when Retry-After is longer than maxRetryAfterMs → EscrowApiError 429 at once, with retryAfterMs", async () => {
     const apiKey = await w.key("read", `0x${"02".repeat(20)}`);
-    await exhaust(apiKey);
-    const attempts: AttemptInfo[] = [];
-    const escrow = createEscrowClient({ baseUrl, apiKey, maxRetryAfterMs: 500, onAttempt: (a) => attempts.push(a) });
-    const e = (await escrow.listGateways().catch((x: unknown) => x)) as EscrowApiError;
+    const { attempts, result } = await limited(apiKey, (attempts) =>
+      createEscrowClient({ baseUrl, apiKey, maxRetryAfterMs: 500, onAttempt: (a) => attempts.push(a) })
+        .listGateways()
+        .catch((x: unknown) => x),
+    );
+    const e = result as EscrowApiError;
     expect(e).to.be.instanceOf(EscrowApiError);
     expect([e.status, e.kind, e.retryAfterMs]).to.deep.equal([429, "rate-limited", 1000]);
     expect(attempts).to.have.length(1);
