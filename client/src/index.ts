@@ -198,6 +198,22 @@ function problemOf(status: number, statusText: string, body: unknown): Problem {
   return { type: "about:blank", title: statusText || `HTTP ${status}`, status, ...(detail ? { detail } : {}) };
 }
 
+/** A success body read as text: parsed when its Content-Type is JSON; undefined when empty. */
+function bodyOf(route: RouteName, response: Response, text: unknown): unknown {
+  if (typeof text !== "string" || text === "") return undefined;
+  if (!/[/+]json\b/i.test(response.headers.get("content-type") ?? "")) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new EscrowApiError(route, {
+      type: "about:blank",
+      title: "Unreadable answer",
+      status: response.status,
+      detail: "The answer's Content-Type says JSON but its body is not JSON",
+    });
+  }
+}
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
@@ -266,7 +282,8 @@ export function createEscrowClient(options: EscrowClientOptions): EscrowClient {
           body: init.body,
           headers,
           signal,
-          parseAs: route.parseAs,
+          // Bodies are read as text and parsed by their Content-Type (a route may answer JSON or, say, CSV).
+          parseAs: route.parseAs === "stream" ? "stream" : "text",
         });
       } catch (error) {
         clearTimeout(timer);
@@ -284,7 +301,11 @@ export function createEscrowClient(options: EscrowClientOptions): EscrowClient {
       const status = response.status;
       if (response.ok || status === 304) {
         report({ status });
-        return status === 304 ? undefined : answer.data;
+        return status === 304
+          ? undefined
+          : route.parseAs === "stream"
+            ? answer.data
+            : bodyOf(name, response, answer.data);
       }
       const after = retryAfterMs(response.headers.get("retry-after"));
       const problem = problemOf(status, response.statusText, answer.error);
