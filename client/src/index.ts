@@ -263,7 +263,7 @@ export function createEscrowClient(options: EscrowClientOptions): EscrowClient {
     const deadlineMs = init.timeoutMs ?? timeoutMs;
     const idempotencyKey = route.method === "post" ? (init.idempotencyKey ?? randomUUID()) : undefined;
     const headers: Record<string, string> = {
-      Accept: route.parseAs === "stream" ? "text/event-stream" : "application/json, application/problem+json",
+      ...(route.parseAs === "stream" ? { Accept: "text/event-stream" } : {}),
       ...options.headers,
       ...init.headers,
       ...(apiKey !== undefined ? { Authorization: `Bearer ${apiKey}` } : {}),
