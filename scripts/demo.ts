@@ -1,9 +1,10 @@
 /**
  * `npm run demo` — the whole system with nothing but Node.js and Redis: an in-process Hardhat chain with a
  * JSON-RPC endpoint, the contracts deployed, the relayer (indexer, HTTP API, submitter) running, and four flows
- * driven through the relayer's HTTP API — a payment, an on-ramp, an off-ramp and a dispute. Every signature is
- * made by the party's own key (over `eth_signTypedData_v4`, from the typed data the API returns); every
- * transaction line says which account sent it.
+ * driven through the relayer's HTTP API — a payment, an on-ramp, an off-ramp and a dispute — then two orders a
+ * platform creates with the typed client (client/), matched to an acceptor: a buy (fiat → USDT) and a sell
+ * (USDT → fiat), each through its checkout. Every signature is made by the party's own key (over
+ * `eth_signTypedData_v4`, from the typed data the API returns); every transaction line says which account sent it.
  *
  * REDIS_URL selects Redis; without it the demo uses 127.0.0.1:6379, or starts a private redis-server when nothing
  * answers there. The demo's keys use a fresh prefix and are deleted at the end.
@@ -30,6 +31,7 @@ import {
 import { createCommon } from "../relayer/src/common";
 import { parseOptions } from "../relayer/src/options";
 import { startRelayer } from "../relayer/src/index";
+import { createEscrowClient } from "../client/src";
 
 /** Confirmation depth of the demo's relayer: small, so "pending" turns "final" within the demo. */
 const DEMO_CONFIRMATIONS = 2;
@@ -92,6 +94,8 @@ async function main(): Promise<void> {
   step("Start the relayer: indexer into Redis, the HTTP API, and the submitter with a key of its own");
   // The relayer's signer pays gas and holds no token: it can only carry the parties' signatures.
   const relayerKey = Wallet.createRandom();
+  // The relayer's lock delegate: an acceptor that auto-accepts names it on-chain; it can lock float, never release.
+  const delegateKey = Wallet.createRandom();
   await (await deployer.sendTransaction({ to: relayerKey.address, value: parseEther("10") })).wait();
   say(`the deployer sends the relayer's signer ${short(relayerKey.address)} 10 ETH for gas (it holds no USDT)`);
   const prefix = `demo-${randomBytes(4).toString("hex")}`;
@@ -107,7 +111,9 @@ async function main(): Promise<void> {
       POLL_INTERVAL_MS: "50",
       LOG_LEVEL: "warn",
       RELAYER_KEY: relayerKey.privateKey,
+      LOCK_DELEGATE_KEY: delegateKey.privateKey,
       SUBMIT_BATCH_WINDOW_MS: "300",
+      ORDER_SWEEP_MS: "200",
     }),
   );
   const relayer = await startRelayer(common);
@@ -123,6 +129,7 @@ async function main(): Promise<void> {
   const miner = setInterval(() => void p.provider.send("evm_mine", []).catch(() => undefined), 500);
   try {
     await flows(p, api, relayer);
+    await orderFlows(p, api, relayer, delegateKey.address);
   } finally {
     clearInterval(miner);
     step("Shut down and remove the demo's Redis keys");
@@ -346,6 +353,152 @@ async function flows(p: Protocol, api: string, relayer: Relayer): Promise<void> 
   say(
     `the relayer's signer paid ${formatUnits(parseEther("10") - spent, 18).slice(0, 8)} ETH of gas and holds no USDT`,
   );
+}
+
+/**
+ * Two orders as a platform makes them with the typed client: matched to the acceptor, bound to one deal each,
+ * followed to their end. The platform, the acceptor and the users each call the API with their own key (the
+ * users through the checkout's routes, which need none: the order id is the capability).
+ */
+async function orderFlows(p: Protocol, api: string, relayer: Relayer, delegate: string): Promise<void> {
+  const address = async (s: JsonRpcSigner) => (await s.getAddress()).toLowerCase();
+  const signTyped = (signer: JsonRpcSigner, typedData: unknown) =>
+    p.provider.send("eth_signTypedData_v4", [signer.address, JSON.stringify(typedData)]) as Promise<string>;
+  const usdtAddress = (await p.usdt.getAddress()).toLowerCase();
+  const acceptor = await address(p.acceptor);
+  const [, seller] = p.payers;
+  const [, buyer] = p.payees;
+  const keyOf = async (scope: "platform" | "acceptor", owner: string) =>
+    (await relayer.keys.create({ scope, owner, label: `demo ${scope}` })).secret;
+  const shop = createEscrowClient({ baseUrl: api, apiKey: await keyOf("platform", Wallet.createRandom().address) });
+  const desk = createEscrowClient({ baseUrl: api, apiKey: await keyOf("acceptor", acceptor) });
+  const checkout = createEscrowClient({ baseUrl: api });
+
+  /** Waits until the order shows `status`, printing every new status it passes through. */
+  const seen = new Map<string, string>();
+  const until = async (orderId: string, status: string) => {
+    const deadline = Date.now() + WAIT_TIMEOUT_MS;
+    for (;;) {
+      const o = await shop.getOrder({ params: { path: { id: orderId } } });
+      if (o.status !== seen.get(orderId))
+        say(`  GET /v1/orders/${orderId} → ${o.status}${o.late ? " (paid late)" : ""}`);
+      seen.set(orderId, o.status);
+      if (o.status === status) return o;
+      if (Date.now() > deadline) throw new Error(`order ${orderId} is ${o.status}, not ${status}`);
+      await sleep(200);
+    }
+  };
+  /** The order's user signs `action` on the checkout (as the checkout page has its wallet do). */
+  const userConfirms = async (orderId: string, action: "performed" | "release", user: JsonRpcSigner) => {
+    const typed = await checkout.checkoutTypedData({ params: { path: { orderId }, query: { action } } });
+    const signature = await signTyped(user, typed.typedData);
+    await checkout.checkoutConfirmation({
+      params: { path: { orderId } },
+      body: { action, signer: await address(user), signature, expiry: typed.expiry },
+    });
+    say(`${short(await address(user))} signs "${action}" on the checkout; POST /v1/checkout/…/confirmations → 202`);
+  };
+  /** The acceptor signs `action` on the order's deal with its own key and posts it with its acceptor key. */
+  const acceptorConfirms = async (dealId: string, action: "performed" | "release", label: string) => {
+    const typed = await desk.confirmationTypedData({
+      params: { path: { dealId }, query: { action, signer: acceptor } },
+    });
+    const signature = await signTyped(p.acceptor, typed.typedData);
+    await desk.postConfirmation({
+      params: { path: { dealId } },
+      body: { action, signer: acceptor, signature, expiry: typed.typedData.message.expiry as string },
+    });
+    say(`acceptor: ${label}: ${short(acceptor)} signs "${action}"; POST /v1/deals/…/confirmations → 202`);
+  };
+
+  step("Orders: the acceptor opens its desk; a platform creates orders with the typed client (client/)");
+  await (await p.registry.connect(p.acceptor).setLockDelegate(delegate)).wait();
+  // Auto-accept needs the relayer to have indexed the new delegate (it reads it from its projection).
+  for (const deadline = Date.now() + WAIT_TIMEOUT_MS; ; await sleep(100)) {
+    const view = await shop.getAcceptor({ params: { path: { address: acceptor } } });
+    if (view.lockDelegate.toLowerCase() === delegate.toLowerCase()) break;
+    if (Date.now() > deadline) throw new Error("the relayer did not index the acceptor's new lock delegate");
+  }
+  say(
+    `the acceptor ${short(acceptor)} names the relayer's lock delegate ${short(delegate)} on-chain (sent by the acceptor)`,
+  );
+  await desk.putAcceptorProfile({
+    body: {
+      rates: { EUR: "0.92" },
+      methods: {
+        "SEPA:EUR": { minAmount: "1000000", maxAmount: "5000000000", details: "IBAN DE89 3704 0044 0532 0130 00" },
+      },
+      autoAccept: true,
+      paused: false,
+    },
+  });
+  await desk.postAcceptorHeartbeat({ body: { online: true } });
+  say("PUT /v1/acceptor/profile: 0.92 EUR per USDT, SEPA:EUR 1–5,000 USDT, auto-accept on; heartbeat: online");
+
+  step("Buy order: a user buys 120 USDT for euros by SEPA transfer");
+  const buy = await shop.createOrder({
+    body: {
+      side: "buy",
+      amount: USDT(120).toString(),
+      token: usdtAddress,
+      currency: "EUR",
+      method: "SEPA",
+      user: await address(buyer),
+      reference: "cart-501",
+    },
+  });
+  say(
+    `POST /v1/orders → 201 ${buy.id}: matched to ${short(buy.acceptor ?? "?")} at ${buy.rate} EUR, ${buy.fiatAmount} EUR to pay`,
+  );
+  say(
+    `deal ${short(buy.dealId ?? "?")} known before any transaction; the relayer's lock delegate locks the acceptor's float`,
+  );
+  say(`checkout page for the user: ${api}/checkout/${buy.id}`);
+  await until(buy.id, "funded");
+  const view = await checkout.getCheckout({ params: { path: { orderId: buy.id } } });
+  say(`the checkout shows the acceptor's details: ${view.paymentDetails}`);
+  await userConfirms(buy.id, "performed", buyer);
+  await until(buy.id, "paid");
+  await acceptorConfirms(buy.dealId!, "release", "the euros arrived");
+  await until(buy.id, "released");
+
+  step("Sell order: a user sells 60 USDT for euros");
+  const sell = await shop.createOrder({
+    body: {
+      side: "sell",
+      amount: USDT(60).toString(),
+      token: usdtAddress,
+      currency: "EUR",
+      method: "SEPA:EUR",
+      user: await address(seller),
+      reference: "payout-77",
+    },
+  });
+  say(`POST /v1/orders → 201 ${sell.id}: matched to ${short(sell.acceptor ?? "?")}, ${sell.fiatAmount} EUR to receive`);
+  say(`checkout page for the user: ${api}/checkout/${sell.id}`);
+  await until(sell.id, "accepted");
+  const open = await checkout.checkoutTypedData({ params: { path: { orderId: sell.id }, query: { action: "open" } } });
+  const signature = await signTyped(seller, open.typedData);
+  await checkout.checkoutOpen({ params: { path: { orderId: sell.id } }, body: { signature, expiry: open.expiry } });
+  say(`${short(await address(seller))} signs the deal's Open on the checkout (no gas; it approved the escrow before)`);
+  await until(sell.id, "funded");
+  await acceptorConfirms(sell.dealId!, "performed", "the euros are sent");
+  await until(sell.id, "paid");
+  await userConfirms(sell.id, "release", seller);
+  await until(sell.id, "released");
+
+  const events = await shop.listEvents({ params: { query: { types: "order.*", limit: 100 } } });
+  say(`the platform's order events (its webhooks get the same): ${events.data.map((e) => e.type).join(", ")}`);
+  const report = (await shop.settlementReport({ params: { query: { format: "json" } } })) as {
+    rows: unknown[];
+    totals: Record<string, { count: number; amount: string; payeeAmount: string; fee: string }>;
+  };
+  for (const [token, t] of Object.entries(report.totals)) {
+    say(
+      `GET /v1/reports/settlements → ${t.count} settled orders in ${short(token)}: ${usdt(t.amount)}, ` +
+        `${usdt(t.payeeAmount)} to payees, ${usdt(t.fee)} in fees`,
+    );
+  }
 }
 
 main().catch((error) => {

@@ -160,6 +160,8 @@ export async function startRelayer(common: Common) {
     headers,
   };
   let submitter: ReturnType<typeof createSubmitter> | undefined;
+  /** The orders (relayer/src/orders), made after the write side they use; the write side asks them to screen. */
+  let orders: ReturnType<typeof createOrders> | undefined;
   let signer: string | undefined;
   if (signerKey) {
     signer = new Wallet(signerKey).address.toLowerCase();
@@ -200,6 +202,8 @@ export async function startRelayer(common: Common) {
       relayer: signer,
       // The escrow judges expiries by block time, which a test chain (or a skewed host clock) may run ahead of.
       now: async () => Math.max(Math.floor(Date.now() / 1000), (await store.getMeta()).time ?? 0),
+      // The orders (created below) screen a deal's user and acceptor again before it pays out.
+      beforePayout: (dealId) => orders?.screenPayout(dealId) ?? Promise.resolve(),
     });
     logger.info({ msg: "write side on", signer });
   }
@@ -207,7 +211,6 @@ export async function startRelayer(common: Common) {
   /* ---- orders and the acceptor desk (relayer/src/orders): orders need the write side ---- */
   const ordersBase = `${store.keyPrefix}w:o:`;
   const desk = createDesk({ redis, base: ordersBase });
-  let orders: ReturnType<typeof createOrders> | undefined;
   if (write.service) {
     const reservations = createReservations({ redis, base: ordersBase, projectionBase: store.keyPrefix });
     const screening = createScreening({

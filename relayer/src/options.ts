@@ -305,11 +305,11 @@ export const OPTIONS = {
     "path of the operator's deny list (one address per line, # comments; re-read when it changes)",
     z.string().min(1).optional(),
   ),
-  orderReserveMs: option(
-    "ORDER_RESERVE_MS",
-    "how long a match holds an acceptor's float for an order before the reservation lapses",
+  orderReserveGraceMs: option(
+    "ORDER_RESERVE_GRACE_MS",
+    "how long a buy order's reservation of the acceptor's float outlives the order's expiry (a lock sent just before it may still be indexed); it ends earlier when the deal opens",
     intFrom(1_000, 86_400_000),
-    "120000",
+    "60000",
   ),
 };
 

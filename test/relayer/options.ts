@@ -84,7 +84,7 @@ const _optionsType: Equal<
     lockDelegateKey?: string | undefined;
     acceptorHeartbeatMs: number;
     denyList?: string | undefined;
-    orderReserveMs: number;
+    orderReserveGraceMs: number;
   }
 > = true;
 
@@ -104,7 +104,7 @@ const EVENTS_DEFAULTS = {
   acceptorHeartbeatMs: 60_000,
   denyList: undefined,
   lockDelegateKey: undefined,
-  orderReserveMs: 120_000,
+  orderReserveGraceMs: 60_000,
 };
 
 /** The write side's options left at their defaults. */
@@ -191,7 +191,7 @@ describe("relayer options", function () {
         LOCK_DELEGATE_KEY: key,
         ACCEPTOR_HEARTBEAT_MS: "5000",
         DENY_LIST: "deny.txt",
-        ORDER_RESERVE_MS: "3000",
+        ORDER_RESERVE_GRACE_MS: "3000",
       });
       expect(options).to.deep.equal({
         rpcUrl: REQUIRED.RPC_URL,
@@ -231,7 +231,7 @@ describe("relayer options", function () {
         lockDelegateKey: key,
         acceptorHeartbeatMs: 5000,
         denyList: "deny.txt",
-        orderReserveMs: 3000,
+        orderReserveGraceMs: 3000,
       });
     });
 

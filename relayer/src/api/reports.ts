@@ -39,7 +39,9 @@ const timeField = z.string().max(40).openapi({
 
 export const ReportQuery = z.strictObject({
   from: timeField.optional().openapi({ description: "Settled at or after (block time). Default: 31 days before `to`" }),
-  to: timeField.optional().openapi({ description: "Settled before (block time). Default: now" }),
+  to: timeField.optional().openapi({
+    description: "Settled before (block time). Default: now (the later of the clock and the latest block's time)",
+  }),
   format: z.enum(["json", "csv"], { error: "must be json or csv" }).optional().openapi({ default: "json" }),
 });
 
@@ -77,6 +79,11 @@ export type ReportSource = {
   ordersOf(key: KeyIdentity, untilMs: number): Promise<Order[]>;
   /** The projection's deals by id (missing ones absent). */
   deals(ids: string[]): Promise<Map<string, DealRecord>>;
+  /**
+   * Unix seconds of "now" for a report's default end: the later of the clock and the latest block time the indexer
+   * read (a chain whose clock runs ahead, as a test chain's does, settles deals "in the future" of the host).
+   */
+  now(): Promise<number>;
 };
 
 /** Reads the order store's keys (under W = keyPrefix + "w:o:") and the projection. */
@@ -86,7 +93,7 @@ export function createReportSource({
   timeoutMs = REDIS_TIMEOUT_MS,
 }: {
   redis: Redis;
-  store: Pick<Store, "keyPrefix" | "readDealsById">;
+  store: Pick<Store, "keyPrefix" | "readDealsById" | "getMeta">;
   timeoutMs?: number;
 }): ReportSource {
   const base = `${store.keyPrefix}w:o:`;
@@ -157,6 +164,11 @@ export function createReportSource({
       }
       return out;
     },
+
+    async now() {
+      const meta = await deadline(store.getMeta(), "report clock");
+      return Math.max(Math.floor(Date.now() / 1000), meta.time ?? 0);
+    },
   };
 }
 
@@ -207,8 +219,9 @@ export function reportHandlers(source?: ReportSource) {
     async settlementReport(req: Request, res: Response) {
       const q = validateQuery(req, ReportQuery);
       const key = keyOf(res);
-      const { fromS, toS } = rangeOf(q, Math.floor(Date.now() / 1000));
       if (!source) throw new ApiProblem("unavailable", UNAVAILABLE);
+      // `to` is exclusive: the default ends after the current second, so a deal settled in it is listed.
+      const { fromS, toS } = rangeOf(q, (await source.now()) + 1);
       const orders = await source.ordersOf(key, toS * 1000);
       const dealIds = [...new Set(orders.flatMap((o) => (o.dealId ? [o.dealId.toLowerCase()] : [])))];
       const deals = await source.deals(dealIds);

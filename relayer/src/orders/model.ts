@@ -8,7 +8,9 @@
  */
 import type { DealKind } from "../../../protocol";
 
-export type OrderSide = "buy" | "sell";
+import type { OrderSide } from "./matching";
+
+export type { OrderSide };
 export type OrderStatus =
   | "assigned"
   | "accepted"

@@ -264,7 +264,7 @@ export function createOrders(deps: OrdersDeps) {
     now,
     orderId: o.id,
     user: o.user,
-    reserveMs: Math.max(1, o.expiresAt - now) + 60_000,
+    reserveMs: Math.max(1, o.expiresAt - now) + options.orderReserveGraceMs,
   });
 
   /* ------------------------------------------------ create ------------------------------------------------ */
@@ -540,15 +540,25 @@ export function createOrders(deps: OrdersDeps) {
     if (!o.dealId || BEFORE_FUNDING.has(o.status) || o.status === "cancelled" || o.status === "unmatched") {
       throw wrongStatus(o, "its deal is not open");
     }
-    if (body.action === "release") {
-      const screened = await screening.screen([o.user, o.acceptor!], o.token);
-      if (!screened.ok) {
-        throw new ApiProblem("address-screened", `The address ${screened.address} may not be paid now.`, {
-          members: { address: screened.address, reason: screened.reason },
-        });
-      }
-    }
+    // A release is screened again by the write side (screenPayout, wired as its beforePayout).
     return write.confirm(SERVICE_IDENTITY, o.dealId, body);
+  }
+
+  /**
+   * Screens an order's user and acceptor again before its deal pays out (a release or a split, by any route: the
+   * checkout, the acceptor's confirmation, a platform's). A deal bound to no order passes.
+   */
+  async function screenPayout(dealId: string): Promise<void> {
+    const id = await orders.orderOfDeal(dealId.toLowerCase());
+    const stored = id === undefined ? undefined : await orders.get(id);
+    if (!stored?.order.acceptor) return;
+    const o = stored.order;
+    const screened = await screening.screen([o.user, o.acceptor!], o.token);
+    if (!screened.ok) {
+      throw new ApiProblem("address-screened", `The address ${screened.address} may not be paid now.`, {
+        members: { address: screened.address, reason: screened.reason },
+      });
+    }
   }
 
   /* ------------------------------------------- the sweeper's step ------------------------------------------- */
@@ -640,7 +650,7 @@ export function createOrders(deps: OrdersDeps) {
     intervalMs: sweepMs,
     logger,
   });
-  return { api, orders, advance, start: () => sweeper.start(), stop: () => sweeper.stop() };
+  return { api, orders, advance, screenPayout, start: () => sweeper.start(), stop: () => sweeper.stop() };
 }
 export type Orders = ReturnType<typeof createOrders>;
 export type OrdersApi = Orders["api"];

@@ -75,6 +75,12 @@ export type WriteDeps = {
   relayer: string;
   /** The time the escrow will judge by (unix seconds): the chain's, where it runs ahead of the wall clock. */
   now?: () => Promise<number>;
+  /**
+   * Runs before a release or a split that pays the payee is queued: the orders' screening of the deal's user and
+   * acceptor (relayer/src/orders/service.ts screenPayout), which refuses with 422 address-screened. The deal can
+   * still be cancelled or refunded: a refusal never leaves it stuck.
+   */
+  beforePayout?: (dealId: string) => Promise<void>;
 };
 
 export type SplitRequest = { payeeAmount: bigint; signer: string; signature: string; expiry: bigint };
@@ -205,6 +211,7 @@ export function createWriteService(deps: WriteDeps) {
     const now = await clock();
     const checked = checkSplit(deal, signer, r.payeeAmount, r.expiry, now);
     if ("kind" in checked) return refuse(checked);
+    if (r.payeeAmount > 0n) await deps.beforePayout?.(dealId);
     const { role } = checked;
     const other: Role = role === "payer" ? "payee" : "payer";
     const digest = digestOf(domain, "Split", { dealId, payeeAmount: r.payeeAmount, expiry: r.expiry });
@@ -277,6 +284,7 @@ export function createWriteService(deps: WriteDeps) {
     const now = await clock();
     const refusal = checkConfirmation(deal, c.action, signer, c.expiry, now);
     if (refusal) refuse(refusal);
+    if (c.action === "release") await deps.beforePayout?.(dealId);
     const action = CONFIRMATIONS[c.action].action;
     const digest = digestOf(domain, "DealAction", { dealId, action, expiry: c.expiry });
     const { signature, deploy } = await verify(signer, digest, c.signature);

@@ -280,6 +280,31 @@ describe("orders: service branches", function () {
     fs.writeFileSync(denyFile, `${DENIED}\n`);
   });
 
+  it("when the buyer is screened after paying → the acceptor's release through the deal's confirmations is refused with 422 address-screened, and passes once cleared", async () => {
+    const buyer = w.p.payees[1];
+    const order = await create({ user: await w.address(buyer) });
+    const typed = await get(`/v1/acceptor/orders/${order.id}/lock-typed-data`, aKey).expect(200);
+    const signature = await w.signTyped(w.p.acceptor, typed.body.typedData);
+    await post(`/v1/acceptor/orders/${order.id}/accept`, aKey, { signature, expiry: typed.body.expiry }).expect(200);
+    await until(order.id, "funded");
+    const performed = await w.signed(order.dealId!, "performed", buyer);
+    expect((await post(`/v1/checkout/${order.id}/confirmations`, undefined, performed)).status).to.equal(202);
+    await until(order.id, "paid");
+    fs.writeFileSync(denyFile, `${DENIED}\n${await w.address(buyer)}\n`);
+    try {
+      const refused = await w.confirm(order.dealId!, "release", w.p.acceptor, aKey);
+      expect(refused.status, JSON.stringify(refused.body)).to.equal(422);
+      expect(refused.body.type).to.match(/address-screened$/);
+      expect(refused.body.address).to.equal(await w.address(buyer));
+    } finally {
+      fs.writeFileSync(denyFile, `${DENIED}\n`);
+    }
+    // The deny list is re-read when the file changes; the token blacklist answer is cached, the deny list is not.
+    const released = await w.confirm(order.dealId!, "release", w.p.acceptor, aKey);
+    expect(released.status, JSON.stringify(released.body)).to.equal(202);
+    await until(order.id, "released");
+  });
+
   it("when a platform pages its orders → newest first, nextCursor until null; a cursor of another filter → 400", async () => {
     const key = await w.key("platform", "0x" + "33".repeat(20));
     const ids: string[] = [];
