@@ -57,7 +57,7 @@ import {
   USDT,
   type DealParams,
 } from "../test/relayer/support/activity";
-import { cleanUp, cleanups, fmt, log, round, runBench, sleep, timed } from "./bench/support";
+import { cleanUp, cleanups, deletePrefixKeys, fmt, log, round, runBench, sleep, timed } from "./bench/support";
 import {
   HARDHAT_MNEMONIC,
   callsOf,
@@ -105,22 +105,10 @@ async function main(): Promise<number> {
 
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, commandTimeout: 5_000 });
   cleanups.push({ name: "redis connection", fn: () => redis.quit().then(() => undefined) });
-  cleanups.push({
-    name: "bench prefix keys",
-    fn: async () => {
-      let cursor = "0";
-      let deleted = 0;
-      do {
-        const [nextCursor, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-        cursor = nextCursor;
-        if (keys.length > 0) deleted += await redis.del(...keys);
-      } while (cursor !== "0");
-      log(`deleted ${fmt(deleted)} Redis keys under ${prefix}:`);
-    },
-  });
+  cleanups.push({ name: "bench prefix keys", fn: () => deletePrefixKeys(redis, prefix) });
 
   /* 1. setup */
-  log("== 1. setup ==");
+  log("1. setup");
   const node = (await timed("start hardhat node", () => startHardhatNode())).value;
   cleanups.push({ name: "hardhat node", fn: () => node.stop() });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-confirmations-"));
@@ -192,7 +180,7 @@ async function main(): Promise<number> {
   cleanups.push({ name: "block watcher", fn: () => watcher.stop() });
 
   /* 2. relayer */
-  log("== 2. relayer ==");
+  log("2. relayer");
   const signerKey = Wallet.createRandom();
   const signer = signerKey.address.toLowerCase();
   await p.provider.send("hardhat_setBalance", [signer, toBeHex(10n ** 21n)]);
@@ -252,7 +240,7 @@ async function main(): Promise<number> {
   ).value;
 
   /* 3. measured run */
-  log("== 3. measured: clients POST both confirmations per deal ==");
+  log("3. measured: clients POST both confirmations per deal");
   type Posted = { dealId: string; start: number; answeredMs: number; status: number; submission?: string };
   const posted: Posted[] = [];
   const refusals: string[] = [];
@@ -350,7 +338,7 @@ async function main(): Promise<number> {
   }
 
   /* 4. baseline */
-  log("== 4. baseline: clients send their own settleWithSigs ==");
+  log("4. baseline: clients send their own settleWithSigs");
   const feeData = await p.provider.getFeeData();
   const clientWallets = Array.from({ length: CLIENTS }, () => Wallet.createRandom());
   await Promise.all(clientWallets.map((w) => p.provider.send("hardhat_setBalance", [w.address, toBeHex(10n ** 21n)])));
@@ -420,7 +408,7 @@ async function main(): Promise<number> {
   );
 
   /* 5. checks */
-  log("== 5. checks: submissions, the relayer's transactions and nonces ==");
+  log("5. checks: submissions, the relayer's transactions and nonces");
   const submissionIds = posted.filter((x) => x.submission).map((x) => x.submission!);
   const statuses = new Map<string, number>();
   const deadline = Date.now() + 30_000;

@@ -29,7 +29,7 @@ import { createMatcher, type Matcher } from "../relayer/src/orders/matcher";
 import type { OrderSide } from "../relayer/src/orders/matching";
 import { TestUSDT__factory } from "../typechain-types";
 import { startHardhatNode } from "../test/relayer/support/node";
-import { cleanUp, cleanups, fmt, log, round, runBench, timed } from "./bench/support";
+import { cleanUp, cleanups, deletePrefixKeys, fmt, log, round, runBench, timed } from "./bench/support";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const ACCEPTORS = Number(process.env.BENCH_ACCEPTORS ?? 1000);
@@ -70,21 +70,9 @@ async function main(): Promise<number> {
   };
   const admin = connect();
   cleanups.push({ name: "redis connections", fn: () => connections.forEach((c) => c.disconnect()) });
-  cleanups.push({
-    name: "bench prefix keys",
-    fn: async () => {
-      let cursor = "0";
-      let deleted = 0;
-      do {
-        const [next, keys] = await admin.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length > 0) deleted += await admin.del(...keys);
-      } while (cursor !== "0");
-      log(`deleted ${fmt(deleted)} Redis keys under ${prefix}:`);
-    },
-  });
+  cleanups.push({ name: "bench prefix keys", fn: () => deletePrefixKeys(admin, prefix) });
 
-  log("== 1. setup ==");
+  log("1. setup");
   const node = (await timed("start hardhat node", () => startHardhatNode())).value;
   cleanups.push({ name: "hardhat node", fn: () => node.stop() });
   const owner = await node.provider.getSigner(0);
@@ -187,7 +175,7 @@ async function main(): Promise<number> {
     );
   }
 
-  log("== 2. baseline: bare EVAL round trips ==");
+  log("2. baseline: bare EVAL round trips");
   const evalConns = [connect(), connect()];
   const evalRun = await timed(`${fmt(REQUESTS)} EVAL "return 1" from ${CLIENTS} clients`, async () => {
     let next = 0;
@@ -209,7 +197,7 @@ async function main(): Promise<number> {
   }, HEARTBEAT_MS / 3);
   cleanups.push({ name: "heartbeats", fn: () => clearInterval(beating) });
 
-  log("== 3. matching ==");
+  log("3. matching");
   const latencies: number[] = [];
 
   let matched = 0;
@@ -239,7 +227,7 @@ async function main(): Promise<number> {
     );
   });
 
-  log("== 4. recount ==");
+  log("4. recount");
   const held = await admin.hgetall(`${base}resamt`);
   const reservedBy = new Map<string, bigint>();
   for (const value of Object.values(held)) {

@@ -213,7 +213,7 @@ async function main(): Promise<void> {
   cleanups.push({ name: "redis connection", fn: () => redis.quit().then(() => undefined) });
 
   /* 1. load */
-  log("== 1. load ==");
+  log("1. load");
   const node: HardhatNode = (await timed("start hardhat node", () => startHardhatNode())).value;
   cleanups.push({ name: "hardhat node", fn: () => node.stop() });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-relayer-"));
@@ -260,7 +260,7 @@ async function main(): Promise<void> {
   );
 
   /* 2 + 3. raw baseline and backfill, alternately */
-  log("== 2+3. raw getLogs+decode baseline vs. indexer backfill (alternating) ==");
+  log("2+3. raw getLogs+decode baseline vs. indexer backfill (alternating)");
   const rawCommon = createCommon(
     parseOptions({
       RPC_URL: node.url,
@@ -322,7 +322,7 @@ async function main(): Promise<void> {
   );
 
   /* 4. API load */
-  log("== 4. API load ==");
+  log("4. API load");
   const dealId = dealIds[Math.floor(dealIds.length / 2)];
   const relayer = (
     await timed("spawn relayer (INDEXER=off, LOG_LEVEL=warn)", () =>
@@ -438,7 +438,7 @@ async function main(): Promise<void> {
   log(`relayer RSS: max VmRSS under load ${fmt(rssMaxKb / 1024, 1)} MB, VmHWM ${fmt(hwmKb / 1024, 1)} MB`);
 
   /* 5. Redis memory */
-  log("== 5. Redis memory ==");
+  log("5. Redis memory");
   const usage = async (keys: string[]) => {
     const pipeline = redis.pipeline();
     for (const key of keys) pipeline.call("MEMORY", "USAGE", key, "SAMPLES", "0");
@@ -486,7 +486,7 @@ async function main(): Promise<void> {
   log(`  = redisBytesPerDeal       ${fmt(redisBytesPerDeal).padStart(6)} B/deal`);
 
   /* 6. webhooks */
-  log("== 6. webhooks ==");
+  log("6. webhooks");
   // Ten endpoints on one local receiver, deals mined a quarter second apart: receive time minus mining time.
   const webhooks = await measureWebhookDelivery({
     nodeUrl: node.url,

@@ -9343,7 +9343,7 @@ export interface operations {
       query?: {
         /** @description Settled at or after (block time). Default: 31 days before `to` */
         from?: string;
-        /** @description Settled before (block time). Default: now */
+        /** @description Settled before (block time). Default: now (the later of the clock and the latest block's time) */
         to?: string;
         format?: "json" | "csv";
       };

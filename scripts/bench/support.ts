@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import type { Redis } from "ioredis";
 import { freePort, ROOT } from "../../test/relayer/support/node";
 
 export const SERVER_START_TIMEOUT_MS = 60_000;
@@ -33,6 +34,18 @@ export async function timed<T>(name: string, fn: () => Promise<T>): Promise<{ va
   const seconds = (performance.now() - t0) / 1000;
   log(`${name}: done in ${seconds.toFixed(2)} s`);
   return { value, seconds };
+}
+
+/** Deletes every key under `prefix:` (a benchmark's own prefix), saying how many. */
+export async function deletePrefixKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.del(...keys);
+  } while (cursor !== "0");
+  log(`deleted ${fmt(deleted)} Redis keys under ${prefix}:`);
 }
 
 /** Cleanup actions, run in reverse order once (on success, failure or a signal). */

@@ -5,10 +5,10 @@
 import type { Request, Response } from "express";
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
-import type { ApiKey } from "../auth/keys";
 import type { AcceptorView } from "../domain/views";
 import { acceptorProfileSchema, type Desk } from "../orders/desk";
 import { ApiProblem, PROBLEM_CONTENT_TYPE } from "./problems";
+import { keyWithScope } from "./scope";
 import { AcceptorViewSchema, EmptyQuery, ProblemSchema } from "./schemas";
 import { validateBody, validateQuery } from "./validation";
 
@@ -53,21 +53,8 @@ export const HeartbeatSchema = z
 const UNAVAILABLE = "The acceptor desk needs API keys and Redis' write side, which this relayer does not run.";
 
 /** The acceptor a key acts for: acceptor-scope keys only. */
-function acceptorOf(res: Response): string {
-  const key = res.locals.apiKey as ApiKey | undefined;
-  if (!key) {
-    throw new ApiProblem("unauthenticated", "The acceptor desk needs an API key of scope acceptor.", {
-      headers: { "WWW-Authenticate": 'Bearer realm="relayer"' },
-    });
-  }
-  if (key.scope !== "acceptor") {
-    throw new ApiProblem(
-      "forbidden",
-      `The acceptor desk needs an API key of scope acceptor; this key's scope is ${key.scope}.`,
-    );
-  }
-  return key.owner.toLowerCase();
-}
+const acceptorOf = (res: Response): string =>
+  keyWithScope(res, ["acceptor"], "The acceptor desk needs").owner.toLowerCase();
 
 /**
  * Handlers of the desk's routes. `onChain` reads the acceptor's registry record from the projection (null when it

@@ -11,6 +11,7 @@ import type { KeyIdentity } from "../write/rules";
 import { CONFIRMATION_NAMES } from "../write/rules";
 import { decodeCursor, encodeCursor } from "./cursor";
 import { ApiProblem } from "./problems";
+import { keyWithScope } from "./scope";
 import { EmptyQuery, LIMIT_DEFAULT, LIMIT_MAX, LIMIT_MIN, CURSOR_MAX_LENGTH } from "./schemas";
 import { validate, validateBody, validateQuery } from "./validation";
 
@@ -232,14 +233,9 @@ export const CheckoutViewSchema = z
 const ORDERS_OFF =
   "This relayer runs without orders (no signer key, or no matching): its order routes are off. Ask its operator.";
 
-function keyOf(res: Response, ...scopes: KeyIdentity["scope"][]): KeyIdentity {
-  const key = res.locals.apiKey as KeyIdentity | undefined;
-  if (!key) throw new ApiProblem("unauthenticated", "Send an API key: Authorization: Bearer <key>.");
-  if (!scopes.includes(key.scope) && key.scope !== "admin") {
-    throw new ApiProblem("forbidden", `This route needs an API key of scope ${scopes.join(" or ")}.`);
-  }
-  return key;
-}
+/** The key of a request to a route taking `scopes` (an admin key is taken everywhere). */
+const keyOf = (res: Response, ...scopes: KeyIdentity["scope"][]): KeyIdentity =>
+  keyWithScope(res, [...scopes, "admin"], "This route needs");
 
 const idOf = (req: Request) => validate(OrderParams, req.params as Record<string, string>, "path").id;
 const checkoutIdOf = (req: Request) => validate(CheckoutParams, req.params as Record<string, string>, "path").orderId;

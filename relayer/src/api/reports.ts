@@ -21,6 +21,7 @@ import {
 import type { Store } from "../store/store";
 import type { KeyIdentity } from "../write/rules";
 import { ApiProblem } from "./problems";
+import { keyWithScope } from "./scope";
 import { invalidParameters, validateQuery } from "./validation";
 
 extendZodWithOpenApi(z);
@@ -175,21 +176,7 @@ export function createReportSource({
 const UNAVAILABLE = "This relayer runs without orders: it has no settlement reports.";
 
 /** The reading key: platform, acceptor or admin. */
-function keyOf(res: Response): KeyIdentity {
-  const key = res.locals.apiKey as KeyIdentity | undefined;
-  if (!key) {
-    throw new ApiProblem("unauthenticated", "Reports need an API key: Authorization: Bearer <key>.", {
-      headers: { "WWW-Authenticate": 'Bearer realm="relayer"' },
-    });
-  }
-  if (key.scope !== "platform" && key.scope !== "acceptor" && key.scope !== "admin") {
-    throw new ApiProblem(
-      "forbidden",
-      `Reports need an API key of scope platform, acceptor or admin; this key's scope is ${key.scope}.`,
-    );
-  }
-  return key;
-}
+const keyOf = (res: Response): KeyIdentity => keyWithScope(res, ["platform", "acceptor", "admin"], "Reports need");
 
 /** The range [from, to) in unix seconds, checked. */
 export function rangeOf(q: { from?: string; to?: string }, nowS: number): { fromS: number; toS: number } {

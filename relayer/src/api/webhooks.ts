@@ -6,11 +6,11 @@
 import type { Request, Response } from "express";
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
-import type { ApiKey } from "../auth/keys";
 import { ENDPOINTS_PER_OWNER_MAX, ENDPOINT_ID, type Endpoints } from "../events/endpoints";
 import { refuseTarget } from "../events/ssrf";
 import { TYPE_PATTERN, TYPE_PATTERNS_MAX, typeMatcher } from "../events/types";
 import { ApiProblem } from "./problems";
+import { keyWithScope } from "./scope";
 import { EmptyQuery } from "./schemas";
 import { invalidParameters, validate, validateBody, validateQuery } from "./validation";
 
@@ -87,22 +87,9 @@ export type WebhooksApi = {
 
 const UNAVAILABLE = "Webhooks need API keys and the event dispatcher, which this relayer does not run.";
 
-function ownerOf(res: Response): string {
-  const key = res.locals.apiKey as ApiKey | undefined;
-  if (!key) {
-    throw new ApiProblem("unauthenticated", "Webhook endpoints need an API key of scope platform, acceptor or admin.", {
-      headers: { "WWW-Authenticate": 'Bearer realm="relayer"' },
-    });
-  }
-  // An acceptor registers one to follow its orders (order events go to the acceptor's address too).
-  if (key.scope !== "platform" && key.scope !== "acceptor" && key.scope !== "admin") {
-    throw new ApiProblem(
-      "forbidden",
-      `Webhook endpoints need an API key of scope platform, acceptor or admin; this key's scope is ${key.scope}.`,
-    );
-  }
-  return key.owner;
-}
+/** The owner of the key: an acceptor registers one to follow its orders (order events go to its address too). */
+const ownerOf = (res: Response): string =>
+  keyWithScope(res, ["platform", "acceptor", "admin"], "Webhook endpoints need").owner;
 
 const notFound = (id: string) => new ApiProblem("webhook-endpoint-not-found", `No webhook endpoint ${id} of yours.`);
 
