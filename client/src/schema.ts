@@ -1361,7 +1361,7 @@ export interface components {
     Accepted: {
       dealId: string;
       action?: string;
-      submission: components["schemas"]["Submission"];
+      submission: components["schemas"]["Submission"] | null;
       /** @description A payer's cancel waits for the payee's: `payee` */
       awaiting?: string;
     };
@@ -1392,7 +1392,7 @@ export interface components {
       };
       createdAt: number;
       updatedAt: number;
-    } | null;
+    };
     ConfirmationRequest: {
       /**
        * @description `performed` (the payee: goods delivered, fiat sent or received as the deal's kind says), `release` (the payer: pay the payee), `cancel` (the payee refunds the payer; a payer's cancel waits for the payee's and then both cancel together), `dispute` (payer or payee: hand the deal to its gateway)
@@ -1415,7 +1415,7 @@ export interface components {
     SplitAccepted: {
       dealId: string;
       payeeAmount: string;
-      submission: components["schemas"]["Submission"];
+      submission: components["schemas"]["Submission"] | null;
       /**
        * @description The first signature is held until this party signs the same amount
        * @enum {string}
@@ -1799,15 +1799,17 @@ export interface components {
     };
     AcceptorProfileView: {
       acceptor: string;
-      profile: components["schemas"]["AcceptorProfile"];
+      /** @description null until the first PUT */
+      profile: components["schemas"]["AcceptorProfile"] | null;
       /** @description The online switch (matching also needs a recent heartbeat) */
       online: boolean;
       /** @description Unix ms of the last heartbeat */
       lastHeartbeat: number | null;
-      onChain: components["schemas"]["AcceptorView"] & (Record<string, never> | null);
+      /** @description The registry's record, null if not registered */
+      onChain: components["schemas"]["AcceptorView"] | null;
       stats: components["schemas"]["AcceptorStats"];
     };
-    /** @description null until the first PUT */
+    /** @description rates: fiat per whole token per currency (decimal text); methods: per method name (`RAIL:CUR`) the order amounts accepted (token base units) and the payment details shown to the payer; autoAccept; paused (a break: no new orders); hours: business hours in UTC (absent = always; days 1 = Monday … 7 = Sunday; from > to runs overnight). */
     AcceptorProfile: {
       rates: {
         [key: string]: string;
@@ -1826,7 +1828,7 @@ export interface components {
         from: string;
         to: string;
       }[];
-    } | null;
+    };
     AcceptorStats: {
       assigned: number;
       completed: number;
@@ -9675,7 +9677,7 @@ export interface operations {
     };
     requestBody?: {
       content: {
-        "application/json": components["schemas"]["AcceptorProfile"] & unknown;
+        "application/json": components["schemas"]["AcceptorProfile"];
       };
     };
     responses: {

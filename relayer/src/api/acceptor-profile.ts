@@ -35,10 +35,12 @@ export const AcceptorStatsSchema = z
 export const AcceptorProfileViewSchema = z
   .object({
     acceptor: z.string(),
-    profile: AcceptorProfileBody.nullable().openapi({ description: "null until the first PUT" }),
+    profile: z.union([AcceptorProfileBody, z.null()]).openapi({ description: "null until the first PUT" }),
     online: z.boolean().openapi({ description: "The online switch (matching also needs a recent heartbeat)" }),
     lastHeartbeat: z.number().int().nullable().openapi({ description: "Unix ms of the last heartbeat" }),
-    onChain: AcceptorViewSchema.nullable().openapi({ description: "The registry's record, null if not registered" }),
+    onChain: z
+      .union([AcceptorViewSchema, z.null()])
+      .openapi({ description: "The registry's record, null if not registered" }),
     stats: AcceptorStatsSchema,
   })
   .openapi("AcceptorProfileView");

@@ -203,7 +203,7 @@ export const SplitAcceptedSchema = z
   .object({
     dealId: z.string(),
     payeeAmount: z.string(),
-    submission: SubmissionSchema.nullable(),
+    submission: z.union([SubmissionSchema, z.null()]),
     awaiting: z
       .enum(["payer", "payee"])
       .optional()
@@ -215,7 +215,7 @@ export const AcceptedSchema = z
   .object({
     dealId: z.string(),
     action: z.string().optional(),
-    submission: SubmissionSchema.nullable(),
+    submission: z.union([SubmissionSchema, z.null()]),
     awaiting: z.string().optional().openapi({ description: "A payer's cancel waits for the payee's: `payee`" }),
   })
   .openapi("Accepted");

@@ -160,6 +160,15 @@ describe("relayer read API: GET /v1/openapi.json", function () {
     expect(doc.paths["/v1/owed"].get.parameters!.map((p) => `${p.in}:${p.name}`)).to.deep.equal(["query:account"]);
   });
 
+  it("when a shared component is used as nullable somewhere → the component itself stays non-null (Submission, AcceptorView, AcceptorProfile)", function () {
+    const schemas = doc.components.schemas as Record<string, { type?: string | string[] }>;
+    const nullable = Object.entries(schemas)
+      .filter(([, s]) => Array.isArray(s.type) && s.type.includes("null"))
+      .map(([name]) => name);
+    expect(nullable).to.deep.equal([]);
+    for (const name of ["Submission", "AcceptorView", "AcceptorProfile"]) expect(schemas[name].type).to.equal("object");
+  });
+
   it("has DealView and Problem components, and every $ref resolves", function () {
     const deal = doc.components.schemas.DealView;
     expect(deal.type).to.equal("object");
