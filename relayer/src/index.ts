@@ -290,12 +290,21 @@ export async function startRelayer(common: Common) {
     common.onShutdown("indexer", () => indexer.stop());
     void indexer.start();
   }
+  /** Stops the writers and deletes every key this relayer wrote under its prefix (demo and tests clean up so). */
   const clear = async () => {
     await orders?.stop();
     await submitter?.stop();
     await webhooks.stop();
     await webhooks.clear();
     await store.clear();
+    // API keys, rate limits, idempotency records and gas budgets live under the prefix's {keys} tag.
+    const pattern = `${keysBase(options.redisPrefix).replace(/[{}[\]*?\\]/g, "\\$&")}*`;
+    let cursor = "0";
+    do {
+      const [next, found] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
+      cursor = next;
+      if (found.length > 0) await redis.del(...found);
+    } while (cursor !== "0");
   };
   /**
    * Resolves once the projection may be served (its first backfill done; not halted or rebuilt), for in-process

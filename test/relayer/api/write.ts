@@ -356,3 +356,39 @@ describe("relayer write API (end to end)", function () {
     });
   });
 });
+
+describe("relayer clear() (what the demo and the tests call at their end)", function () {
+  this.timeout(120_000);
+
+  it("when a relayer that made API keys, counted rates and kept idempotency records clears → no key is left under its prefix", async function () {
+    const w = await startWriteRelayer("clear");
+    try {
+      const prefix = w.relayer.store.keyPrefix.split(":{")[0];
+      const key = await w.key("party", w.p.payers[0]);
+      await w.http.get("/v1/gateways").set("Authorization", `Bearer ${key}`).expect(200);
+      await w.http
+        .post("/v1/deals")
+        .set("Authorization", `Bearer ${key}`)
+        .set("Idempotency-Key", "clear-1")
+        .send({})
+        .expect(400);
+      const scan = async () => {
+        const found: string[] = [];
+        let cursor = "0";
+        do {
+          const [next, keys] = await w.relayer.redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
+          cursor = next;
+          found.push(...keys);
+        } while (cursor !== "0");
+        return found;
+      };
+      expect((await scan()).some((k) => k.startsWith(`${prefix}:{keys}:`))).to.equal(true);
+      // As the demo and the fixtures end: the indexer first (it would write its heartbeat again), then clear().
+      await w.relayer.indexer.stop();
+      await w.relayer.clear();
+      expect(await scan()).to.deep.equal([]);
+    } finally {
+      await w.stop();
+    }
+  });
+});
