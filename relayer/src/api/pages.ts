@@ -10,10 +10,8 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { Router, type NextFunction, type Request, type Response } from "express";
+import { ORDER_ID } from "../orders/model";
 import { ApiProblem } from "./problems";
-
-/** The order id shape: "ord_" and 24 lower-case hex digits. */
-export const ORDER_ID = /^ord_[0-9a-f]{24}$/;
 
 export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   "Content-Security-Policy":
