@@ -10,7 +10,13 @@ import { startDeployed } from "./support/deployed";
 import type { HardhatNode } from "./support/node";
 import { privateRedis } from "./support/private-redis";
 import { startFaultyProxy } from "./support/faulty-proxy";
-import { caughtUp as caughtUpWith, freshPrefix, startIndexer, storeForDeployment } from "./support/indexer";
+import {
+  caughtUp as caughtUpWith,
+  deletePrefix,
+  freshPrefix,
+  startIndexer,
+  storeForDeployment,
+} from "./support/indexer";
 import { prng } from "./support/random";
 import { generateLoad, runAllPaths, type Protocol } from "./support/activity";
 import { metric, spawnRelayer, type RelayerProcess } from "./support/relayer-process";
@@ -42,7 +48,8 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
   const newPrefix = () => freshPrefix("proc");
   const storeFor = (client: Redis, prefix: string): Store => {
     const store = storeForDeployment(client, node.url, deploymentFile, prefix);
-    cleanups.push(() => store.clear());
+    // Every key of the prefix: the spawned relayers also write their webhook dispatcher's keys under it.
+    cleanups.push(() => deletePrefix(client, prefix));
     return store;
   };
   const relayerEnv = (prefix: string, extra: Record<string, string> = {}) => ({

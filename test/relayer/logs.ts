@@ -15,7 +15,7 @@ import { createStore } from "../../relayer/src/store/store";
 import { testRedisUrl } from "../support/redis";
 import { generateLoad } from "./support/activity";
 import { startDeployed, type Deployed } from "./support/deployed";
-import { caughtUp, freshPrefix } from "./support/indexer";
+import { caughtUp, deletePrefix, freshPrefix } from "./support/indexer";
 import { spawnRelayer, type RelayerProcess } from "./support/relayer-process";
 
 const USER = "escrow-ops";
@@ -104,7 +104,7 @@ describe("relayer logs: no secret ever reaches stdout or stderr", function () {
       chainId: deployment.chainId,
       escrow: deployment.contracts.Escrow.address,
     });
-    cleanups.push(() => store.clear());
+    cleanups.push(() => deletePrefix(redis, prefix));
 
     const relayer: RelayerProcess = await spawnRelayer({
       RPC_URL: rpcUrl,

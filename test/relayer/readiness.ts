@@ -17,7 +17,7 @@ import { startDeployed } from "./support/deployed";
 import type { HardhatNode } from "./support/node";
 import { privateRedis } from "./support/private-redis";
 import { startFaultyProxy } from "./support/faulty-proxy";
-import { caughtUp as caughtUpWith, freshPrefix, storeForDeployment } from "./support/indexer";
+import { caughtUp as caughtUpWith, deletePrefix, freshPrefix, storeForDeployment } from "./support/indexer";
 import { dealIdOf, generateLoad, makeDeal, runAllPaths, type Protocol } from "./support/activity";
 import { metric, runToEnd, spawnRelayer, type RelayerProcess } from "./support/relayer-process";
 
@@ -84,7 +84,8 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
 
   const storeFor = (client: Redis, prefix: string): Store => {
     const store = storeForDeployment(client, node.url, deploymentFile, prefix);
-    cleanups.push(() => store.clear());
+    // Every key of the prefix: the spawned relayers also write their webhook dispatcher's keys under it.
+    cleanups.push(() => deletePrefix(client, prefix));
     return store;
   };
   const env = (prefix: string, extra: Record<string, string> = {}) => ({

@@ -31,6 +31,19 @@ export type InProcessIndexer = {
 export const freshPrefix = (name: string) => `test-${name}-${randomBytes(4).toString("hex")}`;
 
 /**
+ * Deletes every key under `prefix:` — the projection's, and those of every other tag a relayer writes under it
+ * (webhooks' `:wh}`, API keys' `{keys}`), which a store's clear() leaves.
+ */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== "0");
+}
+
+/**
  * Creates and starts an indexer of the deployment in `deploymentFile`. `env` holds options over RPC_URL, DEPLOYMENT,
  * REDIS_PREFIX and LOG_LEVEL=silent; `instrument` may wrap the chain and the store before the indexer starts.
  */

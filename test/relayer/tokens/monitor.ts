@@ -76,7 +76,7 @@ describe("token monitor: a token that blacklists the escrow, or is paused", func
       // Stop the writers first (the indexer records progress), then remove every key of the test's prefix.
       await relayer?.indexer.stop();
       await relayer?.tokens.stop();
-      await relayer?.store.clear();
+      await relayer?.clear();
       await common?.shutdown();
       await node?.stop();
     });
