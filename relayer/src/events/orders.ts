@@ -45,18 +45,7 @@ export type OrderEventInput = {
 };
 
 /** An order event as consumers see it (GET /v1/events, the SSE stream, a webhook delivery's `data`). */
-export type OrderEvent = {
-  id: string;
-  type: OrderEventType;
-  chainId: number;
-  orderId: string;
-  status: string;
-  platform: string;
-  acceptor?: string;
-  dealId?: string;
-  reference: string;
-  at: number;
-};
+export type OrderEvent = { id: string; type: OrderEventType; chainId: number } & Omit<OrderEventInput, "type">;
 
 /** The stream letter of an order entry. */
 export const ORDER_ENTRY_LETTER = "o";

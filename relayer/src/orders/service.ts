@@ -196,9 +196,13 @@ export function createOrders(deps: OrdersDeps) {
       logger.warn({ msg: "order: desk outcome not recorded", acceptor, outcome: what, err: (error as Error).message });
     });
 
-  /** The deal an order is bound to, derived before any transaction. */
-  async function dealFor(o: Order, acceptor: string, auto: boolean): Promise<DealParamsJson> {
-    const [acc] = await store.getHashes([`acc:${acceptor}`]);
+  /** The deal an order is bound to, derived before any transaction (`acc`: the acceptor's projection hash). */
+  async function dealFor(
+    o: Order,
+    acceptor: string,
+    acc: Record<string, string> | undefined,
+    auto: boolean,
+  ): Promise<DealParamsJson> {
     const gateway = acc?.gateway ?? "";
     const [gw] = gateway ? await store.getHashes([`gw:${gateway}`]) : [undefined];
     const delegateLock = auto && o.side === "buy";
@@ -224,11 +228,8 @@ export function createOrders(deps: OrdersDeps) {
   const paramsOf = (d: DealParamsJson): DealParams => ({ ...d, amount: BigInt(d.amount) });
 
   /** Whether the acceptor's locks may be signed by the relayer's lock delegate (profile + on-chain delegate). */
-  async function autoAccepts(acceptor: string, profile: ProfileLike): Promise<boolean> {
-    if (!profile.autoAccept || !delegateAddress) return false;
-    const [acc] = await store.getHashes([`acc:${acceptor}`]);
-    return acc?.lockDelegate?.toLowerCase() === delegateAddress;
-  }
+  const autoAccepts = (acc: Record<string, string> | undefined, profile: ProfileLike): boolean =>
+    profile.autoAccept && delegateAddress !== undefined && acc?.lockDelegate?.toLowerCase() === delegateAddress;
 
   /** Assigns `o` to a matched acceptor: its rate, the deal's parameters and id, the accept window. */
   async function assigned(
@@ -237,8 +238,10 @@ export function createOrders(deps: OrdersDeps) {
     now: number,
     note?: string,
   ): Promise<{ order: Order; auto: boolean }> {
-    const auto = await autoAccepts(m.acceptor, m.profile);
-    const deal = await dealFor(o, m.acceptor, auto);
+    // One read of the acceptor's on-chain record serves both: its lock delegate and its gateway.
+    const [acc] = await store.getHashes([`acc:${m.acceptor}`]);
+    const auto = autoAccepts(acc, m.profile);
+    const deal = await dealFor(o, m.acceptor, acc, auto);
     const next: Order = {
       ...step(o, "assigned", now, note),
       acceptor: m.acceptor,
