@@ -311,6 +311,61 @@ export const OPTIONS = {
     intFrom(1_000, 86_400_000),
     "60000",
   ),
+
+  /* ---- disputes: evidence, messages, the gateway's console, the keeper (relayer/src/disputes) ---- */
+  evidenceDir: option(
+    "EVIDENCE_DIR",
+    "directory where uploaded evidence files are kept, named by their SHA-256 (unless EVIDENCE_S3_URL is set)",
+    z.string().min(1),
+    "data/evidence",
+  ),
+  evidenceS3Url: secret(
+    "EVIDENCE_S3_URL",
+    "an S3-compatible bucket for evidence files instead of EVIDENCE_DIR, path style: https://host[:port]/bucket",
+    z.url({ protocol: /^https?$/, message: "EVIDENCE_S3_URL must be an http:// or https:// URL" }).optional(),
+  ),
+  evidenceS3Region: option("EVIDENCE_S3_REGION", "the bucket's region (SigV4 signing)", z.string().min(1), "us-east-1"),
+  evidenceS3AccessKey: secret(
+    "EVIDENCE_S3_ACCESS_KEY",
+    "access key id for EVIDENCE_S3_URL",
+    z.string().min(1).optional(),
+  ),
+  evidenceS3SecretKey: secret(
+    "EVIDENCE_S3_SECRET_KEY",
+    "secret access key for EVIDENCE_S3_URL",
+    z.string().min(1).optional(),
+  ),
+  evidenceMaxBytes: option(
+    "EVIDENCE_MAX_BYTES",
+    "largest evidence file accepted, in bytes (larger uploads get 413)",
+    intFrom(1_024, 52_428_800),
+    "5242880",
+  ),
+  messageMaxChars: option(
+    "MESSAGE_MAX_CHARS",
+    "longest order message accepted, in characters",
+    intFrom(1, 100_000),
+    "4000",
+  ),
+  disputeAlertS: option(
+    "DISPUTE_ALERT_S",
+    "seconds before a dispute's resolution window ends at which its gateway is alerted (webhook and metric)",
+    intFrom(1, 30 * 86_400),
+    "21600",
+  ),
+  keeper: option(
+    "KEEPER",
+    "on: the relayer sends the transactions anyone may send when they fall due (refunds after the deadline, " +
+      "actions a party signed in advance); needs a signer key",
+    onOff,
+    "on",
+  ),
+  keeperIntervalMs: option(
+    "KEEPER_INTERVAL_MS",
+    "how often the keeper looks for due transactions",
+    intFrom(100, 3_600_000),
+    "5000",
+  ),
 };
 
 export type OptionName = keyof typeof OPTIONS;

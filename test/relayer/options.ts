@@ -85,6 +85,16 @@ const _optionsType: Equal<
     acceptorHeartbeatMs: number;
     denyList?: string | undefined;
     orderReserveGraceMs: number;
+    evidenceDir: string;
+    evidenceS3Url: string | undefined;
+    evidenceS3Region: string;
+    evidenceS3AccessKey: string | undefined;
+    evidenceS3SecretKey: string | undefined;
+    evidenceMaxBytes: number;
+    messageMaxChars: number;
+    disputeAlertS: number;
+    keeper: boolean;
+    keeperIntervalMs: number;
   }
 > = true;
 
@@ -105,6 +115,17 @@ const EVENTS_DEFAULTS = {
   denyList: undefined,
   lockDelegateKey: undefined,
   orderReserveGraceMs: 60_000,
+  // disputes (relayer/src/disputes)
+  evidenceDir: "data/evidence",
+  evidenceS3Url: undefined,
+  evidenceS3Region: "us-east-1",
+  evidenceS3AccessKey: undefined,
+  evidenceS3SecretKey: undefined,
+  evidenceMaxBytes: 5_242_880,
+  messageMaxChars: 4000,
+  disputeAlertS: 21_600,
+  keeper: true,
+  keeperIntervalMs: 5000,
 };
 
 /** The write side's options left at their defaults. */
@@ -192,6 +213,16 @@ describe("relayer options", function () {
         ACCEPTOR_HEARTBEAT_MS: "5000",
         DENY_LIST: "deny.txt",
         ORDER_RESERVE_GRACE_MS: "3000",
+        EVIDENCE_DIR: "/var/evidence",
+        EVIDENCE_S3_URL: "http://127.0.0.1:9000/evidence",
+        EVIDENCE_S3_REGION: "eu-west-1",
+        EVIDENCE_S3_ACCESS_KEY: "AKIDEXAMPLE",
+        EVIDENCE_S3_SECRET_KEY: "wJalrXUtnFEMI",
+        EVIDENCE_MAX_BYTES: "2048",
+        MESSAGE_MAX_CHARS: "500",
+        DISPUTE_ALERT_S: "60",
+        KEEPER: "off",
+        KEEPER_INTERVAL_MS: "200",
       });
       expect(options).to.deep.equal({
         rpcUrl: REQUIRED.RPC_URL,
@@ -232,6 +263,16 @@ describe("relayer options", function () {
         acceptorHeartbeatMs: 5000,
         denyList: "deny.txt",
         orderReserveGraceMs: 3000,
+        evidenceDir: "/var/evidence",
+        evidenceS3Url: "http://127.0.0.1:9000/evidence",
+        evidenceS3Region: "eu-west-1",
+        evidenceS3AccessKey: "AKIDEXAMPLE",
+        evidenceS3SecretKey: "wJalrXUtnFEMI",
+        evidenceMaxBytes: 2048,
+        messageMaxChars: 500,
+        disputeAlertS: 60,
+        keeper: false,
+        keeperIntervalMs: 200,
       });
     });
 

@@ -20,7 +20,7 @@ import { encodeBase58 } from "ethers";
 import type { Redis } from "ioredis";
 import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 
-export const SCOPES = ["read", "party", "acceptor", "platform", "admin"] as const;
+export const SCOPES = ["read", "party", "acceptor", "gateway", "platform", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export type ApiKey = {

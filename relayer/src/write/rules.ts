@@ -108,11 +108,15 @@ export function checkExpiry(expiry: bigint, now: number): Refusal | undefined {
 }
 
 /** What an API key is: its scope and its owner (an address). */
-export type KeyIdentity = { id: string; scope: "read" | "party" | "acceptor" | "platform" | "admin"; owner: string };
+export type KeyIdentity = {
+  id: string;
+  scope: "read" | "party" | "acceptor" | "gateway" | "platform" | "admin";
+  owner: string;
+};
 
 /**
- * Whether a key may act on a deal: an admin key anywhere; a party or acceptor key where its owner is the payer,
- * the payee or the gateway; a platform key on deals whose `ref` it registered; a read key never.
+ * Whether a key may act on a deal: an admin key anywhere; a party, acceptor or gateway key where its owner is the
+ * payer, the payee or the gateway; a platform key on deals whose `ref` it registered; a read key never.
  */
 export function authorize(
   key: KeyIdentity,
