@@ -79,7 +79,7 @@ export async function startWriteRelayer(name: string, env: Record<string, string
     signer: signerKey.address.toLowerCase(),
     address,
     /** A fresh API key of `scope` owned by `owner`. */
-    async key(scope: "read" | "party" | "acceptor" | "platform" | "admin", owner: JsonRpcSigner | string) {
+    async key(scope: "read" | "party" | "acceptor" | "gateway" | "platform" | "admin", owner: JsonRpcSigner | string) {
       const who = typeof owner === "string" ? owner : await address(owner);
       return (await relayer.keys.create({ scope, owner: who })).secret;
     },
