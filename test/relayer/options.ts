@@ -86,10 +86,10 @@ const _optionsType: Equal<
     denyList?: string | undefined;
     orderReserveGraceMs: number;
     evidenceDir: string;
-    evidenceS3Url: string | undefined;
+    evidenceS3Url?: string | undefined;
     evidenceS3Region: string;
-    evidenceS3AccessKey: string | undefined;
-    evidenceS3SecretKey: string | undefined;
+    evidenceS3AccessKey?: string | undefined;
+    evidenceS3SecretKey?: string | undefined;
     evidenceMaxBytes: number;
     messageMaxChars: number;
     disputeAlertS: number;

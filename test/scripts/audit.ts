@@ -713,6 +713,31 @@ describe("scripts/audit.ts (npm run audit)", function () {
       }
     });
 
+    it("gives every disputed or evidenced deal its trail: the dispute, the evidence (hash, URI, poster) and the ruling", () => {
+      const report = parseReport(firstJson);
+      const trails = new Map(report.trails.map((t) => [t.dealId, t]));
+      for (const d of of("disputedOverdue")) {
+        const t = trails.get(d.id)!;
+        expect(t, d.id).to.not.equal(undefined);
+        expect(t.steps[0].kind).to.equal("disputed");
+        // Both pieces were sent in one multicall batch: their order in the chain is the miner's.
+        const evidence = t.steps.slice(1).sort((a, b) => a.role.localeCompare(b.role));
+        expect(evidence.map((s) => `${s.kind}:${s.role}`)).to.deep.equal(["evidence:gateway", "evidence:payer"]);
+        expect(evidence[0]).to.include({ contentHash: id(`note ${d.id}`), uri: "" });
+        expect(evidence[1]).to.include({ contentHash: id(`photo ${d.id}`), uri: "ipfs://photo" });
+      }
+      for (const d of of("resolvedGateway")) {
+        const last = trails.get(d.id)!.steps.at(-1)!;
+        expect(last).to.include({ kind: "resolved", role: "gateway", reasons: id(`reasons ${d.id}`) });
+        if (last.kind === "resolved") {
+          expect(BigInt(last.payeeAmount) + BigInt(last.fee)).to.equal(d.deal.amount / 2n);
+          expect(BigInt(last.refund)).to.equal(d.deal.amount - d.deal.amount / 2n);
+        }
+      }
+      // A deal never disputed and given no evidence has no trail.
+      expect(trails.has(of("payerReleased")[0].id)).to.equal(false);
+    });
+
     it("prints scan progress on stderr, then the verdict, and nothing else", () => {
       const progress = /^blocks \d+–\d+ of \d+, \d+ events$/;
       const lines = firstJson.stderr.split("\n").filter((l) => progress.test(l));
@@ -737,6 +762,10 @@ describe("scripts/audit.ts (npm run audit)", function () {
       expect(r.stdout).to.contain("Open deals: 135");
       expect(r.stdout).to.contain("  and 115 more");
       expect(r.stdout).to.contain("Disputes awaiting a ruling: 15");
+      expect(r.stdout).to.match(/^Dispute and evidence trail: \d+ deals$/m);
+      expect(r.stdout).to.match(
+        / (payer|payee|gateway|arbiter) 0x[0-9a-fA-F]{40} +(disputed|evidence 0x[0-9a-f]{64}|ruled: )/,
+      );
       expect(r.stdout.match(/OVERDUE/g)).to.have.length(8);
       expect(r.stdout.match(/the gateway rules/g)).to.have.length(7);
       expect(r.stdout).to.contain("  Every disputed deal has someone able to end it.");

@@ -82,6 +82,26 @@ export type DisputeReport = {
   ruler: DisputeRuler;
 };
 
+/** Who took a step of a dispute trail, by the deal's parameters and the arbiters the registry's events name. */
+export type TrailRole = "payer" | "payee" | "gateway" | "arbiter" | "other";
+
+/**
+ * A deal's dispute and evidence trail: every dispute, piece of evidence and ruling on it in chain order, with who
+ * took it (checksummed) and, for evidence, the content hash and URI anchored; for a ruling, the shares and the hash
+ * of its written reasons.
+ */
+export type TrailReport = {
+  dealId: string;
+  status: StatusName;
+  gateway: string;
+  token: string;
+  steps: ({ block: number; time: number | null; by: string; role: TrailRole } & (
+    | { kind: "disputed" }
+    | { kind: "evidence"; contentHash: string; uri: string }
+    | { kind: "resolved"; payeeAmount: string; fee: string; refund: string; reasons: string }
+  ))[];
+};
+
 export type FloatReport = {
   acceptor: string;
   token: string;
@@ -111,6 +131,8 @@ export type AuditReport = {
   owed: { token: string; account: string; amount: string }[];
   openDeals: OpenDealReport[];
   disputes: DisputeReport[];
+  /** Deals with a dispute or evidence, in the order they were opened, each with its trail. */
+  trails: TrailReport[];
   /** Errors and warnings an operator must act on (see {@link Alert}). */
   alerts: Alert[];
   inconsistencies: Inconsistency[];

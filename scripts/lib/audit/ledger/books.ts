@@ -27,6 +27,16 @@ export type EventOf<T extends ProtocolEventType> = Extract<AuditEvent, { type: T
 /** A gateway's standing as rebuilt from the registry's events. */
 export type GatewayState = { status: GatewayStage; suspended: boolean };
 
+/**
+ * One step of a deal's dispute trail, in chain order: the dispute, each piece of evidence (its content hash and
+ * URI, as anchored), the ruling (with the hash of its written reasons). Addresses lower-case.
+ */
+export type TrailStep = { block: number; time?: number; by: string } & (
+  | { kind: "disputed" }
+  | { kind: "evidence"; contentHash: string; uri: string }
+  | { kind: "resolved"; payeeAmount: bigint; fee: bigint; refund: bigint; reasons: string }
+);
+
 /** A deal as rebuilt from events. */
 export type DealState = {
   dealId: string;
@@ -56,6 +66,8 @@ export type DealState = {
   /** Legs whose push failed and were credited as owed. */
   deferredPayee: boolean;
   deferredPayer: boolean;
+  /** Its dispute, evidence and ruling, as they happened (empty for a deal never disputed nor given evidence). */
+  trail: TrailStep[];
 };
 
 /** An acceptor's float in one token as rebuilt from events (addresses checksummed), with the I5 counters. */

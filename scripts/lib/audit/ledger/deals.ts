@@ -53,6 +53,7 @@ export function opened(b: Books, e: EventOf<"DealOpened">): void {
     refund: 0n,
     deferredPayee: false,
     deferredPayer: false,
+    trail: [],
   };
   b.deals.set(e.dealId.toLowerCase(), d);
   b.tokens.add(cs(p.token));
@@ -228,6 +229,7 @@ export function disputed(b: Books, e: EventOf<"DealDisputed">): void {
   b.move(d, Status.Disputed, e.block);
   d.held = e.gatewayHolds;
   d.disputedTime = e.time;
+  d.trail.push({ kind: "disputed", block: e.block, time: e.time, by: e.by });
 }
 
 export function resolved(b: Books, e: EventOf<"DealResolved">): void {
@@ -263,6 +265,8 @@ export function resolved(b: Books, e: EventOf<"DealResolved">): void {
   }
   checkParts(b, e, d, "Resolved", asGateway ? undefined : e.by);
   d.resolvedBy = e.by;
+  const { payeeAmount, fee, refund, reasons } = e;
+  d.trail.push({ kind: "resolved", block: e.block, time: e.time, by: e.by, payeeAmount, fee, refund, reasons });
   b.settle(d, e, e.payeeAmount, e.fee, e.refund, Status.Resolved);
 }
 
@@ -326,6 +330,7 @@ export function evidence(b: Books, e: EventOf<"EvidencePosted">): void {
       d.dealId,
     );
   }
+  d.trail.push({ kind: "evidence", block: e.block, time: e.time, by: e.by, contentHash: e.contentHash, uri: e.uri });
   const p = d.params;
   const party = same(e.by, p.payer) || same(e.by, p.payee) || same(e.by, p.gateway);
   if (!party && !b.arbiters.has(e.by.toLowerCase())) b.unverified(b.unverifiedPosters, d.dealId, e.by, e.block);

@@ -4,8 +4,8 @@
  */
 import { Status, isFinal } from "../../../../protocol";
 import type { AuditLedger } from "../ledger";
-import { checksummed, kindName, statusName, type StatusName } from "../names";
-import type { Alert, AuditReport, DisputeReport, OpenDealReport } from "../types";
+import { checksummed, kindName, same, statusName, type StatusName } from "../names";
+import type { Alert, AuditReport, DisputeReport, OpenDealReport, TrailReport, TrailRole } from "../types";
 
 /** The report's header, the snapshot's findings, and the replay to list deals, floats and owed balances from. */
 export type ReportInput = Pick<
@@ -57,6 +57,44 @@ export function buildReport(input: ReportInput): AuditReport {
       };
     })
     .sort((a, b) => a.gatewayDeadline - b.gatewayDeadline || (a.dealId < b.dealId ? -1 : 1));
+  const trails: TrailReport[] = deals
+    .filter((d) => d.trail.length > 0)
+    .map((d) => {
+      const { payer, payee, gateway } = d.params;
+      const roleOf = (by: string): TrailRole =>
+        same(by, payer)
+          ? "payer"
+          : same(by, payee)
+            ? "payee"
+            : same(by, gateway)
+              ? "gateway"
+              : ledger.arbiters.has(by.toLowerCase())
+                ? "arbiter"
+                : "other";
+      return {
+        dealId: d.dealId,
+        status: statusName(d.status) as StatusName,
+        gateway: checksummed(gateway),
+        token: checksummed(d.params.token),
+        steps: d.trail.map((step) => {
+          const who = { block: step.block, time: step.time ?? null, by: checksummed(step.by), role: roleOf(step.by) };
+          if (step.kind === "evidence") {
+            return { ...who, kind: step.kind, contentHash: step.contentHash, uri: step.uri };
+          }
+          if (step.kind === "resolved") {
+            return {
+              ...who,
+              kind: step.kind,
+              payeeAmount: step.payeeAmount.toString(),
+              fee: step.fee.toString(),
+              refund: step.refund.toString(),
+              reasons: step.reasons,
+            };
+          }
+          return { ...who, kind: step.kind };
+        }),
+      };
+    });
   // Every disputed deal has someone able to end it: its gateway in time, or an arbiter. Otherwise only its parties
   // can (release, cancel, split or settle by signatures).
   const alerts = [...input.alerts];
@@ -97,6 +135,7 @@ export function buildReport(input: ReportInput): AuditReport {
       .map((o) => ({ token: o.token, account: o.account, amount: o.amount.toString() })),
     openDeals,
     disputes,
+    trails,
     alerts: [...alerts.filter((a) => a.level === "error"), ...alerts.filter((a) => a.level === "warning")],
     inconsistencies,
   };

@@ -7,6 +7,8 @@ import type { Alert, AuditReport } from "../types";
 
 /** How many open deals the human report lists before "and N more". */
 export const OPEN_DEALS_SHOWN = 20;
+/** How many deals' dispute trails the human report lists (the latest opened) before "and N earlier". */
+export const TRAILS_SHOWN = 20;
 
 const isoTime = (seconds: number): string => new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
 
@@ -127,6 +129,33 @@ export function renderReport(report: AuditReport): string {
         ? "  Every disputed deal has someone able to end it."
         : `  ${plural(stuck, "disputed deal has", "disputed deals have")} nobody able to rule it: only the parties can end it.`,
     );
+  }
+  out.push("");
+
+  const trails = report.trails ?? [];
+  out.push(`Dispute and evidence trail: ${plural(trails.length, "deal", "deals")}`);
+  if (trails.length > 0) {
+    const latest = trails.slice(-TRAILS_SHOWN);
+    const rows: string[][] = [];
+    for (const t of latest) {
+      t.steps.forEach((step, i) => {
+        const what =
+          step.kind === "disputed"
+            ? "disputed"
+            : step.kind === "evidence"
+              ? `evidence ${step.contentHash} ${step.uri}`
+              : `ruled: payee ${amount(step.payeeAmount, t.token)} + fee ${amount(step.fee, t.token)}, ` +
+                `refund ${amount(step.refund, t.token)}; reasons ${step.reasons}`;
+        rows.push([
+          i === 0 ? `${t.dealId} (${t.status})` : "",
+          step.time === null ? `block ${step.block}` : isoTime(step.time),
+          `${step.role} ${step.by}`,
+          what,
+        ]);
+      });
+    }
+    out.push(...table(["deal", "when", "by", "what"], rows, () => false));
+    if (trails.length > latest.length) out.push(`  and ${trails.length - latest.length} earlier`);
   }
   out.push("");
 
