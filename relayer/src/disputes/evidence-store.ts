@@ -194,7 +194,7 @@ export function createS3EvidenceStore(options: S3Options): EvidenceStore {
       return await fetch(`${base.protocol}//${base.host}${objectPath}`, {
         method,
         headers: { ...headers, authorization },
-        ...(body ? { body } : {}),
+        ...(body ? { body: new Uint8Array(body) } : {}),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
