@@ -230,7 +230,9 @@ export function contentDisposition(name: string | null, fallback: string): strin
     .replace(/^[.\s]+/, "")
     .slice(0, 100);
   const safe = ascii === "" || /^_*$/.test(ascii) ? fallback : ascii;
-  const star = name ? `; filename*=UTF-8''${encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}` : "";
+  const star = name
+    ? `; filename*=UTF-8''${encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`
+    : "";
   return `attachment; filename="${safe}"${star}`;
 }
 
@@ -270,7 +272,11 @@ export function evidenceHandlers(evidence: EvidenceService | undefined) {
       const headers = uploadHeaders(req);
       const bytes = res.locals.evidenceBytes as Buffer | undefined;
       if (!bytes) throw new ApiProblem("malformed-request", "The request body could not be read.");
-      const body = await service.upload(key, dealId.toLowerCase(), { bytes, contentType: mediaTypeOf(req), ...headers });
+      const body = await service.upload(key, dealId.toLowerCase(), {
+        bytes,
+        contentType: mediaTypeOf(req),
+        ...headers,
+      });
       res.setHeader("Location", `/v1/submissions/${body.submission}`);
       res.status(202).json(body);
     },

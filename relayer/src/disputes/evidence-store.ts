@@ -36,10 +36,11 @@ function checkHash(hash: string, bytes?: Buffer): void {
  */
 export function createFsEvidenceStore(dir: string): EvidenceStore {
   let made: Promise<unknown> | undefined;
-  const ensureDir = () => (made ??= fs.mkdir(dir, { recursive: true }).catch((error: unknown) => {
-    made = undefined;
-    throw error;
-  }));
+  const ensureDir = () =>
+    (made ??= fs.mkdir(dir, { recursive: true }).catch((error: unknown) => {
+      made = undefined;
+      throw error;
+    }));
   const writeAtomic = async (file: string, data: Buffer | string) => {
     const tmp = path.join(dir, `.tmp-${randomBytes(8).toString("hex")}`);
     try {
@@ -147,7 +148,11 @@ export function signV4(request: SigV4Request, credentials: SigV4Credentials, amz
 }
 
 /** `x-amz-date` of an instant: YYYYMMDDTHHMMSSZ. */
-export const amzDateOf = (at: Date) => at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+export const amzDateOf = (at: Date) =>
+  at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 
 /* ------------------------------------------------ S3 ------------------------------------------------ */
 

@@ -9,14 +9,7 @@
  */
 import { Interface } from "ethers";
 import type { Redis } from "ioredis";
-import {
-  digestOf,
-  escrowDomain,
-  evidenceUri,
-  isEvidenceType,
-  sniffContentType,
-  typedDataOf,
-} from "../../../protocol";
+import { digestOf, escrowDomain, evidenceUri, isEvidenceType, sniffContentType, typedDataOf } from "../../../protocol";
 import { GatewayRegistry__factory } from "../../../typechain-types/factories/contracts/GatewayRegistry__factory";
 import type { Chain } from "../chain/types";
 import type { Hash, HistoryEntry } from "../domain/projection";

@@ -77,7 +77,11 @@ describe("relayer evidence (end to end)", function () {
     const opened = await w.http
       .post("/v1/deals")
       .set(bearer(keys.platform))
-      .send({ ...body, expiry: typed.body.typedData.message.expiry, signature: await w.signTyped(payer, typed.body.typedData) });
+      .send({
+        ...body,
+        expiry: typed.body.typedData.message.expiry,
+        signature: await w.signTyped(payer, typed.body.typedData),
+      });
     expect(opened.status, JSON.stringify(opened.body)).to.equal(202);
     dealId = opened.body.dealId;
     await w.final(opened.body.submission.id);
@@ -113,7 +117,12 @@ describe("relayer evidence (end to end)", function () {
       .expect(200);
     expect(res.body.uri).to.equal(evidenceUri(dealId, hash));
     expect(res.body.typedData.primaryType).to.equal("Evidence");
-    expect(res.body.typedData.message).to.include({ dealId, contentHash: hash, uri: res.body.uri, expiry: res.body.expiry });
+    expect(res.body.typedData.message).to.include({
+      dealId,
+      contentHash: hash,
+      uri: res.body.uri,
+      expiry: res.body.expiry,
+    });
   });
 
   it("when payer and payee upload with their signatures → 202, stored, anchored on-chain by the relayer with poster = signer, listed with role and tx", async function () {
@@ -122,7 +131,9 @@ describe("relayer evidence (end to end)", function () {
       [PAYER_PNG, "image/png", payer, keys.payer, "payer"],
       [PAYEE_PDF, "application/pdf", payee, keys.payee, "payee"],
     ] as const) {
-      const res = await upload(dealId, bytes, type, by, key, { "Evidence-Name": encodeURIComponent(`proof ${role}.x`) });
+      const res = await upload(dealId, bytes, type, by, key, {
+        "Evidence-Name": encodeURIComponent(`proof ${role}.x`),
+      });
       expect(res.status, JSON.stringify(res.body)).to.equal(202);
       expect(res.body).to.include({
         dealId,
@@ -213,7 +224,10 @@ describe("relayer evidence (end to end)", function () {
   it("when the key is a third party's (or another platform's) → 403 for list, file, typed data and upload", async function () {
     for (const key of [keys.stranger, keys.otherPlatform]) {
       await w.http.get(`/v1/deals/${dealId}/evidence`).set(bearer(key)).expect(403);
-      await w.http.get(`/v1/deals/${dealId}/evidence/${sha(PAYER_PNG)}`).set(bearer(key)).expect(403);
+      await w.http
+        .get(`/v1/deals/${dealId}/evidence/${sha(PAYER_PNG)}`)
+        .set(bearer(key))
+        .expect(403);
       await w.http
         .get(`/v1/deals/${dealId}/evidence/typed-data?contentHash=${sha(PAYER_PNG)}`)
         .set(bearer(key))
@@ -265,10 +279,7 @@ describe("relayer evidence (end to end)", function () {
   });
 
   it("when a contentHash, dealId or Evidence-* header is malformed or missing → 400", async function () {
-    await w.http
-      .get(`/v1/deals/${dealId}/evidence/typed-data?contentHash=0x1234`)
-      .set(bearer(keys.payer))
-      .expect(400);
+    await w.http.get(`/v1/deals/${dealId}/evidence/typed-data?contentHash=0x1234`).set(bearer(keys.payer)).expect(400);
     await w.http.get(`/v1/deals/${dealId}/evidence/0xnothash`).set(bearer(keys.payer)).expect(400);
     await w.http.get(`/v1/deals/0x12/evidence`).set(bearer(keys.payer)).expect(400);
     const bytes = png("headers");
@@ -329,6 +340,9 @@ describe("relayer evidence (end to end)", function () {
     const res = await upload(done.dealId, png("too late"), "image/png", done.payer, keys.admin);
     expect(res.status).to.equal(409);
     expect(res.body.type).to.match(/wrong-status$/);
-    await w.http.get(`/v1/deals/0x${"ee".repeat(32)}/evidence`).set(bearer(keys.admin)).expect(404);
+    await w.http
+      .get(`/v1/deals/0x${"ee".repeat(32)}/evidence`)
+      .set(bearer(keys.admin))
+      .expect(404);
   });
 });
