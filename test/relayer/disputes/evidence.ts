@@ -6,6 +6,7 @@
  */
 import { expect } from "chai";
 import { createHash } from "node:crypto";
+import { request } from "node:http";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -266,6 +267,28 @@ describe("relayer evidence (end to end)", function () {
     const res = await upload(dealId, png("x".repeat(MAX)), "image/png", payer, keys.payer);
     expect(res.status).to.equal(413);
     expect(res.body.type).to.match(/evidence-too-large$/);
+    // Without a Content-Length (chunked): refused as soon as the bytes pass the cap.
+    const headers = await signedHeaders(dealId, png("chunked"), payer, keys.payer);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: w.relayer.port,
+          method: "POST",
+          path: `/v1/deals/${dealId}/evidence`,
+          headers: { ...bearer(keys.payer), ...headers, "Content-Type": "image/png", "Transfer-Encoding": "chunked" },
+        },
+        (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+      req.write(png(""));
+      for (let i = 0; i < 4; i++) req.write(Buffer.alloc(MAX / 2));
+      req.end();
+    });
+    expect(status).to.equal(413);
   });
 
   it("when the type is not an evidence type, or not the bytes' → 415 unsupported-media-type", async function () {
