@@ -163,7 +163,7 @@ const asBool = (w: string) => {
  * post any bytes; a strict decoder would make one such log stop the indexer), cut to MAX_EVIDENCE_URI_CHARS code
  * points.
  */
-export function evidenceUri(bytes: Uint8Array): { uri: string; truncated: boolean } {
+export function postedEvidenceUri(bytes: Uint8Array): { uri: string; truncated: boolean } {
   const text = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }).decode(bytes);
   if (text.length <= MAX_EVIDENCE_URI_CHARS) return { uri: text, truncated: false };
   const points = Array.from(text);
@@ -182,7 +182,7 @@ function evidenceData(data: string): { contentHash: string; uri: string; truncat
   const length = Number(asUint(word(lengthAt), 32));
   const start = 2 + (lengthAt + 1) * 64;
   if (start + length * 2 > data.length) throw new LayoutMismatch();
-  const { uri, truncated } = evidenceUri(Buffer.from(data.slice(start, start + length * 2), "hex"));
+  const { uri, truncated } = postedEvidenceUri(Buffer.from(data.slice(start, start + length * 2), "hex"));
   return { contentHash: asBytes32(word(0)), uri, truncated };
 }
 
@@ -476,7 +476,7 @@ export function decodeLog(
       };
     case "EvidencePosted": {
       // Only a log that the word decoder refused gets here: the ABI decoder throws on what it cannot read.
-      const { uri, truncated } = evidenceUri(getBytes(toUtf8Bytes(a.uri)));
+      const { uri, truncated } = postedEvidenceUri(getBytes(toUtf8Bytes(a.uri)));
       return {
         ...pos,
         type: "EvidencePosted",

@@ -52,4 +52,8 @@ export const ROUTE_TABLE = {
   getAcceptorProfile: { method: "get", path: "/v1/acceptor/profile", parseAs: "json" },
   putAcceptorProfile: { method: "put", path: "/v1/acceptor/profile", parseAs: "json" },
   postAcceptorHeartbeat: { method: "post", path: "/v1/acceptor/heartbeat", parseAs: "json" },
+  evidenceTypedData: { method: "get", path: "/v1/deals/{dealId}/evidence/typed-data", parseAs: "json" },
+  postEvidence: { method: "post", path: "/v1/deals/{dealId}/evidence", parseAs: "json" },
+  listEvidence: { method: "get", path: "/v1/deals/{dealId}/evidence", parseAs: "json" },
+  getEvidenceFile: { method: "get", path: "/v1/deals/{dealId}/evidence/{contentHash}", parseAs: "json" },
 } as const;

@@ -884,6 +884,82 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/deals/{dealId}/evidence/typed-data": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The Evidence typed data a poster signs for a file (by its SHA-256)
+     * @description The uri in it is the one anchored on-chain. Keys: admin; a party, acceptor or gateway key whose owner is the deal's payer, payee or gateway; the platform key that registered the deal's ref; a key whose owner the registry says is an arbiter. Others get 403.
+     */
+    get: operations["evidenceTypedData"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    /**
+     * The methods this path takes
+     * @description 204 with an `Allow` header listing the path's methods (GET, HEAD, OPTIONS); no body, no API key.
+     */
+    options: operations["optionsDealsDealIdEvidenceTypedData"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/deals/{dealId}/evidence": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The deal's evidence, oldest first: uploads here and every EvidencePosted on-chain
+     * @description Evidence anchored elsewhere shows with stored=false. Keys: admin; a party, acceptor or gateway key whose owner is the deal's payer, payee or gateway; the platform key that registered the deal's ref; a key whose owner the registry says is an arbiter. Others get 403.
+     */
+    get: operations["listEvidence"];
+    put?: never;
+    /**
+     * Upload a file as evidence and anchor its hash on-chain with the poster's signature
+     * @description The body is the raw file; its Content-Type must be one of the evidence types and match the file's first bytes. The poster signs the Evidence typed data of the file's SHA-256 (GET …/evidence/typed-data) and sends the signature in headers. The relayer stores the file under its hash and queues postEvidenceWithSig. While the deal is open, performed or disputed. Keys: admin; a party, acceptor or gateway key whose owner is the deal's payer, payee or gateway; the platform key that registered the deal's ref; a key whose owner the registry says is an arbiter. Others get 403.
+     */
+    post: operations["postEvidence"];
+    delete?: never;
+    /**
+     * The methods this path takes
+     * @description 204 with an `Allow` header listing the path's methods (POST, GET, HEAD, OPTIONS); no body, no API key.
+     */
+    options: operations["optionsDealsDealIdEvidence"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/deals/{dealId}/evidence/{contentHash}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * An evidence file uploaded for the deal, as an attachment
+     * @description Sent with nosniff, Content-Disposition: attachment and Content-Security-Policy: sandbox. Keys: admin; a party, acceptor or gateway key whose owner is the deal's payer, payee or gateway; the platform key that registered the deal's ref; a key whose owner the registry says is an arbiter. Others get 403.
+     */
+    get: operations["getEvidenceFile"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    /**
+     * The methods this path takes
+     * @description 204 with an `Allow` header listing the path's methods (GET, HEAD, OPTIONS); no body, no API key.
+     */
+    options: operations["optionsDealsDealIdEvidenceContentHash"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1844,6 +1920,52 @@ export interface components {
     AcceptorHeartbeatRequest: {
       /** @description Sets the online switch */
       online?: boolean;
+    };
+    EvidenceTypedData: {
+      /** @description The Evidence EIP-712 payload */
+      typedData: {
+        [key: string]: unknown;
+      };
+      expiry: string;
+      /** @description The URI anchored on-chain: /v1/deals/{dealId}/evidence/{contentHash} */
+      uri: string;
+    };
+    EvidenceUpload: {
+      dealId: string;
+      contentHash: string;
+      uri: string;
+      contentType: string;
+      size: number;
+      name: string | null;
+      poster: string;
+      /** @enum {string} */
+      role: "payer" | "payee" | "gateway" | "arbiter";
+      postedAt: number;
+      /** @description The submission id of the anchoring postEvidenceWithSig */
+      submission: string;
+    };
+    EvidenceList: {
+      items: components["schemas"]["EvidenceItem"][];
+    };
+    EvidenceItem: {
+      contentHash: string;
+      uri: string;
+      contentType: string | null;
+      size: number | null;
+      name: string | null;
+      poster: string;
+      /** @enum {string} */
+      role: "payer" | "payee" | "gateway" | "arbiter";
+      /** @description Unix time of the upload (or of the anchoring block) */
+      postedAt: number;
+      /** @description Whether this relayer holds the file */
+      stored: boolean;
+      /** @description The EvidencePosted event, once indexed */
+      anchored: {
+        txHash: string;
+        block: number;
+      } | null;
+      submission: string | null;
     };
   };
   responses: never;
@@ -9993,6 +10115,825 @@ export interface operations {
       query?: never;
       header?: never;
       path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description No content; `Allow` lists the methods */
+      204: {
+        headers: {
+          /** @description The path's methods */
+          Allow?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  evidenceTypedData: {
+    parameters: {
+      query: {
+        /** @description SHA-256 of the file's bytes, 0x + 64 hex */
+        contentHash: string;
+        /** @description The poster (checked to be one who may post) */
+        signer?: string;
+      };
+      header?: never;
+      path: {
+        /** @description The deal id (any case) */
+        dealId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The typed data, its expiry and the uri */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["EvidenceTypedData"];
+        };
+      };
+      /** @description Invalid parameter (type invalid-parameter) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key may not see this deal's evidence (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No deal with this id has been indexed (type deal-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The signer may not post evidence on this deal (type wrong-signer) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  optionsDealsDealIdEvidenceTypedData: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The deal id (any case) */
+        dealId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description No content; `Allow` lists the methods */
+      204: {
+        headers: {
+          /** @description The path's methods */
+          Allow?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  listEvidence: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The deal id (any case) */
+        dealId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The evidence */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["EvidenceList"];
+        };
+      };
+      /** @description Invalid parameter (type invalid-parameter) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key may not see this deal's evidence (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No deal with this id has been indexed (type deal-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  postEvidence: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The poster: the deal's payer, payee, gateway or an arbiter */
+        "evidence-signer": string;
+        /** @description The poster's signature of the Evidence typed data (EOA, ERC-1271 or ERC-6492) */
+        "evidence-signature": string;
+        /** @description The `expiry` of the signed message */
+        "evidence-expiry": string;
+        /** @description The file's name, percent-encoded UTF-8 (kept up to 200 characters) */
+        "evidence-name"?: string;
+      };
+      path: {
+        /** @description The deal id (any case) */
+        dealId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "image/png": string;
+        "image/jpeg": string;
+        "image/webp": string;
+        "application/pdf": string;
+      };
+    };
+    responses: {
+      /** @description Stored; the anchoring is queued (Location: /v1/submissions/{id}) */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["EvidenceUpload"];
+        };
+      };
+      /** @description Invalid parameter (type invalid-parameter) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key may not see this deal's evidence (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No deal with this id has been indexed (type deal-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The deal is not live (type wrong-status) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The file is over EVIDENCE_MAX_BYTES (type evidence-too-large) */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The type is not an evidence type or not the file's (type unsupported-media-type) */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Wrong signer, expired or invalid signature, or the escrow would revert */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  optionsDealsDealIdEvidence: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The deal id (any case) */
+        dealId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description No content; `Allow` lists the methods */
+      204: {
+        headers: {
+          /** @description The path's methods */
+          Allow?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  getEvidenceFile: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The deal id (any case) */
+        dealId: string;
+        /** @description SHA-256 of the file's bytes, 0x + 64 hex */
+        contentHash: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The file */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "image/png": string;
+          "image/jpeg": string;
+          "image/webp": string;
+          "application/pdf": string;
+        };
+      };
+      /** @description Invalid parameter (type invalid-parameter) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key may not see this deal's evidence (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such deal (deal-not-found), or no such file uploaded for it (evidence-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  optionsDealsDealIdEvidenceContentHash: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The deal id (any case) */
+        dealId: string;
+        /** @description SHA-256 of the file's bytes, 0x + 64 hex */
+        contentHash: string;
+      };
       cookie?: never;
     };
     requestBody?: never;

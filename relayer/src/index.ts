@@ -48,6 +48,8 @@ import { createReservations } from "./orders/reservations";
 import { createDenyList, createScreening } from "./orders/screening";
 import { createMatcher } from "./orders/matcher";
 import { createOrders } from "./orders/service";
+import { createEvidenceService, type EvidenceService } from "./disputes/evidence";
+import { createFsEvidenceStore, createS3EvidenceStore } from "./disputes/evidence-store";
 
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
@@ -248,6 +250,42 @@ export async function startRelayer(common: Common) {
   }
   /* ---- end of orders ---- */
 
+  /* ---- disputes: evidence (relayer/src/disputes/evidence.ts): needs the write side ---- */
+  let evidence: EvidenceService | undefined;
+  if (write.service && submitter && signer) {
+    // The bucket's keys go to the store only: never logged (the log names the bucket without credentials).
+    const files =
+      options.evidenceS3Url !== undefined
+        ? createS3EvidenceStore({
+            url: options.evidenceS3Url,
+            region: options.evidenceS3Region,
+            accessKey: options.evidenceS3AccessKey ?? "",
+            secretKey: options.evidenceS3SecretKey ?? "",
+          })
+        : createFsEvidenceStore(options.evidenceDir);
+    evidence = createEvidenceService({
+      chainId,
+      escrow,
+      registry: sources.registry,
+      chain,
+      redis,
+      base: `${store.keyPrefix}w:d:ev:`,
+      getDeal: (dealId) => store.getDeal(dealId),
+      checkSignature: (input) => checkSignature(chain, input),
+      submitter,
+      refs: keys,
+      files,
+      relayer: signer,
+      maxBytes: options.evidenceMaxBytes,
+      now: async () => Math.max(Math.floor(Date.now() / 1000), (await store.getMeta()).time ?? 0),
+    });
+    logger.info({
+      msg: "evidence on",
+      store: options.evidenceS3Url !== undefined ? `s3 ${redactUrl(options.evidenceS3Url)}` : options.evidenceDir,
+    });
+  }
+  /* ---- end of evidence ---- */
+
   // A projection reset (rebuild, deep reorg) empties it: createApi registers finalCache.clear() with availability.
   const finalCache = createFinalCache(options.finalCacheEntries);
   /* ---- events, replay and webhooks (relayer/src/events): started before the API, stopped before it closes ---- */
@@ -267,6 +305,7 @@ export async function startRelayer(common: Common) {
     reports: createReportSource({ redis, store }),
     desk,
     orders: orders?.api,
+    evidence,
   });
   const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {
     await webhooks.stop();

@@ -1,12 +1,12 @@
 /**
- * The event decoder (`decodeLog`, `topicsOf`, `evidenceUri`): every event of the escrow and the registry from its
+ * The event decoder (`decodeLog`, `topicsOf`, `postedEvidenceUri`): every event of the escrow and the registry from its
  * ABI encoding to the relayer's typed event, and the logs it does not index.
  */
 import { expect } from "chai";
 import { AbiCoder, Interface, ZeroAddress, hexlify, id, toUtf8Bytes, type EventFragment } from "ethers";
 import { Escrow__factory, GatewayRegistry__factory } from "../../typechain-types";
 import { ARBITER_ROLE, DEAL_KINDS, MAX_EVIDENCE_URI_CHARS, REFUND_REASONS, decodeLog } from "../../protocol";
-import { evidenceUri, topicsOf, type LogPosition, type ProtocolEventType, type Sources } from "../../protocol";
+import { postedEvidenceUri, topicsOf, type LogPosition, type ProtocolEventType, type Sources } from "../../protocol";
 import { addrC, addr, ESCROW, REGISTRY, SOURCES, PAYER, PAYEE, GATEWAY, ACCEPTOR } from "../relayer/support/domain";
 import { DELEGATE, USDT, SALT, REF, DEAL, SEPA, PIX, NET, REASONS } from "../relayer/support/domain";
 
@@ -457,9 +457,9 @@ describe("protocol events", function () {
         expect(decodeLog(withUri(hexlify(toUtf8Bytes(exact))), SOURCES)).to.deep.include({ uri: exact });
       });
 
-      it("matches evidenceUri on its own: code points, not UTF-16 units", function () {
+      it("matches postedEvidenceUri on its own: code points, not UTF-16 units", function () {
         const emoji = "😀".repeat(MAX_EVIDENCE_URI_CHARS + 1);
-        const cut = evidenceUri(toUtf8Bytes(emoji));
+        const cut = postedEvidenceUri(toUtf8Bytes(emoji));
         expect(cut.truncated).to.equal(true);
         expect(Array.from(cut.uri)).to.have.length(MAX_EVIDENCE_URI_CHARS);
         expect(cut.uri).to.equal("😀".repeat(MAX_EVIDENCE_URI_CHARS));

@@ -51,6 +51,8 @@ import { reportHandlers, type ReportSource } from "./reports";
 import type { OrdersApi } from "../orders/service";
 import { acceptorProfileHandlers } from "./acceptor-profile";
 import type { Desk } from "../orders/desk";
+import type { EvidenceService } from "../disputes/evidence";
+import { evidenceBodyReader, evidenceHandlers } from "./evidence";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -113,6 +115,8 @@ export type ApiDeps = {
   reports?: ReportSource;
   /** The acceptor desk (absent: its routes answer 503). */
   desk?: Desk;
+  /** A dispute's evidence (absent: its routes answer 503). */
+  evidence?: EvidenceService;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -143,6 +147,7 @@ export function createApi({
   orders,
   reports,
   desk,
+  evidence,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -252,6 +257,7 @@ export function createApi({
     ...webhookHandlers(webhooks),
     ...orderHandlers(orders),
     ...reportHandlers(reports),
+    ...evidenceHandlers(evidence),
     ...acceptorProfileHandlers(desk, async (address) => {
       const [[acc], methods, progress] = await Promise.all([
         store.getHashes([`acc:${address}`]),
@@ -547,7 +553,9 @@ export function createApi({
       const projectionFree =
         route.tags?.includes("operations") || route.tags?.includes("webhooks") || PROJECTION_FREE.has(route.id);
       const data = projectionFree ? [] : [guard];
-      if (route.method === "post") chain.post(...guards, ...data, ...(write?.beforePost ?? []), handler);
+      // A route whose body is not JSON reads it itself, before idempotency fingerprints it.
+      const body = route.id === "postEvidence" ? [evidenceBodyReader(() => evidence?.maxBytes)] : [];
+      if (route.method === "post") chain.post(...guards, ...data, ...body, ...(write?.beforePost ?? []), handler);
       else if (route.method === "put") chain.put(...guards, ...data, handler);
       else if (route.method === "delete") chain.delete(...guards, ...data, handler);
       else chain.get(...guards, ...data, handler);

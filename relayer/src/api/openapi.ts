@@ -66,6 +66,7 @@ import {
   OrderViewSchema,
 } from "./orders";
 import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
+import { EVIDENCE_ROUTES } from "./evidence";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -117,7 +118,12 @@ export type RouteId =
   /* the acceptor's desk */
   | "getAcceptorProfile"
   | "putAcceptorProfile"
-  | "postAcceptorHeartbeat";
+  | "postAcceptorHeartbeat"
+  /* disputes: evidence */
+  | "evidenceTypedData"
+  | "postEvidence"
+  | "listEvidence"
+  | "getEvidenceFile";
 
 export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
 
@@ -851,6 +857,7 @@ export const ROUTES: Route[] = [
     },
   },
   ...ACCEPTOR_PROFILE_ROUTES,
+  ...EVIDENCE_ROUTES,
 ];
 
 /**
@@ -918,7 +925,14 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
         : KEYED_RESPONSES;
     registry.registerPath({
       ...config,
-      responses: { ...keyed, ...ROUTE_RESPONSES[id], ...responses, ...COMMON_RESPONSES },
+      // A route that reads its own body (an evidence upload) says what its 413 means.
+      responses: {
+        ...keyed,
+        ...ROUTE_RESPONSES[id],
+        ...responses,
+        ...COMMON_RESPONSES,
+        ...(responses[413] ? { 413: responses[413] } : {}),
+      },
     });
     methodsOf.set(route.path, [...(methodsOf.get(route.path) ?? []), route.method.toUpperCase()]);
   }
@@ -972,6 +986,7 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
       { name: "acceptor", description: "An acceptor's assigned orders: accept or decline" },
       { name: "checkout", description: "The user's checkout of an order (no key: the order id is the capability)" },
       { name: "reports", description: "Settlement reports for reconciliation" },
+      { name: "evidence", description: "A dispute's evidence: files anchored on-chain by their SHA-256" },
     ],
   });
 }

@@ -57,6 +57,10 @@ export const PROBLEM_KINDS = {
   "no-eligible-acceptor": { status: 422, title: "No eligible acceptor" },
   "address-screened": { status: 422, title: "Address screened" },
   "lock-delegate-missing": { status: 422, title: "Lock delegate missing" },
+  /* disputes: evidence */
+  "evidence-not-found": { status: 404, title: "Evidence not found" },
+  "evidence-too-large": { status: 413, title: "Evidence too large" },
+  "unsupported-media-type": { status: 415, title: "Unsupported media type" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;

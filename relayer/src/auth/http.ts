@@ -193,7 +193,9 @@ export function rateLimit(deps: {
 
 /** Methods and headers a browser may use, and response headers it may read. */
 export const CORS_ALLOW_METHODS = "GET, POST, DELETE, OPTIONS";
-export const CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Api-Key";
+export const CORS_ALLOW_HEADERS =
+  "Authorization, Content-Type, Idempotency-Key, X-Api-Key, Evidence-Signer, Evidence-Signature, Evidence-Expiry, " +
+  "Evidence-Name";
 export const CORS_EXPOSE_HEADERS = "Retry-After, Idempotent-Replayed, Location, RateLimit-Limit, RateLimit-Remaining";
 /** How long a browser may cache a preflight answer (seconds). */
 export const CORS_MAX_AGE = "600";

@@ -108,6 +108,20 @@ export type EvidenceView = {
   txHash: string;
 };
 
+/** A deal's EvidencePosted events (the evidence anchored on-chain), oldest first. */
+export const evidenceEntries = (history: HistoryEntry[]): HistoryEntry[] =>
+  history.filter((h) => h.event === "EvidencePosted");
+
+/** One anchored evidence as the deal view shows it. */
+export const evidenceViewOf = (h: HistoryEntry): EvidenceView => ({
+  by: String(h.args.by),
+  contentHash: String(h.args.contentHash),
+  uri: String(h.args.uri),
+  ...(h.args.uriTruncated === true ? { uriTruncated: true } : {}),
+  blockNumber: h.blockNumber,
+  txHash: h.txHash,
+});
+
 /**
  * Who may rule a disputed deal at `now`: its gateway while it holds the dispute, is in good standing (active or
  * exiting, not suspended) and its window is open; an arbiter otherwise. The parties may end it any time (release,
@@ -176,16 +190,7 @@ export function dealView(
     ...(delegateLock
       ? { lockExpiry: Number(deal.deadline) + Number(deal.releaseWindow) + context.resolutionWindow }
       : {}),
-    evidence: history
-      .filter((h) => h.event === "EvidencePosted")
-      .map((h) => ({
-        by: String(h.args.by),
-        contentHash: String(h.args.contentHash),
-        uri: String(h.args.uri),
-        ...(h.args.uriTruncated === true ? { uriTruncated: true } : {}),
-        blockNumber: h.blockNumber,
-        txHash: h.txHash,
-      })),
+    evidence: evidenceEntries(history).map(evidenceViewOf),
     openedBlock: Number(deal.openedBlock),
     updatedBlock,
     ...(openedAt !== undefined ? { openedAt } : {}),

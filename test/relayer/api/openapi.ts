@@ -113,8 +113,39 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       for (const status of ["400", "401", "403", "405", "500"])
         expect(op.responses[status], `${path} ${status}`).to.be.an("object");
     }
+    // A dispute's evidence (the upload's 413 and 415 are its own).
+    const evidenceOps: [string, "get" | "post", string][] = [
+      ["/v1/deals/{dealId}/evidence/typed-data", "get", "200"],
+      ["/v1/deals/{dealId}/evidence", "post", "202"],
+      ["/v1/deals/{dealId}/evidence", "get", "200"],
+      ["/v1/deals/{dealId}/evidence/{contentHash}", "get", "200"],
+    ];
+    for (const [path, method, success] of evidenceOps) {
+      const op = doc.paths[path]?.[method];
+      expect(op?.responses[success], `${method} ${path}`).to.be.an("object");
+      for (const status of ["400", "401", "403", "404", "405", "500"])
+        expect(op.responses[status], `${path} ${status}`).to.be.an("object");
+    }
+    const upload = doc.paths["/v1/deals/{dealId}/evidence"].post as unknown as {
+      responses: Record<string, { description: string }>;
+      requestBody: { content: Record<string, unknown> };
+    };
+    expect(upload.responses["413"].description).to.match(/EVIDENCE_MAX_BYTES/);
+    expect(upload.responses["415"]).to.be.an("object");
+    expect(Object.keys(upload.requestBody.content)).to.deep.equal([
+      "image/png",
+      "image/jpeg",
+      "image/webp",
+      "application/pdf",
+    ]);
     const paths = [
-      ...new Set([...expected, ...posts, ...eventOps.map(([path]) => path), ...deskOps.map(([path]) => path)]),
+      ...new Set([
+        ...expected,
+        ...posts,
+        ...eventOps.map(([path]) => path),
+        ...deskOps.map(([path]) => path),
+        ...evidenceOps.map(([path]) => path),
+      ]),
     ].sort();
     expect(Object.keys(doc.paths).sort()).to.deep.equal(paths);
     expect([...new Set(ROUTES.map((r) => r.path))].sort()).to.deep.equal(paths);
