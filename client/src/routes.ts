@@ -52,4 +52,9 @@ export const ROUTE_TABLE = {
   getAcceptorProfile: { method: "get", path: "/v1/acceptor/profile", parseAs: "json" },
   putAcceptorProfile: { method: "put", path: "/v1/acceptor/profile", parseAs: "json" },
   postAcceptorHeartbeat: { method: "post", path: "/v1/acceptor/heartbeat", parseAs: "json" },
+  listOrderMessages: { method: "get", path: "/v1/orders/{id}/messages", parseAs: "json" },
+  postOrderMessage: { method: "post", path: "/v1/orders/{id}/messages", parseAs: "json" },
+  orderMessageBundle: { method: "get", path: "/v1/orders/{id}/messages/bundle", parseAs: "json" },
+  listCheckoutMessages: { method: "get", path: "/v1/checkout/{orderId}/messages", parseAs: "json" },
+  postCheckoutMessage: { method: "post", path: "/v1/checkout/{orderId}/messages", parseAs: "json" },
 } as const;

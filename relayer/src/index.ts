@@ -48,6 +48,7 @@ import { createReservations } from "./orders/reservations";
 import { createDenyList, createScreening } from "./orders/screening";
 import { createMatcher } from "./orders/matcher";
 import { createOrders } from "./orders/service";
+import { createMessages } from "./disputes/messages";
 
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
@@ -248,6 +249,22 @@ export async function startRelayer(common: Common) {
   }
   /* ---- end of orders ---- */
 
+  /* ---- disputes: per-order messages (relayer/src/disputes/messages.ts): needs the orders ---- */
+  const ordersStore = orders?.orders;
+  const messages = ordersStore
+    ? createMessages({
+        redis,
+        store,
+        getOrder: async (orderId) => (await ordersStore.get(orderId))?.order,
+        checkSignature: (input) => checkSignature(chain, input),
+        chainId,
+        escrow,
+        maxChars: options.messageMaxChars,
+        signerKey,
+      })
+    : undefined;
+  /* ---- end ---- */
+
   // A projection reset (rebuild, deep reorg) empties it: createApi registers finalCache.clear() with availability.
   const finalCache = createFinalCache(options.finalCacheEntries);
   /* ---- events, replay and webhooks (relayer/src/events): started before the API, stopped before it closes ---- */
@@ -267,6 +284,7 @@ export async function startRelayer(common: Common) {
     reports: createReportSource({ redis, store }),
     desk,
     orders: orders?.api,
+    messages,
   });
   const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {
     await webhooks.stop();

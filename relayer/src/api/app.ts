@@ -51,6 +51,8 @@ import { reportHandlers, type ReportSource } from "./reports";
 import type { OrdersApi } from "../orders/service";
 import { acceptorProfileHandlers } from "./acceptor-profile";
 import type { Desk } from "../orders/desk";
+import { messageHandlers } from "./messages";
+import type { Messages } from "../disputes/messages";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -113,6 +115,8 @@ export type ApiDeps = {
   reports?: ReportSource;
   /** The acceptor desk (absent: its routes answer 503). */
   desk?: Desk;
+  /** Per-order message threads (absent: their routes answer 503). */
+  messages?: Messages;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -143,6 +147,7 @@ export function createApi({
   orders,
   reports,
   desk,
+  messages,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -252,6 +257,7 @@ export function createApi({
     ...webhookHandlers(webhooks),
     ...orderHandlers(orders),
     ...reportHandlers(reports),
+    ...messageHandlers(messages),
     ...acceptorProfileHandlers(desk, async (address) => {
       const [[acc], methods, progress] = await Promise.all([
         store.getHashes([`acc:${address}`]),

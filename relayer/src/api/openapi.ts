@@ -66,6 +66,7 @@ import {
   OrderViewSchema,
 } from "./orders";
 import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
+import { MESSAGE_ROUTES } from "./messages";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -117,7 +118,13 @@ export type RouteId =
   /* the acceptor's desk */
   | "getAcceptorProfile"
   | "putAcceptorProfile"
-  | "postAcceptorHeartbeat";
+  | "postAcceptorHeartbeat"
+  /* disputes: per-order messages */
+  | "listOrderMessages"
+  | "postOrderMessage"
+  | "orderMessageBundle"
+  | "listCheckoutMessages"
+  | "postCheckoutMessage";
 
 export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
 
@@ -851,6 +858,7 @@ export const ROUTES: Route[] = [
     },
   },
   ...ACCEPTOR_PROFILE_ROUTES,
+  ...MESSAGE_ROUTES,
 ];
 
 /**

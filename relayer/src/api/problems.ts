@@ -57,6 +57,10 @@ export const PROBLEM_KINDS = {
   "no-eligible-acceptor": { status: 422, title: "No eligible acceptor" },
   "address-screened": { status: 422, title: "Address screened" },
   "lock-delegate-missing": { status: 422, title: "Lock delegate missing" },
+  /* disputes: per-order messages */
+  "message-conflict": { status: 409, title: "Message conflict" },
+  "message-thread-full": { status: 409, title: "Message thread full" },
+  "message-clock-skew": { status: 422, title: "Message clock skew" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;
