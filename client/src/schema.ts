@@ -10702,7 +10702,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
-      /** @description The relayer has no signer key (type unavailable) */
+      /** @description The relayer has no signer key, or the data store is unreachable (type unavailable), or the projection cannot be served as current (type projection-unavailable); see Retry-After */
       503: {
         headers: {
           [name: string]: unknown;

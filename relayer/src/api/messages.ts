@@ -235,7 +235,10 @@ export const MESSAGE_ROUTES: Route[] = [
       403: problem("The key's scope is not one of these, or the deal's gateway before a dispute (type forbidden)"),
       404: problem("No such order for this key (type order-not-found)"),
       409: problem("The order has no deal yet (type wrong-order-status)"),
-      503: problem("The relayer has no signer key (type unavailable)"),
+      503: problem(
+        "The relayer has no signer key, or the data store is unreachable (type unavailable), or the projection " +
+          "cannot be served as current (type projection-unavailable); see Retry-After",
+      ),
     },
   },
   {
