@@ -11,3 +11,4 @@ export * from "./eip712";
 export * from "./events";
 export * from "./transitions";
 export * from "./evidence";
+export * from "./messages";

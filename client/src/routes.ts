@@ -56,4 +56,9 @@ export const ROUTE_TABLE = {
   postEvidence: { method: "post", path: "/v1/deals/{dealId}/evidence", parseAs: "json" },
   listEvidence: { method: "get", path: "/v1/deals/{dealId}/evidence", parseAs: "json" },
   getEvidenceFile: { method: "get", path: "/v1/deals/{dealId}/evidence/{contentHash}", parseAs: "json" },
+  listOrderMessages: { method: "get", path: "/v1/orders/{id}/messages", parseAs: "json" },
+  postOrderMessage: { method: "post", path: "/v1/orders/{id}/messages", parseAs: "json" },
+  orderMessageBundle: { method: "get", path: "/v1/orders/{id}/messages/bundle", parseAs: "json" },
+  listCheckoutMessages: { method: "get", path: "/v1/checkout/{orderId}/messages", parseAs: "json" },
+  postCheckoutMessage: { method: "post", path: "/v1/checkout/{orderId}/messages", parseAs: "json" },
 } as const;

@@ -960,6 +960,83 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/orders/{id}/messages": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * An order's message thread, oldest first
+     * @description The order's platform key (for the order's user), its acceptor's key, the deal's gateway's key once the deal is or was disputed (403 before), and admin keys; 404 order-not-found to any other key.
+     */
+    get: operations["listOrderMessages"];
+    put?: never;
+    /**
+     * Add a signed message to an order's thread
+     * @description The author signs with EIP-191 (personal_sign) the text `USDT Escrow order message\nOrder: <orderId>\nDeal: <dealId>\nAuthor: <author>\nPrevious: <prev>\nSent: <sentAt>\n\n<body>` (ids and addresses lower-case); the message's hash is keccak256 of that text, and the next message names it as its prev: the thread is a hash chain. Wallets (ERC-1271) sign as they sign any personal message. A platform key writes for the order's user, an acceptor key for the acceptor, a gateway key for the deal's gateway once disputed, an admin key for any of them. Two messages after the same head: one is taken, the other answered 409 message-conflict. Each new message emits the order event `order.message` (its hash, author and role; not its body).
+     */
+    post: operations["postOrderMessage"];
+    delete?: never;
+    /**
+     * The methods this path takes
+     * @description 204 with an `Allow` header listing the path's methods (GET, POST, HEAD, OPTIONS); no body, no API key.
+     */
+    options: operations["optionsOrdersIdMessages"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/orders/{id}/messages/bundle": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The thread exported as one bundle signed by the relayer
+     * @description The order's platform key (for the order's user), its acceptor's key, the deal's gateway's key once the deal is or was disputed (403 before), and admin keys; 404 order-not-found to any other key. bundleHash = keccak256 of the bundle's canonical JSON (object keys sorted, no whitespace); `signature` is the relayer's EIP-191 signature of its 32 bytes (`relayer` recovers from it). Anyone can check each message's hash, the chain of prevs, each author's signature and the relayer's.
+     */
+    get: operations["orderMessageBundle"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    /**
+     * The methods this path takes
+     * @description 204 with an `Allow` header listing the path's methods (GET, HEAD, OPTIONS); no body, no API key.
+     */
+    options: operations["optionsOrdersIdMessagesBundle"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/checkout/{orderId}/messages": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The order's message thread on the checkout (no key: the order id is the capability) */
+    get: operations["listCheckoutMessages"];
+    put?: never;
+    /**
+     * The order's user adds a signed message (no key: the user's signature is the authority)
+     * @description The author signs with EIP-191 (personal_sign) the text `USDT Escrow order message\nOrder: <orderId>\nDeal: <dealId>\nAuthor: <author>\nPrevious: <prev>\nSent: <sentAt>\n\n<body>` (ids and addresses lower-case); the message's hash is keccak256 of that text, and the next message names it as its prev: the thread is a hash chain. Wallets (ERC-1271) sign as they sign any personal message. The author must be the order's user.
+     */
+    post: operations["postCheckoutMessage"];
+    delete?: never;
+    /**
+     * The methods this path takes
+     * @description 204 with an `Allow` header listing the path's methods (GET, POST, HEAD, OPTIONS); no body, no API key.
+     */
+    options: operations["optionsCheckoutOrderIdMessages"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1589,7 +1666,8 @@ export interface components {
         | "order.resolved"
         | "order.expired"
         | "order.unmatched"
-        | "order.cancelled";
+        | "order.cancelled"
+        | "order.message";
       chainId: number;
       orderId: string;
       /**
@@ -1605,6 +1683,13 @@ export interface components {
       reference: string;
       /** @description Unix ms of the change */
       at: number;
+      /** @description order.message: the new message's hash, author and role (read its body by the API) */
+      message?: {
+        hash: string;
+        author: string;
+        /** @enum {string} */
+        role: "user" | "acceptor" | "gateway";
+      };
     };
     WebhookEndpointWithSecret: components["schemas"]["WebhookEndpoint"] & {
       /** @description Shown only in this answer: keep it to verify signatures */
@@ -1966,6 +2051,62 @@ export interface components {
         block: number;
       } | null;
       submission: string | null;
+    };
+    OrderMessageThread: {
+      orderId: string;
+      dealId: string;
+      /** @description The last message's hash (the next message's prev) */
+      head: string;
+      /** @description Oldest first */
+      items: components["schemas"]["OrderMessage"][];
+    };
+    OrderMessage: {
+      /** @description keccak256 of the signed text's UTF-8 bytes */
+      hash: string;
+      orderId: string;
+      dealId: string;
+      author: string;
+      /** @enum {string} */
+      role: "user" | "acceptor" | "gateway";
+      body: string;
+      sentAt: number;
+      /** @description The hash of the message before (0x + 64 zeros for the first) */
+      prev: string;
+      signature: string;
+      /** @description Unix seconds, by the relayer */
+      receivedAt: number;
+    };
+    OrderMessagePosted: {
+      message: components["schemas"]["OrderMessage"];
+    };
+    OrderMessageRequest: {
+      /** @description The author's address: the order's user, its acceptor, or the deal's gateway */
+      author: string;
+      /** @description The text: 1 to MESSAGE_MAX_CHARS characters (code points); no control characters but newline and tab */
+      body: string;
+      /** @description Unix seconds; within 300 s of the relayer's clock */
+      sentAt: number;
+      /** @description The thread's head when signing (0x + 64 zeros for the first message) */
+      prev: string;
+      /** @description The author's EIP-191 (personal_sign) signature of orderMessageText */
+      signature: string;
+    };
+    OrderMessageBundle: {
+      bundle: {
+        orderId: string;
+        dealId: string;
+        chainId: number;
+        escrow: string;
+        messages: components["schemas"]["OrderMessage"][];
+        head: string;
+        exportedAt: number;
+      };
+      /** @description keccak256 of the bundle's canonical JSON (keys sorted, no spaces) */
+      bundleHash: string;
+      /** @description The relayer's signer address */
+      relayer: string;
+      /** @description The relayer's EIP-191 signature of bundleHash's 32 bytes */
+      signature: string;
     };
   };
   responses: never;
@@ -10933,6 +11074,927 @@ export interface operations {
         dealId: string;
         /** @description SHA-256 of the file's bytes, 0x + 64 hex */
         contentHash: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description No content; `Allow` lists the methods */
+      204: {
+        headers: {
+          /** @description The path's methods */
+          Allow?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  listOrderMessages: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The thread */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["OrderMessageThread"];
+        };
+      };
+      /** @description Invalid parameter: the problem's `errors` name each parameter and the reason */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key where one is needed (writes always; reads when READS_REQUIRE_KEY=on), or an unknown, revoked or expired key (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key's scope is not one of these, or the deal's gateway before a dispute (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such order for this key (type order-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The order has no deal yet (type wrong-order-status) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  postOrderMessage: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["OrderMessageRequest"];
+      };
+    };
+    responses: {
+      /** @description Stored: the message, now the thread's head */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["OrderMessagePosted"];
+        };
+      };
+      /** @description A malformed member, or a body that is empty, longer than MESSAGE_MAX_CHARS characters or carries control characters other than newline and tab (type invalid-parameter) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key where one is needed (writes always; reads when READS_REQUIRE_KEY=on), or an unknown, revoked or expired key (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key may not speak for the author, or the author has no part in the thread (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such order for this key (type order-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description prev is not the thread's head (type message-conflict, member `head`: read the thread, sign again), the thread is full (type message-thread-full), or the order has no deal yet (type wrong-order-status) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The signature does not verify (type invalid-signature, member `reason`), or sentAt is more than 300 s from the relayer's clock (type message-clock-skew, member `now`) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  optionsOrdersIdMessages: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description No content; `Allow` lists the methods */
+      204: {
+        headers: {
+          /** @description The path's methods */
+          Allow?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  orderMessageBundle: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The signed bundle */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["OrderMessageBundle"];
+        };
+      };
+      /** @description Invalid parameter: the problem's `errors` name each parameter and the reason */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key where one is needed (writes always; reads when READS_REQUIRE_KEY=on), or an unknown, revoked or expired key (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key's scope is not one of these, or the deal's gateway before a dispute (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such order for this key (type order-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The order has no deal yet (type wrong-order-status) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The relayer has no signer key, or the data store is unreachable (type unavailable), or the projection cannot be served as current (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  optionsOrdersIdMessagesBundle: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description No content; `Allow` lists the methods */
+      204: {
+        headers: {
+          /** @description The path's methods */
+          Allow?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  listCheckoutMessages: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        orderId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The thread */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["OrderMessageThread"];
+        };
+      };
+      /** @description Invalid parameter: the problem's `errors` name each parameter and the reason */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such order (type order-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The order has no deal yet (type wrong-order-status) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  postCheckoutMessage: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        orderId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["OrderMessageRequest"];
+      };
+    };
+    responses: {
+      /** @description Stored */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["OrderMessagePosted"];
+        };
+      };
+      /** @description A malformed member, or a body that is empty, longer than MESSAGE_MAX_CHARS characters or carries control characters other than newline and tab (type invalid-parameter) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such order (type order-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description prev is not the thread's head (type message-conflict, member `head`: read the thread, sign again), the thread is full (type message-thread-full), or the order has no deal yet (type wrong-order-status) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The author is not the order's user (type wrong-signer), the signature does not verify (type invalid-signature), or sentAt is off the relayer's clock (type message-clock-skew) */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  optionsCheckoutOrderIdMessages: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        orderId: string;
       };
       cookie?: never;
     };

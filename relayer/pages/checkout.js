@@ -1,7 +1,8 @@
 // The hosted checkout: shows one order (GET /v1/checkout/{orderId}, polled) and takes the user's next step
-// with their wallet (sell: approve and sign the deal's Open; buy: "I have paid"; sell: "I received the fiat").
-import { api, ApiError, announce, copyText, formatFiat, formatRemaining, formatUnits, showError } from "./common.js";
-import { allowance, approve, connect, signTypedData, walletMessage } from "./wallet.js";
+// with their wallet (sell: approve and sign the deal's Open; buy: "I have paid"; sell: "I received the fiat"), and
+// the order's message thread: each message signed by the user's wallet (personal_sign).
+import { api, ApiError, announce, copyText, formatFiat, formatRemaining, formatUnits, h, showError } from "./common.js";
+import { allowance, approve, connect, personalSign, signTypedData, walletMessage } from "./wallet.js";
 
 const POLL_MS = 2000;
 const FINAL = new Set(["released", "refunded", "split", "resolved", "expired", "unmatched", "cancelled"]);
@@ -14,6 +15,13 @@ let view;
 let busy = false;
 let stopped = false;
 let account;
+let polls = 0;
+let sending = false;
+
+/** Who wrote a message, as the user reads it. */
+const AUTHOR_OF = { user: "You", acceptor: "Payment partner", gateway: "Arbiter" };
+/** Messages are read every this many polls (and at once after sending one). */
+const THREAD_EVERY = 3;
 
 const STEP_OF = {
   assigned: "pending",
@@ -93,6 +101,7 @@ function render(v) {
     $("details-text").textContent = v.paymentDetails;
   }
   renderAction(v);
+  $("msgs").hidden = !v.dealId;
 }
 
 /** The one button the user needs now, if any. */
@@ -210,6 +219,80 @@ async function confirm(action) {
   announce($("status"), action === "dispute" ? "Dispute opened." : "Confirmation sent.");
 }
 
+/** The text an author signs for a message (protocol/messages.ts orderMessageText): ids and addresses lower-case. */
+function messageText(m) {
+  return (
+    "USDT Escrow order message\n" +
+    `Order: ${m.orderId.toLowerCase()}\n` +
+    `Deal: ${m.dealId.toLowerCase()}\n` +
+    `Author: ${m.author.toLowerCase()}\n` +
+    `Previous: ${m.prev.toLowerCase()}\n` +
+    `Sent: ${m.sentAt}\n\n` +
+    m.body
+  );
+}
+
+function renderThread(t) {
+  const items = t.items.map((m) => {
+    const at = new Date(m.sentAt * 1000);
+    return h(
+      "li",
+      { class: m.role === "user" ? "mine" : undefined },
+      h("strong", {}, AUTHOR_OF[m.role] ?? m.role),
+      " · ",
+      h("time", { datetime: at.toISOString() }, at.toLocaleString()),
+      h("p", { class: "msg-text" }, m.body),
+    );
+  });
+  $("msg-list").replaceChildren(...items);
+  $("msg-empty").hidden = items.length > 0;
+}
+
+async function loadThread() {
+  if (!view?.dealId) return;
+  try {
+    renderThread(await api("GET", `${base}/messages`));
+  } catch (error) {
+    if (!sending) showError($("msg-alert"), error.message);
+  }
+}
+
+/** Signs the typed message with the user's wallet after the thread's head, and sends it. */
+async function sendMessage(event) {
+  event.preventDefault();
+  if (sending) return;
+  const body = $("msg-body").value;
+  if (body.trim() === "") {
+    showError($("msg-alert"), "Write a message first.");
+    $("msg-body").focus();
+    return;
+  }
+  sending = true;
+  const button = $("msg-send");
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  showError($("msg-alert"), "");
+  try {
+    const from = await wallet();
+    const t = await api("GET", `${base}/messages`);
+    const m = { orderId, dealId: t.dealId, author: from, prev: t.head, sentAt: Math.floor(Date.now() / 1000), body };
+    announce($("status"), "Sign the message in your wallet…");
+    const signature = await personalSign(from, messageText(m));
+    await api("POST", `${base}/messages`, {
+      body: { author: from, body, sentAt: m.sentAt, prev: m.prev, signature },
+    });
+    $("msg-body").value = "";
+    announce($("status"), "Message sent.");
+    await loadThread();
+  } catch (error) {
+    showError($("msg-alert"), error instanceof ApiError ? error.message : walletMessage(error));
+  } finally {
+    sending = false;
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
 function tick() {
   if (!view) return;
   const el = $("countdown");
@@ -237,6 +320,7 @@ async function refresh() {
 
 async function poll() {
   const v = await refresh();
+  if (v?.dealId && polls++ % THREAD_EVERY === 0) await loadThread();
   if (stopped || (v && FINAL.has(v.status))) return;
   setTimeout(poll, document.hidden ? POLL_MS * 3 : POLL_MS);
 }
@@ -245,5 +329,6 @@ $("copy").addEventListener("click", async () => {
   const ok = await copyText($("details-text").textContent ?? "");
   $("copied").textContent = ok ? "Copied." : "Copy failed: select the text and copy it.";
 });
+$("msg-form").addEventListener("submit", sendMessage);
 setInterval(tick, 1000);
 poll();

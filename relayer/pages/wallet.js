@@ -34,6 +34,12 @@ export async function signTypedData(account, typedData) {
   return provider().request({ method: "eth_signTypedData_v4", params: [account, JSON.stringify(typedData)] });
 }
 
+/** Signs `text` with `account` as a personal message (EIP-191 personal_sign; the text sent as its UTF-8 hex). */
+export async function personalSign(account, text) {
+  const hex = Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join("");
+  return provider().request({ method: "personal_sign", params: [`0x${hex}`, account] });
+}
+
 /** Waits until the transaction `hash` is mined; rejects if it reverted or took too long. */
 export async function waitForReceipt(hash, { timeoutMs = RECEIPT_TIMEOUT_MS, pollMs = RECEIPT_POLL_MS } = {}) {
   const deadline = Date.now() + timeoutMs;

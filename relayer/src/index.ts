@@ -50,6 +50,7 @@ import { createMatcher } from "./orders/matcher";
 import { createOrders } from "./orders/service";
 import { createEvidenceService, type EvidenceService } from "./disputes/evidence";
 import { createFsEvidenceStore, createS3EvidenceStore } from "./disputes/evidence-store";
+import { createMessages } from "./disputes/messages";
 
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
@@ -285,6 +286,21 @@ export async function startRelayer(common: Common) {
     });
   }
   /* ---- end of evidence ---- */
+  /* ---- disputes: per-order messages (relayer/src/disputes/messages.ts): needs the orders ---- */
+  const ordersStore = orders?.orders;
+  const messages = ordersStore
+    ? createMessages({
+        redis,
+        store,
+        getOrder: async (orderId) => (await ordersStore.get(orderId))?.order,
+        checkSignature: (input) => checkSignature(chain, input),
+        chainId,
+        escrow,
+        maxChars: options.messageMaxChars,
+        signerKey,
+      })
+    : undefined;
+  /* ---- end ---- */
 
   // A projection reset (rebuild, deep reorg) empties it: createApi registers finalCache.clear() with availability.
   const finalCache = createFinalCache(options.finalCacheEntries);
@@ -306,6 +322,7 @@ export async function startRelayer(common: Common) {
     desk,
     orders: orders?.api,
     evidence,
+    messages,
   });
   const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {
     await webhooks.stop();

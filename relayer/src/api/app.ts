@@ -53,6 +53,8 @@ import { acceptorProfileHandlers } from "./acceptor-profile";
 import type { Desk } from "../orders/desk";
 import type { EvidenceService } from "../disputes/evidence";
 import { evidenceBodyReader, evidenceHandlers } from "./evidence";
+import { messageHandlers } from "./messages";
+import type { Messages } from "../disputes/messages";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -117,6 +119,8 @@ export type ApiDeps = {
   desk?: Desk;
   /** A dispute's evidence (absent: its routes answer 503). */
   evidence?: EvidenceService;
+  /** Per-order message threads (absent: their routes answer 503). */
+  messages?: Messages;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -148,6 +152,7 @@ export function createApi({
   reports,
   desk,
   evidence,
+  messages,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -258,6 +263,7 @@ export function createApi({
     ...orderHandlers(orders),
     ...reportHandlers(reports),
     ...evidenceHandlers(evidence),
+    ...messageHandlers(messages),
     ...acceptorProfileHandlers(desk, async (address) => {
       const [[acc], methods, progress] = await Promise.all([
         store.getHashes([`acc:${address}`]),

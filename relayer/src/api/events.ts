@@ -81,6 +81,10 @@ export const OrderEventSchema = z
     dealId: z.string().optional(),
     reference: z.string().openapi({ description: "The platform's own reference of the order" }),
     at: z.number().int().openapi({ description: "Unix ms of the change" }),
+    message: z
+      .object({ hash: z.string(), author: z.string(), role: z.enum(["user", "acceptor", "gateway"]) })
+      .optional()
+      .openapi({ description: "order.message: the new message's hash, author and role (read its body by the API)" }),
   })
   .openapi("OrderEvent", {
     description:

@@ -67,6 +67,7 @@ import {
 } from "./orders";
 import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
 import { EVIDENCE_ROUTES } from "./evidence";
+import { MESSAGE_ROUTES } from "./messages";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -123,7 +124,13 @@ export type RouteId =
   | "evidenceTypedData"
   | "postEvidence"
   | "listEvidence"
-  | "getEvidenceFile";
+  | "getEvidenceFile"
+  /* disputes: per-order messages */
+  | "listOrderMessages"
+  | "postOrderMessage"
+  | "orderMessageBundle"
+  | "listCheckoutMessages"
+  | "postCheckoutMessage";
 
 export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
 
@@ -858,6 +865,7 @@ export const ROUTES: Route[] = [
   },
   ...ACCEPTOR_PROFILE_ROUTES,
   ...EVIDENCE_ROUTES,
+  ...MESSAGE_ROUTES,
 ];
 
 /**

@@ -61,6 +61,10 @@ export const PROBLEM_KINDS = {
   "evidence-not-found": { status: 404, title: "Evidence not found" },
   "evidence-too-large": { status: 413, title: "Evidence too large" },
   "unsupported-media-type": { status: 415, title: "Unsupported media type" },
+  /* disputes: per-order messages */
+  "message-conflict": { status: 409, title: "Message conflict" },
+  "message-thread-full": { status: 409, title: "Message thread full" },
+  "message-clock-skew": { status: 422, title: "Message clock skew" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;

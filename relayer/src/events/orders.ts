@@ -25,6 +25,8 @@ export const ORDER_EVENT_TYPES = [
   "order.expired",
   "order.unmatched",
   "order.cancelled",
+  // A new message in the order's thread (relayer/src/disputes/messages.ts): its hash, author and role, not its body.
+  "order.message",
 ] as const;
 export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
 
@@ -42,7 +44,12 @@ export type OrderEventInput = {
   reference: string;
   /** Unix ms. */
   at: number;
+  /** order.message: the new message's hash, author and role (never its body). */
+  message?: OrderEventMessage;
 };
+
+/** The message an order.message event announces. */
+export type OrderEventMessage = { hash: string; author: string; role: string };
 
 /** An order event as consumers see it (GET /v1/events, the SSE stream, a webhook delivery's `data`). */
 export type OrderEvent = { id: string; type: OrderEventType; chainId: number } & Omit<OrderEventInput, "type">;
@@ -52,11 +59,12 @@ export const ORDER_ENTRY_LETTER = "o";
 
 /** The value of field `e` of an order event's stream entry. */
 export function orderEventValue(e: OrderEventInput): string {
-  const stored: Record<string, string | number> = { t: e.type, o: e.orderId, s: e.status, p: e.platform };
+  const stored: Record<string, string | number | string[]> = { t: e.type, o: e.orderId, s: e.status, p: e.platform };
   if (e.acceptor !== undefined) stored.a = e.acceptor;
   if (e.dealId !== undefined) stored.d = e.dealId;
   stored.r = e.reference;
   stored.at = e.at;
+  if (e.message !== undefined) stored.m = [e.message.hash, e.message.author, e.message.role];
   return ORDER_ENTRY_LETTER + JSON.stringify(stored);
 }
 
@@ -75,10 +83,12 @@ export function decodeOrderEvent(id: string, stored: string, chainId: number): O
   } catch {
     return undefined;
   }
-  const { t, o, s, p, a, d, r, at } = v;
+  const { t, o, s, p, a, d, r, at, m } = v;
   if (!str(t) || !isOrderEventType(t) || !str(o) || !str(s) || !str(p) || !str(r)) return undefined;
   if (typeof at !== "number" || !Number.isFinite(at)) return undefined;
   if ((a !== undefined && !str(a)) || (d !== undefined && !str(d))) return undefined;
+  const message = m === undefined ? undefined : messageOf(m);
+  if (m !== undefined && message === undefined) return undefined;
   return {
     id,
     type: t,
@@ -90,7 +100,15 @@ export function decodeOrderEvent(id: string, stored: string, chainId: number): O
     ...(d === undefined ? {} : { dealId: d }),
     reference: r,
     at,
+    ...(message === undefined ? {} : { message }),
   };
+}
+
+/** The `m` member of an order.message entry: [hash, author, role], or undefined when malformed. */
+function messageOf(m: unknown): OrderEventMessage | undefined {
+  if (!Array.isArray(m) || m.length !== 3 || !m.every(str)) return undefined;
+  const [hash, author, role] = m as string[];
+  return { hash, author: author.toLowerCase(), role };
 }
 
 /** Who reads: an API key's scope and owner, or nobody (anonymous). */

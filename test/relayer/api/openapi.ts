@@ -94,6 +94,12 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       ["/v1/checkout/{orderId}/typed-data", "get", "200"],
       ["/v1/checkout/{orderId}/open", "post", "202"],
       ["/v1/checkout/{orderId}/confirmations", "post", "202"],
+      // Per-order messages.
+      ["/v1/orders/{id}/messages", "get", "200"],
+      ["/v1/orders/{id}/messages", "post", "201"],
+      ["/v1/orders/{id}/messages/bundle", "get", "200"],
+      ["/v1/checkout/{orderId}/messages", "get", "200"],
+      ["/v1/checkout/{orderId}/messages", "post", "201"],
     );
     for (const [path, method, success] of eventOps) {
       const op = doc.paths[path]?.[method];

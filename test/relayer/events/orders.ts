@@ -134,6 +134,30 @@ describe("order events (stream, replay, visibility, webhooks)", function () {
       expect(e).to.not.have.property("dealId");
     });
 
+    it("when an order.message entry carries its message → the event's message { hash, author, role }; malformed → no event", function () {
+      const author = "0x" + "AB".repeat(20);
+      const value = orderEventValue({
+        type: "order.message",
+        orderId: "ord_1",
+        status: "paid",
+        platform: "0x" + "11".repeat(20),
+        reference: "r",
+        at: 5,
+        message: { hash: "0x" + "01".repeat(32), author, role: "acceptor" },
+      });
+      const [e] = eventsOfEntry("1-0", ["e", value], 1);
+      expect(e).to.deep.include({ type: "order.message", orderId: "ord_1" });
+      expect((e as { message?: unknown }).message).to.deep.equal({
+        hash: "0x" + "01".repeat(32),
+        author: author.toLowerCase(),
+        role: "acceptor",
+      });
+      const base = '{"t":"order.message","o":"x","s":"paid","p":"p","r":"r","at":1';
+      for (const m of ['"m":["0x1","0x2"]', '"m":"0x1"', '"m":[1,2,3]']) {
+        expect(decodeOrderEvent("1-0", `${base},${m}}`, 1), m).to.equal(undefined);
+      }
+    });
+
     it("when an order entry is malformed or of an unknown type → no event", function () {
       expect(eventsOfEntry("1-0", ["e", "o{broken"], 1)).to.deep.equal([]);
       expect(
