@@ -48,6 +48,7 @@ import { createReservations } from "./orders/reservations";
 import { createDenyList, createScreening } from "./orders/screening";
 import { createMatcher } from "./orders/matcher";
 import { createOrders } from "./orders/service";
+import { createGatewayDesk } from "./disputes/gateway";
 
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
@@ -248,6 +249,23 @@ export async function startRelayer(common: Common) {
   }
   /* ---- end of orders ---- */
 
+  /* ---- disputes: the gateway's desk (relayer/src/disputes/gateway.ts): queue, rulings, window alert ---- */
+  const gatewayDesk = createGatewayDesk({
+    common,
+    redis,
+    store,
+    chain,
+    chainId,
+    escrow,
+    registry: sources.registry,
+    resolutionWindow,
+    write: write.service,
+    refs: keys,
+  });
+  gatewayDesk.start();
+  common.onShutdown("gateway-desk", () => gatewayDesk.stop());
+  /* ---- end ---- */
+
   // A projection reset (rebuild, deep reorg) empties it: createApi registers finalCache.clear() with availability.
   const finalCache = createFinalCache(options.finalCacheEntries);
   /* ---- events, replay and webhooks (relayer/src/events): started before the API, stopped before it closes ---- */
@@ -267,6 +285,7 @@ export async function startRelayer(common: Common) {
     reports: createReportSource({ redis, store }),
     desk,
     orders: orders?.api,
+    gatewayDesk,
   });
   const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {
     await webhooks.stop();
@@ -334,6 +353,7 @@ export async function startRelayer(common: Common) {
     webhooks,
     orders,
     desk,
+    gatewayDesk,
     clear,
     untilServing,
   };

@@ -51,6 +51,8 @@ import { reportHandlers, type ReportSource } from "./reports";
 import type { OrdersApi } from "../orders/service";
 import { acceptorProfileHandlers } from "./acceptor-profile";
 import type { Desk } from "../orders/desk";
+import { gatewayHandlers } from "./gateway";
+import type { GatewayDesk } from "../disputes/gateway";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -77,7 +79,7 @@ const PROJECTION_FREE: ReadonlySet<RouteId> = new Set([
 ]);
 
 /** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
-const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData"]);
+const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData", "rulingTypedData"]);
 
 /** `block` and `head`, when given, are the indexed block and the head it was judged against (shown to the probe). */
 export type Readiness = () => Promise<{
@@ -113,6 +115,8 @@ export type ApiDeps = {
   reports?: ReportSource;
   /** The acceptor desk (absent: its routes answer 503). */
   desk?: Desk;
+  /** The gateway's dispute desk (absent: its routes answer 503). */
+  gatewayDesk?: GatewayDesk;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -143,6 +147,7 @@ export function createApi({
   orders,
   reports,
   desk,
+  gatewayDesk,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -252,6 +257,7 @@ export function createApi({
     ...webhookHandlers(webhooks),
     ...orderHandlers(orders),
     ...reportHandlers(reports),
+    ...gatewayHandlers(gatewayDesk),
     ...acceptorProfileHandlers(desk, async (address) => {
       const [[acc], methods, progress] = await Promise.all([
         store.getHashes([`acc:${address}`]),

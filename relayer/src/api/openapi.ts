@@ -66,6 +66,7 @@ import {
   OrderViewSchema,
 } from "./orders";
 import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
+import { GATEWAY_ROUTES } from "./gateway";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -117,7 +118,13 @@ export type RouteId =
   /* the acceptor's desk */
   | "getAcceptorProfile"
   | "putAcceptorProfile"
-  | "postAcceptorHeartbeat";
+  | "postAcceptorHeartbeat"
+  /* the gateway's dispute desk */
+  | "listGatewayDisputes"
+  | "getGatewayDispute"
+  | "rulingTypedData"
+  | "postRuling"
+  | "getRuling";
 
 export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
 
@@ -851,6 +858,7 @@ export const ROUTES: Route[] = [
     },
   },
   ...ACCEPTOR_PROFILE_ROUTES,
+  ...GATEWAY_ROUTES,
 ];
 
 /**
@@ -972,6 +980,7 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
       { name: "acceptor", description: "An acceptor's assigned orders: accept or decline" },
       { name: "checkout", description: "The user's checkout of an order (no key: the order id is the capability)" },
       { name: "reports", description: "Settlement reports for reconciliation" },
+      { name: "disputes", description: "The gateway's dispute queue and its rulings" },
     ],
   });
 }
