@@ -52,4 +52,9 @@ export const ROUTE_TABLE = {
   getAcceptorProfile: { method: "get", path: "/v1/acceptor/profile", parseAs: "json" },
   putAcceptorProfile: { method: "put", path: "/v1/acceptor/profile", parseAs: "json" },
   postAcceptorHeartbeat: { method: "post", path: "/v1/acceptor/heartbeat", parseAs: "json" },
+  listGatewayDisputes: { method: "get", path: "/v1/gateway/disputes", parseAs: "json" },
+  getGatewayDispute: { method: "get", path: "/v1/gateway/disputes/{dealId}", parseAs: "json" },
+  rulingTypedData: { method: "post", path: "/v1/deals/{dealId}/ruling/typed-data", parseAs: "json" },
+  postRuling: { method: "post", path: "/v1/deals/{dealId}/rulings", parseAs: "json" },
+  getRuling: { method: "get", path: "/v1/deals/{dealId}/ruling", parseAs: "json" },
 } as const;

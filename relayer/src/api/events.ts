@@ -103,9 +103,7 @@ export const DisputeEventSchema = z
     description: "Seen only by keys owned by the deal's gateway, and admin keys (webhooks: endpoints of the gateway)",
   });
 
-export const PublicEventSchema = z
-  .union([ChainEventSchema, OrderEventSchema, DisputeEventSchema])
-  .openapi("AnyEvent");
+export const PublicEventSchema = z.union([ChainEventSchema, OrderEventSchema, DisputeEventSchema]).openapi("AnyEvent");
 
 export const EventPageSchema = z
   .object({

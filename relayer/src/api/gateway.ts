@@ -111,6 +111,7 @@ export const DisputeItemSchema = z
 export const DisputeQueueSchema = z
   .object({
     gateway: z.string().nullable(),
+    alertSeconds: z.number().int().openapi({ description: "DISPUTE_ALERT_S: a window closing within it is alerted" }),
     data: z.array(DisputeItemSchema),
     total: z.number().int(),
     nextCursor: z.string().nullable(),
@@ -163,6 +164,7 @@ export function gatewayHandlers(desk: GatewayDesk | undefined) {
       res.setHeader("Cache-Control", "no-store");
       res.json({
         gateway: page.gateway,
+        alertSeconds: page.alertSeconds,
         data: page.data,
         total: page.total,
         nextCursor: page.next === null ? null : String(page.next),

@@ -11,13 +11,7 @@
  */
 import { Counter, Gauge } from "prom-client";
 import type { Redis } from "ioredis";
-import {
-  digestOf,
-  escrowDomain,
-  reasonsHash,
-  resolutionWindowEnd,
-  typedDataOf,
-} from "../../../protocol";
+import { digestOf, escrowDomain, reasonsHash, resolutionWindowEnd, typedDataOf } from "../../../protocol";
 import type { Common } from "../common";
 import type { Chain } from "../chain/types";
 import type { DealPage, Store } from "../store/store";
@@ -272,7 +266,7 @@ export function createGatewayDesk(deps: GatewayDeskDeps) {
       page.map(({ d }) => itemOf(d.id, d.deal, d.history, gateways.get(d.deal.gateway), prog, statsOf, false)),
     );
     const next = q.offset + q.limit < sorted.length ? q.offset + q.limit : null;
-    return { gateway: gateway ?? null, data, total: sorted.length, next };
+    return { gateway: gateway ?? null, alertSeconds: options.disputeAlertS, data, total: sorted.length, next };
   }
 
   /** One dispute of the gateway's queue, with the deal's history. */
@@ -337,7 +331,11 @@ export function createGatewayDesk(deps: GatewayDeskDeps) {
     const hash = reasonsHash(r.reasons);
     const expiry = BigInt((await (write?.signedCalls.now ?? clock)()) + SUGGESTED_EXPIRY_SECONDS);
     const message = { dealId, payeeAmount: r.payeeAmount, reasons: hash, expiry };
-    return { typedData: typedDataOf(chainId, escrow, "Resolution", message), expiry: String(expiry), reasonsHash: hash };
+    return {
+      typedData: typedDataOf(chainId, escrow, "Resolution", message),
+      expiry: String(expiry),
+      reasonsHash: hash,
+    };
   }
 
   /** A signed ruling: checked, its reasons kept, simulated and queued (kind "ruling"). */

@@ -60,7 +60,10 @@ export const isDisputeEvent = (e: { type: string }): e is DisputeEvent =>
   (DISPUTE_EVENT_TYPES as readonly string[]).includes(e.type);
 
 /** Whether a reader (key scope and owner) or a webhook endpoint's owner sees a dispute event. */
-export function disputeEventVisibleTo(e: Pick<DisputeEvent, "gateway">, reader: { scope?: string; owner: string } | undefined) {
+export function disputeEventVisibleTo(
+  e: Pick<DisputeEvent, "gateway">,
+  reader: { scope?: string; owner: string } | undefined,
+) {
   if (!reader) return false;
   if (reader.scope === "admin") return true;
   return reader.owner.toLowerCase() === e.gateway;

@@ -159,15 +159,17 @@ describe("disputes: the gateway's desk (real node, real Redis)", function () {
     const body = await signedRuling(newer.dealId, 70_000_000n, w.p.gateway);
     const res = await postRuling(newer.dealId, body);
     expect(res.status, JSON.stringify(res.body)).to.equal(202);
-    expect(res.body).to.deep.include({ dealId: newer.dealId, payeeAmount: "70000000", reasonsHash: reasonsHash(REASONS) });
+    expect(res.body).to.deep.include({
+      dealId: newer.dealId,
+      payeeAmount: "70000000",
+      reasonsHash: reasonsHash(REASONS),
+    });
     const sub = await w.final(res.body.submission.id);
     expect(sub.status).to.equal("final");
     expect(sub.kind).to.equal("ruling");
     await w.indexed(newer.dealId, "resolved");
     const receipt = await w.p.provider.getTransactionReceipt(sub.transactionHash!);
-    const logs = receipt!.logs
-      .map((l) => w.p.escrow.interface.parseLog(l))
-      .filter((l) => l?.name === "DealResolved");
+    const logs = receipt!.logs.map((l) => w.p.escrow.interface.parseLog(l)).filter((l) => l?.name === "DealResolved");
     expect(logs).to.have.length(1);
     expect(logs[0]!.args.reasons).to.equal(reasonsHash(REASONS));
     const fee = feeOf(70_000_000n, 50);
@@ -205,7 +207,10 @@ describe("disputes: the gateway's desk (real node, real Redis)", function () {
       .send({ url: receiver.url, types: ["dispute.*"] });
     expect(endpoint.status, JSON.stringify(endpoint.body)).to.equal(201);
     const platformKey = await w.key("platform", Wallet.createRandom().address);
-    const other = await w.http.post("/v1/webhook-endpoints").set(bearer(platformKey)).send({ url: `${receiver.url}/other`, types: ["*"] });
+    const other = await w.http
+      .post("/v1/webhook-endpoints")
+      .set(bearer(platformKey))
+      .send({ url: `${receiver.url}/other`, types: ["*"] });
     expect(other.status, JSON.stringify(other.body)).to.equal(201);
 
     const alertS = 21_600;
@@ -249,7 +254,11 @@ describe("disputes: the gateway's desk (real node, real Redis)", function () {
       expect(await sweepers[0].desk.sweep()).to.deep.equal([]);
       const metrics = await sweepers[0].common.metrics.registry.metrics();
       expect(metrics).to.match(/escrow_disputes_window_closing 1/);
-      const counted = (await Promise.all(sweepers.map((s) => s.common.metrics.registry.getSingleMetricAsString("escrow_dispute_alerts_total"))))
+      const counted = (
+        await Promise.all(
+          sweepers.map((s) => s.common.metrics.registry.getSingleMetricAsString("escrow_dispute_alerts_total")),
+        )
+      )
         .map((text) => Number(/escrow_dispute_alerts_total (\d+)/.exec(text)![1]))
         .reduce((x, y) => x + y, 0);
       expect(counted).to.equal(1);
@@ -262,7 +271,11 @@ describe("disputes: the gateway's desk (real node, real Redis)", function () {
       const hidden = await w.http.get("/v1/events?types=dispute.*").set(bearer(payerKey)).expect(200);
       expect(hidden.body.data).to.have.length(0);
 
-      await eventually(() => receiver.delivered().some((r) => r.json.type === "dispute.window_closing"), 20_000, "the alert's delivery");
+      await eventually(
+        () => receiver.delivered().some((r) => r.json.type === "dispute.window_closing"),
+        20_000,
+        "the alert's delivery",
+      );
       const hooks = receiver.received.filter((r) => r.body.includes("dispute.window_closing"));
       expect(hooks).to.have.length(1);
       const delivered = JSON.parse(hooks[0].body) as { endpointId: string; data: { dealId: string } };
