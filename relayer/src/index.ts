@@ -312,6 +312,7 @@ export async function startRelayer(common: Common) {
   /** Stops the writers and deletes every key this relayer wrote under its prefix (demo and tests clean up so). */
   const clear = async () => {
     await orders?.stop();
+    await gatewayDesk.stop();
     await submitter?.stop();
     await webhooks.stop();
     await webhooks.clear();
