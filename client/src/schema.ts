@@ -454,7 +454,7 @@ export interface paths {
     put?: never;
     /**
      * Register a webhook endpoint (the secret is shown once)
-     * @description Events whose type matches `types` (default all) are POSTed to `url`, signed with the endpoint's secret (`Escrow-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), each with a per-endpoint `sequence`. Keys of scope platform, acceptor or admin; the endpoint belongs to the key's owner. Only http(s) URLs, never at a loopback or private address unless the operator allows it (WEBHOOK_ALLOW_PRIVATE).
+     * @description Events whose type matches `types` (default all) are POSTed to `url`, signed with the endpoint's secret (`Escrow-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), each with a per-endpoint `sequence`. Keys of scope platform, acceptor, gateway or admin; the endpoint belongs to the key's owner. Only http(s) URLs, never at a loopback or private address unless the operator allows it (WEBHOOK_ALLOW_PRIVATE).
      */
     post: operations["createWebhookEndpoint"];
     delete?: never;

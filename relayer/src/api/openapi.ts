@@ -515,7 +515,7 @@ export const ROUTES: Route[] = [
     description:
       "Events whose type matches `types` (default all) are POSTed to `url`, signed with the endpoint's secret " +
       '(`Escrow-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), each with a per-endpoint `sequence`. ' +
-      "Keys of scope platform, acceptor or admin; the endpoint belongs to the key's owner. Only http(s) URLs, never at a " +
+      "Keys of scope platform, acceptor, gateway or admin; the endpoint belongs to the key's owner. Only http(s) URLs, never at a " +
       "loopback or private address unless the operator allows it (WEBHOOK_ALLOW_PRIVATE).",
     request: { body: { content: { "application/json": { schema: WebhookEndpointBody } } } },
     responses: {
