@@ -1,8 +1,7 @@
 /**
  * Webhook endpoints: register (the secret shown once), list, read, delete, rotate the secret, read the delivery log
  * and redeliver. Keys of scope platform, acceptor (its order events), gateway (its dispute alerts) or admin only;
- * an endpoint belongs to the address its key acts for, and
- * another owner's endpoint is answered as not found. The delivery machinery is relayer/src/events/webhooks.ts.
+ * an endpoint belongs to the address its key acts for, and another owner's endpoint is answered as not found. The delivery machinery is relayer/src/events/webhooks.ts.
  */
 import type { Request, Response } from "express";
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
