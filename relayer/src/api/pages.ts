@@ -2,7 +2,8 @@
  * The hosted pages: the checkout a platform sends its user to (`/checkout/{orderId}`), the acceptor console
  * (`/acceptor`), the gateway console (`/gateway`) and their assets (`/assets/<file>`). They are plain HTML, CSS
  * and ES modules kept in relayer/pages/, read once at start and served from memory; they call the API on the same
- * origin. Every answer carries a strict Content-Security-Policy (no inline script or style, no other origin), so the pages work only as shipped.
+ * origin. Every answer carries a strict Content-Security-Policy (no inline script or style, no other origin), so
+ * the pages work only as shipped.
  *
  * The order id in a checkout URL is the capability to see that order: an id of the wrong shape is a 404 page, and
  * the page itself learns the rest from GET /v1/checkout/{orderId}.
