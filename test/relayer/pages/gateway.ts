@@ -23,7 +23,8 @@ describe("gateway console (Chromium, real relayer)", function () {
 
   before(async function () {
     b = await launchBrowser();
-    w = await startWriteRelayer("pages-gateway");
+    // An alert span longer than the resolution window: the dispute shows in the warning style at once.
+    w = await startWriteRelayer("pages-gateway", { DISPUTE_ALERT_S: "300000" });
     origin = `http://127.0.0.1:${w.relayer.port}`;
     gateway = (await w.p.gateway.getAddress()).toLowerCase();
     const payerKey = await w.key("party", w.p.payers[0]);
@@ -75,6 +76,8 @@ describe("gateway console (Chromium, real relayer)", function () {
     const item = page.locator(`[data-deal="${dealId}"]`);
     await item.waitFor();
     expect(await item.locator(".countdown").textContent()).to.match(/\d+:\d\d:\d\d/);
+    expect(await item.locator(".countdown.warn").count(), "inside the alert span: the warning style").to.equal(1);
+    expect(await item.getAttribute("class")).to.include("closing");
     await b.check(page, "gateway-queue");
 
     await item.getByRole("button", { name: "Open dispute" }).click();
