@@ -12,3 +12,4 @@ export * from "./events";
 export * from "./transitions";
 export * from "./evidence";
 export * from "./messages";
+export * from "./rulings";

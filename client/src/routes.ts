@@ -61,4 +61,9 @@ export const ROUTE_TABLE = {
   orderMessageBundle: { method: "get", path: "/v1/orders/{id}/messages/bundle", parseAs: "json" },
   listCheckoutMessages: { method: "get", path: "/v1/checkout/{orderId}/messages", parseAs: "json" },
   postCheckoutMessage: { method: "post", path: "/v1/checkout/{orderId}/messages", parseAs: "json" },
+  listGatewayDisputes: { method: "get", path: "/v1/gateway/disputes", parseAs: "json" },
+  getGatewayDispute: { method: "get", path: "/v1/gateway/disputes/{dealId}", parseAs: "json" },
+  rulingTypedData: { method: "post", path: "/v1/deals/{dealId}/ruling/typed-data", parseAs: "json" },
+  postRuling: { method: "post", path: "/v1/deals/{dealId}/rulings", parseAs: "json" },
+  getRuling: { method: "get", path: "/v1/deals/{dealId}/ruling", parseAs: "json" },
 } as const;

@@ -51,6 +51,7 @@ import { createOrders } from "./orders/service";
 import { createEvidenceService, type EvidenceService } from "./disputes/evidence";
 import { createFsEvidenceStore, createS3EvidenceStore } from "./disputes/evidence-store";
 import { createMessages } from "./disputes/messages";
+import { createGatewayDesk } from "./disputes/gateway";
 
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
@@ -300,6 +301,21 @@ export async function startRelayer(common: Common) {
         signerKey,
       })
     : undefined;
+  /* ---- disputes: the gateway's desk (relayer/src/disputes/gateway.ts): queue, rulings, window alert ---- */
+  const gatewayDesk = createGatewayDesk({
+    common,
+    redis,
+    store,
+    chain,
+    chainId,
+    escrow,
+    registry: sources.registry,
+    resolutionWindow,
+    write: write.service,
+    refs: keys,
+  });
+  gatewayDesk.start();
+  common.onShutdown("gateway-desk", () => gatewayDesk.stop());
   /* ---- end ---- */
 
   // A projection reset (rebuild, deep reorg) empties it: createApi registers finalCache.clear() with availability.
@@ -323,6 +339,7 @@ export async function startRelayer(common: Common) {
     orders: orders?.api,
     evidence,
     messages,
+    gatewayDesk,
   });
   const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {
     await webhooks.stop();
@@ -349,6 +366,7 @@ export async function startRelayer(common: Common) {
   /** Stops the writers and deletes every key this relayer wrote under its prefix (demo and tests clean up so). */
   const clear = async () => {
     await orders?.stop();
+    await gatewayDesk.stop();
     await submitter?.stop();
     await webhooks.stop();
     await webhooks.clear();
@@ -390,6 +408,7 @@ export async function startRelayer(common: Common) {
     webhooks,
     orders,
     desk,
+    gatewayDesk,
     clear,
     untilServing,
   };

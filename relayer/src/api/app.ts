@@ -55,6 +55,8 @@ import type { EvidenceService } from "../disputes/evidence";
 import { evidenceBodyReader, evidenceHandlers } from "./evidence";
 import { messageHandlers } from "./messages";
 import type { Messages } from "../disputes/messages";
+import { gatewayHandlers } from "./gateway";
+import type { GatewayDesk } from "../disputes/gateway";
 
 /** How long the indexer's progress (head block) is cached in memory. */
 export const META_CACHE_MS = 250;
@@ -81,7 +83,7 @@ const PROJECTION_FREE: ReadonlySet<RouteId> = new Set([
 ]);
 
 /** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
-const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData"]);
+const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData", "rulingTypedData"]);
 
 /** `block` and `head`, when given, are the indexed block and the head it was judged against (shown to the probe). */
 export type Readiness = () => Promise<{
@@ -121,6 +123,8 @@ export type ApiDeps = {
   evidence?: EvidenceService;
   /** Per-order message threads (absent: their routes answer 503). */
   messages?: Messages;
+  /** The gateway's dispute desk (absent: its routes answer 503). */
+  gatewayDesk?: GatewayDesk;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -153,6 +157,7 @@ export function createApi({
   desk,
   evidence,
   messages,
+  gatewayDesk,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -264,6 +269,7 @@ export function createApi({
     ...reportHandlers(reports),
     ...evidenceHandlers(evidence),
     ...messageHandlers(messages),
+    ...gatewayHandlers(gatewayDesk),
     ...acceptorProfileHandlers(desk, async (address) => {
       const [[acc], methods, progress] = await Promise.all([
         store.getHashes([`acc:${address}`]),

@@ -7,6 +7,7 @@ import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import { isOrderEvent, parseCursor, type EventReader, type Position, type PublicEvent } from "../events/stream";
 import { ORDER_EVENT_TYPES, orderEventVisibleTo, type Reader } from "../events/orders";
+import { DISPUTE_EVENT_TYPES, disputeEventVisibleTo, isDisputeEvent } from "../events/disputes";
 import { apiKeyOf } from "../auth/http";
 import type { Tail } from "../events/tail";
 import { TYPE_PATTERNS_MAX, typeMatcher } from "../events/types";
@@ -91,7 +92,22 @@ export const OrderEventSchema = z
       "Seen only by keys owned by the order's platform or acceptor, and admin keys (webhooks: endpoints of those owners)",
   });
 
-export const PublicEventSchema = z.union([ChainEventSchema, OrderEventSchema]).openapi("AnyEvent");
+export const DisputeEventSchema = z
+  .object({
+    id: z.string().openapi({ description: "Stable id; the cursor to resume after this event" }),
+    type: z.enum(DISPUTE_EVENT_TYPES).openapi({ example: "dispute.window_closing" }),
+    chainId: z.number().int(),
+    dealId: z.string(),
+    gateway: z.string().openapi({ description: "The deal's gateway, whose resolution window is closing" }),
+    windowEndsAt: z.number().int().openapi({ description: "Unix s: the last second the gateway may rule" }),
+    secondsLeft: z.number().int().openapi({ description: "Seconds left in the window when the alert was raised" }),
+    at: z.number().int().openapi({ description: "Unix ms of the alert" }),
+  })
+  .openapi("DisputeEvent", {
+    description: "Seen only by keys owned by the deal's gateway, and admin keys (webhooks: endpoints of the gateway)",
+  });
+
+export const PublicEventSchema = z.union([ChainEventSchema, OrderEventSchema, DisputeEventSchema]).openapi("AnyEvent");
 
 export const EventPageSchema = z
   .object({
@@ -148,7 +164,10 @@ const UNAVAILABLE = "This relayer runs without its event stream reader.";
 function visibleMatch(match: (type: string) => boolean, res: Response) {
   const key = apiKeyOf(res);
   const reader: Reader = key ? { scope: key.scope, owner: key.owner } : undefined;
-  return (type: string, e: PublicEvent) => match(type) && (!isOrderEvent(e) || orderEventVisibleTo(e, reader));
+  return (type: string, e: PublicEvent) =>
+    match(type) &&
+    (!isOrderEvent(e) || orderEventVisibleTo(e, reader)) &&
+    (!isDisputeEvent(e) || disputeEventVisibleTo(e, reader));
 }
 
 export function eventHandlers(events: EventsApi | undefined) {

@@ -68,6 +68,7 @@ import {
 import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
 import { EVIDENCE_ROUTES } from "./evidence";
 import { MESSAGE_ROUTES } from "./messages";
+import { GATEWAY_ROUTES } from "./gateway";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -130,7 +131,13 @@ export type RouteId =
   | "postOrderMessage"
   | "orderMessageBundle"
   | "listCheckoutMessages"
-  | "postCheckoutMessage";
+  | "postCheckoutMessage"
+  /* the gateway's dispute desk */
+  | "listGatewayDisputes"
+  | "getGatewayDispute"
+  | "rulingTypedData"
+  | "postRuling"
+  | "getRuling";
 
 export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
 
@@ -521,7 +528,7 @@ export const ROUTES: Route[] = [
     description:
       "Events whose type matches `types` (default all) are POSTed to `url`, signed with the endpoint's secret " +
       '(`Escrow-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), each with a per-endpoint `sequence`. ' +
-      "Keys of scope platform, acceptor or admin; the endpoint belongs to the key's owner. Only http(s) URLs, never at a " +
+      "Keys of scope platform, acceptor, gateway or admin; the endpoint belongs to the key's owner. Only http(s) URLs, never at a " +
       "loopback or private address unless the operator allows it (WEBHOOK_ALLOW_PRIVATE).",
     request: { body: { content: { "application/json": { schema: WebhookEndpointBody } } } },
     responses: {
@@ -866,6 +873,7 @@ export const ROUTES: Route[] = [
   ...ACCEPTOR_PROFILE_ROUTES,
   ...EVIDENCE_ROUTES,
   ...MESSAGE_ROUTES,
+  ...GATEWAY_ROUTES,
 ];
 
 /**
@@ -995,6 +1003,7 @@ export function buildOpenApiDocument(version = "0.1.0"): ReturnType<OpenApiGener
       { name: "checkout", description: "The user's checkout of an order (no key: the order id is the capability)" },
       { name: "reports", description: "Settlement reports for reconciliation" },
       { name: "evidence", description: "A dispute's evidence: files anchored on-chain by their SHA-256" },
+      { name: "disputes", description: "The gateway's dispute queue and its rulings" },
     ],
   });
 }

@@ -1,8 +1,9 @@
 /**
  * The hosted pages: the checkout a platform sends its user to (`/checkout/{orderId}`), the acceptor console
- * (`/acceptor`) and their assets (`/assets/<file>`). They are plain HTML, CSS and ES modules kept in relayer/pages/,
- * read once at start and served from memory; they call the API on the same origin. Every answer carries a strict
- * Content-Security-Policy (no inline script or style, no other origin), so the pages work only as shipped.
+ * (`/acceptor`), the gateway console (`/gateway`) and their assets (`/assets/<file>`). They are plain HTML, CSS
+ * and ES modules kept in relayer/pages/, read once at start and served from memory; they call the API on the same
+ * origin. Every answer carries a strict Content-Security-Policy (no inline script or style, no other origin), so
+ * the pages work only as shipped.
  *
  * The order id in a checkout URL is the capability to see that order: an id of the wrong shape is a 404 page, and
  * the page itself learns the rest from GET /v1/checkout/{orderId}.
@@ -72,9 +73,10 @@ export function pagesRouter(dir: string = pagesDir()): Router {
   };
   const checkout = page("checkout.html");
   const acceptor = page("acceptor.html");
+  const gateway = page("gateway.html");
   const router = Router({ strict: true, caseSensitive: true });
 
-  router.use(["/checkout", "/acceptor", "/assets"], (_req: Request, res: Response, next: NextFunction) => {
+  router.use(["/checkout", "/acceptor", "/gateway", "/assets"], (_req: Request, res: Response, next: NextFunction) => {
     for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
     next();
   });
@@ -90,6 +92,7 @@ export function pagesRouter(dir: string = pagesDir()): Router {
   });
 
   router.get("/acceptor", (_req: Request, res: Response) => html(res, acceptor));
+  router.get("/gateway", (_req: Request, res: Response) => html(res, gateway));
 
   router.get("/assets/:file", (req: Request, res: Response) => {
     const file = String(req.params.file);

@@ -1,7 +1,7 @@
 /**
  * Webhook endpoints: register (the secret shown once), list, read, delete, rotate the secret, read the delivery log
- * and redeliver. Keys of scope platform, acceptor (its order events) or admin only; an endpoint belongs to the address its key acts for, and
- * another owner's endpoint is answered as not found. The delivery machinery is relayer/src/events/webhooks.ts.
+ * and redeliver. Keys of scope platform, acceptor (its order events), gateway (its dispute alerts) or admin only;
+ * an endpoint belongs to the address its key acts for, and another owner's endpoint is answered as not found. The delivery machinery is relayer/src/events/webhooks.ts.
  */
 import type { Request, Response } from "express";
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
@@ -89,7 +89,7 @@ const UNAVAILABLE = "Webhooks need API keys and the event dispatcher, which this
 
 /** The owner of the key: an acceptor registers one to follow its orders (order events go to its address too). */
 const ownerOf = (res: Response): string =>
-  keyWithScope(res, ["platform", "acceptor", "admin"], "Webhook endpoints need").owner;
+  keyWithScope(res, ["platform", "acceptor", "gateway", "admin"], "Webhook endpoints need").owner;
 
 const notFound = (id: string) => new ApiProblem("webhook-endpoint-not-found", `No webhook endpoint ${id} of yours.`);
 

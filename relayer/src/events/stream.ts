@@ -7,18 +7,19 @@
  * stands for two public events, the event and its finalization. A public event's id is its entry's id
  * (`<ms>-<n>`, the server's clock), and `<ms>-<n>.f` for the finalization half of an `x` entry: ids sort like the
  * stream, are stable across reads, and serve as cursors. `o` is an order event (events/orders.ts), written by the
- * orders side with the order's status change; it has no stages.
+ * orders side with the order's status change; it has no stages. `g` is a dispute event (events/disputes.ts).
  */
 import { decodeAnnouncement, type Announcement } from "../store/store";
 import type { Redis } from "ioredis";
 import { withDeadline, REDIS_TIMEOUT_MS } from "../deadline";
 import { publicTypeOf, type Stage } from "./types";
 import { decodeOrderEvent, ORDER_ENTRY_LETTER, type OrderEvent } from "./orders";
+import { decodeDisputeEvent, DISPUTE_ENTRY_LETTER, type DisputeEvent } from "./disputes";
 
 /** A protocol event as consumers see it. */
 export type ChainEvent = { id: string; type: string; chainId: number } & Omit<Announcement, "type">;
 /** An event as consumers see it (GET /v1/events, the SSE stream, the `data` of a webhook delivery). */
-export type PublicEvent = ChainEvent | OrderEvent;
+export type PublicEvent = ChainEvent | OrderEvent | DisputeEvent;
 
 /** Whether an event is an order event (the others are the protocol's). */
 export const isOrderEvent = (e: PublicEvent): e is OrderEvent => "orderId" in e;
@@ -53,6 +54,10 @@ export function eventsOfEntry(entryId: string, fields: string[], chainId: number
   const letter = value[0];
   if (letter === ORDER_ENTRY_LETTER) {
     const e = decodeOrderEvent(entryId, value.slice(1), chainId);
+    return e ? [e] : [];
+  }
+  if (letter === DISPUTE_ENTRY_LETTER) {
+    const e = decodeDisputeEvent(entryId, value.slice(1), chainId);
     return e ? [e] : [];
   }
   let a: Announcement;

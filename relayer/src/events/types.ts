@@ -5,6 +5,7 @@
  */
 import type { ProtocolEvent } from "../../../protocol";
 import { ORDER_EVENT_TYPES } from "./orders";
+import { DISPUTE_EVENT_TYPES } from "./disputes";
 
 /** Protocol event (its `type`) → public type. */
 export const PUBLIC_TYPES = {
@@ -56,6 +57,7 @@ export type Stage = (typeof STAGES)[number];
 export const ALL_TYPES: readonly string[] = [
   ...Object.values(PUBLIC_TYPES).flatMap((t) => [t, ...STAGES.map((s) => `${t}.${s}`)]),
   ...ORDER_EVENT_TYPES,
+  ...DISPUTE_EVENT_TYPES,
 ];
 
 export const publicTypeOf = (protocolType: string, stage?: Stage): string | undefined => {

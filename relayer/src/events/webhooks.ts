@@ -22,6 +22,7 @@ import { postWebhook, clipError } from "./delivery";
 import { createEndpoints, type Endpoints } from "./endpoints";
 import { createEventReader, isOrderEvent, parseCursor, trimEvents, type EventReader, type PublicEvent } from "./stream";
 import { orderEventForOwner } from "./orders";
+import { disputeEventVisibleTo, isDisputeEvent } from "./disputes";
 import { startTail, type Tail } from "./tail";
 import { typeMatcher } from "./types";
 
@@ -214,7 +215,10 @@ export function startWebhooks({
     // An order event goes only to endpoints of its platform's or acceptor's owner. Filtered here, before the
     // script numbers the deliveries: an endpoint's sequence counts only what it is sent, without gaps.
     const receives = (t: (typeof targets)[number], event: PublicEvent) =>
-      t.match(event.type) && (!isOrderEvent(event) || orderEventForOwner(event, t.owner));
+      t.match(event.type) &&
+      (!isOrderEvent(event) || orderEventForOwner(event, t.owner)) &&
+      // A dispute event goes only to endpoints of the deal's gateway.
+      (!isDisputeEvent(event) || disputeEventVisibleTo(event, { owner: t.owner }));
     const createdAt = new Date().toISOString();
     const args: string[] = [];
     const types = new Map<string, string>();

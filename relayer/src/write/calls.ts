@@ -56,6 +56,10 @@ export const encode = {
   lockWithSig: (deal: DealStruct, ref: string, signer: string, auth: Authorization) =>
     ESCROW.encodeFunctionData("lockWithSig", [deal, ref, signer, auth]),
   multicall: (calls: string[]) => ESCROW.encodeFunctionData("multicall", [calls]),
+  resolveWithSig: (deal: DealStruct, payeeAmount: bigint, reasons: string, signer: string, auth: Authorization) =>
+    ESCROW.encodeFunctionData("resolveWithSig", [deal, payeeAmount, reasons, signer, auth]),
+  /** The registry's `isArbiter(account)`. */
+  isArbiter: (account: string) => REGISTRY.encodeFunctionData("isArbiter", [account]),
   balanceOf: (account: string) => ERC20.encodeFunctionData("balanceOf", [account]),
   allowance: (owner: string, spender: string) => ERC20.encodeFunctionData("allowance", [owner, spender]),
 };

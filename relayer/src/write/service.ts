@@ -365,6 +365,18 @@ export function createWriteService(deps: WriteDeps) {
     }
   }
 
-  return { confirmationTypedData, intentTypedData, splitTypedData, confirm, split, openIntent };
+  return {
+    confirmationTypedData,
+    intentTypedData,
+    splitTypedData,
+    confirm,
+    split,
+    openIntent,
+    /**
+     * The write side's own steps, for other signed calls (the gateway's rulings, relayer/src/disputes/gateway.ts):
+     * check a signature, simulate and queue a call through the submitter, and the time the escrow judges by.
+     */
+    signedCalls: { verify, submit, now: clock },
+  };
 }
 export type WriteService = ReturnType<typeof createWriteService>;

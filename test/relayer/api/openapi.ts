@@ -144,6 +144,20 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       "image/webp",
       "application/pdf",
     ]);
+    // The gateway's dispute desk.
+    const disputeOps: [string, "get" | "post", string][] = [
+      ["/v1/gateway/disputes", "get", "200"],
+      ["/v1/gateway/disputes/{dealId}", "get", "200"],
+      ["/v1/deals/{dealId}/ruling/typed-data", "post", "200"],
+      ["/v1/deals/{dealId}/rulings", "post", "202"],
+      ["/v1/deals/{dealId}/ruling", "get", "200"],
+    ];
+    for (const [path, method, success] of disputeOps) {
+      const op = doc.paths[path]?.[method];
+      expect(op?.responses[success], `${method} ${path}`).to.be.an("object");
+      for (const status of ["400", "401", "403", "405", "500"])
+        expect(op.responses[status], `${path} ${status}`).to.be.an("object");
+    }
     const paths = [
       ...new Set([
         ...expected,
@@ -151,6 +165,7 @@ describe("relayer read API: GET /v1/openapi.json", function () {
         ...eventOps.map(([path]) => path),
         ...deskOps.map(([path]) => path),
         ...evidenceOps.map(([path]) => path),
+        ...disputeOps.map(([path]) => path),
       ]),
     ].sort();
     expect(Object.keys(doc.paths).sort()).to.deep.equal(paths);

@@ -2,6 +2,7 @@
 import { expect } from "chai";
 import { ALL_TYPES, PUBLIC_TYPES, publicTypeOf, typeMatcher } from "../../../relayer/src/events/types";
 import { ORDER_EVENT_TYPES } from "../../../relayer/src/events/orders";
+import { DISPUTE_EVENT_TYPES } from "../../../relayer/src/events/disputes";
 
 describe("event types", function () {
   it("names every protocol event with a distinct dotted type of its area", function () {
@@ -29,9 +30,10 @@ describe("event types", function () {
       ArbiterRevoked: "arbiter.revoked",
     });
     // Each protocol type with its two stages, then the order events (written by the relayer: no stages).
-    expect(ALL_TYPES).to.have.length(names.length * 3 + ORDER_EVENT_TYPES.length);
+    expect(ALL_TYPES).to.have.length(names.length * 3 + ORDER_EVENT_TYPES.length + DISPUTE_EVENT_TYPES.length);
     expect(new Set(ALL_TYPES).size).to.equal(ALL_TYPES.length);
     for (const type of ORDER_EVENT_TYPES) expect(type).to.match(/^order\.[a-z_]+$/);
+    for (const type of DISPUTE_EVENT_TYPES) expect(type).to.match(/^dispute\.[a-z_]+$/);
   });
 
   it("when a stage is given → the type with its suffix; an unknown protocol event → undefined", function () {
