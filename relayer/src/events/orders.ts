@@ -25,6 +25,7 @@ export const ORDER_EVENT_TYPES = [
   "order.expired",
   "order.unmatched",
   "order.cancelled",
+  "order.chargeback",
 ] as const;
 export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
 
