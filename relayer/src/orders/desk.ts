@@ -234,10 +234,7 @@ export function createDesk(deps: { redis: Redis; base: string; now?: () => numbe
       const [acc, st, rt, cb, blk] = [0, 1, 2, 3, 4].map((k) => results[5 * i + k][1]);
       const record = acc as Record<string, string>;
       if (record.p !== undefined) {
-        entries.set(
-          a,
-          entryOf(record, st as Record<string, string>, rt as string[], cb as string[], blk as string[]),
-        );
+        entries.set(a, entryOf(record, st as Record<string, string>, rt as string[], cb as string[], blk as string[]));
       }
     });
     return entries;
@@ -282,9 +279,7 @@ export function createDesk(deps: { redis: Redis; base: string; now?: () => numbe
 
   return {
     /** The acceptor's profile, heartbeat and online switch (online by default: the switch is for going offline). */
-    async getProfile(
-      acceptor: string,
-    ): Promise<DeskEntry> {
+    async getProfile(acceptor: string): Promise<DeskEntry> {
       const [acc, st, rt, cb, blk] = await Promise.all([
         redis.hgetall(accKey(acceptor)),
         redis.hgetall(stKey(acceptor)),

@@ -48,18 +48,14 @@ describe("orders/names", function () {
 
     it("word-order invariance: any permutation of the words matches", function () {
       fc.assert(
-        fc.property(
-          words,
-          fc.nat(),
-          (ws, seed) => {
-            const shuffled = [...ws];
-            for (let i = shuffled.length - 1; i > 0; i--) {
-              const j = (seed + i * 7) % (i + 1);
-              [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
-            }
-            return compareNames(ws.join(" "), shuffled.join("  ")) === "match";
-          },
-        ),
+        fc.property(words, fc.nat(), (ws, seed) => {
+          const shuffled = [...ws];
+          for (let i = shuffled.length - 1; i > 0; i--) {
+            const j = (seed + i * 7) % (i + 1);
+            [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+          }
+          return compareNames(ws.join(" "), shuffled.join("  ")) === "match";
+        }),
       );
     });
 
@@ -69,7 +65,9 @@ describe("orders/names", function () {
           const x = a.join(" ");
           const y = b.join(" ");
           const answer = compareNames(x, y);
-          return compareNames(x.toUpperCase(), y.toLowerCase()) === answer && compareNames(x, y.toUpperCase()) === answer;
+          return (
+            compareNames(x.toUpperCase(), y.toLowerCase()) === answer && compareNames(x, y.toUpperCase()) === answer
+          );
         }),
       );
     });
