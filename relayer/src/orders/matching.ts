@@ -155,7 +155,8 @@ export function eligibility(c: Candidate, r: MatchRequest, opts: { heartbeatMs: 
   if (r.amount < BigInt(method.minAmount) || r.amount > BigInt(method.maxAmount)) {
     return refuse("amount-outside-method-limits", `${r.method} limits are ${method.minAmount}..${method.maxAmount}`);
   }
-  if (method.maxChargebacks !== undefined) {
+  // Only buy orders carry a chargeback risk: there the user pays the acceptor fiat, which a bank may reverse.
+  if (r.side === "buy" && method.maxChargebacks !== undefined) {
     const n = chargebacksWithin(c.chargebacks, r.method, r.now);
     if (n >= method.maxChargebacks) {
       return refuse("chargebacks", `${n} chargebacks on ${r.method} in 30 days, limit ${method.maxChargebacks}`);

@@ -190,6 +190,8 @@ describe("orders: fraud signals (payer name, chargebacks)", function () {
       expect(limited.status, JSON.stringify(limited.body)).to.equal(422);
       expect(limited.body.type).to.match(/no-eligible-acceptor$/);
       expect(limited.body.reasons).to.deep.equal({ chargebacks: 1 });
+      // Sell orders carry no chargeback risk for the acceptor: they still match.
+      expect((await order("sell", await userAt(9))).status).to.equal(201);
 
       // No limit: other users match again, the flagged user's buy orders do not; its sell orders still do.
       await profile();

@@ -215,7 +215,7 @@ describe("orders/matching properties", function () {
       if (req.amount < g.methodMin || req.amount > g.methodMin + g.methodSpan) return false;
       // Chargebacks: those on the method flagged less than 30 whole days ago count against maxChargebacks.
       const recent = g.chargebacks.filter((c) => c.method === req.method && c.ageDays < 30).length;
-      if (g.maxChargebacks !== null && recent >= g.maxChargebacks) return false;
+      if (req.side === "buy" && g.maxChargebacks !== null && recent >= g.maxChargebacks) return false;
       // A user whose order the acceptor ever flagged gets none of its buy orders.
       if (req.side === "buy" && g.chargebacks.some((c) => c.ofUser)) return false;
       if (req.side === "buy" && g.free < req.amount) return false;

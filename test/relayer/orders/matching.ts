@@ -169,7 +169,7 @@ describe("orders/matching", function () {
       expect(ruleOf(candidate(), request({ amount: 50n }))).to.equal("eligible");
     });
 
-    it("when the method's chargebacks within 30 days reach its maxChargebacks → chargebacks", function () {
+    it("when buying and the method's chargebacks within 30 days reach its maxChargebacks → chargebacks", function () {
       const limited = (max: number) =>
         profileOf({ methods: { "SEPA:EUR": { minAmount: "50", maxAmount: "800", details: "", maxChargebacks: max } } });
       const day = 24 * 3_600_000;
@@ -182,10 +182,10 @@ describe("orders/matching", function () {
       expect(ruleOf(candidate({ profile: limited(1), chargebacks: old }))).to.equal("eligible");
       const other = [{ method: "WISE:EUR", at: MONDAY_NOON - day }];
       expect(ruleOf(candidate({ profile: limited(1), chargebacks: other }))).to.equal("eligible");
-      // No maxChargebacks: never limited. Sell orders count too (the method's risk is the acceptor's).
+      // No maxChargebacks: never limited. Sell orders are not (the acceptor sends the fiat: nothing to reverse).
       expect(ruleOf(candidate({ chargebacks: recent }))).to.equal("eligible");
       expect(ruleOf(candidate({ profile: limited(1), chargebacks: recent }), request({ side: "sell" }))).to.equal(
-        "chargebacks",
+        "eligible",
       );
     });
 
