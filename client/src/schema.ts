@@ -1852,10 +1852,12 @@ export interface components {
           fee: string;
           refund: string;
           count: number;
+          /** @description Rows flagged as charged back */
+          chargebacks: number;
         };
       };
     };
-    /** @description One settled order. status: the deal's settlement (released, split, resolved, refunded). Amounts in the token's base units: payeeAmount reached the payee after the fee, fee was credited to the gateway, refund went back to the payer (an on-ramp's to the acceptor's float); amount = payeeAmount + fee + refund. openedAt/settledAt: block times (ISO). */
+    /** @description One settled order. status: the deal's settlement (released, split, resolved, refunded). Amounts in the token's base units: payeeAmount reached the payee after the fee, fee was credited to the gateway, refund went back to the payer (an on-ramp's to the acceptor's float); amount = payeeAmount + fee + refund. openedAt/settledAt: block times (ISO). chargeback: "true" when the acceptor flagged the order as charged back (the fiat it received was reversed), else "false"; chargebackReason: its reason, or empty. */
     SettlementRow: {
       orderId: string;
       reference: string;
@@ -1875,6 +1877,8 @@ export interface components {
       settleTx: string;
       openedAt: string;
       settledAt: string;
+      chargeback: string;
+      chargebackReason: string;
     };
     AcceptorProfileView: {
       acceptor: string;
