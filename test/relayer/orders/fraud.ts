@@ -180,6 +180,13 @@ describe("orders: fraud signals (payer name, chargebacks)", function () {
         (e) => e.orderId === id,
       );
       expect(mine.map((e) => [e.type, e.status])).to.deep.equal([["order.chargeback", "released"]]);
+      // The acceptor sees it too; another acceptor does not.
+      const seenBy = async (key: string) =>
+        ((await getAs("/v1/events?types=order.chargeback", key).expect(200)).body.data as { orderId: string }[]).filter(
+          (e) => e.orderId === id,
+        ).length;
+      expect(await seenBy(o.acceptorKey)).to.equal(1);
+      expect(await seenBy(otherAcceptorKey)).to.equal(0);
 
       const desk = await getAs("/v1/acceptor/profile", o.acceptorKey).expect(200);
       expect(desk.body.stats.chargebacks30d).to.deep.equal({ "SEPA:EUR": 1 });
