@@ -104,7 +104,10 @@ function renderProfile() {
   $("onchain").textContent = profile.onChain ? profile.onChain.status : "not registered";
   $("online-state").textContent = profile.online ? "Online: taking orders" : "Offline";
   const s = profile.stats ?? {};
-  $("stats").textContent = `${s.completed ?? 0} of ${s.assigned ?? 0} assigned`;
+  const chargebacks = Object.values(s.chargebacks30d ?? {}).reduce((x, y) => x + y, 0);
+  $("stats").textContent =
+    `${s.completed ?? 0} of ${s.assigned ?? 0} assigned` +
+    (chargebacks ? `; ${chargebacks} charged back in 30 days` : "");
   const button = $("online");
   button.textContent = profile.online ? "Go offline" : "Go online";
   button.setAttribute("aria-pressed", profile.online ? "true" : "false");

@@ -97,6 +97,7 @@ describe("acceptor console: payer name and chargebacks (Chromium, real relayer)"
     const view = await w.http.get(`/v1/orders/${id}`).set(o.bearer(o.platformKey)).expect(200);
     expect(view.body.chargeback).to.be.an("object");
     expect(view.body.nameCheck).to.equal("mismatch");
+    await page.locator("#stats", { hasText: "1 charged back in 30 days" }).waitFor();
     await b.check(page, "acceptor-chargeback");
     await page.context().close();
   });
