@@ -44,6 +44,8 @@ export const ROUTE_TABLE = {
   acceptorLockTypedData: { method: "get", path: "/v1/acceptor/orders/{id}/lock-typed-data", parseAs: "json" },
   acceptOrder: { method: "post", path: "/v1/acceptor/orders/{id}/accept", parseAs: "json" },
   declineOrder: { method: "post", path: "/v1/acceptor/orders/{id}/decline", parseAs: "json" },
+  transferName: { method: "post", path: "/v1/acceptor/orders/{id}/transfer-name", parseAs: "json" },
+  chargebackOrder: { method: "post", path: "/v1/acceptor/orders/{id}/chargeback", parseAs: "json" },
   getCheckout: { method: "get", path: "/v1/checkout/{orderId}", parseAs: "json" },
   checkoutTypedData: { method: "get", path: "/v1/checkout/{orderId}/typed-data", parseAs: "json" },
   checkoutOpen: { method: "post", path: "/v1/checkout/{orderId}/open", parseAs: "json" },

@@ -721,6 +721,54 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/acceptor/orders/{id}/transfer-name": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * The name on a buy order's incoming transfer, checked against the declared payer name
+     * @description The acceptor's own buy order, before it is final. Stores `transferName` and `nameCheck` (match, mismatch, or undeclared when the platform declared no payer name): names compare as sets of words after Unicode normalisation, without accents, case or punctuation; an initial does not match a name. A mismatch does not block a release: the acceptor decides.
+     */
+    post: operations["transferName"];
+    delete?: never;
+    /**
+     * The methods this path takes
+     * @description 204 with an `Allow` header listing the path's methods (POST, OPTIONS); no body, no API key.
+     */
+    options: operations["optionsAcceptorOrdersIdTransferName"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/acceptor/orders/{id}/chargeback": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Flag a released buy order as charged back (the fiat received was reversed)
+     * @description Once per order (a second flag answers the same); emits `order.chargeback`. The chargeback counts against the method's `maxChargebacks` in the acceptor's profile for 30 days, and the order's user gets no more buy orders matched to this acceptor.
+     */
+    post: operations["chargebackOrder"];
+    delete?: never;
+    /**
+     * The methods this path takes
+     * @description 204 with an `Allow` header listing the path's methods (POST, OPTIONS); no body, no API key.
+     */
+    options: operations["optionsAcceptorOrdersIdChargeback"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/checkout/{orderId}": {
     parameters: {
       query?: never;
@@ -1776,7 +1824,8 @@ export interface components {
         | "order.expired"
         | "order.unmatched"
         | "order.cancelled"
-        | "order.message";
+        | "order.message"
+        | "order.chargeback";
       chainId: number;
       orderId: string;
       /**
@@ -1906,6 +1955,20 @@ export interface components {
       createdAt: number;
       updatedAt: number;
       late?: boolean;
+      /** @description Buy orders: the payer name the platform declared */
+      payerName?: string;
+      /** @description The name on the incoming transfer (the acceptor's) */
+      transferName?: string;
+      /**
+       * @description transferName against payerName (words, any order and case); mismatch: check before releasing
+       * @enum {string}
+       */
+      nameCheck?: "match" | "mismatch" | "undeclared";
+      /** @description Flagged by the acceptor as charged back (unix ms) */
+      chargeback?: {
+        at: number;
+        reason?: string;
+      };
       history: {
         /** @enum {string} */
         status:
@@ -1963,6 +2026,11 @@ export interface components {
       reference: string;
       /** @description Seconds until the order expires unless paid (default ORDER_EXPIRY_S) */
       expiresInSeconds?: number;
+      /**
+       * @description Buy orders only (a sell order with it is refused): the name on the bank account the user pays from. Shown to the acceptor, who compares it with the incoming transfer's; never on the checkout.
+       * @example John Doe
+       */
+      payerName?: string;
     };
     OrderList: {
       data: components["schemas"]["Order"][];
@@ -1978,6 +2046,17 @@ export interface components {
       expiry?: string;
     };
     DeclineOrderRequest: {
+      reason?: string;
+    };
+    TransferNameRequest: {
+      /**
+       * @description The name on the incoming bank transfer, as the acceptor's bank shows it
+       * @example John Doe
+       */
+      name: string;
+    };
+    ChargebackRequest: {
+      /** @description Why (the bank's reversal notice, a case number) */
       reason?: string;
     };
     CheckoutView: {
@@ -2063,10 +2142,12 @@ export interface components {
           fee: string;
           refund: string;
           count: number;
+          /** @description Rows flagged as charged back */
+          chargebacks: number;
         };
       };
     };
-    /** @description One settled order. status: the deal's settlement (released, split, resolved, refunded). Amounts in the token's base units: payeeAmount reached the payee after the fee, fee was credited to the gateway, refund went back to the payer (an on-ramp's to the acceptor's float); amount = payeeAmount + fee + refund. openedAt/settledAt: block times (ISO). */
+    /** @description One settled order. status: the deal's settlement (released, split, resolved, refunded). Amounts in the token's base units: payeeAmount reached the payee after the fee, fee was credited to the gateway, refund went back to the payer (an on-ramp's to the acceptor's float); amount = payeeAmount + fee + refund. openedAt/settledAt: block times (ISO). chargeback: "true" when the acceptor flagged the order as charged back (the fiat it received was reversed), else "false"; chargebackReason: its reason, or empty. */
     SettlementRow: {
       orderId: string;
       reference: string;
@@ -2086,6 +2167,8 @@ export interface components {
       settleTx: string;
       openedAt: string;
       settledAt: string;
+      chargeback: string;
+      chargebackReason: string;
     };
     AcceptorProfileView: {
       acceptor: string;
@@ -2099,7 +2182,7 @@ export interface components {
       onChain: components["schemas"]["AcceptorView"] | null;
       stats: components["schemas"]["AcceptorStats"];
     };
-    /** @description rates: fiat per whole token per currency (decimal text); methods: per method name (`RAIL:CUR`) the order amounts accepted (token base units) and the payment details shown to the payer; autoAccept; paused (a break: no new orders); hours: business hours in UTC (absent = always; days 1 = Monday … 7 = Sunday; from > to runs overnight). */
+    /** @description rates: fiat per whole token per currency (decimal text); methods: per method name (`RAIL:CUR`) the order amounts accepted (token base units), the payment details shown to the payer and an optional maxChargebacks (30-day chargebacks at which buy orders stop matching); autoAccept; paused (a break: no new orders); hours: business hours in UTC (absent = always; days 1 = Monday … 7 = Sunday; from > to runs overnight). */
     AcceptorProfile: {
       rates: {
         [key: string]: string;
@@ -2109,6 +2192,8 @@ export interface components {
           minAmount: string;
           maxAmount: string;
           details: string;
+          /** @description Once the acceptor's chargebacks on this method in the last 30 days reach this, its buy orders go elsewhere */
+          maxChargebacks?: number;
         };
       };
       autoAccept: boolean;
@@ -2126,6 +2211,10 @@ export interface components {
       timedOut: number;
       /** @description Median of the last 50 response times */
       medianResponseMs?: number;
+      /** @description Per method, the orders it flagged as charged back in the last 30 days */
+      chargebacks30d: {
+        [key: string]: number;
+      };
     };
     AcceptorHeartbeat: {
       lastHeartbeat: number;
@@ -8938,6 +9027,448 @@ export interface operations {
     };
   };
   optionsAcceptorOrdersIdDecline: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description No content; `Allow` lists the methods */
+      204: {
+        headers: {
+          /** @description The path's methods */
+          Allow?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  transferName: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["TransferNameRequest"];
+      };
+    };
+    responses: {
+      /** @description The order with transferName and nameCheck */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Order"];
+        };
+      };
+      /** @description Invalid parameter: the problem's `errors` name each parameter and the reason */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key where one is needed (writes always; reads when READS_REQUIRE_KEY=on), or an unknown, revoked or expired key (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key's scope does not allow this route or this deal (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such order of this key's owner (type order-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A sell order, or the order is final (type wrong-order-status) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  optionsAcceptorOrdersIdTransferName: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description No content; `Allow` lists the methods */
+      204: {
+        headers: {
+          /** @description The path's methods */
+          Allow?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  chargebackOrder: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["ChargebackRequest"];
+      };
+    };
+    responses: {
+      /** @description The flagged order */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Order"];
+        };
+      };
+      /** @description Invalid parameter: the problem's `errors` name each parameter and the reason */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key where one is needed (writes always; reads when READS_REQUIRE_KEY=on), or an unknown, revoked or expired key (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key's scope does not allow this route or this deal (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such order of this key's owner (type order-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description A sell order, or not released (type wrong-order-status) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  optionsAcceptorOrdersIdChargeback: {
     parameters: {
       query?: never;
       header?: never;

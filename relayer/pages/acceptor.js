@@ -1,6 +1,8 @@
 // The acceptor console: sign in with an acceptor API key (kept in sessionStorage), go online (heartbeats every
 // 30 s while the page is open), and work the assigned orders: accept or decline, then confirm the fiat leg with
-// a signature from the acceptor's wallet.
+// a signature from the acceptor's wallet. On a buy order the acceptor compares the payer name the platform declared
+// with the name on the incoming transfer (a mismatch asks for a second, explicit "Release anyway"), and may flag a
+// released buy order as charged back.
 import { api, ApiError, announce, formatFiat, formatRemaining, formatUnits, h, showError } from "./common.js";
 import { connect, signTypedData, walletMessage } from "./wallet.js";
 
@@ -16,6 +18,10 @@ let heartbeatTimer;
 let ordersTimer;
 const busy = new Set();
 const rendered = new Map();
+/** Orders whose "Fiat received" was pressed despite a name mismatch: they now show "Release anyway". */
+const confirming = new Set();
+/** Statuses an order never leaves. */
+const FINAL = new Set(["released", "refunded", "split", "resolved", "unmatched", "cancelled"]);
 
 function fail(error) {
   showError($("alert"), error instanceof ApiError ? error.message : walletMessage(error));
@@ -98,7 +104,10 @@ function renderProfile() {
   $("onchain").textContent = profile.onChain ? profile.onChain.status : "not registered";
   $("online-state").textContent = profile.online ? "Online: taking orders" : "Offline";
   const s = profile.stats ?? {};
-  $("stats").textContent = `${s.completed ?? 0} of ${s.assigned ?? 0} assigned`;
+  const chargebacks = Object.values(s.chargebacks30d ?? {}).reduce((x, y) => x + y, 0);
+  $("stats").textContent =
+    `${s.completed ?? 0} of ${s.assigned ?? 0} assigned` +
+    (chargebacks ? `; ${chargebacks} charged back in 30 days` : "");
   const button = $("online");
   button.textContent = profile.online ? "Go offline" : "Go online";
   button.setAttribute("aria-pressed", profile.online ? "true" : "false");
@@ -165,7 +174,29 @@ function actionsOf(o) {
     ];
   }
   if (o.side === "buy" && o.status === "paid" && o.dealId) {
-    return [{ id: "release", label: "Fiat received", run: () => confirmDeal(o, "release") }];
+    if (o.nameCheck !== "mismatch") {
+      return [{ id: "release", label: "Fiat received", run: () => confirmDeal(o, "release") }];
+    }
+    // The transfer came from another name than the declared payer's: a second, explicit confirmation.
+    if (confirming.has(o.id)) {
+      return [
+        { id: "release-anyway", label: "Release anyway", run: () => confirmDeal(o, "release") },
+        { id: "release-cancel", label: "Don't release", secondary: true, run: async () => confirming.delete(o.id) },
+      ];
+    }
+    return [
+      {
+        id: "release",
+        label: "Fiat received",
+        run: async () => {
+          confirming.add(o.id);
+          announce($("status"), "The names differ: check the transfer, then choose Release anyway or Don't release.");
+        },
+      },
+    ];
+  }
+  if (o.side === "buy" && o.status === "released" && !o.chargeback) {
+    return [{ id: "chargeback", label: "Report chargeback", secondary: true, run: () => chargeback(o) }];
   }
   if (o.side === "sell" && o.status === "funded" && o.dealId) {
     return [{ id: "performed", label: "Fiat sent", run: () => confirmDeal(o, "performed") }];
@@ -200,6 +231,12 @@ function orderItem(o) {
   ];
   if (o.status === "assigned" && o.acceptBy) rows.push(["Accept within", formatRemaining(o.acceptBy)]);
   if (o.paymentDetails && !buy) rows.push(["Your details", o.paymentDetails]);
+  if (buy && o.status !== "assigned") {
+    rows.push(["Declared payer name", o.payerName ?? "not declared"]);
+    if (o.transferName) rows.push(["Name on the transfer", o.transferName]);
+    if (o.nameCheck) rows.push(["Name check", NAME_CHECK[o.nameCheck] ?? o.nameCheck]);
+  }
+  if (o.chargeback) rows.push(["Chargeback", o.chargeback.reason ? `Flagged: ${o.chargeback.reason}` : "Flagged"]);
   const actions = actionsOf(o).map((a) =>
     h(
       "button",
@@ -224,7 +261,59 @@ function orderItem(o) {
       { class: "summary compact" },
       rows.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v ?? "—"))),
     ),
+    o.nameCheck === "mismatch" && o.status === "paid"
+      ? h(
+          "p",
+          { class: "message warning", id: `warn-${o.id}` },
+          "Warning: the name on the transfer does not match the declared payer name. The money may come from " +
+            "someone else's account (a scam victim's): check with the payer before releasing.",
+        )
+      : null,
+    buy && o.status !== "assigned" && !FINAL.has(o.status) ? nameForm(o) : null,
     actions.length ? h("div", { class: "buttons" }, actions) : null,
+  );
+}
+
+const NAME_CHECK = {
+  match: "Matches the declared payer name",
+  mismatch: "Does not match the declared payer name",
+  undeclared: "No payer name declared",
+};
+
+/** The form for the name on the incoming transfer (saved with POST …/transfer-name). */
+function nameForm(o) {
+  const inputId = `tn-${o.id}`;
+  const input = h("input", {
+    id: inputId,
+    name: "transferName",
+    type: "text",
+    autocomplete: "off",
+    spellcheck: "false",
+    maxlength: "140",
+    value: o.transferName ?? "",
+  });
+  return h(
+    "form",
+    {
+      class: "form inline",
+      "data-form": "transfer-name",
+      novalidate: true,
+      onsubmit: (event) => {
+        event.preventDefault();
+        const name = input.value.trim();
+        if (!name) {
+          input.setAttribute("aria-invalid", "true");
+          showError($("alert"), "Enter the name shown on the incoming transfer.");
+          input.focus();
+          return;
+        }
+        input.removeAttribute("aria-invalid");
+        act(o, { run: () => saveTransferName(o, name) });
+      },
+    },
+    h("label", { for: inputId }, "Name on the incoming transfer"),
+    input,
+    h("button", { type: "submit", class: "secondary", "data-action": "transfer-name" }, "Check name"),
   );
 }
 
@@ -243,6 +332,11 @@ function renderOrders(orders) {
       busy.has(o.id),
       o.dealId,
       o.paymentDetails,
+      o.payerName,
+      o.transferName,
+      o.nameCheck,
+      o.chargeback,
+      confirming.has(o.id),
     ]);
     let item = rendered.get(o.id);
     if (!item || item.signature !== signature) {
@@ -285,7 +379,8 @@ async function act(o, a) {
     if (item) item.signature = "";
     await Promise.all([pollOrders(), refreshProfile()]);
     const el = $("order-list").querySelector(`[data-order="${o.id}"]`);
-    (el?.querySelector("button") ?? el?.querySelector("h3") ?? $("orders-heading"))?.focus();
+    const next = el?.querySelector('[data-action="release-anyway"]') ?? el?.querySelector(".buttons button");
+    (next ?? el?.querySelector("button") ?? el?.querySelector("h3") ?? $("orders-heading"))?.focus();
   }
 }
 
@@ -314,6 +409,17 @@ async function decline(o) {
   announce($("status"), `Order declined: ${o.id}.`);
 }
 
+async function saveTransferName(o, name) {
+  const r = await call("POST", `/v1/acceptor/orders/${encodeURIComponent(o.id)}/transfer-name`, { name });
+  confirming.delete(o.id);
+  announce($("status"), `Name on the transfer: ${NAME_CHECK[r.nameCheck] ?? r.nameCheck}.`);
+}
+
+async function chargeback(o) {
+  await call("POST", `/v1/acceptor/orders/${encodeURIComponent(o.id)}/chargeback`, {});
+  announce($("status"), `Chargeback reported: ${o.id}. This user gets no more buy orders from you.`);
+}
+
 async function confirmDeal(o, action) {
   const from = await wallet();
   announce($("status"), "Sign the confirmation in your wallet…");
@@ -326,6 +432,7 @@ async function confirmDeal(o, action) {
     signature,
     expiry: String(expiry ?? typedData.message.expiry),
   });
+  confirming.delete(o.id);
   announce($("status"), action === "release" ? "Release confirmed." : "Fiat payment confirmed.");
 }
 

@@ -6,7 +6,7 @@ import type { Request, Response } from "express";
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import type { AcceptorView } from "../domain/views";
-import { acceptorProfileSchema, type Desk } from "../orders/desk";
+import { acceptorProfileSchema, chargebacks30d, type Desk } from "../orders/desk";
 import { ApiProblem, PROBLEM_CONTENT_TYPE } from "./problems";
 import { keyWithScope } from "./scope";
 import { AcceptorViewSchema, EmptyQuery, ProblemSchema } from "./schemas";
@@ -17,7 +17,8 @@ extendZodWithOpenApi(z);
 export const AcceptorProfileBody = acceptorProfileSchema.openapi("AcceptorProfile", {
   description:
     "rates: fiat per whole token per currency (decimal text); methods: per method name (`RAIL:CUR`) the order " +
-    "amounts accepted (token base units) and the payment details shown to the payer; autoAccept; paused (a " +
+    "amounts accepted (token base units), the payment details shown to the payer and an optional " +
+    "maxChargebacks (30-day chargebacks at which buy orders stop matching); autoAccept; paused (a " +
     "break: no new orders); hours: business hours in UTC (absent = always; days 1 = Monday … 7 = Sunday; " +
     "from > to runs overnight).",
 });
@@ -29,6 +30,9 @@ export const AcceptorStatsSchema = z
     declined: z.number().int(),
     timedOut: z.number().int(),
     medianResponseMs: z.number().optional().openapi({ description: "Median of the last 50 response times" }),
+    chargebacks30d: z
+      .record(z.string(), z.number().int())
+      .openapi({ description: "Per method, the orders it flagged as charged back in the last 30 days" }),
   })
   .openapi("AcceptorStats");
 
@@ -79,7 +83,7 @@ export function acceptorProfileHandlers(
       online: entry.online,
       lastHeartbeat: entry.lastHeartbeat ?? null,
       onChain: record,
-      stats: entry.stats,
+      stats: { ...entry.stats, chargebacks30d: chargebacks30d(entry.chargebacks, Date.now()) },
     };
   }
   return {

@@ -53,6 +53,8 @@ import {
 } from "./webhooks";
 import {
   AcceptBody,
+  ChargebackBody,
+  TransferNameBody,
   CheckoutConfirmationBody,
   CheckoutOpenBody,
   CheckoutParams,
@@ -111,6 +113,8 @@ export type RouteId =
   | "acceptorLockTypedData"
   | "acceptOrder"
   | "declineOrder"
+  | "transferName"
+  | "chargebackOrder"
   | "getCheckout"
   | "checkoutTypedData"
   | "checkoutOpen"
@@ -770,6 +774,51 @@ export const ROUTES: Route[] = [
       400: invalid,
       404: problem("No such order assigned to this key's owner (type order-not-found)"),
       409: problem("Not assigned, or the accept window passed (wrong-order-status, accept-window-passed)"),
+    },
+  },
+  {
+    id: "transferName",
+    method: "post",
+    path: "/v1/acceptor/orders/{id}/transfer-name",
+    operationId: "transferName",
+    tags: ["acceptor"],
+    summary: "The name on a buy order's incoming transfer, checked against the declared payer name",
+    description:
+      "The acceptor's own buy order, before it is final. Stores `transferName` and `nameCheck` (match, mismatch, " +
+      "or undeclared when the platform declared no payer name): names compare as sets of words after Unicode " +
+      "normalisation, without accents, case or punctuation; an initial does not match a name. A mismatch does not " +
+      "block a release: the acceptor decides.",
+    request: {
+      params: OrderParams,
+      body: { content: { "application/json": { schema: TransferNameBody } } },
+    },
+    responses: {
+      200: json(OrderViewSchema, "The order with transferName and nameCheck"),
+      400: invalid,
+      404: problem("No such order of this key's owner (type order-not-found)"),
+      409: problem("A sell order, or the order is final (type wrong-order-status)"),
+    },
+  },
+  {
+    id: "chargebackOrder",
+    method: "post",
+    path: "/v1/acceptor/orders/{id}/chargeback",
+    operationId: "chargebackOrder",
+    tags: ["acceptor"],
+    summary: "Flag a released buy order as charged back (the fiat received was reversed)",
+    description:
+      "Once per order (a second flag answers the same); emits `order.chargeback`. The chargeback counts against " +
+      "the method's `maxChargebacks` in the acceptor's profile for 30 days, and the order's user gets no more buy " +
+      "orders matched to this acceptor.",
+    request: {
+      params: OrderParams,
+      body: { content: { "application/json": { schema: ChargebackBody } } },
+    },
+    responses: {
+      200: json(OrderViewSchema, "The flagged order"),
+      400: invalid,
+      404: problem("No such order of this key's owner (type order-not-found)"),
+      409: problem("A sell order, or not released (type wrong-order-status)"),
     },
   },
   {

@@ -66,6 +66,18 @@ export const CheckoutParams = z.object({
     .openapi({ description: "Order id", example: `ord_${"0a".repeat(12)}` }),
 });
 
+/** Printable text without control characters (names, reasons). */
+const PRINTABLE = /^[^\p{Cc}\p{Cs}\p{Co}\p{Cn}]*$/u;
+
+const personName = (description: string) =>
+  z
+    .string({ error: "must be a string" })
+    .trim()
+    .min(1, { error: "must be 1 to 140 characters" })
+    .max(140, { error: "must be 1 to 140 characters" })
+    .regex(PRINTABLE, { error: "must be printable characters, no line breaks" })
+    .openapi({ description, example: "John Doe" });
+
 export const CreateOrderBody = z
   .strictObject({
     side: z.enum(["buy", "sell"], { error: "must be buy or sell" }).openapi({
@@ -97,6 +109,10 @@ export const CreateOrderBody = z
       .max(86_400, { error: "must be at most 86400" })
       .optional()
       .openapi({ description: "Seconds until the order expires unless paid (default ORDER_EXPIRY_S)" }),
+    payerName: personName(
+      "Buy orders only (a sell order with it is refused): the name on the bank account the user pays from. " +
+        "Shown to the acceptor, who compares it with the incoming transfer's; never on the checkout.",
+    ).optional(),
   })
   .openapi("CreateOrderRequest");
 
@@ -133,6 +149,21 @@ export const DeclineBody = z
       .optional(),
   })
   .openapi("DeclineOrderRequest");
+
+export const TransferNameBody = z
+  .strictObject({ name: personName("The name on the incoming bank transfer, as the acceptor's bank shows it") })
+  .openapi("TransferNameRequest");
+
+export const ChargebackBody = z
+  .strictObject({
+    reason: z
+      .string({ error: "must be a string" })
+      .max(500, { error: "must be at most 500 characters" })
+      .regex(PRINTABLE, { error: "must be printable characters" })
+      .optional()
+      .openapi({ description: "Why (the bank's reversal notice, a case number)" }),
+  })
+  .openapi("ChargebackRequest");
 
 export const CheckoutTypedDataQuery = z.strictObject({
   action: z.enum(["open", "performed", "release", "dispute"], {
@@ -197,6 +228,15 @@ export const OrderViewSchema = z
     createdAt: z.number(),
     updatedAt: z.number(),
     late: z.boolean().optional(),
+    payerName: z.string().optional().openapi({ description: "Buy orders: the payer name the platform declared" }),
+    transferName: z.string().optional().openapi({ description: "The name on the incoming transfer (the acceptor's)" }),
+    nameCheck: z.enum(["match", "mismatch", "undeclared"]).optional().openapi({
+      description: "transferName against payerName (words, any order and case); mismatch: check before releasing",
+    }),
+    chargeback: z
+      .object({ at: z.number(), reason: z.string().optional() })
+      .optional()
+      .openapi({ description: "Flagged by the acceptor as charged back (unix ms)" }),
     history: z.array(z.object({ status: z.enum(ORDER_STATUSES), at: z.number(), note: z.string().optional() })),
   })
   .openapi("Order");
@@ -303,6 +343,21 @@ export function orderHandlers(orders?: OrdersApi) {
       validateQuery(req, EmptyQuery);
       const body = validateBody(req, DeclineBody);
       res.json(await need().decline(keyOf(res, "acceptor"), id, body.reason));
+    },
+
+    async transferName(req: Request, res: Response) {
+      const id = idOf(req);
+      validateQuery(req, EmptyQuery);
+      const body = validateBody(req, TransferNameBody);
+      res.json(await need().transferName(keyOf(res, "acceptor"), id, body.name));
+    },
+
+    async chargebackOrder(req: Request, res: Response) {
+      const id = idOf(req);
+      validateQuery(req, EmptyQuery);
+      if (req.body === undefined) req.body = {};
+      const body = validateBody(req, ChargebackBody);
+      res.json(await need().chargeback(keyOf(res, "acceptor"), id, body.reason));
     },
 
     async getCheckout(req: Request, res: Response) {

@@ -53,7 +53,8 @@ const RowSchema = z
       "One settled order. status: the deal's settlement (released, split, resolved, refunded). Amounts in the " +
       "token's base units: payeeAmount reached the payee after the fee, fee was credited to the gateway, refund " +
       "went back to the payer (an on-ramp's to the acceptor's float); amount = payeeAmount + fee + refund. " +
-      "openedAt/settledAt: block times (ISO).",
+      'openedAt/settledAt: block times (ISO). chargeback: "true" when the acceptor flagged the order as ' +
+      'charged back (the fiat it received was reversed), else "false"; chargebackReason: its reason, or empty.',
   });
 
 export const SettlementReportSchema = z
@@ -69,6 +70,7 @@ export const SettlementReportSchema = z
         fee: z.string(),
         refund: z.string(),
         count: z.number().int(),
+        chargebacks: z.number().int().openapi({ description: "Rows flagged as charged back" }),
       }),
     ),
   })

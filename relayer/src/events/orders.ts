@@ -27,6 +27,7 @@ export const ORDER_EVENT_TYPES = [
   "order.cancelled",
   // A new message in the order's thread (relayer/src/disputes/messages.ts): its hash, author and role, not its body.
   "order.message",
+  "order.chargeback",
 ] as const;
 export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
 

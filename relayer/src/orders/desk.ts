@@ -9,6 +9,8 @@
  *   W accs             set   — acceptors with a profile
  *   W st:<acceptor>    hash  — assigned, completed, declined, timedOut counts
  *   W rt:<acceptor>    list  — the last {@link RESPONSE_TIMES_KEPT} response times (ms), newest first
+ *   W cb:<acceptor>    zset  — its chargebacks: `<method>|<orderId>` → unix ms of the flag (the last 30 days)
+ *   W blk:<acceptor>   set   — users whose order it flagged as charged back (no more buy orders of theirs)
  *   W deskseq          string — a counter, bumped by every desk write
  *   W deskchg          zset  — acceptor → the counter at its last change: a snapshot re-reads only the acceptors
  *                               changed since the previous one (and everything every {@link FULL_RELOAD_MS})
@@ -16,7 +18,7 @@
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import type { CandidateStats } from "./matching";
+import { CHARGEBACK_WINDOW_MS, type CandidateStats } from "./matching";
 
 // Before any schema is made: the API names the profile schema in the OpenAPI document (api/acceptor-profile.ts).
 extendZodWithOpenApi(z);
@@ -48,6 +50,16 @@ const methodTermsSchema = z
       .string()
       .max(500, "at most 500 characters")
       .refine(PRINTABLE_OR_NEWLINE, "printable characters and line breaks only"),
+    maxChargebacks: z
+      .number()
+      .int("a whole number")
+      .min(0, "at least 0")
+      .max(1_000_000, "at most 1000000")
+      .optional()
+      .openapi({
+        description:
+          "Once the acceptor's chargebacks on this method in the last 30 days reach this, its buy orders go elsewhere",
+      }),
   })
   .strict()
   // Refinements run even after a member failed its pattern: each checks the pattern again before BigInt.
@@ -96,7 +108,7 @@ export const acceptorProfileSchema = z
 
 export type AcceptorProfile = {
   rates: Record<string, string>;
-  methods: Record<string, { minAmount: string; maxAmount: string; details: string }>;
+  methods: Record<string, { minAmount: string; maxAmount: string; details: string; maxChargebacks?: number }>;
   autoAccept: boolean;
   paused: boolean;
   hours?: { days: number[]; from: string; to: string }[];
@@ -108,6 +120,10 @@ export type DeskEntry = {
   lastHeartbeat?: number;
   online: boolean;
   stats: CandidateStats;
+  /** Its chargebacks of the last {@link CHARGEBACK_WINDOW_MS} (older ones are trimmed at the next flag). */
+  chargebacks: { method: string; at: number }[];
+  /** Users it flagged a chargeback of. */
+  blockedUsers: ReadonlySet<string>;
 };
 
 export type DeskSnapshot = { at: number; entries: ReadonlyMap<string, DeskEntry> };
@@ -136,12 +152,36 @@ function statsOf(st: Record<string, string>, rt: string[]): CandidateStats {
   };
 }
 
-function entryOf(acc: Record<string, string>, st: Record<string, string>, rt: string[]): DeskEntry {
+/** Chargebacks from the `cb:` sorted set's members (`<method>|<orderId>`) and scores (unix ms). */
+function chargebacksOf(withScores: string[]): { method: string; at: number }[] {
+  const out: { method: string; at: number }[] = [];
+  for (let i = 0; i + 1 < withScores.length; i += 2) {
+    out.push({ method: withScores[i].split("|")[0], at: Number(withScores[i + 1]) });
+  }
+  return out;
+}
+
+/** Per method, how many of `chargebacks` fall within the 30 days before `now` (the desk's stats). */
+export function chargebacks30d(chargebacks: { method: string; at: number }[], now: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of chargebacks) if (c.at > now - CHARGEBACK_WINDOW_MS) out[c.method] = (out[c.method] ?? 0) + 1;
+  return out;
+}
+
+function entryOf(
+  acc: Record<string, string>,
+  st: Record<string, string>,
+  rt: string[],
+  cb: string[] = [],
+  blk: string[] = [],
+): DeskEntry {
   return {
     profile: acc.p === undefined ? undefined : (JSON.parse(acc.p) as AcceptorProfile),
     lastHeartbeat: acc.hb === undefined ? undefined : Number(acc.hb),
     online: acc.online !== "0",
     stats: statsOf(st, rt),
+    chargebacks: chargebacksOf(cb),
+    blockedUsers: new Set(blk),
   };
 }
 
@@ -161,6 +201,8 @@ export function createDesk(deps: { redis: Redis; base: string; now?: () => numbe
   const accKey = (a: string) => `${base}acc:${a.toLowerCase()}`;
   const stKey = (a: string) => `${base}st:${a.toLowerCase()}`;
   const rtKey = (a: string) => `${base}rt:${a.toLowerCase()}`;
+  const cbKey = (a: string) => `${base}cb:${a.toLowerCase()}`;
+  const blkKey = (a: string) => `${base}blk:${a.toLowerCase()}`;
   const ACCS = `${base}accs`;
   const SEQ = `${base}deskseq`;
   const CHG = `${base}deskchg`;
@@ -178,13 +220,22 @@ export function createDesk(deps: { redis: Redis; base: string; now?: () => numbe
     const entries = new Map<string, DeskEntry>();
     if (acceptors.length === 0) return entries;
     const pipeline = redis.pipeline();
-    for (const a of acceptors) pipeline.hgetall(accKey(a)).hgetall(stKey(a)).lrange(rtKey(a), 0, -1);
+    for (const a of acceptors) {
+      pipeline
+        .hgetall(accKey(a))
+        .hgetall(stKey(a))
+        .lrange(rtKey(a), 0, -1)
+        .zrange(cbKey(a), 0, -1, "WITHSCORES")
+        .smembers(blkKey(a));
+    }
     const results = (await pipeline.exec()) ?? [];
     for (const [error] of results) if (error) throw error;
     acceptors.forEach((a, i) => {
-      const [acc, st, rt] = [results[3 * i][1], results[3 * i + 1][1], results[3 * i + 2][1]];
+      const [acc, st, rt, cb, blk] = [0, 1, 2, 3, 4].map((k) => results[5 * i + k][1]);
       const record = acc as Record<string, string>;
-      if (record.p !== undefined) entries.set(a, entryOf(record, st as Record<string, string>, rt as string[]));
+      if (record.p !== undefined) {
+        entries.set(a, entryOf(record, st as Record<string, string>, rt as string[], cb as string[], blk as string[]));
+      }
     });
     return entries;
   }
@@ -228,15 +279,34 @@ export function createDesk(deps: { redis: Redis; base: string; now?: () => numbe
 
   return {
     /** The acceptor's profile, heartbeat and online switch (online by default: the switch is for going offline). */
-    async getProfile(
-      acceptor: string,
-    ): Promise<{ profile?: AcceptorProfile; lastHeartbeat?: number; online: boolean; stats: CandidateStats }> {
-      const [acc, st, rt] = await Promise.all([
+    async getProfile(acceptor: string): Promise<DeskEntry> {
+      const [acc, st, rt, cb, blk] = await Promise.all([
         redis.hgetall(accKey(acceptor)),
         redis.hgetall(stKey(acceptor)),
         redis.lrange(rtKey(acceptor), 0, -1),
+        redis.zrange(cbKey(acceptor), 0, -1, "WITHSCORES"),
+        redis.smembers(blkKey(acceptor)),
       ]);
-      return entryOf(acc, st, rt);
+      return entryOf(acc, st, rt, cb, blk);
+    },
+
+    /**
+     * Records a chargeback the acceptor flagged (idempotent per order): it counts against `method`'s
+     * `maxChargebacks` for 30 days, and `user` is blocked from the acceptor's buy orders. Chargebacks older than
+     * the window are trimmed.
+     */
+    async recordChargeback(
+      acceptor: string,
+      c: { method: string; orderId: string; user: string; at: number },
+    ): Promise<void> {
+      await redis
+        .multi()
+        .zadd(cbKey(acceptor), "NX", c.at, `${c.method}|${c.orderId}`)
+        .zremrangebyscore(cbKey(acceptor), "-inf", now() - CHARGEBACK_WINDOW_MS)
+        .sadd(blkKey(acceptor), c.user.toLowerCase())
+        .exec();
+      await touch(acceptor);
+      dirty = true;
     },
 
     /** Stores a profile (validate it with {@link acceptorProfileSchema} first). */

@@ -189,6 +189,8 @@ export function createMatcher(deps: {
           online: entry?.online ?? false,
           stats: entry?.stats ?? NO_STATS,
           reserved: r.reserved.get(token) ?? 0n,
+          chargebacks: entry?.chargebacks,
+          blockedUsers: entry?.blockedUsers,
         };
       });
       j.byToken.set(token, list);
@@ -219,7 +221,12 @@ export function createMatcher(deps: {
      */
     async match(req: MatchRequest & { orderId: string; user: string; reserveMs: number }): Promise<MatchOutcome> {
       const token = req.token.toLowerCase();
-      const request: MatchRequest = { ...req, token, exclude: req.exclude.map((a) => a.toLowerCase()) };
+      const request: MatchRequest = {
+        ...req,
+        token,
+        user: req.user.toLowerCase(),
+        exclude: req.exclude.map((a) => a.toLowerCase()),
+      };
       const user = await screening.screen([req.user], token);
       if (!user.ok) {
         return { ok: false, reasons: { screened: 1 }, screened: { address: user.address, reason: user.reason } };

@@ -23,6 +23,8 @@ export type MatchRequest = {
   /** Acceptors already tried for this order (declined or timed out). */
   exclude: string[];
   now: number;
+  /** The order's user (lower-case): an acceptor that flagged a chargeback of this user's takes none of its buy orders. */
+  user?: string;
 };
 
 /** What the projection says of an acceptor (its `acc:` hash and `accm:` set), with amounts parsed. */
@@ -62,7 +64,24 @@ export type Candidate = {
   stats: CandidateStats;
   /** Float already reserved for other orders, in the request's token (base units). */
   reserved: bigint;
+  /** Its chargebacks (flagged buy orders): method and unix ms, the last {@link CHARGEBACK_WINDOW_MS} at least. */
+  chargebacks?: readonly { method: string; at: number }[];
+  /** Users whose order it flagged as charged back: it takes none of their buy orders. */
+  blockedUsers?: ReadonlySet<string>;
 };
+
+/** How far back chargebacks count against a method's `maxChargebacks`: 30 days. */
+export const CHARGEBACK_WINDOW_MS = 30 * 24 * 3600 * 1000;
+
+/** How many of `chargebacks` are for `method` within the {@link CHARGEBACK_WINDOW_MS} before `now` (unix ms). */
+export function chargebacksWithin(
+  chargebacks: readonly { method: string; at: number }[] | undefined,
+  method: string,
+  now: number,
+): number {
+  if (chargebacks === undefined) return 0;
+  return chargebacks.filter((c) => c.method === method && c.at > now - CHARGEBACK_WINDOW_MS).length;
+}
 
 /** Every reason an acceptor may not take an order, in the order they are checked. */
 export const ELIGIBILITY_RULES = [
@@ -75,6 +94,8 @@ export const ELIGIBILITY_RULES = [
   "currency-unquoted",
   "amount-outside-token-limits",
   "amount-outside-method-limits",
+  "chargebacks",
+  "blocked-user",
   "insufficient-float",
   "excluded",
 ] as const;
@@ -133,6 +154,16 @@ export function eligibility(c: Candidate, r: MatchRequest, opts: { heartbeatMs: 
   }
   if (r.amount < BigInt(method.minAmount) || r.amount > BigInt(method.maxAmount)) {
     return refuse("amount-outside-method-limits", `${r.method} limits are ${method.minAmount}..${method.maxAmount}`);
+  }
+  // Only buy orders carry a chargeback risk: there the user pays the acceptor fiat, which a bank may reverse.
+  if (r.side === "buy" && method.maxChargebacks !== undefined) {
+    const n = chargebacksWithin(c.chargebacks, r.method, r.now);
+    if (n >= method.maxChargebacks) {
+      return refuse("chargebacks", `${n} chargebacks on ${r.method} in 30 days, limit ${method.maxChargebacks}`);
+    }
+  }
+  if (r.side === "buy" && r.user !== undefined && c.blockedUsers?.has(r.user) === true) {
+    return refuse("blocked-user", "the acceptor flagged a chargeback of this user");
   }
   if (r.side === "buy" && limits.free - c.reserved < r.amount) {
     return refuse("insufficient-float", `free ${limits.free}, reserved ${c.reserved}`);

@@ -9,6 +9,7 @@
 import type { DealKind } from "../../../protocol";
 
 import type { OrderSide } from "./matching";
+import type { NameCheck } from "./names";
 
 export type { OrderSide };
 export type OrderStatus =
@@ -69,6 +70,13 @@ export type Order = {
   createdAt: number;
   updatedAt: number;
   late?: boolean;
+  /** Buy orders: the name on the bank account the user pays from, as the platform declared it (personal data). */
+  payerName?: string;
+  /** Buy orders: the name the acceptor saw on the incoming transfer, and how it compares with `payerName`. */
+  transferName?: string;
+  nameCheck?: NameCheck;
+  /** A released buy order the acceptor flagged: the fiat it received was reversed. */
+  chargeback?: { at: number; reason?: string };
   history: OrderHistoryEntry[];
 };
 

@@ -32,10 +32,20 @@ export const REPORT_COLUMNS = [
   "settleTx",
   "openedAt",
   "settledAt",
+  "chargeback",
+  "chargebackReason",
 ] as const;
 
 export type SettlementRow = Record<(typeof REPORT_COLUMNS)[number], string>;
-export type TokenTotals = { amount: string; payeeAmount: string; fee: string; refund: string; count: number };
+/** `chargebacks`: rows the acceptor flagged as charged back (the fiat it received was reversed). */
+export type TokenTotals = {
+  amount: string;
+  payeeAmount: string;
+  fee: string;
+  refund: string;
+  count: number;
+  chargebacks: number;
+};
 export type SettlementReport = { rows: SettlementRow[]; totals: Record<string, TokenTotals> };
 
 /** A deal as the projection holds it (store.getDeal). */
@@ -79,6 +89,8 @@ export function settlementRow(
     settleTx: settle.txHash,
     openedAt: iso(open?.timestamp),
     settledAt: iso(settledAt),
+    chargeback: order.chargeback ? "true" : "false",
+    chargebackReason: order.chargeback?.reason ?? "",
   };
 }
 
@@ -97,9 +109,11 @@ export function settlementReport(
     .sort((a, b) =>
       a.settledAt !== b.settledAt ? (a.settledAt < b.settledAt ? -1 : 1) : a.orderId < b.orderId ? -1 : 1,
     );
-  const sums = new Map<string, { amount: bigint; payeeAmount: bigint; fee: bigint; refund: bigint; count: number }>();
+  type Sum = { amount: bigint; payeeAmount: bigint; fee: bigint; refund: bigint; count: number; chargebacks: number };
+  const sums = new Map<string, Sum>();
   for (const r of rows) {
-    const t = sums.get(r.token) ?? { amount: 0n, payeeAmount: 0n, fee: 0n, refund: 0n, count: 0 };
+    const t = sums.get(r.token) ?? { amount: 0n, payeeAmount: 0n, fee: 0n, refund: 0n, count: 0, chargebacks: 0 };
+    if (r.chargeback === "true") t.chargebacks++;
     t.amount += BigInt(r.amount);
     t.payeeAmount += BigInt(r.payeeAmount);
     t.fee += BigInt(r.fee);
@@ -115,6 +129,7 @@ export function settlementReport(
       fee: t.fee.toString(),
       refund: t.refund.toString(),
       count: t.count,
+      chargebacks: t.chargebacks,
     };
   }
   return { rows, totals };

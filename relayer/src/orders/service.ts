@@ -41,6 +41,7 @@ import {
   type OrderSide,
   type OrderStatus,
 } from "./model";
+import { compareNames } from "./names";
 import { createSweeper } from "./sweeper";
 import { createOrderStore, type OrderEventOf, type StoredOrder } from "./store";
 
@@ -76,6 +77,7 @@ export type DeskPort = {
     outcome: "assigned" | "completed" | "declined" | "timedOut",
     responseMs?: number,
   ): Promise<void>;
+  recordChargeback(acceptor: string, c: { method: string; orderId: string; user: string; at: number }): Promise<void>;
 };
 export type ReservationsPort = { release(orderId: string): Promise<boolean> };
 export type ScreeningPort = {
@@ -112,6 +114,8 @@ export type CreateOrderInput = {
   user: string;
   reference: string;
   expiresInSeconds?: number;
+  /** Buy orders only: the name on the bank account the user pays from. */
+  payerName?: string;
 };
 
 /** The identity the service acts with on the write side (its own submissions; never an API key's). */
@@ -283,6 +287,12 @@ export function createOrders(deps: OrdersDeps) {
         errors: [{ parameter: "method", in: "body", message: `must be paid in ${currency}` }],
       });
     }
+    const payerName = input.payerName?.trim();
+    if (payerName !== undefined && input.side !== "buy") {
+      throw new ApiProblem("invalid-parameter", "payerName is for buy orders (the user pays fiat to the acceptor).", {
+        errors: [{ parameter: "payerName", in: "body", message: "payerName is for buy orders" }],
+      });
+    }
     const screened = await screening.screen([user], token);
     if (!screened.ok) {
       throw new ApiProblem("address-screened", `The address ${screened.address} may not take part in an order.`, {
@@ -308,6 +318,7 @@ export function createOrders(deps: OrdersDeps) {
       expiresAt: now + (input.expiresInSeconds ?? options.orderExpiryS) * 1000,
       createdAt: now,
       updatedAt: now,
+      ...(payerName ? { payerName } : {}),
       history: [],
     };
     const m = await matcher.match(matchRequest(draft, now));
@@ -443,6 +454,46 @@ export function createOrders(deps: OrdersDeps) {
     const moved = await rematch(stored, "declined", reason ? `declined: ${reason}` : undefined);
     if (moved.auto) return orderView(await autoAccept(moved));
     return orderView(moved.order);
+  }
+
+  /* ------------------------------------------- fraud signals ------------------------------------------- */
+
+  /** The key's acceptor's own buy order (admin: any buy order); 404 for other acceptors' orders. */
+  async function ownBuyOrder(key: KeyIdentity, id: string, what: string): Promise<StoredOrder> {
+    const stored = await load(id);
+    const o = stored.order;
+    if (key.scope !== "admin" && o.acceptor !== key.owner.toLowerCase()) throw notFound(id);
+    if (o.side !== "buy") throw wrongStatus(o, `${what} is for buy orders (the user pays fiat to the acceptor)`);
+    return stored;
+  }
+
+  /**
+   * The acceptor enters the name on the incoming transfer of its buy order (before the order is final): stored with
+   * its comparison with the declared payer name. It does not block a release; the order view says it.
+   */
+  async function transferName(key: KeyIdentity, id: string, name: string) {
+    const stored = await ownBuyOrder(key, id, "the transfer's name");
+    const o = stored.order;
+    if (TERMINAL.has(o.status)) throw wrongStatus(o, "the transfer's name is entered before the order is final");
+    const next: Order = { ...o, transferName: name, nameCheck: compareNames(o.payerName, name), updatedAt: Date.now() };
+    return orderView((await write1(stored, next, [])).order);
+  }
+
+  /**
+   * The acceptor flags its released buy order as charged back (the fiat it received was reversed): once, with the
+   * event `order.chargeback`; a second flag answers the same. It counts against the method's `maxChargebacks` for
+   * 30 days and blocks the order's user from the acceptor's buy orders.
+   */
+  async function chargeback(key: KeyIdentity, id: string, reason?: string) {
+    const stored = await ownBuyOrder(key, id, "a chargeback");
+    const o = stored.order;
+    if (o.chargeback) return orderView(o);
+    if (o.status !== "released") throw wrongStatus(o, "only a released order can be charged back");
+    const now = Date.now();
+    // The desk first (idempotent per order): a retry after a failed order write counts it once.
+    await desk.recordChargeback(o.acceptor!, { method: o.method, orderId: o.id, user: o.user, at: now });
+    const next: Order = { ...o, chargeback: { at: now, ...(reason ? { reason } : {}) }, updatedAt: now };
+    return orderView((await write1(stored, next, [{ type: "order.chargeback" }])).order);
   }
 
   /* ------------------------------------------------ platform ------------------------------------------------ */
@@ -642,6 +693,8 @@ export function createOrders(deps: OrdersDeps) {
     accept,
     decline,
     lockTypedData,
+    transferName,
+    chargeback,
     checkout,
     checkoutTypedData,
     checkoutOpen,

@@ -90,6 +90,8 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       ["/v1/acceptor/orders/{id}/lock-typed-data", "get", "200"],
       ["/v1/acceptor/orders/{id}/accept", "post", "200"],
       ["/v1/acceptor/orders/{id}/decline", "post", "200"],
+      ["/v1/acceptor/orders/{id}/transfer-name", "post", "200"],
+      ["/v1/acceptor/orders/{id}/chargeback", "post", "200"],
       ["/v1/checkout/{orderId}", "get", "200"],
       ["/v1/checkout/{orderId}/typed-data", "get", "200"],
       ["/v1/checkout/{orderId}/open", "post", "202"],

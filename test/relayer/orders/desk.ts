@@ -6,7 +6,13 @@
 import { expect } from "chai";
 import { Redis } from "ioredis";
 import { testRedisUrl } from "../../support/redis";
-import { acceptorProfileSchema, createDesk, median, RESPONSE_TIMES_KEPT } from "../../../relayer/src/orders/desk";
+import {
+  acceptorProfileSchema,
+  chargebacks30d,
+  createDesk,
+  median,
+  RESPONSE_TIMES_KEPT,
+} from "../../../relayer/src/orders/desk";
 import { PROBLEM_CONTENT_TYPE } from "../../../relayer/src/api/problems";
 import { addressOf, clearPrefix, profileOf, storeUnder } from "../support/matching";
 import { startWriteRelayer, type WriteRelayer } from "../support/write";
@@ -47,6 +53,23 @@ describe("orders/desk", function () {
           return rest;
         }),
       ).to.equal("accepted");
+    });
+
+    it("when a method's maxChargebacks is not a whole number ≥ 0 → refused at methods.<m>.maxChargebacks; 0 and up accepted", function () {
+      for (const bad of [-1, 1.5, "2", null]) {
+        expect(
+          refusal((p) => {
+            (p.methods["SEPA:EUR"] as Record<string, unknown>).maxChargebacks = bad;
+          }),
+        ).to.equal("methods.SEPA:EUR.maxChargebacks");
+      }
+      for (const good of [0, 3]) {
+        expect(
+          refusal((p) => {
+            (p.methods["SEPA:EUR"] as Record<string, unknown>).maxChargebacks = good;
+          }),
+        ).to.equal("accepted");
+      }
     });
 
     it("when a rate is not a positive decimal (or has over 18 decimals) → refused at rates.<CUR>", function () {
@@ -124,7 +147,34 @@ describe("orders/desk", function () {
         lastHeartbeat: undefined,
         online: true,
         stats: { assigned: 0, completed: 0, declined: 0, timedOut: 0, medianResponseMs: undefined },
+        chargebacks: [],
+        blockedUsers: new Set(),
       });
+    });
+
+    it("recordChargeback → counted once per order, per method, for 30 days; the user blocked; in the snapshot", async function () {
+      let clock = Date.UTC(2026, 10, 30);
+      const desk = createDesk({ redis, base, now: () => clock });
+      await desk.setProfile(A, profileOf());
+      const day = 24 * 3_600_000;
+      const user = "0x" + "ee".repeat(20);
+      await desk.recordChargeback(A, { method: "SEPA:EUR", orderId: "ord_1", user, at: clock - 40 * day });
+      await desk.recordChargeback(A, { method: "SEPA:EUR", orderId: "ord_2", user, at: clock });
+      await desk.recordChargeback(A, { method: "SEPA:EUR", orderId: "ord_2", user, at: clock + 5 });
+      await desk.recordChargeback(A, { method: "PIX:BRL", orderId: "ord_3", user: user.toUpperCase(), at: clock });
+      const entry = await desk.getProfile(A);
+      // The 40-day-old one was trimmed by the next flag; ord_2 counted once, at its first flag.
+      expect(entry.chargebacks).to.have.deep.members([
+        { method: "SEPA:EUR", at: clock },
+        { method: "PIX:BRL", at: clock },
+      ]);
+      expect(chargebacks30d(entry.chargebacks, clock)).to.deep.equal({ "SEPA:EUR": 1, "PIX:BRL": 1 });
+      expect(chargebacks30d(entry.chargebacks, clock + 30 * day)).to.deep.equal({});
+      expect([...entry.blockedUsers]).to.deep.equal([user]);
+      clock += 1;
+      const snap = await desk.snapshot();
+      expect(snap.entries.get(A)?.chargebacks).to.have.length(2);
+      expect(snap.entries.get(A)?.blockedUsers.has(user)).to.equal(true);
     });
 
     it("setProfile → getProfile returns it, and the acceptor joins the snapshot", async function () {
@@ -205,7 +255,13 @@ describe("orders/desk", function () {
       const res = await w.http.get("/v1/acceptor/profile").set(auth(key)).expect(200);
       expect(res.body).to.deep.include({ acceptor, profile: null, online: true, lastHeartbeat: null });
       expect(res.body.onChain).to.include({ address: acceptor, status: "active" });
-      expect(res.body.stats).to.deep.equal({ assigned: 0, completed: 0, declined: 0, timedOut: 0 });
+      expect(res.body.stats).to.deep.equal({
+        assigned: 0,
+        completed: 0,
+        declined: 0,
+        timedOut: 0,
+        chargebacks30d: {},
+      });
     });
 
     it("PUT /v1/acceptor/profile when valid → 200 with the stored profile; GET returns it", async function () {

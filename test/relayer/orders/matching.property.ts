@@ -3,7 +3,7 @@
  * (a) a reservation never exceeds free float, with two processes (this one and a forked one, each with its own
  *     connection) reserving against the same keys at once;
  * (b) every acceptor the matcher picks satisfies every eligibility rule, by a check written independently of
- *     matching.ts (and when it picks none, none satisfies them).
+ *     matching.ts (and when it picks none, none satisfies them) — chargebacks and blocked users included.
  */
 import { expect } from "chai";
 import fc from "fast-check";
@@ -121,6 +121,9 @@ describe("orders/matching properties", function () {
 
     const METHODS = ["SEPA:EUR", "PIX:BRL", "ACH:USD"] as const;
     const NOW = Date.UTC(2026, 10, 30, 12, 0); // a Monday, noon UTC
+    const DAY_MS = 24 * 3_600_000;
+    /** The order's user. */
+    const USER = addressOf(1, "ee");
 
     /** True with `percent` % chance: the generators lean towards eligible acceptors, so both outcomes occur. */
     const likely = (percent: number) => fc.integer({ min: 0, max: 99 }).map((n) => n < percent);
@@ -160,6 +163,16 @@ describe("orders/matching properties", function () {
       profileMethods: someOf(METHODS, 85),
       methodMin: fc.bigInt({ min: 1n, max: 100n }),
       methodSpan: fc.bigInt({ min: 0n, max: 1_000n }),
+      maxChargebacks: fc.option(fc.integer({ min: 0, max: 3 }), { freq: 2 }),
+      /** Chargebacks it flagged: on which method, how many days ago, and whether of the order's user. */
+      chargebacks: fc.array(
+        fc.record({
+          method: fc.constantFrom(...METHODS),
+          ageDays: fc.integer({ min: 0, max: 40 }),
+          ofUser: likely(15),
+        }),
+        { maxLength: 3 },
+      ),
       rates: someOf(["EUR", "BRL", "USD"] as const, 85).chain((currencies) =>
         fc
           .tuple(...currencies.map(() => fc.integer({ min: 1, max: 999 })))
@@ -200,6 +213,11 @@ describe("orders/matching properties", function () {
       if (g.rates[req.currency] === undefined) return false;
       if (g.limits === null || req.amount < g.limits.min || req.amount > g.limits.min + g.limits.span) return false;
       if (req.amount < g.methodMin || req.amount > g.methodMin + g.methodSpan) return false;
+      // Chargebacks: those on the method flagged less than 30 whole days ago count against maxChargebacks.
+      const recent = g.chargebacks.filter((c) => c.method === req.method && c.ageDays < 30).length;
+      if (req.side === "buy" && g.maxChargebacks !== null && recent >= g.maxChargebacks) return false;
+      // A user whose order the acceptor ever flagged gets none of its buy orders.
+      if (req.side === "buy" && g.chargebacks.some((c) => c.ofUser)) return false;
       if (req.side === "buy" && g.free < req.amount) return false;
       return !req.exclude.includes(addr);
     }
@@ -261,6 +279,7 @@ describe("orders/matching properties", function () {
                         minAmount: g.methodMin.toString(),
                         maxAmount: (g.methodMin + g.methodSpan).toString(),
                         details: "x",
+                        ...(g.maxChargebacks === null ? {} : { maxChargebacks: g.maxChargebacks }),
                       },
                     ]),
                   ),
@@ -269,6 +288,15 @@ describe("orders/matching properties", function () {
                   ...(hoursOf(g)?.length ? { hours: hoursOf(g) } : {}),
                 };
                 await desk.setProfile(addrs[i], profile);
+                clock = NOW;
+                for (const [k, c] of g.chargebacks.entries()) {
+                  await desk.recordChargeback(addrs[i], {
+                    method: c.method,
+                    orderId: `ord_${i}_${k}`,
+                    user: c.ofUser ? USER : addressOf(k + 1, "ef"),
+                    at: NOW - c.ageDays * DAY_MS,
+                  });
+                }
                 if (g.heartbeatAge !== null) {
                   clock = NOW - g.heartbeatAge;
                   await desk.heartbeat(addrs[i], g.online);
@@ -288,7 +316,7 @@ describe("orders/matching properties", function () {
                 exclude: r.excludeFirst ? [addrs[0]] : [],
                 now: NOW,
                 orderId: "ord_prop",
-                user: addressOf(1, "ee"),
+                user: USER,
                 reserveMs: 60_000,
               };
               const outcome = await matcher.match(req);

@@ -169,6 +169,36 @@ describe("orders/matching", function () {
       expect(ruleOf(candidate(), request({ amount: 50n }))).to.equal("eligible");
     });
 
+    it("when buying and the method's chargebacks within 30 days reach its maxChargebacks → chargebacks", function () {
+      const limited = (max: number) =>
+        profileOf({ methods: { "SEPA:EUR": { minAmount: "50", maxAmount: "800", details: "", maxChargebacks: max } } });
+      const day = 24 * 3_600_000;
+      const recent = [{ method: "SEPA:EUR", at: MONDAY_NOON - day }];
+      expect(ruleOf(candidate({ profile: limited(1), chargebacks: recent }))).to.equal("chargebacks");
+      expect(ruleOf(candidate({ profile: limited(0) }))).to.equal("chargebacks");
+      expect(ruleOf(candidate({ profile: limited(2), chargebacks: recent }))).to.equal("eligible");
+      // Older than 30 days, or on another method: not counted.
+      const old = [{ method: "SEPA:EUR", at: MONDAY_NOON - 30 * day }];
+      expect(ruleOf(candidate({ profile: limited(1), chargebacks: old }))).to.equal("eligible");
+      const other = [{ method: "WISE:EUR", at: MONDAY_NOON - day }];
+      expect(ruleOf(candidate({ profile: limited(1), chargebacks: other }))).to.equal("eligible");
+      // No maxChargebacks: never limited. Sell orders are not (the acceptor sends the fiat: nothing to reverse).
+      expect(ruleOf(candidate({ chargebacks: recent }))).to.equal("eligible");
+      expect(ruleOf(candidate({ profile: limited(1), chargebacks: recent }), request({ side: "sell" }))).to.equal(
+        "eligible",
+      );
+    });
+
+    it("when buying for a user the acceptor flagged a chargeback of → blocked-user", function () {
+      const user = addressOf(77);
+      const blockedUsers = new Set([user]);
+      expect(ruleOf(candidate({ blockedUsers }), request({ user }))).to.equal("blocked-user");
+      expect(ruleOf(candidate({ blockedUsers }), request({ user: addressOf(78) }))).to.equal("eligible");
+      expect(ruleOf(candidate({ blockedUsers }), request({ user, side: "sell" }))).to.equal("eligible");
+      // Checked before float: a blocked user is the reason even when the float is short.
+      expect(ruleOf(candidate({ blockedUsers, reserved: 10_000n }), request({ user }))).to.equal("blocked-user");
+    });
+
     it("when buying and free float minus reservations is below the amount → insufficient-float", function () {
       expect(ruleOf(candidate({ reserved: 401n }))).to.equal("insufficient-float");
       expect(ruleOf(candidate({ reserved: 400n }))).to.equal("eligible");

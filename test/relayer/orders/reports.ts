@@ -125,7 +125,7 @@ describe("settlement reports", function () {
       ]);
       const orders = [
         order("b", "d2"),
-        order("a", "d1"),
+        { ...order("a", "d1"), chargeback: { at: 1, reason: "reversed, case 7" } },
         order("c", "d3"),
         order("d", "d4"),
         order("e", "d5"),
@@ -139,9 +139,15 @@ describe("settlement reports", function () {
         ["b", "split", "0xs150"],
       ]);
       expect(report.totals).to.deep.equal({
-        "0xt1": { amount: "200", payeeAmount: "168", fee: "2", refund: "30", count: 2 },
-        "0xt2": { amount: "100", payeeAmount: "50", fee: "0", refund: "50", count: 1 },
+        "0xt1": { amount: "200", payeeAmount: "168", fee: "2", refund: "30", count: 2, chargebacks: 1 },
+        "0xt2": { amount: "100", payeeAmount: "50", fee: "0", refund: "50", count: 1, chargebacks: 0 },
       });
+      // A flagged order's row says so, with its reason; the others say false.
+      expect(report.rows.map((r) => [r.chargeback, r.chargebackReason])).to.deep.equal([
+        ["true", "reversed, case 7"],
+        ["false", ""],
+        ["false", ""],
+      ]);
       expect(report.rows[0].openedAt).to.equal(new Date(90_000).toISOString());
       expect(settlementCsv([]).split("\r\n")[0]).to.equal(REPORT_COLUMNS.join(","));
     });
@@ -318,6 +324,7 @@ describe("settlement reports", function () {
           fee: expected.fee.toString(),
           refund: expected.refund.toString(),
           count: 3,
+          chargebacks: 0,
         },
       });
       // Every row against the chain: amounts, the settling transaction, the opening one, the block times.
