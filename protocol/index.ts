@@ -10,3 +10,4 @@ export * from "./types";
 export * from "./eip712";
 export * from "./events";
 export * from "./transitions";
+export * from "./due";
