@@ -52,4 +52,7 @@ export const ROUTE_TABLE = {
   getAcceptorProfile: { method: "get", path: "/v1/acceptor/profile", parseAs: "json" },
   putAcceptorProfile: { method: "put", path: "/v1/acceptor/profile", parseAs: "json" },
   postAcceptorHeartbeat: { method: "post", path: "/v1/acceptor/heartbeat", parseAs: "json" },
+  postScheduled: { method: "post", path: "/v1/deals/{dealId}/scheduled", parseAs: "json" },
+  listScheduled: { method: "get", path: "/v1/deals/{dealId}/scheduled", parseAs: "json" },
+  deleteScheduled: { method: "delete", path: "/v1/deals/{dealId}/scheduled/{action}", parseAs: "json" },
 } as const;

@@ -48,6 +48,7 @@ import { createReservations } from "./orders/reservations";
 import { createDenyList, createScreening } from "./orders/screening";
 import { createMatcher } from "./orders/matcher";
 import { createOrders } from "./orders/service";
+import { createKeeper, type Keeper } from "./disputes/keeper";
 
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
@@ -248,6 +249,29 @@ export async function startRelayer(common: Common) {
   }
   /* ---- end of orders ---- */
 
+  /* ---- disputes: the keeper (relayer/src/disputes/keeper.ts): sends due refunds and actions signed in advance ---- */
+  let keeper: Keeper | undefined;
+  if (options.keeper && write.service && submitter && signer) {
+    const chainNow = async () => Math.max(Math.floor(Date.now() / 1000), (await store.getMeta()).time ?? 0);
+    keeper = createKeeper({
+      common,
+      redis,
+      store,
+      chain,
+      submitter,
+      write: write.service,
+      escrow,
+      relayer: signer,
+      resolutionWindow,
+      now: chainNow,
+      intervalMs: options.keeperIntervalMs,
+    });
+    const running = keeper;
+    running.start();
+    common.onShutdown("keeper", () => running.stop());
+  }
+  /* ---- end ---- */
+
   // A projection reset (rebuild, deep reorg) empties it: createApi registers finalCache.clear() with availability.
   const finalCache = createFinalCache(options.finalCacheEntries);
   /* ---- events, replay and webhooks (relayer/src/events): started before the API, stopped before it closes ---- */
@@ -267,6 +291,7 @@ export async function startRelayer(common: Common) {
     reports: createReportSource({ redis, store }),
     desk,
     orders: orders?.api,
+    scheduled: keeper?.api,
   });
   const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {
     await webhooks.stop();
@@ -292,6 +317,7 @@ export async function startRelayer(common: Common) {
   }
   /** Stops the writers and deletes every key this relayer wrote under its prefix (demo and tests clean up so). */
   const clear = async () => {
+    await keeper?.stop();
     await orders?.stop();
     await submitter?.stop();
     await webhooks.stop();
@@ -334,6 +360,7 @@ export async function startRelayer(common: Common) {
     webhooks,
     orders,
     desk,
+    keeper,
     clear,
     untilServing,
   };

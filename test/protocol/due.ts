@@ -3,7 +3,14 @@
  * its end (`block.timestamp > end`), never exactly at it.
  */
 import { expect } from "chai";
-import { DELEGATE_SALT_PREFIX, claimDueAt, dueActions, lockExpiry, payeeDisputeDueAt, refundDueAt } from "../../protocol";
+import {
+  DELEGATE_SALT_PREFIX,
+  claimDueAt,
+  dueActions,
+  lockExpiry,
+  payeeDisputeDueAt,
+  refundDueAt,
+} from "../../protocol";
 import type { DueDeal } from "../../protocol";
 
 const RW = 86_400;

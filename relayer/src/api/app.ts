@@ -50,6 +50,8 @@ import { orderHandlers } from "./orders";
 import { reportHandlers, type ReportSource } from "./reports";
 import type { OrdersApi } from "../orders/service";
 import { acceptorProfileHandlers } from "./acceptor-profile";
+import { scheduledHandlers } from "./scheduled";
+import type { ScheduledApi } from "../disputes/keeper";
 import type { Desk } from "../orders/desk";
 
 /** How long the indexer's progress (head block) is cached in memory. */
@@ -113,6 +115,8 @@ export type ApiDeps = {
   reports?: ReportSource;
   /** The acceptor desk (absent: its routes answer 503). */
   desk?: Desk;
+  /** The keeper's scheduled actions (absent: their routes answer 503). */
+  scheduled?: ScheduledApi;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -143,6 +147,7 @@ export function createApi({
   orders,
   reports,
   desk,
+  scheduled,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -252,6 +257,7 @@ export function createApi({
     ...webhookHandlers(webhooks),
     ...orderHandlers(orders),
     ...reportHandlers(reports),
+    ...scheduledHandlers(scheduled),
     ...acceptorProfileHandlers(desk, async (address) => {
       const [[acc], methods, progress] = await Promise.all([
         store.getHashes([`acc:${address}`]),

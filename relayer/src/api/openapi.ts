@@ -66,6 +66,7 @@ import {
   OrderViewSchema,
 } from "./orders";
 import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
+import { SCHEDULED_ROUTES } from "./scheduled";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -117,7 +118,11 @@ export type RouteId =
   /* the acceptor's desk */
   | "getAcceptorProfile"
   | "putAcceptorProfile"
-  | "postAcceptorHeartbeat";
+  | "postAcceptorHeartbeat"
+  /* disputes: the keeper's scheduled actions */
+  | "postScheduled"
+  | "listScheduled"
+  | "deleteScheduled";
 
 export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
 
@@ -851,6 +856,7 @@ export const ROUTES: Route[] = [
     },
   },
   ...ACCEPTOR_PROFILE_ROUTES,
+  ...SCHEDULED_ROUTES,
 ];
 
 /**

@@ -57,6 +57,8 @@ export const PROBLEM_KINDS = {
   "no-eligible-acceptor": { status: 422, title: "No eligible acceptor" },
   "address-screened": { status: 422, title: "Address screened" },
   "lock-delegate-missing": { status: 422, title: "Lock delegate missing" },
+  /* disputes: the keeper's scheduled actions */
+  "scheduled-not-found": { status: 404, title: "Scheduled action not found" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;
