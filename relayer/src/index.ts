@@ -252,7 +252,15 @@ export async function startRelayer(common: Common) {
   /* ---- disputes: the keeper (relayer/src/disputes/keeper.ts): sends due refunds and actions signed in advance ---- */
   let keeper: Keeper | undefined;
   if (options.keeper && write.service && submitter && signer) {
-    const chainNow = async () => Math.max(Math.floor(Date.now() / 1000), (await store.getMeta()).time ?? 0);
+    // The escrow judges by block time: the latest block's too (the projection's meta time moves only while the
+    // indexer follows block by block, and a test chain's clock may be moved on).
+    const chainNow = async () => {
+      const [meta, latest] = await Promise.all([
+        store.getMeta(),
+        chain.request("eth_getBlockByNumber", ["latest", false]) as Promise<{ timestamp?: string } | null>,
+      ]);
+      return Math.max(Math.floor(Date.now() / 1000), meta.time ?? 0, Number(latest?.timestamp ?? 0));
+    };
     keeper = createKeeper({
       common,
       redis,
