@@ -6,6 +6,7 @@
  */
 import { expect } from "chai";
 import { id, type JsonRpcSigner } from "ethers";
+import request from "supertest";
 import { createCommon } from "../../../relayer/src/common";
 import { parseOptions } from "../../../relayer/src/options";
 import { startRelayer } from "../../../relayer/src/index";
@@ -180,6 +181,18 @@ describe("relayer keeper (end to end)", function () {
     try {
       await second.untilServing();
       expect(second.keeper, "second replica's keeper").to.not.equal(undefined);
+      const other = request(`http://127.0.0.1:${second.port}`);
+      /** Refunds both keepers queued, by their escrow_keeper_sent_total{kind="refund"}. */
+      const queued = async () => {
+        let sum = 0;
+        for (const http of [w.http, other]) {
+          const text = (await http.get("/metrics").expect(200)).text;
+          const line = text.split("\n").find((l) => l.startsWith('escrow_keeper_sent_total{kind="refund"}'));
+          sum += line ? Number(line.split(" ").at(-1)) : 0;
+        }
+        return sum;
+      };
+      const queuedBefore = await queued();
       const N = 3;
       const deadline = (await chainNow()) + 600;
       const ids: string[] = [];
@@ -205,6 +218,7 @@ describe("relayer keeper (end to end)", function () {
         }
       }
       expect(refunds).to.equal(N);
+      expect((await queued()) - queuedBefore, "refunds queued by both keepers").to.equal(N);
       for (const id of ids) expect(await senderOf(id, "DealRefunded")).to.equal(w.signer);
     } finally {
       await second.indexer.stop();
