@@ -10263,7 +10263,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
-      /** @description The keeper is off (type unavailable) */
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10416,7 +10416,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
-      /** @description The keeper is off (type unavailable) */
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
       503: {
         headers: {
           [name: string]: unknown;
@@ -10624,7 +10624,7 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
-      /** @description The keeper is off (type unavailable) */
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
       503: {
         headers: {
           [name: string]: unknown;

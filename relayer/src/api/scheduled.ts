@@ -116,7 +116,6 @@ const COMMON = {
   401: problem("No API key, or an unknown, revoked or expired one (type unauthenticated)"),
   403: problem("The key may not act on this deal (type forbidden)"),
   404: problem("No deal with this id has been indexed (type deal-not-found)"),
-  503: problem("The keeper is off (type unavailable)"),
 };
 
 /** The scheduled actions' routes, for api/openapi.ts ROUTES. */

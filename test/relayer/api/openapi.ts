@@ -113,8 +113,26 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       for (const status of ["400", "401", "403", "405", "500"])
         expect(op.responses[status], `${path} ${status}`).to.be.an("object");
     }
+    // The keeper's scheduled actions.
+    const scheduledOps: [string, "get" | "post" | "delete", string][] = [
+      ["/v1/deals/{dealId}/scheduled", "post", "201"],
+      ["/v1/deals/{dealId}/scheduled", "get", "200"],
+      ["/v1/deals/{dealId}/scheduled/{action}", "delete", "204"],
+    ];
+    for (const [path, method, success] of scheduledOps) {
+      const op = doc.paths[path]?.[method];
+      expect(op?.responses[success], `${method} ${path}`).to.be.an("object");
+      for (const status of ["400", "401", "403", "404", "405", "500"])
+        expect(op.responses[status], `${path} ${status}`).to.be.an("object");
+    }
     const paths = [
-      ...new Set([...expected, ...posts, ...eventOps.map(([path]) => path), ...deskOps.map(([path]) => path)]),
+      ...new Set([
+        ...expected,
+        ...posts,
+        ...eventOps.map(([path]) => path),
+        ...deskOps.map(([path]) => path),
+        ...scheduledOps.map(([path]) => path),
+      ]),
     ].sort();
     expect(Object.keys(doc.paths).sort()).to.deep.equal(paths);
     expect([...new Set(ROUTES.map((r) => r.path))].sort()).to.deep.equal(paths);
