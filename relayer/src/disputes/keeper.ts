@@ -281,10 +281,14 @@ export function createKeeper(deps: KeeperDeps) {
       }
       const d = dueDealOf(deal, history);
       let open = 0;
+      let pending = 0;
       for (const item of items) {
         if (item.state === "sent" && item.submission) {
           const sub = await submitter.get(item.submission);
-          if (sub?.status !== "failed") continue;
+          if (sub?.status !== "failed") {
+            if (sub && sub.status !== "final") pending++;
+            continue;
+          }
           await releaseClaim(dealId, item.action, item.submission);
           item.state = "waiting";
           item.submission = null;
@@ -310,8 +314,8 @@ export function createKeeper(deps: KeeperDeps) {
         });
         if (id) await writeItem(dealId, { ...item, state: "sent", submission: id });
       }
-      // Nothing left waiting (all sent or expired): the deal leaves the keeper's round.
-      if (open === 0 && items.every((i) => i.state !== "sent")) await redis.zrem(dealsKey, dealId);
+      // Nothing left waiting and nothing sent still in flight: the deal leaves the keeper's round.
+      if (open === 0 && pending === 0) await redis.zrem(dealsKey, dealId);
     }
     return due;
   }
