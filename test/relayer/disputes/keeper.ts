@@ -12,7 +12,11 @@ import { parseOptions } from "../../../relayer/src/options";
 import { startRelayer } from "../../../relayer/src/index";
 import { ESCROW } from "../../../relayer/src/write/calls";
 import { Action, typedDataOf } from "../../../protocol";
+import { Redis } from "ioredis";
+import { createMetrics, type Common } from "../../../relayer/src/common";
+import { createKeeper } from "../../../relayer/src/disputes/keeper";
 import { startWriteRelayer, type WriteRelayer } from "../support/write";
+import { deletePrefix, freshPrefix } from "../support/indexer";
 import { dealIdOf, makeDeal, type DealParams } from "../support/activity";
 
 const INTERVAL_MS = 150;
@@ -224,5 +228,90 @@ describe("relayer keeper (end to end)", function () {
       await second.indexer.stop();
       await common.shutdown();
     }
+  });
+});
+
+describe("relayer keeper claims (real Redis; a fake chain and submitter)", function () {
+  const prefix = freshPrefix("keeper-claims");
+  const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { commandTimeout: 2_000 });
+  const DEAL = `0x${"d1".repeat(32)}`;
+  const deal = {
+    status: "open",
+    kind: "payment",
+    payer: `0x${"a1".repeat(20)}`,
+    payee: `0x${"b2".repeat(20)}`,
+    gateway: `0x${"c3".repeat(20)}`,
+    token: `0x${"e4".repeat(20)}`,
+    amount: "100",
+    deadline: "1000",
+    releaseWindow: "3600",
+    feeBps: "50",
+    autoRelease: "0",
+    salt: "11".repeat(32),
+  };
+  const silent = { info() {}, warn() {} };
+  after(async function () {
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  /** A keeper replica over one open deal, sharing `submissions` (id → status) with the other replicas. */
+  function replica(submissions: Map<string, string>, accepts: () => boolean) {
+    const sent: string[] = [];
+    const keeper = createKeeper({
+      common: { logger: silent, metrics: createMetrics() } as unknown as Common,
+      redis,
+      store: {
+        keyPrefix: `${prefix}:{e}:`,
+        readDealIds: async (index: string) =>
+          ({ ids: index === "ix:status:open" ? [{ id: DEAL, score: 1 }] : [] }) as never,
+        readDealsById: async (ids: string[]) =>
+          ({ deals: ids.map((id) => ({ id, score: 1, deal, history: [] })), gateways: new Map() }) as never,
+        getDeal: async () => undefined,
+      },
+      chain: { simulate: async () => (accepts() ? { ok: true, data: "0x" } : { ok: false, revertData: "0x" }) },
+      submitter: {
+        async submit(r) {
+          submissions.set(r.id, "queued");
+          sent.push(r.id);
+          return { id: r.id };
+        },
+        get: async (id) => (submissions.has(id) ? { status: submissions.get(id)! } : undefined),
+      },
+      write: { verifyDealAction: async () => undefined as never, authorizeDeal: async () => undefined as never },
+      escrow: `0x${"f5".repeat(20)}`,
+      relayer: `0x${"99".repeat(20)}`,
+      resolutionWindow: 86_400,
+      now: async () => 1001,
+      intervalMs: 1_000,
+    });
+    return { keeper, sent };
+  }
+
+  it("a due refund on two replicas → one claim, one submission; it failed → the claim is released, a later tick sends again once", async function () {
+    const submissions = new Map<string, string>();
+    const a = replica(submissions, () => true);
+    const b = replica(submissions, () => true);
+    await Promise.all([a.keeper.tick(), b.keeper.tick()]);
+    const first = [...a.sent, ...b.sent];
+    expect(first, "submissions after the first ticks").to.have.length(1);
+    expect(await redis.get(`${prefix}:{e}:w:d:kp:c:${DEAL}:refund`)).to.equal(first[0]);
+    await Promise.all([a.keeper.tick(), b.keeper.tick()]);
+    expect([...a.sent, ...b.sent], "held by the claim").to.have.length(1);
+    submissions.set(first[0], "failed");
+    await a.keeper.tick();
+    expect(await redis.get(`${prefix}:{e}:w:d:kp:c:${DEAL}:refund`), "claim released").to.equal(null);
+    await Promise.all([a.keeper.tick(), b.keeper.tick()]);
+    const all = [...a.sent, ...b.sent];
+    expect(all, "sent again once").to.have.length(2);
+    expect(all[1]).to.not.equal(first[0]);
+  });
+
+  it("a due refund the escrow would refuse (simulation reverts) → neither claimed nor sent", async function () {
+    await redis.del(`${prefix}:{e}:w:d:kp:c:${DEAL}:refund`);
+    const r = replica(new Map(), () => false);
+    await r.keeper.tick();
+    expect(r.sent).to.deep.equal([]);
+    expect(await redis.get(`${prefix}:{e}:w:d:kp:c:${DEAL}:refund`)).to.equal(null);
   });
 });
