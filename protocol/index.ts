@@ -13,3 +13,4 @@ export * from "./transitions";
 export * from "./evidence";
 export * from "./messages";
 export * from "./rulings";
+export * from "./due";

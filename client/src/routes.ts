@@ -68,4 +68,7 @@ export const ROUTE_TABLE = {
   rulingTypedData: { method: "post", path: "/v1/deals/{dealId}/ruling/typed-data", parseAs: "json" },
   postRuling: { method: "post", path: "/v1/deals/{dealId}/rulings", parseAs: "json" },
   getRuling: { method: "get", path: "/v1/deals/{dealId}/ruling", parseAs: "json" },
+  postScheduled: { method: "post", path: "/v1/deals/{dealId}/scheduled", parseAs: "json" },
+  listScheduled: { method: "get", path: "/v1/deals/{dealId}/scheduled", parseAs: "json" },
+  deleteScheduled: { method: "delete", path: "/v1/deals/{dealId}/scheduled/{action}", parseAs: "json" },
 } as const;

@@ -1193,6 +1193,52 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/deals/{dealId}/scheduled": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The actions held for a deal: who signed, when each falls due, its state */
+    get: operations["listScheduled"];
+    put?: never;
+    /**
+     * Sign an action in advance: the relayer sends it when it falls due
+     * @description The signer's EIP-712 DealAction (action Claim, Dispute, Release or Perform) is checked like a confirmation (the key's right, the signer's role, the deal's status, the expiry, the signature) and held; the keeper sends it as `actWithSig` once the escrow accepts it (claim and dispute: after the release window; release: once the payee performed; performed: while open). A new one replaces a held one of the same action. A signature cannot be revoked on chain: it stays valid until its expiry, whatever the relayer forgets.
+     */
+    post: operations["postScheduled"];
+    delete?: never;
+    /**
+     * The methods this path takes
+     * @description 204 with an `Allow` header listing the path's methods (POST, GET, HEAD, OPTIONS); no body, no API key.
+     */
+    options: operations["optionsDealsDealIdScheduled"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/deals/{dealId}/scheduled/{action}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Forget a held action (the signer's own key); its signature stays valid on chain until its expiry */
+    delete: operations["deleteScheduled"];
+    /**
+     * The methods this path takes
+     * @description 204 with an `Allow` header listing the path's methods (DELETE, OPTIONS); no body, no API key.
+     */
+    options: operations["optionsDealsDealIdScheduledAction"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2422,6 +2468,41 @@ export interface components {
       reasonsHash: string;
       ruledBy: string | null;
       txHash: string | null;
+    };
+    ScheduledAction: {
+      /**
+       * @description `claim` (the payee: take an autoRelease deal's payment once its release window has passed), `dispute` (the payee: escalate to the gateway once the release window has passed without a release), `release` (the payer: pay as soon as the payee has performed), `performed` (the payee: sent while the deal is open)
+       * @enum {string}
+       */
+      action: "claim" | "dispute" | "release" | "performed";
+      signer: string;
+      /** @description First unix second the escrow accepts it, when time alone decides (claim, dispute); else null */
+      dueAt: number | null;
+      expiry: string;
+      /**
+       * @description waiting: held; sent: queued (see submission); expired: its expiry passed; void: the deal ended
+       * @enum {string}
+       */
+      state: "waiting" | "sent" | "expired" | "void";
+      submission: string | null;
+      createdAt: number;
+    };
+    ScheduleRequest: {
+      /**
+       * @description `claim` (the payee: take an autoRelease deal's payment once its release window has passed), `dispute` (the payee: escalate to the gateway once the release window has passed without a release), `release` (the payer: pay as soon as the payee has performed), `performed` (the payee: sent while the deal is open)
+       * @enum {string}
+       */
+      action: "claim" | "dispute" | "release" | "performed";
+      /** @description Who signed (any case) */
+      signer: string;
+      /** @description The signer's EIP-712 DealAction signature (key, ERC-1271 or ERC-6492) */
+      signature: string;
+      /** @description The `expiry` signed: the action is void after it */
+      expiry: string;
+    };
+    ScheduledActionList: {
+      dealId: string;
+      items: components["schemas"]["ScheduledAction"][];
     };
   };
   responses: never;
@@ -13845,6 +13926,577 @@ export interface operations {
       path: {
         /** @description Deal id (bytes32), any case */
         dealId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description No content; `Allow` lists the methods */
+      204: {
+        headers: {
+          /** @description The path's methods */
+          Allow?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  listScheduled: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Deal id (bytes32), any case */
+        dealId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The held actions */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ScheduledActionList"];
+        };
+      };
+      /** @description Invalid parameter (type invalid-parameter) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key, or an unknown, revoked or expired one (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key may not act on this deal (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No deal with this id has been indexed (type deal-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  postScheduled: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Deal id (bytes32), any case */
+        dealId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["ScheduleRequest"];
+      };
+    };
+    responses: {
+      /** @description Held */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ScheduledAction"];
+        };
+      };
+      /** @description Invalid parameter (type invalid-parameter) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key, or an unknown, revoked or expired one (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key may not act on this deal (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No deal with this id has been indexed (type deal-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The deal can no longer reach the action, or it was sent already (type wrong-status) */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Wrong signer, expired or invalid signature */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  optionsDealsDealIdScheduled: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Deal id (bytes32), any case */
+        dealId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description No content; `Allow` lists the methods */
+      204: {
+        headers: {
+          /** @description The path's methods */
+          Allow?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  deleteScheduled: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Deal id (bytes32), any case */
+        dealId: string;
+        /** @description `claim` (the payee: take an autoRelease deal's payment once its release window has passed), `dispute` (the payee: escalate to the gateway once the release window has passed without a release), `release` (the payer: pay as soon as the payee has performed), `performed` (the payee: sent while the deal is open) */
+        action: "claim" | "dispute" | "release" | "performed";
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Forgotten */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid parameter (type invalid-parameter) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key, or an unknown, revoked or expired one (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key may not act on this deal, or is not the signer's (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such deal, or no such action held (type deal-not-found, scheduled-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  optionsDealsDealIdScheduledAction: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Deal id (bytes32), any case */
+        dealId: string;
+        /** @description `claim` (the payee: take an autoRelease deal's payment once its release window has passed), `dispute` (the payee: escalate to the gateway once the release window has passed without a release), `release` (the payer: pay as soon as the payee has performed), `performed` (the payee: sent while the deal is open) */
+        action: "claim" | "dispute" | "release" | "performed";
       };
       cookie?: never;
     };

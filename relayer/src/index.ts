@@ -52,6 +52,7 @@ import { createEvidenceService, type EvidenceService } from "./disputes/evidence
 import { createFsEvidenceStore, createS3EvidenceStore } from "./disputes/evidence-store";
 import { createMessages } from "./disputes/messages";
 import { createGatewayDesk } from "./disputes/gateway";
+import { createKeeper, type Keeper } from "./disputes/keeper";
 
 /** `resolutionWindow()` of the escrow (an immutable read once at start). */
 const RESOLUTION_WINDOW_CALL = id("resolutionWindow()").slice(0, 10);
@@ -316,6 +317,35 @@ export async function startRelayer(common: Common) {
   });
   gatewayDesk.start();
   common.onShutdown("gateway-desk", () => gatewayDesk.stop());
+  /* ---- disputes: the keeper (relayer/src/disputes/keeper.ts): sends due refunds and actions signed in advance ---- */
+  let keeper: Keeper | undefined;
+  if (options.keeper && write.service && submitter && signer) {
+    // The escrow judges by block time: the latest block's too (the projection's meta time moves only while the
+    // indexer follows block by block, and a test chain's clock may be moved on).
+    const chainNow = async () => {
+      const [meta, latest] = await Promise.all([
+        store.getMeta(),
+        chain.request("eth_getBlockByNumber", ["latest", false]) as Promise<{ timestamp?: string } | null>,
+      ]);
+      return Math.max(Math.floor(Date.now() / 1000), meta.time ?? 0, Number(latest?.timestamp ?? 0));
+    };
+    keeper = createKeeper({
+      common,
+      redis,
+      store,
+      chain,
+      submitter,
+      write: write.service,
+      escrow,
+      relayer: signer,
+      resolutionWindow,
+      now: chainNow,
+      intervalMs: options.keeperIntervalMs,
+    });
+    const running = keeper;
+    running.start();
+    common.onShutdown("keeper", () => running.stop());
+  }
   /* ---- end ---- */
 
   // A projection reset (rebuild, deep reorg) empties it: createApi registers finalCache.clear() with availability.
@@ -340,6 +370,7 @@ export async function startRelayer(common: Common) {
     evidence,
     messages,
     gatewayDesk,
+    scheduled: keeper?.api,
   });
   const server = await startServer(app, options.port, options.host).catch(async (error: unknown) => {
     await webhooks.stop();
@@ -365,6 +396,7 @@ export async function startRelayer(common: Common) {
   }
   /** Stops the writers and deletes every key this relayer wrote under its prefix (demo and tests clean up so). */
   const clear = async () => {
+    await keeper?.stop();
     await orders?.stop();
     await gatewayDesk.stop();
     await submitter?.stop();
@@ -409,6 +441,7 @@ export async function startRelayer(common: Common) {
     orders,
     desk,
     gatewayDesk,
+    keeper,
     clear,
     untilServing,
   };

@@ -50,6 +50,8 @@ import { orderHandlers } from "./orders";
 import { reportHandlers, type ReportSource } from "./reports";
 import type { OrdersApi } from "../orders/service";
 import { acceptorProfileHandlers } from "./acceptor-profile";
+import { scheduledHandlers } from "./scheduled";
+import type { ScheduledApi } from "../disputes/keeper";
 import type { Desk } from "../orders/desk";
 import type { EvidenceService } from "../disputes/evidence";
 import { evidenceBodyReader, evidenceHandlers } from "./evidence";
@@ -125,6 +127,8 @@ export type ApiDeps = {
   messages?: Messages;
   /** The gateway's dispute desk (absent: its routes answer 503). */
   gatewayDesk?: GatewayDesk;
+  /** The keeper's scheduled actions (absent: their routes answer 503). */
+  scheduled?: ScheduledApi;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -158,6 +162,7 @@ export function createApi({
   evidence,
   messages,
   gatewayDesk,
+  scheduled,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -270,6 +275,7 @@ export function createApi({
     ...evidenceHandlers(evidence),
     ...messageHandlers(messages),
     ...gatewayHandlers(gatewayDesk),
+    ...scheduledHandlers(scheduled),
     ...acceptorProfileHandlers(desk, async (address) => {
       const [[acc], methods, progress] = await Promise.all([
         store.getHashes([`acc:${address}`]),

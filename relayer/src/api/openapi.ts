@@ -71,6 +71,7 @@ import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
 import { EVIDENCE_ROUTES } from "./evidence";
 import { MESSAGE_ROUTES } from "./messages";
 import { GATEWAY_ROUTES } from "./gateway";
+import { SCHEDULED_ROUTES } from "./scheduled";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -141,7 +142,11 @@ export type RouteId =
   | "getGatewayDispute"
   | "rulingTypedData"
   | "postRuling"
-  | "getRuling";
+  | "getRuling"
+  /* disputes: the keeper's scheduled actions */
+  | "postScheduled"
+  | "listScheduled"
+  | "deleteScheduled";
 
 export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
 
@@ -923,6 +928,7 @@ export const ROUTES: Route[] = [
   ...EVIDENCE_ROUTES,
   ...MESSAGE_ROUTES,
   ...GATEWAY_ROUTES,
+  ...SCHEDULED_ROUTES,
 ];
 
 /**

@@ -65,6 +65,8 @@ export const PROBLEM_KINDS = {
   "message-conflict": { status: 409, title: "Message conflict" },
   "message-thread-full": { status: 409, title: "Message thread full" },
   "message-clock-skew": { status: 422, title: "Message clock skew" },
+  /* disputes: the keeper's scheduled actions */
+  "scheduled-not-found": { status: 404, title: "Scheduled action not found" },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemKind = keyof typeof PROBLEM_KINDS;

@@ -365,6 +365,35 @@ export function createWriteService(deps: WriteDeps) {
     }
   }
 
+  /**
+   * A party's signed `DealAction` checked as a confirmation is — the deal indexed, the key's right to act on it,
+   * the caller's own rule (`check`: role, status), the expiry, the signature — without sending anything: for
+   * actions held and sent later (relayer/src/disputes/keeper.ts). Returns the deal, the signature to send
+   * (unwrapped from ERC-6492) and a wallet's deployment.
+   */
+  async function verifyDealAction(
+    key: KeyIdentity,
+    dealId: string,
+    a: { action: number; signer: string; signature: string; expiry: bigint },
+    check: (deal: Hash, signer: string) => Refusal | undefined,
+  ) {
+    const deal = await requireDeal(dealId);
+    await authorizeKey(key, { payer: deal.payer, payee: deal.payee, gateway: deal.gateway }, `0x${deal.ref ?? ""}`);
+    const signer = a.signer.toLowerCase();
+    const refusal = check(deal, signer) ?? checkExpiry(a.expiry, await clock());
+    if (refusal) refuse(refusal);
+    const digest = digestOf(domain, "DealAction", { dealId, action: a.action, expiry: a.expiry });
+    const { signature, deploy } = await verify(signer, digest, a.signature);
+    return { deal, signer, signature, deploy };
+  }
+
+  /** Whether `key` may act on `dealId` (the confirmations' rule); refuses with 404 or 403. */
+  async function authorizeDeal(key: KeyIdentity, dealId: string): Promise<Hash> {
+    const deal = await requireDeal(dealId);
+    await authorizeKey(key, { payer: deal.payer, payee: deal.payee, gateway: deal.gateway }, `0x${deal.ref ?? ""}`);
+    return deal;
+  }
+
   return {
     confirmationTypedData,
     intentTypedData,
@@ -377,6 +406,8 @@ export function createWriteService(deps: WriteDeps) {
      * check a signature, simulate and queue a call through the submitter, and the time the escrow judges by.
      */
     signedCalls: { verify, submit, now: clock },
+    verifyDealAction,
+    authorizeDeal,
   };
 }
 export type WriteService = ReturnType<typeof createWriteService>;

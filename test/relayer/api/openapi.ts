@@ -134,6 +134,18 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       for (const status of ["400", "401", "403", "404", "405", "500"])
         expect(op.responses[status], `${path} ${status}`).to.be.an("object");
     }
+    // The keeper's scheduled actions.
+    const scheduledOps: [string, "get" | "post" | "delete", string][] = [
+      ["/v1/deals/{dealId}/scheduled", "post", "201"],
+      ["/v1/deals/{dealId}/scheduled", "get", "200"],
+      ["/v1/deals/{dealId}/scheduled/{action}", "delete", "204"],
+    ];
+    for (const [path, method, success] of scheduledOps) {
+      const op = doc.paths[path]?.[method];
+      expect(op?.responses[success], `${method} ${path}`).to.be.an("object");
+      for (const status of ["400", "401", "403", "404", "405", "500"])
+        expect(op.responses[status], `${path} ${status}`).to.be.an("object");
+    }
     const upload = doc.paths["/v1/deals/{dealId}/evidence"].post as unknown as {
       responses: Record<string, { description: string }>;
       requestBody: { content: Record<string, unknown> };
@@ -168,6 +180,7 @@ describe("relayer read API: GET /v1/openapi.json", function () {
         ...deskOps.map(([path]) => path),
         ...evidenceOps.map(([path]) => path),
         ...disputeOps.map(([path]) => path),
+        ...scheduledOps.map(([path]) => path),
       ]),
     ].sort();
     expect(Object.keys(doc.paths).sort()).to.deep.equal(paths);

@@ -48,23 +48,23 @@ export async function startWriteRelayer(name: string, env: Record<string, string
   const signerKey = Wallet.createRandom();
   await p.provider.send("hardhat_setBalance", [signerKey.address, toBeHex(10n ** 20n)]);
   const prefix = freshPrefix(`write-${name}`);
-  const common: Common = createCommon(
-    parseOptions({
-      RPC_URL: node.url,
-      DEPLOYMENT: deploymentFile,
-      REDIS_URL: process.env.REDIS_URL,
-      REDIS_PREFIX: prefix,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      CONFIRMATIONS: "1",
-      POLL_INTERVAL_MS: "30",
-      LOG_LEVEL: "silent",
-      RELAYER_KEY: signerKey.privateKey,
-      SUBMIT_BATCH_WINDOW_MS: "150",
-      SUBMIT_POLL_MS: "100",
-      ...env,
-    }),
-  );
+  /** The relayer's options: a second replica (same Redis prefix, node and signer key) starts from them. */
+  const options: Record<string, string | undefined> = {
+    RPC_URL: node.url,
+    DEPLOYMENT: deploymentFile,
+    REDIS_URL: process.env.REDIS_URL,
+    REDIS_PREFIX: prefix,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    CONFIRMATIONS: "1",
+    POLL_INTERVAL_MS: "30",
+    LOG_LEVEL: "silent",
+    RELAYER_KEY: signerKey.privateKey,
+    SUBMIT_BATCH_WINDOW_MS: "150",
+    SUBMIT_POLL_MS: "100",
+    ...env,
+  };
+  const common: Common = createCommon(parseOptions(options));
   const relayer = await startRelayer(common);
   // Its first backfill must be done before a deal can be read or written (503 projection-unavailable until then).
   await relayer.untilServing();
@@ -75,6 +75,7 @@ export async function startWriteRelayer(name: string, env: Record<string, string
     node,
     p,
     relayer,
+    options,
     http,
     signer: signerKey.address.toLowerCase(),
     address,
