@@ -10,6 +10,8 @@
  *   await w.final(body.submission.id);
  *   await w.stop();
  */
+import os from "node:os";
+import path from "node:path";
 import { expect } from "chai";
 import { Wallet, id, toBeHex, type JsonRpcSigner } from "ethers";
 import request from "supertest";
@@ -54,6 +56,8 @@ export async function startWriteRelayer(name: string, env: Record<string, string
     DEPLOYMENT: deploymentFile,
     REDIS_URL: process.env.REDIS_URL,
     REDIS_PREFIX: prefix,
+    // Evidence files go to a folder of the test's own, never into the checkout's data/.
+    EVIDENCE_DIR: path.join(os.tmpdir(), `evidence-${prefix}`),
     PORT: "0",
     HOST: "127.0.0.1",
     CONFIRMATIONS: "1",
