@@ -3,7 +3,8 @@
  * JSON-RPC endpoint, the contracts deployed, the relayer (indexer, HTTP API, submitter) running, and four flows
  * driven through the relayer's HTTP API — a payment, an on-ramp, an off-ramp and a dispute — then two orders a
  * platform creates with the typed client (client/), matched to an acceptor: a buy (fiat → USDT) and a sell
- * (USDT → fiat), each through its checkout. Every signature is made by the party's own key (over
+ * (USDT → fiat), each through its checkout, and a third order disputed and worked through the gateway's dispute
+ * desk (evidence, signed messages, a signed ruling whose reasons' hash goes on-chain). Every signature is made by the party's own key (over
  * `eth_signTypedData_v4`, from the typed data the API returns); every transaction line says which account sent it.
  *
  * REDIS_URL selects Redis; without it the demo uses 127.0.0.1:6379, or starts a private redis-server when nothing
@@ -12,7 +13,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import hre from "hardhat";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import { Wallet, formatUnits, id, parseEther, type JsonRpcSigner } from "ethers";
@@ -32,6 +33,7 @@ import { createCommon } from "../relayer/src/common";
 import { parseOptions } from "../relayer/src/options";
 import { startRelayer } from "../relayer/src/index";
 import { createEscrowClient } from "../client/src";
+import { orderMessageText } from "../protocol";
 
 /** Confirmation depth of the demo's relayer: small, so "pending" turns "final" within the demo. */
 const DEMO_CONFIRMATIONS = 2;
@@ -114,6 +116,8 @@ async function main(): Promise<void> {
       LOCK_DELEGATE_KEY: delegateKey.privateKey,
       SUBMIT_BATCH_WINDOW_MS: "300",
       ORDER_SWEEP_MS: "200",
+      // Evidence files go beside the deployments file, in the folder the demo removes at the end.
+      EVIDENCE_DIR: path.join(dir, "evidence"),
     }),
   );
   const relayer = await startRelayer(common);
@@ -368,10 +372,12 @@ async function orderFlows(p: Protocol, api: string, relayer: Relayer, delegate: 
   const acceptor = await address(p.acceptor);
   const [, seller] = p.payers;
   const [, buyer] = p.payees;
-  const keyOf = async (scope: "platform" | "acceptor", owner: string) =>
+  const keyOf = async (scope: "platform" | "acceptor" | "gateway", owner: string) =>
     (await relayer.keys.create({ scope, owner, label: `demo ${scope}` })).secret;
-  const shop = createEscrowClient({ baseUrl: api, apiKey: await keyOf("platform", Wallet.createRandom().address) });
-  const desk = createEscrowClient({ baseUrl: api, apiKey: await keyOf("acceptor", acceptor) });
+  const shopKey = await keyOf("platform", Wallet.createRandom().address);
+  const deskKey = await keyOf("acceptor", acceptor);
+  const shop = createEscrowClient({ baseUrl: api, apiKey: shopKey });
+  const desk = createEscrowClient({ baseUrl: api, apiKey: deskKey });
   const checkout = createEscrowClient({ baseUrl: api });
 
   /** Waits until the order shows `status`, printing every new status it passes through. */
@@ -399,7 +405,7 @@ async function orderFlows(p: Protocol, api: string, relayer: Relayer, delegate: 
     say(`${short(await address(user))} signs "${action}" on the checkout; POST /v1/checkout/…/confirmations → 202`);
   };
   /** The acceptor signs `action` on the order's deal with its own key and posts it with its acceptor key. */
-  const acceptorConfirms = async (dealId: string, action: "performed" | "release", label: string) => {
+  const acceptorConfirms = async (dealId: string, action: "performed" | "release" | "dispute", label: string) => {
     const typed = await desk.confirmationTypedData({
       params: { path: { dealId }, query: { action, signer: acceptor } },
     });
@@ -499,6 +505,135 @@ async function orderFlows(p: Protocol, api: string, relayer: Relayer, delegate: 
         `${usdt(t.payeeAmount)} to payees, ${usdt(t.fee)} in fees`,
     );
   }
+
+  step("Dispute desk: the buyer says it paid, the acceptor says nothing arrived; evidence, messages, a ruling");
+  const gateway = await address(p.gateway);
+  const bench = createEscrowClient({ baseUrl: api, apiKey: await keyOf("gateway", gateway) });
+  const [, , , buyer2] = p.payees;
+  const disputed = await shop.createOrder({
+    body: {
+      side: "buy",
+      amount: USDT(90).toString(),
+      token: usdtAddress,
+      currency: "EUR",
+      method: "SEPA",
+      user: await address(buyer2),
+      reference: "cart-502",
+      payerName: "Ada Lovelace",
+    },
+  });
+  say(`POST /v1/orders → 201 ${disputed.id}: 90 USDT for ${disputed.fiatAmount} EUR, payer name "Ada Lovelace"`);
+  await until(disputed.id, "funded");
+  await userConfirms(disputed.id, "performed", buyer2);
+  await until(disputed.id, "paid");
+  const named = (await desk.transferName({
+    params: { path: { id: disputed.id } },
+    body: { name: "A. Lovelace Trading Ltd" },
+  })) as { nameCheck?: string };
+  say(`acceptor: the only transfer that came in names "A. Lovelace Trading Ltd" → nameCheck ${named.nameCheck}`);
+  await acceptorConfirms(disputed.dealId!, "dispute", "no payment from the declared payer");
+  await until(disputed.id, "disputed");
+
+  // Evidence: a file stored by its SHA-256 and anchored on-chain with its poster's signature (the relayer sends it).
+  const evidence = async (
+    bytes: Buffer,
+    type: string,
+    name: string,
+    signer: JsonRpcSigner,
+    client: typeof shop,
+    key: string,
+  ) => {
+    const contentHash = `0x${createHash("sha256").update(bytes).digest("hex")}`;
+    const dealId = disputed.dealId!;
+    const typed = await client.evidenceTypedData({
+      params: { path: { dealId }, query: { contentHash, signer: await address(signer) } },
+    });
+    const res = await fetch(`${api}/v1/deals/${dealId}/evidence`, {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${key}`,
+        "Content-Type": type,
+        "Evidence-Signer": await address(signer),
+        "Evidence-Signature": await signTyped(signer, typed.typedData),
+        "Evidence-Expiry": String(typed.expiry),
+        "Evidence-Name": name,
+      },
+      body: new Uint8Array(bytes),
+    });
+    const body = (await res.json()) as { role: string; submission: string };
+    if (res.status !== 202) throw new Error(`evidence upload: ${res.status} ${JSON.stringify(body)}`);
+    say(
+      `${body.role} ${short(await address(signer))} signs the Evidence typed data of ${name} (${short(contentHash)}); ` +
+        `POST …/evidence → 202, submission ${body.submission}`,
+    );
+    return body.submission;
+  };
+  const png = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.from("bank app: transfer 82.80 EUR")]);
+  const pdf = Buffer.from("%PDF-1.4\nstatement: no credit from Ada Lovelace\n%%EOF\n");
+  await evidence(png, "image/png", "transfer.png", buyer2, shop, shopKey);
+  await evidence(pdf, "application/pdf", "statement.pdf", p.acceptor, desk, deskKey);
+
+  // Messages: each signed by its author (EIP-191), each naming the hash of the one before it.
+  const message = async (author: JsonRpcSigner, client: typeof shop, body: string) => {
+    const thread = await client.listOrderMessages({ params: { path: { id: disputed.id } } });
+    const fields = {
+      orderId: disputed.id,
+      dealId: disputed.dealId!,
+      author: await address(author),
+      prev: thread.head,
+      sentAt: Math.floor(Date.now() / 1000),
+      body,
+    };
+    const signature = await author.signMessage(orderMessageText(fields));
+    await client.postOrderMessage({
+      params: { path: { id: disputed.id } },
+      body: { author: fields.author, body, sentAt: fields.sentAt, prev: fields.prev, signature },
+    });
+    say(`${short(fields.author)} signs and posts: "${body}"`);
+  };
+  await message(buyer2, shop, "I paid 82.80 EUR from my business account, reference cart-502.");
+  await message(p.acceptor, desk, "Nothing from Ada Lovelace arrived; a company account is not the declared payer.");
+
+  // The gateway works the dispute through its console's API (the /gateway page makes the same calls).
+  const queue = await bench.listGatewayDisputes({ params: { query: {} } });
+  const item = queue.data.find((d) => d.dealId === disputed.dealId)!;
+  const rate = (r: number | null) => (r === null ? "none yet" : `${Math.round(r * 100)}%`);
+  say(
+    `GET /v1/gateway/disputes → ${queue.data.length} dispute(s); this one: ${Math.round(item.secondsLeft / 3600)} h left, ` +
+      `payer's completion ${rate(item.parties.payer.completionRate)}, payee's ${rate(item.parties.payee.completionRate)}`,
+  );
+  let files = await bench.listEvidence({ params: { path: { dealId: disputed.dealId! } } });
+  for (const deadline = Date.now() + WAIT_TIMEOUT_MS; files.items.some((e) => !e.anchored); await sleep(200)) {
+    if (Date.now() > deadline) throw new Error("the evidence was not anchored on-chain");
+    files = await bench.listEvidence({ params: { path: { dealId: disputed.dealId! } } });
+  }
+  say(`evidence: ${files.items.map((e) => `${e.role} ${e.name} ${e.anchored ? "anchored" : "pending"}`).join(", ")}`);
+  const bundle = await bench.orderMessageBundle({ params: { path: { id: disputed.id } } });
+  say(
+    `GET /v1/orders/…/messages/bundle → ${bundle.bundle.messages.length} signed messages, bundle ${short(bundle.bundleHash)} signed by the relayer ${short(bundle.relayer)}`,
+  );
+  const reasons =
+    "The buyer's transfer came from a company account, not from the declared payer's; the acceptor's statement " +
+    "shows no credit from the declared payer. A transfer was made: 70% to the buyer, 30% back to the acceptor.";
+  const payeeAmount = ((USDT(90) * 70n) / 100n).toString();
+  const typed = await bench.rulingTypedData({
+    params: { path: { dealId: disputed.dealId! } },
+    body: { payeeAmount, reasons, signer: gateway },
+  });
+  const rulingSignature = await signTyped(p.gateway, typed.typedData);
+  const ruled = await bench.postRuling({
+    params: { path: { dealId: disputed.dealId! } },
+    body: { payeeAmount, reasons, signer: gateway, signature: rulingSignature, expiry: typed.expiry },
+  });
+  say(
+    `the gateway ${short(gateway)} signs a 70/30 ruling with reasons hash ${short(typed.reasonsHash)}; POST …/rulings → 202, submission ${ruled.submission.id} (the relayer sends resolveWithSig)`,
+  );
+  await until(disputed.id, "resolved");
+  const ruling = await shop.getRuling({ params: { path: { dealId: disputed.dealId! } } });
+  say(
+    `GET /v1/deals/…/ruling → payee ${usdt(ruling.payeeNet)} + fee ${usdt(ruling.fee)}, refund ${usdt(ruling.refund)}; ` +
+      `on-chain reasons ${short(ruling.reasonsHash)} = keccak256 of the text: ${ruling.reasons === reasons}`,
+  );
 }
 
 main().catch((error) => {
