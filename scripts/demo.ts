@@ -4,8 +4,9 @@
  * driven through the relayer's HTTP API — a payment, an on-ramp, an off-ramp and a dispute — then two orders a
  * platform creates with the typed client (client/), matched to an acceptor: a buy (fiat → USDT) and a sell
  * (USDT → fiat), each through its checkout, and a third order disputed and worked through the gateway's dispute
- * desk (evidence, signed messages, a signed ruling whose reasons' hash goes on-chain). Every signature is made by the party's own key (over
- * `eth_signTypedData_v4`, from the typed data the API returns); every transaction line says which account sent it.
+ * desk (evidence, signed messages, a signed ruling whose reasons' hash goes on-chain). Every signature is made by
+ * the party's own key (over `eth_signTypedData_v4`, from the typed data the API returns; messages with
+ * `personal_sign`); every transaction line says which account sent it.
  *
  * REDIS_URL selects Redis; without it the demo uses 127.0.0.1:6379, or starts a private redis-server when nothing
  * answers there. The demo's keys use a fresh prefix and are deleted at the end.
