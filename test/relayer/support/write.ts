@@ -77,6 +77,8 @@ export async function startWriteRelayer(name: string, env: Record<string, string
 
   const w = {
     node,
+    /** The deployments file the relayer reads (the audit command reads it too). */
+    deploymentFile,
     p,
     relayer,
     options,
