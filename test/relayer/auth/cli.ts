@@ -124,7 +124,7 @@ describe("auth: keys command", function () {
   it("usage errors → exit 2 with the reason above the usage, nothing written", async function () {
     const cases: [string[], string][] = [
       [["frobnicate"], "unknown command frobnicate"],
-      [["create", "--owner", OWNER], "--scope must be one of read, party, acceptor, platform, admin"],
+      [["create", "--owner", OWNER], "--scope must be one of read, party, acceptor, gateway, platform, admin"],
       [["create", "--scope", "root", "--owner", OWNER], "--scope must be one of"],
       [["create", "--scope", "read"], "--owner must be a 0x address"],
       [["create", "--scope", "read", "--owner", OWNER, "--label", "a\nb"], "label must be 1 to 100"],
