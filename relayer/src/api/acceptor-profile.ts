@@ -7,10 +7,11 @@ import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import type { AcceptorView } from "../domain/views";
 import { acceptorProfileSchema, chargebacks30d, type Desk } from "../orders/desk";
-import { ApiProblem, PROBLEM_CONTENT_TYPE } from "./problems";
+import { ApiProblem } from "./problems";
 import { keyWithScope } from "./scope";
-import { AcceptorViewSchema, EmptyQuery, ProblemSchema } from "./schemas";
+import { AcceptorViewSchema, EmptyQuery } from "./schemas";
 import { validateBody, validateQuery } from "./validation";
+import { json, problem } from "./responses";
 
 extendZodWithOpenApi(z);
 
@@ -110,14 +111,6 @@ export function acceptorProfileHandlers(
   };
 }
 
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const problem = (description: string) => ({
-  description,
-  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
-});
 const AUTH = {
   401: problem("No API key, or an unknown, revoked or expired one (type unauthenticated)"),
   403: problem("The key's scope is not acceptor (type forbidden)"),

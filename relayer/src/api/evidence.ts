@@ -16,10 +16,11 @@ import { EVIDENCE_TYPES, isEvidenceType } from "../../../protocol";
 import type { EvidenceService } from "../disputes/evidence";
 import { sha256Hex } from "../disputes/evidence-store";
 import type { KeyIdentity } from "../write/rules";
-import { ApiProblem, PROBLEM_CONTENT_TYPE, type ParameterError } from "./problems";
-import { EmptyQuery, ProblemSchema } from "./schemas";
+import { ApiProblem, type ParameterError } from "./problems";
+import { EmptyQuery } from "./schemas";
 import { clip, invalidParameters, validate, validateQuery } from "./validation";
 import { MAX_SIGNATURE_BYTES } from "./write-schemas";
+import { json, problem } from "./responses";
 
 extendZodWithOpenApi(z);
 
@@ -303,14 +304,6 @@ export function evidenceHandlers(evidence: EvidenceService | undefined) {
   };
 }
 
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const problem = (description: string) => ({
-  description,
-  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
-});
 const binary = { type: "string" as const, format: "binary" };
 const ACCESS =
   "Keys: admin; a party, acceptor or gateway key whose owner is the deal's payer, payee or gateway; the platform " +

@@ -7,13 +7,14 @@ import type { Request, Response } from "express";
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import { REASONS_MAX_CHARS, type GatewayDesk } from "../disputes/gateway";
-import { ApiProblem, PROBLEM_CONTENT_TYPE } from "./problems";
+import { ApiProblem } from "./problems";
 import { keyWithScope } from "./scope";
-import { DealParams, DealViewSchema, EmptyQuery, ProblemSchema } from "./schemas";
+import { DealParams, DealViewSchema, EmptyQuery } from "./schemas";
 import { SubmissionSchema, TypedDataSchema } from "./write-schemas";
 import { validate, validateBody, validateQuery } from "./validation";
 import type { KeyIdentity } from "../write/rules";
 import type { Route } from "./openapi";
+import { json, problem } from "./responses";
 
 extendZodWithOpenApi(z);
 
@@ -200,14 +201,6 @@ export function gatewayHandlers(desk: GatewayDesk | undefined) {
   };
 }
 
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const problem = (description: string) => ({
-  description,
-  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
-});
 const params = { params: DealParams };
 
 /** The desk's routes, for api/openapi.ts ROUTES. */

@@ -10,10 +10,11 @@ import type { Messages, Viewer } from "../disputes/messages";
 import { MESSAGE_CLOCK_SKEW_S } from "../disputes/messages";
 import { CheckoutParams, OrderParams } from "./orders";
 import type { Route } from "./openapi";
-import { ApiProblem, PROBLEM_CONTENT_TYPE } from "./problems";
+import { ApiProblem } from "./problems";
 import { keyWithScope } from "./scope";
-import { EmptyQuery, ProblemSchema } from "./schemas";
+import { EmptyQuery } from "./schemas";
 import { validate, validateBody, validateQuery } from "./validation";
+import { json, problem, invalid } from "./responses";
 
 extendZodWithOpenApi(z);
 
@@ -146,15 +147,6 @@ export function messageHandlers(messages?: Messages) {
 
 /* ------------------------------------------------ routes ------------------------------------------------ */
 
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const problem = (description: string) => ({
-  description,
-  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
-});
-const invalid = problem("Invalid parameter: the problem's `errors` name each parameter and the reason");
 const WHO =
   "The order's platform key (for the order's user), its acceptor's key, the deal's gateway's key once the deal is " +
   "or was disputed (403 before), and admin keys; 404 order-not-found to any other key.";

@@ -72,6 +72,7 @@ import { EVIDENCE_ROUTES } from "./evidence";
 import { MESSAGE_ROUTES } from "./messages";
 import { GATEWAY_ROUTES } from "./gateway";
 import { SCHEDULED_ROUTES } from "./scheduled";
+import { json, problem, invalid } from "./responses";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
 export const SCAN_FACTOR = 5;
@@ -149,16 +150,6 @@ export type RouteId =
   | "deleteScheduled";
 
 export type Route = Omit<RouteConfig, "method"> & { id: RouteId; method: "get" | "post" | "put" | "delete" };
-
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const problem = (description: string) => ({
-  description,
-  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
-});
-const invalid = problem("Invalid parameter: the problem's `errors` name each parameter and the reason");
 
 const FINALITY =
   "Each entity carries `finality`: `pending` while its latest event has fewer confirmations than the relayer's " +

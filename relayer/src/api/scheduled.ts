@@ -7,11 +7,12 @@ import type { Request, Response } from "express";
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import { SCHEDULED_NAMES, type ScheduledApi } from "../disputes/keeper";
-import { ApiProblem, PROBLEM_CONTENT_TYPE } from "./problems";
-import { DealParams, EmptyQuery, ProblemSchema } from "./schemas";
+import { ApiProblem } from "./problems";
+import { DealParams, EmptyQuery } from "./schemas";
 import { validate, validateBody, validateQuery } from "./validation";
 import { MAX_SIGNATURE_BYTES } from "./write-schemas";
 import type { KeyIdentity } from "../write/rules";
+import { json, problem } from "./responses";
 
 extendZodWithOpenApi(z);
 
@@ -103,14 +104,6 @@ export function scheduledHandlers(api: ScheduledApi | undefined) {
   };
 }
 
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const problem = (description: string) => ({
-  description,
-  content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
-});
 const COMMON = {
   400: problem("Invalid parameter (type invalid-parameter)"),
   401: problem("No API key, or an unknown, revoked or expired one (type unauthenticated)"),
