@@ -3,7 +3,17 @@
 // a signature from the acceptor's wallet. On a buy order the acceptor compares the payer name the platform declared
 // with the name on the incoming transfer (a mismatch asks for a second, explicit "Release anyway"), and may flag a
 // released buy order as charged back.
-import { api, ApiError, announce, formatFiat, formatRemaining, formatUnits, h, showError } from "./common.js";
+import {
+  api,
+  ApiError,
+  announce,
+  formatFiat,
+  formatRemaining,
+  formatUnits,
+  h,
+  keySession,
+  showError,
+} from "./common.js";
 import { connect, signTypedData, walletMessage } from "./wallet.js";
 
 const KEY = "acceptorKey";
@@ -11,7 +21,6 @@ const HEARTBEAT_MS = 30_000;
 const ORDERS_MS = 3000;
 const $ = (id) => document.getElementById(id);
 
-let key = sessionStorage.getItem(KEY) ?? undefined;
 let profile;
 let account;
 let heartbeatTimer;
@@ -29,7 +38,7 @@ function fail(error) {
 
 async function call(method, path, body) {
   try {
-    return await api(method, path, { key, body });
+    return await api(method, path, { key: session.key, body });
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       logout("Your key was refused. Sign in again.");
@@ -40,45 +49,20 @@ async function call(method, path, body) {
 
 /* ------------------------------------------------ sign in ------------------------------------------------ */
 
-$("login-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const value = $("key").value.trim();
-  if (!value) {
-    showError($("alert"), "Enter your API key.");
-    $("key").setAttribute("aria-invalid", "true");
-    $("key").focus();
-    return;
-  }
-  $("key").removeAttribute("aria-invalid");
-  key = value;
-  try {
-    await start();
-    sessionStorage.setItem(KEY, value);
-    $("key").value = "";
-  } catch (error) {
-    key = undefined;
-    fail(error);
-    $("key").focus();
-  }
+const session = keySession({
+  storageKey: KEY,
+  start,
+  fail,
+  reset() {
+    profile = undefined;
+    clearInterval(heartbeatTimer);
+    clearTimeout(ordersTimer);
+    heartbeatTimer = ordersTimer = undefined;
+    rendered.clear();
+    $("order-list").replaceChildren();
+  },
 });
-
-$("logout").addEventListener("click", () => logout("Signed out."));
-
-function logout(message) {
-  sessionStorage.removeItem(KEY);
-  key = undefined;
-  profile = undefined;
-  clearInterval(heartbeatTimer);
-  clearTimeout(ordersTimer);
-  heartbeatTimer = ordersTimer = undefined;
-  rendered.clear();
-  $("order-list").replaceChildren();
-  $("console").hidden = true;
-  $("logout").hidden = true;
-  $("login").hidden = false;
-  announce($("status"), message);
-  $("key").focus();
-}
+const logout = (message) => session.logout(message);
 
 async function start() {
   profile = await call("GET", "/v1/acceptor/profile");
@@ -134,7 +118,7 @@ async function refreshProfile() {
     profile = await call("GET", "/v1/acceptor/profile");
     renderProfile();
   } catch (error) {
-    if (key) fail(error);
+    if (session.key) fail(error);
   }
 }
 
@@ -159,10 +143,10 @@ async function pollOrders() {
     const page = await call("GET", "/v1/acceptor/orders?limit=50");
     renderOrders(Array.isArray(page) ? page : (page?.data ?? []));
   } catch (error) {
-    if (!key) return;
+    if (!session.key) return;
     fail(error);
   }
-  if (key) ordersTimer = setTimeout(pollOrders, document.hidden ? ORDERS_MS * 4 : ORDERS_MS);
+  if (session.key) ordersTimer = setTimeout(pollOrders, document.hidden ? ORDERS_MS * 4 : ORDERS_MS);
 }
 
 /** The buttons an order offers its acceptor now. */
@@ -436,7 +420,7 @@ async function confirmDeal(o, action) {
   announce($("status"), action === "release" ? "Release confirmed." : "Fiat payment confirmed.");
 }
 
-if (key)
+if (session.key)
   start().catch((error) => {
     fail(error);
     if (!profile) logout("Sign in again.");

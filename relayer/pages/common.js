@@ -129,3 +129,49 @@ export async function copyText(text) {
     return false;
   }
 }
+
+/**
+ * A console's sign-in with an API key kept in sessionStorage (the acceptor's and the gateway's): the form
+ * #login-form with its input #key, the button #logout, the sections #login and #console, the alert #alert and the
+ * live region #status. `start` loads the console (it throws to refuse the key), `reset` clears the page's own state
+ * on sign-out, `fail` shows an error. `session.key` is the key in use (undefined when signed out).
+ */
+export function keySession({ storageKey, start, reset, fail }) {
+  const $ = (id) => document.getElementById(id);
+  const session = {
+    key: sessionStorage.getItem(storageKey) ?? undefined,
+    logout(message) {
+      sessionStorage.removeItem(storageKey);
+      session.key = undefined;
+      reset();
+      $("console").hidden = true;
+      $("logout").hidden = true;
+      $("login").hidden = false;
+      announce($("status"), message);
+      $("key").focus();
+    },
+  };
+  $("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = $("key").value.trim();
+    if (!value) {
+      showError($("alert"), "Enter your API key.");
+      $("key").setAttribute("aria-invalid", "true");
+      $("key").focus();
+      return;
+    }
+    $("key").removeAttribute("aria-invalid");
+    session.key = value;
+    try {
+      await start();
+      sessionStorage.setItem(storageKey, value);
+      $("key").value = "";
+    } catch (error) {
+      session.key = undefined;
+      fail(error);
+      $("key").focus();
+    }
+  });
+  $("logout").addEventListener("click", () => session.logout("Signed out."));
+  return session;
+}

@@ -2,7 +2,17 @@
 // left in the resolution window first, with a live countdown), read a dispute's deal, the parties' records, its
 // evidence and messages, and rule: a split slider and written reasons, signed with the gateway's wallet
 // (eth_signTypedData_v4) and sent through the relayer.
-import { api, ApiError, announce, formatRemaining, formatUnits, h, shortAddress, showError } from "./common.js";
+import {
+  api,
+  ApiError,
+  announce,
+  formatRemaining,
+  formatUnits,
+  h,
+  keySession,
+  shortAddress,
+  showError,
+} from "./common.js";
 import { connect, signTypedData, walletMessage } from "./wallet.js";
 
 const KEY = "gatewayKey";
@@ -10,7 +20,6 @@ const QUEUE_MS = 5000;
 const POLL_MS = 1000;
 const $ = (id) => document.getElementById(id);
 
-let key = sessionStorage.getItem(KEY) ?? undefined;
 let queueTimer;
 let tickTimer;
 /** The queue as last read: items with the local time their secondsLeft was read at. */
@@ -26,7 +35,7 @@ function fail(error) {
 
 async function call(method, path, body) {
   try {
-    return await api(method, path, { key, body });
+    return await api(method, path, { key: session.key, body });
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) logout("Your key was refused. Sign in again.");
     throw error;
@@ -47,44 +56,19 @@ async function optional(path) {
 
 /* ------------------------------------------------ sign in ------------------------------------------------ */
 
-$("login-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const value = $("key").value.trim();
-  if (!value) {
-    showError($("alert"), "Enter your API key.");
-    $("key").setAttribute("aria-invalid", "true");
-    $("key").focus();
-    return;
-  }
-  $("key").removeAttribute("aria-invalid");
-  key = value;
-  try {
-    await start();
-    sessionStorage.setItem(KEY, value);
-    $("key").value = "";
-  } catch (error) {
-    key = undefined;
-    fail(error);
-    $("key").focus();
-  }
+const session = keySession({
+  storageKey: KEY,
+  start,
+  fail,
+  reset() {
+    clearTimeout(queueTimer);
+    clearInterval(tickTimer);
+    items = [];
+    current = undefined;
+    $("queue-list").replaceChildren();
+  },
 });
-
-$("logout").addEventListener("click", () => logout("Signed out."));
-
-function logout(message) {
-  sessionStorage.removeItem(KEY);
-  key = undefined;
-  clearTimeout(queueTimer);
-  clearInterval(tickTimer);
-  items = [];
-  current = undefined;
-  $("queue-list").replaceChildren();
-  $("console").hidden = true;
-  $("logout").hidden = true;
-  $("login").hidden = false;
-  announce($("status"), message);
-  $("key").focus();
-}
+const logout = (message) => session.logout(message);
 
 async function start() {
   const page = await call("GET", "/v1/gateway/disputes?limit=200");
@@ -102,14 +86,14 @@ async function start() {
 
 function schedule() {
   clearTimeout(queueTimer);
-  if (key) queueTimer = setTimeout(pollQueue, document.hidden ? QUEUE_MS * 4 : QUEUE_MS);
+  if (session.key) queueTimer = setTimeout(pollQueue, document.hidden ? QUEUE_MS * 4 : QUEUE_MS);
 }
 
 async function pollQueue() {
   try {
     renderQueue(await call("GET", "/v1/gateway/disputes?limit=200"));
   } catch (error) {
-    if (key) fail(error);
+    if (session.key) fail(error);
   }
   schedule();
 }
@@ -268,7 +252,7 @@ function evidenceItem(dealId, e) {
 async function download(dealId, e, name) {
   try {
     const res = await fetch(`/v1/deals/${dealId}/evidence/${e.contentHash}`, {
-      headers: { Authorization: `Bearer ${key}` },
+      headers: { Authorization: `Bearer ${session.key}` },
       cache: "no-store",
       credentials: "omit",
     });
@@ -393,4 +377,4 @@ async function untilRuled(dealId) {
   }
 }
 
-if (key) start().catch((error) => logout(error instanceof ApiError ? error.message : String(error)));
+if (session.key) start().catch((error) => logout(error instanceof ApiError ? error.message : String(error)));
