@@ -43,7 +43,8 @@ export function redisAnswers(host: string, port: number, timeoutMs = PROBE_TIMEO
   });
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port of 127.0.0.1 (bound, then released). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
