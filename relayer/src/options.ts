@@ -40,6 +40,21 @@ const secret = <S extends z.ZodType>(env: string, description: string, schema: S
 });
 
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** `host:port,host:port,…` → a list of { host, port } (at least one). */
+const hostPorts = (name: string) =>
+  z
+    .string()
+    .regex(
+      /^[A-Za-z0-9.-]+:[0-9]{1,5}(,[A-Za-z0-9.-]+:[0-9]{1,5})*$/,
+      `${name} must be host:port,host:port (no spaces)`,
+    )
+    .transform((list) =>
+      list.split(",").map((entry) => {
+        const at = entry.lastIndexOf(":");
+        return { host: entry.slice(0, at), port: Number(entry.slice(at + 1)) };
+      }),
+    )
+    .refine((nodes) => nodes.every((n) => n.port >= 1 && n.port <= 65_535), `${name}: a port is 1 to 65535`);
 const onOff = z.enum(["on", "off"]).transform((value) => value === "on");
 
 /** Every option, in the order `--help` lists them. */
@@ -55,7 +70,28 @@ export const OPTIONS = {
     "path to the deployments file written by scripts/deploy.ts (required)",
     z.string().min(1, "DEPLOYMENT must name the deployments file"),
   ),
-  redisUrl: option("REDIS_URL", "Redis connection URL", z.string(), "redis://127.0.0.1:6379"),
+  redisUrl: option(
+    "REDIS_URL",
+    "Redis connection URL of a single node (unless REDIS_CLUSTER or REDIS_SENTINELS is set)",
+    z.string(),
+    "redis://127.0.0.1:6379",
+  ),
+  redisCluster: option(
+    "REDIS_CLUSTER",
+    "a Redis Cluster instead of REDIS_URL: some of its nodes as host:port,host:port (the rest are discovered)",
+    hostPorts("REDIS_CLUSTER").optional(),
+  ),
+  redisSentinels: option(
+    "REDIS_SENTINELS",
+    "Redis Sentinel instead of REDIS_URL: the sentinels as host:port,host:port (with REDIS_SENTINEL_NAME)",
+    hostPorts("REDIS_SENTINELS").optional(),
+  ),
+  redisSentinelName: option(
+    "REDIS_SENTINEL_NAME",
+    "the master's name the sentinels watch",
+    z.string().regex(/^[A-Za-z0-9_.-]+$/, "REDIS_SENTINEL_NAME may hold letters, digits, _ . -"),
+    "mymaster",
+  ),
   redisPrefix: option(
     "REDIS_PREFIX",
     "prefix of every Redis key",

@@ -41,6 +41,9 @@ const _optionsType: Equal<
     rpcUrl: string;
     deployment: string;
     redisUrl: string;
+    redisCluster?: { host: string; port: number }[] | undefined;
+    redisSentinels?: { host: string; port: number }[] | undefined;
+    redisSentinelName: string;
     redisPrefix: string;
     port: number;
     host: string;
@@ -149,6 +152,9 @@ describe("relayer options", function () {
         rpcUrl: REQUIRED.RPC_URL,
         deployment: REQUIRED.DEPLOYMENT,
         redisUrl: "redis://127.0.0.1:6379",
+        redisCluster: undefined,
+        redisSentinels: undefined,
+        redisSentinelName: "mymaster",
         redisPrefix: "escrow",
         port: 8080,
         host: "127.0.0.1",
@@ -179,6 +185,9 @@ describe("relayer options", function () {
       const options = parseOptions({
         ...REQUIRED,
         REDIS_URL: "redis://redis:6380",
+        REDIS_CLUSTER: "10.0.0.1:7000,redis-b:7001",
+        REDIS_SENTINELS: "sentinel:26379",
+        REDIS_SENTINEL_NAME: "escrow-master",
         REDIS_PREFIX: "escrow-test",
         PORT: "0",
         HOST: "0.0.0.0",
@@ -228,6 +237,12 @@ describe("relayer options", function () {
         rpcUrl: REQUIRED.RPC_URL,
         deployment: REQUIRED.DEPLOYMENT,
         redisUrl: "redis://redis:6380",
+        redisCluster: [
+          { host: "10.0.0.1", port: 7000 },
+          { host: "redis-b", port: 7001 },
+        ],
+        redisSentinels: [{ host: "sentinel", port: 26379 }],
+        redisSentinelName: "escrow-master",
         redisPrefix: "escrow-test",
         port: 0,
         host: "0.0.0.0",
@@ -440,6 +455,8 @@ describe("relayer options", function () {
       expect(parsed.dailyGasPerKey).to.equal(5_000_000n);
       expect(parseOptions(REQUIRED).corsOrigins).to.deep.equal([]);
       expect(refusal({ ...REQUIRED, DAILY_GAS_PER_KEY: "0" })).to.match(/DAILY_GAS_PER_KEY must be positive/);
+      expect(refusal({ ...REQUIRED, REDIS_CLUSTER: "h:1, h:2" })).to.match(/REDIS_CLUSTER must be host:port,host:port/);
+      expect(refusal({ ...REQUIRED, REDIS_SENTINELS: "h:70000" })).to.match(/REDIS_SENTINELS: a port is 1 to 65535/);
     });
 
     it("relayer/README.md holds that table, cell for cell (however prettier aligned it)", function () {
