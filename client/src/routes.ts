@@ -50,6 +50,7 @@ export const ROUTE_TABLE = {
   checkoutTypedData: { method: "get", path: "/v1/checkout/{orderId}/typed-data", parseAs: "json" },
   checkoutOpen: { method: "post", path: "/v1/checkout/{orderId}/open", parseAs: "json" },
   checkoutConfirmation: { method: "post", path: "/v1/checkout/{orderId}/confirmations", parseAs: "json" },
+  checkoutEscalation: { method: "post", path: "/v1/checkout/{orderId}/escalation", parseAs: "json" },
   settlementReport: { method: "get", path: "/v1/reports/settlements", parseAs: "json" },
   getAcceptorProfile: { method: "get", path: "/v1/acceptor/profile", parseAs: "json" },
   putAcceptorProfile: { method: "put", path: "/v1/acceptor/profile", parseAs: "json" },

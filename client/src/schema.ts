@@ -859,6 +859,30 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/checkout/{orderId}/escalation": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * A paid buy order's escalation: the user's Dispute, held and sent when the release window has passed
+     * @description The user signs the `escalate` typed data (a DealAction Dispute, valid past the release window); the relayer's keeper holds it and sends it only if the acceptor has neither released nor disputed once the window has passed (the escrow lets the payee dispute only then). Nothing is sent now; the checkout shows its state. A relayer whose keeper is off answers 503 unavailable.
+     */
+    post: operations["checkoutEscalation"];
+    delete?: never;
+    /**
+     * The methods this path takes
+     * @description 204 with an `Allow` header listing the path's methods (POST, OPTIONS); no body, no API key.
+     */
+    options: operations["optionsCheckoutOrderIdEscalation"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/reports/settlements": {
     parameters: {
       query?: never;
@@ -2148,6 +2172,13 @@ export interface components {
         spender: string;
         amount: string;
       };
+      /** @description The user's escalation held by the keeper (a paid buy order), or null */
+      escalation: {
+        /** @enum {string} */
+        state: "waiting" | "sent" | "expired" | "void";
+        /** @description When the keeper may send it (unix s), once known */
+        dueAt: number | null;
+      } | null;
     };
     CheckoutOpenRequest: {
       /** @description The EIP-712 signature of the typed data returned for it */
@@ -2170,6 +2201,33 @@ export interface components {
       signature: string;
       /**
        * @description The signed expiry
+       * @example 1735689600
+       */
+      expiry: string;
+    };
+    ScheduledAction: {
+      /**
+       * @description `claim` (the payee: take an autoRelease deal's payment once its release window has passed), `dispute` (the payee: escalate to the gateway once the release window has passed without a release), `release` (the payer: pay as soon as the payee has performed), `performed` (the payee: sent while the deal is open)
+       * @enum {string}
+       */
+      action: "claim" | "dispute" | "release" | "performed";
+      signer: string;
+      /** @description First unix second the escrow accepts it, when time alone decides (claim, dispute); else null */
+      dueAt: number | null;
+      expiry: string;
+      /**
+       * @description waiting: held; sent: queued (see submission); expired: its expiry passed; void: the deal ended
+       * @enum {string}
+       */
+      state: "waiting" | "sent" | "expired" | "void";
+      submission: string | null;
+      createdAt: number;
+    };
+    CheckoutEscalationRequest: {
+      /** @description The EIP-712 signature of the typed data returned for it */
+      signature: string;
+      /**
+       * @description The signed expiry (the escalate typed data's)
        * @example 1735689600
        */
       expiry: string;
@@ -2468,24 +2526,6 @@ export interface components {
       reasonsHash: string;
       ruledBy: string | null;
       txHash: string | null;
-    };
-    ScheduledAction: {
-      /**
-       * @description `claim` (the payee: take an autoRelease deal's payment once its release window has passed), `dispute` (the payee: escalate to the gateway once the release window has passed without a release), `release` (the payer: pay as soon as the payee has performed), `performed` (the payee: sent while the deal is open)
-       * @enum {string}
-       */
-      action: "claim" | "dispute" | "release" | "performed";
-      signer: string;
-      /** @description First unix second the escrow accepts it, when time alone decides (claim, dispute); else null */
-      dueAt: number | null;
-      expiry: string;
-      /**
-       * @description waiting: held; sent: queued (see submission); expired: its expiry passed; void: the deal ended
-       * @enum {string}
-       */
-      state: "waiting" | "sent" | "expired" | "void";
-      submission: string | null;
-      createdAt: number;
     };
     ScheduleRequest: {
       /**
@@ -9819,7 +9859,8 @@ export interface operations {
   checkoutTypedData: {
     parameters: {
       query: {
-        action: "open" | "performed" | "release" | "dispute";
+        /** @description `escalate`: a paid buy order's Dispute signed in advance (valid past the release window), for POST …/escalation */
+        action: "open" | "performed" | "release" | "dispute" | "escalate";
       };
       header?: never;
       path: {
@@ -10365,6 +10406,218 @@ export interface operations {
     };
   };
   optionsCheckoutOrderIdConfirmations: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        orderId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description No content; `Allow` lists the methods */
+      204: {
+        headers: {
+          /** @description The path's methods */
+          Allow?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  checkoutEscalation: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Order id */
+        orderId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["CheckoutEscalationRequest"];
+      };
+    };
+    responses: {
+      /** @description Held */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ScheduledAction"];
+        };
+      };
+      /** @description Invalid parameter: the problem's `errors` name each parameter and the reason */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No such order (type order-not-found) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Not a paid buy order (type wrong-order-status), or the escalation was sent already */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Wrong signer or refused signature */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  optionsCheckoutOrderIdEscalation: {
     parameters: {
       query?: never;
       header?: never;

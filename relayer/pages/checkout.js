@@ -101,6 +101,7 @@ function render(v) {
     $("details-text").textContent = v.paymentDetails;
   }
   renderAction(v);
+  renderEscalation(v);
   $("msgs").hidden = !v.dealId;
 }
 
@@ -123,6 +124,15 @@ function actionOf(v) {
       label: "I have paid",
       hint: "Press this after you sent the payment. Your wallet will ask you to sign a confirmation (no fee).",
       run: () => confirm("performed"),
+    };
+  }
+  if (v.side === "buy" && v.status === "paid" && !v.escalation) {
+    return {
+      label: "Escalate if not released",
+      hint:
+        "If your partner neither releases the USDT nor opens a dispute in time, the relayer hands the order to the " +
+        "gateway with this signature. It can only open a dispute; it moves no money. Your wallet signs (no fee).",
+      run: escalate,
     };
   }
   if (v.side === "sell" && next === "release") {
@@ -206,6 +216,34 @@ async function openSell() {
   const signature = await signTypedData(from, typedData);
   await api("POST", `${base}/open`, { body: { signature, expiry: String(expiry ?? typedData.message.expiry) } });
   announce($("status"), "Payment sent to the escrow. Waiting for it to be confirmed…");
+}
+
+/** What became of the user's escalation, if it signed one. */
+function renderEscalation(v) {
+  const note = $("escalation-note");
+  const e = v.escalation;
+  note.hidden = !e || FINAL.has(v.status);
+  if (!e) return;
+  const when = e.dueAt ? ` after ${new Date(e.dueAt * 1000).toLocaleString()}` : "";
+  note.textContent =
+    e.state === "waiting"
+      ? `Escalation signed: the gateway gets the order${when} unless your partner releases first.`
+      : e.state === "sent"
+        ? "Escalation sent: the order goes to the gateway."
+        : e.state === "expired"
+          ? "Your escalation expired unused."
+          : "Your escalation is no longer needed.";
+}
+
+async function escalate() {
+  const from = await wallet();
+  announce($("status"), "Sign the escalation in your wallet…");
+  const { typedData, expiry } = await api("GET", `${base}/typed-data?action=escalate`);
+  const signature = await signTypedData(from, typedData);
+  await api("POST", `${base}/escalation`, {
+    body: { signature, expiry: String(expiry ?? typedData.message.expiry) },
+  });
+  announce($("status"), "Escalation held: the gateway gets the order if your partner does not release in time.");
 }
 
 async function confirm(action) {

@@ -343,6 +343,8 @@ export async function startRelayer(common: Common) {
       intervalMs: options.keeperIntervalMs,
     });
     const running = keeper;
+    // The checkout holds a paid buy order's escalation (the user's dispute signed in advance) with the keeper.
+    orders?.useScheduler(running.api);
     running.start();
     common.onShutdown("keeper", () => running.stop());
   }

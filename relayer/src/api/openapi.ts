@@ -56,6 +56,7 @@ import {
   ChargebackBody,
   TransferNameBody,
   CheckoutConfirmationBody,
+  CheckoutEscalationBody,
   CheckoutOpenBody,
   CheckoutParams,
   CheckoutTypedDataQuery,
@@ -71,7 +72,7 @@ import { ACCEPTOR_PROFILE_ROUTES } from "./acceptor-profile";
 import { EVIDENCE_ROUTES } from "./evidence";
 import { MESSAGE_ROUTES } from "./messages";
 import { GATEWAY_ROUTES } from "./gateway";
-import { SCHEDULED_ROUTES } from "./scheduled";
+import { SCHEDULED_ROUTES, ScheduledSchema } from "./scheduled";
 import { json, problem, invalid } from "./responses";
 
 /** How many index entries one filtered page of GET /v1/deals may scan, as a multiple of its limit. */
@@ -121,6 +122,7 @@ export type RouteId =
   | "checkoutTypedData"
   | "checkoutOpen"
   | "checkoutConfirmation"
+  | "checkoutEscalation"
   /* reports */
   | "settlementReport"
   /* the acceptor's desk */
@@ -884,6 +886,30 @@ export const ROUTES: Route[] = [
       404: problem("No such order (type order-not-found)"),
       409: problem("The deal is not open (type wrong-order-status)"),
       422: problem("Wrong signer, screened address, or refused by the write path"),
+    },
+  },
+  {
+    id: "checkoutEscalation",
+    method: "post",
+    path: "/v1/checkout/{orderId}/escalation",
+    operationId: "checkoutEscalation",
+    tags: ["checkout"],
+    summary: "A paid buy order's escalation: the user's Dispute, held and sent when the release window has passed",
+    description:
+      "The user signs the `escalate` typed data (a DealAction Dispute, valid past the release window); the relayer's " +
+      "keeper holds it and sends it only if the acceptor has neither released nor disputed once the window has " +
+      "passed (the escrow lets the payee dispute only then). Nothing is sent now; the checkout shows its state. " +
+      "A relayer whose keeper is off answers 503 unavailable.",
+    request: {
+      params: CheckoutParams,
+      body: { content: { "application/json": { schema: CheckoutEscalationBody } } },
+    },
+    responses: {
+      201: json(ScheduledSchema, "Held"),
+      400: invalid,
+      404: problem("No such order (type order-not-found)"),
+      409: problem("Not a paid buy order (type wrong-order-status), or the escalation was sent already"),
+      422: problem("Wrong signer or refused signature"),
     },
   },
   {

@@ -166,10 +166,20 @@ export const ChargebackBody = z
   .openapi("ChargebackRequest");
 
 export const CheckoutTypedDataQuery = z.strictObject({
-  action: z.enum(["open", "performed", "release", "dispute"], {
-    error: "must be one of open, performed, release, dispute",
-  }),
+  action: z
+    .enum(["open", "performed", "release", "dispute", "escalate"], {
+      error: "must be one of open, performed, release, dispute, escalate",
+    })
+    .openapi({
+      description:
+        "`escalate`: a paid buy order's Dispute signed in advance (valid past the release window), for " +
+        "POST …/escalation",
+    }),
 });
+
+export const CheckoutEscalationBody = z
+  .strictObject({ signature, expiry: uintString("The signed expiry (the escalate typed data's)") })
+  .openapi("CheckoutEscalationRequest");
 
 export const CheckoutOpenBody = z
   .strictObject({ signature, expiry: uintString("The Open intent's signed expiry") })
@@ -265,6 +275,13 @@ export const CheckoutViewSchema = z
     deal: z.object({ status: z.string(), finality: z.string() }).nullable(),
     next: z.object({ action: z.string().nullable(), signer: z.string().nullable() }),
     approval: z.object({ token: z.string(), spender: z.string(), amount: z.string() }).optional(),
+    escalation: z
+      .object({
+        state: z.enum(["waiting", "sent", "expired", "void"]),
+        dueAt: z.number().nullable().openapi({ description: "When the keeper may send it (unix s), once known" }),
+      })
+      .nullable()
+      .openapi({ description: "The user's escalation held by the keeper (a paid buy order), or null" }),
   })
   .openapi("CheckoutView");
 
@@ -380,6 +397,15 @@ export function orderHandlers(orders?: OrdersApi) {
       const { status, body: answer } = await need().checkoutOpen(id, body);
       res.setHeader("Location", `/v1/submissions/${answer.submission.id}`);
       res.status(status).json(answer);
+    },
+
+    async checkoutEscalation(req: Request, res: Response) {
+      const id = checkoutIdOf(req);
+      validateQuery(req, EmptyQuery);
+      const body = validateBody(req, CheckoutEscalationBody);
+      res
+        .status(201)
+        .json(await need().checkoutEscalate(id, { signature: body.signature, expiry: BigInt(body.expiry) }));
     },
 
     async checkoutConfirmation(req: Request, res: Response) {

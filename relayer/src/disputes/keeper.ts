@@ -403,6 +403,14 @@ export function createKeeper(deps: KeeperDeps) {
     return { dealId, items: items.map((i) => viewOf(i, d, now)) };
   }
 
+  /** The deal's held signatures, unchecked (for the checkout, which shows the user's own escalation). */
+  async function held(dealId: string): Promise<ScheduledView[]> {
+    const [got, items, now] = await Promise.all([store.getDeal(dealId), readItems(dealId), deps.now()]);
+    if (!got) return [];
+    const d = dueDealOf(got.deal, got.history);
+    return items.map((i) => viewOf(i, d, now));
+  }
+
   /** Forgets a held signature: only its signer's key (it stays valid on chain until its expiry). */
   async function forget(key: KeyIdentity, dealId: string, action: ScheduledName): Promise<void> {
     await deps.write.authorizeDeal(key, dealId);
@@ -426,7 +434,7 @@ export function createKeeper(deps: KeeperDeps) {
       await running;
     },
     tick,
-    api: { hold, list, forget },
+    api: { hold, list, forget, held },
   };
 }
 export type Keeper = ReturnType<typeof createKeeper>;

@@ -434,9 +434,12 @@ export function createIndexer({
     const chunk = firstChunk(range);
     const events = decode(chunk.logs);
     await stampEvents(events);
-    // A chunk that ends on a block with logs has that block's hash in them.
+    // A chunk that ends on a block with logs has that block's hash in them (and its time was read for them).
     const last = chunk.logs.at(-1);
-    const toHash = last?.blockNumber === chunk.to ? last.blockHash : (await chain.block(chunk.to)).hash;
+    const end = last?.blockNumber === chunk.to ? undefined : await chain.block(chunk.to);
+    const toHash = end?.hash ?? last!.blockHash;
+    // The time of the chain as indexed: what the write side and the keeper judge expiries and windows by.
+    const toTime = end?.timestamp ?? (await timeOfBlock(chunk.to, toHash));
     const pruneFrom =
       meta.block === undefined ? chunk.to + 1 : Math.max(deploymentBlock, meta.block - confirmations - 1);
     const done = await commit(meta, {
@@ -452,7 +455,7 @@ export function createIndexer({
         fetched = { from: chunk.to + 1, to: range.to, logs: range.logs.slice(chunk.logs.length) };
       }
       logProgress(chunk.to, finalized, events.length);
-      await store.setProgress(head, chunk.to >= finalized);
+      await store.setProgress(head, chunk.to >= finalized, toTime);
       emit({ type: "finalize", block: chunk.to });
     }
     return "busy";

@@ -233,6 +233,7 @@ export function checkoutView(
   order: Order,
   deal: { status: string; finality: string } | null,
   approval?: { token: string; spender: string; amount: string },
+  escalation: { state: string; dueAt: number | null } | null = null,
 ) {
   const funded = !BEFORE_FUNDING.has(order.status) && order.status !== "unmatched" && order.status !== "cancelled";
   return {
@@ -253,6 +254,7 @@ export function checkoutView(
     late: order.late ?? false,
     deal,
     next: nextOf(order, deal?.status),
+    escalation,
     ...(approval ? { approval } : {}),
   };
 }

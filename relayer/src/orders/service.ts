@@ -25,7 +25,8 @@ import type { Common } from "../common";
 import type { Chain } from "../chain/types";
 import type { Store } from "../store/store";
 import type { WriteService } from "../write/service";
-import type { KeyIdentity } from "../write/rules";
+import { MAX_EXPIRY_SECONDS, type KeyIdentity } from "../write/rules";
+import type { ScheduledApi, ScheduledView } from "../disputes/keeper";
 import { ApiProblem } from "../api/problems";
 import { finalityOf } from "../domain/views";
 import {
@@ -120,6 +121,11 @@ export type CreateOrderInput = {
 
 /** The identity the service acts with on the write side (its own submissions; never an API key's). */
 const SERVICE_IDENTITY: KeyIdentity = { id: "orders", scope: "admin", owner: "orders" };
+/**
+ * How long a buy order's escalation (the user's dispute signed in advance) stays valid beyond the deal's release
+ * window: the keeper sends it once the window has passed without a release.
+ */
+const ESCALATION_SPARE_S = 7 * 86_400;
 
 /** How long one replica holds an order while it moves it. */
 const LEASE_MS = 15_000;
@@ -549,6 +555,9 @@ export function createOrders(deps: OrdersDeps) {
     return { deal: found.deal, history: found.history, finality };
   }
 
+  /** The keeper's held actions (absent when the keeper is off: escalations answer 503). */
+  let scheduler: Pick<ScheduledApi, "hold" | "held"> | undefined;
+
   async function checkout(id: string) {
     const { order } = await load(id);
     const d = await dealOf(order);
@@ -556,17 +565,59 @@ export function createOrders(deps: OrdersDeps) {
       order.side === "sell" && order.status === "accepted" && !d
         ? { token: order.token, spender: escrow.toLowerCase(), amount: order.amount }
         : undefined;
-    return checkoutView(order, d ? { status: d.deal.status, finality: d.finality } : null, approval);
+    const escalation = await escalationOf(order);
+    return checkoutView(order, d ? { status: d.deal.status, finality: d.finality } : null, approval, escalation);
   }
 
-  async function checkoutTypedData(id: string, action: "open" | "performed" | "release" | "dispute") {
+  /** The user's escalation held by the keeper (a buy order's dispute signed in advance), or null. */
+  async function escalationOf(o: Order): Promise<Pick<ScheduledView, "state" | "dueAt"> | null> {
+    if (o.side !== "buy" || !o.dealId || !scheduler) return null;
+    const item = (await scheduler.held(o.dealId)).find((i) => i.action === "dispute" && i.signer === o.user);
+    return item ? { state: item.state, dueAt: item.dueAt } : null;
+  }
+
+  /** A buy order the user has paid: its deal performed (the acceptor's release window runs). */
+  function requireEscalable(o: Order) {
+    if (o.side !== "buy" || !o.dealId || o.status !== "paid") {
+      throw wrongStatus(o, "only a paid buy order is escalated (the user paid; the acceptor's release is awaited)");
+    }
+    return o.dealId;
+  }
+
+  async function checkoutTypedData(id: string, action: "open" | "performed" | "release" | "dispute" | "escalate") {
     const { order: o } = await load(id);
     if (action === "open") {
       if (o.side !== "sell" || o.status !== "accepted") throw wrongStatus(o, "only an accepted sell order is opened");
       return write.intentTypedData("open", paramsOf(o.deal!), o.ref, o.user);
     }
+    if (action === "escalate") {
+      // The user's Dispute, valid well past the release window: the keeper sends it when the window has passed.
+      const dealId = requireEscalable(o);
+      const window = o.deal?.releaseWindow ?? 0;
+      return write.confirmationTypedData(
+        dealId,
+        "dispute",
+        o.user,
+        Math.min(MAX_EXPIRY_SECONDS, window + ESCALATION_SPARE_S),
+      );
+    }
     if (!o.dealId || BEFORE_FUNDING.has(o.status)) throw wrongStatus(o, "its deal is not open yet");
     return write.confirmationTypedData(o.dealId, action, o.user);
+  }
+
+  /**
+   * The user's escalation of a paid buy order: its signed Dispute, held by the keeper and sent once the acceptor's
+   * release window has passed without a release (the escrow lets the payee dispute only then). Sends nothing now.
+   */
+  async function checkoutEscalate(id: string, body: { signature: string; expiry: bigint }) {
+    const { order: o } = await load(id);
+    const dealId = requireEscalable(o);
+    if (!scheduler) {
+      throw new ApiProblem("unavailable", "This relayer's keeper is off (KEEPER=off): it holds no escalation.");
+    }
+    const identity: KeyIdentity = { id: "checkout", scope: "admin", owner: o.user };
+    const request = { action: "dispute" as const, signer: o.user, signature: body.signature, expiry: body.expiry };
+    return scheduler.hold(identity, dealId, request);
   }
 
   async function checkoutOpen(id: string, body: { signature: string; expiry: string | bigint }) {
@@ -699,6 +750,7 @@ export function createOrders(deps: OrdersDeps) {
     checkoutTypedData,
     checkoutOpen,
     checkoutConfirm,
+    checkoutEscalate,
   };
   const sweeper = createSweeper({
     due: (now, limit) => orders.due(now, limit),
@@ -706,7 +758,16 @@ export function createOrders(deps: OrdersDeps) {
     intervalMs: sweepMs,
     logger,
   });
-  return { api, orders, advance, screenPayout, start: () => sweeper.start(), stop: () => sweeper.stop() };
+  return {
+    api,
+    orders,
+    advance,
+    screenPayout,
+    /** Lets the checkout hold escalations with the keeper (created after the orders). */
+    useScheduler: (s: Pick<ScheduledApi, "hold" | "held">) => (scheduler = s),
+    start: () => sweeper.start(),
+    stop: () => sweeper.stop(),
+  };
 }
 export type Orders = ReturnType<typeof createOrders>;
 export type OrdersApi = Orders["api"];

@@ -173,11 +173,19 @@ export function createWriteService(deps: WriteDeps) {
     return submitter.submit({ keyId, dealId, kind, call, ...(prelude ? { prelude } : {}) });
   }
 
-  /** The EIP-712 payload of a confirmation, plus what a Safe's owners sign when the signer is a Safe. */
-  async function confirmationTypedData(dealId: string, action: ConfirmationName, signer: string | undefined) {
+  /**
+   * The EIP-712 payload of a confirmation, plus what a Safe's owners sign when the signer is a Safe. Its expiry is
+   * `expiresIn` seconds ahead (SUGGESTED_EXPIRY_SECONDS unless an action signed in advance needs longer).
+   */
+  async function confirmationTypedData(
+    dealId: string,
+    action: ConfirmationName,
+    signer: string | undefined,
+    expiresIn = SUGGESTED_EXPIRY_SECONDS,
+  ) {
     const deal = await requireDeal(dealId);
     const now = await clock();
-    const expiry = BigInt(now + SUGGESTED_EXPIRY_SECONDS);
+    const expiry = BigInt(now + expiresIn);
     if (signer !== undefined) {
       const refusal = checkConfirmation(deal, action, signer, expiry, now);
       if (refusal) refuse(refusal);

@@ -96,6 +96,7 @@ describe("relayer read API: GET /v1/openapi.json", function () {
       ["/v1/checkout/{orderId}/typed-data", "get", "200"],
       ["/v1/checkout/{orderId}/open", "post", "202"],
       ["/v1/checkout/{orderId}/confirmations", "post", "202"],
+      ["/v1/checkout/{orderId}/escalation", "post", "201"],
       // Per-order messages.
       ["/v1/orders/{id}/messages", "get", "200"],
       ["/v1/orders/{id}/messages", "post", "201"],

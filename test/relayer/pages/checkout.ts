@@ -114,7 +114,7 @@ describe("hosted checkout page (Chromium, real relayer)", function () {
   });
 
   describe("a buy order (the user pays fiat, receives USDT)", function () {
-    it("when funded → amount, fiat, method, payment details and countdown; “I have paid” signs performed; the acceptor's release shows released", async function () {
+    it("when funded → amount, fiat, method, payment details and countdown; “I have paid” signs performed; “Escalate if not released” signs a dispute held by the keeper; the acceptor's release shows released", async function () {
       const user = w.p.payees[0];
       const address = await w.address(user);
       const order = await o.createOrder({ side: "buy", user: address });
@@ -138,8 +138,16 @@ describe("hosted checkout page (Chromium, real relayer)", function () {
       await page.locator('[aria-current="step"]', { hasText: "Paid" }).waitFor();
       expect(await status(page).textContent()).to.match(/Payment reported/);
       expect(wallet(page)).to.include.members(["eth_requestAccounts", "eth_signTypedData_v4"]);
-      expect(await page.locator("#actions").isHidden(), "no step left for the user").to.equal(true);
+      // The user's one step left: sign its escalation in advance (held by the keeper, sent only past the window).
+      const escalate = page.getByRole("button", { name: "Escalate if not released" });
+      await escalate.waitFor();
       await b.check(page, "checkout-buy-paid");
+      await escalate.click();
+      await page.locator("#escalation-note", { hasText: "Escalation signed" }).waitFor();
+      expect(await page.locator("#actions").isHidden(), "no step left for the user").to.equal(true);
+      const held = await w.http.get(`/v1/checkout/${order.id}`).expect(200);
+      expect(held.body.escalation).to.include({ state: "waiting" });
+      await b.check(page, "checkout-buy-escalation-held");
 
       const released = await w.confirm(order.dealId, "release", o.acceptorSigner, o.acceptorKey);
       expect(released.status, JSON.stringify(released.body)).to.equal(202);
