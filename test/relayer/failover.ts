@@ -55,7 +55,9 @@ describe("relayer failover: one leader, fencing, submissions of a dead replica",
     await w?.stop();
   });
 
-  const cluster = () => (process.env.REDIS_CLUSTER ? { REDIS_CLUSTER: process.env.REDIS_CLUSTER } : {});
+  /** REDIS_CLUSTER, when the suite runs against a cluster, passed on to the processes (nothing else). */
+  const cluster = (): Record<string, string> =>
+    process.env.REDIS_CLUSTER ? { REDIS_CLUSTER: process.env.REDIS_CLUSTER } : {};
   const indexerEnv = (prefix: string, extra: Record<string, string> = {}) => ({
     RPC_URL: w.node.url,
     DEPLOYMENT: w.deploymentFile,
