@@ -487,7 +487,9 @@ export function createIndexer({
         if (!lease) {
           setLeader(await store.lease(holder, options.leaseTtlMs));
           if (!lease) {
-            await sleep(Math.max(50, Math.floor(options.leaseTtlMs / 3)));
+            // A follower asks again every poll interval (at most a third of the TTL): a dead leader's successor
+            // then indexes within the lease TTL plus one poll interval (one cheap script call per poll meanwhile).
+            await sleep(Math.max(50, Math.min(options.pollIntervalMs, Math.floor(options.leaseTtlMs / 3))));
             continue;
           }
         }

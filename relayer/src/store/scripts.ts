@@ -148,6 +148,10 @@ return retracted
 /**
  * Takes or renews the indexer lease. KEYS: 1 lease, 2 fencing counter. ARGV: 1 holder id, 2 ttl ms, 3 current
  * lease value ("" to take a free lease). Returns the lease value ("<token>:<holder>") or false.
+ * A renewal (ARGV[3] set) only ever extends that very value: once it expired (a leader paused past the TTL), the
+ * renewal fails even if nobody took over meanwhile. It must not take a new token in passing: the caller, expecting
+ * its old value back, would drop it, leaving a lease nobody holds that locks every replica out for a whole TTL.
+ * The old leader takes a fresh lease (a new token) through the ordinary election instead.
  */
 export const LEASE_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
@@ -158,6 +162,7 @@ if current then
   end
   return false
 end
+if ARGV[3] ~= '' then return false end
 local token = redis.call('INCR', KEYS[2])
 local value = token .. ':' .. ARGV[1]
 redis.call('SET', KEYS[1], value, 'PX', ARGV[2])

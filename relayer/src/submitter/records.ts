@@ -47,6 +47,32 @@ end
 return 0
 `;
 
+/**
+ * Runs writes only while this process holds the key's lease (the follower's and the sender's updates of slots and
+ * records: a leader paused past its lease must not, once woken, overwrite what its successor wrote since).
+ * KEYS: lease, ...keys. ARGV: token, writes JSON [[command, key index in KEYS, ...args], ...]. Returns 1, or -1 (not
+ * the lease holder: nothing written).
+ */
+const FENCED_WRITES = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local writes = cjson.decode(ARGV[2])
+for i = 1, #writes do
+  local w = writes[i]
+  local args = {}
+  for j = 3, #w do args[#args + 1] = w[j] end
+  redis.call(w[1], KEYS[w[2]], unpack(args))
+end
+return 1
+`;
+
+/** A write of the submitter's leader that another process took the lease from: nothing was written. */
+export class SubmitterLeaseLost extends Error {
+  constructor() {
+    super("the submitter lease is held by another process: nothing written");
+    this.name = "SubmitterLeaseLost";
+  }
+}
+
 /** Deletes the lease if it is ours. */
 const DROP_LEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -60,11 +86,14 @@ export function createSubmitterStore({
   base,
   address,
   timeoutMs,
+  fence,
 }: {
   redis: Redis;
   base: string;
   address: string;
   timeoutMs: number;
+  /** The leader's lease token: when set, slot and record updates (put, putSlot, dropSlot) are fenced by it. */
+  fence?: string;
 }) {
   const who = address.toLowerCase();
   const k = {
@@ -78,6 +107,29 @@ export function createSubmitterStore({
   };
 
   const timed = <T>(what: string, promise: Promise<T>): Promise<T> => withDeadline(promise, timeoutMs, what);
+
+  /** Commands for `write`: fenced in one script when `fence` is set, else one MULTI. */
+  type Write = [command: string, key: string, ...args: (string | number)[]];
+  async function write(what: string, writes: Write[]): Promise<void> {
+    if (fence === undefined) {
+      const tx = redis.multi();
+      for (const [command, key, ...args] of writes) tx.call(command, key, ...args);
+      await timed(what, tx.exec());
+      return;
+    }
+    const keys = [k.lease];
+    const indexed = writes.map(([command, key, ...args]) => {
+      keys.push(key);
+      return [command, keys.length, ...args.map(String)];
+    });
+    const result = await timed(what, redis.eval(FENCED_WRITES, keys.length, ...keys, fence, JSON.stringify(indexed)));
+    if (result !== 1) throw new SubmitterLeaseLost();
+  }
+  const recordWrites = (records: SubmissionRecord[]): Write[] =>
+    records.flatMap((r): Write[] => [
+      ["SET", k.record(r.id), JSON.stringify(r), "EX", RECORD_TTL_SECONDS],
+      r.status === "queued" ? ["ZADD", k.queued, r.createdAt, r.id] : ["ZREM", k.queued, r.id],
+    ]);
 
   const parse = <T>(json: string | null): T | undefined => (json === null ? undefined : (JSON.parse(json) as T));
 
@@ -125,13 +177,7 @@ export function createSubmitterStore({
     /** Stores records (and keeps the queued index in step with their status). */
     async put(records: SubmissionRecord[]): Promise<void> {
       if (records.length === 0) return;
-      const tx = redis.multi();
-      for (const r of records) {
-        tx.set(k.record(r.id), JSON.stringify(r), "EX", RECORD_TTL_SECONDS);
-        if (r.status === "queued") tx.zadd(k.queued, r.createdAt, r.id);
-        else tx.zrem(k.queued, r.id);
-      }
-      await timed("put", tx.exec());
+      await write("put", recordWrites(records));
     },
 
     /** Ids of queued submissions created before `before` (unix ms), oldest first. */
@@ -163,24 +209,12 @@ export function createSubmitterStore({
 
     /** Stores a slot and the records it carries together (a bump, a receipt, a status change). */
     async putSlot(slot: Slot, records: SubmissionRecord[]): Promise<void> {
-      const tx = redis.multi().set(k.slot(slot.nonce), JSON.stringify(slot));
-      for (const r of records) {
-        tx.set(k.record(r.id), JSON.stringify(r), "EX", RECORD_TTL_SECONDS);
-        if (r.status === "queued") tx.zadd(k.queued, r.createdAt, r.id);
-        else tx.zrem(k.queued, r.id);
-      }
-      await timed("put slot", tx.exec());
+      await write("put slot", [["SET", k.slot(slot.nonce), JSON.stringify(slot)], ...recordWrites(records)]);
     },
 
     /** Forgets a final (or abandoned) slot and stores the records it carried. */
     async dropSlot(nonce: number, records: SubmissionRecord[]): Promise<void> {
-      const tx = redis.multi().del(k.slot(nonce)).zrem(k.slots, String(nonce));
-      for (const r of records) {
-        tx.set(k.record(r.id), JSON.stringify(r), "EX", RECORD_TTL_SECONDS);
-        if (r.status === "queued") tx.zadd(k.queued, r.createdAt, r.id);
-        else tx.zrem(k.queued, r.id);
-      }
-      await timed("drop slot", tx.exec());
+      await write("drop slot", [["DEL", k.slot(nonce)], ["ZREM", k.slots, String(nonce)], ...recordWrites(records)]);
     },
 
     /** Slots not yet final, by nonce. */

@@ -122,7 +122,9 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
   const wallet = new Wallet(deps.signerKey);
   const address = wallet.address;
   const logger = common.logger.child({ module: "submitter", relayer: address });
-  const store = createSubmitterStore({ redis, base, address, timeoutMs: o.redisTimeoutMs });
+  const token = `${process.pid}:${randomBytes(8).toString("hex")}`;
+  // Only the lease holder updates slots and records (submit's new records are not fenced: any replica accepts them).
+  const store = createSubmitterStore({ redis, base, address, timeoutMs: o.redisTimeoutMs, fence: token });
   const queueName = `submit-${address.toLowerCase()}`;
   const prefix = `${base}bull`;
   // BullMQ opens its own connections (a worker blocks); same server and database as the caller's client.
@@ -140,7 +142,6 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
   let queue: Queue | undefined;
   const queueOf = () => (queue ??= new Queue(queueName, { connection, prefix }));
 
-  const token = `${process.pid}:${randomBytes(8).toString("hex")}`;
   let running = false;
   let leading = false;
   let worker: Worker | undefined;

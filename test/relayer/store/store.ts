@@ -293,11 +293,14 @@ describe("relayer store (Redis)", function () {
       expect(await store.leaseHolder()).to.equal(third);
     });
 
-    it("answers a renewal after expiry, with the lease free, with another value: the renewal failed", async function () {
+    it("refuses a renewal after expiry even with the lease free, and leaves it free for a fresh election", async function () {
       const old = (await store.lease("a", 50))!;
       await new Promise((resolve) => setTimeout(resolve, 120));
-      const value = await store.lease("a", TTL_MS, old);
-      expect(value).to.be.a("string").and.not.equal(old);
+      // A renewal that took a new token in passing would leave a lease its caller drops: nobody could lead for a TTL.
+      expect(await store.lease("a", TTL_MS, old)).to.equal(undefined);
+      expect(await store.leaseHolder()).to.equal(undefined);
+      const fresh = (await store.lease("a", TTL_MS))!;
+      expect(Number(fresh.split(":")[0])).to.equal(Number(old.split(":")[0]) + 1);
     });
 
     it("releases only its own lease: a stale value leaves the new holder's in place", async function () {

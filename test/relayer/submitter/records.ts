@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { Redis } from "ioredis";
-import { createSubmitterStore, type SubmitterStore } from "../../../relayer/src/submitter/records";
+import { createSubmitterStore, SubmitterLeaseLost, type SubmitterStore } from "../../../relayer/src/submitter/records";
 import type { Slot, SubmissionRecord } from "../../../relayer/src/submitter/types";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -130,5 +130,47 @@ describe("relayer/submitter/records", () => {
     expect(await store.takeLease("one", 100)).to.equal(true);
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(await store.takeLease("two", 100)).to.equal(true);
+  });
+
+  it("updates of a fenced store (a leader's) → written while its token holds the lease, refused once another does", async () => {
+    const fenced = createSubmitterStore({
+      redis,
+      base: `${prefix}:{t}:`,
+      address: ADDRESS,
+      timeoutMs: 2_000,
+      fence: "old",
+    });
+    await fenced.takeLease("old", 60_000);
+    await fenced.setNextNonce(0);
+    await fenced.create(record("a"));
+    const sent = { ...record("a"), status: "sent" as const };
+    expect(await fenced.commitSlot(slot(0, ["a"]), [sent], "old")).to.equal("recorded");
+    await fenced.putSlot({ ...slot(0, ["a"]), status: "mined" }, [{ ...sent, status: "mined" }]);
+    expect((await fenced.get("a"))!.status).to.equal("mined");
+
+    // A successor takes over (the old leader was paused past the lease) and finalizes the submission.
+    await redis.set(fenced.keys.lease, "new");
+    const successor = createSubmitterStore({
+      redis,
+      base: `${prefix}:{t}:`,
+      address: ADDRESS,
+      timeoutMs: 2_000,
+      fence: "new",
+    });
+    await successor.dropSlot(0, [{ ...sent, status: "final" }]);
+    // Woken, the old leader's stale updates are refused: the record is not taken back to "mined", no slot comes back.
+    const stale = { ...sent, status: "mined" as const };
+    for (const attempt of [
+      () => fenced.putSlot({ ...slot(0, ["a"]), status: "mined" }, [stale]),
+      () => fenced.dropSlot(0, [stale]),
+      () => fenced.put([stale]),
+    ]) {
+      let refused: unknown;
+      await attempt().catch((error: unknown) => (refused = error));
+      expect(refused).to.be.instanceOf(SubmitterLeaseLost);
+    }
+    expect((await fenced.get("a"))!.status).to.equal("final");
+    expect(await redis.exists(fenced.keys.slot(0))).to.equal(0);
+    expect(await fenced.slots()).to.deep.equal([]);
   });
 });
