@@ -2817,6 +2817,15 @@ export interface operations {
           "application/json": components["schemas"]["ChainList"];
         };
       };
+      /** @description Invalid parameter: the problem's `errors` name each parameter and the reason */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
       /** @description No API key where one is needed (writes always; reads when READS_REQUIRE_KEY=on), or an unknown, revoked or expired key (type unauthenticated) */
       401: {
         headers: {

@@ -198,7 +198,7 @@ export const ROUTES: Route[] = [
       "Every chain whose relayer registered it in this Redis (one relayer per chain, same REDIS_PREFIX), this " +
       "relayer's first, then by chain id: its escrow and registry, the block its projection has indexed, and " +
       "whether the projection may be served (a chain that may not answers 503 for its own deals only).",
-    responses: { 200: json(ChainListSchema, "The chains") },
+    responses: { 200: json(ChainListSchema, "The chains"), 400: invalid },
   },
   {
     id: "listDeals",
