@@ -5,6 +5,14 @@
  */
 import { expect } from "chai";
 import { toBeHex } from "ethers";
+import { Redis } from "ioredis";
+import { createCommon } from "../../relayer/src/common";
+import { parseOptions } from "../../relayer/src/options";
+import { createStore } from "../../relayer/src/store/store";
+import { createAvailability } from "../../relayer/src/api/availability";
+import { chainsKey, createChains, parseChainEntry, registerChain, type ChainEntry } from "../../relayer/src/chains";
+import { testRedisUrl } from "../support/redis";
+import { freshPrefix } from "./support/indexer";
 import { nextSalt } from "./support/activity";
 import { startWriteRelayer, type WriteRelayer } from "./support/write";
 
@@ -216,6 +224,63 @@ describe("relayer: several chains on one Redis", function () {
       expect(chains.find((c) => c.chainId === CHAIN_B)?.available).to.equal(false);
     } finally {
       await a.relayer.redis.hdel(meta, "halted");
+    }
+  });
+});
+
+describe("relayer: the registry of chains (chains.ts)", function () {
+  const entryOf = (chainId: number, escrow = `0x${"ab".repeat(20)}`): ChainEntry => ({
+    chainId,
+    escrow,
+    registry: `0x${"cd".repeat(20)}`,
+    keyPrefix: `p:{${chainId}:abababab}:`,
+    deploymentBlock: 1,
+    resolutionWindow: 86_400,
+    confirmations: 2,
+  });
+
+  it("parses an entry; skips one of another shape, another field or malformed JSON", function () {
+    const entry = entryOf(10);
+    expect(parseChainEntry("10", JSON.stringify(entry))).to.deep.equal(entry);
+    expect(parseChainEntry("11", JSON.stringify(entry))).to.equal(undefined);
+    expect(parseChainEntry("10", JSON.stringify({ ...entry, escrow: "0x12" }))).to.equal(undefined);
+    expect(parseChainEntry("10", JSON.stringify({ ...entry, confirmations: "2" }))).to.equal(undefined);
+    expect(parseChainEntry("10", "{not json")).to.equal(undefined);
+  });
+
+  it("lists its own chain first, the others by chain id; writes its entry back when the registry was flushed", async function () {
+    const prefix = freshPrefix("chains-registry");
+    const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+    try {
+      const common = createCommon(
+        parseOptions({
+          RPC_URL: "http://127.0.0.1:8545",
+          DEPLOYMENT: "none.json",
+          REDIS_PREFIX: prefix,
+          LOG_LEVEL: "silent",
+        }),
+      );
+      const store = createStore({ common, redis, chainId: 20, escrow: `0x${"ab".repeat(20)}` });
+      const own = { entry: entryOf(20), store, availability: createAvailability({ store }), own: true };
+      await registerChain(redis, prefix, own.entry);
+      await registerChain(redis, prefix, entryOf(30));
+      await registerChain(redis, prefix, entryOf(10));
+      await redis.hset(chainsKey(prefix), "99", "{not json");
+      const chains = createChains({ common, redis, own, cacheMs: 0 });
+      const listed = await chains.list();
+      expect(listed.map((c) => [c.entry.chainId, c.own])).to.deep.equal([
+        [20, true],
+        [10, false],
+        [30, false],
+      ]);
+      // Another chain's store reads that chain's keys.
+      expect(listed[1].store.keyPrefix).to.equal(`${prefix}:{10:abababab}:`);
+      await redis.del(chainsKey(prefix));
+      expect((await chains.list()).map((c) => c.entry.chainId)).to.deep.equal([20]);
+      expect(Object.keys(await redis.hgetall(chainsKey(prefix)))).to.deep.equal(["20"]);
+    } finally {
+      await redis.del(chainsKey(prefix));
+      redis.disconnect();
     }
   });
 });
