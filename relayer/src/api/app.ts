@@ -85,6 +85,8 @@ const PROJECTION_FREE: ReadonlySet<RouteId> = new Set([
   "getOrder",
   "listOrders",
   "listAcceptorOrders",
+  // It tells which chains may be served: open while this relayer's own may not.
+  "listChains",
 ]);
 
 /** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
