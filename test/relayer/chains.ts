@@ -226,6 +226,46 @@ describe("relayer: several chains on one Redis", function () {
       await a.relayer.redis.hdel(meta, "halted");
     }
   });
+
+  it("its own projection may not be served → 503 for its own deals only; GET /v1/chains still answers", async function () {
+    const meta = a.relayer.store.key("meta");
+    await a.relayer.redis.hset(meta, "halted", "test: chain A halted");
+    try {
+      // Each chain's state is cached briefly: wait until A shows as halted and B (just cleared) as served.
+      const deadline = Date.now() + WAIT_MS;
+      for (;;) {
+        const chains = (await a.http.get("/v1/chains").expect(200)).body.data as {
+          chainId: number;
+          available: boolean;
+        }[];
+        const shown = JSON.stringify(chains.map((c) => [c.chainId, c.available]));
+        if (
+          shown ===
+          JSON.stringify([
+            [CHAIN_A, false],
+            [CHAIN_B, true],
+          ])
+        )
+          break;
+        if (Date.now() > deadline) throw new Error(`GET /v1/chains still shows ${shown}`);
+        await sleep(50);
+      }
+      // Its own chain's deals answer 503; the other chain's are served as ever, by this relayer's API too.
+      const res = await a.http.get(`/v1/deals/${onlyA}`).expect(503);
+      expect(res.body.type).to.match(/projection-unavailable$/);
+      await a.http.get(`/v1/deals?chainId=${CHAIN_A}`).expect(503);
+      expect((await a.http.get(`/v1/deals/${onlyB}`).expect(200)).body.chainId).to.equal(CHAIN_B);
+      const list = (await a.http.get("/v1/deals?limit=100").expect(200)).body.data as DealJson[];
+      expect(list.length).to.be.greaterThan(0);
+      expect(list.every((d) => d.chainId === CHAIN_B)).to.equal(true);
+      // Writes stay guarded by this relayer's projection.
+      await a.http.get(`/v1/deals/${onlyA}/typed-data?action=performed`).expect(503);
+      // Chain B's relayer serves chain B as ever.
+      expect((await b.http.get(`/v1/deals/${onlyB}`).expect(200)).body.chainId).to.equal(CHAIN_B);
+    } finally {
+      await a.relayer.redis.hdel(meta, "halted");
+    }
+  });
 });
 
 describe("relayer: the registry of chains (chains.ts)", function () {

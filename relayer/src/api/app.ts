@@ -89,6 +89,9 @@ const PROJECTION_FREE: ReadonlySet<RouteId> = new Set([
   "listChains",
 ]);
 
+/** Routes that check the projection of each chain they read themselves (instead of the route guard). */
+const CHAIN_GUARDED: ReadonlySet<RouteId> = new Set(["getDeal", "listDeals"]);
+
 /** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
 const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData", "rulingTypedData"]);
 
@@ -221,12 +224,15 @@ export function createApi({
     ]);
   };
 
-  /** 503 when another chain's projection may not be served (this relayer's own is guarded per route). */
+  /**
+   * 503 when a chain's projection may not be served. The deal reads check each chain they read (a chain whose
+   * projection may not be served answers 503 for its own deals only); every other data route keeps the route guard
+   * on this relayer's projection.
+   */
   const ensureAvailable = async (chain: ServedChain) => {
-    if (chain.own) return;
     const reason = unavailableReason((await chain.availability.state()).meta);
     if (reason !== undefined) {
-      throw new ApiProblem("projection-unavailable", `Chain ${chain.entry.chainId}: ${reason}`, {
+      throw new ApiProblem("projection-unavailable", chain.own ? reason : `Chain ${chain.entry.chainId}: ${reason}`, {
         headers: { "Retry-After": String(RETRY_AFTER_SECONDS) },
       });
     }
@@ -398,15 +404,15 @@ export function createApi({
       const { chainId } = validateQuery(req, DealQuery);
       const served = await chains.list();
       const candidates = chainId === undefined ? served : [chainNamed(served, chainId)];
-      if (chainId !== undefined) await ensureAvailable(candidates[0]);
       if (candidates.length === 1) {
+        await ensureAvailable(candidates[0]);
         const found = await lookupDeal(candidates[0], dealId);
         if (!found) throw new ApiProblem("deal-not-found", `No deal ${dealId} has been indexed.`);
         sendCacheable(req, res, found.entry, found.final);
         return;
       }
       // Every chain is asked (this relayer's first): the same id on two chains is ambiguous.
-      const available = await Promise.all(candidates.map((c) => (c.own ? true : isAvailable(c))));
+      const available = await Promise.all(candidates.map(isAvailable));
       const results = await Promise.all(candidates.map((c, i) => (available[i] ? lookupDeal(c, dealId) : undefined)));
       const found = results.filter((r) => r !== undefined);
       if (found.length > 1) {
@@ -477,7 +483,6 @@ export function createApi({
       const limit = query.limit ?? LIMIT_DEFAULT;
       const served = await chains.list();
       const named = query.chainId === undefined ? undefined : chainNamed(served, query.chainId);
-      if (named) await ensureAvailable(named);
       // One chain (named, or the only one served): the list and its cursors as ever; several: one after another.
       const selected = named ? [named] : served;
       const several = selected.length > 1;
@@ -522,6 +527,7 @@ export function createApi({
       const parts: string[] = [];
       let nextCursor: string | null = null;
       if (!several) {
+        await ensureAvailable(selected[0]);
         const page = await readChain(selected[0], limit, start);
         parts.push(...page.parts);
         nextCursor = page.next ? encodeCursor(page.next, filter) : null;
@@ -536,10 +542,13 @@ export function createApi({
           }
         }
         let from: CursorPosition | undefined = start;
+        const available = await Promise.all(selected.map(isAvailable));
+        // None may be served: 503 as for one chain (this relayer's reason).
+        if (!available.includes(true)) await ensureAvailable(ownChain);
         for (; at < selected.length && nextCursor === null; at++) {
           const chain = selected[at];
-          // Another chain whose projection may not be served is left out (this relayer's own is guarded).
-          if (!chain.own && !(await isAvailable(chain))) {
+          // A chain whose projection may not be served is left out.
+          if (!available[at]) {
             from = undefined;
             continue;
           }
@@ -763,7 +772,8 @@ export function createApi({
       // Webhook endpoints are the write side's own keys (kept by a rebuild): manageable while the projection is not.
       const projectionFree =
         route.tags?.includes("operations") || route.tags?.includes("webhooks") || PROJECTION_FREE.has(route.id);
-      const data = projectionFree ? [] : [guard];
+      // The deal reads check each chain they read themselves (several chains: one's outage is not the others').
+      const data = projectionFree || CHAIN_GUARDED.has(route.id) ? [] : [guard];
       // A route whose body is not JSON reads it itself, before idempotency fingerprints it.
       const body = route.id === "postEvidence" ? [evidenceBodyReader(() => evidence?.maxBytes)] : [];
       if (route.method === "post") chain.post(...guards, ...data, ...body, ...(write?.beforePost ?? []), handler);
