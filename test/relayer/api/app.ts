@@ -486,7 +486,11 @@ describe("relayer read API", function () {
         ],
         [`cursor=${Buffer.from("null").toString("base64url")}`, "cursor", "is not a cursor returned by this API"],
         ["foo=bar", "foo", "is unknown (known: party, gateway, ref, status, overdue, chainId, cursor, limit)"],
-        ["__proto__=x", "__proto__", "is unknown (known: party, gateway, ref, status, overdue, chainId, cursor, limit)"],
+        [
+          "__proto__=x",
+          "__proto__",
+          "is unknown (known: party, gateway, ref, status, overdue, chainId, cursor, limit)",
+        ],
         ["chainId=0x7a69", "chainId", "must be a chain id: a positive decimal integer"],
         ["chainId=0", "chainId", "must be a chain id: a positive decimal integer"],
         ["chainId=999", "chainId", "no chain 999 is served here; known chains: 31337"],
