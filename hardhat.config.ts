@@ -68,7 +68,8 @@ const config: HardhatUserConfig = {
     },
   },
   networks: {
-    hardhat: { hardfork: "cancun" },
+    // HARDHAT_CHAIN_ID: a node of another chain id (the relayer's several-chains test runs two side by side).
+    hardhat: { hardfork: "cancun", chainId: Number(process.env.HARDHAT_CHAIN_ID ?? 31337) },
     localhost: { url: process.env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545" },
     ...usdtNetworks(process.env),
   },

@@ -7,6 +7,7 @@
 /** Every route of the API by its id: the client's methods are named after these keys. */
 export const ROUTE_TABLE = {
   getDeal: { method: "get", path: "/v1/deals/{dealId}", parseAs: "json" },
+  listChains: { method: "get", path: "/v1/chains", parseAs: "json" },
   listDeals: { method: "get", path: "/v1/deals", parseAs: "json" },
   listGateways: { method: "get", path: "/v1/gateways", parseAs: "json" },
   getGateway: { method: "get", path: "/v1/gateways/{address}", parseAs: "json" },

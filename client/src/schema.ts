@@ -17,6 +17,8 @@ export interface paths {
      * @description The deal's parameters, status, settlement amounts, evidence and every event (block, transaction hash, log index). A disputed deal says who may rule it now (`disputeRuler`) and until when its gateway may (`resolutionDeadline`); a delegate's lock says when it expires (`lockExpiry`). Each entity carries `finality`: `pending` while its latest event has fewer confirmations than the relayer's confirmation depth (a chain reorganisation can still undo it), `final` once it has that many (it will not change any more). `confirmations` = head block - block of the event + 1.
      *
      *     Every answer has a strong `ETag`; `If-None-Match` with it answers 304. A settled deal (released, refunded, resolved or split) whose finality is `final` never changes: `Cache-Control: public, max-age=86400, immutable` (`private` when reads need a key); any other `no-cache` (revalidate each time).
+     *
+     *     Several chains (one relayer per chain on one Redis; GET /v1/chains): the deal is looked up on every chain served, or on `chainId` only. The same id on two chains (ids are keccak(payer, salt)) answers 409 `ambiguous-deal` naming the chains, unless `chainId` picks one.
      */
     get: operations["getDeal"];
     put?: never;
@@ -27,6 +29,30 @@ export interface paths {
      * @description 204 with an `Allow` header listing the path's methods (GET, HEAD, OPTIONS); no body, no API key.
      */
     options: operations["optionsDealsDealId"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/chains": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The chains served
+     * @description Every chain whose relayer registered it in this Redis (one relayer per chain, same REDIS_PREFIX), this relayer's first, then by chain id: its escrow and registry, the block its projection has indexed, and whether the projection may be served (a chain that may not answers 503 for its own deals only).
+     */
+    get: operations["listChains"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    /**
+     * The methods this path takes
+     * @description 204 with an `Allow` header listing the path's methods (GET, HEAD, OPTIONS); no body, no API key.
+     */
+    options: operations["optionsChains"];
     head?: never;
     patch?: never;
     trace?: never;
@@ -42,7 +68,9 @@ export interface paths {
      * Deals, most recently updated first
      * @description Lists deals by the time of their latest event, newest first (ties by deal id, descending), in pages of `limit` (default 20, at most 100). Filters: at most one of `party` (payer or payee), `gateway` and `ref` (more is a 400), and optionally `status`; `overdue=true` lists the disputes past their ruling deadline (disputed deals an arbiter may rule now; the audit command's OVERDUE). Follow `nextCursor` until it is null; the cursor is opaque and bound to the filters it was issued for.
      *
-     *     When `status` is combined with `party`, `gateway` or `ref`, or with `overdue=true`, the index is scanned and filtered: one request scans at most 5× `limit` deals, so a page can hold fewer than `limit` deals (even none) while `nextCursor` is not null — keep following it. A deal updated while you page moves to the front of the list: it does not show up again on later pages (nor at all, if you had not reached it yet: start from the first page to see recent changes). Each entity carries `finality`: `pending` while its latest event has fewer confirmations than the relayer's confirmation depth (a chain reorganisation can still undo it), `final` once it has that many (it will not change any more). `confirmations` = head block - block of the event + 1.
+     *     When `status` is combined with `party`, `gateway` or `ref`, or with `overdue=true`, the index is scanned and filtered: one request scans at most 5× `limit` deals, so a page can hold fewer than `limit` deals (even none) while `nextCursor` is not null — keep following it.
+     *
+     *     Several chains: deals of every chain served are listed, one chain after the other (this relayer's chain first, then by chain id), each in the order above — block times of different chains are not compared; the cursor names the chain it continues on. `chainId` lists one chain. A chain whose projection may not be served is left out of the unfiltered list (with `chainId` it answers 503). A deal updated while you page moves to the front of the list: it does not show up again on later pages (nor at all, if you had not reached it yet: start from the first page to see recent changes). Each entity carries `finality`: `pending` while its latest event has fewer confirmations than the relayer's confirmation depth (a chain reorganisation can still undo it), `final` once it has that many (it will not change any more). `confirmations` = head block - block of the event + 1.
      */
     get: operations["listDeals"];
     put?: never;
@@ -1288,6 +1316,8 @@ export interface components {
     DealView: {
       /** @description Lower-case bytes32 hex */
       dealId: string;
+      /** @description The chain the deal is on (its escrow's chain id) */
+      chainId: number;
       /**
        * @description open → performed → released; refunded (deadline, cancel, an expired delegate lock); performed → disputed → resolved (a ruling), released (the payer gives in), split (both parties agree) or refunded (cancel); split also from open or performed. released, refunded, resolved and split are terminal.
        * @enum {string}
@@ -1443,6 +1473,35 @@ export interface components {
        * @enum {string}
        */
       finality: "pending" | "final";
+    };
+    ChainList: {
+      data: components["schemas"]["ChainView"][];
+    };
+    ChainView: {
+      chainId: number;
+      /**
+       * @description Lower-case hex address
+       * @example 0x1212121212121212121212121212121212121212
+       */
+      escrow: string;
+      /**
+       * @description Lower-case hex address
+       * @example 0x1212121212121212121212121212121212121212
+       */
+      registry: string;
+      /** @description Block number */
+      deploymentBlock: number;
+      name?: string;
+      /** @description Whether this relayer indexes the chain (writes go to it) */
+      own: boolean;
+      /** @description The last block indexed into the chain's projection */
+      indexedBlock?: number;
+      /** @description The latest head its indexer saw */
+      head?: number;
+      /** @description Whether the chain's projection may be served (else 503 for it) */
+      available: boolean;
+      /** @description Why it may not be served */
+      reason?: string;
     };
     DealList: {
       data: components["schemas"]["DealView"][];
@@ -2555,7 +2614,10 @@ export type $defs = Record<string, never>;
 export interface operations {
   getDeal: {
     parameters: {
-      query?: never;
+      query?: {
+        /** @description Only this chain (a chain id GET /v1/chains lists; another is a 400) */
+        chainId?: string;
+      };
       header?: never;
       path: {
         /** @description Deal id (bytes32), any case */
@@ -2619,6 +2681,15 @@ export interface operations {
       };
       /** @description Method not allowed (the Allow header lists the allowed ones) */
       405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The id names a deal on several chains: give chainId (type ambiguous-deal; member chains) */
+      409: {
         headers: {
           [name: string]: unknown;
         };
@@ -2768,6 +2839,199 @@ export interface operations {
       };
     };
   };
+  listChains: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The chains */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["ChainList"];
+        };
+      };
+      /** @description Invalid parameter: the problem's `errors` name each parameter and the reason */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description No API key where one is needed (writes always; reads when READS_REQUIRE_KEY=on), or an unknown, revoked or expired key (type unauthenticated) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The key's scope does not allow this route or this deal (type forbidden) */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Rate limit exceeded (type rate-limited); see Retry-After */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The data store is unreachable (type unavailable), or the projection cannot be served as current — halted after a reorg deeper than the confirmation depth, being rebuilt, or not yet indexed (type projection-unavailable); see Retry-After */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  optionsChains: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description No content; `Allow` lists the methods */
+      204: {
+        headers: {
+          /** @description The path's methods */
+          Allow?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Method not allowed (the Allow header lists the allowed ones) */
+      405: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request body is over 100 kB (type payload-too-large); bodies are parsed on every route */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request target is over 8,192 characters (type uri-too-long) */
+      414: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description An Expect header other than 100-continue (type expectation-failed) */
+      417: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description The request line and headers are over node's 16 KiB limit (type headers-too-large) */
+      431: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Internal error (a bug; the detail never carries internals) */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
   listDeals: {
     parameters: {
       query?: {
@@ -2781,6 +3045,8 @@ export interface operations {
         status?: "open" | "performed" | "released" | "refunded" | "disputed" | "resolved" | "split";
         /** @description `true`: only disputes past their ruling deadline — disputed deals whose gateway may no longer rule (its resolution window passed, it does not hold the dispute, or it is suspended or gone), so an arbiter may. Implies `status=disputed` (another status is a 400). */
         overdue?: "true";
+        /** @description Only this chain (a chain id GET /v1/chains lists; another is a 400) */
+        chainId?: string;
         /** @description Opaque cursor from a previous page's nextCursor. It is bound to the filters it was issued for: using it with other party/gateway/status values is a 400. */
         cursor?: string;
         /** @description Page size, 1–100 (default 20) */

@@ -15,6 +15,7 @@ import { helpText, parseProcessOptions, parseProcessOptionsOf } from "./options"
 import { redactText, redactUrl } from "./redact";
 import { createChain } from "./chain/chain";
 import { createStore, type Store } from "./store/store";
+import { chainsKey, createChains, registerChain } from "./chains";
 import { createIndexer } from "./indexer/indexer";
 import { createApi } from "./api/app";
 import { createReportSource } from "./api/reports";
@@ -356,9 +357,28 @@ export async function startRelayer(common: Common) {
   const webhooks = startWebhooks({ common, redis, store, chainId });
   /* ---- end of events, replay and webhooks ---- */
 
+  /* ---- several chains (chains.ts): one relayer per chain on one Redis; the API serves every chain registered ---- */
+  const ownChain = {
+    entry: {
+      chainId,
+      escrow: escrow.toLowerCase(),
+      registry: sources.registry.toLowerCase(),
+      keyPrefix: store.keyPrefix,
+      deploymentBlock,
+      resolutionWindow,
+      confirmations: options.confirmations,
+    },
+    store,
+    availability,
+    own: true,
+  };
+  await registerChain(redis, options.redisPrefix, ownChain.entry);
+  const chains = createChains({ common, redis, own: ownChain });
+
   const app = createApi({
     common,
     store,
+    chains,
     readiness,
     resolutionWindow,
     tokens: tokens.snapshot,
@@ -405,6 +425,8 @@ export async function startRelayer(common: Common) {
     await webhooks.stop();
     await webhooks.clear();
     await store.clear();
+    // This chain's entry in the registry of chains (only its own: another relayer's entry is never deleted).
+    await redis.hdel(chainsKey(options.redisPrefix), String(chainId));
     // API keys, rate limits, idempotency records and gas budgets live under the prefix's {keys} tag.
     const pattern = `${keysBase(options.redisPrefix).replace(/[{}[\]*?\\]/g, "\\$&")}*`;
     let cursor = "0";

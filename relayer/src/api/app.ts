@@ -18,15 +18,17 @@ import { FINAL_STATUSES, type DealStatus } from "../domain/projection";
 import { acceptorView, dealView, gatewayView, tokenAmounts, type Progress } from "../domain/views";
 import type { TokenHealth } from "../tokens/monitor";
 import type { Store } from "../store/store";
+import { singleChain, type Chains, type ServedChain } from "../chains";
 import { ADDRESS_ID, decodeCursor, encodeCursor, filterKey, startingAt, type CursorPosition } from "./cursor";
 import { createFinalCache, etagOf, matchesIfNoneMatch, type CachedBody, type FinalCache } from "./final-cache";
 import { buildOpenApiDocument, ROUTES, SCAN_FACTOR, type RouteId } from "./openapi";
-import { ApiProblem, problemOf, sendProblem } from "./problems";
+import { ApiProblem, problemOf, RETRY_AFTER_SECONDS, sendProblem } from "./problems";
 import {
   AcceptorListQuery,
   AddressParams,
   DealListQuery,
   DealParams,
+  DealQuery,
   EmptyQuery,
   GatewayListQuery,
   LIMIT_DEFAULT,
@@ -37,6 +39,7 @@ import { writeHandlers, type WriteApi } from "./write";
 import {
   confirmAbsence,
   createAvailability,
+  unavailableReason,
   isRedisTimeout,
   projectionGuard,
   READY_DEADLINE_MS,
@@ -82,7 +85,12 @@ const PROJECTION_FREE: ReadonlySet<RouteId> = new Set([
   "getOrder",
   "listOrders",
   "listAcceptorOrders",
+  // It tells which chains may be served: open while this relayer's own may not.
+  "listChains",
 ]);
+
+/** Routes that check the projection of each chain they read themselves (instead of the route guard). */
+const CHAIN_GUARDED: ReadonlySet<RouteId> = new Set(["getDeal", "listDeals"]);
 
 /** POST routes that only compute an answer (nothing is stored or sent): keyed like reads. */
 const COMPUTING_POSTS: ReadonlySet<RouteId> = new Set(["intentTypedData", "rulingTypedData"]);
@@ -129,6 +137,8 @@ export type ApiDeps = {
   gatewayDesk?: GatewayDesk;
   /** The keeper's scheduled actions (absent: their routes answer 503). */
   scheduled?: ScheduledApi;
+  /** The chains served from this Redis (chains.ts); absent: `store`'s chain only. */
+  chains?: Chains;
 };
 
 /** The first entry of an ascending (score, id) list at or after `position`. */
@@ -163,6 +173,7 @@ export function createApi({
   messages,
   gatewayDesk,
   scheduled,
+  chains: givenChains,
 }: ApiDeps): express.Express {
   const { logger, metrics } = common;
   const methodNames = createMethodNames();
@@ -183,25 +194,82 @@ export function createApi({
 
   /* -------------------------------------------- progress cache -------------------------------------------- */
 
-  let cached: { at: number; progress: Promise<Progress> } | undefined;
-  const progressOf = (): Promise<Progress> => {
+  /* ------------------------------------------------ chains ------------------------------------------------ */
+
+  const chains: Chains =
+    givenChains ??
+    singleChain({
+      entry: {
+        chainId: store.chainId,
+        escrow: store.escrow,
+        registry: "",
+        keyPrefix: store.keyPrefix,
+        deploymentBlock: 0,
+        resolutionWindow,
+        confirmations: common.options.confirmations,
+      },
+      store,
+      availability,
+      own: true,
+    });
+  const ownChain = chains.own;
+
+  /** The chain a `chainId` query names: 400 when no chain served has it. */
+  const chainNamed = (served: ServedChain[], chainId: number): ServedChain => {
+    const found = served.find((c) => c.entry.chainId === chainId);
+    if (found) return found;
+    const known = served.map((c) => c.entry.chainId).join(", ");
+    throw invalidParameters([
+      { parameter: "chainId", in: "query", message: `no chain ${chainId} is served here; known chains: ${known}` },
+    ]);
+  };
+
+  /**
+   * 503 when a chain's projection may not be served. The deal reads check each chain they read (a chain whose
+   * projection may not be served answers 503 for its own deals only); every other data route keeps the route guard
+   * on this relayer's projection.
+   */
+  const ensureAvailable = async (chain: ServedChain) => {
+    const reason = unavailableReason((await chain.availability.state()).meta);
+    if (reason !== undefined) {
+      throw new ApiProblem("projection-unavailable", chain.own ? reason : `Chain ${chain.entry.chainId}: ${reason}`, {
+        headers: { "Retry-After": String(RETRY_AFTER_SECONDS) },
+      });
+    }
+  };
+  const isAvailable = (chain: ServedChain) =>
+    ensureAvailable(chain).then(
+      () => true,
+      () => false,
+    );
+
+  /* -------------------------------------------- progress cache -------------------------------------------- */
+
+  const progressCache = new Map<Store, { at: number; progress: Promise<Progress> }>();
+  const progressOf = (chain: ServedChain = ownChain): Promise<Progress> => {
     const now = performance.now();
+    const cached = progressCache.get(chain.store);
     if (cached && now - cached.at < metaCacheMs) return cached.progress;
-    const progress = store
+    const progress = chain.store
       .getMeta()
       // The head is recorded after each commit; never report fewer confirmations than the indexed block implies.
       .then((m) => ({
         head: Math.max(m.head ?? 0, m.block ?? 0),
-        confirmations: common.options.confirmations,
+        confirmations: chain.own ? common.options.confirmations : chain.entry.confirmations,
         now: Math.max(Math.floor(Date.now() / 1000), m.time ?? 0),
       }));
     const entry = { at: now, progress };
-    cached = entry;
+    progressCache.set(chain.store, entry);
     progress.catch(() => {
-      if (cached === entry) cached = undefined;
+      if (progressCache.get(chain.store) === entry) progressCache.delete(chain.store);
     });
     return progress;
   };
+  const contextOf = (chain: ServedChain, gateway?: Record<string, string>) => ({
+    resolutionWindow: chain.own ? resolutionWindow : chain.entry.resolutionWindow,
+    gateway,
+    chainId: chain.entry.chainId,
+  });
 
   let openApiJson: string | undefined;
 
@@ -227,41 +295,87 @@ export function createApi({
    * as serialising the views, without rebuilding what never changes.
    */
   const listFromIndex = async (
-    res: Response,
+    chain: ServedChain,
     index: string,
     limit: number,
     start: CursorPosition | undefined,
-    filter: string,
-  ) => {
+  ): Promise<{ parts: string[]; next?: CursorPosition }> => {
+    // The final-deal cache holds this relayer's chain only (its resets follow this chain's projection).
+    const cache = chain.own ? finalCache : undefined;
     const generation = finalCache.generation();
     const [{ ids, next }, progress] = await Promise.all([
-      store.readDealIds(index, limit, start ? startingAt(start) : undefined),
-      progressOf(),
+      chain.store.readDealIds(index, limit, start ? startingAt(start) : undefined),
+      progressOf(chain),
     ]);
-    const parts: (string | undefined)[] = ids.map(({ id }) => finalCache.get(id)?.body);
+    const parts: (string | undefined)[] = ids.map(({ id }) => cache?.get(id)?.body);
     const missing = ids.flatMap(({ id }, i) => (parts[i] === undefined ? [{ id, i }] : []));
     if (missing.length > 0) {
-      const { deals, gateways } = await store.readDealsById(missing.map((m) => m.id));
+      const { deals, gateways } = await chain.store.readDealsById(missing.map((m) => m.id));
       const byId = new Map(deals.map((d) => [d.id, d]));
       for (const { id, i } of missing) {
         const f = byId.get(id);
         // A deal can vanish (reorg) between the index read and the deal read: skip it.
         if (!f) continue;
-        const view = dealView(id, f.deal, f.history, progress, {
-          resolutionWindow,
-          gateway: gateways.get(f.deal.gateway),
-        });
+        const view = dealView(id, f.deal, f.history, progress, contextOf(chain, gateways.get(f.deal.gateway)));
         const body = JSON.stringify(view);
         parts[i] = body;
-        if (view.finality === "final" && FINAL_STATUSES.has(f.deal.status as DealStatus)) {
-          finalCache.set(id, { body, etag: etagOf(body) }, generation);
+        if (cache && view.finality === "final" && FINAL_STATUSES.has(f.deal.status as DealStatus)) {
+          cache.set(id, { body, etag: etagOf(body) }, generation);
         }
       }
     }
-    const nextCursor = next ? encodeCursor(next, filter) : null;
-    res
-      .type("application/json")
-      .send(`{"data":[${parts.filter((p) => p !== undefined).join(",")}],"nextCursor":${JSON.stringify(nextCursor)}}`);
+    return { parts: parts.filter((p) => p !== undefined), next };
+  };
+
+  /**
+   * A deal of one chain as its answer (JSON and ETag) and whether it is final; this relayer's final deals come from
+   * memory (see final-cache.ts).
+   */
+  const lookupDeal = async (
+    chain: ServedChain,
+    dealId: string,
+  ): Promise<{ chain: ServedChain; entry: CachedBody; final: boolean } | undefined> => {
+    if (chain.own) {
+      const cachedDeal = finalCache.get(dealId);
+      if (cachedDeal) return { chain, entry: cachedDeal, final: true };
+    }
+    const generation = finalCache.generation();
+    const [found, progress] = await Promise.all([chain.store.getDeal(dealId), progressOf(chain)]);
+    if (!found) return undefined;
+    // Who rules a disputed deal depends on its gateway's standing now: one more read, for disputed deals only.
+    const gateway =
+      found.deal.status === "disputed" ? (await chain.store.getHashes([`gw:${found.deal.gateway}`]))[0] : undefined;
+    const view = dealView(dealId, found.deal, found.history, progress, contextOf(chain, gateway));
+    const body = JSON.stringify(view);
+    const entry = { body, etag: etagOf(body) };
+    // Only a settled deal past the depth never changes: an open one can still move on, and a disputed one's
+    // ruler depends on the clock and its gateway's standing.
+    const final = view.finality === "final" && FINAL_STATUSES.has(found.deal.status as DealStatus);
+    if (final && chain.own) finalCache.set(dealId, entry, generation);
+    return { chain, entry, final };
+  };
+
+  /**
+   * A write (or a write's typed data) under /v1/deals/{dealId}/… for a deal this relayer's chain does not hold but
+   * another served chain does: 409 wrong-chain naming the chain whose relayer takes it.
+   */
+  const wrongChain = async (req: Request, error: unknown): Promise<unknown> => {
+    if (!(error instanceof ApiProblem) || error.kind !== "deal-not-found") return error;
+    const match = /^\/v1\/deals\/(0x[0-9a-fA-F]{64})\/[^?]/.exec(req.originalUrl);
+    if (!match) return error;
+    const dealId = match[1].toLowerCase();
+    const served = await chains.list().catch(() => [ownChain]);
+    const holders = await Promise.all(
+      served.map(async (c) => (!c.own && (await c.store.getDeal(dealId).catch(() => undefined)) ? c : undefined)),
+    );
+    const holder = holders.find((c) => c !== undefined);
+    if (!holder) return error;
+    return new ApiProblem(
+      "wrong-chain",
+      `Deal ${dealId} is on chain ${holder.entry.chainId}; this relayer writes to chain ${ownChain.entry.chainId}: ` +
+        `send the request to chain ${holder.entry.chainId}'s relayer.`,
+      { members: { chainId: holder.entry.chainId } },
+    );
   };
 
   /* ----------------------------------------------- handlers ----------------------------------------------- */
@@ -287,27 +401,61 @@ export function createApi({
 
     async getDeal(req, res) {
       const dealId = validate(DealParams, req.params as Record<string, string>, "path").dealId.toLowerCase();
-      validateQuery(req, EmptyQuery);
-      // A final deal never changes: served from memory, no Redis (see final-cache.ts).
-      const cached = finalCache.get(dealId);
-      if (cached) {
-        sendCacheable(req, res, cached, true);
+      const { chainId } = validateQuery(req, DealQuery);
+      const served = await chains.list();
+      const candidates = chainId === undefined ? served : [chainNamed(served, chainId)];
+      if (candidates.length === 1) {
+        await ensureAvailable(candidates[0]);
+        const found = await lookupDeal(candidates[0], dealId);
+        if (!found) throw new ApiProblem("deal-not-found", `No deal ${dealId} has been indexed.`);
+        sendCacheable(req, res, found.entry, found.final);
         return;
       }
-      const generation = finalCache.generation();
-      const [found, progress] = await Promise.all([store.getDeal(dealId), progressOf()]);
-      if (!found) throw new ApiProblem("deal-not-found", `No deal ${dealId} has been indexed.`);
-      // Who rules a disputed deal depends on its gateway's standing now: one more read, for disputed deals only.
-      const gateway =
-        found.deal.status === "disputed" ? (await store.getHashes([`gw:${found.deal.gateway}`]))[0] : undefined;
-      const view = dealView(dealId, found.deal, found.history, progress, { resolutionWindow, gateway });
-      const body = JSON.stringify(view);
-      const entry = { body, etag: etagOf(body) };
-      // Only a settled deal past the depth never changes: an open one can still move on, and a disputed one's
-      // ruler depends on the clock and its gateway's standing.
-      const final = view.finality === "final" && FINAL_STATUSES.has(found.deal.status as DealStatus);
-      if (final) finalCache.set(dealId, entry, generation);
-      sendCacheable(req, res, entry, final);
+      // Every chain is asked (this relayer's first): the same id on two chains is ambiguous.
+      const available = await Promise.all(candidates.map(isAvailable));
+      const results = await Promise.all(candidates.map((c, i) => (available[i] ? lookupDeal(c, dealId) : undefined)));
+      const found = results.filter((r) => r !== undefined);
+      if (found.length > 1) {
+        const ids = found.map((f) => f.chain.entry.chainId);
+        throw new ApiProblem(
+          "ambiguous-deal",
+          `Deal ${dealId} exists on chains ${ids.join(" and ")}: give chainId to pick one.`,
+          { members: { chains: ids } },
+        );
+      }
+      if (found.length === 1) {
+        sendCacheable(req, res, found[0].entry, found[0].final);
+        return;
+      }
+      // Not found on the chains that may be served: a chain that may not could hold it.
+      const unavailable = candidates.find((_c, i) => !available[i]);
+      if (unavailable) await ensureAvailable(unavailable);
+      throw new ApiProblem("deal-not-found", `No deal ${dealId} has been indexed.`);
+    },
+
+    async listChains(req, res) {
+      validateQuery(req, EmptyQuery);
+      const served = await chains.list();
+      const data = await Promise.all(
+        served.map(async ({ entry, availability: chainAvailability, own }) => {
+          const state = await chainAvailability.state().catch(() => undefined);
+          const reason = state ? unavailableReason(state.meta) : "its projection state could not be read";
+          return {
+            chainId: entry.chainId,
+            escrow: entry.escrow.toLowerCase(),
+            registry: entry.registry.toLowerCase(),
+            deploymentBlock: entry.deploymentBlock,
+            ...(entry.name === undefined ? {} : { name: entry.name }),
+            own,
+            ...(state?.meta.block === undefined ? {} : { indexedBlock: state.meta.block }),
+            ...(state?.meta.head === undefined ? {} : { head: state.meta.head }),
+            available: reason === undefined,
+            ...(reason === undefined ? {} : { reason }),
+          };
+        }),
+      );
+      res.setHeader("Cache-Control", "no-cache");
+      res.json({ data });
     },
 
     async listDeals(req, res) {
@@ -333,9 +481,15 @@ export function createApi({
       const ref = query.ref?.toLowerCase();
       const status = overdue ? "disputed" : query.status;
       const limit = query.limit ?? LIMIT_DEFAULT;
-      const filter = filterKey({ party, gateway, ref, status, overdue });
-      const start: CursorPosition | undefined =
-        query.cursor === undefined ? undefined : decodeCursor(query.cursor, filter);
+      const served = await chains.list();
+      const named = query.chainId === undefined ? undefined : chainNamed(served, query.chainId);
+      // One chain (named, or the only one served): the list and its cursors as ever; several: one after another.
+      const selected = named ? [named] : served;
+      const several = selected.length > 1;
+      const filter =
+        filterKey({ party, gateway, ref, status, overdue }) +
+        (named ? `|chain:${named.entry.chainId}` : several ? "|chains" : "");
+      const start = query.cursor === undefined ? undefined : decodeCursor(query.cursor, filter);
       const index = party
         ? `ix:party:${party}`
         : gateway
@@ -349,23 +503,71 @@ export function createApi({
       // short while nextCursor is not null. One script reads the page: ids, hashes, histories and the disputed
       // deals' gateways (see store/reads.ts).
       const filtering = (status !== undefined && index !== `ix:status:${status}`) || overdue || ref !== undefined;
-      if (!filtering) {
-        await listFromIndex(res, index, limit, start, filter);
-        return;
+      const readChain = async (
+        chain: ServedChain,
+        pageLimit: number,
+        from: CursorPosition | undefined,
+      ): Promise<{ parts: string[]; next?: CursorPosition }> => {
+        if (!filtering) return listFromIndex(chain, index, pageLimit, from);
+        const progress = await progressOf(chain);
+        const context = contextOf(chain);
+        const page = await chain.store.readDealPage({
+          index,
+          limit: pageLimit,
+          after: from ? startingAt(from) : undefined,
+          budget: SCAN_FACTOR * pageLimit,
+          status: index === `ix:status:${status}` ? undefined : status,
+          overdue: overdue ? { now: progress.now, resolutionWindow: context.resolutionWindow } : undefined,
+        });
+        const parts = page.deals.map(({ id, deal, history }) =>
+          JSON.stringify(dealView(id, deal, history, progress, contextOf(chain, page.gateways.get(deal.gateway)))),
+        );
+        return { parts, next: page.next };
+      };
+      const parts: string[] = [];
+      let nextCursor: string | null = null;
+      if (!several) {
+        await ensureAvailable(selected[0]);
+        const page = await readChain(selected[0], limit, start);
+        parts.push(...page.parts);
+        nextCursor = page.next ? encodeCursor(page.next, filter) : null;
+      } else {
+        let at = 0;
+        if (start) {
+          at = selected.findIndex((c) => c.entry.chainId === start.chainId);
+          if (at < 0) {
+            throw invalidParameters([
+              { parameter: "cursor", in: "query", message: "names a chain that is no longer served here" },
+            ]);
+          }
+        }
+        let from: CursorPosition | undefined = start;
+        const available = await Promise.all(selected.map(isAvailable));
+        // None may be served: 503 as for one chain (this relayer's reason).
+        if (!available.includes(true)) await ensureAvailable(ownChain);
+        for (; at < selected.length && nextCursor === null; at++) {
+          const chain = selected[at];
+          // A chain whose projection may not be served is left out.
+          if (!available[at]) {
+            from = undefined;
+            continue;
+          }
+          const page = await readChain(chain, limit - parts.length, from);
+          from = undefined;
+          parts.push(...page.parts);
+          if (page.next) {
+            nextCursor = encodeCursor(page.next, filter, chain.entry.chainId);
+          } else if (parts.length >= limit) {
+            // This chain is done and the page full: the next page starts at the next chain's first entry.
+            for (let j = at + 1; j < selected.length && nextCursor === null; j++) {
+              const first = (await selected[j].store.readDealIds(index, 1)).ids[0];
+              if (first) nextCursor = encodeCursor(first, filter, selected[j].entry.chainId);
+            }
+            break;
+          }
+        }
       }
-      const progress = await progressOf();
-      const page = await store.readDealPage({
-        index,
-        limit,
-        after: start ? startingAt(start) : undefined,
-        budget: filtering ? SCAN_FACTOR * limit : limit,
-        status: index === `ix:status:${status}` ? undefined : status,
-        overdue: overdue ? { now: progress.now, resolutionWindow } : undefined,
-      });
-      const data = page.deals.map(({ id, deal, history }) =>
-        dealView(id, deal, history, progress, { resolutionWindow, gateway: page.gateways.get(deal.gateway) }),
-      );
-      res.json({ data, nextCursor: page.next ? encodeCursor(page.next, filter) : null });
+      res.type("application/json").send(`{"data":[${parts.join(",")}],"nextCursor":${JSON.stringify(nextCursor)}}`);
     },
 
     async listGateways(req, res) {
@@ -570,7 +772,8 @@ export function createApi({
       // Webhook endpoints are the write side's own keys (kept by a rebuild): manageable while the projection is not.
       const projectionFree =
         route.tags?.includes("operations") || route.tags?.includes("webhooks") || PROJECTION_FREE.has(route.id);
-      const data = projectionFree ? [] : [guard];
+      // The deal reads check each chain they read themselves (several chains: one's outage is not the others').
+      const data = projectionFree || CHAIN_GUARDED.has(route.id) ? [] : [guard];
       // A route whose body is not JSON reads it itself, before idempotency fingerprints it.
       const body = route.id === "postEvidence" ? [evidenceBodyReader(() => evidence?.maxBytes)] : [];
       if (route.method === "post") chain.post(...guards, ...data, ...body, ...(write?.beforePost ?? []), handler);
@@ -600,7 +803,7 @@ export function createApi({
   // The one place where failures become responses.
   app.use(async (thrown: unknown, req: Request, res: Response, _next: NextFunction) => {
     // A 404 is believed only while the projection is there (it may have been flushed within the guard's cache time).
-    const error = await confirmAbsence(availability, thrown);
+    const error = await wrongChain(req, await confirmAbsence(availability, thrown));
     const { problem, headers, internal } = problemOf(error);
     if (isRedisTimeout(error))
       warnTimeout(`${req.method} ${(req.route as { path?: string } | undefined)?.path}`, error);

@@ -30,8 +30,13 @@ export function filterKey(query: {
   return `${index}|${query.status ?? "-"}${query.overdue ? "|overdue" : ""}`;
 }
 
-export function encodeCursor(position: CursorPosition, filter: string): string {
-  return Buffer.from(JSON.stringify({ s: position.score, id: position.id, f: filter })).toString("base64url");
+/**
+ * A cursor of a list that spans several chains (GET /v1/deals over every registered chain) also names the chain
+ * (`c`) whose index the position is in: each chain's deals are listed in the index's order, one chain after another.
+ */
+export function encodeCursor(position: CursorPosition, filter: string, chainId?: number): string {
+  const c = chainId === undefined ? {} : { c: chainId };
+  return Buffer.from(JSON.stringify({ s: position.score, id: position.id, f: filter, ...c })).toString("base64url");
 }
 
 const invalid = (message: string) =>
@@ -43,14 +48,18 @@ const invalid = (message: string) =>
  * Decodes a cursor (already checked to be base64url text) made for `filter`, whose member matches `member` (deal
  * ids by default); throws a 400 problem otherwise.
  */
-export function decodeCursor(cursor: string, filter: string, member: RegExp = DEAL_ID): CursorPosition {
+export function decodeCursor(
+  cursor: string,
+  filter: string,
+  member: RegExp = DEAL_ID,
+): CursorPosition & { chainId?: number } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
   } catch {
     throw invalid("is not a cursor returned by this API");
   }
-  const c = parsed as { s?: unknown; id?: unknown; f?: unknown } | null;
+  const c = parsed as { s?: unknown; id?: unknown; f?: unknown; c?: unknown } | null;
   if (
     typeof c !== "object" ||
     c === null ||
@@ -59,12 +68,13 @@ export function decodeCursor(cursor: string, filter: string, member: RegExp = DE
     c.s < 0 ||
     typeof c.id !== "string" ||
     !member.test(c.id) ||
-    typeof c.f !== "string"
+    typeof c.f !== "string" ||
+    (c.c !== undefined && (typeof c.c !== "number" || !Number.isSafeInteger(c.c) || c.c <= 0))
   ) {
     throw invalid("is not a cursor returned by this API");
   }
   if (c.f !== filter) throw invalid("was issued for another list or other filters");
-  return { score: c.s, id: c.id };
+  return { score: c.s, id: c.id, ...(typeof c.c === "number" ? { chainId: c.c } : {}) };
 }
 
 /**

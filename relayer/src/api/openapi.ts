@@ -14,6 +14,8 @@ import {
   DealListQuery,
   DealListSchema,
   DealParams,
+  DealQuery,
+  ChainListSchema,
   DealViewSchema,
   GatewayListQuery,
   GatewayListSchema,
@@ -81,6 +83,7 @@ export const SCAN_FACTOR = 5;
 export type RouteId =
   | "getDeal"
   | "listDeals"
+  | "listChains"
   | "listGateways"
   | "getGateway"
   | "listAcceptors"
@@ -173,14 +176,31 @@ export const ROUTES: Route[] = [
       "Every answer has a strong `ETag`; `If-None-Match` with it answers 304. A settled deal (released, refunded, " +
       "resolved or split) whose finality is `final` never changes: " +
       "`Cache-Control: public, max-age=86400, immutable` (`private` when reads need a key); any other " +
-      "`no-cache` (revalidate each time).",
-    request: { params: DealParams },
+      "`no-cache` (revalidate each time).\n\n" +
+      "Several chains (one relayer per chain on one Redis; GET /v1/chains): the deal is looked up on every " +
+      "chain served, or on `chainId` only. The same id on two chains (ids are keccak(payer, salt)) answers 409 " +
+      "`ambiguous-deal` naming the chains, unless `chainId` picks one.",
+    request: { params: DealParams, query: DealQuery },
     responses: {
       200: json(DealViewSchema, "The deal"),
       304: { description: "Not modified: If-None-Match holds the deal's current ETag" },
       400: invalid,
       404: problem("No deal with this id has been indexed (type deal-not-found)"),
+      409: problem("The id names a deal on several chains: give chainId (type ambiguous-deal; member chains)"),
     },
+  },
+  {
+    id: "listChains",
+    method: "get",
+    path: "/v1/chains",
+    operationId: "listChains",
+    tags: ["deals"],
+    summary: "The chains served",
+    description:
+      "Every chain whose relayer registered it in this Redis (one relayer per chain, same REDIS_PREFIX), this " +
+      "relayer's first, then by chain id: its escrow and registry, the block its projection has indexed, and " +
+      "whether the projection may be served (a chain that may not answers 503 for its own deals only).",
+    responses: { 200: json(ChainListSchema, "The chains"), 400: invalid },
   },
   {
     id: "listDeals",
@@ -197,7 +217,11 @@ export const ROUTES: Route[] = [
       "`nextCursor` until it is null; the cursor is opaque and bound to the filters it was issued for.\n\n" +
       "When `status` is combined with `party`, `gateway` or `ref`, or with `overdue=true`, the index is scanned and " +
       `filtered: one request scans at most ${SCAN_FACTOR}× \`limit\` deals, so a page can hold fewer than \`limit\` ` +
-      "deals (even none) while `nextCursor` is not null — keep following it. A deal updated while you page moves " +
+      "deals (even none) while `nextCursor` is not null — keep following it.\n\n" +
+      "Several chains: deals of every chain served are listed, one chain after the other (this relayer's chain " +
+      "first, then by chain id), each in the order above — block times of different chains are not compared; " +
+      "the cursor names the chain it continues on. `chainId` lists one chain. A chain whose projection may not " +
+      "be served is left out of the unfiltered list (with `chainId` it answers 503). A deal updated while you page moves " +
       "to the front of the list: it does not show up again on later pages (nor at all, if you had not reached it " +
       `yet: start from the first page to see recent changes). ${FINALITY}`,
     request: { query: DealListQuery },

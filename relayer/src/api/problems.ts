@@ -22,6 +22,9 @@ export const PROBLEM_KINDS = {
   "submission-not-found": { status: 404, title: "Submission not found" },
   "wrong-status": { status: 409, title: "Wrong status" },
   "deal-exists": { status: 409, title: "Deal exists" },
+  /* several chains (chains.ts): an id on two chains; a write for a deal of another relayer's chain */
+  "ambiguous-deal": { status: 409, title: "Ambiguous deal" },
+  "wrong-chain": { status: 409, title: "Wrong chain" },
   "ref-taken": { status: 409, title: "Reference taken" },
   "wrong-signer": { status: 422, title: "Wrong signer" },
   "signature-expired": { status: 422, title: "Signature expired" },

@@ -96,6 +96,19 @@ const methodField = z
 /* ------------------------------------------- request schemas -------------------------------------------- */
 
 export const DealParams = z.object({ dealId: dealIdField });
+
+/** A chain id in a query (`chainId=`): a positive decimal integer; whether the API serves it is checked after. */
+const chainIdField = z
+  .string()
+  .regex(/^[1-9][0-9]{0,14}$/, { error: "must be a chain id: a positive decimal integer" })
+  .transform(Number)
+  .openapi({
+    type: "string",
+    description: "Only this chain (a chain id GET /v1/chains lists; another is a 400)",
+    example: "31337",
+  });
+
+export const DealQuery = z.strictObject({ chainId: chainIdField.optional() });
 export const AddressParams = z.object({ address: addressField("Account address") });
 
 export const DealListQuery = z.strictObject({
@@ -121,6 +134,7 @@ export const DealListQuery = z.strictObject({
         "(its resolution window passed, it does not hold the dispute, or it is suspended or gone), so an arbiter " +
         "may. Implies `status=disputed` (another status is a 400).",
     }),
+  chainId: chainIdField.optional(),
   cursor: cursorField.optional(),
   limit: limitField.optional(),
 });
@@ -198,6 +212,7 @@ export const EvidenceSchema = z
 export const DealViewSchema = z
   .object({
     dealId: hex32,
+    chainId: z.number().int().openapi({ description: "The chain the deal is on (its escrow's chain id)" }),
     status: z.enum(DEAL_STATUSES).openapi({
       description:
         "open → performed → released; refunded (deadline, cancel, an expired delegate lock); performed → disputed " +
@@ -334,6 +349,23 @@ const nextCursorField = z
   .string()
   .nullable()
   .openapi({ description: "Cursor of the next page; null on the last page" });
+
+export const ChainViewSchema = z
+  .object({
+    chainId: z.number().int(),
+    escrow: address,
+    registry: address,
+    deploymentBlock: block,
+    name: z.string().optional(),
+    own: z.boolean().openapi({ description: "Whether this relayer indexes the chain (writes go to it)" }),
+    indexedBlock: block.optional().openapi({ description: "The last block indexed into the chain's projection" }),
+    head: block.optional().openapi({ description: "The latest head its indexer saw" }),
+    available: z.boolean().openapi({ description: "Whether the chain's projection may be served (else 503 for it)" }),
+    reason: z.string().optional().openapi({ description: "Why it may not be served" }),
+  })
+  .openapi("ChainView");
+
+export const ChainListSchema = z.object({ data: z.array(ChainViewSchema) }).openapi("ChainList");
 
 export const GatewayListSchema = z
   .object({ data: z.array(GatewayViewSchema), nextCursor: nextCursorField })

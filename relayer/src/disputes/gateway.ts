@@ -219,7 +219,7 @@ export function createGatewayDesk(deps: GatewayDeskDeps) {
     statsOf: (a: string) => Promise<PartyStats>,
     withHistory: boolean,
   ): Promise<DisputeItem> {
-    const view = dealView(id, deal, history, prog, { resolutionWindow, gateway });
+    const view = dealView(id, deal, history, prog, { resolutionWindow, gateway, chainId });
     const windowEndsAt = resolutionWindowEnd(Number(deal.disputedAt ?? 0), resolutionWindow);
     const [orderId, payer, payee] = await Promise.all([
       deadline(redis.get(orderKey(id)), "order of a deal"),

@@ -17,7 +17,8 @@ export type Finality = "pending" | "final";
 export type Progress = { head: number; confirmations: number; now: number };
 
 /** What a deal view needs beyond the deal: the escrow's resolution window, and the deal's gateway while disputed. */
-export type DealContext = { resolutionWindow: number; gateway?: Hash };
+/** `chainId`: the deal's chain, shown in its view (the API always gives it; several chains share one API). */
+export type DealContext = { resolutionWindow: number; gateway?: Hash; chainId?: number };
 
 /**
  * Confirmations of an event in `block`: the block itself counts as one. An indexed event is in a mined block, so
@@ -47,6 +48,7 @@ const hex0x = (v: string | undefined) => (v === undefined ? undefined : `0x${v}`
 
 export type DealView = {
   dealId: string;
+  chainId?: number;
   status: string;
   kind: string;
   payer: string;
@@ -161,6 +163,7 @@ export function dealView(
   }
   return {
     dealId,
+    ...(context.chainId === undefined ? {} : { chainId: context.chainId }),
     status: deal.status,
     kind: deal.kind,
     payer: deal.payer,

@@ -477,6 +477,9 @@ export function createStore({
     /** The key of a logical name (for tests and tools). */
     key: k,
     keyPrefix: base,
+    /** The chain and escrow (lower case) whose projection this is. */
+    chainId,
+    escrow: escrow.toLowerCase(),
 
     /**
      * Records that these keys belong to this chain and escrow, or throws when they belong to another escrow

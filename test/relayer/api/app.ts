@@ -343,7 +343,7 @@ describe("relayer read API", function () {
       it("refuses query parameters it does not take", async function () {
         const body = expectProblem(await http.get(`/v1/deals/${model(0).dealId}?verbose=1`), 400, "invalid-parameter");
         expect(body.errors).to.deep.equal([
-          { parameter: "verbose", in: "query", message: "is unknown (this route takes no query parameters)" },
+          { parameter: "verbose", in: "query", message: "is unknown (known: chainId)" },
         ]);
       });
     });
@@ -485,8 +485,15 @@ describe("relayer read API", function () {
           "is not a cursor returned by this API",
         ],
         [`cursor=${Buffer.from("null").toString("base64url")}`, "cursor", "is not a cursor returned by this API"],
-        ["foo=bar", "foo", "is unknown (known: party, gateway, ref, status, overdue, cursor, limit)"],
-        ["__proto__=x", "__proto__", "is unknown (known: party, gateway, ref, status, overdue, cursor, limit)"],
+        ["foo=bar", "foo", "is unknown (known: party, gateway, ref, status, overdue, chainId, cursor, limit)"],
+        [
+          "__proto__=x",
+          "__proto__",
+          "is unknown (known: party, gateway, ref, status, overdue, chainId, cursor, limit)",
+        ],
+        ["chainId=0x7a69", "chainId", "must be a chain id: a positive decimal integer"],
+        ["chainId=0", "chainId", "must be a chain id: a positive decimal integer"],
+        ["chainId=999", "chainId", "no chain 999 is served here; known chains: 31337"],
         ["limit=5&limit=6", "limit", "is repeated; give it once"],
         ["status=%E0%A4%A", "status", "has a malformed percent-encoded value"],
       ];

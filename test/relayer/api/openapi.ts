@@ -54,6 +54,7 @@ describe("relayer read API: GET /v1/openapi.json", function () {
     const expected = [
       "/v1/deals/{dealId}",
       "/v1/deals",
+      "/v1/chains",
       "/v1/gateways",
       "/v1/gateways/{address}",
       "/v1/acceptors",
@@ -213,6 +214,7 @@ describe("relayer read API: GET /v1/openapi.json", function () {
     expect(doc.paths["/v1/ready"].get.responses["503"]).to.be.an("object");
     const listParams = doc.paths["/v1/deals"].get.parameters!.map((p) => `${p.in}:${p.name}`).sort();
     expect(listParams).to.deep.equal([
+      "query:chainId",
       "query:cursor",
       "query:gateway",
       "query:limit",

@@ -23,8 +23,8 @@ export type Deployed = {
 };
 
 /** Starts a node, deploys the protocol to it (files in a temporary `relayer-<name>-` folder) and sets up the actors. */
-export async function startDeployed(name: string): Promise<Deployed> {
-  const node = await startHardhatNode();
+export async function startDeployed(name: string, { chainId }: { chainId?: number } = {}): Promise<Deployed> {
+  const node = await startHardhatNode({ chainId });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `relayer-${name}-`));
   const deploymentFile = await deployToNode(node.url, dir);
   const p = await connectProtocol(node.url, deploymentFile);

@@ -129,7 +129,14 @@ async function probeChainId(url: string): Promise<bigint | undefined> {
  * Starts `hardhat node --port <port>` (a free port unless given) from the project root and resolves once it answers
  * `eth_chainId` (rejects after NODE_START_TIMEOUT_MS, or as soon as the process exits, with its last output).
  */
-export async function startHardhatNode({ port }: { port?: number } = {}): Promise<HardhatNode> {
+export async function startHardhatNode({
+  port,
+  chainId: nodeChainId,
+}: {
+  port?: number;
+  /** The node's chain id (hardhat.config.ts reads HARDHAT_CHAIN_ID; 31337 unless given). */
+  chainId?: number;
+} = {}): Promise<HardhatNode> {
   installExitHook();
   const nodePort = port ?? (await freePort());
   const url = `http://127.0.0.1:${nodePort}`;
@@ -137,7 +144,7 @@ export async function startHardhatNode({ port }: { port?: number } = {}): Promis
     cwd: ROOT,
     detached: true, // its own process group: kill(-pid) takes every process it starts
     stdio: ["ignore", "pipe", "pipe"],
-    env: childEnv({}),
+    env: childEnv(nodeChainId === undefined ? {} : { HARDHAT_CHAIN_ID: String(nodeChainId) }),
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error("could not spawn hardhat node");

@@ -44,8 +44,12 @@ export const dealJson = (deal: DealParams) => ({
   kind: ["payment", "onramp", "offramp"][Number(deal.kind)],
 });
 
-export async function startWriteRelayer(name: string, env: Record<string, string> = {}) {
-  const deployed: Deployed = await startDeployed(`write-${name}`);
+export async function startWriteRelayer(
+  name: string,
+  env: Record<string, string> = {},
+  { chainId }: { chainId?: number } = {},
+) {
+  const deployed: Deployed = await startDeployed(`write-${name}`, { chainId });
   const { node, deploymentFile, p } = deployed;
   const signerKey = Wallet.createRandom();
   await p.provider.send("hardhat_setBalance", [signerKey.address, toBeHex(10n ** 20n)]);
@@ -142,7 +146,8 @@ export async function startWriteRelayer(name: string, env: Record<string, string
     async indexed(dealId: string, status: string) {
       const deadline = Date.now() + WAIT_MS;
       for (;;) {
-        const res = await http.get(`/v1/deals/${dealId}`);
+        // This relayer's chain: the same id may be a deal on another chain served from the same Redis too.
+        const res = await http.get(`/v1/deals/${dealId}?chainId=${relayer.chainId}`);
         if (res.status === 200 && res.body.status === status) return res.body;
         if (Date.now() > deadline) throw new Error(`deal ${dealId} not ${status}: ${JSON.stringify(res.body)}`);
         await sleep(30);
