@@ -9,7 +9,7 @@
  * "<endpoint>|<event id>" recorded but maybe not queued yet, by time) and BullMQ's under `${base}bull`.
  */
 import { DelayedError, Queue, Worker, type Job } from "bullmq";
-import type { Redis } from "ioredis";
+import { bullConnection, deleteKeys, scanAll, type RedisClient as Redis } from "../redis";
 import { Counter, Histogram } from "prom-client";
 import type { Common } from "../common";
 import type { Store } from "../store/store";
@@ -165,8 +165,9 @@ export function startWebhooks({
   const backoffMs = options.webhookBackoffMs;
   const attempts = attemptsFor(backoffMs);
   const prefix = `${base}bull`;
-  const { commandTimeout: _timeout, keyPrefix: _prefix, ...redisOptions } = redis.options;
-  const connection = { ...redisOptions, maxRetriesPerRequest: null, lazyConnect: false };
+  // BullMQ's keys are `${prefix}:webhooks:…`: the prefix carries the webhooks' `{…:wh}` tag, so a cluster keeps
+  // the queue in one slot. On a cluster BullMQ gets a Cluster client of its own (closed in clear()/stop()).
+  const { connection, close: closeBull } = bullConnection(redis);
   const queue = new Queue<JobData>(QUEUE, { connection, prefix });
   queue.on("error", (error) => logger.warn({ msg: "webhook queue error", err: error.message }));
   const deadline = <T>(p: Promise<T>, what: string) => withDeadline(p, REDIS_TIMEOUT_MS, what);
@@ -409,12 +410,9 @@ export function startWebhooks({
     dispatch: () => pump(),
     async clear() {
       const pattern = `${base.replace(/[{}[\]*?]/g, "\\$&")}*`;
-      let cursor = "0";
-      do {
-        const [next, keys] = await deadline(redis.scan(cursor, "MATCH", pattern, "COUNT", 1000), "webhook keys");
-        cursor = next;
-        if (keys.length > 0) await deadline(redis.del(...keys), "webhook keys");
-      } while (cursor !== "0");
+      // Every master of a cluster (SCAN walks one node); the keys share the webhooks' tag: one slot per DEL.
+      const keys = await scanAll(redis, pattern, 1000, (p) => deadline(p, "webhook keys"));
+      await deadline(deleteKeys(redis, keys), "webhook keys");
     },
     async stop() {
       stopped = true;
@@ -426,6 +424,7 @@ export function startWebhooks({
       await tail.stop();
       await worker?.close();
       await queue.close();
+      await closeBull();
     },
   };
 }

@@ -11,7 +11,7 @@
  * read, so the projection and the API see the logical names.
  */
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import { scanAll, type RedisClient as Redis } from "../redis";
 import type { Common } from "../common";
 import { NamespaceTaken } from "../errors";
 import {
@@ -413,14 +413,8 @@ export function createStore({
   /** Every key of this chain and escrow (SCAN, so Redis is never blocked). */
   async function scanKeys(): Promise<string[]> {
     const pattern = `${base.replace(/[{}[\]*?]/g, "\\$&")}*`;
-    const keys: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, batch] = await redis.scan(cursor, "MATCH", pattern, "COUNT", SCAN_COUNT);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== "0");
-    return keys;
+    // On a cluster the tag lives on one master, but SCAN walks one node: every master is asked.
+    return scanAll(redis, pattern, SCAN_COUNT);
   }
 
   async function fetchHashes(names: string[], into: Map<string, Hash | undefined>): Promise<void> {
