@@ -2,6 +2,7 @@
  * The relayer as real processes against a real Hardhat node and real Redis servers: SIGKILL at random points,
  * a flaky RPC endpoint, a Redis restart, and two replicas handing the indexer lease over.
  */
+import { testRedis, type RedisClient } from "../support/redis";
 import { expect } from "chai";
 import { Redis } from "ioredis";
 import { testRedisUrl } from "../support/redis";
@@ -28,7 +29,7 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
   let node: HardhatNode;
   let deploymentFile: string;
   let p: Protocol;
-  let redis: Redis;
+  let redis: RedisClient;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
@@ -36,7 +37,7 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
     await runAllPaths(p);
     // Many small blocks, so the backfill makes many commits a kill can land between.
     await generateLoad(p, 240, 4);
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
   });
 
   after(async () => {
@@ -46,7 +47,7 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
   });
 
   const newPrefix = () => freshPrefix("proc");
-  const storeFor = (client: Redis, prefix: string): Store => {
+  const storeFor = (client: RedisClient, prefix: string): Store => {
     const store = storeForDeployment(client, node.url, deploymentFile, prefix);
     // Every key of the prefix: the spawned relayers also write their webhook dispatcher's keys under it.
     cleanups.push(() => deletePrefix(client, prefix));

@@ -4,6 +4,7 @@
  * Redis restarted with its data or empty, an API-only replica without a leader, the cost of many probes, the
  * metrics after a restart, and a reorg deeper than the confirmations followed by the operator's rebuild.
  */
+import { testRedis, type RedisClient } from "../support/redis";
 import { expect } from "chai";
 import { Redis } from "ioredis";
 import { id } from "ethers";
@@ -63,14 +64,14 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
   let node: HardhatNode;
   let deploymentFile: string;
   let p: Protocol;
-  let redis: Redis;
+  let redis: RedisClient;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
     ({ node, deploymentFile, p } = await startDeployed("readiness"));
     await runAllPaths(p);
     await generateLoad(p, 30, 3);
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
   });
 
   afterEach(async () => {
@@ -82,7 +83,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     await node?.stop();
   });
 
-  const storeFor = (client: Redis, prefix: string): Store => {
+  const storeFor = (client: RedisClient, prefix: string): Store => {
     const store = storeForDeployment(client, node.url, deploymentFile, prefix);
     // Every key of the prefix: the spawned relayers also write their webhook dispatcher's keys under it.
     cleanups.push(() => deletePrefix(client, prefix));

@@ -3,6 +3,7 @@
  * on stdout, list, revoke and rotate, usage errors (exit 2), an unreachable Redis (exit 1, its password never
  * printed), and the options they read (REDIS_URL and REDIS_PREFIX only).
  */
+import { type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import type { Redis } from "ioredis";
 import { createServer, type AddressInfo } from "node:net";
@@ -23,7 +24,7 @@ async function deadPort(): Promise<number> {
 }
 
 describe("auth: keys command", function () {
-  let redis: Redis;
+  let redis: RedisClient;
   let space: ReturnType<typeof testPrefix>;
   let keys: KeyStore;
 
@@ -140,7 +141,7 @@ describe("auth: keys command", function () {
       expect(run.err, argv.join(" ")).to.contain(`keys: ${reason}`).and.contain(KEYS_USAGE);
     }
     expect((await keysCommand([])).code).to.equal(2);
-    expect(await redis.keys(`${space.prefix}:*`)).to.deep.equal([]);
+    expect(await keysOf(redis, `${space.prefix}:*`)).to.deep.equal([]);
   });
 
   it("prints the usage and exits 0 on --help", async function () {

@@ -3,6 +3,7 @@
  * own, deleted after; a TCP relay in front of it that can stall (a Redis that stops answering, for deadlines); and a
  * small express app with the API's error handler, on which a test mounts the middleware it checks.
  */
+import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { Redis } from "ioredis";
@@ -16,8 +17,8 @@ import { ApiProblem, problemOf, sendProblem } from "../../../relayer/src/api/pro
  */
 export const redisUrl = () => process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-export const connectRedis = async (url = redisUrl()) => {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+export const connectRedis = async () => {
+  const redis = testRedis({ lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   return redis;
 };
@@ -28,10 +29,10 @@ export function testPrefix(name: string) {
   return {
     prefix,
     base: `${prefix}:{keys}:`,
-    async clean(redis: Redis): Promise<void> {
-      const found = await redis.keys(`${prefix}:*`);
+    async clean(redis: RedisClient): Promise<void> {
+      const found = await keysOf(redis, `${prefix}:*`);
       if (found.length > 0) await redis.del(...found);
-      expect(await redis.keys(`${prefix}:*`)).to.deep.equal([]);
+      expect(await keysOf(redis, `${prefix}:*`)).to.deep.equal([]);
     },
   };
 }

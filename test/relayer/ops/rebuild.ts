@@ -3,6 +3,7 @@
  * of a running indexer's lease, its messages and exit codes. (Its end-to-end use after a deep reorg, with relayer
  * processes and a Hardhat node, is in test/relayer/readiness.ts.)
  */
+import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import fs from "node:fs";
 import os from "node:os";
@@ -23,7 +24,7 @@ const REGISTRY = "0x" + "7e".repeat(20);
 
 describe("ops/rebuild", function () {
   this.timeout(60_000);
-  let redis: Redis;
+  let redis: RedisClient;
   let deploymentFile: string;
   let prefix: string;
   let store: Store;
@@ -45,7 +46,7 @@ describe("ops/rebuild", function () {
         },
       }),
     );
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
   });
 
   beforeEach(async () => {
@@ -60,7 +61,7 @@ describe("ops/rebuild", function () {
 
   afterEach(async () => {
     await store.clear();
-    const left = await redis.keys(`${prefix}*`);
+    const left = await keysOf(redis, `${prefix}*`);
     if (left.length > 0) await redis.del(...left);
   });
 

@@ -5,6 +5,7 @@
  * (b) every acceptor the matcher picks satisfies every eligibility rule, by a check written independently of
  *     matching.ts (and when it picks none, none satisfies them) — chargebacks and blocked users included.
  */
+import { testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
 import fc from "fast-check";
 import { id as keccakId } from "ethers";
@@ -23,10 +24,10 @@ const HEARTBEAT_MS = 60_000;
 
 describe("orders/matching properties", function () {
   this.timeout(120_000);
-  let redis: Redis;
+  let redis: RedisClient;
 
   before(() => {
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
   });
   after(() => redis.disconnect());
 

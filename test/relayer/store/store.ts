@@ -4,6 +4,7 @@
  * rollbacks, the event stream, and the reads the API serves. Every test starts from an empty key prefix of its own
  * and deletes it afterwards.
  */
+import { testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
 import { Redis } from "ioredis";
 import { testRedisUrl } from "../../support/redis";
@@ -40,7 +41,7 @@ const HOLDER = "store-test";
 const TTL_MS = 60_000;
 
 describe("relayer store (Redis)", function () {
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
   let common: Common;
   let store: Store;
@@ -59,7 +60,7 @@ describe("relayer store (Redis)", function () {
   };
 
   before(async function () {
-    redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+    redis = testRedis({ lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect();
   });
 

@@ -1,4 +1,5 @@
 /** The submitter's Redis state (real Redis, a random prefix per test): nonce slots and the worker lease. */
+import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { Redis } from "ioredis";
@@ -43,12 +44,12 @@ function slot(nonce: number, ids: string[]): Slot {
 }
 
 describe("relayer/submitter/records", () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
   let store: SubmitterStore;
 
   before(async () => {
-    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    redis = testRedis({ maxRetriesPerRequest: 1 });
   });
 
   beforeEach(() => {
@@ -57,7 +58,7 @@ describe("relayer/submitter/records", () => {
   });
 
   afterEach(async () => {
-    const keys = await redis.keys(`${prefix}*`);
+    const keys = await keysOf(redis, `${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
   });
 

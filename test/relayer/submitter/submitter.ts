@@ -3,6 +3,7 @@
  * test, removed after): the life of a submission, failures that block nothing, batching into one multicall, fee
  * bumps of a stuck transaction, and crashes (SIGKILL of a child process at each point of sending).
  */
+import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { ContractFactory, Interface, Wallet } from "ethers";
@@ -54,7 +55,7 @@ describe("relayer/submitter", function () {
   let d: Deployed;
   let p: Protocol;
   let escrow: string;
-  let redis: Redis;
+  let redis: RedisClient;
   let common: Common;
   const prefixes: string[] = [];
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -63,7 +64,7 @@ describe("relayer/submitter", function () {
     d = await startDeployed("submitter");
     p = d.p;
     escrow = await p.escrow.getAddress();
-    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    redis = testRedis({ maxRetriesPerRequest: 1 });
     common = createCommon(parseOptions({ RPC_URL: d.node.url, DEPLOYMENT: "x", LOG_LEVEL: "silent" }));
   });
 
@@ -71,7 +72,7 @@ describe("relayer/submitter", function () {
     for (const clean of cleanups.splice(0).reverse()) await clean().catch(() => undefined);
     await setAutomine(p.provider, true);
     for (const prefix of prefixes.splice(0)) {
-      const keys = await redis.keys(`${prefix}*`);
+      const keys = await keysOf(redis, `${prefix}*`);
       if (keys.length > 0) await redis.del(...keys);
     }
   });
@@ -201,7 +202,7 @@ describe("relayer/submitter", function () {
         error = e;
       }
       expect(error).to.be.instanceOf(TypeError);
-      expect(await redis.keys(`${env.base.split(":")[0]}*`)).to.deep.equal([]);
+      expect(await keysOf(redis, `${env.base.split(":")[0]}*`)).to.deep.equal([]);
     });
   });
 

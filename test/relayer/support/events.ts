@@ -3,6 +3,7 @@
  * real commit and rollback (under the indexer lease, as the indexer does), the webhooks started over it, the API
  * with real API keys served on a free port, and a webhook receiver (node http on 127.0.0.1) that can answer 503.
  */
+import { testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
 import { Redis } from "ioredis";
 import { randomBytes } from "node:crypto";
@@ -27,7 +28,7 @@ export const ESCROW = "0x" + "e7".repeat(20);
 
 export type EventsFixture = {
   prefix: string;
-  redis: Redis;
+  redis: RedisClient;
   common: Common;
   store: Store;
   keys: KeyStore;
@@ -50,7 +51,7 @@ export async function startEventsFixture(
   opts: { heartbeatMs?: number; dispatch?: boolean } = {},
 ): Promise<EventsFixture> {
   const prefix = `test-events-${name}-${randomBytes(6).toString("hex")}`;
-  const redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 5_000 });
+  const redis = testRedis({ lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 5_000 });
   await redis.connect();
   const common = createCommon(
     parseOptions({
