@@ -127,7 +127,7 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
     cleanups.push(async () => client.disconnect());
     const prefix = newPrefix();
     const store = storeFor(client, prefix);
-    const relayer = await spawnRelayer(relayerEnv(prefix, { REDIS_URL: redisServer.url }));
+    const relayer = await spawnRelayer(relayerEnv(prefix, { REDIS_URL: redisServer.url, REDIS_CLUSTER: "" }));
     cleanups.push(() => relayer.kill());
     await sleep(300);
     await redisServer.stop();

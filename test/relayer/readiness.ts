@@ -8,7 +8,7 @@ import { testRedis, type RedisClient } from "../support/redis";
 import { expect } from "chai";
 import { Redis } from "ioredis";
 import { id } from "ethers";
-import { testRedisUrl } from "../support/redis";
+import { testRedisEnv } from "../support/redis";
 import { STATE_CACHE_MS } from "../../relayer/src/api/availability";
 import { createCommon } from "../../relayer/src/common";
 import { parseOptions } from "../../relayer/src/options";
@@ -117,7 +117,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     cleanups.push(server.stop);
     const prefix = freshPrefix("ready-hang");
     const { store } = privateStore(server.url, prefix);
-    const r = await relayer(env(prefix, { REDIS_URL: server.url }));
+    const r = await relayer(env(prefix, { REDIS_URL: server.url, REDIS_CLUSTER: "" }));
     await readyBody(r.port);
     process.kill(server.pid(), "SIGSTOP");
     let headWhileHung: number;
@@ -149,7 +149,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     cleanups.push(server.stop);
     const prefix = freshPrefix("ready-restart");
     const { store } = privateStore(server.url, prefix);
-    const r = await relayer(env(prefix, { REDIS_URL: server.url }));
+    const r = await relayer(env(prefix, { REDIS_URL: server.url, REDIS_CLUSTER: "" }));
     await readyBody(r.port);
     await server.stop();
     await generateLoad(p, 4, 1);
@@ -166,7 +166,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     const prefix = freshPrefix("ready-flush");
     const { client, store } = privateStore(server.url, prefix);
     // Small log ranges: the rebuild takes many steps, so the test sees it under way.
-    const r = await relayer(env(prefix, { REDIS_URL: server.url, LOG_RANGE_MAX: "2" }));
+    const r = await relayer(env(prefix, { REDIS_URL: server.url, REDIS_CLUSTER: "", LOG_RANGE_MAX: "2" }));
     await caughtUpWith(p.provider, store);
     await readyBody(r.port);
     const {
@@ -307,7 +307,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     }
 
     const rebuilt = await runToEnd(["rebuild"], {
-      env: { REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DEPLOYMENT: deploymentFile },
+      env: { ...testRedisEnv(), REDIS_PREFIX: prefix, DEPLOYMENT: deploymentFile },
     });
     expect(rebuilt.code, rebuilt.stderr).to.equal(0);
     expect(rebuilt.stdout).to.match(/deleted \d+ keys/);

@@ -53,3 +53,9 @@ export type { RedisClient };
 
 /** KEYS `pattern` over every master of a cluster (KEYS on a Cluster client asks one node): SCAN, for tests. */
 export const keysOf = (redis: RedisClient, pattern: string): Promise<string[]> => scanAll(redis, pattern, 1000);
+
+/** The environment that points a spawned relayer, CLI or child process at the test run's Redis (cluster or not). */
+export const testRedisEnv = (): { REDIS_URL: string; REDIS_CLUSTER: string } => ({
+  REDIS_URL: testRedisUrl(),
+  REDIS_CLUSTER: process.env.REDIS_CLUSTER ?? "",
+});

@@ -154,7 +154,7 @@ describe("auth: HTTP middleware", function () {
 
     it("a Redis that stops answering → 503 unavailable with Retry-After, not a hang or a 500", async function () {
       const relay = await startStallingRelay();
-      const slow = await connectRedis();
+      const slow = await connectRedis(relay.url);
       try {
         const store = createKeyStore({ redis: slow, base: space.base, timeoutMs: 200 });
         const { secret } = await store.create({ scope: "party", owner: OWNER });

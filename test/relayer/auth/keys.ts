@@ -246,7 +246,7 @@ describe("auth: API key store", function () {
 
   it("rejects with ETIMEDOUT within its deadline when Redis stops answering", async function () {
     const relay = await startStallingRelay();
-    const slow = await connectRedis();
+    const slow = await connectRedis(relay.url);
     try {
       const store = createKeyStore({ redis: slow, base: space.base, timeoutMs: 200 });
       const { secret } = await store.create({ scope: "read", owner: OWNER });

@@ -3,6 +3,7 @@
  * own, deleted after; a TCP relay in front of it that can stall (a Redis that stops answering, for deadlines); and a
  * small express app with the API's error handler, on which a test mounts the middleware it checks.
  */
+import { deleteKeys } from "../../../relayer/src/redis";
 import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import express, { type NextFunction, type Request, type Response } from "express";
@@ -17,8 +18,10 @@ import { ApiProblem, problemOf, sendProblem } from "../../../relayer/src/api/pro
  */
 export const redisUrl = () => process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-export const connectRedis = async () => {
-  const redis = testRedis({ lazyConnect: true, maxRetriesPerRequest: 1 });
+/** A client of the test run's Redis (a cluster under `npm run test:cluster`), or of one node at `url` (a relay). */
+export const connectRedis = async (url?: string) => {
+  const settings = { lazyConnect: true, maxRetriesPerRequest: 1 };
+  const redis: RedisClient = url === undefined ? testRedis(settings) : new Redis(url, settings);
   await redis.connect();
   return redis;
 };
@@ -31,7 +34,7 @@ export function testPrefix(name: string) {
     base: `${prefix}:{keys}:`,
     async clean(redis: RedisClient): Promise<void> {
       const found = await keysOf(redis, `${prefix}:*`);
-      if (found.length > 0) await redis.del(...found);
+      await deleteKeys(redis, found);
       expect(await keysOf(redis, `${prefix}:*`)).to.deep.equal([]);
     },
   };

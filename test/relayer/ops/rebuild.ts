@@ -3,13 +3,14 @@
  * of a running indexer's lease, its messages and exit codes. (Its end-to-end use after a deep reorg, with relayer
  * processes and a Hardhat node, is in test/relayer/readiness.ts.)
  */
+import { deleteKeys } from "../../../relayer/src/redis";
 import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
+import { testRedisEnv } from "../../support/redis";
 import { createCommon } from "../../../relayer/src/common";
 import { parseOptions, parseOptionsOf } from "../../../relayer/src/options";
 import { REBUILD_OPTIONS, runRebuildCommand, type RebuildOptions } from "../../../relayer/src/ops/rebuild";
@@ -53,7 +54,7 @@ describe("ops/rebuild", function () {
     prefix = freshPrefix("rebuild");
     out = [];
     err = [];
-    const env = { REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DEPLOYMENT: deploymentFile };
+    const env = { ...testRedisEnv(), REDIS_PREFIX: prefix, DEPLOYMENT: deploymentFile };
     options = parseOptionsOf(REBUILD_OPTIONS, env);
     const common = createCommon(parseOptions({ ...env, RPC_URL: "http://127.0.0.1:1", LOG_LEVEL: "silent" }));
     store = createStore({ common, redis, chainId: CHAIN_ID, escrow: ESCROW });
@@ -62,7 +63,7 @@ describe("ops/rebuild", function () {
   afterEach(async () => {
     await store.clear();
     const left = await keysOf(redis, `${prefix}*`);
-    if (left.length > 0) await redis.del(...left);
+    await deleteKeys(redis, left);
   });
 
   after(async () => {
@@ -136,12 +137,12 @@ describe("ops/rebuild", function () {
     await seedHalted();
     await redis.del(`${prefix}:keys:demo`);
     const run = await runToEnd(["rebuild"], {
-      env: { REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DEPLOYMENT: deploymentFile },
+      env: { ...testRedisEnv(), REDIS_PREFIX: prefix, DEPLOYMENT: deploymentFile },
     });
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout).to.match(/deleted \d+ keys/);
     const bad = await runToEnd(["rebuild"], {
-      env: { REDIS_URL: testRedisUrl(), DEPLOYMENT: deploymentFile, LEASE_TTL_MS: "soon" },
+      env: { ...testRedisEnv(), DEPLOYMENT: deploymentFile, LEASE_TTL_MS: "soon" },
     });
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.match(/^relayer rebuild: LEASE_TTL_MS/);

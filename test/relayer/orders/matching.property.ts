@@ -10,7 +10,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { id as keccakId } from "ethers";
 import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
+import { testRedisEnv } from "../../support/redis";
 import { createDesk, type AcceptorProfile } from "../../../relayer/src/orders/desk";
 import { createReservations } from "../../../relayer/src/orders/reservations";
 import { createScreening } from "../../../relayer/src/orders/screening";
@@ -42,7 +42,7 @@ describe("orders/matching properties", function () {
       prefix = s.prefix;
       keyPrefix = s.store.keyPrefix;
       base = s.base;
-      child = forkReserver({ REDIS_URL: testRedisUrl(), RES_BASE: base, RES_PROJECTION_BASE: keyPrefix });
+      child = forkReserver({ ...testRedisEnv(), RES_BASE: base, RES_PROJECTION_BASE: keyPrefix });
       await child.ready;
     });
 

@@ -4,7 +4,7 @@
  * rollbacks, the event stream, and the reads the API serves. Every test starts from an empty key prefix of its own
  * and deletes it afterwards.
  */
-import { testRedis, type RedisClient } from "../../support/redis";
+import { keysOf, testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
 import { Redis } from "ioredis";
 import { testRedisUrl } from "../../support/redis";
@@ -75,7 +75,7 @@ describe("relayer store (Redis)", function () {
 
   afterEach(async function () {
     for (const made of stores) await made.clear();
-    expect(await redis.keys(`${prefix}:*`)).to.deep.equal([]);
+    expect(await keysOf(redis, `${prefix}:*`)).to.deep.equal([]);
   });
 
   after(async function () {
@@ -141,7 +141,7 @@ describe("relayer store (Redis)", function () {
 
     it("puts every key under <prefix>:{<chainId>:<first 8 hex digits of the escrow>}:", async function () {
       expect(store.keyPrefix).to.equal(`${prefix}:{${CHAIN_ID}:${ESCROW.slice(2, 10).toLowerCase()}}:`);
-      const keys = await redis.keys(`${prefix}:*`);
+      const keys = await keysOf(redis, `${prefix}:*`);
       expect(keys.length).to.be.greaterThan(2);
       for (const key of keys) expect(key.startsWith(store.keyPrefix)).to.equal(true, key);
     });
@@ -556,7 +556,7 @@ describe("relayer store (Redis)", function () {
     const neighbour = storeFor({ chainId: CHAIN_ID + 1 });
     await redis.hset(neighbour.key("meta"), "block", "1");
     await store.clear();
-    const left = await redis.keys(`${prefix}:*`);
+    const left = await keysOf(redis, `${prefix}:*`);
     expect(left.filter((key) => key.startsWith(store.keyPrefix))).to.deep.equal([]);
     expect(left).to.not.deep.equal([]);
     expect(await redis.hget(neighbour.key("meta"), "block")).to.equal("1");

@@ -1,4 +1,5 @@
 /** The submitter's Redis state (real Redis, a random prefix per test): nonce slots and the worker lease. */
+import { deleteKeys } from "../../../relayer/src/redis";
 import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
@@ -59,7 +60,7 @@ describe("relayer/submitter/records", () => {
 
   afterEach(async () => {
     const keys = await keysOf(redis, `${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deleteKeys(redis, keys);
   });
 
   after(async () => {

@@ -3,7 +3,8 @@
  * test, removed after): the life of a submission, failures that block nothing, batching into one multicall, fee
  * bumps of a stuck transaction, and crashes (SIGKILL of a child process at each point of sending).
  */
-import { testRedis, type RedisClient, keysOf } from "../../support/redis";
+import { deleteKeys } from "../../../relayer/src/redis";
+import { keysOf, testRedis, testRedisEnv, type RedisClient } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { ContractFactory, Interface, Wallet } from "ethers";
@@ -73,7 +74,7 @@ describe("relayer/submitter", function () {
     await setAutomine(p.provider, true);
     for (const prefix of prefixes.splice(0)) {
       const keys = await keysOf(redis, `${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await deleteKeys(redis, keys);
     }
   });
 
@@ -600,7 +601,7 @@ describe("relayer/submitter", function () {
         const env = await fresh();
         const childEnv = {
           RPC_URL: d.node.url,
-          REDIS_URL,
+          ...testRedisEnv(),
           SUBMITTER_BASE: env.base,
           SUBMITTER_KEY: env.key,
           ESCROW: escrow,

@@ -3,7 +3,8 @@
  * real commit and rollback (under the indexer lease, as the indexer does), the webhooks started over it, the API
  * with real API keys served on a free port, and a webhook receiver (node http on 127.0.0.1) that can answer 503.
  */
-import { testRedis, type RedisClient } from "../../support/redis";
+import { deleteKeys } from "../../../relayer/src/redis";
+import { keysOf, testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
 import { Redis } from "ioredis";
 import { randomBytes } from "node:crypto";
@@ -135,10 +136,9 @@ export async function startEventsFixture(
       await webhooks.stop();
       await server.close();
       for (const pattern of [`${prefix}:*`]) {
-        const found = await redis.keys(pattern);
-        if (found.length > 0) await redis.del(...found);
+        await deleteKeys(redis, await keysOf(redis, pattern));
       }
-      expect(await redis.keys(`${prefix}:*`)).to.deep.equal([]);
+      expect(await keysOf(redis, `${prefix}:*`)).to.deep.equal([]);
       expect(webhooksBase(store.keyPrefix).startsWith(`${prefix}:`)).to.equal(true);
       await redis.quit();
     },
