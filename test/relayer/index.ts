@@ -5,7 +5,6 @@
 import { testRedis, type RedisClient } from "../support/redis";
 import { expect } from "chai";
 import { Redis } from "ioredis";
-import { testRedisUrl } from "../support/redis";
 import type { Store } from "../../relayer/src/store/store";
 import { startDeployed } from "./support/deployed";
 import type { HardhatNode } from "./support/node";

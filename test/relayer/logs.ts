@@ -8,7 +8,6 @@ import { testRedis, type RedisClient } from "../support/redis";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
-import { Redis } from "ioredis";
 import { Wallet } from "ethers";
 import { createCommon } from "../../relayer/src/common";
 import { parseOptions } from "../../relayer/src/options";

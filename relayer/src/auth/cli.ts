@@ -32,13 +32,7 @@ export const KEYS_USAGE = [
 ].join("\n");
 
 /** The options the key commands use: only Redis (RPC_URL, DEPLOYMENT, … are not required). */
-export const KEYS_OPTIONS = [
-  "redisUrl",
-  "redisCluster",
-  "redisSentinels",
-  "redisSentinelName",
-  "redisPrefix",
-] as const;
+export const KEYS_OPTIONS = ["redisUrl", "redisCluster", "redisSentinels", "redisSentinelName", "redisPrefix"] as const;
 
 /** The key commands' options, parsed from an environment by the entries of OPTIONS (schemas and defaults). */
 export const keysOptions = (env: Record<string, string | undefined>): KeysOptions => parseOptionsOf(KEYS_OPTIONS, env);

@@ -6,7 +6,6 @@ import { onCluster, testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
 import { id as keccakId } from "ethers";
 import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import { Agent, request as httpRequest } from "node:http";
 import request from "supertest";
 import type { Common } from "../../../relayer/src/common";

@@ -5,7 +5,6 @@
  */
 import { type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
-import type { Redis } from "ioredis";
 import { createGasBudget } from "../../../relayer/src/auth/budget";
 import { connectRedis, testPrefix } from "./support";
 

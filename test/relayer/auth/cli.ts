@@ -5,7 +5,6 @@
  */
 import { keysOf, testClusterNodes, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
-import type { Redis } from "ioredis";
 import { createServer, type AddressInfo } from "node:net";
 import { KEYS_USAGE, keysOptions, runKeysCommand } from "../../../relayer/src/auth/cli";
 import { createKeyStore, keysBase, SECRET_PATTERN, type KeyStore } from "../../../relayer/src/auth/keys";

@@ -6,7 +6,6 @@
 import { type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import type { Request, Response } from "express";
-import type { Redis } from "ioredis";
 import request from "supertest";
 import {
   apiKeyOf,

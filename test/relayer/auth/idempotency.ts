@@ -6,7 +6,6 @@
 import { type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import express, { type Request, type Response } from "express";
-import type { Redis } from "ioredis";
 import request from "supertest";
 import { ApiProblem } from "../../../relayer/src/api/problems";
 import { apiKeyOf, authenticate, idempotency } from "../../../relayer/src/auth/http";

@@ -4,7 +4,7 @@
  * and exactly one transaction per due item across two replicas sharing one Redis prefix and one signer key.
  * Branch spec: keeper.tree.
  */
-import { testRedis, type RedisClient } from "../../support/redis";
+import { testRedis } from "../../support/redis";
 import { expect } from "chai";
 import { id, type JsonRpcSigner } from "ethers";
 import request from "supertest";
@@ -13,7 +13,6 @@ import { parseOptions } from "../../../relayer/src/options";
 import { startRelayer } from "../../../relayer/src/index";
 import { ESCROW } from "../../../relayer/src/write/calls";
 import { Action, typedDataOf } from "../../../protocol";
-import { Redis } from "ioredis";
 import { createMetrics, type Common } from "../../../relayer/src/common";
 import { createKeeper } from "../../../relayer/src/disputes/keeper";
 import { startWriteRelayer, type WriteRelayer } from "../support/write";

@@ -4,8 +4,6 @@
  */
 import { testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import { id } from "ethers";
 import type { EthersChain } from "../../../relayer/src/chain/chain";
 import type { Chain } from "../../../relayer/src/chain/types";

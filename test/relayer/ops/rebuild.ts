@@ -9,7 +9,6 @@ import { expect } from "chai";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Redis } from "ioredis";
 import { testRedisEnv } from "../../support/redis";
 import { createCommon } from "../../../relayer/src/common";
 import { parseOptions, parseOptionsOf } from "../../../relayer/src/options";

@@ -5,8 +5,6 @@
  */
 import { testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import {
   acceptorProfileSchema,
   chargebacks30d,

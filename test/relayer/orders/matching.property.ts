@@ -9,7 +9,6 @@ import { testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
 import fc from "fast-check";
 import { id as keccakId } from "ethers";
-import { Redis } from "ioredis";
 import { testRedisEnv } from "../../support/redis";
 import { createDesk, type AcceptorProfile } from "../../../relayer/src/orders/desk";
 import { createReservations } from "../../../relayer/src/orders/reservations";

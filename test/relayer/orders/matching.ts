@@ -6,8 +6,6 @@
 import { testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
 import { id as keccakId } from "ethers";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import {
   ELIGIBILITY_RULES,
   eligibility,

@@ -4,8 +4,6 @@
  */
 import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import { createReservations, type Reservations } from "../../../relayer/src/orders/reservations";
 import { addressOf, clearPrefix, seedAcceptor, storeUnder } from "../support/matching";
 

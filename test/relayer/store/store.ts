@@ -6,8 +6,6 @@
  */
 import { keysOf, testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { createCommon, type Common } from "../../../relayer/src/common";
 import type { ProtocolEvent } from "../../../protocol";

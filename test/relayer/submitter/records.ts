@@ -3,11 +3,9 @@ import { deleteKeys } from "../../../relayer/src/redis";
 import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
-import { Redis } from "ioredis";
 import { createSubmitterStore, type SubmitterStore } from "../../../relayer/src/submitter/records";
 import type { Slot, SubmissionRecord } from "../../../relayer/src/submitter/types";
 
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const ADDRESS = "0x" + "ab".repeat(20);
 
 function record(id: string): SubmissionRecord {

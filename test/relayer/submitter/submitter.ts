@@ -8,7 +8,6 @@ import { keysOf, testRedis, testRedisEnv, type RedisClient } from "../../support
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { ContractFactory, Interface, Wallet } from "ethers";
-import { Redis } from "ioredis";
 import { Escrow__factory } from "../../../typechain-types";
 import { createChain } from "../../../relayer/src/chain/chain";
 import { createCommon, type Common } from "../../../relayer/src/common";
@@ -29,7 +28,6 @@ import { capturingLogger } from "../support/logger";
 import { spawnSubmitter, type SubmitterProcess } from "../support/submitter-process";
 import { decodeError } from "../../../relayer/src/write/calls";
 
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const escrowInterface = new Interface(Escrow__factory.abi);
 const MULTICALL = escrowInterface.getFunction("multicall")!.selector;
 const FAST: SubmitterOptions = {

@@ -6,8 +6,6 @@
 import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import { id as keccakId } from "ethers";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { Agent, request as httpRequest } from "node:http";
 import { connect } from "node:net";

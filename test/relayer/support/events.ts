@@ -6,7 +6,6 @@
 import { deleteKeys } from "../../../relayer/src/redis";
 import { keysOf, testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
-import { Redis } from "ioredis";
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -21,7 +20,6 @@ import { createCommon, type Common } from "../../../relayer/src/common";
 import { startWebhooks, webhooksBase, type Webhooks } from "../../../relayer/src/events/webhooks";
 import { parseOptions } from "../../../relayer/src/options";
 import { createStore, type Store } from "../../../relayer/src/store/store";
-import { testRedisUrl } from "../../support/redis";
 import { at } from "./domain";
 
 export const CHAIN_ID = 31337;

@@ -10,7 +10,6 @@
 import type { RedisClient } from "../../support/redis";
 import { deleteKeys, scanAll } from "../../../relayer/src/redis";
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
 import type { JsonRpcProvider } from "ethers";
 import { createCommon, type Common } from "../../../relayer/src/common";
 import { createChain, type EthersChain } from "../../../relayer/src/chain/chain";

@@ -49,7 +49,11 @@ export type SeededAcceptor = {
 };
 
 /** Writes an acceptor's projection records (`acc:`, `accm:`, `accs`) as the indexer would. */
-export async function seedAcceptor(redis: RedisClient | ReturnType<RedisClient["pipeline"]>, keyPrefix: string, a: SeededAcceptor) {
+export async function seedAcceptor(
+  redis: RedisClient | ReturnType<RedisClient["pipeline"]>,
+  keyPrefix: string,
+  a: SeededAcceptor,
+) {
   const acc: Record<string, string> = {
     status: a.status ?? "active",
     gateway: a.gateway,

@@ -5,9 +5,8 @@
  *
  * Child environment: REDIS_URL, RES_BASE (the write side's base W), RES_PROJECTION_BASE (the store's keyPrefix).
  */
-import { testRedis, type RedisClient } from "../../support/redis";
+import { testRedis } from "../../support/redis";
 import { fork, type ChildProcess } from "node:child_process";
-import { Redis } from "ioredis";
 import { createReservations } from "../../../relayer/src/orders/reservations";
 import { ROOT } from "./node";
 

@@ -7,10 +7,9 @@
  * process list), ESCROW, CONFIRMATIONS, SUBMITTER_OPTIONS (JSON of SubmitterOptions), CRASH_AT
  * ("afterTake" | "afterRecord" | "afterBroadcast").
  */
-import { testRedis, type RedisClient } from "../../support/redis";
+import { testRedis } from "../../support/redis";
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeSync } from "node:fs";
-import { Redis } from "ioredis";
 import pino from "pino";
 import { createChain } from "../../../relayer/src/chain/chain";
 import { createCommon } from "../../../relayer/src/common";
