@@ -120,7 +120,9 @@ describe("ops/rebuild", function () {
 
   it("when Redis does not answer → exits 1 without printing its URL", async () => {
     const port = await freePort();
-    const code = await runRebuildCommand([], { ...options, redisUrl: `redis://user:hunter2@127.0.0.1:${port}` }, io);
+    // A single node that is not there (not the run's cluster, if any).
+    const unreachable = { ...options, redisCluster: undefined, redisUrl: `redis://user:hunter2@127.0.0.1:${port}` };
+    const code = await runRebuildCommand([], unreachable, io);
     expect(code).to.equal(1);
     expect(err.join("\n")).to.match(/cannot reach Redis at 127\.0\.0\.1/);
     expect(err.join("\n")).to.not.contain("hunter2");
