@@ -90,6 +90,8 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     return store;
   };
   const env = (prefix: string, extra: Record<string, string> = {}) => ({
+    // The run's Redis (a cluster under test:cluster) for in-process relayers too; a private server's test overrides.
+    ...testRedisEnv(),
     RPC_URL: node.url,
     DEPLOYMENT: deploymentFile,
     REDIS_PREFIX: prefix,
