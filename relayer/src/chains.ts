@@ -9,7 +9,7 @@
  * read of the registry finds it missing (a flushed Redis). One escrow per chain id: a second deployment on the same
  * chain id replaces the entry.
  */
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "./redis";
 import type { Common } from "./common";
 import { REDIS_TIMEOUT_MS, withDeadline } from "./deadline";
 import { createStore, type Store } from "./store/store";

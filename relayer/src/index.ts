@@ -6,7 +6,6 @@
 import fs from "node:fs";
 import os from "node:os";
 import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
 import { Wallet, id } from "ethers";
 import { createCommon, type Common } from "./common";
 import { indexedContracts, readDeployment } from "./deployment";
@@ -34,6 +33,7 @@ import { decodeError } from "./write/calls";
 import { planCalls } from "./write/planner";
 import type { WriteApi } from "./api/write";
 import { REDIS_TIMEOUT_MS } from "./deadline";
+import { createRedis, deleteKeys, describeRedis, scanAll } from "./redis";
 import {
   createAvailability,
   isRedisTimeout,
@@ -73,15 +73,20 @@ export async function startRelayer(common: Common) {
 
   // Every command has a deadline (a hung Redis fails requests with a 503 instead of holding them); commands issued
   // while reconnecting wait in the offline queue under the same deadline, so a short reconnect goes unnoticed.
-  // Blocking commands need a connection of their own (redis.duplicate() with a longer timeout).
-  const redis = new Redis(options.redisUrl, {
-    maxRetriesPerRequest: 2,
-    enableAutoPipelining: true,
-    lazyConnect: false,
-    commandTimeout: REDIS_TIMEOUT_MS,
-    enableOfflineQueue: true,
-    connectTimeout: REDIS_TIMEOUT_MS,
-  });
+  // Blocking commands need a connection of their own (duplicateClient() with a longer timeout). A single node, a
+  // Redis Cluster or Sentinel, as the options say (relayer/src/redis.ts).
+  const redis = createRedis(
+    options,
+    {
+      maxRetriesPerRequest: 2,
+      enableAutoPipelining: true,
+      lazyConnect: false,
+      commandTimeout: REDIS_TIMEOUT_MS,
+      enableOfflineQueue: true,
+      connectTimeout: REDIS_TIMEOUT_MS,
+    },
+    "relayer",
+  );
   redis.on("error", (error) => logger.warn({ msg: "redis error", err: error.message }));
   common.onShutdown("redis", async () => {
     await redis.quit().catch(() => redis.disconnect());
@@ -409,7 +414,7 @@ export async function startRelayer(common: Common) {
     escrow,
     // Which endpoints, never their keys or passwords.
     rpc: redactUrl(options.rpcUrl),
-    redis: redactUrl(options.redisUrl),
+    redis: describeRedis(options),
   });
 
   if (options.indexer) {
@@ -429,12 +434,8 @@ export async function startRelayer(common: Common) {
     await redis.hdel(chainsKey(options.redisPrefix), String(chainId));
     // API keys, rate limits, idempotency records and gas budgets live under the prefix's {keys} tag.
     const pattern = `${keysBase(options.redisPrefix).replace(/[{}[\]*?\\]/g, "\\$&")}*`;
-    let cursor = "0";
-    do {
-      const [next, found] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
-      cursor = next;
-      if (found.length > 0) await redis.del(...found);
-    } while (cursor !== "0");
+    // Every master of a cluster (SCAN walks one node); the keys share the {keys} tag: one slot per DEL.
+    await deleteKeys(redis, await scanAll(redis, pattern, 500));
   };
   /**
    * Resolves once the projection may be served (its first backfill done; not halted or rebuilt), for in-process

@@ -5,13 +5,12 @@
  */
 import { expect } from "chai";
 import { toBeHex } from "ethers";
-import { Redis } from "ioredis";
 import { createCommon } from "../../relayer/src/common";
 import { parseOptions } from "../../relayer/src/options";
 import { createStore } from "../../relayer/src/store/store";
 import { createAvailability } from "../../relayer/src/api/availability";
 import { chainsKey, createChains, parseChainEntry, registerChain, type ChainEntry } from "../../relayer/src/chains";
-import { testRedisUrl } from "../support/redis";
+import { testRedis } from "../support/redis";
 import { freshPrefix } from "./support/indexer";
 import { nextSalt } from "./support/activity";
 import { startWriteRelayer, type WriteRelayer } from "./support/write";
@@ -290,7 +289,7 @@ describe("relayer: the registry of chains (chains.ts)", function () {
 
   it("lists its own chain first, the others by chain id; writes its entry back when the registry was flushed", async function () {
     const prefix = freshPrefix("chains-registry");
-    const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+    const redis = testRedis({ maxRetriesPerRequest: 1 });
     try {
       const common = createCommon(
         parseOptions({

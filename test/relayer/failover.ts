@@ -3,8 +3,7 @@
  * node and one Redis (REDIS_CLUSTER, when set, is passed on to the processes). Spec: failover.tree.
  */
 import { expect } from "chai";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../support/redis";
+import { testRedis, type RedisClient } from "../support/redis";
 import type { Store } from "../../relayer/src/store/store";
 import {
   caughtUp as caughtUpWith,
@@ -40,13 +39,13 @@ const pidOf = (lease: string | undefined) => (lease === undefined ? -1 : Number(
 describe("relayer failover: one leader, fencing, submissions of a dead replica", function () {
   this.timeout(600_000);
   let w: WriteRelayer;
-  let redis: Redis;
+  let redis: RedisClient;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
     // One node for the file: the write relayer's (in process), whose deployment the spawned replicas share.
     w = await startWriteRelayer("failover");
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
   });
 
   after(async () => {

@@ -2,9 +2,9 @@
  * The relayer as real processes against a real Hardhat node and real Redis servers: SIGKILL at random points,
  * a flaky RPC endpoint, a Redis restart, and two replicas handing the indexer lease over.
  */
+import { testRedis, type RedisClient } from "../support/redis";
 import { expect } from "chai";
 import { Redis } from "ioredis";
-import { testRedisUrl } from "../support/redis";
 import type { Store } from "../../relayer/src/store/store";
 import { startDeployed } from "./support/deployed";
 import type { HardhatNode } from "./support/node";
@@ -28,7 +28,7 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
   let node: HardhatNode;
   let deploymentFile: string;
   let p: Protocol;
-  let redis: Redis;
+  let redis: RedisClient;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
@@ -36,7 +36,7 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
     await runAllPaths(p);
     // Many small blocks, so the backfill makes many commits a kill can land between.
     await generateLoad(p, 240, 4);
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
   });
 
   after(async () => {
@@ -46,7 +46,7 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
   });
 
   const newPrefix = () => freshPrefix("proc");
-  const storeFor = (client: Redis, prefix: string): Store => {
+  const storeFor = (client: RedisClient, prefix: string): Store => {
     const store = storeForDeployment(client, node.url, deploymentFile, prefix);
     // Every key of the prefix: the spawned relayers also write their webhook dispatcher's keys under it.
     cleanups.push(() => deletePrefix(client, prefix));
@@ -126,7 +126,7 @@ describe("relayer processes: crashes, faults, restarts, failover", function () {
     cleanups.push(async () => client.disconnect());
     const prefix = newPrefix();
     const store = storeFor(client, prefix);
-    const relayer = await spawnRelayer(relayerEnv(prefix, { REDIS_URL: redisServer.url }));
+    const relayer = await spawnRelayer(relayerEnv(prefix, { REDIS_URL: redisServer.url, REDIS_CLUSTER: "" }));
     cleanups.push(() => relayer.kill());
     await sleep(300);
     await redisServer.stop();

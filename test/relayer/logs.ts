@@ -4,10 +4,10 @@
  * the key path segment, the Basic credentials or the signer key, not at startup, not while the RPC answers 401 and
  * 503, not at shutdown; and the relayer indexes again once the RPC recovers.
  */
+import { testRedis, type RedisClient } from "../support/redis";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
-import { Redis } from "ioredis";
 import { Wallet } from "ethers";
 import { createCommon } from "../../relayer/src/common";
 import { parseOptions } from "../../relayer/src/options";
@@ -74,12 +74,12 @@ async function startAuthProxy(target: string) {
 describe("relayer logs: no secret ever reaches stdout or stderr", function () {
   this.timeout(300_000);
   let deployed: Deployed;
-  let redis: Redis;
+  let redis: RedisClient;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async function () {
     deployed = await startDeployed("logs");
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
   });
 
   after(async function () {

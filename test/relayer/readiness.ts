@@ -4,10 +4,11 @@
  * Redis restarted with its data or empty, an API-only replica without a leader, the cost of many probes, the
  * metrics after a restart, and a reorg deeper than the confirmations followed by the operator's rebuild.
  */
+import { testRedis, type RedisClient } from "../support/redis";
 import { expect } from "chai";
 import { Redis } from "ioredis";
 import { id } from "ethers";
-import { testRedisUrl } from "../support/redis";
+import { testRedisEnv } from "../support/redis";
 import { STATE_CACHE_MS } from "../../relayer/src/api/availability";
 import { createCommon } from "../../relayer/src/common";
 import { parseOptions } from "../../relayer/src/options";
@@ -63,14 +64,14 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
   let node: HardhatNode;
   let deploymentFile: string;
   let p: Protocol;
-  let redis: Redis;
+  let redis: RedisClient;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   before(async () => {
     ({ node, deploymentFile, p } = await startDeployed("readiness"));
     await runAllPaths(p);
     await generateLoad(p, 30, 3);
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
   });
 
   afterEach(async () => {
@@ -82,13 +83,15 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     await node?.stop();
   });
 
-  const storeFor = (client: Redis, prefix: string): Store => {
+  const storeFor = (client: RedisClient, prefix: string): Store => {
     const store = storeForDeployment(client, node.url, deploymentFile, prefix);
     // Every key of the prefix: the spawned relayers also write their webhook dispatcher's keys under it.
     cleanups.push(() => deletePrefix(client, prefix));
     return store;
   };
   const env = (prefix: string, extra: Record<string, string> = {}) => ({
+    // The run's Redis (a cluster under test:cluster) for in-process relayers too; a private server's test overrides.
+    ...testRedisEnv(),
     RPC_URL: node.url,
     DEPLOYMENT: deploymentFile,
     REDIS_PREFIX: prefix,
@@ -116,7 +119,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     cleanups.push(server.stop);
     const prefix = freshPrefix("ready-hang");
     const { store } = privateStore(server.url, prefix);
-    const r = await relayer(env(prefix, { REDIS_URL: server.url }));
+    const r = await relayer(env(prefix, { REDIS_URL: server.url, REDIS_CLUSTER: "" }));
     await readyBody(r.port);
     process.kill(server.pid(), "SIGSTOP");
     let headWhileHung: number;
@@ -148,7 +151,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     cleanups.push(server.stop);
     const prefix = freshPrefix("ready-restart");
     const { store } = privateStore(server.url, prefix);
-    const r = await relayer(env(prefix, { REDIS_URL: server.url }));
+    const r = await relayer(env(prefix, { REDIS_URL: server.url, REDIS_CLUSTER: "" }));
     await readyBody(r.port);
     await server.stop();
     await generateLoad(p, 4, 1);
@@ -165,7 +168,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     const prefix = freshPrefix("ready-flush");
     const { client, store } = privateStore(server.url, prefix);
     // Small log ranges: the rebuild takes many steps, so the test sees it under way.
-    const r = await relayer(env(prefix, { REDIS_URL: server.url, LOG_RANGE_MAX: "2" }));
+    const r = await relayer(env(prefix, { REDIS_URL: server.url, REDIS_CLUSTER: "", LOG_RANGE_MAX: "2" }));
     await caughtUpWith(p.provider, store);
     await readyBody(r.port);
     const {
@@ -306,7 +309,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     }
 
     const rebuilt = await runToEnd(["rebuild"], {
-      env: { REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DEPLOYMENT: deploymentFile },
+      env: { ...testRedisEnv(), REDIS_PREFIX: prefix, DEPLOYMENT: deploymentFile },
     });
     expect(rebuilt.code, rebuilt.stderr).to.equal(0);
     expect(rebuilt.stdout).to.match(/deleted \d+ keys/);

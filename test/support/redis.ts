@@ -4,6 +4,8 @@
  * points at it for every test (and every process a test spawns), and it is stopped after the last. Loaded by the
  * Hardhat config: `mocha: { rootHooks: mochaHooks }` (import { mochaHooks } from "./test/support/redis").
  */
+import type { RedisOptions } from "ioredis";
+import { createRedis, scanAll, type HostPort, type RedisClient } from "../../relayer/src/redis";
 import { ensureRedis, type RedisHandle } from "../../scripts/lib/redis-server";
 
 let redis: RedisHandle | undefined;
@@ -26,3 +28,34 @@ export const mochaHooks = {
 
 /** The Redis the tests use: REDIS_URL (the private server's, when the root hook started one) or the default. */
 export const testRedisUrl = (): string => process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** The cluster the tests run against, from REDIS_CLUSTER (`host:port,…`, set by `npm run test:cluster`), if any. */
+export function testClusterNodes(): HostPort[] | undefined {
+  const list = process.env.REDIS_CLUSTER?.trim();
+  if (!list) return undefined;
+  return list.split(",").map((node) => {
+    const [host, port] = node.trim().split(":");
+    return { host, port: Number(port) };
+  });
+}
+
+/** Whether this run talks to a Redis Cluster (`npm run test:cluster`). */
+export const onCluster = (): boolean => testClusterNodes() !== undefined;
+
+/**
+ * A client of the test run's Redis, through the relayer's own factory: a Cluster over REDIS_CLUSTER's nodes when
+ * set, else REDIS_URL (testRedisUrl()). `settings` apply per node (lazyConnect, timeouts, retries, …).
+ */
+export function testRedis(settings: RedisOptions = {}): RedisClient {
+  return createRedis({ redisUrl: testRedisUrl(), redisCluster: testClusterNodes() }, settings, "test");
+}
+export type { RedisClient };
+
+/** KEYS `pattern` over every master of a cluster (KEYS on a Cluster client asks one node): SCAN, for tests. */
+export const keysOf = (redis: RedisClient, pattern: string): Promise<string[]> => scanAll(redis, pattern, 1000);
+
+/** The environment that points a spawned relayer, CLI or child process at the test run's Redis (cluster or not). */
+export const testRedisEnv = (): { REDIS_URL: string; REDIS_CLUSTER: string } => ({
+  REDIS_URL: testRedisUrl(),
+  REDIS_CLUSTER: process.env.REDIS_CLUSTER ?? "",
+});

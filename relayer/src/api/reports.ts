@@ -6,7 +6,7 @@
  */
 import type { Request, Response } from "express";
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
-import type { Redis } from "ioredis";
+import { scanAll, type RedisClient as Redis } from "../redis";
 import { z } from "zod";
 import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 import type { Order } from "../orders/model";
@@ -118,14 +118,8 @@ export function createReportSource({
 
   async function platformIndexes(): Promise<string[]> {
     const pattern = `${base.replace(/[{}[\]*?\\]/g, "\\$&")}ix:plat:*`;
-    const found: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, keys] = await deadline(redis.scan(cursor, "MATCH", pattern, "COUNT", 1000), "report indexes");
-      cursor = next;
-      found.push(...keys);
-    } while (cursor !== "0");
-    return found;
+    // Every master of a cluster (SCAN walks one node), each step under the deadline.
+    return scanAll(redis, pattern, 1000, (p) => deadline(p, "report indexes"));
   }
 
   return {

@@ -7,7 +7,7 @@
  * A reservation settled after midnight is settled against the new day (the refund cannot make a day's use negative).
  * Gas amounts are exact up to 2^53 - 1 (Lua numbers).
  */
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 
 const DAY = 86_400;

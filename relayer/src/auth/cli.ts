@@ -11,13 +11,13 @@
  * for. Exit codes: 0 done, 1 failed (unknown key, Redis unreachable), 2 usage error. Neither the secret nor the
  * Redis URL (it may hold a password) is ever printed in an error.
  */
-import { redisHostOf } from "../redact";
-import { Redis } from "ioredis";
+import { createRedis, redisWhere, type RedisClient } from "../redis";
 import { OptionsError } from "../errors";
 import { parseOptionsOf, type Options } from "../options";
 import { createKeyStore, keysBase, SCOPES, type ApiKey, type Scope } from "./keys";
 
-export type KeysOptions = Pick<Options, "redisUrl" | "redisPrefix">;
+export type KeysOptions = Pick<Options, "redisUrl" | "redisPrefix"> &
+  Partial<Pick<Options, "redisCluster" | "redisSentinels" | "redisSentinelName">>;
 export type KeysIo = { out: (line: string) => void; err: (line: string) => void };
 
 export const DEFAULT_GRACE_SECONDS = 3600;
@@ -28,11 +28,11 @@ export const KEYS_USAGE = [
   "       npm run relayer -- keys list",
   "       npm run relayer -- keys revoke <id>",
   `       npm run relayer -- keys rotate <id> [--grace <seconds, default ${DEFAULT_GRACE_SECONDS}>]`,
-  `scopes: ${SCOPES.join(", ")}. Redis comes from REDIS_URL and REDIS_PREFIX.`,
+  `scopes: ${SCOPES.join(", ")}. Redis comes from REDIS_URL (or REDIS_CLUSTER, REDIS_SENTINELS) and REDIS_PREFIX.`,
 ].join("\n");
 
 /** The options the key commands use: only Redis (RPC_URL, DEPLOYMENT, … are not required). */
-export const KEYS_OPTIONS = ["redisUrl", "redisPrefix"] as const;
+export const KEYS_OPTIONS = ["redisUrl", "redisCluster", "redisSentinels", "redisSentinelName", "redisPrefix"] as const;
 
 /** The key commands' options, parsed from an environment by the entries of OPTIONS (schemas and defaults). */
 export const keysOptions = (env: Record<string, string | undefined>): KeysOptions => parseOptionsOf(KEYS_OPTIONS, env);
@@ -71,7 +71,7 @@ export async function runKeysCommand(
   io: KeysIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
 ): Promise<number> {
   const [command, ...rest] = argv;
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   try {
     const spec: Record<string, { flags: string[]; positional: number }> = {
       create: { flags: ["scope", "owner", "label"], positional: 0 },
@@ -105,17 +105,16 @@ export async function runKeysCommand(
       }
     }
 
-    redis = new Redis(options.redisUrl, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      retryStrategy: () => null,
-    });
+    redis = createRedis(
+      options,
+      { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: CONNECT_TIMEOUT_MS, retryStrategy: () => null },
+      "keys",
+    );
     redis.on("error", () => undefined);
     try {
       await redis.connect();
     } catch {
-      io.err(`keys: cannot reach Redis at ${redisHostOf(options.redisUrl)}`);
+      io.err(`keys: cannot reach Redis at ${redisWhere(options)}`);
       return 1;
     }
     const keys = createKeyStore({ redis, base: keysBase(options.redisPrefix) });

@@ -8,7 +8,7 @@
  * each route that needs one). No secret is ever logged or echoed: refusals name the header, never its value.
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import { ApiProblem } from "../api/problems";
 import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 import type { ApiKey, KeyStore, Scope } from "./keys";

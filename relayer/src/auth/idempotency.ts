@@ -17,7 +17,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import { ApiProblem } from "../api/problems";
 import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 import type { ApiKey } from "./keys";

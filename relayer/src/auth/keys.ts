@@ -17,7 +17,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { encodeBase58 } from "ethers";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 
 export const SCOPES = ["read", "party", "acceptor", "gateway", "platform", "admin"] as const;

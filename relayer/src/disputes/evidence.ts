@@ -8,7 +8,7 @@
  * Redis: `<base><dealId>` a hash, contentHash → the upload's record (JSON), base = `<keyPrefix>w:d:ev:`.
  */
 import { Interface } from "ethers";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import { digestOf, escrowDomain, evidenceUri, isEvidenceType, sniffContentType, typedDataOf } from "../../../protocol";
 import { GatewayRegistry__factory } from "../../../typechain-types/factories/contracts/GatewayRegistry__factory";
 import type { Chain } from "../chain/types";

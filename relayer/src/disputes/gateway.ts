@@ -10,7 +10,7 @@
  * It reads the projection (ix:status:disputed, ix:party:<address>, deal:, hist:, gw:) and the orders' ix:deal:<dealId>.
  */
 import { Counter, Gauge } from "prom-client";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import { digestOf, escrowDomain, reasonsHash, resolutionWindowEnd, typedDataOf } from "../../../protocol";
 import type { Common } from "../common";
 import type { Chain } from "../chain/types";

@@ -17,7 +17,7 @@
  * `w:d:kp:deals` zset of the deals holding some; `w:d:kp:c:<dealId>:<kind>` a claim (the submission id).
  */
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import { Counter, Gauge } from "prom-client";
 import {
   Action,

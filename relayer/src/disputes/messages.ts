@@ -15,7 +15,7 @@
  * keyless checkout speaks for the user only. In every case the author's own signature is the authority.
  */
 import { Wallet, getBytes, hashMessage } from "ethers";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import {
   ZERO_HASH,
   bundleHash,

@@ -9,7 +9,7 @@
  * The secret is stored as such: the relayer must sign with it.
  */
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
 import { newWebhookSecret } from "./signing";
 

@@ -10,7 +10,7 @@
  * orders side with the order's status change; it has no stages. `g` is a dispute event (events/disputes.ts).
  */
 import { decodeAnnouncement, type Announcement } from "../store/store";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import { withDeadline, REDIS_TIMEOUT_MS } from "../deadline";
 import { publicTypeOf, type Stage } from "./types";
 import { decodeOrderEvent, ORDER_ENTRY_LETTER, type OrderEvent } from "./orders";

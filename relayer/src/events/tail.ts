@@ -4,7 +4,7 @@
  * own cursor, with XRANGE on the shared client), so a wake carries no data and a missed one only delays: each
  * subscriber also re-reads on its own timer.
  */
-import type { Redis } from "ioredis";
+import { duplicateClient, type RedisClient as Redis } from "../redis";
 import type { Logger } from "pino";
 
 /** How long one XREAD blocks; the dedicated connection's command timeout is above it. */
@@ -29,7 +29,11 @@ export function startTail({
 }): Tail {
   const subscribers = new Set<() => void>();
   // Dedicated: XREAD BLOCK holds its connection; no auto-pipelining, a timeout above the block time.
-  const conn = redis.duplicate({ enableAutoPipelining: false, commandTimeout: blockMs + 5_000, lazyConnect: false });
+  const conn = duplicateClient(redis, {
+    enableAutoPipelining: false,
+    commandTimeout: blockMs + 5_000,
+    lazyConnect: false,
+  });
   conn.on("error", () => {
     // Logged by the loop when a read fails; ioredis reconnects by itself.
   });

@@ -9,7 +9,7 @@
  * "<endpoint>|<event id>" recorded but maybe not queued yet, by time) and BullMQ's under `${base}bull`.
  */
 import { DelayedError, Queue, Worker, type Job } from "bullmq";
-import type { Redis } from "ioredis";
+import { bullConnection, deleteKeys, scanAll, type RedisClient as Redis } from "../redis";
 import { Counter, Histogram } from "prom-client";
 import type { Common } from "../common";
 import type { Store } from "../store/store";
@@ -62,21 +62,24 @@ export function attemptsFor(baseMs: number): number {
 /**
  * Moves the cursor from ARGV[1] to ARGV[2] (fails, returning nil, if another process moved it) and records each
  * delivery: the endpoint's next sequence number, the body (ARGV prefix .. sequence .. suffix) and an outbox entry.
- * KEYS: 1 cursor, 2 outbox. ARGV: 1 expected cursor ("" none), 2 new cursor, 3 base, 4 body TTL s, 5 now ms,
- * then per delivery: endpoint id, event id, body prefix, body suffix. Returns [endpoint, event, sequence, ...].
+ * KEYS: 1 cursor, 2 outbox, then per delivery: the endpoint's hash, the delivery's body (every key named by the
+ * caller, all under the webhooks' hash tag: one slot on a cluster). ARGV: 1 expected cursor ("" none), 2 new
+ * cursor, 3 body TTL s, 4 now ms, then per delivery: endpoint id, event id, body prefix, body suffix.
+ * Returns [endpoint, event, sequence, ...].
  */
 const FANOUT_SCRIPT = `
 local cur = redis.call('GET', KEYS[1]) or ''
 if cur ~= ARGV[1] then return nil end
 redis.call('SET', KEYS[1], ARGV[2])
 local out = {}
-for i = 6, #ARGV, 4 do
+for d = 0, (#ARGV - 4) / 4 - 1 do
+  local i = 5 + 4 * d
   local ep, ev = ARGV[i], ARGV[i + 1]
-  local epKey = ARGV[3] .. 'ep:' .. ep
+  local epKey, dlKey = KEYS[3 + 2 * d], KEYS[4 + 2 * d]
   if redis.call('EXISTS', epKey) == 1 then
     local seq = redis.call('HINCRBY', epKey, 'seq', 1)
-    redis.call('SET', ARGV[3] .. 'dl:' .. ep .. ':' .. ev, ARGV[i + 2] .. seq .. ARGV[i + 3], 'EX', ARGV[4])
-    redis.call('ZADD', KEYS[2], ARGV[5], ep .. '|' .. ev)
+    redis.call('SET', dlKey, ARGV[i + 2] .. seq .. ARGV[i + 3], 'EX', ARGV[3])
+    redis.call('ZADD', KEYS[2], ARGV[4], ep .. '|' .. ev)
     out[#out + 1] = ep
     out[#out + 1] = ev
     out[#out + 1] = seq
@@ -165,8 +168,9 @@ export function startWebhooks({
   const backoffMs = options.webhookBackoffMs;
   const attempts = attemptsFor(backoffMs);
   const prefix = `${base}bull`;
-  const { commandTimeout: _timeout, keyPrefix: _prefix, ...redisOptions } = redis.options;
-  const connection = { ...redisOptions, maxRetriesPerRequest: null, lazyConnect: false };
+  // BullMQ's keys are `${prefix}:webhooks:…`: the prefix carries the webhooks' `{…:wh}` tag, so a cluster keeps
+  // the queue in one slot. On a cluster BullMQ gets a Cluster client of its own (closed in clear()/stop()).
+  const { connection, close: closeBull } = bullConnection(redis);
   const queue = new Queue<JobData>(QUEUE, { connection, prefix });
   queue.on("error", (error) => logger.warn({ msg: "webhook queue error", err: error.message }));
   const deadline = <T>(p: Promise<T>, what: string) => withDeadline(p, REDIS_TIMEOUT_MS, what);
@@ -221,20 +225,25 @@ export function startWebhooks({
       (!isDisputeEvent(event) || disputeEventVisibleTo(event, { owner: t.owner }));
     const createdAt = new Date().toISOString();
     const args: string[] = [];
+    const deliveryKeys: string[] = [];
     const types = new Map<string, string>();
     for (const event of page.events) {
       types.set(event.id, event.type);
-      for (const t of targets) if (receives(t, event)) args.push(t.id, event.id, ...bodyParts(event, t.id, createdAt));
+      for (const t of targets) {
+        if (!receives(t, event)) continue;
+        deliveryKeys.push(endpoints.key(`ep:${t.id}`), endpoints.key(`dl:${t.id}:${event.id}`));
+        args.push(t.id, event.id, ...bodyParts(event, t.id, createdAt));
+      }
     }
     const result = (await deadline(
       redis.eval(
         FANOUT_SCRIPT,
-        2,
+        2 + deliveryKeys.length,
         cursorKey,
         endpoints.key("outbox"),
+        ...deliveryKeys,
         cursor ?? "",
         page.next,
-        base,
         bodyTtlSeconds,
         Date.now(),
         ...args,
@@ -409,12 +418,9 @@ export function startWebhooks({
     dispatch: () => pump(),
     async clear() {
       const pattern = `${base.replace(/[{}[\]*?]/g, "\\$&")}*`;
-      let cursor = "0";
-      do {
-        const [next, keys] = await deadline(redis.scan(cursor, "MATCH", pattern, "COUNT", 1000), "webhook keys");
-        cursor = next;
-        if (keys.length > 0) await deadline(redis.del(...keys), "webhook keys");
-      } while (cursor !== "0");
+      // Every master of a cluster (SCAN walks one node); the keys share the webhooks' tag: one slot per DEL.
+      const keys = await scanAll(redis, pattern, 1000, (p) => deadline(p, "webhook keys"));
+      await deadline(deleteKeys(redis, keys), "webhook keys");
     },
     async stop() {
       stopped = true;
@@ -426,6 +432,7 @@ export function startWebhooks({
       await tail.stop();
       await worker?.close();
       await queue.close();
+      await closeBull();
     },
   };
 }

@@ -15,9 +15,8 @@
  * 1 failed (Redis unreachable, keys owned by another escrow, lease lost meanwhile), 2 usage error. The Redis URL
  * (it may hold a password) is never printed.
  */
-import { redisHostOf } from "../redact";
 import os from "node:os";
-import { Redis } from "ioredis";
+import { createRedis, redisWhere } from "../redis";
 import pino from "pino";
 import { NamespaceTaken, OptionsError } from "../errors";
 import { REDIS_TIMEOUT_MS } from "../deadline";
@@ -25,11 +24,20 @@ import { indexedContracts, readDeployment } from "../deployment";
 import type { Options } from "../options";
 import { createStore } from "../store/store";
 
-export type RebuildOptions = Pick<Options, "redisUrl" | "redisPrefix" | "deployment" | "leaseTtlMs">;
+export type RebuildOptions = Pick<Options, "redisUrl" | "redisPrefix" | "deployment" | "leaseTtlMs"> &
+  Partial<Pick<Options, "redisCluster" | "redisSentinels" | "redisSentinelName">>;
 export type RebuildIo = { out: (line: string) => void; err: (line: string) => void };
 
 /** The options the rebuild uses (RPC_URL is not needed: the indexers read the chain). */
-export const REBUILD_OPTIONS = ["redisUrl", "redisPrefix", "deployment", "leaseTtlMs"] as const;
+export const REBUILD_OPTIONS = [
+  "redisUrl",
+  "redisCluster",
+  "redisSentinels",
+  "redisSentinelName",
+  "redisPrefix",
+  "deployment",
+  "leaseTtlMs",
+] as const;
 
 /**
  * How long the rebuild holds the lease at most: its deletions run well within it, and if the command dies the
@@ -68,19 +76,23 @@ export async function runRebuildCommand(
   const escrow = deployment.contracts.Escrow.address;
   const { deploymentBlock } = indexedContracts(deployment);
 
-  const redis = new Redis(options.redisUrl, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    connectTimeout: REDIS_TIMEOUT_MS,
-    commandTimeout: REDIS_TIMEOUT_MS * 5,
-    retryStrategy: () => null,
-  });
+  const redis = createRedis(
+    options,
+    {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      connectTimeout: REDIS_TIMEOUT_MS,
+      commandTimeout: REDIS_TIMEOUT_MS * 5,
+      retryStrategy: () => null,
+    },
+    "rebuild",
+  );
   redis.on("error", () => undefined);
   try {
     try {
       await redis.connect();
     } catch {
-      io.err(`rebuild: cannot reach Redis at ${redisHostOf(options.redisUrl)}`);
+      io.err(`rebuild: cannot reach Redis at ${redisWhere(options)}`);
       return 1;
     }
     const logger = pino({ level: "silent" });

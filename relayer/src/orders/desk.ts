@@ -16,7 +16,7 @@
  *                               changed since the previous one (and everything every {@link FULL_RELOAD_MS})
  */
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import { z } from "zod";
 import { CHARGEBACK_WINDOW_MS, type CandidateStats } from "./matching";
 

@@ -14,7 +14,7 @@
  * Amounts are decimal strings of token base units; the script adds and compares them as decimal text (Lua's numbers
  * are doubles, exact only below 2^53).
  */
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 
 /** Decimal-text arithmetic for the scripts: add and compare non-negative integers without leading zeros. */
 const DECIMAL_LUA = `

@@ -13,7 +13,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Wallet, concat, hexlify, keccak256, toUtf8Bytes, type TypedDataField } from "ethers";
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import {
   DELEGATE_SALT_PREFIX,
   MAX_DELEGATE_LOCK_DURATION,

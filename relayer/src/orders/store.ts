@@ -10,7 +10,7 @@
  * (XADD to the events stream) together, so of two relayer replicas moving the same order only one writes, and an
  * event is never written twice.
  */
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import { orderEventValue } from "../events/orders";
 import type { Order } from "./model";
 

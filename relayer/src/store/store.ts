@@ -11,7 +11,7 @@
  * read, so the projection and the API see the logical names.
  */
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import { scanAll, type RedisClient as Redis } from "../redis";
 import type { Common } from "../common";
 import { NamespaceTaken } from "../errors";
 import {
@@ -406,6 +406,9 @@ export function createStore({
   const BLOCKS = k("blocks");
   const EVENTS = k("events");
   const HEARTBEAT = k("hb");
+  // A key of the projection's slot: a script that builds its key names from the base still names one key, so a
+  // Redis Cluster sends it to the master holding the `{chainId:escrow8}` tag (with no key it goes to any node).
+  const DEALS_ROUTE = k("meta");
 
   const evalScript = (script: string, keys: string[], args: (string | number)[]) =>
     redis.eval(script, keys.length, ...keys, ...args) as Promise<unknown>;
@@ -413,14 +416,8 @@ export function createStore({
   /** Every key of this chain and escrow (SCAN, so Redis is never blocked). */
   async function scanKeys(): Promise<string[]> {
     const pattern = `${base.replace(/[{}[\]*?]/g, "\\$&")}*`;
-    const keys: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, batch] = await redis.scan(cursor, "MATCH", pattern, "COUNT", SCAN_COUNT);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== "0");
-    return keys;
+    // On a cluster the tag lives on one master, but SCAN walks one node: every master is asked.
+    return scanAll(redis, pattern, SCAN_COUNT);
   }
 
   async function fetchHashes(names: string[], into: Map<string, Hash | undefined>): Promise<void> {
@@ -695,9 +692,9 @@ export function createStore({
     /** Given deals with their histories, and the disputed ones' gateways, in one command (gone deals left out). */
     async readDealsById(ids: string[]): Promise<Omit<DealPage, "next">> {
       if (ids.length === 0) return { deals: [], gateways: new Map() };
-      const reply = await redis.evalsha(READ_DEALS_BY_ID_SHA, 0, base, ...ids).catch((error: unknown) => {
+      const reply = await redis.evalsha(READ_DEALS_BY_ID_SHA, 1, DEALS_ROUTE, base, ...ids).catch((error: unknown) => {
         if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-        return redis.eval(READ_DEALS_BY_ID_SCRIPT, 0, base, ...ids);
+        return redis.eval(READ_DEALS_BY_ID_SCRIPT, 1, DEALS_ROUTE, base, ...ids);
       });
       const { deals, gateways } = parsePage(reply as string);
       return { deals, gateways };

@@ -3,7 +3,7 @@
  * slot): a JSON record per submission, the index of queued ones, and per relayer address its next nonce, its slots
  * (one per nonce not yet final) and the worker lease. Every command runs under a deadline.
  */
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import type { Slot, SubmissionRecord } from "./types";
 import { withDeadline } from "../deadline";
 

@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 import { Wallet, getAddress } from "ethers";
 import { Queue, Worker, type Job } from "bullmq";
 import { Counter } from "prom-client";
-import type { Redis } from "ioredis";
+import { bullConnection, type RedisClient as Redis } from "../redis";
 import type { Chain } from "../chain/types";
 import type { Common } from "../common";
 import type { Options } from "../options";
@@ -129,8 +129,10 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
   const prefix = `${base}bull`;
   // BullMQ opens its own connections (a worker blocks); same server and database as the caller's client.
   // (No command timeout there: a blocking fetch outlasts it. Calls on them get deadlines here instead.)
-  const { commandTimeout: _timeout, keyPrefix: _prefix, ...redisOptions } = redis.options;
-  const connection = { ...redisOptions, maxRetriesPerRequest: null, lazyConnect: false };
+  // The prefix carries the store's `{chainId:escrow8}` tag: on a cluster the queue's keys share one slot; there
+  // BullMQ gets a Cluster client of its own, opened on first use and quit by stop().
+  let bull: ReturnType<typeof bullConnection> | undefined;
+  const connectionOf = () => (bull ??= bullConnection(redis)).connection;
   const sentCounter =
     (common.metrics.registry.getSingleMetric(SENT_METRIC) as Counter | undefined) ??
     new Counter({
@@ -140,7 +142,7 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
     });
 
   let queue: Queue | undefined;
-  const queueOf = () => (queue ??= new Queue(queueName, { connection, prefix }));
+  const queueOf = () => (queue ??= new Queue(queueName, { connection: connectionOf(), prefix }));
 
   let running = false;
   let leading = false;
@@ -283,7 +285,7 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
     // Re-adding an id whose job exists is a no-op; a job lost between record and queue is added again.
     await enqueue(queuedIds);
     worker = new Worker(queueName, null, {
-      connection,
+      connection: connectionOf(),
       prefix,
       lockDuration: o.jobLockMs,
       stalledInterval: o.stalledIntervalMs,
@@ -352,6 +354,8 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
       await store.dropLease(token).catch(() => undefined);
       await queue?.close().catch(() => undefined);
       queue = undefined;
+      await bull?.close();
+      bull = undefined;
     },
   };
 }

@@ -7,7 +7,7 @@
  * The relayer carries signatures and pays gas; every call it sends names the signer's own signature, so it can
  * never move funds on its own (docs/design.md §3).
  */
-import type { Redis } from "ioredis";
+import type { RedisClient as Redis } from "../redis";
 import {
   dealIdOf,
   digestOf,

@@ -2,6 +2,7 @@
  * The write API end to end: a real Hardhat node, real Redis, the whole relayer in-process. Each refusal is checked
  * to send nothing (the relayer's signer's transaction count stays put). Branch spec: write.tree.
  */
+import { keysOf } from "../../support/redis";
 import { expect } from "chai";
 import { TypedDataEncoder, Wallet, id } from "ethers";
 import { Action, Status, escrowDomain, typedDataOf, typesOf } from "../../../protocol";
@@ -372,16 +373,8 @@ describe("relayer clear() (what the demo and the tests call at their end)", func
         .set("Idempotency-Key", "clear-1")
         .send({})
         .expect(400);
-      const scan = async () => {
-        const found: string[] = [];
-        let cursor = "0";
-        do {
-          const [next, keys] = await w.relayer.redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
-          cursor = next;
-          found.push(...keys);
-        } while (cursor !== "0");
-        return found;
-      };
+      // Every master of a cluster (SCAN walks one node).
+      const scan = () => keysOf(w.relayer.redis, `${prefix}:*`);
       expect((await scan()).some((k) => k.startsWith(`${prefix}:{keys}:`))).to.equal(true);
       // As the demo and the fixtures end: the indexer first (it would write its heartbeat again), then clear().
       await w.relayer.indexer.stop();

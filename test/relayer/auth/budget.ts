@@ -3,8 +3,8 @@
  * budget, settlement refunds, keys apart, the UTC day boundary, atomicity under concurrent reservations, expiry of
  * its Redis keys, and refused amounts.
  */
+import { type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
-import type { Redis } from "ioredis";
 import { createGasBudget } from "../../../relayer/src/auth/budget";
 import { connectRedis, testPrefix } from "./support";
 
@@ -13,7 +13,7 @@ const DAY = 86_400;
 const NOON = 20_000 * DAY + DAY / 2;
 
 describe("auth: daily gas budget", function () {
-  let redis: Redis;
+  let redis: RedisClient;
   let space: ReturnType<typeof testPrefix>;
   let clock: number;
 
@@ -118,6 +118,6 @@ describe("auth: daily gas budget", function () {
         (e: Error) => expect(e).to.be.instanceOf(RangeError),
       );
     }
-    expect(await redis.keys(`${space.prefix}:*`)).to.deep.equal([]);
+    expect(await keysOf(redis, `${space.prefix}:*`)).to.deep.equal([]);
   });
 });

@@ -3,8 +3,8 @@
  * on stdout, list, revoke and rotate, usage errors (exit 2), an unreachable Redis (exit 1, its password never
  * printed), and the options they read (REDIS_URL and REDIS_PREFIX only).
  */
+import { keysOf, testClusterNodes, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
-import type { Redis } from "ioredis";
 import { createServer, type AddressInfo } from "node:net";
 import { KEYS_USAGE, keysOptions, runKeysCommand } from "../../../relayer/src/auth/cli";
 import { createKeyStore, keysBase, SECRET_PATTERN, type KeyStore } from "../../../relayer/src/auth/keys";
@@ -23,7 +23,7 @@ async function deadPort(): Promise<number> {
 }
 
 describe("auth: keys command", function () {
-  let redis: Redis;
+  let redis: RedisClient;
   let space: ReturnType<typeof testPrefix>;
   let keys: KeyStore;
 
@@ -50,7 +50,8 @@ describe("auth: keys command", function () {
     const err: string[] = [];
     const code = await runKeysCommand(
       argv,
-      { redisUrl: url, redisPrefix: space.prefix },
+      // The test run's topology (a cluster under `npm run test:cluster`) unless a test names a URL of its own.
+      { redisUrl: url, redisPrefix: space.prefix, redisCluster: url === redisUrl() ? testClusterNodes() : undefined },
       { out: (l) => out.push(l), err: (l) => err.push(l) },
     );
     return { code, out, err: err.join("\n") };
@@ -140,7 +141,7 @@ describe("auth: keys command", function () {
       expect(run.err, argv.join(" ")).to.contain(`keys: ${reason}`).and.contain(KEYS_USAGE);
     }
     expect((await keysCommand([])).code).to.equal(2);
-    expect(await redis.keys(`${space.prefix}:*`)).to.deep.equal([]);
+    expect(await keysOf(redis, `${space.prefix}:*`)).to.deep.equal([]);
   });
 
   it("prints the usage and exits 0 on --help", async function () {
@@ -157,12 +158,25 @@ describe("auth: keys command", function () {
   });
 
   describe("keysOptions", function () {
-    it("needs only REDIS_URL and REDIS_PREFIX, with the relayer's defaults", function () {
-      expect(keysOptions({})).to.deep.equal({ redisUrl: "redis://127.0.0.1:6379", redisPrefix: "escrow" });
+    it("needs only Redis's options (REDIS_URL or REDIS_CLUSTER or REDIS_SENTINELS, REDIS_PREFIX), with the relayer's defaults", function () {
+      expect(keysOptions({})).to.deep.equal({
+        redisUrl: "redis://127.0.0.1:6379",
+        redisCluster: undefined,
+        redisSentinels: undefined,
+        redisSentinelName: "mymaster",
+        redisPrefix: "escrow",
+      });
       expect(keysOptions({ REDIS_URL: "redis://r:6380", REDIS_PREFIX: "p1", PORT: "not checked" })).to.deep.equal({
         redisUrl: "redis://r:6380",
+        redisCluster: undefined,
+        redisSentinels: undefined,
+        redisSentinelName: "mymaster",
         redisPrefix: "p1",
       });
+      expect(keysOptions({ REDIS_CLUSTER: "10.0.0.1:7000,10.0.0.2:7001" }).redisCluster).to.deep.equal([
+        { host: "10.0.0.1", port: 7000 },
+        { host: "10.0.0.2", port: 7001 },
+      ]);
     });
 
     it("refuses a bad REDIS_PREFIX as the relayer does", function () {

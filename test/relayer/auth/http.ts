@@ -3,9 +3,9 @@
  * Redis: authentication (Bearer and X-Api-Key, open reads, the switch that closes them), scopes, rate limits, and
  * the security headers (CORS, preflights, nosniff, Cache-Control). Idempotency has its own file.
  */
+import { type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import type { Request, Response } from "express";
-import type { Redis } from "ioredis";
 import request from "supertest";
 import {
   apiKeyOf,
@@ -23,7 +23,7 @@ import { appWith, connectRedis, startStallingRelay, testPrefix } from "./support
 const OWNER = "0x" + "ab".repeat(20);
 
 describe("auth: HTTP middleware", function () {
-  let redis: Redis;
+  let redis: RedisClient;
   let space: ReturnType<typeof testPrefix>;
   let keys: KeyStore;
   /** Requests each handler ran. */
@@ -265,7 +265,7 @@ describe("auth: HTTP middleware", function () {
     it("keeps its buckets in Redis with an expiry", async function () {
       const app = limited(60, 5);
       await request(app).get("/thing").set("X-Forwarded-For", "203.0.113.9").expect(200);
-      const [bucket] = await redis.keys(`${space.base}rl:*`);
+      const [bucket] = await keysOf(redis, `${space.base}rl:*`);
       expect(bucket).to.equal(`${space.base}rl:ip:203.0.113.9`);
       expect(await redis.pttl(bucket)).to.be.within(1, 2_000);
     });
@@ -289,12 +289,12 @@ describe("auth: HTTP middleware", function () {
       expect(expectProblem(refused, 429, "rate-limited").detail).to.contain("from this address");
       expect(Number(refused.headers["retry-after"])).to.equal(1);
       await request(app).get("/thing").set("X-Forwarded-For", "203.0.113.8").expect(200);
-      expect(await redis.keys(`${space.base}rl:ip:*`)).to.deep.equal([]);
+      expect(await keysOf(redis, `${space.base}rl:ip:*`)).to.deep.equal([]);
       await request(app)
         .get("/thing")
         .set("X-Api-Key", await secretOf("read"))
         .expect(200);
-      expect(await redis.keys(`${space.base}rl:key:*`)).to.have.length(1);
+      expect(await keysOf(redis, `${space.base}rl:key:*`)).to.have.length(1);
       expect(ran).to.have.length(4);
     });
 

@@ -3,9 +3,9 @@
  * replays, the same key with another request, scoping per API key, concurrent identical requests (the handler runs
  * once), what is not stored (5xx) and what is (4xx), claims that lapse, and refused keys.
  */
+import { type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import express, { type Request, type Response } from "express";
-import type { Redis } from "ioredis";
 import request from "supertest";
 import { ApiProblem } from "../../../relayer/src/api/problems";
 import { apiKeyOf, authenticate, idempotency } from "../../../relayer/src/auth/http";
@@ -18,7 +18,7 @@ const OWNER = "0x" + "ab".repeat(20);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("auth: Idempotency-Key", function () {
-  let redis: Redis;
+  let redis: RedisClient;
   let space: ReturnType<typeof testPrefix>;
   let keys: KeyStore;
   let secret: string;
@@ -87,7 +87,7 @@ describe("auth: Idempotency-Key", function () {
 
   it("stores the response for ttlSeconds", async function () {
     await post(app({ ttlSeconds: 120 }), "k-ttl", {}).expect(201);
-    const [record] = await redis.keys(`${space.base}idem:*`);
+    const [record] = await keysOf(redis, `${space.base}idem:*`);
     expect(await redis.ttl(record)).to.be.within(110, 120);
     expect(await redis.hget(record, "state")).to.equal("done");
   });
@@ -125,7 +125,7 @@ describe("auth: Idempotency-Key", function () {
     await post(a, undefined, { x: 1 }).expect(201);
     await post(a, undefined, { x: 1 }).expect(201);
     expect(ran).to.have.length(2);
-    expect(await redis.keys(`${space.base}idem:*`)).to.deep.equal([]);
+    expect(await keysOf(redis, `${space.base}idem:*`)).to.deep.equal([]);
   });
 
   it("five identical concurrent POSTs → the handler runs once, all five get its response", async function () {
@@ -154,7 +154,7 @@ describe("auth: Idempotency-Key", function () {
     const a = app();
     behaviour.status = 503;
     await post(a, "k-5xx", { x: 1 }).expect(503);
-    expect(await redis.keys(`${space.base}idem:*`)).to.deep.equal([]);
+    expect(await keysOf(redis, `${space.base}idem:*`)).to.deep.equal([]);
     behaviour.status = 201;
     const retry = await post(a, "k-5xx", { x: 1 }).expect(201);
     expect(retry.headers["idempotent-replayed"]).to.equal(undefined);

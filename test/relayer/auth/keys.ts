@@ -3,8 +3,8 @@
  * authentication, revocation, rotation with a grace period, listing, deal refs registered by platform keys, refused
  * input, and the deadline on a Redis that stops answering.
  */
+import { type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
-import type { Redis } from "ioredis";
 import {
   createKeyStore,
   GRACE_MAX_SECONDS,
@@ -21,7 +21,7 @@ const REF = "0x" + "11".repeat(32);
 const T0 = 1_900_000_000;
 
 describe("auth: API key store", function () {
-  let redis: Redis;
+  let redis: RedisClient;
   let space: ReturnType<typeof testPrefix>;
   let clock: number;
   let keys: KeyStore;
@@ -47,7 +47,7 @@ describe("auth: API key store", function () {
   /** Every string value stored under the suite's prefix (keys, string values, hash fields and values, members). */
   async function everythingStored(): Promise<string> {
     const out: string[] = [];
-    for (const key of await redis.keys(`${space.prefix}:*`)) {
+    for (const key of await keysOf(redis, `${space.prefix}:*`)) {
       out.push(key);
       const type = await redis.type(key);
       if (type === "string") out.push((await redis.get(key)) ?? "");
@@ -118,7 +118,7 @@ describe("auth: API key store", function () {
       await refused({ scope: "read", owner: OWNER, label: "" }, /^label must be 1 to 100/);
       await refused({ scope: "read", owner: OWNER, label: "x".repeat(101) }, /^label/);
       await refused({ scope: "read", owner: OWNER, label: "line\nbreak" }, /^label/);
-      expect(await redis.keys(`${space.prefix}:*`)).to.deep.equal([]);
+      expect(await keysOf(redis, `${space.prefix}:*`)).to.deep.equal([]);
     });
   });
 

@@ -3,6 +3,8 @@
  * own, deleted after; a TCP relay in front of it that can stall (a Redis that stops answering, for deadlines); and a
  * small express app with the API's error handler, on which a test mounts the middleware it checks.
  */
+import { deleteKeys } from "../../../relayer/src/redis";
+import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { Redis } from "ioredis";
@@ -16,8 +18,10 @@ import { ApiProblem, problemOf, sendProblem } from "../../../relayer/src/api/pro
  */
 export const redisUrl = () => process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-export const connectRedis = async (url = redisUrl()) => {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+/** A client of the test run's Redis (a cluster under `npm run test:cluster`), or of one node at `url` (a relay). */
+export const connectRedis = async (url?: string) => {
+  const settings = { lazyConnect: true, maxRetriesPerRequest: 1 };
+  const redis: RedisClient = url === undefined ? testRedis(settings) : new Redis(url, settings);
   await redis.connect();
   return redis;
 };
@@ -28,10 +32,10 @@ export function testPrefix(name: string) {
   return {
     prefix,
     base: `${prefix}:{keys}:`,
-    async clean(redis: Redis): Promise<void> {
-      const found = await redis.keys(`${prefix}:*`);
-      if (found.length > 0) await redis.del(...found);
-      expect(await redis.keys(`${prefix}:*`)).to.deep.equal([]);
+    async clean(redis: RedisClient): Promise<void> {
+      const found = await keysOf(redis, `${prefix}:*`);
+      await deleteKeys(redis, found);
+      expect(await keysOf(redis, `${prefix}:*`)).to.deep.equal([]);
     },
   };
 }

@@ -4,6 +4,7 @@
  * and exactly one transaction per due item across two replicas sharing one Redis prefix and one signer key.
  * Branch spec: keeper.tree.
  */
+import { testRedis } from "../../support/redis";
 import { expect } from "chai";
 import { id, type JsonRpcSigner } from "ethers";
 import request from "supertest";
@@ -12,7 +13,6 @@ import { parseOptions } from "../../../relayer/src/options";
 import { startRelayer } from "../../../relayer/src/index";
 import { ESCROW } from "../../../relayer/src/write/calls";
 import { Action, typedDataOf } from "../../../protocol";
-import { Redis } from "ioredis";
 import { createMetrics, type Common } from "../../../relayer/src/common";
 import { createKeeper } from "../../../relayer/src/disputes/keeper";
 import { startWriteRelayer, type WriteRelayer } from "../support/write";
@@ -233,7 +233,7 @@ describe("relayer keeper (end to end)", function () {
 
 describe("relayer keeper claims (real Redis; a fake chain and submitter)", function () {
   const prefix = freshPrefix("keeper-claims");
-  const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { commandTimeout: 2_000 });
+  const redis = testRedis({ commandTimeout: 2_000 });
   const DEAL = `0x${"d1".repeat(32)}`;
   const deal = {
     status: "open",

@@ -2,9 +2,8 @@
  * The indexer against a real Hardhat node and a real Redis: every deal path, rebuild determinism, idempotent
  * commits, and reorgs made with evm_snapshot/evm_revert; then, over a stub chain, how it logs a failed step.
  */
+import { testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import { id } from "ethers";
 import type { EthersChain } from "../../../relayer/src/chain/chain";
 import type { Chain } from "../../../relayer/src/chain/types";
@@ -34,7 +33,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
   let deploymentFile: string;
   let deployment: DeploymentFile;
   let p: Protocol;
-  let redis: Redis;
+  let redis: RedisClient;
   const running: InProcessIndexer[] = [];
   /** What every deal path should have left, as driven in the set-up. */
   let expected: Expected[];
@@ -72,7 +71,7 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
 
   before(async () => {
     ({ node, deploymentFile, deployment, p } = await startDeployed("indexer"));
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
     // The live indexer follows the chain block by block while every deal path runs.
     live = start(3);
     expected = await runAllPaths(p);
@@ -525,11 +524,11 @@ const ESCROW = "0x" + "e5".repeat(20);
 const REGISTRY = "0x" + "7e".repeat(20);
 
 describe("relayer indexer: a failed step (stub chain + Redis)", function () {
-  let redis: Redis;
+  let redis: RedisClient;
   const stores: Store[] = [];
 
   before(function () {
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
   });
 
   after(async function () {

@@ -3,12 +3,13 @@
  * of a running indexer's lease, its messages and exit codes. (Its end-to-end use after a deep reorg, with relayer
  * processes and a Hardhat node, is in test/relayer/readiness.ts.)
  */
+import { deleteKeys } from "../../../relayer/src/redis";
+import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
+import { testRedisEnv } from "../../support/redis";
 import { createCommon } from "../../../relayer/src/common";
 import { parseOptions, parseOptionsOf } from "../../../relayer/src/options";
 import { REBUILD_OPTIONS, runRebuildCommand, type RebuildOptions } from "../../../relayer/src/ops/rebuild";
@@ -23,7 +24,7 @@ const REGISTRY = "0x" + "7e".repeat(20);
 
 describe("ops/rebuild", function () {
   this.timeout(60_000);
-  let redis: Redis;
+  let redis: RedisClient;
   let deploymentFile: string;
   let prefix: string;
   let store: Store;
@@ -45,14 +46,14 @@ describe("ops/rebuild", function () {
         },
       }),
     );
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
   });
 
   beforeEach(async () => {
     prefix = freshPrefix("rebuild");
     out = [];
     err = [];
-    const env = { REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DEPLOYMENT: deploymentFile };
+    const env = { ...testRedisEnv(), REDIS_PREFIX: prefix, DEPLOYMENT: deploymentFile };
     options = parseOptionsOf(REBUILD_OPTIONS, env);
     const common = createCommon(parseOptions({ ...env, RPC_URL: "http://127.0.0.1:1", LOG_LEVEL: "silent" }));
     store = createStore({ common, redis, chainId: CHAIN_ID, escrow: ESCROW });
@@ -60,8 +61,8 @@ describe("ops/rebuild", function () {
 
   afterEach(async () => {
     await store.clear();
-    const left = await redis.keys(`${prefix}*`);
-    if (left.length > 0) await redis.del(...left);
+    const left = await keysOf(redis, `${prefix}*`);
+    await deleteKeys(redis, left);
   });
 
   after(async () => {
@@ -119,7 +120,9 @@ describe("ops/rebuild", function () {
 
   it("when Redis does not answer → exits 1 without printing its URL", async () => {
     const port = await freePort();
-    const code = await runRebuildCommand([], { ...options, redisUrl: `redis://user:hunter2@127.0.0.1:${port}` }, io);
+    // A single node that is not there (not the run's cluster, if any).
+    const unreachable = { ...options, redisCluster: undefined, redisUrl: `redis://user:hunter2@127.0.0.1:${port}` };
+    const code = await runRebuildCommand([], unreachable, io);
     expect(code).to.equal(1);
     expect(err.join("\n")).to.match(/cannot reach Redis at 127\.0\.0\.1/);
     expect(err.join("\n")).to.not.contain("hunter2");
@@ -135,12 +138,12 @@ describe("ops/rebuild", function () {
     await seedHalted();
     await redis.del(`${prefix}:keys:demo`);
     const run = await runToEnd(["rebuild"], {
-      env: { REDIS_URL: testRedisUrl(), REDIS_PREFIX: prefix, DEPLOYMENT: deploymentFile },
+      env: { ...testRedisEnv(), REDIS_PREFIX: prefix, DEPLOYMENT: deploymentFile },
     });
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout).to.match(/deleted \d+ keys/);
     const bad = await runToEnd(["rebuild"], {
-      env: { REDIS_URL: testRedisUrl(), DEPLOYMENT: deploymentFile, LEASE_TTL_MS: "soon" },
+      env: { ...testRedisEnv(), DEPLOYMENT: deploymentFile, LEASE_TTL_MS: "soon" },
     });
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.match(/^relayer rebuild: LEASE_TTL_MS/);

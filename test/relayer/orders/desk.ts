@@ -3,9 +3,8 @@
  * (GET/PUT /v1/acceptor/profile, POST /v1/acceptor/heartbeat) on a whole relayer over a Hardhat node with the
  * protocol deployed and an approved acceptor.
  */
+import { testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import {
   acceptorProfileSchema,
   chargebacks30d,
@@ -124,13 +123,13 @@ describe("orders/desk", function () {
   });
 
   describe("desk over Redis", function () {
-    let redis: Redis;
+    let redis: RedisClient;
     let prefix: string;
     let base: string;
     const A = addressOf(1);
 
     before(() => {
-      redis = new Redis(testRedisUrl());
+      redis = testRedis();
     });
     after(() => redis.disconnect());
     beforeEach(() => {

@@ -5,11 +5,11 @@
  * (b) every acceptor the matcher picks satisfies every eligibility rule, by a check written independently of
  *     matching.ts (and when it picks none, none satisfies them) — chargebacks and blocked users included.
  */
+import { testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
 import fc from "fast-check";
 import { id as keccakId } from "ethers";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
+import { testRedisEnv } from "../../support/redis";
 import { createDesk, type AcceptorProfile } from "../../../relayer/src/orders/desk";
 import { createReservations } from "../../../relayer/src/orders/reservations";
 import { createScreening } from "../../../relayer/src/orders/screening";
@@ -23,10 +23,10 @@ const HEARTBEAT_MS = 60_000;
 
 describe("orders/matching properties", function () {
   this.timeout(120_000);
-  let redis: Redis;
+  let redis: RedisClient;
 
   before(() => {
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
   });
   after(() => redis.disconnect());
 
@@ -41,7 +41,7 @@ describe("orders/matching properties", function () {
       prefix = s.prefix;
       keyPrefix = s.store.keyPrefix;
       base = s.base;
-      child = forkReserver({ REDIS_URL: testRedisUrl(), RES_BASE: base, RES_PROJECTION_BASE: keyPrefix });
+      child = forkReserver({ ...testRedisEnv(), RES_BASE: base, RES_PROJECTION_BASE: keyPrefix });
       await child.ready;
     });
 

@@ -3,10 +3,9 @@
  * over real Redis (projection records written under a fresh prefix) and a real Hardhat node (the token's
  * blacklist).
  */
+import { testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
 import { id as keccakId } from "ethers";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import {
   ELIGIBILITY_RULES,
   eligibility,
@@ -285,7 +284,7 @@ describe("orders/matching", function () {
 
   describe("matcher.match (real Redis, real Hardhat node)", function () {
     this.timeout(120_000);
-    let redis: Redis;
+    let redis: RedisClient;
     let usdtNode: Awaited<ReturnType<typeof startUsdtNode>>;
     let token: string;
     let prefix: string;
@@ -298,7 +297,7 @@ describe("orders/matching", function () {
     let orders = 0;
 
     before(async function () {
-      redis = new Redis(testRedisUrl());
+      redis = testRedis();
       usdtNode = await startUsdtNode();
       token = (await usdtNode.usdt.getAddress()).toLowerCase();
     });

@@ -2,9 +2,8 @@
  * Float reservations (relayer/src/orders/reservations.ts; branches in matching.tree, "reservations") against a real
  * Redis: the Lua script reads the projection's `acc:` hash written under a fresh prefix.
  */
+import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import { createReservations, type Reservations } from "../../../relayer/src/orders/reservations";
 import { addressOf, clearPrefix, seedAcceptor, storeUnder } from "../support/matching";
 
@@ -14,7 +13,7 @@ const GW = "0x" + "9a".repeat(20);
 
 describe("orders/reservations", function () {
   this.timeout(30_000);
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
   let keyPrefix: string;
   let base: string;
@@ -23,7 +22,7 @@ describe("orders/reservations", function () {
   const B = addressOf(2);
 
   before(() => {
-    redis = new Redis(testRedisUrl());
+    redis = testRedis();
   });
   after(() => redis.disconnect());
 
@@ -46,7 +45,7 @@ describe("orders/reservations", function () {
 
   it("keeps its keys in the projection's hash slot (the base carries the store's hash tag)", async function () {
     await reservations.reserve("ord_1", A, TOKEN, 1n, 60_000);
-    const keys = await redis.keys(`${prefix}:*`);
+    const keys = await keysOf(redis, `${prefix}:*`);
     // Redis Cluster hashes only the first {…} of a key: one tag, one slot.
     const tags = new Set(keys.map((k) => /\{[^}]*\}/.exec(k)?.[0]));
     expect(keys.some((k) => k.startsWith(`${base}res:`))).to.equal(true);

@@ -4,9 +4,8 @@
  * rollbacks, the event stream, and the reads the API serves. Every test starts from an empty key prefix of its own
  * and deletes it afterwards.
  */
+import { keysOf, testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { createCommon, type Common } from "../../../relayer/src/common";
 import type { ProtocolEvent } from "../../../protocol";
@@ -40,7 +39,7 @@ const HOLDER = "store-test";
 const TTL_MS = 60_000;
 
 describe("relayer store (Redis)", function () {
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
   let common: Common;
   let store: Store;
@@ -59,7 +58,7 @@ describe("relayer store (Redis)", function () {
   };
 
   before(async function () {
-    redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+    redis = testRedis({ lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect();
   });
 
@@ -74,7 +73,7 @@ describe("relayer store (Redis)", function () {
 
   afterEach(async function () {
     for (const made of stores) await made.clear();
-    expect(await redis.keys(`${prefix}:*`)).to.deep.equal([]);
+    expect(await keysOf(redis, `${prefix}:*`)).to.deep.equal([]);
   });
 
   after(async function () {
@@ -140,7 +139,7 @@ describe("relayer store (Redis)", function () {
 
     it("puts every key under <prefix>:{<chainId>:<first 8 hex digits of the escrow>}:", async function () {
       expect(store.keyPrefix).to.equal(`${prefix}:{${CHAIN_ID}:${ESCROW.slice(2, 10).toLowerCase()}}:`);
-      const keys = await redis.keys(`${prefix}:*`);
+      const keys = await keysOf(redis, `${prefix}:*`);
       expect(keys.length).to.be.greaterThan(2);
       for (const key of keys) expect(key.startsWith(store.keyPrefix)).to.equal(true, key);
     });
@@ -558,7 +557,7 @@ describe("relayer store (Redis)", function () {
     const neighbour = storeFor({ chainId: CHAIN_ID + 1 });
     await redis.hset(neighbour.key("meta"), "block", "1");
     await store.clear();
-    const left = await redis.keys(`${prefix}:*`);
+    const left = await keysOf(redis, `${prefix}:*`);
     expect(left.filter((key) => key.startsWith(store.keyPrefix))).to.deep.equal([]);
     expect(left).to.not.deep.equal([]);
     expect(await redis.hget(neighbour.key("meta"), "block")).to.equal("1");

@@ -1,11 +1,11 @@
 /** The submitter's Redis state (real Redis, a random prefix per test): nonce slots and the worker lease. */
+import { deleteKeys } from "../../../relayer/src/redis";
+import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
-import { Redis } from "ioredis";
 import { createSubmitterStore, SubmitterLeaseLost, type SubmitterStore } from "../../../relayer/src/submitter/records";
 import type { Slot, SubmissionRecord } from "../../../relayer/src/submitter/types";
 
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const ADDRESS = "0x" + "ab".repeat(20);
 
 function record(id: string): SubmissionRecord {
@@ -43,12 +43,12 @@ function slot(nonce: number, ids: string[]): Slot {
 }
 
 describe("relayer/submitter/records", () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
   let store: SubmitterStore;
 
   before(async () => {
-    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    redis = testRedis({ maxRetriesPerRequest: 1 });
   });
 
   beforeEach(() => {
@@ -57,8 +57,8 @@ describe("relayer/submitter/records", () => {
   });
 
   afterEach(async () => {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    const keys = await keysOf(redis, `${prefix}*`);
+    await deleteKeys(redis, keys);
   });
 
   after(async () => {

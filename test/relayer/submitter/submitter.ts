@@ -3,10 +3,11 @@
  * test, removed after): the life of a submission, failures that block nothing, batching into one multicall, fee
  * bumps of a stuck transaction, and crashes (SIGKILL of a child process at each point of sending).
  */
+import { deleteKeys } from "../../../relayer/src/redis";
+import { keysOf, testRedis, testRedisEnv, type RedisClient } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { ContractFactory, Interface, Wallet } from "ethers";
-import { Redis } from "ioredis";
 import { Escrow__factory } from "../../../typechain-types";
 import { createChain } from "../../../relayer/src/chain/chain";
 import { createCommon, type Common } from "../../../relayer/src/common";
@@ -27,7 +28,6 @@ import { capturingLogger } from "../support/logger";
 import { spawnSubmitter, type SubmitterProcess } from "../support/submitter-process";
 import { decodeError } from "../../../relayer/src/write/calls";
 
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const escrowInterface = new Interface(Escrow__factory.abi);
 const MULTICALL = escrowInterface.getFunction("multicall")!.selector;
 const FAST: SubmitterOptions = {
@@ -54,7 +54,7 @@ describe("relayer/submitter", function () {
   let d: Deployed;
   let p: Protocol;
   let escrow: string;
-  let redis: Redis;
+  let redis: RedisClient;
   let common: Common;
   const prefixes: string[] = [];
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -63,7 +63,7 @@ describe("relayer/submitter", function () {
     d = await startDeployed("submitter");
     p = d.p;
     escrow = await p.escrow.getAddress();
-    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    redis = testRedis({ maxRetriesPerRequest: 1 });
     common = createCommon(parseOptions({ RPC_URL: d.node.url, DEPLOYMENT: "x", LOG_LEVEL: "silent" }));
   });
 
@@ -71,8 +71,8 @@ describe("relayer/submitter", function () {
     for (const clean of cleanups.splice(0).reverse()) await clean().catch(() => undefined);
     await setAutomine(p.provider, true);
     for (const prefix of prefixes.splice(0)) {
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      const keys = await keysOf(redis, `${prefix}*`);
+      await deleteKeys(redis, keys);
     }
   });
 
@@ -201,7 +201,7 @@ describe("relayer/submitter", function () {
         error = e;
       }
       expect(error).to.be.instanceOf(TypeError);
-      expect(await redis.keys(`${env.base.split(":")[0]}*`)).to.deep.equal([]);
+      expect(await keysOf(redis, `${env.base.split(":")[0]}*`)).to.deep.equal([]);
     });
   });
 
@@ -599,7 +599,7 @@ describe("relayer/submitter", function () {
         const env = await fresh();
         const childEnv = {
           RPC_URL: d.node.url,
-          REDIS_URL,
+          ...testRedisEnv(),
           SUBMITTER_BASE: env.base,
           SUBMITTER_KEY: env.key,
           ESCROW: escrow,

@@ -3,10 +3,9 @@
  * path (lease + commit) into a real Redis (REDIS_URL, default 127.0.0.1:6379) under a key prefix of its own, the model of every seeded
  * deal, the API served over it on a free port, and raw HTTP helpers that send paths as given.
  */
+import { testRedis, type RedisClient, keysOf } from "../../support/redis";
 import { expect } from "chai";
 import { id as keccakId } from "ethers";
-import { Redis } from "ioredis";
-import { testRedisUrl } from "../../support/redis";
 import { randomBytes } from "node:crypto";
 import { Agent, request as httpRequest } from "node:http";
 import { connect } from "node:net";
@@ -342,7 +341,7 @@ export const READY: ReadinessAnswer = { ready: true, checks: { redis: true, inde
 /** The read API over a seeded store. A test may change `readiness` and `tokenHealth` (and must restore them). */
 export type SeededApi = {
   prefix: string;
-  redis: Redis;
+  redis: RedisClient;
   common: Common;
   store: Store;
   server: RunningServer;
@@ -365,7 +364,7 @@ export type SeededApi = {
  */
 export async function startSeededApi(name: string): Promise<SeededApi> {
   const prefix = `test-${name}-${randomBytes(6).toString("hex")}`;
-  const redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = testRedis({ lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   const common = createCommon(
     parseOptions({
@@ -428,7 +427,7 @@ export async function startSeededApi(name: string): Promise<SeededApi> {
       agent.destroy();
       await server.close();
       await store.clear();
-      expect(await redis.keys(`${prefix}:*`)).to.deep.equal([]);
+      expect(await keysOf(redis, `${prefix}:*`)).to.deep.equal([]);
       await redis.quit();
     },
   };

@@ -3,8 +3,9 @@
  * real commit and rollback (under the indexer lease, as the indexer does), the webhooks started over it, the API
  * with real API keys served on a free port, and a webhook receiver (node http on 127.0.0.1) that can answer 503.
  */
+import { deleteKeys } from "../../../relayer/src/redis";
+import { keysOf, testRedis, type RedisClient } from "../../support/redis";
 import { expect } from "chai";
-import { Redis } from "ioredis";
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -19,7 +20,6 @@ import { createCommon, type Common } from "../../../relayer/src/common";
 import { startWebhooks, webhooksBase, type Webhooks } from "../../../relayer/src/events/webhooks";
 import { parseOptions } from "../../../relayer/src/options";
 import { createStore, type Store } from "../../../relayer/src/store/store";
-import { testRedisUrl } from "../../support/redis";
 import { at } from "./domain";
 
 export const CHAIN_ID = 31337;
@@ -27,7 +27,7 @@ export const ESCROW = "0x" + "e7".repeat(20);
 
 export type EventsFixture = {
   prefix: string;
-  redis: Redis;
+  redis: RedisClient;
   common: Common;
   store: Store;
   keys: KeyStore;
@@ -50,7 +50,7 @@ export async function startEventsFixture(
   opts: { heartbeatMs?: number; dispatch?: boolean } = {},
 ): Promise<EventsFixture> {
   const prefix = `test-events-${name}-${randomBytes(6).toString("hex")}`;
-  const redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 5_000 });
+  const redis = testRedis({ lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 5_000 });
   await redis.connect();
   const common = createCommon(
     parseOptions({
@@ -134,10 +134,9 @@ export async function startEventsFixture(
       await webhooks.stop();
       await server.close();
       for (const pattern of [`${prefix}:*`]) {
-        const found = await redis.keys(pattern);
-        if (found.length > 0) await redis.del(...found);
+        await deleteKeys(redis, await keysOf(redis, pattern));
       }
-      expect(await redis.keys(`${prefix}:*`)).to.deep.equal([]);
+      expect(await keysOf(redis, `${prefix}:*`)).to.deep.equal([]);
       expect(webhooksBase(store.keyPrefix).startsWith(`${prefix}:`)).to.equal(true);
       await redis.quit();
     },

@@ -7,8 +7,9 @@
  *   ...
  *   await r.stop();
  */
+import type { RedisClient } from "../../support/redis";
+import { deleteKeys, scanAll } from "../../../relayer/src/redis";
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
 import type { JsonRpcProvider } from "ethers";
 import { createCommon, type Common } from "../../../relayer/src/common";
 import { createChain, type EthersChain } from "../../../relayer/src/chain/chain";
@@ -34,13 +35,9 @@ export const freshPrefix = (name: string) => `test-${name}-${randomBytes(4).toSt
  * Deletes every key under `prefix:` — the projection's, and those of every other tag a relayer writes under it
  * (webhooks' `:wh}`, API keys' `{keys}`), which a store's clear() leaves.
  */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== "0");
+export async function deletePrefix(redis: RedisClient, prefix: string): Promise<void> {
+  // Every master of a cluster (SCAN walks one node), one DEL per hash tag (a cluster refuses a DEL across slots).
+  await deleteKeys(redis, await scanAll(redis, `${prefix}:*`, 500));
 }
 
 /**
@@ -59,7 +56,7 @@ export function startIndexer({
 }: {
   rpcUrl: string;
   deploymentFile: string;
-  redis: Redis;
+  redis: RedisClient;
   prefix?: string;
   env?: Record<string, string>;
   holder?: string;
@@ -123,7 +120,7 @@ export async function caughtUp(
 }
 
 /** A store over `client` for the escrow of `deploymentFile` on the node at `rpcUrl`, under `prefix` (silent logs). */
-export function storeForDeployment(client: Redis, rpcUrl: string, deploymentFile: string, prefix: string): Store {
+export function storeForDeployment(client: RedisClient, rpcUrl: string, deploymentFile: string, prefix: string): Store {
   const deployment = readDeployment(deploymentFile);
   const common = createCommon(
     parseOptions({ RPC_URL: rpcUrl, DEPLOYMENT: deploymentFile, REDIS_PREFIX: prefix, LOG_LEVEL: "silent" }),

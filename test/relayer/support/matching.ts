@@ -3,7 +3,7 @@
  * records of acceptors and gateways written straight into Redis (the projection is only Redis data), profiles, and
  * a Hardhat node with the USDT-faithful test token for screening.
  */
-import { Redis } from "ioredis";
+import { deleteKeys, scanAll, type RedisClient } from "../../../relayer/src/redis";
 import { id as keccakId, type JsonRpcSigner } from "ethers";
 import { createChain } from "../../../relayer/src/chain/chain";
 import { createCommon } from "../../../relayer/src/common";
@@ -19,7 +19,7 @@ export const ESCROW = "0x" + "e5".repeat(20);
 export const TOKEN = "0x" + "70".repeat(20);
 
 /** A store over a fresh prefix, and the write side's base W under it. */
-export function storeUnder(redis: Redis, name: string): { prefix: string; store: Store; base: string } {
+export function storeUnder(redis: RedisClient, name: string): { prefix: string; store: Store; base: string } {
   const prefix = freshPrefix(name);
   const common = createCommon(
     parseOptions({
@@ -34,13 +34,9 @@ export function storeUnder(redis: Redis, name: string): { prefix: string; store:
 }
 
 /** Deletes every key under `prefix` (SCAN, then DEL in batches). */
-export async function clearPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== "0");
+export async function clearPrefix(redis: RedisClient, prefix: string): Promise<void> {
+  // Every master of a cluster (SCAN walks one node), one DEL per hash tag.
+  await deleteKeys(redis, await scanAll(redis, `${prefix}:*`, 1000));
 }
 
 export type SeededAcceptor = {
@@ -53,7 +49,11 @@ export type SeededAcceptor = {
 };
 
 /** Writes an acceptor's projection records (`acc:`, `accm:`, `accs`) as the indexer would. */
-export async function seedAcceptor(redis: Redis | ReturnType<Redis["pipeline"]>, keyPrefix: string, a: SeededAcceptor) {
+export async function seedAcceptor(
+  redis: RedisClient | ReturnType<RedisClient["pipeline"]>,
+  keyPrefix: string,
+  a: SeededAcceptor,
+) {
   const acc: Record<string, string> = {
     status: a.status ?? "active",
     gateway: a.gateway,
@@ -75,7 +75,7 @@ export async function seedAcceptor(redis: Redis | ReturnType<Redis["pipeline"]>,
 
 /** Writes a gateway's projection record. */
 export async function seedGateway(
-  redis: Redis | ReturnType<Redis["pipeline"]>,
+  redis: RedisClient | ReturnType<RedisClient["pipeline"]>,
   keyPrefix: string,
   gateway: string,
   g: { status?: string; suspended?: boolean } = {},

@@ -5,8 +5,8 @@
  *
  * Child environment: REDIS_URL, RES_BASE (the write side's base W), RES_PROJECTION_BASE (the store's keyPrefix).
  */
+import { testRedis } from "../../support/redis";
 import { fork, type ChildProcess } from "node:child_process";
-import { Redis } from "ioredis";
 import { createReservations } from "../../../relayer/src/orders/reservations";
 import { ROOT } from "./node";
 
@@ -62,7 +62,7 @@ export function forkReserver(env: Record<string, string>): Reserver {
 }
 
 if (require.main === module) {
-  const redis = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1 });
+  const redis = testRedis({ maxRetriesPerRequest: 1 });
   const reservations = createReservations({
     redis,
     base: process.env.RES_BASE!,

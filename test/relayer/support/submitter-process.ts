@@ -7,9 +7,9 @@
  * process list), ESCROW, CONFIRMATIONS, SUBMITTER_OPTIONS (JSON of SubmitterOptions), CRASH_AT
  * ("afterTake" | "afterRecord" | "afterBroadcast").
  */
+import { testRedis } from "../../support/redis";
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeSync } from "node:fs";
-import { Redis } from "ioredis";
 import pino from "pino";
 import { createChain } from "../../../relayer/src/chain/chain";
 import { createCommon } from "../../../relayer/src/common";
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     logger,
   );
   const chain = createChain({ common, rpcUrl: required("RPC_URL") });
-  const redis = new Redis(required("REDIS_URL"), { maxRetriesPerRequest: 2 });
+  const redis = testRedis({ maxRetriesPerRequest: 2 });
   const crashAt = env.CRASH_AT as keyof SubmitterHooks | undefined;
   const crash = () => {
     // written synchronously: a SIGKILL right after must not lose the line

@@ -59,6 +59,7 @@ export async function startWriteRelayer(
     RPC_URL: node.url,
     DEPLOYMENT: deploymentFile,
     REDIS_URL: process.env.REDIS_URL,
+    REDIS_CLUSTER: process.env.REDIS_CLUSTER,
     REDIS_PREFIX: prefix,
     // Evidence files go to a folder of the test's own, never into the checkout's data/.
     EVIDENCE_DIR: path.join(os.tmpdir(), `evidence-${prefix}`),
