@@ -100,6 +100,11 @@ export async function startRelayer(common: Common) {
   }
   const resolutionWindow = Number(BigInt(windowWord));
   const store = createStore({ common, redis, chainId, escrow });
+  /**
+   * The time the escrow judges expiries and windows by: the indexed chain's (the projection records each indexed
+   * block's time), never before the wall clock — a test chain, or a skewed host clock, may run ahead of it.
+   */
+  const chainNow = async () => Math.max(Math.floor(Date.now() / 1000), (await store.getMeta()).time ?? 0);
   await claimKeys(store, logger);
   const indexer = createIndexer({
     common,
@@ -211,8 +216,7 @@ export async function startRelayer(common: Common) {
       submitter: running,
       refs: keys,
       relayer: signer,
-      // The escrow judges expiries by block time, which a test chain (or a skewed host clock) may run ahead of.
-      now: async () => Math.max(Math.floor(Date.now() / 1000), (await store.getMeta()).time ?? 0),
+      now: chainNow,
       // The orders (created below) screen a deal's user and acceptor again before it pays out.
       beforePayout: (dealId) => orders?.screenPayout(dealId) ?? Promise.resolve(),
     });
@@ -286,7 +290,7 @@ export async function startRelayer(common: Common) {
       files,
       relayer: signer,
       maxBytes: options.evidenceMaxBytes,
-      now: async () => Math.max(Math.floor(Date.now() / 1000), (await store.getMeta()).time ?? 0),
+      now: chainNow,
     });
     logger.info({
       msg: "evidence on",
@@ -320,21 +324,13 @@ export async function startRelayer(common: Common) {
     resolutionWindow,
     write: write.service,
     refs: keys,
+    now: chainNow,
   });
   gatewayDesk.start();
   common.onShutdown("gateway-desk", () => gatewayDesk.stop());
   /* ---- disputes: the keeper (relayer/src/disputes/keeper.ts): sends due refunds and actions signed in advance ---- */
   let keeper: Keeper | undefined;
   if (options.keeper && write.service && submitter && signer) {
-    // The escrow judges by block time: the latest block's too (the projection's meta time moves only while the
-    // indexer follows block by block, and a test chain's clock may be moved on).
-    const chainNow = async () => {
-      const [meta, latest] = await Promise.all([
-        store.getMeta(),
-        chain.request("eth_getBlockByNumber", ["latest", false]) as Promise<{ timestamp?: string } | null>,
-      ]);
-      return Math.max(Math.floor(Date.now() / 1000), meta.time ?? 0, Number(latest?.timestamp ?? 0));
-    };
     keeper = createKeeper({
       common,
       redis,

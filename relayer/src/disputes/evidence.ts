@@ -7,10 +7,8 @@
  *
  * Redis: `<base><dealId>` a hash, contentHash → the upload's record (JSON), base = `<keyPrefix>w:d:ev:`.
  */
-import { Interface } from "ethers";
 import type { RedisClient as Redis } from "../redis";
 import { digestOf, escrowDomain, evidenceUri, isEvidenceType, sniffContentType, typedDataOf } from "../../../protocol";
-import { GatewayRegistry__factory } from "../../../typechain-types/factories/contracts/GatewayRegistry__factory";
 import type { Chain } from "../chain/types";
 import type { Hash, HistoryEntry } from "../domain/projection";
 import { evidenceEntries, evidenceViewOf } from "../domain/views";
@@ -18,10 +16,9 @@ import { ApiProblem } from "../api/problems";
 import { ESCROW, decodeError, dealStructOf } from "../write/calls";
 import { SUGGESTED_EXPIRY_SECONDS, authorize, checkExpiry, type KeyIdentity } from "../write/rules";
 import type { CheckSignature, SubmitPort } from "../write/service";
+import { createArbiters } from "./arbiters";
 import { sha256Hex, type EvidenceStore } from "./evidence-store";
 
-/** How long a registry's isArbiter answer is kept. */
-export const ARBITER_CACHE_MS = 60_000;
 /** Longest file name kept with an upload (characters). */
 export const EVIDENCE_NAME_MAX = 200;
 /** Statuses in which the escrow takes evidence. */
@@ -85,32 +82,12 @@ export type EvidenceDeps = {
   arbiterCacheMs?: number;
 };
 
-const REGISTRY = new Interface(GatewayRegistry__factory.abi);
-
 export function createEvidenceService(deps: EvidenceDeps) {
   const { chainId, escrow, chain, redis, base, files } = deps;
   const clock = deps.now ?? (async () => Math.floor(Date.now() / 1000));
   const domain = escrowDomain(chainId, escrow);
-  const cacheMs = deps.arbiterCacheMs ?? ARBITER_CACHE_MS;
-  const arbiters = new Map<string, { at: number; answer: Promise<boolean> }>();
+  const { isArbiter } = createArbiters({ chain, registry: deps.registry, cacheMs: deps.arbiterCacheMs });
   const recordsKey = (dealId: string) => `${base}${dealId}`;
-
-  /** Whether the registry says `account` is an arbiter (answers kept ARBITER_CACHE_MS). */
-  function isArbiter(account: string): Promise<boolean> {
-    const now = performance.now();
-    const cached = arbiters.get(account);
-    if (cached && now - cached.at < cacheMs) return cached.answer;
-    const answer = chain
-      .simulate({ to: deps.registry, data: REGISTRY.encodeFunctionData("isArbiter", [account]) }, "latest")
-      .then((outcome) => {
-        if (!outcome.ok) throw new Error("the registry's isArbiter reverted");
-        return Boolean(REGISTRY.decodeFunctionResult("isArbiter", outcome.data)[0]);
-      });
-    if (arbiters.size > 10_000) arbiters.clear();
-    arbiters.set(account, { at: now, answer });
-    answer.catch(() => arbiters.delete(account));
-    return answer;
-  }
 
   async function requireDeal(dealId: string) {
     const found = await deps.getDeal(dealId);

@@ -23,6 +23,7 @@ import { dealStructOf, encode } from "../write/calls";
 import type { WriteService } from "../write/service";
 import { withDeadline, REDIS_TIMEOUT_MS } from "../deadline";
 import { disputeEventValue } from "../events/disputes";
+import { createArbiters } from "./arbiters";
 
 /** Deals read per party for its history (the latest ones). */
 export const PARTY_HISTORY_DEALS = 200;
@@ -122,22 +123,12 @@ export function createGatewayDesk(deps: GatewayDeskDeps) {
   const alertKey = (dealId: string) => `${base}alert:${dealId}`;
   const orderKey = (dealId: string) => `${store.keyPrefix}w:o:ix:deal:${dealId}`;
   /**
-   * The time the escrow judges windows by: the latest block's (a test chain, or a skewed host clock, may run ahead
-   * of the wall clock; the projection's recorded time lags while it backfills), never before the wall clock.
+   * The time the escrow judges windows by: the indexed chain's (the projection records each indexed block's time),
+   * never before the wall clock (a test chain, or a skewed host clock, may run ahead of it).
    */
-  const clock =
-    deps.now ??
-    (async () => {
-      const [meta, latest] = await Promise.all([
-        store.getMeta().catch(() => ({ time: undefined })),
-        chain
-          .request("eth_getBlockByNumber", ["latest", false])
-          .then((b) => Number(BigInt((b as { timestamp: string }).timestamp)))
-          .catch(() => 0),
-      ]);
-      return Math.max(Math.floor(Date.now() / 1000), meta.time ?? 0, latest);
-    });
+  const clock = deps.now ?? (async () => Math.max(Math.floor(Date.now() / 1000), (await store.getMeta()).time ?? 0));
   const domain = escrowDomain(chainId, escrow);
+  const { isArbiter } = createArbiters({ chain, registry });
 
   const metricOf = <M>(name: string, make: () => M): M =>
     (common.metrics.registry.getSingleMetric(name) as M | undefined) ?? make();
@@ -282,11 +273,6 @@ export function createGatewayDesk(deps: GatewayDeskDeps) {
     }
     const [[gw], prog] = await Promise.all([store.getHashes([`gw:${found.deal.gateway}`]), progress()]);
     return itemOf(dealId, found.deal, found.history, gw, prog, statsCache(), true);
-  }
-
-  async function isArbiter(address: string): Promise<boolean> {
-    const outcome = await chain.simulate({ to: registry, data: encode.isArbiter(address) });
-    return outcome.ok && outcome.data.length === 66 && BigInt(outcome.data) === 1n;
   }
 
   /** The disputed deal a ruling is about, with the checks every ruling route makes. */

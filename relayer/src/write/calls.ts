@@ -9,7 +9,7 @@ import { KIND_NAMES, STATUS_NAMES, type DealParams, type DealStruct } from "../.
 import type { Hash } from "../domain/projection";
 
 export const ESCROW = new Interface(Escrow__factory.abi);
-const REGISTRY = new Interface(GatewayRegistry__factory.abi);
+export const REGISTRY = new Interface(GatewayRegistry__factory.abi);
 const ERC20 = new Interface([
   "function balanceOf(address) view returns (uint256)",
   "function allowance(address,address) view returns (uint256)",
