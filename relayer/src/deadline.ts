@@ -17,3 +17,21 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): 
   });
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Waits for `promise` at most `ms`: true when it settled (either way), false when the wait ran out. For the steps of a
+ * stop that must not hang it (a BullMQ close or a Cluster quit waiting on connections that never complete); the
+ * caller forces what it waited for when the answer is false.
+ */
+export async function settledWithin(promise: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (promise === undefined) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([settled, expired]).finally(() => clearTimeout(timer));
+}

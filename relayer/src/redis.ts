@@ -12,6 +12,7 @@
  * `{chainId:escrow8}` tag, the webhooks' `{chainId:escrow8:wh}`, the API keys' `{keys}` (docs/scale-out.md).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import { REDIS_TIMEOUT_MS, settledWithin } from "./deadline";
 import { OptionsError } from "./errors";
 import { redactUrl, redisHostOf } from "./redact";
 
@@ -198,7 +199,12 @@ export function bullConnection(redis: RedisClient): {
     return {
       connection: cluster,
       close: async () => {
-        await cluster.quit().catch(() => cluster.disconnect());
+        // QUIT on a cluster still connecting can wait for ever: past the deadline the sockets are dropped.
+        const quit = cluster.quit().then(
+          () => undefined,
+          () => cluster.disconnect(),
+        );
+        if (!(await settledWithin(quit, REDIS_TIMEOUT_MS))) cluster.disconnect();
       },
     };
   }

@@ -48,16 +48,23 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined>, tim
   }
 }
 
-/** The first 200 of /v1/ready (its body). */
-const readyBody = (port: number, timeoutMs = 60_000) =>
-  waitFor(
-    "ready",
-    async () => {
-      const answer = await get(port, "/v1/ready", 1_500);
-      return answer !== "no answer" && answer.status === 200 ? answer.body : undefined;
-    },
-    timeoutMs,
-  );
+/** The first 200 of /v1/ready (its body); on a timeout the error carries the last answer and the relayer's logs. */
+async function readyBody({ port, logs }: Pick<RelayerProcess, "port" | "logs">, timeoutMs = 60_000) {
+  let last: Answer = "no answer";
+  try {
+    return await waitFor(
+      "ready",
+      async () => {
+        last = await get(port, "/v1/ready", 1_500);
+        return last !== "no answer" && last.status === 200 ? last.body : undefined;
+      },
+      timeoutMs,
+    );
+  } catch (error) {
+    const tail = logs.slice(-30).map((l) => JSON.stringify(l));
+    throw new Error(`${(error as Error).message}; last answer ${JSON.stringify(last)}\n${tail.join("\n")}`);
+  }
+}
 
 describe("relayer readiness (processes, Hardhat node, Redis servers)", function () {
   this.timeout(300_000);
@@ -120,7 +127,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     const prefix = freshPrefix("ready-hang");
     const { store } = privateStore(server.url, prefix);
     const r = await relayer(env(prefix, { REDIS_URL: server.url, REDIS_CLUSTER: "" }));
-    await readyBody(r.port);
+    await readyBody(r);
     process.kill(server.pid(), "SIGSTOP");
     let headWhileHung: number;
     try {
@@ -138,7 +145,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     } finally {
       process.kill(server.pid(), "SIGCONT");
     }
-    const body = await readyBody(r.port);
+    const body = await readyBody(r);
     expect(body.block, "the first ready answer came after the blocks mined meanwhile were indexed").to.be.at.least(
       headWhileHung - 1,
     );
@@ -152,12 +159,12 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     const prefix = freshPrefix("ready-restart");
     const { store } = privateStore(server.url, prefix);
     const r = await relayer(env(prefix, { REDIS_URL: server.url, REDIS_CLUSTER: "" }));
-    await readyBody(r.port);
+    await readyBody(r);
     await server.stop();
     await generateLoad(p, 4, 1);
     const head = await p.provider.getBlockNumber();
     await server.start();
-    const body = await readyBody(r.port);
+    const body = await readyBody(r);
     expect(body.block, "ready only with the blocks mined while Redis was away").to.be.at.least(head - 1);
     expect(await store.leaseHolder(), "the indexer holds its lease again").to.be.a("string");
   });
@@ -170,7 +177,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     // Small log ranges: the rebuild takes many steps, so the test sees it under way.
     const r = await relayer(env(prefix, { REDIS_URL: server.url, REDIS_CLUSTER: "", LOG_RANGE_MAX: "2" }));
     await caughtUpWith(p.provider, store);
-    await readyBody(r.port);
+    await readyBody(r);
     const {
       ids: [dealId],
     } = await store.listDealIds("ix:updated", 1);
@@ -196,7 +203,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     ).to.equal(true);
     expect(seen.deal.get("503 projection-unavailable"), summary).to.be.greaterThan(0);
     expect(seen.ready.get(503), "ready said 503 while the projection was rebuilt").to.be.greaterThan(0);
-    await readyBody(r.port);
+    await readyBody(r);
   });
 
   it("when an API-only replica has no leader → 503 'leader: no heartbeat'; with the leader back → 200 and new deals visible", async () => {
@@ -205,7 +212,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     let leader: RelayerProcess = await relayer(env(prefix));
     const replica = await relayer(env(prefix, { INDEXER: "off" }));
     await caughtUpWith(p.provider, store);
-    await readyBody(replica.port);
+    await readyBody(replica);
     await leader.kill("SIGKILL");
     const stale = await waitFor("the replica unready", async () => {
       const answer = await get(replica.port, "/v1/ready", 1_500);
@@ -214,7 +221,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     expect((stale.checks as Record<string, unknown>).leader).to.equal("no heartbeat");
     const [newDeal] = await generateLoad(p, 1, 1);
     leader = await relayer(env(prefix));
-    await readyBody(replica.port);
+    await readyBody(replica);
     const found = await get(replica.port, `/v1/deals/${newDeal.toLowerCase()}`, 4_000);
     expect(found !== "no answer" && found.status, "the new deal on the replica").to.equal(200);
   });
@@ -316,7 +323,7 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     expect(rebuilt.stdout).to.match(/cleared the halt/);
 
     for (const r of [leader, replica]) {
-      await readyBody(r.port);
+      await readyBody(r);
       const answer = await get(r.port, `/v1/deals/${orphan}`, 4_000);
       expect(answer !== "no answer" && answer.status, "the orphan is gone").to.equal(404);
     }

@@ -6,6 +6,7 @@
  */
 import { duplicateClient, type RedisClient as Redis } from "../redis";
 import type { Logger } from "pino";
+import { settledWithin } from "../deadline";
 
 /** How long one XREAD blocks; the dedicated connection's command timeout is above it. */
 export const TAIL_BLOCK_MS = 5_000;
@@ -72,9 +73,10 @@ export function startTail({
     async stop() {
       stopped = true;
       subscribers.clear();
-      // A blocked XREAD would hold quit() for up to blockMs: drop the connection instead.
+      // A blocked XREAD would hold quit() for up to blockMs: drop the connection instead. A command a Cluster client
+      // still holds in its offline queue (stopped while connecting) may never settle: wait at most one block.
       conn.disconnect();
-      await running;
+      await settledWithin(running, blockMs);
     },
   };
 }

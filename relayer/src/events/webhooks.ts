@@ -17,7 +17,7 @@ import type { EventsApi } from "../api/events";
 import { endStreams } from "../api/events";
 import type { WebhooksApi } from "../api/webhooks";
 import type { Response } from "express";
-import { REDIS_TIMEOUT_MS, withDeadline } from "../deadline";
+import { REDIS_TIMEOUT_MS, settledWithin, withDeadline } from "../deadline";
 import { postWebhook, clipError } from "./delivery";
 import { createEndpoints, type Endpoints } from "./endpoints";
 import { createEventReader, isOrderEvent, parseCursor, trimEvents, type EventReader, type PublicEvent } from "./stream";
@@ -46,6 +46,8 @@ export const BACKOFF_CAP_MS = 3600 * 1000;
 export const TRIM_EVERY_MS = 60_000;
 /** Queue name of the deliveries. */
 const QUEUE = "webhooks";
+/** How long stop() waits for one BullMQ close (beyond a delivery's own timeout) before it goes on without it. */
+const STOP_STEP_MS = 5_000;
 
 /** The wait after the `attempt`-th failed attempt: base × 2^(attempt-1), at most BACKOFF_CAP_MS. */
 export const backoffDelay = (baseMs: number, attempt: number) =>
@@ -428,10 +430,16 @@ export function startWebhooks({
       if (timer) clearInterval(timer);
       timer = undefined;
       unsubscribe?.();
-      await pumping;
+      // Each step is bounded: a stop must end even when a BullMQ close waits on a connection that never completes
+      // (a cluster client stopped while still connecting). A delivery in flight gets its own timeout to finish.
+      await settledWithin(pumping, REDIS_TIMEOUT_MS * 2);
       await tail.stop();
-      await worker?.close();
-      await queue.close();
+      if (!(await settledWithin(worker?.close(), options.webhookTimeoutMs + STOP_STEP_MS))) {
+        logger.warn({ msg: "webhook worker did not close in time; closing it without waiting for deliveries" });
+        void worker!.close(true).catch(() => undefined);
+      }
+      if (!(await settledWithin(queue.close(), STOP_STEP_MS)))
+        logger.warn({ msg: "webhook queue did not close in time" });
       await closeBull();
     },
   };

@@ -26,7 +26,7 @@ import type { Options } from "../options";
 import type { ResolvedOptions, SubmitterContext } from "./context";
 import { createFollower } from "./follower";
 import { createSubmitterStore } from "./records";
-import { withDeadline } from "../deadline";
+import { settledWithin, withDeadline } from "../deadline";
 import { checkCall, createSender, errorText } from "./sender";
 import type {
   GasBudget,
@@ -88,6 +88,8 @@ export function submitterOptionsOf(options: Options): SubmitterOptions {
 
 /** How often the leader re-adds jobs of submissions queued longer than this (ms). */
 const SWEEP_MS = 10_000;
+/** How long resigning waits for the BullMQ worker to close before it forces the close. */
+const WORKER_CLOSE_MS = 5_000;
 const SENT_METRIC = "relayer_submitter_transactions_sent_total";
 
 /** The default plan: one call per submission. */
@@ -305,7 +307,8 @@ export function createSubmitter(deps: SubmitterDeps): Submitter {
     loops = [];
     const w = worker;
     worker = undefined;
-    await w?.close().catch(() => undefined);
+    // Bounded: a BullMQ close can wait for ever on a connection that never completes; then it is forced.
+    if (!(await settledWithin(w?.close(), WORKER_CLOSE_MS))) void w!.close(true).catch(() => undefined);
   }
 
   async function leaseLoop(): Promise<void> {

@@ -67,7 +67,8 @@ export async function startWriteRelayer(
     HOST: "127.0.0.1",
     CONFIRMATIONS: "1",
     POLL_INTERVAL_MS: "30",
-    LOG_LEVEL: "silent",
+    // TEST_LOG_LEVEL=error shows what an in-process relayer logged (an internal error behind a 500, say).
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     RELAYER_KEY: signerKey.privateKey,
     SUBMIT_BATCH_WINDOW_MS: "150",
     SUBMIT_POLL_MS: "100",
