@@ -345,7 +345,7 @@ export function createIndexer({
    */
   async function haltedStep(): Promise<void> {
     if (!haltRecorded) {
-      await store.setHalted(halted!);
+      if (!lease || !(await store.setHalted(halted!, lease))) throw new LeaseLost();
       haltRecorded = true;
       return;
     }
@@ -505,6 +505,13 @@ export function createIndexer({
         if (!running) break;
         if (error instanceof LeaseLost) {
           setLeader(undefined);
+          if (halted !== undefined && !haltRecorded) {
+            // Judged under a lease that was seized meanwhile (a rebuild deleting what the judgement read): not a
+            // verdict on the chain. Whoever leads next reads the chain and the store again.
+            logger.warn({ msg: "halt dropped: the indexer lease was lost before it was recorded", reason: halted });
+            halted = undefined;
+            metrics.halted.set(0);
+          }
           continue;
         }
         if (error instanceof Halt || error instanceof ProjectionError) {

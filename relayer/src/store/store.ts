@@ -92,6 +92,13 @@ redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
 return value
 `;
 
+/** Records a halt if the lease is still ours. KEYS: 1 meta, 2 lease. ARGV: 1 lease value, 2 reason. */
+const HALT_SCRIPT = `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'halted', ARGV[2])
+return 1
+`;
+
 /**
  * Leaves meta with its owner and the rebuild mark only, if the lease is still ours. KEYS: 1 meta, 2 lease.
  * ARGV: 1 lease value, 2 the rebuild mark.
@@ -508,9 +515,13 @@ export function createStore({
       await redis.set(HEARTBEAT, String(head), "PX", ttlMs);
     },
 
-    /** Records that the indexer halted, so that every replica stops serving the projection as good. */
-    async setHalted(reason: string): Promise<void> {
-      await redis.hset(META, "halted", reason);
+    /**
+     * Records that the indexer halted, so that every replica stops serving the projection as good — if the lease
+     * `leaseValue` is still the indexer's. A halt judged under a lease since seized (an operator's rebuild deleting
+     * the keys the judgement read) is not recorded: false.
+     */
+    async setHalted(reason: string, leaseValue: string): Promise<boolean> {
+      return (await evalScript(HALT_SCRIPT, [META, LEASE], [leaseValue, reason])) === 1;
     },
 
     /**
@@ -532,7 +543,9 @@ export function createStore({
       if ((await redis.get(LEASE)) !== leaseValue) return "LEASE";
       const began = new Date().toISOString();
       await redis.hset(META, "rebuilding", began);
-      await redis.hdel(META, "built", "backfilled", "halted");
+      // The halt (and the checkpoint) go only with the atomic reset below: an indexer that saw its halt cleared while
+      // the old checkpoint was still there would judge the chain against keys being deleted, and halt again.
+      await redis.hdel(META, "built", "backfilled");
       const keep = new Set([META, LEASE, LEASE_SEQ]);
       const doomed = (await scanKeys()).filter((key) => !keep.has(key) && !key.startsWith(`${base}w:`));
       for (let i = 0; i < doomed.length; i += SCAN_COUNT) await redis.del(...doomed.slice(i, i + SCAN_COUNT));

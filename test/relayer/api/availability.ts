@@ -21,6 +21,12 @@ import {
 
 const OWNER = `${CHAIN_ID}:${ESCROW.toLowerCase()}`;
 
+/** Records a halt in meta as the indexer does: under the indexer lease. */
+async function halt(api: SeededApi, reason: string) {
+  const lease = await api.store.seizeLease("indexer", 60_000);
+  expect(await api.store.setHalted(reason, lease)).to.equal(true);
+}
+
 describe("api/availability", function () {
   this.timeout(30_000);
 
@@ -46,7 +52,7 @@ describe("api/availability", function () {
     });
 
     it("when meta records a halt → every data route answers 503 projection-unavailable with the reason, not the data", async () => {
-      await api.store.setHalted("reorg below block 20, deeper than the 3 confirmations kept");
+      await halt(api, "reorg below block 20, deeper than the 3 confirmations kept");
       for (const path of DATA_ROUTES()) {
         const res = await api.http.get(path);
         const body = expectProblem(res, 503, "projection-unavailable");
@@ -102,7 +108,7 @@ describe("api/availability", function () {
     });
 
     it("when the projection is back (built again) → the routes answer again", async () => {
-      await api.store.setHalted("deep reorg");
+      await halt(api, "deep reorg");
       expectProblem(await api.http.get("/v1/gateways"), 503, "projection-unavailable");
       await api.redis.hdel(api.store.key("meta"), "halted");
       expect((await api.http.get("/v1/gateways")).status).to.equal(200);
@@ -128,7 +134,7 @@ describe("api/availability", function () {
       await api.redis.hincrby(api.store.key("meta"), "reorgs", 1);
       await availability.state();
       expect(resets, "a rollback").to.equal(1);
-      await api.store.setHalted("deep");
+      await halt(api, "deep");
       await availability.state();
       await availability.state();
       expect(resets, "a halt, seen twice").to.equal(2);
@@ -142,7 +148,7 @@ describe("api/availability", function () {
       expect((await metrics.projectionAvailable.get()).values[0].value).to.equal(1);
       expect((await metrics.leaderHeartbeat.get()).values[0].value).to.equal(0);
       await api.store.heartbeat(50, 60_000);
-      await api.store.setHalted("deep");
+      await halt(api, "deep");
       await availability.state();
       expect((await metrics.projectionAvailable.get()).values[0].value).to.equal(0);
       expect((await metrics.leaderHeartbeat.get()).values[0].value).to.equal(1);

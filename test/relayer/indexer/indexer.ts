@@ -16,6 +16,7 @@ import { createStore, decodeAnnouncement, type Store } from "../../../relayer/sr
 import { caughtUp, freshPrefix, startIndexer, type InProcessIndexer } from "../support/indexer";
 import { capturingLogger, WARN, type LogLine } from "../support/logger";
 import { startDeployed } from "../support/deployed";
+import { eventually } from "../support/events";
 import type { HardhatNode } from "../support/node";
 import {
   dealIdOf,
@@ -515,6 +516,36 @@ describe("relayer indexer (Hardhat node + Redis)", function () {
       expect(meta).to.deep.include({ halted: undefined, rebuilding: undefined, built: true });
       for (const dealId of orphans) expect(await r.store.getDeal(dealId.toLowerCase())).to.equal(undefined);
       expect(await r.store.dumpProjection()).to.deep.equal(await rebuildDump(2));
+      await r.stop();
+    });
+
+    it("when its lease was seized before it recorded a halt (a rebuild under way) → the halt is dropped, not recorded; leading again, it judges anew", async () => {
+      // A long lease: its renewal (every third of it) does not notice the seizure before the reorg is judged.
+      const r = startIndexer({
+        rpcUrl: node.url,
+        deploymentFile,
+        redis,
+        env: { CONFIRMATIONS: "2", POLL_INTERVAL_MS: "20", LEASE_TTL_MS: "60000", LOG_RANGE_MAX: "40" },
+      });
+      running.push(r);
+      await caughtUpWith(r);
+      const [payer] = p.payers;
+      const [payee] = p.payees;
+      const snapshot = await p.provider.send("evm_snapshot", []);
+      const d = await makeDeal(p, { payer: await payer.getAddress(), payee: await payee.getAddress() });
+      await (await p.escrow.connect(payer).open(d, id("seized-halt"))).wait();
+      for (let i = 0; i < 2; i++) await p.provider.send("evm_mine", []);
+      await caughtUpWith(r);
+      const operator = await r.store.seizeLease("operator", 60_000);
+      await p.provider.send("evm_revert", [snapshot]);
+      for (let i = 0; i < 9; i++) await p.provider.send("evm_mine", []);
+      await eventually(async () => !r.indexer.isLeader(), 20_000, "the indexer stepping back");
+      expect(r.indexer.halted(), "no halt kept").to.equal(undefined);
+      expect((await r.store.getMeta()).halted, "no halt recorded").to.equal(undefined);
+
+      await r.store.releaseLease(operator);
+      await eventually(async () => (await r.store.getMeta()).halted !== undefined, 20_000, "the halt recorded");
+      expect((await r.store.getMeta()).halted).to.match(/deeper than the 2 confirmations|reaches finalized/);
       await r.stop();
     });
   });

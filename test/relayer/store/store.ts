@@ -225,9 +225,17 @@ describe("relayer store (Redis)", function () {
       expect((await store.projectionState()).leaderHead).to.equal(undefined);
     });
 
-    it("when the indexer halts → meta carries the reason", async function () {
-      await store.setHalted("reorg below block 9");
+    it("when the indexer halts under its lease → meta carries the reason", async function () {
+      const lease = (await store.lease("indexer", TTL_MS))!;
+      expect(await store.setHalted("reorg below block 9", lease)).to.equal(true);
       expect((await store.getMeta()).halted).to.equal("reorg below block 9");
+    });
+
+    it("when the lease was seized before the halt is recorded (a rebuild) → false, and meta carries no halt", async function () {
+      const lease = (await store.lease("indexer", TTL_MS))!;
+      await store.seizeLease("rebuild", TTL_MS);
+      expect(await store.setHalted("reorg below block 9", lease)).to.equal(false);
+      expect((await store.getMeta()).halted).to.equal(undefined);
     });
   });
 
@@ -250,6 +258,40 @@ describe("relayer store (Redis)", function () {
       expect(meta).to.deep.include({ block: undefined, built: false, halted: undefined });
       expect(meta.owner).to.be.a("string");
       expect(meta.rebuilding).to.be.a("string");
+    });
+
+    it("when the projection was halted → the halt goes only together with the checkpoint: no reader ever sees a checkpoint without its halt", async function () {
+      // An indexer that saw its halt cleared while the old checkpoint was still there would judge the chain against
+      // keys being deleted, and halt again after the rebuild. Many keys make the deletion take a while.
+      await store.claim();
+      await redis.hset(store.key("meta"), "block", "50", "hash", "0xab", "built", "1", "halted", "deep reorg");
+      for (let i = 0; i < 3000; i += 500) {
+        const pipeline = redis.pipeline();
+        for (let j = i; j < i + 500; j++) pipeline.set(store.key(`deal:0x${j.toString(16)}`), "x");
+        await pipeline.exec();
+      }
+      const reader = redis.duplicate();
+      const seen: { block?: number; halted?: string; rebuilding?: string }[] = [];
+      let done = false;
+      const watching = (async () => {
+        const watcher = createStore({ common, redis: reader, chainId: CHAIN_ID, escrow: ESCROW });
+        while (!done) seen.push(await watcher.getMeta());
+      })();
+      try {
+        const seized = await store.seizeLease("rebuild", TTL_MS);
+        expect(await store.resetProjection(seized)).to.equal(3001); // the deals and meta
+      } finally {
+        done = true;
+        await watching;
+        await reader.quit();
+      }
+      expect(seen.length, "meta read while the rebuild ran").to.be.greaterThan(1);
+      const bare = seen.filter((m) => m.block !== undefined && m.halted === undefined);
+      expect(bare, "a checkpoint without its halt").to.deep.equal([]);
+      expect(
+        seen.some((m) => m.rebuilding !== undefined && m.halted !== undefined),
+        "marked rebuilding, still halted",
+      ).to.equal(true);
     });
 
     it("when the lease was taken by another → deletes nothing and says LEASE", async function () {
