@@ -129,14 +129,23 @@ const CONNECTION_CODES = new Set([
 ]);
 
 /**
- * A failure to reach Redis (ioredis: closed connection, retries exhausted, socket errors) — an outage, not a bug,
- * so a 503. Errors Redis itself replies with (ReplyError, e.g. WRONGTYPE) stay internal errors.
+ * A failure to reach Redis (ioredis: closed connection, retries exhausted, socket errors, a cluster without a
+ * reachable node or a master) — an outage, not a bug, so a 503. Other errors Redis itself replies with
+ * (ReplyError, e.g. WRONGTYPE) stay internal errors.
  */
 function isUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error) || error.name === "ReplyError") return false;
+  if (!(error instanceof Error)) return false;
+  // A cluster that has lost a master, or a node still loading its data, replies so until it recovers.
+  if (error.name === "ReplyError") return /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN)\b/.test(error.message);
   const code = (error as NodeJS.ErrnoException).code;
   return (
     error.name === "MaxRetriesPerRequestError" ||
+    // A Redis Cluster client: no node answers, the slots cannot be read, redirections without end, or it ended.
+    error.name === "ClusterAllFailedError" ||
+    error.message === "None of startup nodes is available" ||
+    error.message === "Cluster is ended." ||
+    error.message.startsWith("Cluster isn't ready") ||
+    error.message.startsWith("Too many Cluster redirections") ||
     error.message === "Connection is closed." ||
     // ioredis' commandTimeout: Redis hung or unreachable past the deadline.
     error.message === "Command timed out" ||

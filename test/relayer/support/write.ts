@@ -20,6 +20,7 @@ import { parseOptions } from "../../../relayer/src/options";
 import { startRelayer } from "../../../relayer/src/index";
 import { startDeployed, type Deployed } from "./deployed";
 import { freshPrefix } from "./indexer";
+import { capturingLogger } from "./logger";
 import { makeDeal, type DealParams, type Protocol } from "./activity";
 
 const WAIT_MS = 60_000;
@@ -74,7 +75,10 @@ export async function startWriteRelayer(
     SUBMIT_POLL_MS: "100",
     ...env,
   };
-  const common: Common = createCommon(parseOptions(options));
+  // Unless TEST_LOG_LEVEL asks for the relayer's own log, its errors are kept: an internal error behind a 500 is
+  // printed when the fixture stops, so a failure that happens once in a long run shows its cause.
+  const captured = process.env.TEST_LOG_LEVEL === undefined ? capturingLogger("error") : undefined;
+  const common: Common = createCommon(parseOptions(options), captured?.logger);
   const relayer = await startRelayer(common);
   // Its first backfill must be done before a deal can be read or written (503 projection-unavailable until then).
   await relayer.untilServing();
@@ -156,6 +160,8 @@ export async function startWriteRelayer(
       }
     },
     async stop() {
+      const internal = (captured?.lines ?? []).filter((l) => l.msg === "request failed");
+      for (const line of internal) console.error(`  [${name}] the relayer answered 500: ${JSON.stringify(line)}`);
       await relayer.indexer.stop();
       await relayer.clear();
       await common.shutdown();
