@@ -4,7 +4,7 @@
  * points at it for every test (and every process a test spawns), and it is stopped after the last. Loaded by the
  * Hardhat config: `mocha: { rootHooks: mochaHooks }` (import { mochaHooks } from "./test/support/redis").
  */
-import type { RedisOptions } from "ioredis";
+import { Cluster, type RedisOptions } from "ioredis";
 import { createRedis, scanAll, type HostPort, type RedisClient } from "../../relayer/src/redis";
 import { ensureRedis, type RedisHandle } from "../../scripts/lib/redis-server";
 
@@ -59,3 +59,13 @@ export const testRedisEnv = (): { REDIS_URL: string; REDIS_CLUSTER: string } => 
   REDIS_URL: testRedisUrl(),
   REDIS_CLUSTER: process.env.REDIS_CLUSTER ?? "",
 });
+
+/**
+ * A real Cluster client whose only startup node refuses connections (port 1): its commands wait in the offline queue
+ * and it keeps retrying — a cluster outage, for the tests of what must still end during one. Disconnect it after.
+ */
+export function unreachableCluster(): Cluster {
+  const cluster = new Cluster([{ host: "127.0.0.1", port: 1 }], { lazyConnect: true, clusterRetryStrategy: () => 50 });
+  cluster.on("error", () => undefined);
+  return cluster;
+}

@@ -5,19 +5,15 @@
  */
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { Cluster } from "ioredis";
 import pino from "pino";
 import { startTail, type Tail } from "../../../relayer/src/events/tail";
-import { testRedis, type RedisClient } from "../../support/redis";
+import { settledWithin } from "../../../relayer/src/deadline";
+import { testRedis, unreachableCluster, type RedisClient } from "../../support/redis";
 import { eventually } from "../support/events";
 
 const logger = pino({ level: "silent" });
-/** Resolves "stopped" when stop() ends, or "still stopping" after `ms` (a hang fails the test, not the run). */
-const stopped = (tail: Tail, ms: number) =>
-  Promise.race([
-    tail.stop().then(() => "stopped"),
-    new Promise((resolve) => setTimeout(() => resolve("still stopping"), ms).unref()),
-  ]);
+/** Whether stop() ended within `ms` (a hang fails the test, not the run). */
+const stopped = (tail: Tail, ms: number) => settledWithin(tail.stop(), ms);
 
 describe("event stream tail", function () {
   this.timeout(20_000);
@@ -68,7 +64,7 @@ describe("event stream tail", function () {
     let woken = 0;
     tail.subscribe(() => woken++);
     await new Promise((resolve) => setTimeout(resolve, 200)); // inside its blocking read
-    expect(await stopped(tail, 10_000)).to.equal("stopped");
+    expect(await stopped(tail, 10_000), "stopped").to.equal(true);
     await redis.xadd(streamKey, "*", "e", "late");
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(woken).to.equal(0);
@@ -77,12 +73,11 @@ describe("event stream tail", function () {
   it("when its Redis Cluster never answers (no node listens) → stop() still ends, after at most one block", async () => {
     // A real Cluster client whose only startup node refuses connections: its commands wait in the offline queue,
     // which dropping the connection does not settle.
-    const dead = new Cluster([{ host: "127.0.0.1", port: 1 }], { lazyConnect: true, clusterRetryStrategy: () => 50 });
-    dead.on("error", () => undefined);
+    const dead = unreachableCluster();
     try {
       const tail = startTail({ redis: dead, streamKey, logger, blockMs: 300 });
       await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(await stopped(tail, 10_000)).to.equal("stopped");
+      expect(await stopped(tail, 10_000), "stopped").to.equal(true);
     } finally {
       dead.disconnect();
     }

@@ -12,7 +12,8 @@ import { dealIdOf, makeDeal, USDT } from "../support/activity";
 import { mine } from "../support/chain-control";
 import { ZeroHash } from "ethers";
 import { attemptsFor, backoffDelay, startWebhooks, RETRY_SPAN_MS } from "../../../relayer/src/events/webhooks";
-import { Cluster } from "ioredis";
+import { settledWithin } from "../../../relayer/src/deadline";
+import { unreachableCluster } from "../../support/redis";
 import { createCommon } from "../../../relayer/src/common";
 import { parseOptions } from "../../../relayer/src/options";
 import { createStore } from "../../../relayer/src/store/store";
@@ -323,8 +324,7 @@ describe("webhooks (stop)", function () {
   it("when its Redis Cluster never answers (no node listens) → stop() still ends: every close it waits for is bounded", async () => {
     // A real Cluster client whose only startup node refuses connections: BullMQ's closes and the tail's read wait
     // on connections that never complete; a relayer stopped during a cluster outage must still exit.
-    const dead = new Cluster([{ host: "127.0.0.1", port: 1 }], { lazyConnect: true, clusterRetryStrategy: () => 50 });
-    dead.on("error", () => undefined);
+    const dead = unreachableCluster();
     const common = createCommon(
       parseOptions({
         RPC_URL: "http://127.0.0.1:1",
@@ -338,11 +338,7 @@ describe("webhooks (stop)", function () {
       const store = createStore({ common, redis: dead, chainId: CHAIN_ID, escrow: ESCROW });
       const webhooks = startWebhooks({ common, redis: dead, store, chainId: CHAIN_ID });
       await new Promise((resolve) => setTimeout(resolve, 300)); // its dispatcher and worker are trying to connect
-      const outcome = await Promise.race([
-        webhooks.stop().then(() => "stopped"),
-        new Promise((resolve) => setTimeout(() => resolve("still stopping"), 45_000).unref()),
-      ]);
-      expect(outcome).to.equal("stopped");
+      expect(await settledWithin(webhooks.stop(), 45_000), "stopped").to.equal(true);
     } finally {
       dead.disconnect();
     }
