@@ -34,6 +34,7 @@ import { planCalls } from "./write/planner";
 import type { WriteApi } from "./api/write";
 import { REDIS_TIMEOUT_MS } from "./deadline";
 import { createRedis, deleteKeys, describeRedis, scanAll } from "./redis";
+import { superviseProcess } from "./process";
 import {
   createAvailability,
   isRedisTimeout,
@@ -538,18 +539,13 @@ export async function main(argv: string[] = process.argv.slice(2)) {
     }
     throw error;
   }
-  const stop = (signal: string) => {
-    common.logger.info({ msg: "shutting down", signal });
-    void common.shutdown().then(() => process.exit(0));
-  };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  // Signals, and errors nothing awaited: one redacted line, a bounded shutdown, an exit code (relayer/src/process.ts).
+  const supervisor = superviseProcess(common);
   try {
     await startRelayer(common);
   } catch (error) {
     common.logger.fatal({ msg: "relayer failed to start", err: error instanceof OptionsError ? error.message : error });
-    await common.shutdown();
-    process.exit(error instanceof OptionsError ? 2 : 1);
+    await supervisor.stop(error instanceof OptionsError ? 2 : 1, "start failed");
   }
 }
 

@@ -141,7 +141,7 @@ describe("relayer logs: no secret ever reaches stdout or stderr", function () {
 
     await generateLoad(p, 2, 1);
     await caughtUp(p.provider, store);
-    await relayer.kill("SIGTERM");
+    expect(await relayer.kill("SIGTERM"), "SIGTERM: shut down, exit 0").to.equal(0);
 
     const captured = [...relayer.logs.map((entry) => JSON.stringify(entry)), output].join("\n");
     for (const secret of [PASSWORD, API_KEY, BASIC, signerKey, signerKey.slice(2)]) {
