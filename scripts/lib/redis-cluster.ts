@@ -23,6 +23,12 @@ export type RedisCluster = {
   /** The masters as REDIS_CLUSTER takes them: `host:port,host:port,…`. */
   nodes: string;
   ports: number[];
+  /** The port of the master serving `key`'s slot (asked of the cluster, so it holds after a resharding too). */
+  masterOf(key: string): Promise<number>;
+  /** The process id of the server on `port` (to pause it with SIGSTOP in a test). */
+  pidOf(port: number): number;
+  /** `cluster_state` as the server on `port` sees it: "ok" or "fail". */
+  stateOf(port: number): Promise<string>;
   stop(): Promise<void>;
 };
 
@@ -93,7 +99,26 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
         await sleep(100);
       }
     }
-    return { nodes: addresses.join(","), ports, stop };
+    const masterOf = async (key: string): Promise<number> => {
+      const asked = String(ports[0]);
+      const slot = Number((await run("redis-cli", ["-p", asked, "cluster", "keyslot", key])).stdout.trim());
+      // CLUSTER SLOTS: [first slot, last slot, [master host, port, id], replicas…] per range.
+      const { stdout } = await run("redis-cli", ["-p", asked, "--json", "cluster", "slots"]);
+      const ranges = JSON.parse(stdout) as [number, number, [string, number, ...unknown[]], ...unknown[]][];
+      const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+      if (!range) throw new Error(`no master serves slot ${slot}`);
+      return Number(range[2][1]);
+    };
+    const pidOf = (port: number): number => {
+      const child = children[ports.indexOf(port)];
+      if (!child?.pid) throw new Error(`no server of this cluster on port ${port}`);
+      return child.pid;
+    };
+    const stateOf = async (port: number): Promise<string> => {
+      const { stdout } = await run("redis-cli", ["-p", String(port), "cluster", "info"]);
+      return /cluster_state:(\w+)/.exec(stdout)?.[1] ?? "unknown";
+    };
+    return { nodes: addresses.join(","), ports, masterOf, pidOf, stateOf, stop };
   } catch (error) {
     await stop();
     throw error;

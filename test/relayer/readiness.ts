@@ -1,7 +1,7 @@
 /**
  * Readiness that tells the truth, with the relayer as real processes against a real Hardhat node and real Redis
  * servers (a private redis-server on its own port where the test stops, restarts or flushes it): a hung Redis, a
- * Redis restarted with its data or empty, an API-only replica without a leader, the cost of many probes, the
+ * Redis restarted with its data or empty, a failed master of a private Redis Cluster, an API-only replica without a leader, the cost of many probes, the
  * metrics after a restart, and a reorg deeper than the confirmations followed by the operator's rebuild.
  */
 import { testRedis, type RedisClient } from "../support/redis";
@@ -17,6 +17,8 @@ import { startRelayer } from "../../relayer/src/index";
 import { startDeployed } from "./support/deployed";
 import type { HardhatNode } from "./support/node";
 import { privateRedis } from "./support/private-redis";
+import { createRedis } from "../../relayer/src/redis";
+import { startRedisCluster } from "../../scripts/lib/redis-cluster";
 import { startFaultyProxy } from "./support/faulty-proxy";
 import { caughtUp as caughtUpWith, deletePrefix, freshPrefix, storeForDeployment } from "./support/indexer";
 import { dealIdOf, generateLoad, makeDeal, runAllPaths, type Protocol } from "./support/activity";
@@ -204,6 +206,73 @@ describe("relayer readiness (processes, Hardhat node, Redis servers)", function 
     expect(seen.deal.get("503 projection-unavailable"), summary).to.be.greaterThan(0);
     expect(seen.ready.get(503), "ready said 503 while the projection was rebuilt").to.be.greaterThan(0);
     await readyBody(r);
+  });
+
+  it("when another master of the Redis Cluster fails (paused past the node timeout) → the cluster is down: every data answer 503 in time, never 500; after SIGCONT → ready only once caught up", async () => {
+    // A three-master cluster of its own, no replicas. The paused master holds none of the chain's keys: until the
+    // others mark it failed, the relayer serves; then every node refuses every slot (CLUSTERDOWN, which ioredis
+    // retries until the relayer's deadline), an outage.
+    // (A hang of the master holding the chain's keys is the single node's hang above: its commands time out.)
+    const cluster = await startRedisCluster();
+    cleanups.push(cluster.stop);
+    const nodes = cluster.ports.map((port) => ({ host: "127.0.0.1", port }));
+    const client = createRedis({ redisUrl: "", redisCluster: nodes }, { commandTimeout: 2_000 }, "test");
+    client.on("error", () => undefined); // the test pauses a master on purpose
+    cleanups.push(async () => client.disconnect());
+    const prefix = freshPrefix("ready-cluster");
+    const store = storeFor(client, prefix);
+    const r = await relayer(env(prefix, { REDIS_CLUSTER: cluster.nodes }));
+    await caughtUpWith(p.provider, store);
+    await readyBody(r);
+    const {
+      ids: [dealId],
+    } = await store.listDealIds("ix:updated", 1);
+    const routes = ["/v1/ready", "/v1/deals?limit=5", `/v1/deals/${dealId}`, "/v1/chains"];
+    const holder = await cluster.masterOf(store.key("meta"));
+    const paused = cluster.ports.find((port) => port !== holder)!;
+    /** Route and answer → how often, and the same after the holder of the chain's keys said cluster_state:fail. */
+    const seen = { before: new Map<string, number>(), down: new Map<string, number>() };
+    process.kill(cluster.pidOf(paused), "SIGSTOP");
+    let headWhileDown: number;
+    try {
+      let roundsDown = 0;
+      const giveUp = Date.now() + 45_000;
+      while (roundsDown < 3 && Date.now() < giveUp) {
+        const down = (await cluster.stateOf(holder)) === "fail";
+        // Each Redis call has its deadline (2 s), not the request as a whole: a data route whose first reads passed
+        // just before the cluster went down waits out the deadline of each later one. A probe has 1.5 s.
+        const answers = await Promise.all(
+          routes.map((route) => get(r.port, route, route === "/v1/ready" ? 1_500 : 8_000)),
+        );
+        answers.forEach((answer, i) => {
+          const kind = answer === "no answer" ? "no answer" : String(answer.status);
+          const key = `${routes[i].split("?")[0].replace(dealId, "{id}")} ${kind}`;
+          const into = down ? seen.down : seen.before;
+          into.set(key, (into.get(key) ?? 0) + 1);
+        });
+        if (down) roundsDown++;
+        else await sleep(200);
+      }
+      await generateLoad(p, 3, 1);
+      headWhileDown = await p.provider.getBlockNumber();
+    } finally {
+      process.kill(cluster.pidOf(paused), "SIGCONT");
+    }
+    const summary = JSON.stringify({ before: [...seen.before], down: [...seen.down] });
+    expect(seen.down.size, `the cluster went down within 45 s: ${summary}`).to.be.greaterThan(0);
+    const everyAnswer = [...seen.before.keys(), ...seen.down.keys()];
+    expect(
+      everyAnswer.every((k) => / (200|503)$/.test(k)),
+      `every answer in time, 200 or 503: ${summary}`,
+    ).to.equal(true);
+    // A state read within STATE_CACHE_MS of the outage may still say ready once; the data routes read Redis.
+    for (const route of ["/v1/deals", "/v1/deals/{id}"]) {
+      expect(seen.down.get(`${route} 503`), `${route} while the cluster is down: ${summary}`).to.equal(3);
+    }
+    expect(seen.down.get("/v1/ready 503"), `ready while the cluster is down: ${summary}`).to.be.at.least(2);
+    const body = await readyBody(r, 120_000);
+    expect(body.block, "ready only with the blocks mined while the cluster was down").to.be.at.least(headWhileDown - 1);
+    expect((await get(r.port, `/v1/deals/${dealId}`, 4_000)) as { status: number }).to.include({ status: 200 });
   });
 
   it("when an API-only replica has no leader → 503 'leader: no heartbeat'; with the leader back → 200 and new deals visible", async () => {
