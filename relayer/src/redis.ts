@@ -11,7 +11,7 @@
  * On a cluster every Lua script and multi-key command must touch one hash slot: the projection's keys carry the
  * `{chainId:escrow8}` tag, the webhooks' `{chainId:escrow8:wh}`, the API keys' `{keys}` (docs/scale-out.md).
  */
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type ClusterOptions, type Command, type RedisOptions } from "ioredis";
 import { REDIS_TIMEOUT_MS, settledWithin } from "./deadline";
 import { OptionsError } from "./errors";
 import { redactUrl, redisHostOf } from "./redact";
@@ -61,6 +61,61 @@ export function redisWhere(options: RedisTopologyOptions): string {
 }
 
 /**
+ * A Cluster whose every command fails with "Command timed out" once `timeoutMs` have passed since it was first sent,
+ * wherever it waits. ioredis' own commandTimeout runs only while a node holds the command: a command waiting in the
+ * cluster's offline queue (slots being refreshed, the cluster reconnecting) or between the retries of a CLUSTERDOWN
+ * reply has none, and a request reading it waited as long as the cluster was down. (Duplicates — the blocking tail,
+ * BullMQ — are plain Clusters with deadlines of their own, or none.)
+ */
+class DeadlineCluster extends Cluster {
+  readonly #timeoutMs: number;
+  readonly #armed = new WeakSet<Command>();
+
+  constructor(nodes: HostPort[], options: ClusterOptions, timeoutMs: number) {
+    super(nodes, options);
+    this.#timeoutMs = timeoutMs;
+    // A pipeline (or MULTI) on a cluster whose slots are being refreshed waits for it before sending anything: its
+    // exec gets the same deadline.
+    const pipeline = this.pipeline.bind(this);
+    const multi = this.multi.bind(this);
+    this.pipeline = ((...args: Parameters<Cluster["pipeline"]>) =>
+      this.#bounded(pipeline(...args))) as Cluster["pipeline"];
+    this.multi = ((...args: unknown[]) => {
+      const made = (multi as (...args: unknown[]) => unknown)(...args);
+      return made instanceof Promise ? made : this.#bounded(made as ReturnType<Cluster["pipeline"]>);
+    }) as Cluster["multi"];
+  }
+
+  #bounded<P extends ReturnType<Cluster["pipeline"]>>(made: P): P {
+    const exec = made.exec.bind(made) as (...args: unknown[]) => ReturnType<P["exec"]>;
+    made.exec = ((...args: unknown[]) => {
+      // With a callback it is ioredis' own auto-pipelining, which hands each command its result: left as it is (its
+      // commands are sent through sendCommand, each under its deadline).
+      if (args.length > 0) return exec(...args);
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error("Command timed out")), this.#timeoutMs);
+      });
+      return Promise.race([exec(), expired]).finally(() => clearTimeout(timer));
+    }) as P["exec"];
+    return made;
+  }
+
+  // ioredis calls this again for the same command on a retry (MOVED, ASK, CLUSTERDOWN): one deadline per command.
+  override sendCommand(command: Command, ...rest: unknown[]): unknown {
+    if (!this.#armed.has(command)) {
+      this.#armed.add(command);
+      const timer = setTimeout(() => {
+        if (!command.isResolved) command.reject(new Error("Command timed out"));
+      }, this.#timeoutMs);
+      const clear = () => clearTimeout(timer);
+      command.promise.then(clear, clear);
+    }
+    return (super.sendCommand as (command: Command, ...rest: unknown[]) => unknown)(command, ...rest);
+  }
+}
+
+/**
  * A client for the topology the options select, with `settings` (timeouts, retries, pipelining, offline queue…)
  * applied to every node's connection. A cluster reads from masters only (`scaleReads: "master"`: the relayer reads
  * what it just wrote). `purpose` names the connection (CLIENT SETNAME), e.g. "relayer", "keys", "rebuild".
@@ -74,14 +129,19 @@ export function createRedis(options: RedisTopologyOptions, settings: RedisOption
         scaleReads: "master",
         enableOfflineQueue: enableOfflineQueue ?? true,
         lazyConnect: lazyConnect ?? false,
-        enableAutoPipelining: named.enableAutoPipelining ?? false,
+        // Not with a deadline: an auto-pipelined command waits for the cluster's slots outside sendCommand, where
+        // no deadline reaches it (DeadlineCluster).
+        enableAutoPipelining: typeof named.commandTimeout === "number" ? false : (named.enableAutoPipelining ?? false),
         // A retry strategy of null (CLIs: fail at once) means the same for the cluster's own reconnects.
         clusterRetryStrategy: named.retryStrategy === undefined ? undefined : () => null,
         // MOVED/ASK redirections while slots move: a few, not forever.
         maxRedirections: 16,
         redisOptions: { ...redisOptions, maxRetriesPerRequest: named.maxRetriesPerRequest },
       };
-      return new Cluster(options.redisCluster!, clusterOptions);
+      const timeoutMs = named.commandTimeout;
+      return typeof timeoutMs === "number"
+        ? new DeadlineCluster(options.redisCluster!, clusterOptions, timeoutMs)
+        : new Cluster(options.redisCluster!, clusterOptions);
     }
     case "sentinel":
       return new Redis({

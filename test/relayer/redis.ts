@@ -5,6 +5,7 @@
  */
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
+import net, { type AddressInfo } from "node:net";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -84,6 +85,78 @@ describe("redis: the connection factory", function () {
       );
       expect(redisWhere(SINGLE)).to.equal("10.0.0.5:6380");
       for (const text of [describeRedis(SINGLE), redisWhere(SINGLE)]) expect(text).to.not.include("hunter2");
+    });
+  });
+
+  describe("deadlines on a cluster", function () {
+    // A cluster none of whose nodes answers: its commands wait in the offline queue, where ioredis' own commandTimeout
+    // does not run (it starts when a node holds the command).
+    const unreachable = { redisUrl: "", redisCluster: [{ host: "127.0.0.1", port: 1 }] };
+
+    it("when a command waits in the offline queue past the client's commandTimeout → it fails with 'Command timed out'", async function () {
+      const client = createRedis(unreachable, { commandTimeout: 200 }, "test");
+      client.on("error", () => undefined);
+      try {
+        const outcome = await Promise.race([
+          client.get("k").then(
+            () => "answered",
+            (error: Error) => error.message,
+          ),
+          sleep(5_000).then(() => "still waiting after 5 s"),
+        ]);
+        expect(outcome).to.equal("Command timed out");
+      } finally {
+        client.disconnect();
+      }
+    });
+
+    it("when a pipeline or a MULTI waits for the cluster's slots past the commandTimeout → its exec fails with 'Command timed out'", async function () {
+      // A node that accepts connections and never answers: the cluster's slot refresh waits (1 s by default) before
+      // the client fails it, so only the pipeline's own deadline ends the wait at 200 ms.
+      const silent = net.createServer(() => undefined);
+      await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+      const port = (silent.address() as AddressInfo).port;
+      try {
+        for (const kind of ["pipeline", "multi"] as const) {
+          const client = createRedis(
+            { redisUrl: "", redisCluster: [{ host: "127.0.0.1", port }] },
+            { commandTimeout: 200 },
+          );
+          client.on("error", () => undefined);
+          try {
+            const batch = kind === "pipeline" ? client.pipeline().get("a").get("b") : client.multi().set("a", "1");
+            const outcome = await Promise.race([
+              batch.exec().then(
+                () => "answered",
+                (error: Error) => error.message,
+              ),
+              sleep(5_000).then(() => "still waiting after 5 s"),
+            ]);
+            expect(outcome, kind).to.equal("Command timed out");
+          } finally {
+            client.disconnect();
+          }
+        }
+      } finally {
+        silent.close();
+      }
+    });
+
+    it("when no commandTimeout is given (BullMQ's, the blocking tail's own) → a command keeps waiting for the cluster", async function () {
+      const client = createRedis(unreachable, {}, "test");
+      client.on("error", () => undefined);
+      try {
+        const outcome = await Promise.race([
+          client.get("k").then(
+            () => "answered",
+            (error: Error) => error.message,
+          ),
+          sleep(600).then(() => "still waiting"),
+        ]);
+        expect(outcome).to.equal("still waiting");
+      } finally {
+        client.disconnect();
+      }
     });
   });
 
