@@ -93,21 +93,34 @@ describe("redis: the connection factory", function () {
     // does not run (it starts when a node holds the command).
     const unreachable = { redisUrl: "", redisCluster: [{ host: "127.0.0.1", port: 1 }] };
 
-    it("when a command waits in the offline queue past the client's commandTimeout → it fails with 'Command timed out'", async function () {
-      const client = createRedis(unreachable, { commandTimeout: 200 }, "test");
+    /** What a client's call came to within `ms`: "answered", its error's message, or "still waiting". */
+    const outcomeWithin = (call: () => Promise<unknown>, ms: number) =>
+      Promise.race([
+        call().then(
+          () => "answered",
+          (error: Error) => error.message,
+        ),
+        sleep(ms).then(() => "still waiting"),
+      ]);
+    /** A cluster client of `nodes` with `settings`, disconnected after `use`. */
+    const withCluster = async (
+      nodes: { host: string; port: number }[],
+      settings: { commandTimeout?: number },
+      use: (client: ReturnType<typeof createRedis>) => Promise<void>,
+    ) => {
+      const client = createRedis({ redisUrl: "", redisCluster: nodes }, settings, "test");
       client.on("error", () => undefined);
       try {
-        const outcome = await Promise.race([
-          client.get("k").then(
-            () => "answered",
-            (error: Error) => error.message,
-          ),
-          sleep(5_000).then(() => "still waiting after 5 s"),
-        ]);
-        expect(outcome).to.equal("Command timed out");
+        await use(client);
       } finally {
         client.disconnect();
       }
+    };
+
+    it("when a command waits in the offline queue past the client's commandTimeout → it fails with 'Command timed out'", async function () {
+      await withCluster(unreachable.redisCluster, { commandTimeout: 200 }, async (client) => {
+        expect(await outcomeWithin(() => client.get("k"), 5_000)).to.equal("Command timed out");
+      });
     });
 
     it("when a pipeline or a MULTI waits for the cluster's slots past the commandTimeout → its exec fails with 'Command timed out'", async function () {
@@ -118,24 +131,10 @@ describe("redis: the connection factory", function () {
       const port = (silent.address() as AddressInfo).port;
       try {
         for (const kind of ["pipeline", "multi"] as const) {
-          const client = createRedis(
-            { redisUrl: "", redisCluster: [{ host: "127.0.0.1", port }] },
-            { commandTimeout: 200 },
-          );
-          client.on("error", () => undefined);
-          try {
+          await withCluster([{ host: "127.0.0.1", port }], { commandTimeout: 200 }, async (client) => {
             const batch = kind === "pipeline" ? client.pipeline().get("a").get("b") : client.multi().set("a", "1");
-            const outcome = await Promise.race([
-              batch.exec().then(
-                () => "answered",
-                (error: Error) => error.message,
-              ),
-              sleep(5_000).then(() => "still waiting after 5 s"),
-            ]);
-            expect(outcome, kind).to.equal("Command timed out");
-          } finally {
-            client.disconnect();
-          }
+            expect(await outcomeWithin(() => batch.exec(), 5_000), kind).to.equal("Command timed out");
+          });
         }
       } finally {
         silent.close();
@@ -143,20 +142,9 @@ describe("redis: the connection factory", function () {
     });
 
     it("when no commandTimeout is given (BullMQ's, the blocking tail's own) → a command keeps waiting for the cluster", async function () {
-      const client = createRedis(unreachable, {}, "test");
-      client.on("error", () => undefined);
-      try {
-        const outcome = await Promise.race([
-          client.get("k").then(
-            () => "answered",
-            (error: Error) => error.message,
-          ),
-          sleep(600).then(() => "still waiting"),
-        ]);
-        expect(outcome).to.equal("still waiting");
-      } finally {
-        client.disconnect();
-      }
+      await withCluster(unreachable.redisCluster, {}, async (client) => {
+        expect(await outcomeWithin(() => client.get("k"), 600)).to.equal("still waiting");
+      });
     });
   });
 
