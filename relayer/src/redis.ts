@@ -89,14 +89,11 @@ class DeadlineCluster extends Cluster {
   #bounded<P extends ReturnType<Cluster["pipeline"]>>(made: P): P {
     const exec = made.exec.bind(made) as (...args: unknown[]) => ReturnType<P["exec"]>;
     made.exec = ((...args: unknown[]) => {
-      // With a callback it is ioredis' own auto-pipelining, which hands each command its result: left as it is (its
-      // commands are sent through sendCommand, each under its deadline).
-      if (args.length > 0) return exec(...args);
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => reject(new Error("Command timed out")), this.#timeoutMs);
       });
-      return Promise.race([exec(), expired]).finally(() => clearTimeout(timer));
+      return Promise.race([exec(...args), expired]).finally(() => clearTimeout(timer));
     }) as P["exec"];
     return made;
   }

@@ -43,6 +43,10 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   const children: ChildProcess[] = [];
   const killAll = () => children.forEach((c) => c.kill("SIGKILL"));
   process.once("exit", killAll);
+  const stateOf = async (port: number): Promise<string> => {
+    const { stdout } = await run("redis-cli", ["-p", String(port), "cluster", "info"]);
+    return /cluster_state:(\w+)/.exec(stdout)?.[1] ?? "unknown";
+  };
   const stop = async () => {
     process.removeListener("exit", killAll);
     await Promise.all(
@@ -93,8 +97,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     await run("redis-cli", ["--cluster", "create", ...addresses, "--cluster-replicas", "0", "--cluster-yes"]);
     for (const port of ports) {
       for (;;) {
-        const { stdout } = await run("redis-cli", ["-p", String(port), "cluster", "info"]);
-        if (/cluster_state:ok/.test(stdout)) break;
+        if ((await stateOf(port)) === "ok") break;
         if (Date.now() > deadline) throw new Error(`the cluster did not reach cluster_state:ok on port ${port}`);
         await sleep(100);
       }
@@ -113,10 +116,6 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       const child = children[ports.indexOf(port)];
       if (!child?.pid) throw new Error(`no server of this cluster on port ${port}`);
       return child.pid;
-    };
-    const stateOf = async (port: number): Promise<string> => {
-      const { stdout } = await run("redis-cli", ["-p", String(port), "cluster", "info"]);
-      return /cluster_state:(\w+)/.exec(stdout)?.[1] ?? "unknown";
     };
     return { nodes: addresses.join(","), ports, masterOf, pidOf, stateOf, stop };
   } catch (error) {
